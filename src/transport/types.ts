@@ -1,0 +1,68 @@
+/**
+ * What the transport layer offers the layers above it. Only src/transport touches sockets.
+ */
+
+export type TransportName = 'udp' | 'tcp' | 'tls';
+
+/**
+ * Where a message came from, or the flow to answer on. For UDP the flow is the pair of
+ * socket addresses; for TCP/TLS it is one connection (`connectionId`).
+ */
+export interface Flow {
+  readonly transport: TransportName;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Stream connections only: the id of the connection the message arrived on. */
+  readonly connectionId?: number;
+}
+
+/** One complete SIP message as received: a UDP datagram or one framed message from a stream. */
+export interface InboundMessage {
+  readonly flow: Flow;
+  readonly data: Buffer;
+}
+
+/** Where to send: an existing flow (answer on the same connection) or an address to reach. */
+export interface SendTarget {
+  readonly transport: TransportName;
+  readonly address: string;
+  readonly port: number;
+  /** Reuse this connection when it is still open (TCP/TLS). */
+  readonly connectionId?: number;
+}
+
+export interface ListenerAddress {
+  readonly transport: TransportName;
+  readonly host: string;
+  readonly port: number;
+}
+
+export type MessageHandler = (message: InboundMessage) => void;
+
+export interface TransportStats {
+  readonly connections: number;
+  readonly udpDatagramsIn: number;
+  readonly streamMessagesIn: number;
+  readonly sendFailures: number;
+  readonly rejectedConnections: number;
+  readonly framingErrors: number;
+}
+
+export interface TransportLayer {
+  /** Registers the single consumer of inbound messages. */
+  onMessage(handler: MessageHandler): void;
+  /**
+   * Sends one serialized message. Never throws: a failure (no route, connection refused,
+   * buffer full) is logged with the reason and counted; the returned promise resolves to
+   * false. Stream targets without an open connection are connected to (outbound).
+   */
+  send(target: SendTarget, data: Buffer): Promise<boolean>;
+  /** The addresses actually bound (port 0 in the config resolves to the real port). */
+  listening(): readonly ListenerAddress[];
+  /** The local address and port to write in Via/Record-Route for a transport (first listener). */
+  localFor(transport: TransportName): ListenerAddress | undefined;
+  stats(): TransportStats;
+  close(): Promise<void>;
+}

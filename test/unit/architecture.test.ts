@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+
+// The import direction of DESIGN.md: pure layers import nothing of ours from outside
+// themselves, only src/transport touches sockets.
+const root = join(import.meta.dirname, '..', '..', 'src');
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...sources(path));
+    else if (name.endsWith('.ts')) out.push(path);
+  }
+  return out;
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+}
+
+const ourLayers = (file: string): string[] =>
+  imports(file)
+    .filter((spec) => spec.startsWith('.'))
+    .map((spec) => relative(root, join(file, '..', spec)).split('/')[0]!);
+
+test('src/sip and src/sdp import nothing of ours outside themselves', () => {
+  for (const layer of ['sip', 'sdp']) {
+    for (const file of sources(join(root, layer))) {
+      for (const target of ourLayers(file)) {
+        assert.equal(target, layer, `${relative(root, file)} imports from src/${target}`);
+      }
+    }
+  }
+});
+
+test('only src/transport imports socket modules', () => {
+  const socketModules = /^(node:)?(dgram|net|tls)$/;
+  for (const file of sources(root)) {
+    if (relative(root, file).startsWith('transport/')) continue;
+    for (const spec of imports(file)) {
+      assert.doesNotMatch(spec, socketModules, `${relative(root, file)} imports ${spec}`);
+    }
+  }
+});
+
+test('src/core imports only sip, transport types, state, log and itself', () => {
+  const allowed = new Set(['core', 'sip', 'state', 'log', 'util']);
+  for (const file of sources(join(root, 'core'))) {
+    for (const spec of imports(file).filter((s) => s.startsWith('.'))) {
+      const target = relative(root, join(file, '..', spec));
+      const layer = target.split('/')[0]!;
+      const ok = allowed.has(layer) || target === 'transport/types.ts';
+      assert.ok(ok, `${relative(root, file)} imports ${target}`);
+    }
+  }
+});
