@@ -1,0 +1,186 @@
+/**
+ * The configuration file's schema. Every object is strict so that a misspelt key is an
+ * error rather than a silently ignored setting, and every number has bounds, so that a typo
+ * such as an extra zero cannot disable a limit. Messages are written for the operator who
+ * reads them after `sipwarden check-config`; load-config.ts turns issues into `path: reason`.
+ */
+import { z } from 'zod';
+import { isHost } from './host.ts';
+
+export const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+
+/** Largest UDP payload over IPv4 (65535 minus the IP and UDP headers). */
+const MAX_UDP_PAYLOAD = 65507;
+
+/**
+ * An integer in `min..max`. A missing value falls through to the parse-wide error map
+ * (which says "is required"); anything else present but wrong reads "must be min..max".
+ */
+function integer(min: number, max: number, message = `must be ${min}..${max}`) {
+  return z
+    .number({ error: (issue) => (issue.input === undefined ? undefined : message) })
+    .int({ error: message })
+    .min(min, { error: message })
+    .max(max, { error: message });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: (issue) => (issue.input === undefined ? undefined : mustBeOneOf(values)) });
+}
+
+function mustBeOneOf(values: readonly string[]): string {
+  return `must be one of ${values.join(', ')}`;
+}
+
+const host = z
+  .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a string') })
+  .refine(isHost, { error: 'must be an IPv4 address, an IPv6 address or a hostname' });
+
+/** A file path; existence is checked by whoever reads the file, with its own message. */
+const path = z
+  .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a file path') })
+  .min(1, { error: 'must be a file path' });
+
+const boolean = z.boolean({
+  error: (issue) => (issue.input === undefined ? undefined : 'must be true or false'),
+});
+
+const transports = z
+  .array(oneOf(TRANSPORTS))
+  .min(1, { error: 'must list at least one transport' })
+  .refine((list) => new Set(list).size === list.length, { error: 'must not list a transport twice' });
+
+const listener = z.strictObject({
+  host: host.default('0.0.0.0'),
+  // 0 binds a free port (tests use it); the message names the range an operator wants.
+  port: integer(0, 65535, 'must be 1..65535'),
+  transports: transports.default(['udp', 'tcp']),
+});
+
+const DEFAULT_LISTEN = [{ host: '0.0.0.0', port: 5060, transports: ['udp', 'tcp'] }] as const;
+
+const tls = z.strictObject({
+  cert: path,
+  key: path,
+  ca: path.optional(),
+  minVersion: oneOf(TLS_VERSIONS).default('TLSv1.2'),
+  verifyUpstream: boolean.default(true),
+});
+
+const upstream = z
+  .strictObject({
+    host,
+    port: integer(1, 65535),
+    transport: oneOf(TRANSPORTS).default('udp'),
+  })
+  .default({ host: '127.0.0.1', port: 5080, transport: 'udp' });
+
+const advertise = z.strictObject({ host });
+
+const limits = z
+  .strictObject({
+    udpMessageBytes: integer(512, MAX_UDP_PAYLOAD).default(6048),
+    streamMessageBytes: integer(512, 16 * 1024 * 1024).default(65535),
+    headerLines: integer(8, 4096).default(256),
+    tokenBytes: integer(16, 65535).default(1024),
+    bodyBytes: integer(1, 16 * 1024 * 1024).default(4000),
+  })
+  .prefault({});
+
+const connections = z
+  .strictObject({
+    max: integer(1, 1_000_000).default(4096),
+    perAddress: integer(1, 1_000_000).default(64),
+    // Longer than the 95 to 120 s keep-alive interval of RFC 5626 section 4.4.1, so that
+    // registered clients that only ping keep their connection.
+    idleTimeoutMs: integer(1000, 86_400_000).default(180_000),
+    headerTimeoutMs: integer(100, 600_000).default(10_000),
+    connectTimeoutMs: integer(100, 600_000).default(5_000),
+    maxWriteBufferBytes: integer(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  })
+  .prefault({});
+
+const proxy = z
+  .strictObject({
+    // RFC 3261 section 16.6 step 3: a proxy that adds Max-Forwards uses 70.
+    maxForwards: integer(1, 255).default(70),
+    recordRoute: boolean.default(true),
+    maxTransactions: integer(1, 10_000_000).default(100_000),
+    answerOptions: boolean.default(true),
+  })
+  .prefault({});
+
+/** Reserved for the management API and console. */
+const management = z.strictObject({}).prefault({});
+
+const log = z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({});
+
+export const configSchema = z
+  .strictObject({
+    listen: z
+      .array(listener)
+      .min(1, { error: 'must list at least one listener' })
+      .max(64, { error: 'must list at most 64 listeners' })
+      .default(() => DEFAULT_LISTEN.map((entry) => ({ ...entry, transports: [...entry.transports] }))),
+    tls: tls.optional(),
+    upstream,
+    advertise: advertise.optional(),
+    limits,
+    connections,
+    proxy,
+    management,
+    log,
+  })
+  .superRefine((config, context) => {
+    // A listener repeated would fail at bind time with a less helpful message.
+    const seen = new Set<string>();
+    config.listen.forEach((entry, index) => {
+      for (const transport of entry.transports) {
+        // UDP and the stream transports use separate port spaces; TCP and TLS share one.
+        const space = transport === 'udp' ? 'udp' : 'stream';
+        const key = `${space} ${entry.host} ${entry.port}`;
+        if (entry.port !== 0 && seen.has(key)) {
+          context.addIssue({
+            code: 'custom',
+            path: ['listen', index],
+            message: `repeats ${transport} on ${entry.host} port ${entry.port}`,
+          });
+        }
+        seen.add(key);
+      }
+    });
+    if (config.tls === undefined) {
+      if (config.listen.some((entry) => entry.transports.includes('tls'))) {
+        context.addIssue({ code: 'custom', path: ['tls'], message: 'is required when a listener uses tls' });
+      } else if (config.upstream.transport === 'tls') {
+        context.addIssue({
+          code: 'custom',
+          path: ['tls'],
+          message: 'is required when upstream.transport is tls',
+        });
+      }
+    }
+    if (config.connections.perAddress > config.connections.max) {
+      context.addIssue({
+        code: 'custom',
+        path: ['connections', 'perAddress'],
+        message: 'must not exceed connections.max',
+      });
+    }
+    if (config.limits.bodyBytes > config.limits.streamMessageBytes) {
+      context.addIssue({
+        code: 'custom',
+        path: ['limits', 'bodyBytes'],
+        message: 'must not exceed limits.streamMessageBytes',
+      });
+    }
+  });
+
+/** The configuration with every default applied: what the gateway receives. */
+export type SipwardenConfig = z.output<typeof configSchema>;
+/** What a configuration file may contain: every key with a default may be left out. */
+export type SipwardenConfigInput = z.input<typeof configSchema>;
+export type TransportSetting = (typeof TRANSPORTS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
