@@ -31,6 +31,11 @@ export interface SendTarget {
   readonly port: number;
   /** Reuse this connection when it is still open (TCP/TLS). */
   readonly connectionId?: number;
+  /**
+   * TLS only: the name to send as SNI and to check the server's certificate against, when
+   * it differs from `address` (an IP literal: host names are resolved above this layer).
+   */
+  readonly serverName?: string;
 }
 
 export interface ListenerAddress {
@@ -48,6 +53,20 @@ export interface TransportStats {
   readonly sendFailures: number;
   readonly rejectedConnections: number;
   readonly framingErrors: number;
+  /** Inbound datagrams over maxUdpMessageBytes, dropped unread. */
+  readonly udpDatagramsDropped?: number;
+  /** CRLF keep-alives received (RFC 5626 section 3.5.1 and 4.4.1), answered or ignored. */
+  readonly keepAlivesIn?: number;
+  readonly idleTimeouts?: number;
+  /** Connections cut because a message or TLS handshake did not complete in time. */
+  readonly headerTimeouts?: number;
+  /** Connections cut because the peer did not read what we wrote. */
+  readonly slowReaderDisconnects?: number;
+  readonly tlsHandshakeFailures?: number;
+  readonly inboundConnectionsAccepted?: number;
+  readonly outboundConnectionsOpened?: number;
+  /** Messages received before a handler was registered, or that the handler threw on. */
+  readonly undeliveredMessages?: number;
 }
 
 export interface TransportLayer {
