@@ -137,7 +137,7 @@ export const configSchema = z
     // A listener repeated would fail at bind time with a less helpful message.
     const seen = new Set<string>();
     config.listen.forEach((entry, index) => {
-      for (const transport of entry.transports) {
+      for (const transport of new Set(entry.transports)) {
         // UDP and the stream transports use separate port spaces; TCP and TLS share one.
         const space = transport === 'udp' ? 'udp' : 'stream';
         const key = `${space} ${entry.host} ${entry.port}`;
