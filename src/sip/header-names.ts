@@ -1,0 +1,113 @@
+/**
+ * Header names: compact forms (RFC 3261 section 7.3.3 and the IANA SIP parameters registry)
+ * and the canonical capitalisation used when writing a header the proxy built itself.
+ */
+
+/** Compact form -> lower-case long name (IANA "Header Fields" registry). */
+const COMPACT: ReadonlyMap<string, string> = new Map(
+  Object.entries({
+    a: 'accept-contact',
+    b: 'referred-by',
+    c: 'content-type',
+    d: 'request-disposition',
+    e: 'content-encoding',
+    f: 'from',
+    i: 'call-id',
+    j: 'reject-contact',
+    k: 'supported',
+    l: 'content-length',
+    m: 'contact',
+    n: 'identity-info',
+    o: 'event',
+    r: 'refer-to',
+    s: 'subject',
+    t: 'to',
+    u: 'allow-events',
+    v: 'via',
+    x: 'session-expires',
+    y: 'identity',
+  }),
+);
+
+/** Names whose canonical spelling is not plain Word-Capitalisation. */
+const SPECIAL: ReadonlyMap<string, string> = new Map(
+  Object.entries({
+    'call-id': 'Call-ID',
+    cseq: 'CSeq',
+    'www-authenticate': 'WWW-Authenticate',
+    'mime-version': 'MIME-Version',
+    rack: 'RAck',
+    rseq: 'RSeq',
+    'sip-etag': 'SIP-ETag',
+    'sip-if-match': 'SIP-If-Match',
+    'p-asserted-identity': 'P-Asserted-Identity',
+    'p-preferred-identity': 'P-Preferred-Identity',
+    'p-charging-vector': 'P-Charging-Vector',
+    'p-access-network-info': 'P-Access-Network-Info',
+    'p-visited-network-id': 'P-Visited-Network-ID',
+    'p-called-party-id': 'P-Called-Party-ID',
+    'p-associated-uri': 'P-Associated-URI',
+    'p-dcs-osps': 'P-DCS-OSPS',
+    'p-dcs-billing-info': 'P-DCS-Billing-Info',
+    'p-dcs-laes': 'P-DCS-LAES',
+    'p-dcs-redirect': 'P-DCS-Redirect',
+    'p-dcs-trace-party-id': 'P-DCS-Trace-Party-ID',
+    'p-user-database': 'P-User-Database',
+    'p-profile-key': 'P-Profile-Key',
+    'p-refused-uri-list': 'P-Refused-URI-List',
+    'p-served-user': 'P-Served-User',
+    'p-early-media': 'P-Early-Media',
+    'p-sip-ua-info': 'P-SIP-UA-Info',
+    'identity-info': 'Identity-Info',
+    'target-dialog': 'Target-Dialog',
+    'reject-contact': 'Reject-Contact',
+    'accept-contact': 'Accept-Contact',
+    'request-disposition': 'Request-Disposition',
+    'max-breadth': 'Max-Breadth',
+    'trigger-consent': 'Trigger-Consent',
+    'geolocation-error': 'Geolocation-Error',
+    'ua-info': 'UA-Info',
+  }),
+);
+
+const LONG_CACHE_MAX = 512;
+/** Raw (any case) name -> lower-case long name; bounded so hostile names cannot grow it. */
+const longCache = new Map<string, string>();
+
+/**
+ * Lower-case long name of a header name given in any case or in compact form
+ * (`V` -> `via`, `Call-Id` -> `call-id`).
+ */
+export function longName(name: string): string {
+  const cached = longCache.get(name);
+  if (cached !== undefined) return cached;
+  const lower = name.toLowerCase();
+  const long = lower.length === 1 ? (COMPACT.get(lower) ?? lower) : lower;
+  if (longCache.size < LONG_CACHE_MAX) longCache.set(name, long);
+  return long;
+}
+
+const canonicalCache = new Map<string, string>();
+
+/** Canonical capitalisation of a lower-case long name (`call-id` -> `Call-ID`). */
+export function canonicalName(lower: string): string {
+  const special = SPECIAL.get(lower);
+  if (special !== undefined) return special;
+  const cached = canonicalCache.get(lower);
+  if (cached !== undefined) return cached;
+  let out = '';
+  let up = true;
+  for (let i = 0; i < lower.length; i++) {
+    const ch = lower[i]!;
+    out += up ? ch.toUpperCase() : ch;
+    up = ch === '-';
+  }
+  if (canonicalCache.size < LONG_CACHE_MAX) canonicalCache.set(lower, out);
+  return out;
+}
+
+/** Compact form of a lower-case long name, when one exists (`via` -> `v`). */
+export function compactName(lower: string): string | undefined {
+  for (const [k, v] of COMPACT) if (v === lower) return k;
+  return undefined;
+}

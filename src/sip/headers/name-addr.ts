@@ -1,0 +1,145 @@
+/**
+ * name-addr / addr-spec with header parameters (From, To, Contact, Route, Record-Route,
+ * Reply-To...), RFC 3261 sections 20.10 and 25.1:
+ *   ( name-addr / addr-spec ) *( SEMI generic-param )
+ *   name-addr = [ display-name ] LAQUOT addr-spec RAQUOT
+ *   display-name = *(token LWS) / quoted-string
+ */
+import { skipWs } from '../chars.ts';
+import { SipParseError, sipError } from '../errors.ts';
+import type { NameAddr } from '../message.ts';
+import { formatUri, parseUri } from '../uri.ts';
+import {
+  formatParams,
+  PARAM_DUPLICATE,
+  PARAM_TOO_LONG,
+  parseParams,
+  quote,
+  scanQuoted,
+  scanToken,
+  unquote,
+} from './params.ts';
+
+const DEFAULT_MAX = 1024;
+
+function bad(reason: string): SipParseError {
+  return sipError('SW_ERR_BAD_NAME_ADDR', reason);
+}
+
+interface Parsed {
+  readonly value: NameAddr;
+  readonly end: number;
+}
+
+/** Parses one name-addr / addr-spec with parameters starting at `p`; stops at "," or the end. */
+function parseOne(s: string, p: number, max: number): Parsed | SipParseError {
+  p = skipWs(s, p);
+  let displayName: string | undefined;
+  let c = s.charCodeAt(p);
+  let bracketed = false;
+  if (c === 0x22) {
+    const end = scanQuoted(s, p);
+    if (end < 0) return bad('unterminated or malformed quoted display name');
+    if (end - p > max) return sipError('SW_ERR_TOKEN_TOO_LONG', 'display name too long', 'maxTokenBytes');
+    displayName = unquote(s, p, end);
+    p = skipWs(s, end);
+    if (s.charCodeAt(p) !== 0x3c) return bad('expected < after display name');
+    bracketed = true;
+  } else if (c === 0x3c) {
+    bracketed = true;
+  } else {
+    // Either *(token LWS) "<" (a display name), or an addr-spec. LAQUOT = SWS "<", so the
+    // last token may touch the "<" (RFC 4475 section 3.1.1.6).
+    let t = p;
+    for (;;) {
+      const te = scanToken(s, t);
+      if (te === t) break;
+      const ws = skipWs(s, te);
+      if (s.charCodeAt(ws) === 0x3c) {
+        if (te - p > max) return sipError('SW_ERR_TOKEN_TOO_LONG', 'display name too long', 'maxTokenBytes');
+        displayName = s.slice(p, te);
+        p = ws;
+        bracketed = true;
+        break;
+      }
+      if (ws === te) break;
+      t = ws;
+    }
+  }
+  let uriText: string;
+  if (bracketed) {
+    // RAQUOT: the URI runs to the first ">" (a URI holds no unescaped ">"), with no LWS
+    // inside (addr-spec has none: RFC 4475 section 3.1.2.14).
+    const close = s.indexOf('>', p + 1);
+    if (close < 0) return bad('missing >');
+    uriText = s.slice(p + 1, close);
+    p = close + 1;
+  } else {
+    // addr-spec without <>: it may hold no ";", "," or "?" (RFC 3261 section 20.10), so
+    // it ends at the first of ";", ",", or whitespace.
+    const start = p;
+    const n = s.length;
+    while (p < n) {
+      c = s.charCodeAt(p);
+      if (c === 0x3b || c === 0x2c || c === 0x20 || c === 0x09) break;
+      if (c === 0x3f) return bad('URI with ? must be enclosed in <>');
+      p++;
+    }
+    if (p === start) return bad('missing URI');
+    uriText = s.slice(start, p);
+  }
+  const uri = parseUri(uriText, max);
+  if (uri instanceof SipParseError) {
+    return uri.code === 'SW_ERR_TOKEN_TOO_LONG' ? uri : bad(`bad URI in name-addr (${uri.reason})`);
+  }
+  const params = new Map<string, string | null>();
+  const end = parseParams(s, p, params, max);
+  if (end < 0) {
+    if (end === PARAM_TOO_LONG)
+      return sipError('SW_ERR_TOKEN_TOO_LONG', 'header parameter too long', 'maxTokenBytes');
+    return bad(end === PARAM_DUPLICATE ? 'repeated header parameter' : 'malformed header parameter');
+  }
+  const value: { -readonly [K in keyof NameAddr]: NameAddr[K] } = { uriText, uri, params };
+  if (displayName !== undefined) value.displayName = displayName;
+  return { value, end };
+}
+
+/** Parses a single name-addr / addr-spec with parameters (From, To). */
+export function parseNameAddr(value: string, max: number = DEFAULT_MAX): NameAddr | SipParseError {
+  const r = parseOne(value, 0, max);
+  if (!('value' in r)) return r;
+  if (r.end !== value.length) return bad('unexpected character after name-addr');
+  return r.value;
+}
+
+/**
+ * Parses a comma-separated list of name-addr / addr-spec (Contact, Route, Record-Route).
+ * A lone `*` (Contact in a REGISTER, RFC 3261 section 10.2.2) returns `'*'`.
+ * `maxValues` bounds the list.
+ */
+export function parseNameAddrList(
+  value: string,
+  max: number = DEFAULT_MAX,
+  maxValues = 64,
+): NameAddr[] | '*' | SipParseError {
+  const first = skipWs(value, 0);
+  if (value.charCodeAt(first) === 0x2a && skipWs(value, first + 1) === value.length) return '*';
+  const out: NameAddr[] = [];
+  let p = 0;
+  for (;;) {
+    const r = parseOne(value, p, max);
+    if (!('value' in r)) return r;
+    out.push(r.value);
+    if (r.end === value.length) return out;
+    if (value.charCodeAt(r.end) !== 0x2c) return bad('unexpected character in name-addr list');
+    if (out.length >= maxValues) return bad('too many values in list');
+    p = r.end + 1;
+  }
+}
+
+/** Writes a name-addr: always in `<>` so parameters are never mistaken for URI ones. */
+export function formatNameAddr(na: NameAddr): string {
+  let out = '';
+  if (na.displayName !== undefined) out = quote(na.displayName) + ' ';
+  return out + '<' + (na.uriText || formatUri(na.uri)) + '>' + formatParams(na.params);
+}

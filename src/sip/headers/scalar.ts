@@ -1,0 +1,37 @@
+/**
+ * Single-token headers: Call-ID (RFC 3261 20.8), Max-Forwards (20.22), Content-Length
+ * (20.14), Expires (20.19), all `1*DIGIT` except Call-ID = word [ "@" word ].
+ */
+import { CHAR, WORD } from '../chars.ts';
+
+/**
+ * Parses `1*DIGIT` (the whole value, whitespace already trimmed) up to `maxDigits` digits.
+ * Returns the number, or -1 when it is not digits, or -2 when it has too many digits.
+ */
+export function parseDigits(value: string, maxDigits: number): number {
+  const n = value.length;
+  if (n === 0) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    v = v * 10 + (c - 0x30);
+  }
+  // Leading zeros do not make a value large (`0068` is 68).
+  return n > maxDigits && v >= 10 ** maxDigits ? -2 : v;
+}
+
+/** callid = word [ "@" word ] */
+export function isCallId(value: string): boolean {
+  const n = value.length;
+  if (n === 0) return false;
+  let at = -1;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x40) {
+      if (at >= 0 || i === 0 || i === n - 1) return false;
+      at = i;
+    } else if (c > 255 || (CHAR[c]! & WORD) === 0) return false;
+  }
+  return true;
+}

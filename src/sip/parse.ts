@@ -1,0 +1,498 @@
+/**
+ * The strict, bounded SIP message parser (RFC 3261 sections 7 and 25). Bytes in, a message
+ * or a typed error out: it never throws, never allocates beyond the limits, and runs in time
+ * linear in its input (no backtracking regular expressions on attacker data).
+ *
+ * Text is handled as latin1 strings (one character per byte), so offsets are byte counts and
+ * the raw header lines round-trip byte-exactly, UTF-8 included.
+ */
+import { CHAR, skipWs, TOKEN } from './chars.ts';
+import { type SipErrorCode, SipParseError, sipError } from './errors.ts';
+import { longName } from './header-names.ts';
+import { parseCSeq } from './headers/cseq.ts';
+import { parseNameAddr, parseNameAddrList } from './headers/name-addr.ts';
+import { isCallId, parseDigits } from './headers/scalar.ts';
+import { parseViaValues } from './headers/via.ts';
+import { DEFAULT_UDP_LIMITS, type ParserLimits } from './limits.ts';
+import type {
+  CSeq,
+  HeaderField,
+  NameAddr,
+  SipMessage,
+  SipRequest,
+  SipResponse,
+  Uri,
+  Via,
+} from './message.ts';
+import { parseUri } from './uri.ts';
+
+export type ParseResult =
+  | { readonly ok: true; readonly message: SipMessage; readonly trailingBytes: number }
+  | { readonly ok: false; readonly error: SipParseError; readonly partial?: PartialMessage };
+
+/** What could be read of a message that failed to parse: enough to answer a request. */
+export interface PartialMessage {
+  readonly kind: 'request' | 'response';
+  readonly method?: string;
+  readonly headers: readonly HeaderField[];
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+/** Control characters other than HTAB; CR and LF inside a line are bare, hence invalid. */
+const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Largest number of Via values across all Via fields of one message. */
+const MAX_VIA_VALUES = 64;
+
+function fail(error: SipParseError, partial?: PartialMessage): ParseResult {
+  return partial === undefined ? { ok: false, error } : { ok: false, error, partial };
+}
+
+/**
+ * Parses one SIP message. For a UDP datagram, bytes after Content-Length bytes of body are
+ * reported in `trailingBytes` (RFC 3261 18.3: they are ignored).
+ */
+export function parseMessage(data: Buffer, limits: ParserLimits = DEFAULT_UDP_LIMITS): ParseResult {
+  try {
+    return parse(data, limits);
+  } catch {
+    // There should be none; the boundary holds anyway.
+    return fail(sipError('SW_ERR_INTERNAL', 'internal parser error'));
+  }
+}
+
+interface StartLine {
+  readonly kind: 'request' | 'response';
+  readonly method: string;
+  readonly uriText: string;
+  readonly uri: Uri | undefined;
+  readonly status: number;
+  readonly reason: string;
+  /** A problem found in a readable start line (bad version, bad Request-URI). */
+  readonly error: SipParseError | undefined;
+}
+
+/** SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT, "SIP" case-insensitive (RFC 3261 7.1). */
+function versionCheck(s: string, start: number, end: number): SipParseError | undefined {
+  if (end - start === 7 && s.startsWith('SIP/2.0', start)) return undefined;
+  const v = s.slice(start, end);
+  const slash = v.indexOf('/');
+  const dot = v.indexOf('.', slash + 1);
+  const digits = (a: number, b: number): boolean => {
+    if (b <= a || b - a > 4) return false;
+    for (let k = a; k < b; k++) if (v.charCodeAt(k) < 0x30 || v.charCodeAt(k) > 0x39) return false;
+    return true;
+  };
+  if (
+    slash !== 3 ||
+    v.slice(0, 3).toLowerCase() !== 'sip' ||
+    dot < 0 ||
+    !digits(slash + 1, dot) ||
+    !digits(dot + 1, v.length)
+  ) {
+    return sipError('SW_ERR_BAD_START_LINE', 'malformed SIP version');
+  }
+  if (v.slice(4) === '2.0') return undefined; // lower-case "sip/2.0"
+  return sipError('SW_ERR_BAD_VERSION', 'SIP version not supported'); // RFC 3261 8.2.6 / 21.5.6
+}
+
+/**
+ * Request-Line = Method SP Request-URI SP SIP-Version CRLF;
+ * Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF (RFC 3261 25.1).
+ * Exactly one SP between elements (RFC 4475 3.1.2.8 to 3.1.2.10).
+ */
+function parseStartLine(s: string, end: number, limits: ParserLimits): StartLine | SipParseError {
+  const badLine = (reason: string): SipParseError => sipError('SW_ERR_BAD_START_LINE', reason);
+  if (
+    end >= 4 &&
+    (s.charCodeAt(3) === 0x2f || s.charCodeAt(3) === 0x2f) &&
+    s.slice(0, 4).toUpperCase() === 'SIP/'
+  ) {
+    const sp1 = s.indexOf(' ', 0);
+    if (sp1 < 0 || sp1 > end) return badLine('malformed status line');
+    const versionError = versionCheck(s, 0, sp1);
+    if (versionError?.code === 'SW_ERR_BAD_START_LINE') return versionError;
+    let status = 0;
+    let k = sp1 + 1;
+    for (; k < end && k < sp1 + 4; k++) {
+      const c = s.charCodeAt(k);
+      if (c < 0x30 || c > 0x39) break;
+      status = status * 10 + (c - 0x30);
+    }
+    if (k !== sp1 + 4 || status < 100 || status > 699 || (k < end && s.charCodeAt(k) !== 0x20))
+      return sipError('SW_ERR_BAD_STATUS_CODE', 'malformed status code');
+    if (k === end) return badLine('missing SP after status code');
+    // Reason-Phrase: any text but control characters (HTAB allowed).
+    for (let r = k + 1; r < end; r++) {
+      const c = s.charCodeAt(r);
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f) return badLine('control character in reason phrase');
+    }
+    if (end - k - 1 > limits.maxTokenBytes)
+      return sipError('SW_ERR_TOKEN_TOO_LONG', 'reason phrase too long', 'maxTokenBytes');
+    return {
+      kind: 'response',
+      method: '',
+      uriText: '',
+      uri: undefined,
+      status,
+      reason: s.slice(k + 1, end),
+      error: versionError,
+    };
+  }
+  let sp1 = 0;
+  while (sp1 < end) {
+    const c = s.charCodeAt(sp1);
+    if (c > 255 || (CHAR[c]! & TOKEN) === 0) break;
+    sp1++;
+  }
+  if (sp1 === 0 || sp1 >= end || s.charCodeAt(sp1) !== 0x20) return badLine('malformed request line');
+  if (sp1 > limits.maxTokenBytes)
+    return sipError('SW_ERR_TOKEN_TOO_LONG', 'method too long', 'maxTokenBytes');
+  const sp2 = s.indexOf(' ', sp1 + 1);
+  if (sp2 < 0 || sp2 >= end || sp2 === sp1 + 1) return badLine('malformed request line');
+  const vEnd = s.indexOf(' ', sp2 + 1);
+  if (vEnd >= 0 && vEnd < end) return badLine('extra SP in request line');
+  const versionError = versionCheck(s, sp2 + 1, end);
+  if (versionError?.code === 'SW_ERR_BAD_START_LINE') return versionError;
+  const method = s.slice(0, sp1);
+  const uriText = s.slice(sp1 + 1, sp2);
+  let error: SipParseError | undefined = versionError;
+  let uri: Uri | undefined;
+  const parsed = parseUri(uriText, limits.maxTokenBytes);
+  if (parsed instanceof SipParseError) {
+    if (error === undefined)
+      error =
+        parsed.code === 'SW_ERR_TOKEN_TOO_LONG'
+          ? parsed
+          : sipError('SW_ERR_BAD_REQUEST_URI', `bad Request-URI: ${parsed.reason}`);
+  } else {
+    uri = parsed;
+    // RFC 3261 19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 3.1.2.11).
+    if ('headers' in parsed && parsed.headers.size > 0 && error === undefined)
+      error = sipError('SW_ERR_REQUEST_URI_HEADERS', 'headers not allowed in Request-URI');
+  }
+  return { kind: 'request', method, uriText, uri, status: 0, reason: '', error };
+}
+
+/** A header value with line folding: each [*WSP] CRLF 1*WSP becomes one SP (RFC 3261 7.3.1). */
+function unfold(s: string, from: number, to: number): string {
+  let out = '';
+  let seg = from;
+  let k = from;
+  for (;;) {
+    const crlf = s.indexOf('\r\n', k);
+    if (crlf < 0 || crlf >= to) break;
+    let a = crlf;
+    while (a > seg && (s.charCodeAt(a - 1) === 0x20 || s.charCodeAt(a - 1) === 0x09)) a--;
+    out += s.slice(seg, a) + ' ';
+    let b = crlf + 2;
+    while (b < to && (s.charCodeAt(b) === 0x20 || s.charCodeAt(b) === 0x09)) b++;
+    seg = b;
+    k = b;
+  }
+  out += s.slice(seg, to);
+  let a = 0;
+  let b = out.length;
+  while (a < b && (out.charCodeAt(a) === 0x20 || out.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (out.charCodeAt(b - 1) === 0x20 || out.charCodeAt(b - 1) === 0x09)) b--;
+  return a === 0 && b === out.length ? out : out.slice(a, b);
+}
+
+/**
+ * An unparsed header value: text of TEXT-UTF8char and LWS (RFC 3261 25.1). Control
+ * characters are refused unless escaped by a backslash (a quoted-pair). Returns an error
+ * code or undefined.
+ */
+function checkOpaqueValue(value: string, maxToken: number): SipErrorCode | undefined {
+  if (CTL.test(value)) {
+    for (let k = 0; k < value.length; k++) {
+      const c = value.charCodeAt(k);
+      if (
+        ((c < 0x20 && c !== 0x09) || c === 0x7f) &&
+        (c === 0x0a || c === 0x0d || value.charCodeAt(k - 1) !== 0x5c)
+      )
+        return 'SW_ERR_BAD_HEADER';
+    }
+  }
+  if (value.length > maxToken) {
+    // No run between separators may exceed the token limit.
+    let run = 0;
+    for (let k = 0; k < value.length; k++) {
+      const c = value.charCodeAt(k);
+      if (c === 0x20 || c === 0x09 || c === 0x2c || c === 0x3b || c === 0x3d) run = 0;
+      else if (++run > maxToken) return 'SW_ERR_TOKEN_TOO_LONG';
+    }
+  }
+  return undefined;
+}
+
+function duplicate(name: string): SipParseError {
+  return sipError('SW_ERR_DUPLICATE_HEADER', `repeated ${name} header`); // RFC 3261 7.3.1
+}
+
+function parse(data: Buffer, limits: ParserLimits): ParseResult {
+  const total = data.length;
+  const tooLarge = total > limits.maxMessageBytes;
+  // RFC 3261 7.5: CRLFs before the start line are ignored.
+  let start = 0;
+  while (start + 1 < total && data[start] === 0x0d && data[start + 1] === 0x0a) start += 2;
+  const searchIn = tooLarge ? data.subarray(0, limits.maxMessageBytes) : data;
+  let headEnd = searchIn.indexOf(CRLFCRLF, start);
+  const noEnd = headEnd < 0;
+  if (noEnd) headEnd = searchIn.length;
+  const head = data.toString('latin1', start, headEnd);
+  const headLen = head.length;
+
+  let lineEnd = head.indexOf('\r\n');
+  if (lineEnd < 0) lineEnd = headLen;
+  const sl = parseStartLine(head, lineEnd, limits);
+  if (sl instanceof SipParseError) {
+    return fail(tooLarge ? sipError('SW_ERR_MESSAGE_TOO_LARGE', 'message too large', 'maxMessageBytes') : sl);
+  }
+
+  let error: SipParseError | undefined = tooLarge
+    ? sipError('SW_ERR_MESSAGE_TOO_LARGE', 'message too large', 'maxMessageBytes')
+    : sl.error;
+  const headers: HeaderField[] = [];
+  const via: Via[] = [];
+  let from: NameAddr | undefined;
+  let to: NameAddr | undefined;
+  let callId: string | undefined;
+  let cseq: CSeq | undefined;
+  let maxForwards: number | undefined;
+  let contentLength: number | undefined;
+  let seenContentType = false;
+  let seenExpires = false;
+  const maxToken = limits.maxTokenBytes;
+  const maxLines = limits.maxHeaderLines;
+  let lines = 0;
+  let pos = lineEnd + 2;
+
+  while (pos < headLen) {
+    let eol = head.indexOf('\r\n', pos);
+    if (eol < 0) {
+      // The last line of a message without an empty line is incomplete.
+      if (noEnd) break;
+      eol = headLen;
+    }
+    lines++;
+    let folded = false;
+    // Continuation lines start with SP or HTAB (RFC 3261 7.3.1).
+    while (eol < headLen) {
+      const c = head.charCodeAt(eol + 2);
+      if (c !== 0x20 && c !== 0x09) break;
+      const next = head.indexOf('\r\n', eol + 2);
+      if (next < 0 && noEnd) break;
+      folded = true;
+      eol = next < 0 ? headLen : next;
+      if (++lines > maxLines) break;
+    }
+    if (lines > maxLines) {
+      error ??= sipError('SW_ERR_TOO_MANY_HEADERS', 'too many header lines', 'maxHeaderLines');
+      break;
+    }
+    // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
+    let nameEnd = pos;
+    while (nameEnd < eol) {
+      const c = head.charCodeAt(nameEnd);
+      if (c > 255 || (CHAR[c]! & TOKEN) === 0) break;
+      nameEnd++;
+    }
+    let colon = nameEnd;
+    while (head.charCodeAt(colon) === 0x20 || head.charCodeAt(colon) === 0x09) colon++;
+    if (nameEnd === pos || colon >= eol || head.charCodeAt(colon) !== 0x3a) {
+      error ??= sipError('SW_ERR_BAD_HEADER', 'malformed header line');
+      break;
+    }
+    if (nameEnd - pos > maxToken) {
+      error ??= sipError('SW_ERR_TOKEN_TOO_LONG', 'header name too long', 'maxTokenBytes');
+      break;
+    }
+    let value: string;
+    if (folded) {
+      value = unfold(head, colon + 1, eol);
+    } else {
+      const vs = skipWs(head, colon + 1);
+      let ve = eol;
+      while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
+      value = head.slice(vs, ve);
+    }
+    const name = longName(head.slice(pos, nameEnd));
+    headers.push({ name, value, raw: head.slice(pos, eol) });
+    pos = eol + 2;
+    if (error !== undefined) continue; // keep reading fields for the partial message only
+
+    switch (name) {
+      case 'via': {
+        const r = parseViaValues(value, maxToken, MAX_VIA_VALUES);
+        if (r instanceof SipParseError) error = r;
+        else if (via.length + r.length > MAX_VIA_VALUES)
+          error = sipError('SW_ERR_BAD_VIA', 'too many Via values');
+        else for (let k = 0; k < r.length; k++) via.push(r[k]!);
+        break;
+      }
+      case 'from':
+      case 'to': {
+        if ((name === 'from' ? from : to) !== undefined) {
+          error = duplicate(name === 'from' ? 'From' : 'To');
+          break;
+        }
+        const r = parseNameAddr(value, maxToken);
+        if (r instanceof SipParseError) {
+          error =
+            r.code === 'SW_ERR_BAD_NAME_ADDR'
+              ? sipError('SW_ERR_BAD_NAME_ADDR', `bad ${name === 'from' ? 'From' : 'To'} header: ${r.reason}`)
+              : r;
+        } else if (name === 'from') from = r;
+        else to = r;
+        break;
+      }
+      case 'call-id':
+        if (callId !== undefined) error = duplicate('Call-ID');
+        else if (value.length > maxToken)
+          error = sipError('SW_ERR_TOKEN_TOO_LONG', 'Call-ID too long', 'maxTokenBytes');
+        else if (!isCallId(value)) error = sipError('SW_ERR_BAD_CALL_ID', 'malformed Call-ID');
+        else callId = value;
+        break;
+      case 'cseq': {
+        if (cseq !== undefined) {
+          error = duplicate('CSeq');
+          break;
+        }
+        const r = parseCSeq(value, maxToken);
+        if (r instanceof SipParseError) error = r;
+        else cseq = r;
+        break;
+      }
+      case 'max-forwards': {
+        if (maxForwards !== undefined) {
+          error = duplicate('Max-Forwards');
+          break;
+        }
+        // Max-Forwards = 1*DIGIT; the 0..255 range is a validation rule.
+        const v = parseDigits(value, 10);
+        if (v < 0) error = sipError('SW_ERR_BAD_MAX_FORWARDS', 'malformed Max-Forwards');
+        else maxForwards = v;
+        break;
+      }
+      case 'content-length': {
+        if (contentLength !== undefined) {
+          error = duplicate('Content-Length');
+          break;
+        }
+        const v = parseDigits(value, 10);
+        if (v < 0) error = sipError('SW_ERR_BAD_CONTENT_LENGTH', 'malformed Content-Length');
+        else contentLength = v;
+        break;
+      }
+      case 'content-type':
+        if (seenContentType) error = duplicate('Content-Type');
+        seenContentType = true;
+        if (error === undefined) {
+          const code = checkOpaqueValue(value, maxToken);
+          if (code !== undefined) error = sipError(code, 'malformed Content-Type');
+        }
+        break;
+      case 'expires':
+        if (seenExpires) error = duplicate('Expires');
+        // Expires = delta-seconds = 1*DIGIT; the range is a validation rule.
+        else if (parseDigits(value, 10) === -1) error = sipError('SW_ERR_BAD_EXPIRES', 'malformed Expires');
+        seenExpires = true;
+        break;
+      case 'contact':
+      case 'route':
+      case 'record-route': {
+        const r = parseNameAddrList(value, maxToken);
+        if (r instanceof SipParseError) {
+          error =
+            r.code === 'SW_ERR_BAD_NAME_ADDR'
+              ? sipError(
+                  'SW_ERR_BAD_NAME_ADDR',
+                  `bad ${name === 'contact' ? 'Contact' : name === 'route' ? 'Route' : 'Record-Route'} header: ${r.reason}`,
+                )
+              : r;
+        } else if (r === '*' && name !== 'contact') {
+          error = sipError('SW_ERR_BAD_NAME_ADDR', 'malformed Route header');
+        }
+        break;
+      }
+      default: {
+        const code = checkOpaqueValue(value, maxToken);
+        if (code !== undefined)
+          error =
+            code === 'SW_ERR_TOKEN_TOO_LONG'
+              ? sipError(code, 'header value token too long', 'maxTokenBytes')
+              : sipError(code, 'control character in header value');
+      }
+    }
+  }
+
+  const partial = (): PartialMessage =>
+    sl.kind === 'request' ? { kind: 'request', method: sl.method, headers } : { kind: 'response', headers };
+  if (error !== undefined) return fail(error, partial());
+  if (noEnd) return fail(sipError('SW_ERR_NO_HEADER_END', 'message ends before the empty line'), partial());
+  if (via.length === 0) return fail(missing('Via'), partial());
+  if (from === undefined) return fail(missing('From'), partial());
+  if (to === undefined) return fail(missing('To'), partial());
+  if (callId === undefined) return fail(missing('Call-ID'), partial());
+  if (cseq === undefined) return fail(missing('CSeq'), partial());
+
+  const bodyStart = headEnd + 4;
+  const available = total - bodyStart;
+  let bodyLength: number;
+  if (contentLength !== undefined) {
+    // RFC 3261 18.3: fewer bytes than Content-Length is an error (RFC 4475 3.1.2.2).
+    if (contentLength > available)
+      return fail(sipError('SW_ERR_CONTENT_LENGTH', 'body shorter than Content-Length'), partial());
+    if (contentLength > limits.maxBodyBytes)
+      return fail(sipError('SW_ERR_BODY_TOO_LARGE', 'body too large', 'maxBodyBytes'), partial());
+    bodyLength = contentLength;
+  } else {
+    if (limits.requireContentLength) return fail(missing('Content-Length'), partial()); // RFC 3261 18.3
+    if (available > limits.maxBodyBytes)
+      return fail(sipError('SW_ERR_BODY_TOO_LARGE', 'body too large', 'maxBodyBytes'), partial());
+    bodyLength = available;
+  }
+  const body = data.subarray(bodyStart, bodyStart + bodyLength);
+  const trailingBytes = available - bodyLength;
+
+  let message: SipMessage;
+  if (sl.kind === 'request') {
+    const req: SipRequest = {
+      kind: 'request',
+      method: sl.method,
+      uriText: sl.uriText,
+      uri: sl.uri!,
+      headers,
+      body,
+      callId,
+      cseq,
+      from,
+      to,
+      via,
+      maxForwards,
+      contentLength,
+    };
+    message = req;
+  } else {
+    const res: SipResponse = {
+      kind: 'response',
+      status: sl.status,
+      reason: sl.reason,
+      headers,
+      body,
+      callId,
+      cseq,
+      from,
+      to,
+      via,
+      maxForwards,
+      contentLength,
+    };
+    message = res;
+  }
+  return { ok: true, message, trailingBytes };
+}
+
+function missing(name: string): SipParseError {
+  return sipError('SW_ERR_MISSING_HEADER', `missing ${name} header`); // RFC 3261 8.1.1
+}

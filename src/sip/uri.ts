@@ -1,0 +1,205 @@
+/**
+ * URIs: SIP-URI / SIPS-URI (RFC 3261 section 19.1 and 25.1, IPv6 references per RFC 5118),
+ * tel URIs (RFC 3966) and any other absoluteURI (kept as text).
+ */
+import { ALPHA, CHAR, DIGIT, HNV, PARAMCHAR, PASSWORD, PHONE, scanEscaped, URIC, USER } from './chars.ts';
+import { type SipParseError, sipError } from './errors.ts';
+import { scanHost, scanPort } from './host.ts';
+import type { OtherUri, SipUri, TelUri, Uri } from './message.ts';
+
+const DEFAULT_MAX_COMPONENT = 1024;
+
+function bad(reason: string): SipParseError {
+  return sipError('SW_ERR_BAD_URI', reason);
+}
+
+function tooLong(what: string): SipParseError {
+  return sipError('SW_ERR_TOKEN_TOO_LONG', `URI ${what} too long`, 'maxTokenBytes');
+}
+
+/**
+ * Parses URI text (no surrounding `<>` and no whitespace). `maxComponent` bounds every
+ * component (user, password, host, parameter, header).
+ */
+export function parseUri(text: string, maxComponent: number = DEFAULT_MAX_COMPONENT): Uri | SipParseError {
+  // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+  const n = text.length;
+  let i = 0;
+  if (n === 0 || !(text.charCodeAt(0) < 256 && CHAR[text.charCodeAt(0)]! & ALPHA))
+    return bad('bad URI scheme');
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c > 255 || !(CHAR[c]! & (ALPHA | DIGIT) || c === 0x2b || c === 0x2d || c === 0x2e)) break;
+    i++;
+  }
+  if (text.charCodeAt(i) !== 0x3a) return bad('bad URI scheme');
+  if (i > 64) return tooLong('scheme');
+  const rawScheme = text.slice(0, i);
+  const scheme =
+    rawScheme === 'sip' || rawScheme === 'sips' || rawScheme === 'tel' ? rawScheme : rawScheme.toLowerCase();
+  if (scheme === 'sip' || scheme === 'sips') return parseSipUri(text, i + 1, scheme, maxComponent);
+  if (scheme === 'tel') return parseTelUri(text, i + 1, maxComponent);
+  return parseOtherUri(text, i + 1, scheme, maxComponent);
+}
+
+function parseSipUri(s: string, start: number, scheme: 'sip' | 'sips', max: number): SipUri | SipParseError {
+  const n = s.length;
+  let user: string | undefined;
+  let password: string | undefined;
+  let p = start;
+  // userinfo = ( user / telephone-subscriber ) [ ":" password ] "@"; no unescaped "@"
+  // may appear after the host, so the first "@" ends the userinfo.
+  const at = s.indexOf('@', start);
+  if (at >= 0) {
+    const userEnd = scanEscaped(s, start, USER);
+    if (userEnd < 0) return bad('bad escape in URI user');
+    if (userEnd === start) return bad('empty URI user');
+    if (userEnd - start > max) return tooLong('user');
+    user = s.slice(start, userEnd);
+    p = userEnd;
+    if (s.charCodeAt(p) === 0x3a) {
+      const pwEnd = scanEscaped(s, p + 1, PASSWORD);
+      if (pwEnd < 0) return bad('bad escape in URI password');
+      if (pwEnd - p - 1 > max) return tooLong('password');
+      password = s.slice(p + 1, pwEnd);
+      p = pwEnd;
+    }
+    if (p !== at) return bad('bad character in URI user part');
+    p = at + 1;
+  }
+  const hostEnd = scanHost(s, p);
+  if (hostEnd < 0) return bad('bad URI host');
+  if (hostEnd - p > max) return tooLong('host');
+  const host = s.slice(p, hostEnd);
+  p = hostEnd;
+  let port: number | undefined;
+  if (s.charCodeAt(p) === 0x3a) {
+    const portEnd = scanPort(s, p + 1);
+    if (portEnd < 0) return bad('bad URI port');
+    port = Number(s.slice(p + 1, portEnd));
+    p = portEnd;
+  }
+  const params = new Map<string, string | null>();
+  // uri-parameters = *( ";" uri-parameter ), pname [ "=" pvalue ], each 1*paramchar.
+  while (s.charCodeAt(p) === 0x3b) {
+    const nameEnd = scanEscaped(s, p + 1, PARAMCHAR);
+    if (nameEnd < 0) return bad('bad escape in URI parameter');
+    if (nameEnd === p + 1) return bad('empty URI parameter name');
+    if (nameEnd - p - 1 > max) return tooLong('parameter');
+    const name = s.slice(p + 1, nameEnd).toLowerCase();
+    p = nameEnd;
+    let value: string | null = null;
+    if (s.charCodeAt(p) === 0x3d) {
+      const valueEnd = scanEscaped(s, p + 1, PARAMCHAR);
+      if (valueEnd < 0) return bad('bad escape in URI parameter');
+      if (valueEnd === p + 1) return bad('empty URI parameter value');
+      if (valueEnd - p - 1 > max) return tooLong('parameter');
+      value = s.slice(p + 1, valueEnd);
+      p = valueEnd;
+    }
+    // RFC 3261 19.1.1: a parameter appears at most once.
+    if (params.has(name)) return bad('repeated URI parameter');
+    params.set(name, value);
+  }
+  const headers = new Map<string, string>();
+  // headers = "?" header *( "&" header ); header = hname "=" hvalue
+  if (s.charCodeAt(p) === 0x3f) {
+    do {
+      const nameEnd = scanEscaped(s, p + 1, HNV);
+      if (nameEnd < 0) return bad('bad escape in URI header');
+      if (nameEnd === p + 1 || s.charCodeAt(nameEnd) !== 0x3d) return bad('bad URI header');
+      const valueEnd = scanEscaped(s, nameEnd + 1, HNV);
+      if (valueEnd < 0) return bad('bad escape in URI header');
+      if (valueEnd - p > max) return tooLong('header');
+      headers.set(s.slice(p + 1, nameEnd), s.slice(nameEnd + 1, valueEnd));
+      p = valueEnd;
+    } while (s.charCodeAt(p) === 0x26);
+  }
+  if (p !== n) return bad('unexpected character in URI');
+  const uri: { -readonly [K in keyof SipUri]: SipUri[K] } = { scheme, host, params, headers };
+  if (user !== undefined) uri.user = user;
+  if (password !== undefined) uri.password = password;
+  if (port !== undefined) uri.port = port;
+  return uri;
+}
+
+/** telephone-uri = "tel:" telephone-subscriber (RFC 3966 section 3). */
+function parseTelUri(s: string, start: number, max: number): TelUri | SipParseError {
+  let p = start;
+  const n = s.length;
+  while (p < n) {
+    const c = s.charCodeAt(p);
+    if (c > 255 || (CHAR[c]! & PHONE) === 0) break;
+    p++;
+  }
+  if (p === start) return bad('empty tel URI number');
+  if (p - start > max) return tooLong('number');
+  const number = s.slice(start, p);
+  const params = new Map<string, string | null>();
+  while (s.charCodeAt(p) === 0x3b) {
+    const nameEnd = scanEscaped(s, p + 1, PARAMCHAR);
+    if (nameEnd <= p + 1) return bad('bad tel URI parameter');
+    if (nameEnd - p - 1 > max) return tooLong('parameter');
+    const name = s.slice(p + 1, nameEnd).toLowerCase();
+    p = nameEnd;
+    let value: string | null = null;
+    if (s.charCodeAt(p) === 0x3d) {
+      const valueEnd = scanEscaped(s, p + 1, PARAMCHAR);
+      if (valueEnd <= p + 1) return bad('bad tel URI parameter');
+      value = s.slice(p + 1, valueEnd);
+      p = valueEnd;
+    }
+    if (value !== null && value.length > max) return tooLong('parameter');
+    if (params.has(name)) return bad('repeated tel URI parameter');
+    params.set(name, value);
+  }
+  if (p !== n) return bad('unexpected character in tel URI');
+  return { scheme: 'tel', number, params };
+}
+
+/** absoluteURI = scheme ":" ( hier-part / opaque-part ): checked to be URI characters only. */
+function parseOtherUri(s: string, start: number, scheme: string, max: number): OtherUri | SipParseError {
+  const end = scanEscaped(s, start, URIC);
+  if (end < 0) return bad('bad escape in URI');
+  if (end === start || end !== s.length) return bad('bad character in URI');
+  if (end - start > max) return tooLong('text');
+  return { scheme, text: s };
+}
+
+export function isSipUri(u: Uri): u is SipUri {
+  return u.scheme === 'sip' || u.scheme === 'sips';
+}
+
+export function isTelUri(u: Uri): u is TelUri {
+  return u.scheme === 'tel';
+}
+
+function formatParams(params: ReadonlyMap<string, string | null>): string {
+  let out = '';
+  for (const [k, v] of params) out += v === null ? `;${k}` : `;${k}=${v}`;
+  return out;
+}
+
+export function formatSipUri(u: SipUri): string {
+  let out = u.scheme + ':';
+  if (u.user !== undefined) {
+    out += u.user;
+    if (u.password !== undefined) out += ':' + u.password;
+    out += '@';
+  }
+  out += u.host;
+  if (u.port !== undefined) out += ':' + u.port;
+  out += formatParams(u.params);
+  let first = true;
+  for (const [k, v] of u.headers) {
+    out += (first ? '?' : '&') + k + '=' + v;
+    first = false;
+  }
+  return out;
+}
+
+export function formatUri(u: Uri): string {
+  if (isSipUri(u)) return formatSipUri(u);
+  if (isTelUri(u)) return 'tel:' + u.number + formatParams(u.params);
+  return (u as OtherUri).text;
+}

@@ -1,0 +1,135 @@
+/**
+ * RFC 3261 semantics of one parsed message beyond its syntax: the rules a proxy checks
+ * before it acts on a request (RFC 3261 16.3 "Request Validation" and 8.2).
+ */
+
+import { SipParseError } from './errors.ts';
+import { parseNameAddrList } from './headers/name-addr.ts';
+import { parseDigits } from './headers/scalar.ts';
+import { isValidSentByHost } from './headers/via.ts';
+import type { SipMessage } from './message.ts';
+
+export type ValidationResult =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly code: string;
+      readonly status: number;
+      readonly reason: string;
+      /** For 420 (Bad Extension): the option tags to list in Unsupported (RFC 3261 8.2.2.3). */
+      readonly unsupported?: readonly string[];
+    };
+
+export interface ValidateOptions {
+  /** Option tags the proxy supports in Proxy-Require (RFC 3261 16.3 step 5). Default: none. */
+  readonly proxyExtensions?: ReadonlySet<string>;
+}
+
+const OK: ValidationResult = Object.freeze({ ok: true });
+
+/** delta-seconds: at most 2^32-1 (RFC 3261 20.19 and 20.10). */
+const MAX_DELTA_SECONDS = 0xffffffff;
+
+function refuse(code: string, status: number, reason: string): ValidationResult {
+  return { ok: false, code, status, reason };
+}
+
+/** qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (RFC 3261 25.1) */
+function isQValue(v: string): boolean {
+  if (v.length === 0 || v.length > 5) return false;
+  const c0 = v.charCodeAt(0);
+  if (c0 !== 0x30 && c0 !== 0x31) return false;
+  if (v.length === 1) return true;
+  if (v.charCodeAt(1) !== 0x2e) return false;
+  for (let k = 2; k < v.length; k++) {
+    const c = v.charCodeAt(k);
+    if (c0 === 0x31 ? c !== 0x30 : c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+function isDeltaSeconds(v: string | null): boolean {
+  if (v === null) return false;
+  const n = parseDigits(v, 10);
+  return n >= 0 && n <= MAX_DELTA_SECONDS;
+}
+
+export function validateMessage(m: SipMessage, options?: ValidateOptions): ValidationResult {
+  // Via sent-by: the parser checked the grammar; summaries built by edits are checked here.
+  for (const v of m.via) {
+    if (!isValidSentByHost(v.host) || (v.port !== undefined && (v.port < 0 || v.port > 65535)))
+      return refuse('SW_ERR_BAD_VIA', 400, 'bad Via sent-by');
+  }
+  if (m.contentLength !== undefined && m.contentLength !== m.body.length)
+    return refuse('SW_ERR_CONTENT_LENGTH', 400, 'Content-Length does not match the body');
+
+  let contactStar = false;
+  let contactCount = 0;
+  let expiresZero = false;
+  let proxyRequire: string[] | undefined;
+  for (const h of m.headers) {
+    switch (h.name) {
+      case 'expires':
+        if (!isDeltaSeconds(h.value)) return refuse('SW_ERR_EXPIRES_RANGE', 400, 'Expires out of range');
+        expiresZero = parseDigits(h.value, 10) === 0;
+        break;
+      case 'contact': {
+        const list = parseNameAddrList(h.value);
+        if (list instanceof SipParseError) return refuse(list.code, list.status, list.reason);
+        if (list === '*') {
+          contactStar = true;
+          contactCount++;
+          break;
+        }
+        for (const c of list) {
+          contactCount++;
+          const expires = c.params.get('expires');
+          if (expires !== undefined && !isDeltaSeconds(expires))
+            return refuse('SW_ERR_EXPIRES_RANGE', 400, 'Contact expires out of range');
+          const q = c.params.get('q');
+          if (q !== undefined && (q === null || !isQValue(q)))
+            return refuse('SW_ERR_BAD_QVALUE', 400, 'Contact q out of range');
+        }
+        break;
+      }
+      case 'proxy-require':
+        proxyRequire ??= [];
+        for (const tag of h.value.split(',')) {
+          const t = tag.trim();
+          if (t !== '' && proxyRequire.length < 16) proxyRequire.push(t);
+        }
+        break;
+    }
+  }
+
+  if (m.kind === 'response') return OK;
+
+  // RFC 3261 8.2.2.1 and 16.3 step 2: a Request-URI scheme we do not understand gets 416.
+  const scheme = m.uri.scheme;
+  if (scheme !== 'sip' && scheme !== 'sips' && scheme !== 'tel')
+    return refuse('SW_ERR_UNSUPPORTED_URI_SCHEME', 416, 'unsupported Request-URI scheme');
+  // RFC 3261 8.1.1.5: the CSeq method matches the request method; ACK and CANCEL carry
+  // their own method in CSeq too (RFC 3261 17.1.1.3 and 9.1).
+  if (m.cseq.method !== m.method)
+    return refuse('SW_ERR_CSEQ_METHOD_MISMATCH', 400, 'CSeq method does not match');
+  // RFC 3261 8.1.1.6: Max-Forwards is an integer in the range 0-255.
+  if (m.maxForwards !== undefined && m.maxForwards > 255)
+    return refuse('SW_ERR_MAX_FORWARDS_RANGE', 400, 'Max-Forwards out of range');
+  // RFC 3261 10.3 step 6: Contact "*" only alone and with Expires: 0.
+  if (contactStar && (contactCount > 1 || !expiresZero || m.method !== 'REGISTER'))
+    return refuse('SW_ERR_BAD_CONTACT_STAR', 400, 'Contact * needs Expires: 0 and no other Contact');
+  // RFC 3261 16.3 step 5: a proxy refuses Proxy-Require option tags it does not support.
+  if (proxyRequire !== undefined && m.method !== 'ACK' && m.method !== 'CANCEL') {
+    const supported = options?.proxyExtensions;
+    const unsupported = proxyRequire.filter((t) => supported === undefined || !supported.has(t));
+    if (unsupported.length > 0)
+      return {
+        ok: false,
+        code: 'SW_ERR_BAD_EXTENSION',
+        status: 420,
+        reason: 'unsupported Proxy-Require option',
+        unsupported,
+      };
+  }
+  return OK;
+}
