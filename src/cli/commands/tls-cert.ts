@@ -3,7 +3,7 @@
  * (DIR/cert.pem, DIR/key.pem, the key readable by its owner only) and prints the config
  * lines that use them. For tests and first set-ups; production wants a CA-issued pair.
  */
-import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -43,6 +43,13 @@ async function tlsCert(options: TlsCertOptions): Promise<void> {
   const commonName = options.cn ?? hostname();
   const certPath = resolve(join(options.out, 'cert.pem'));
   const keyPath = resolve(join(options.out, 'key.pem'));
+  if (options.force !== true) {
+    // Checked before the key is generated; writeNew still refuses to replace a file.
+    for (const path of [keyPath, certPath]) {
+      if (existsSync(path))
+        throw new CliError(EXIT_FAILURE, [`tls-cert: ${path} exists already (use --force to replace it)`]);
+    }
+  }
   let pair: { cert: string; key: string };
   try {
     const { generateSelfSignedCertificate } = await import('../../transport/tls-cert.ts');
