@@ -9,7 +9,8 @@ import type { SipwardenConfig } from '../../config/schema.ts';
 import type { Gateway } from '../../gateway.ts';
 import { createLogger } from '../../log/create-logger.ts';
 import type { Logger } from '../../log/logger.ts';
-import { CliError, configError, EXIT_FAILURE, messageOf } from '../cli-error.ts';
+import { CliError, configError, EXIT_FAILURE } from '../cli-error.ts';
+import { describeStartError } from '../describe-start-error.ts';
 
 interface StartOptions {
   readonly config?: string;
@@ -97,39 +98,4 @@ function stopOnSignals(gateway: Gateway, logger: Logger): void {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-}
-
-interface SystemError {
-  readonly code?: unknown;
-  readonly address?: unknown;
-  readonly port?: unknown;
-  readonly cause?: unknown;
-}
-
-/** A sentence naming the address for the usual ways binding fails; otherwise the error's message. */
-export function describeStartError(error: unknown): string {
-  let found: SystemError | undefined;
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
-    const candidate = current as SystemError;
-    if (typeof candidate.code === 'string' && candidate.code.startsWith('E')) {
-      found = candidate;
-      break;
-    }
-    current = candidate.cause;
-  }
-  if (found !== undefined && typeof found.address === 'string' && typeof found.port === 'number') {
-    const where = found.address.includes(':')
-      ? `[${found.address}]:${found.port}`
-      : `${found.address}:${found.port}`;
-    switch (found.code) {
-      case 'EADDRINUSE':
-        return `${where} is already in use (is another SIP server or sipwarden running?)`;
-      case 'EACCES':
-        return `no permission to listen on ${where} (ports below 1024 need root or CAP_NET_BIND_SERVICE)`;
-      case 'EADDRNOTAVAIL':
-        return `${where} is not an address of this machine`;
-    }
-  }
-  return messageOf(error);
 }
