@@ -1,3 +1,4 @@
+import { TransportError } from './errors.ts';
 import type { TransportName } from './types.ts';
 
 /** One listening address; one entry may open UDP and one stream transport on the same port. */
@@ -85,11 +86,17 @@ export function resolveLimits(options: TransportOptions): TransportLimits {
   };
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new RangeError(`transport option ${name} must be a positive integer, got ${String(value)}`);
+      throw new TransportError(
+        'SW_ERR_TRANSPORT_CONFIG',
+        `transport option ${name} must be a positive integer, got ${String(value)}`,
+      );
     }
   }
   if (limits.maxStreamHeaderBytes > limits.maxStreamMessageBytes) {
-    throw new RangeError('transport option maxStreamHeaderBytes must not exceed maxStreamMessageBytes');
+    throw new TransportError(
+      'SW_ERR_TRANSPORT_CONFIG',
+      'transport option maxStreamHeaderBytes must not exceed maxStreamMessageBytes',
+    );
   }
   return limits;
 }

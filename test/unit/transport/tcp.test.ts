@@ -251,3 +251,57 @@ describe('tcp transport', () => {
     );
   });
 });
+
+describe('tcp transport options', () => {
+  test('rejects a listen host that is not an IP address', async () => {
+    await assert.rejects(
+      start({ listen: [{ host: 'localhost', port: 0, transports: ['tcp'] }] }),
+      (error: Error & { code?: string }) => error.code === 'SW_ERR_TRANSPORT_CONFIG',
+    );
+  });
+
+  test('rejects tcp and tls on one listen entry', async () => {
+    await assert.rejects(
+      start({ listen: [{ host: '127.0.0.1', port: 0, transports: ['tcp', 'tls'] }] }),
+      (error: Error & { code?: string }) => error.code === 'SW_ERR_TRANSPORT_CONFIG',
+    );
+  });
+
+  test('rejects a port that is taken with SW_ERR_LISTEN_FAILED', async () => {
+    const { port } = await startTcp();
+    await assert.rejects(
+      start({ listen: [{ host: '127.0.0.1', port: port('tcp'), transports: ['tcp'] }] }),
+      (error: Error & { code?: string }) => error.code === 'SW_ERR_LISTEN_FAILED',
+    );
+  });
+
+  test('rejects a limit that is not a positive integer', async () => {
+    await assert.rejects(
+      start({ maxConnections: 0 }),
+      (error: Error & { code?: string }) => error.code === 'SW_ERR_TRANSPORT_CONFIG',
+    );
+  });
+
+  test('reports a specific listener host over a wildcard for localFor', async () => {
+    const { transport } = await startTcp();
+    assert.deepEqual(transport.localFor('tcp'), transport.listening()[0]);
+    assert.equal(transport.localFor('udp'), undefined);
+  });
+
+  test('carries TCP over IPv6 loopback ::1', async (t) => {
+    let item: Running;
+    try {
+      item = await startTcp({ listen: [{ host: '::1', port: 0, transports: ['tcp'] }] });
+    } catch {
+      t.skip('this machine has no IPv6 loopback address ::1');
+      return;
+    }
+    const socket = connect({ host: '::1', port: item.port('tcp') });
+    sockets.push(socket);
+    socket.on('error', () => {});
+    socket.write(sip('OPTIONS'));
+    const message = await item.inbox.next();
+    assert.equal(message.flow.remoteAddress, '::1');
+    assert.equal(message.flow.localAddress, '::1');
+  });
+});
