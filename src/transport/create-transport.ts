@@ -29,6 +29,8 @@ import type {
 const SHARED_PORT_ATTEMPTS = 8;
 /** Longest piece of an error message that goes into a log line. */
 const MAX_LOGGED_ERROR = 200;
+/** Longer than any IPv6 literal with a zone. */
+const MAX_LOGGED_ADDRESS = 64;
 
 interface UdpEndpoint {
   readonly socket: DatagramSocket;
@@ -62,6 +64,22 @@ interface Failure {
   readonly reason: SendFailureReason;
   readonly error?: Error;
 }
+
+/*
+ * The socket side of sipwarden.
+ *
+ * - UDP: one socket per listen entry, udp4 or udp6 by the host's family. Each datagram is one
+ *   message; datagrams of only CRLFs are keep-alives and are dropped. Replies leave from the
+ *   listening socket of the target's family, so that the peer's answers come back to it. On a
+ *   wildcard listener the flow's localAddress is the wildcard: Node does not tell which local
+ *   address a datagram was sent to.
+ * - TCP and TLS: one server per entry; every connection, inbound or outbound, is in one table,
+ *   delivers what it reads, and is reused for sends to its remote address and port. TLS runs
+ *   on plain accepted sockets, so the connection caps apply before any handshake work, and the
+ *   handshake must finish within headerTimeoutMs.
+ * - Peer addresses are reported with IPv4-mapped IPv6 unmapped.
+ * - Messages that arrive before onMessage() registers a handler are dropped and counted.
+ */
 
 /**
  * Opens the configured listeners and returns the transport layer. Rejects (with a
@@ -478,7 +496,10 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
     return {
       host: target.address,
       port: target.port,
-      ...(target.serverName === undefined ? {} : { servername: target.serverName }),
+      // SNI carries names only (RFC 6066 section 3); an IP is checked against the IP SANs.
+      ...(target.serverName === undefined || addressFamily(target.serverName) !== 0
+        ? {}
+        : { servername: target.serverName }),
       ...(tls?.ca === undefined ? {} : { ca: tls.ca as string | Buffer | (string | Buffer)[] }),
       // Our certificate doubles as the client certificate for mutual TLS with the upstream.
       ...(tls === undefined ? {} : { cert: tls.cert, key: tls.key }),
@@ -492,7 +513,8 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
     this.#logger.warn(
       {
         transport: target.transport,
-        address: target.address,
+        // The address may come from a header the peer wrote: bounded before it is logged.
+        address: bounded(String(target.address), MAX_LOGGED_ADDRESS),
         port: target.port,
         connectionId: target.connectionId,
         reason: failure.reason,
@@ -610,6 +632,9 @@ function asError(value: unknown): Error {
 function describe(value: unknown): string {
   const error = asError(value);
   const code = (error as { code?: unknown }).code;
-  const text = (typeof code === 'string' ? `${code}: ` : '') + error.message;
-  return text.length > MAX_LOGGED_ERROR ? `${text.slice(0, MAX_LOGGED_ERROR)}...` : text;
+  return bounded((typeof code === 'string' ? `${code}: ` : '') + error.message, MAX_LOGGED_ERROR);
+}
+
+function bounded(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
 }

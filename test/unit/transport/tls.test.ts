@@ -152,6 +152,20 @@ describe('tls transport', () => {
     assert.equal(logger.records.find((record) => record.level === 'warn')?.context.reason, 'connect-failed');
   });
 
+  test('checks the server certificate against serverName when one is given', async () => {
+    const { transport } = await startTls();
+    const peer = await peerServer(pair);
+    const target = { transport: 'tls', address: '127.0.0.1', port: peer.port } as const;
+    assert.equal(
+      await transport.send({ ...target, serverName: 'localhost' }, Buffer.from(sip('OPTIONS'))),
+      true,
+    );
+    assert.equal(transport.stats().outboundConnectionsOpened, 1);
+    const other = await peerServer(pair);
+    const mismatch = { ...target, port: other.port, serverName: 'pbx.example.com' };
+    assert.equal(await transport.send(mismatch, Buffer.from(sip('OPTIONS'))), false);
+  });
+
   test('sends to an untrusted TLS server when peer verification is turned off', async () => {
     const { transport } = await startTls({ tls: { cert: pair.cert, key: pair.key, verifyPeer: false } });
     const peer = await peerServer(stranger);
