@@ -1,0 +1,34 @@
+/**
+ * The interop harness: real sipp, Kamailio and sipwarden processes on free loopback ports.
+ * Register `after(stopAll)` in every test file that starts something.
+ */
+export { type CertificateFiles, selfSignedCertificate } from './certs.ts';
+export {
+  Kamailio,
+  type KamailioOptions,
+  type KamailioVariant,
+  startKamailio,
+  upstreamUri,
+} from './kamailio.ts';
+export { percentile } from './percentile.ts';
+export { freePort, freePorts, isListening, isPortFree, type PortKind, waitForListening } from './ports.ts';
+export {
+  type ExitStatus,
+  liveProcesses,
+  ManagedProcess,
+  processGroupMembers,
+  startProcess,
+  stopAll,
+} from './process.ts';
+export {
+  describeSipp,
+  runSipp,
+  type SippOptions,
+  type SippResult,
+  SippRun,
+  type SippTransport,
+  startSipp,
+} from './sipp.ts';
+export { Sipwarden, type SipwardenOptions, sipwardenAvailable, startSipwarden } from './sipwarden.ts';
+export { startTlsUas, type TlsUas } from './tls-uas.ts';
+export { tempDir } from './workdir.ts';
