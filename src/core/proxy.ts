@@ -1,0 +1,538 @@
+import type { Logger } from '../log/logger.ts';
+import { appendHeader, prependHeader, removeFirstValue, setHeader } from '../sip/edit.ts';
+import { formatVia } from '../sip/headers/via.ts';
+import type { ParserLimits } from '../sip/limits.ts';
+import type { SipRequest, SipResponse, SipUri, Via } from '../sip/message.ts';
+import { parseMessage } from '../sip/parse.ts';
+import { createResponse, createResponseFromPartial } from '../sip/response.ts';
+import { serializeMessage } from '../sip/serialize.ts';
+import { validateMessage } from '../sip/validate.ts';
+import type { Flow, InboundMessage, SendTarget, TransportLayer, TransportName } from '../transport/types.ts';
+import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch, statelessBranch } from './branch.ts';
+import { FlowTokenCodec } from './flow-token.ts';
+import { type AdvertisedAddress, formatHostPort, hostForUri, LocalIdentity } from './local-identity.ts';
+import { buildAck, buildCancel } from './request-builders.ts';
+import { firstRouteUri, routeValues } from './routes.ts';
+import { flowTarget, ProxyTransaction, type TransactionHost } from './transaction/proxy-transaction.ts';
+import { RFC3261_TIMERS, type TimerSettings } from './transaction/timers.ts';
+
+export interface ProxySettings {
+  /** The protected service: every request from the untrusted side goes here and nowhere else. */
+  readonly upstream: { readonly transport: TransportName; readonly address: string; readonly port: number };
+  /** Further source addresses whose requests count as coming from the upstream side. */
+  readonly upstreamSources?: readonly string[];
+  /** Addresses written in Via/Record-Route/Path, per transport, for the client side. */
+  readonly clientFacing: Partial<Record<TransportName, AdvertisedAddress>>;
+  /** Address written in Via/Record-Route/Path toward the upstream. */
+  readonly upstreamFacing: AdvertisedAddress;
+  /** Hosts and ports that are sipwarden itself (Route entries, OPTIONS health checks). */
+  readonly localHosts: readonly string[];
+  readonly localPorts: readonly number[];
+  readonly udpLimits: ParserLimits;
+  readonly streamLimits: ParserLimits;
+  readonly maxForwards: number;
+  readonly recordRoute: boolean;
+  readonly maxTransactions: number;
+  readonly answerOptions: boolean;
+  readonly timers?: TimerSettings;
+  /** Signs flow tokens; random per process unless several nodes must share it. */
+  readonly secret: Buffer;
+}
+
+export interface ProxyStats {
+  messagesIn: number;
+  requestsForwarded: number;
+  responsesForwarded: number;
+  retransmissionsAbsorbed: number;
+  malformed: number;
+  rejected: number;
+  strayResponses: number;
+  transactions: number;
+}
+
+/** Methods that never create a dialog, so their requests are not record-routed. */
+const NO_RECORD_ROUTE = new Set(['REGISTER', 'CANCEL', 'ACK', 'OPTIONS', 'MESSAGE', 'PUBLISH']);
+const ALLOW =
+  'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK, PUBLISH';
+
+/**
+ * A transaction-stateful proxy (RFC 3261 sections 16 and 17) that forwards every request
+ * from the untrusted side to the one configured upstream, whatever its Request-URI or
+ * Route headers name, and every request from the upstream to the client flow named by the
+ * signed token in our own Route entry. Responses go back where the request came from.
+ */
+export class SipProxy {
+  readonly #settings: ProxySettings;
+  readonly #transport: TransportLayer;
+  readonly #log: Logger;
+  readonly #identity: LocalIdentity;
+  readonly #tokens: FlowTokenCodec;
+  readonly #upstreamTarget: SendTarget;
+  readonly #upstreamSources: ReadonlySet<string>;
+  readonly #byServerKey = new Map<string, ProxyTransaction>();
+  readonly #byClientKey = new Map<string, ProxyTransaction>();
+  readonly #host: TransactionHost;
+  readonly stats: ProxyStats = {
+    messagesIn: 0,
+    requestsForwarded: 0,
+    responsesForwarded: 0,
+    retransmissionsAbsorbed: 0,
+    malformed: 0,
+    rejected: 0,
+    strayResponses: 0,
+    transactions: 0,
+  };
+
+  constructor(settings: ProxySettings, transport: TransportLayer, log: Logger) {
+    this.#settings = settings;
+    this.#transport = transport;
+    this.#log = log;
+    this.#identity = new LocalIdentity(settings.localHosts, settings.localPorts);
+    this.#tokens = new FlowTokenCodec(settings.secret);
+    this.#upstreamTarget = { ...settings.upstream };
+    this.#upstreamSources = new Set(settings.upstreamSources ?? []);
+    const timers = settings.timers ?? RFC3261_TIMERS;
+    this.#host = {
+      timers,
+      log,
+      send: (target, data) => this.#send(target, data),
+      respond: (request, status, reason) => serializeMessage(createResponse(request, status, reason)),
+      buildCancel,
+      buildAck,
+      terminated: (t) => {
+        if (this.#byServerKey.get(t.serverKey) === t) this.#byServerKey.delete(t.serverKey);
+        if (this.#byClientKey.get(t.clientKey) === t) this.#byClientKey.delete(t.clientKey);
+        this.stats.transactions = this.#byServerKey.size;
+      },
+    };
+  }
+
+  /** Entry point for every inbound message; never throws. */
+  handle = (inbound: InboundMessage): void => {
+    this.stats.messagesIn++;
+    try {
+      this.#handle(inbound);
+    } catch (error) {
+      // A bug must cost one message, not the process.
+      this.#log.error({ err: error, flow: inbound.flow }, 'internal error while handling a message');
+    }
+  };
+
+  /** Ends every transaction (on shutdown). */
+  close(): void {
+    for (const t of [...this.#byServerKey.values()]) t.terminate();
+  }
+
+  get transactionCount(): number {
+    return this.#byServerKey.size;
+  }
+
+  #handle(inbound: InboundMessage): void {
+    const { flow } = inbound;
+    const limits = flow.transport === 'udp' ? this.#settings.udpLimits : this.#settings.streamLimits;
+    const parsed = parseMessage(inbound.data, limits);
+    if (!parsed.ok) {
+      this.stats.malformed++;
+      const error = parsed.error;
+      this.#log.debug({ code: error.code, reason: error.reason, flow }, 'malformed message');
+      // A malformed request gets 400 (or the error's status) when we can address it; a malformed response is dropped.
+      if (parsed.partial?.kind === 'request' && parsed.partial.method !== 'ACK') {
+        const answer = createResponseFromPartial(parsed.partial, error.status, error.reason);
+        if (answer) this.#send(flowTarget(flow), answer);
+      }
+      return;
+    }
+    const message = parsed.message;
+    const verdict = validateMessage(message);
+    if (!verdict.ok) {
+      this.stats.malformed++;
+      this.#log.debug({ code: verdict.code, reason: verdict.reason, flow }, 'invalid message');
+      if (message.kind === 'request' && message.method !== 'ACK') {
+        this.#reply(message, flow, verdict.status, verdict.reason);
+      }
+      return;
+    }
+    if (message.kind === 'response') this.#onResponse(message, flow);
+    else this.#onRequest(message, flow);
+  }
+
+  #isFromUpstream(flow: Flow): boolean {
+    const up = this.#settings.upstream;
+    if (flow.remoteAddress === up.address && flow.remotePort === up.port) return true;
+    return this.#upstreamSources.has(flow.remoteAddress);
+  }
+
+  #onRequest(request: SipRequest, flow: Flow): void {
+    const topVia = request.via[0]!;
+    const serverKey = serverTransactionKey(request, topVia);
+
+    if (request.method === 'ACK') {
+      this.#onAck(request, flow, serverKey);
+      return;
+    }
+
+    const existing = this.#byServerKey.get(serverKey);
+    if (existing) {
+      this.stats.retransmissionsAbsorbed++;
+      existing.onRequestRetransmission();
+      return;
+    }
+
+    if (request.method === 'CANCEL') {
+      this.#onCancel(request, flow, topVia);
+      return;
+    }
+
+    // RFC 3261 16.3 item 2: Max-Forwards 0 ends here, except OPTIONS which we may answer ourselves.
+    const selfOptions =
+      request.method === 'OPTIONS' && this.#settings.answerOptions && this.#isAddressedToUs(request);
+    if (selfOptions) {
+      this.#answerOptions(request, flow);
+      return;
+    }
+    if (request.maxForwards === 0) {
+      this.#reply(request, flow, 483, 'Too Many Hops');
+      return;
+    }
+
+    // RFC 3261 16.3 item 4: a request carrying our own Via with an unchanged hash is a loop.
+    if (this.#isLoop(request)) {
+      this.#reply(request, flow, 482, 'Loop Detected');
+      return;
+    }
+
+    const fromUpstream = this.#isFromUpstream(flow);
+    const routed = this.#route(request, fromUpstream, flow);
+    if (!routed.ok) {
+      this.#reply(request, flow, routed.status, routed.reason);
+      return;
+    }
+
+    if (this.#byServerKey.size >= this.#settings.maxTransactions) {
+      this.#log.warn(
+        { limit: this.#settings.maxTransactions },
+        'transaction table full: refusing new requests',
+      );
+      this.#reply(request, flow, 503, 'Service Unavailable', [{ name: 'Retry-After', value: '5' }]);
+      return;
+    }
+
+    const forwarded = this.#prepareForward(
+      routed.request,
+      request,
+      flow,
+      routed.target,
+      fromUpstream,
+      routed.clientFlow,
+    );
+    const bytes = serializeMessage(forwarded.message);
+    const transaction = new ProxyTransaction(
+      this.#host,
+      { server: serverKey, client: forwarded.branch + '|' + request.cseq.method },
+      request,
+      flowTarget(flow),
+      forwarded.message,
+      bytes,
+      routed.target,
+    );
+    this.#byServerKey.set(serverKey, transaction);
+    this.#byClientKey.set(transaction.clientKey, transaction);
+    this.stats.transactions = this.#byServerKey.size;
+    this.stats.requestsForwarded++;
+    const trying =
+      request.method === 'INVITE' ? serializeMessage(createResponse(request, 100, 'Trying')) : undefined;
+    transaction.start(trying);
+  }
+
+  /**
+   * Where a request goes. From the untrusted side: the upstream, always (not an open
+   * relay). From the upstream: the client flow named by the signed token in our Route
+   * entry (a dialog's Record-Route or a registration's Path), never an address merely
+   * written in the message.
+   */
+  #route(
+    request: SipRequest,
+    fromUpstream: boolean,
+    flow: Flow,
+  ):
+    | { ok: true; request: SipRequest; target: SendTarget; clientFlow: Flow | SendTarget }
+    | { ok: false; status: number; reason: string } {
+    let current = request;
+    let token: string | undefined;
+    // RFC 3261 16.4: remove the Route entries that name us (two when we double record-routed).
+    for (let i = 0; i < 4; i++) {
+      const uri = firstRouteUri(current);
+      if (!uri || !this.#isOurUri(uri)) break;
+      token ??= uri.user;
+      current = removeFirstValue(current, 'route');
+    }
+    if (!fromUpstream) return { ok: true, request: current, target: this.#upstreamTarget, clientFlow: flow };
+    if (!token) return { ok: false, status: 404, reason: 'No Route To Destination' };
+    const target = this.#tokens.decode(token);
+    if (!target) return { ok: false, status: 403, reason: 'Invalid Flow Token' };
+    return { ok: true, request: current, target, clientFlow: target };
+  }
+
+  #prepareForward(
+    routed: SipRequest,
+    original: SipRequest,
+    flow: Flow,
+    target: SendTarget,
+    fromUpstream: boolean,
+    clientFlow: Flow | SendTarget,
+  ): { message: SipRequest; branch: string } {
+    let message: SipRequest = routed;
+    // RFC 3581 section 4 and RFC 3261 18.2.1: record where the request really came from.
+    message = this.#stampReceived(message, flow);
+    // RFC 3261 16.6 item 3.
+    const maxForwards = original.maxForwards;
+    message =
+      maxForwards === undefined
+        ? appendHeader(message, 'Max-Forwards', String(this.#settings.maxForwards))
+        : setHeader(message, 'Max-Forwards', String(maxForwards - 1));
+
+    const token = this.#tokens.encode(asFlow(clientFlow));
+    const inwardFacing = fromUpstream ? this.#upstreamFacing() : this.#clientFacing(flow.transport);
+    const outwardFacing = fromUpstream ? this.#clientFacing(target.transport) : this.#upstreamFacing();
+    const initial = original.to.params.get('tag') === undefined;
+    if (this.#settings.recordRoute && initial && !NO_RECORD_ROUTE.has(original.method)) {
+      // RFC 3261 16.6 item 4, RFC 5658: the entry facing the receiver goes on top; a second
+      // entry for the other interface when host, port or transport differ.
+      if (!sameAddress(inwardFacing, outwardFacing)) {
+        message = prependHeader(message, 'Record-Route', routeUri(token, inwardFacing));
+      }
+      message = prependHeader(message, 'Record-Route', routeUri(token, outwardFacing));
+    }
+    if (original.method === 'REGISTER' && !fromUpstream) {
+      // RFC 3327: requests for this registration come back through us, over this flow.
+      message = prependHeader(message, 'Path', routeUri(token, this.#upstreamFacing(), ';ob'));
+    }
+    // Over the request as it leaves (our Route entries gone): a looped copy arrives with the same fields.
+    const loopHash = computeLoopHash(loopFields(routed));
+    const branch = newBranch(loopHash);
+    const via = `SIP/2.0/${outwardFacing.transport.toUpperCase()} ${formatHostPort(outwardFacing)};branch=${branch};rport`;
+    message = prependHeader(message, 'Via', via);
+    return { message, branch };
+  }
+
+  #stampReceived(message: SipRequest, flow: Flow): SipRequest {
+    const top = message.via[0]!;
+    const wantsRport = top.params.has('rport');
+    const hostDiffers = stripBrackets(top.host) !== flow.remoteAddress;
+    if (!wantsRport && !hostDiffers) return message;
+    const params = new Map(top.params);
+    params.set('received', flow.remoteAddress);
+    if (wantsRport) params.set('rport', String(flow.remotePort));
+    const stamped: Via = { ...top, params };
+    return prependHeader(removeFirstValue(message, 'via'), 'Via', formatVia(stamped));
+  }
+
+  #onAck(ack: SipRequest, flow: Flow, serverKey: string): void {
+    const invite = this.#byServerKey.get(serverKey);
+    // RFC 3261 17.2.1: an ACK for a non-2xx final ends the INVITE server transaction here.
+    if (invite && !invite.accepted) {
+      invite.onAck();
+      return;
+    }
+    // An ACK for a 2xx is end to end: forward it statelessly along the same route (RFC 3261 16.11).
+    if (ack.maxForwards === 0) return;
+    const fromUpstream = this.#isFromUpstream(flow);
+    const routed = this.#route(ack, fromUpstream, flow);
+    if (!routed.ok) return;
+    let message = this.#stampReceived(routed.request, flow);
+    const maxForwards = ack.maxForwards;
+    message =
+      maxForwards === undefined
+        ? appendHeader(message, 'Max-Forwards', String(this.#settings.maxForwards))
+        : setHeader(message, 'Max-Forwards', String(maxForwards - 1));
+    const outwardFacing = fromUpstream ? this.#clientFacing(routed.target.transport) : this.#upstreamFacing();
+    const branch = statelessBranch(this.#settings.secret, ack.via[0]!.branch ?? ack.callId + ack.cseq.seq);
+    const via = `SIP/2.0/${outwardFacing.transport.toUpperCase()} ${formatHostPort(outwardFacing)};branch=${branch};rport`;
+    message = prependHeader(message, 'Via', via);
+    this.stats.requestsForwarded++;
+    this.#send(routed.target, serializeMessage(message));
+  }
+
+  #onCancel(cancel: SipRequest, flow: Flow, topVia: Via): void {
+    // RFC 3261 9.2 and 16.10: CANCEL matches the INVITE with the same branch and sent-by.
+    const invite = this.#byServerKey.get(serverTransactionKey(cancel, topVia, 'INVITE'));
+    if (!invite || !sameTarget(invite.serverTarget, flowTarget(flow))) {
+      this.#reply(cancel, flow, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    this.#reply(cancel, flow, 200, 'OK');
+    invite.cancel();
+  }
+
+  #onResponse(response: SipResponse, flow: Flow): void {
+    const top = response.via[0]!;
+    const branch = top.branch;
+    if (!branch?.startsWith(MAGIC_COOKIE + 'sw')) {
+      this.stats.strayResponses++;
+      return;
+    }
+    const transaction = this.#byClientKey.get(branch + '|' + response.cseq.method);
+    if (!transaction) {
+      // Responses to our own CANCEL, or late retransmissions: nothing to forward.
+      this.stats.strayResponses++;
+      return;
+    }
+    // Only the party we sent the request to may answer it (RFC 3261 17.1.3 matches on
+    // branch alone; a forged response from a third address must not reach the caller).
+    if (!fromTarget(flow, transaction.target)) {
+      this.stats.strayResponses++;
+      this.#log.debug(
+        { flow, target: transaction.target },
+        'response from an address the request was not sent to',
+      );
+      return;
+    }
+    const stripped = removeFirstValue(response, 'via');
+    if (stripped.via.length === 0) {
+      this.stats.strayResponses++;
+      return;
+    }
+    this.stats.responsesForwarded++;
+    transaction.onResponse(stripped, serializeMessage(stripped));
+  }
+
+  #answerOptions(request: SipRequest, flow: Flow): void {
+    this.#reply(request, flow, 200, 'OK', [
+      { name: 'Allow', value: ALLOW },
+      { name: 'Accept', value: 'application/sdp' },
+      { name: 'Supported', value: 'path, outbound' },
+    ]);
+  }
+
+  #reply(
+    request: SipRequest,
+    flow: Flow,
+    status: number,
+    reason: string,
+    headers?: readonly { name: string; value: string }[],
+  ): void {
+    if (status >= 300) this.stats.rejected++;
+    const response = createResponse(request, status, reason, {
+      ...(status > 100 ? { toTag: localTag(request) } : {}),
+      ...(headers ? { headers } : {}),
+    });
+    this.#send(flowTarget(flow), serializeMessage(response));
+  }
+
+  #send(target: SendTarget, data: Buffer): void {
+    // The transport logs and counts failures; a failed send never throws.
+    void this.#transport.send(target, data);
+  }
+
+  #isAddressedToUs(request: SipRequest): boolean {
+    const uri = request.uri;
+    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return false;
+    const sipUri = uri as SipUri;
+    if (sipUri.user !== undefined) return false;
+    if (!this.#isOurUri(sipUri)) return false;
+    // Only when no Route sends it elsewhere.
+    const route = firstRouteUri(request);
+    return !route || this.#isOurUri(route);
+  }
+
+  #isOurUri(uri: SipUri): boolean {
+    return this.#identity.isLocal(uri.host, uri.port, uri.scheme === 'sips');
+  }
+
+  #isLoop(request: SipRequest): boolean {
+    for (const via of request.via) {
+      if (!via.branch) continue;
+      const hash = loopHashOf(via.branch);
+      if (hash === undefined || !this.#identity.isLocal(via.host, via.port)) continue;
+      if (hash === computeLoopHash(loopFields(request))) return true;
+    }
+    return false;
+  }
+
+  #clientFacing(transport: TransportName): AdvertisedAddress {
+    return this.#settings.clientFacing[transport] ?? this.#settings.upstreamFacing;
+  }
+
+  #upstreamFacing(): AdvertisedAddress {
+    return this.#settings.upstreamFacing;
+  }
+}
+
+/**
+ * RFC 3261 16.6 item 8 hashes the top Via too; a looped request arrives with our Via on
+ * top instead, so the hash leaves Via out and keeps the fields that decide routing.
+ */
+/** RFC 3261 17.2.3: branch, sent-by and method (ACK matches INVITE); RFC 2543 peers fall back to the request's identity. */
+function serverTransactionKey(request: SipRequest, topVia: Via, methodOverride?: string): string {
+  const method = methodOverride ?? (request.method === 'ACK' ? 'INVITE' : request.method);
+  const sentBy = `${topVia.host}:${topVia.port ?? ''}`;
+  const branch = topVia.branch;
+  if (branch?.startsWith(MAGIC_COOKIE)) return `${branch}|${sentBy}|${method}`;
+  // RFC 3261 17.2.3 fallback for RFC 2543 requests: Request-URI, tags, Call-ID, CSeq number, top Via.
+  const fromTag = request.from.params.get('tag') ?? '';
+  return `2543|${request.uriText}|${fromTag}|${request.callId}|${request.cseq.seq}|${sentBy}|${method}`;
+}
+
+function loopFields(request: SipRequest): string[] {
+  const header = (name: string): string =>
+    request.headers
+      .filter((h) => h.name === name)
+      .map((h) => h.value)
+      .join(',');
+  return [
+    request.uriText,
+    request.from.params.get('tag') ?? '',
+    request.to.params.get('tag') ?? '',
+    request.callId,
+    String(request.cseq.seq),
+    routeValues(request).join(','),
+    header('proxy-require'),
+    header('proxy-authorization'),
+  ];
+}
+
+function routeUri(token: string, address: AdvertisedAddress, extra = ''): string {
+  const transport = address.transport === 'udp' ? '' : `;transport=${address.transport}`;
+  return `<sip:${token}@${hostForUri(address.host)}:${address.port}${transport};lr${extra}>`;
+}
+
+function sameAddress(a: AdvertisedAddress, b: AdvertisedAddress): boolean {
+  return a.transport === b.transport && a.host === b.host && a.port === b.port;
+}
+
+function sameTarget(a: SendTarget, b: SendTarget): boolean {
+  return a.transport === b.transport && a.address === b.address && a.port === b.port;
+}
+
+/** A response must arrive over the flow its request left on: same transport, address and port. */
+function fromTarget(flow: Flow, target: SendTarget): boolean {
+  if (flow.transport !== target.transport || flow.remoteAddress !== target.address) return false;
+  if (target.connectionId !== undefined && flow.connectionId !== undefined) {
+    return flow.connectionId === target.connectionId;
+  }
+  return flow.remotePort === target.port;
+}
+
+function asFlow(flow: Flow | SendTarget): Flow {
+  if ('remoteAddress' in flow) return flow;
+  return {
+    transport: flow.transport,
+    remoteAddress: flow.address,
+    remotePort: flow.port,
+    localAddress: '',
+    localPort: 0,
+    ...(flow.connectionId === undefined ? {} : { connectionId: flow.connectionId }),
+  };
+}
+
+function stripBrackets(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+/** Our To tag on locally generated responses: stable per request so retransmissions get the same answer. */
+function localTag(request: SipRequest): string {
+  let hash = 2166136261;
+  const text = request.callId + request.cseq.seq + (request.via[0]?.branch ?? '');
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619);
+  return 'sw' + (hash >>> 0).toString(36);
+}

@@ -1,0 +1,316 @@
+import type { Logger } from '../../log/logger.ts';
+import type { SipRequest, SipResponse } from '../../sip/message.ts';
+import type { Flow, SendTarget } from '../../transport/types.ts';
+import { sixtyFourT1, type TimerSettings } from './timers.ts';
+
+/**
+ * One proxied request: the server transaction facing whoever sent it and the client
+ * transaction facing the single target it was forwarded to (RFC 3261 sections 16 and 17).
+ * sipwarden never forks, so a response context holds exactly one client transaction and
+ * the two are kept in one object.
+ */
+
+export type ServerState = 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
+export type ClientState = 'calling' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
+
+/** What a transaction needs from the proxy that owns it. */
+export interface TransactionHost {
+  readonly timers: TimerSettings;
+  readonly log: Logger;
+  send(target: SendTarget, data: Buffer): void;
+  /** Serialised response to the received request (timeouts: 408). */
+  respond(request: SipRequest, status: number, reason: string): Buffer;
+  /** Serialised CANCEL for the forwarded INVITE (RFC 3261 section 9.1). */
+  buildCancel(forwarded: SipRequest): Buffer;
+  /** Serialised ACK for a non-2xx final response (RFC 3261 section 17.1.1.3). */
+  buildAck(forwarded: SipRequest, response: SipResponse): Buffer;
+  terminated(transaction: ProxyTransaction): void;
+}
+
+export function flowTarget(flow: Flow): SendTarget {
+  return {
+    transport: flow.transport,
+    address: flow.remoteAddress,
+    port: flow.remotePort,
+    ...(flow.connectionId === undefined ? {} : { connectionId: flow.connectionId }),
+  };
+}
+
+export class ProxyTransaction {
+  readonly isInvite: boolean;
+  readonly serverKey: string;
+  readonly clientKey: string;
+  readonly serverTarget: SendTarget;
+  readonly target: SendTarget;
+  serverState: ServerState = 'proceeding';
+  clientState: ClientState = 'calling';
+
+  #host: TransactionHost;
+  /** The request as received and as forwarded; released once a final response is through. */
+  #request: SipRequest | undefined;
+  #forwarded: SipRequest | undefined;
+  #forwardedBytes: Buffer | undefined;
+  /** Last response sent to the server side, repeated when the request is retransmitted. */
+  #lastResponse: Buffer | undefined;
+  #ackBytes: Buffer | undefined;
+  #provisionalReceived = false;
+  #cancelRequested = false;
+  #cancelSent = false;
+  #timerCFired = false;
+  #retransmitTimer: NodeJS.Timeout | undefined;
+  #retransmitInterval = 0;
+  #timeoutTimer: NodeJS.Timeout | undefined;
+  #lingerTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    host: TransactionHost,
+    keys: { server: string; client: string },
+    request: SipRequest,
+    serverTarget: SendTarget,
+    forwarded: SipRequest,
+    forwardedBytes: Buffer,
+    target: SendTarget,
+  ) {
+    this.#host = host;
+    this.serverKey = keys.server;
+    this.clientKey = keys.client;
+    this.isInvite = request.method === 'INVITE';
+    this.#request = request;
+    this.serverTarget = serverTarget;
+    this.#forwarded = forwarded;
+    this.#forwardedBytes = forwardedBytes;
+    this.target = target;
+  }
+
+  /** Sends the request on; for INVITE answers 100 Trying at once (RFC 3261 section 16.2). */
+  start(trying: Buffer | undefined): void {
+    const host = this.#host;
+    if (trying) {
+      this.#lastResponse = trying;
+      host.send(this.serverTarget, trying);
+    }
+    host.send(this.target, this.#forwardedBytes!);
+    // Timers A and E: retransmit over unreliable transports (RFC 3261 17.1.1.2, 17.1.2.2).
+    if (this.target.transport === 'udp') {
+      this.#retransmitInterval = host.timers.T1;
+      this.#retransmitTimer = setTimeout(this.#retransmitRequest, this.#retransmitInterval);
+      this.#retransmitTimer.unref();
+    }
+    // Timers B and F: give up when the target does not answer at all.
+    this.#timeoutTimer = setTimeout(this.#onTimeout, sixtyFourT1(host.timers));
+    this.#timeoutTimer.unref();
+  }
+
+  /** The same request arrived again: absorb it, repeating our last answer (RFC 3261 17.2.1, 17.2.2). */
+  onRequestRetransmission(): void {
+    if (this.serverState === 'terminated') return;
+    if (this.#lastResponse) this.#host.send(this.serverTarget, this.#lastResponse);
+  }
+
+  /** ACK matching this INVITE server transaction: the end of a non-2xx exchange, hop by hop. */
+  onAck(): boolean {
+    if (this.serverState === 'completed') {
+      this.serverState = 'confirmed';
+      this.#clearRetransmit();
+      // Timer I: absorb further ACK retransmissions for T4 on UDP, then end.
+      this.#linger(this.serverTarget.transport === 'udp' ? this.#host.timers.T4 : 0);
+      return true;
+    }
+    return this.serverState === 'confirmed';
+  }
+
+  /** True when this INVITE already had a 2xx (an ACK with its branch is then end to end). */
+  get accepted(): boolean {
+    return this.serverState === 'accepted';
+  }
+
+  /** CANCEL for this INVITE: cancel the forwarded INVITE once it is known to have arrived (RFC 3261 9.1). */
+  cancel(): void {
+    if (!this.isInvite || (this.clientState !== 'calling' && this.clientState !== 'proceeding')) return;
+    if (this.#cancelRequested) return;
+    this.#cancelRequested = true;
+    if (this.#provisionalReceived) this.#sendCancel();
+  }
+
+  /** A response from the target, already checked to come from it, with our Via removed. */
+  onResponse(response: SipResponse, bytes: Buffer): void {
+    const status = response.status;
+    if (status < 200) return this.#onProvisional(status, bytes);
+    if (this.isInvite && status < 300) return this.#onInviteSuccess(bytes);
+    if (this.isInvite) return this.#onInviteFailure(response, bytes);
+    return this.#onNonInviteFinal(bytes);
+  }
+
+  #onProvisional(status: number, bytes: Buffer): void {
+    if (this.clientState !== 'calling' && this.clientState !== 'proceeding') return;
+    const firstProvisional = !this.#provisionalReceived;
+    this.#provisionalReceived = true;
+    if (this.clientState === 'calling') {
+      this.clientState = 'proceeding';
+      // INVITE: a provisional stops Timer A; Timer C now bounds the wait (RFC 3261 16.6 item 11).
+      if (this.isInvite) {
+        this.#clearRetransmit();
+        this.#restartTimeout(this.#host.timers.timerC);
+      }
+    }
+    if (this.isInvite && firstProvisional && this.#cancelRequested) this.#sendCancel();
+    // 100 Trying is hop by hop and never forwarded (RFC 3261 16.7 item 3).
+    if (status === 100 || this.serverState !== 'proceeding') return;
+    this.#lastResponse = bytes;
+    this.#host.send(this.serverTarget, bytes);
+  }
+
+  #onInviteSuccess(bytes: Buffer): void {
+    // RFC 6026: 2xx retransmissions from the target are forwarded while Accepted lasts.
+    if (this.clientState === 'accepted') {
+      this.#host.send(this.serverTarget, bytes);
+      return;
+    }
+    if (this.clientState === 'completed' || this.clientState === 'terminated') return;
+    this.clientState = 'accepted';
+    this.serverState = 'accepted';
+    this.#lastResponse = bytes;
+    this.#host.send(this.serverTarget, bytes);
+    this.#release();
+    // Timers L and M: keep the transaction to forward 2xx retransmissions and absorb INVITE ones.
+    this.#linger(sixtyFourT1(this.#host.timers));
+  }
+
+  #onInviteFailure(response: SipResponse, bytes: Buffer): void {
+    if (this.clientState === 'completed') {
+      // A retransmitted final response: repeat our ACK (RFC 3261 17.1.1.2).
+      if (this.#ackBytes) this.#host.send(this.target, this.#ackBytes);
+      return;
+    }
+    if (this.clientState === 'accepted' || this.clientState === 'terminated') return;
+    this.clientState = 'completed';
+    this.#ackBytes = this.#host.buildAck(this.#forwarded!, response);
+    this.#host.send(this.target, this.#ackBytes);
+    this.#sendFinalToServerSide(bytes);
+  }
+
+  #onNonInviteFinal(bytes: Buffer): void {
+    if (this.clientState === 'completed' || this.clientState === 'terminated') return;
+    this.clientState = 'completed';
+    this.#sendFinalToServerSide(bytes);
+  }
+
+  #sendFinalToServerSide(bytes: Buffer): void {
+    const host = this.#host;
+    this.serverState = 'completed';
+    this.#lastResponse = bytes;
+    host.send(this.serverTarget, bytes);
+    this.#release();
+    const serverUnreliable = this.serverTarget.transport === 'udp';
+    const clientUnreliable = this.target.transport === 'udp';
+    if (this.isInvite && serverUnreliable) {
+      // Timer G: repeat the final response until the ACK comes; Timer H bounds it.
+      this.#retransmitInterval = host.timers.T1;
+      this.#retransmitTimer = setTimeout(this.#retransmitResponse, this.#retransmitInterval);
+      this.#retransmitTimer.unref();
+    }
+    // Timers D, H, J, K: keep absorbing retransmissions on unreliable transports.
+    const linger = serverUnreliable || (this.isInvite && clientUnreliable) ? sixtyFourT1(host.timers) : 0;
+    const kOnly = !serverUnreliable && !this.isInvite && clientUnreliable ? host.timers.T4 : 0;
+    this.#linger(Math.max(linger, kOnly));
+  }
+
+  #retransmitRequest = (): void => {
+    if (this.clientState !== 'calling' && !(this.clientState === 'proceeding' && !this.isInvite)) return;
+    const bytes = this.#forwardedBytes;
+    if (!bytes) return;
+    this.#host.send(this.target, bytes);
+    // INVITE doubles without bound (Timer A); non-INVITE caps at T2 (Timer E).
+    this.#retransmitInterval = this.isInvite
+      ? this.#retransmitInterval * 2
+      : Math.min(this.#retransmitInterval * 2, this.#host.timers.T2);
+    this.#retransmitTimer = setTimeout(this.#retransmitRequest, this.#retransmitInterval);
+    this.#retransmitTimer.unref();
+  };
+
+  #retransmitResponse = (): void => {
+    if (this.serverState !== 'completed' || !this.#lastResponse) return;
+    this.#host.send(this.serverTarget, this.#lastResponse);
+    this.#retransmitInterval = Math.min(this.#retransmitInterval * 2, this.#host.timers.T2);
+    this.#retransmitTimer = setTimeout(this.#retransmitResponse, this.#retransmitInterval);
+    this.#retransmitTimer.unref();
+  };
+
+  #onTimeout = (): void => {
+    this.#timeoutTimer = undefined;
+    if (this.isInvite && this.clientState === 'proceeding' && !this.#timerCFired) {
+      // Timer C fired: cancel the INVITE; the target's 487 then completes it (RFC 3261 16.8).
+      this.#timerCFired = true;
+      this.#cancelRequested = true;
+      this.#sendCancel();
+      this.#restartTimeout(sixtyFourT1(this.#host.timers));
+      return;
+    }
+    if (this.clientState !== 'calling' && this.clientState !== 'proceeding') return;
+    this.clientState = 'terminated';
+    this.#clearRetransmit();
+    const request = this.#request;
+    // RFC 3261 16.8: a timeout acts as a 408; RFC 4320 section 4.2: never 408 to a non-INVITE.
+    if (this.isInvite && request && this.serverState === 'proceeding') {
+      this.#host.log.debug({ target: this.target }, 'INVITE timed out at the target');
+      this.#sendFinalToServerSide(this.#host.respond(request, 408, 'Request Timeout'));
+      return;
+    }
+    this.terminate();
+  };
+
+  #sendCancel(): void {
+    const forwarded = this.#forwarded;
+    if (!forwarded || this.#cancelSent) return;
+    this.#cancelSent = true;
+    this.#host.send(this.target, this.#host.buildCancel(forwarded));
+  }
+
+  #restartTimeout(ms: number): void {
+    if (this.#timeoutTimer) clearTimeout(this.#timeoutTimer);
+    this.#timeoutTimer = setTimeout(this.#onTimeout, ms);
+    this.#timeoutTimer.unref();
+  }
+
+  #clearRetransmit(): void {
+    if (this.#retransmitTimer) clearTimeout(this.#retransmitTimer);
+    this.#retransmitTimer = undefined;
+  }
+
+  /** Drops what is no longer needed once a final response went through: lingering stays cheap. */
+  #release(): void {
+    this.#clearRetransmit();
+    if (this.#timeoutTimer) clearTimeout(this.#timeoutTimer);
+    this.#timeoutTimer = undefined;
+    this.#request = undefined;
+    this.#forwardedBytes = undefined;
+    this.#forwarded = undefined;
+  }
+
+  #linger(ms: number): void {
+    if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
+    if (ms <= 0) {
+      this.terminate();
+      return;
+    }
+    this.#lingerTimer = setTimeout(() => this.terminate(), ms);
+    this.#lingerTimer.unref();
+  }
+
+  terminate(): void {
+    if (this.serverState === 'terminated' && this.clientState === 'terminated') return;
+    this.serverState = 'terminated';
+    this.clientState = 'terminated';
+    this.#clearRetransmit();
+    if (this.#timeoutTimer) clearTimeout(this.#timeoutTimer);
+    if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
+    this.#timeoutTimer = undefined;
+    this.#lingerTimer = undefined;
+    this.#request = undefined;
+    this.#forwarded = undefined;
+    this.#forwardedBytes = undefined;
+    this.#lastResponse = undefined;
+    this.#ackBytes = undefined;
+    this.#host.terminated(this);
+  }
+}

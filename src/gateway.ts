@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { isIpv4, isIpv6 } from './config/host.ts';
+import type { SipwardenConfig } from './config/schema.ts';
+import type { AdvertisedAddress } from './core/local-identity.ts';
+import { type ProxySettings, SipProxy } from './core/proxy.ts';
+import type { TimerSettings } from './core/transaction/timers.ts';
+import type { Logger } from './log/logger.ts';
+import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
+import { createTransport } from './transport/create-transport.ts';
+import type { TlsOptions } from './transport/options.ts';
+import type { ListenerAddress, TransportLayer, TransportName } from './transport/types.ts';
+
+/** A running sipwarden: transports bound, the proxy core attached. */
+export interface Gateway {
+  listening(): readonly ListenerAddress[];
+  close(): Promise<void>;
+  /** The proxy core, for statistics. */
+  readonly proxy: SipProxy;
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '']);
+
+/** Reads the certificate files named in the config; a missing file is an error that names it. */
+function readTls(config: SipwardenConfig): TlsOptions | undefined {
+  const tls = config.tls;
+  if (!tls) return undefined;
+  const read = (path: string, key: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new Error(`tls.${key}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  return {
+    cert: read(tls.cert, 'cert'),
+    key: read(tls.key, 'key'),
+    ...(tls.ca ? { ca: read(tls.ca, 'ca') } : {}),
+    minVersion: tls.minVersion,
+    verifyPeer: tls.verifyUpstream,
+  };
+}
+
+function interfaceAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const entry of list ?? []) out.push(entry.address);
+  }
+  return out;
+}
+
+/** The first address of this machine of the given family that is not loopback. */
+function primaryAddress(family: 4 | 6): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const entry of list ?? []) {
+      if (!entry.internal && entry.family === (family === 4 ? 'IPv4' : 'IPv6')) return entry.address;
+    }
+  }
+  return undefined;
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.');
+}
+
+async function resolveHost(host: string): Promise<string> {
+  if (isIpv4(host) || isIpv6(host)) return host;
+  const { address } = await lookup(host);
+  return address;
+}
+
+function parserLimits(config: SipwardenConfig, base: ParserLimits, messageBytes: number): ParserLimits {
+  return Object.freeze({
+    ...base,
+    maxMessageBytes: messageBytes,
+    maxHeaderLines: config.limits.headerLines,
+    maxTokenBytes: config.limits.tokenBytes,
+    maxBodyBytes: Math.min(config.limits.bodyBytes, messageBytes),
+  });
+}
+
+/** Works out what to write in Via/Record-Route for each side, and which addresses are ours. */
+function addressing(
+  config: SipwardenConfig,
+  transport: TransportLayer,
+  upstreamAddress: string,
+): Pick<ProxySettings, 'clientFacing' | 'upstreamFacing' | 'localHosts' | 'localPorts'> {
+  const listeners = transport.listening();
+  const family = isIpv6(upstreamAddress) ? 6 : 4;
+  const clientFacing: Partial<Record<TransportName, AdvertisedAddress>> = {};
+  for (const name of ['udp', 'tcp', 'tls'] as const) {
+    const local = transport.localFor(name);
+    if (!local) continue;
+    const host = WILDCARDS.has(local.host)
+      ? (config.advertise?.host ?? primaryAddress(family) ?? (family === 6 ? '::1' : '127.0.0.1'))
+      : local.host;
+    clientFacing[name] = { transport: name, host, port: local.port };
+  }
+  const upstreamTransport = config.upstream.transport;
+  const upstreamListener = transport.localFor(upstreamTransport) ?? listeners[0]!;
+  let upstreamHost = upstreamListener.host;
+  if (WILDCARDS.has(upstreamHost)) {
+    upstreamHost = isLoopback(upstreamAddress)
+      ? family === 6
+        ? '::1'
+        : '127.0.0.1'
+      : (primaryAddress(family) ?? upstreamHost);
+  }
+  const upstreamFacing: AdvertisedAddress = {
+    transport: upstreamTransport,
+    host: upstreamHost,
+    port: upstreamListener.port,
+  };
+  const hosts = new Set<string>([upstreamHost, ...Object.values(clientFacing).map((a) => a.host)]);
+  if (config.advertise) hosts.add(config.advertise.host);
+  for (const listener of listeners) {
+    if (WILDCARDS.has(listener.host)) for (const address of interfaceAddresses()) hosts.add(address);
+    else hosts.add(listener.host);
+  }
+  return {
+    clientFacing,
+    upstreamFacing,
+    localHosts: [...hosts],
+    localPorts: [...new Set(listeners.map((l) => l.port))],
+  };
+}
+
+/** Settings that are not configuration: shorter SIP timers for tests. */
+export interface GatewayOptions {
+  readonly timers?: TimerSettings;
+}
+
+export async function startGateway(
+  config: SipwardenConfig,
+  logger: Logger,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
+  const upstreamAddress = await resolveHost(config.upstream.host);
+  const transport = await createTransport(
+    {
+      listen: config.listen,
+      ...(config.tls ? { tls: readTls(config)! } : {}),
+      maxUdpMessageBytes: config.limits.udpMessageBytes,
+      maxStreamMessageBytes: config.limits.streamMessageBytes,
+      maxConnections: config.connections.max,
+      maxConnectionsPerAddress: config.connections.perAddress,
+      idleTimeoutMs: config.connections.idleTimeoutMs,
+      headerTimeoutMs: config.connections.headerTimeoutMs,
+      connectTimeoutMs: config.connections.connectTimeoutMs,
+      maxWriteBufferBytes: config.connections.maxWriteBufferBytes,
+    },
+    logger.child({ module: 'transport' }),
+  );
+  const settings: ProxySettings = {
+    upstream: { transport: config.upstream.transport, address: upstreamAddress, port: config.upstream.port },
+    ...addressing(config, transport, upstreamAddress),
+    udpLimits: parserLimits(config, DEFAULT_UDP_LIMITS, config.limits.udpMessageBytes),
+    streamLimits: parserLimits(config, DEFAULT_STREAM_LIMITS, config.limits.streamMessageBytes),
+    maxForwards: config.proxy.maxForwards,
+    recordRoute: config.proxy.recordRoute,
+    maxTransactions: config.proxy.maxTransactions,
+    answerOptions: config.proxy.answerOptions,
+    secret: randomBytes(32),
+    ...(options.timers ? { timers: options.timers } : {}),
+  };
+  const proxy = new SipProxy(settings, transport, logger.child({ module: 'proxy' }));
+  transport.onMessage(proxy.handle);
+  return {
+    proxy,
+    listening: () => transport.listening(),
+    close: async () => {
+      proxy.close();
+      await transport.close();
+    },
+  };
+}
