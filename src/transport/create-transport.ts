@@ -216,6 +216,17 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
   }
 
   #addUdp(socket: DatagramSocket, host: string, family: 4 | 6): void {
+    const receiveBuffer = this.#options.udpReceiveBufferBytes;
+    if (receiveBuffer !== undefined) {
+      try {
+        socket.setRecvBufferSize(receiveBuffer);
+      } catch (error) {
+        this.#logger.warn(
+          { host, receiveBuffer, error: describe(error) },
+          'udp receive buffer size not applied',
+        );
+      }
+    }
     const local: ListenerAddress = Object.freeze({ transport: 'udp', host, port: socket.address().port });
     const endpoint: UdpEndpoint = { socket, family, local };
     socket.on('error', (error: Error) => {

@@ -51,6 +51,11 @@ export interface TransportLimits {
 export interface TransportOptions extends Partial<TransportLimits> {
   readonly listen: readonly ListenOptions[];
   readonly tls?: TlsOptions;
+  /**
+   * Kernel receive buffer of each UDP socket (SO_RCVBUF): room for bursts while a message is
+   * handled. Unset keeps the system default; Linux caps it at net.core.rmem_max.
+   */
+  readonly udpReceiveBufferBytes?: number;
 }
 
 export const DEFAULT_TRANSPORT_OPTIONS: Readonly<TransportLimits> = Object.freeze({

@@ -119,6 +119,14 @@ describe('udp transport', () => {
     assert.equal(logger.records.find((record) => record.level === 'warn')?.context.reason, 'bad-address');
   });
 
+  test('takes a larger UDP receive buffer when asked', async () => {
+    const { transport, inbox, port } = await startUdp({ udpReceiveBufferBytes: 1024 * 1024 });
+    const client = await udpClient();
+    client.send(sip('OPTIONS'), port('udp'), '127.0.0.1');
+    await inbox.next();
+    assert.equal(transport.stats().udpDatagramsIn, 1);
+  });
+
   test('keeps serving after the handler throws', async () => {
     const item = await startUdp();
     const client = await udpClient();
