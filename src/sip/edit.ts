@@ -78,14 +78,16 @@ function withHeaders<M extends SipMessage>(m: M, headers: HeaderField[], name: s
 
 /**
  * Adds a header field line before the first field of that name; Via, Record-Route and Path
- * go at the very top. `name` may be in any case or compact form.
+ * go at the very top. `name` may be in any case or compact form. With `before`, the line goes
+ * before the first field named `before` instead (at the end when there is none).
  */
-export function prependHeader<M extends SipMessage>(m: M, name: string, value: string): M {
+export function prependHeader<M extends SipMessage>(m: M, name: string, value: string, before?: string): M {
   const lname = longName(name);
   const field: HeaderField = { name: lname, value };
   let index = 0;
   if (!TOP.has(lname)) {
-    index = m.headers.findIndex((h) => h.name === lname);
+    const anchor = before === undefined ? lname : longName(before);
+    index = m.headers.findIndex((h) => h.name === anchor);
     if (index < 0) index = m.headers.length;
   }
   const headers = m.headers.slice();
@@ -176,8 +178,12 @@ export function removeHeader<M extends SipMessage>(m: M, name: string): M {
  */
 export function withBody<M extends SipMessage>(m: M, body: Buffer, contentType?: string): M {
   let out: M = { ...m, body };
-  if (contentType !== undefined) out = setHeader(out, 'content-type', contentType);
-  else if (body.length === 0) out = removeHeader(out, 'content-type');
+  if (contentType !== undefined) {
+    // A new Content-Type goes before Content-Length, where it is usually written.
+    out = m.headers.some((h) => h.name === 'content-type')
+      ? setHeader(out, 'content-type', contentType)
+      : prependHeader(out, 'content-type', contentType, 'content-length');
+  } else if (body.length === 0) out = removeHeader(out, 'content-type');
   return setHeader(out, 'content-length', String(body.length));
 }
 

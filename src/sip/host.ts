@@ -3,7 +3,7 @@
  * grammar as corrected by RFC 5954 (RFC 5118 section 4.10: `[2001:db8:::192.0.2.1]` is
  * invalid).
  */
-import { ALPHA, CHAR, HEX, HOSTNAME } from './chars.ts';
+import { ALPHA, CHAR, DIGIT, HEX, HOSTNAME } from './chars.ts';
 
 /** IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each octet 0..255. */
 export function isIPv4(s: string, i: number, e: number): boolean {
@@ -109,14 +109,31 @@ export function scanHost(s: string, i: number): number {
     if (close < 0 || !isIPv6(s, i + 1, close)) return -1;
     return close + 1;
   }
-  let e = i;
+  // One pass: labels of alphanum and "-", separated by ".", neither starting nor ending
+  // with "-"; the top label starts with a letter, or the whole is an IPv4 address.
   const n = s.length;
-  while (e < n) {
-    const c = s.charCodeAt(e);
-    if (c > 255 || (CHAR[c]! & HOSTNAME) === 0) break;
-    e++;
+  let k = i;
+  let labelStart = i;
+  let topAlpha = false;
+  for (; k < n; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 0x2e) {
+      if (k === labelStart || s.charCodeAt(k - 1) === 0x2d) return -1;
+      labelStart = k + 1;
+      continue;
+    }
+    const f = c < 256 ? CHAR[c]! : 0;
+    if (f & ALPHA) {
+      if (k === labelStart) topAlpha = true;
+    } else if (f & DIGIT) {
+      if (k === labelStart) topAlpha = false;
+    } else if (c === 0x2d) {
+      if (k === labelStart) return -1;
+    } else break;
   }
-  return isHostnameOrIPv4(s, i, e) ? e : -1;
+  if (k === i || s.charCodeAt(k - 1) === 0x2d) return -1;
+  if (topAlpha) return k;
+  return isIPv4(s, i, k) ? k : -1;
 }
 
 /** Scans `port = 1*DIGIT` at `i` (at most 5 digits, at most 65535); -1 when invalid. */

@@ -71,23 +71,28 @@ interface StartLine {
   readonly error: SipParseError | undefined;
 }
 
+function isShortNumber(v: string, a: number, b: number): boolean {
+  if (b <= a || b - a > 4) return false;
+  for (let k = a; k < b; k++) if (v.charCodeAt(k) < 0x30 || v.charCodeAt(k) > 0x39) return false;
+  return true;
+}
+
+function badLine(reason: string): SipParseError {
+  return sipError('SW_ERR_BAD_START_LINE', reason);
+}
+
 /** SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT, "SIP" case-insensitive (RFC 3261 7.1). */
 function versionCheck(s: string, start: number, end: number): SipParseError | undefined {
   if (end - start === 7 && s.startsWith('SIP/2.0', start)) return undefined;
   const v = s.slice(start, end);
   const slash = v.indexOf('/');
   const dot = v.indexOf('.', slash + 1);
-  const digits = (a: number, b: number): boolean => {
-    if (b <= a || b - a > 4) return false;
-    for (let k = a; k < b; k++) if (v.charCodeAt(k) < 0x30 || v.charCodeAt(k) > 0x39) return false;
-    return true;
-  };
   if (
     slash !== 3 ||
     v.slice(0, 3).toLowerCase() !== 'sip' ||
     dot < 0 ||
-    !digits(slash + 1, dot) ||
-    !digits(dot + 1, v.length)
+    !isShortNumber(v, slash + 1, dot) ||
+    !isShortNumber(v, dot + 1, v.length)
   ) {
     return sipError('SW_ERR_BAD_START_LINE', 'malformed SIP version');
   }
@@ -101,7 +106,6 @@ function versionCheck(s: string, start: number, end: number): SipParseError | un
  * Exactly one SP between elements (RFC 4475 3.1.2.8 to 3.1.2.10).
  */
 function parseStartLine(s: string, end: number, limits: ParserLimits): StartLine | SipParseError {
-  const badLine = (reason: string): SipParseError => sipError('SW_ERR_BAD_START_LINE', reason);
   if (
     end >= 4 &&
     (s.charCodeAt(3) === 0x2f || s.charCodeAt(3) === 0x2f) &&
@@ -426,15 +430,17 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
     }
   }
 
-  const partial = (): PartialMessage =>
-    sl.kind === 'request' ? { kind: 'request', method: sl.method, headers } : { kind: 'response', headers };
-  if (error !== undefined) return fail(error, partial());
-  if (noEnd) return fail(sipError('SW_ERR_NO_HEADER_END', 'message ends before the empty line'), partial());
-  if (via.length === 0) return fail(missing('Via'), partial());
-  if (from === undefined) return fail(missing('From'), partial());
-  if (to === undefined) return fail(missing('To'), partial());
-  if (callId === undefined) return fail(missing('Call-ID'), partial());
-  if (cseq === undefined) return fail(missing('CSeq'), partial());
+  if (error !== undefined) return fail(error, partialOf(sl, headers));
+  if (noEnd)
+    return fail(
+      sipError('SW_ERR_NO_HEADER_END', 'message ends before the empty line'),
+      partialOf(sl, headers),
+    );
+  if (via.length === 0) return fail(missing('Via'), partialOf(sl, headers));
+  if (from === undefined) return fail(missing('From'), partialOf(sl, headers));
+  if (to === undefined) return fail(missing('To'), partialOf(sl, headers));
+  if (callId === undefined) return fail(missing('Call-ID'), partialOf(sl, headers));
+  if (cseq === undefined) return fail(missing('CSeq'), partialOf(sl, headers));
 
   const bodyStart = headEnd + 4;
   const available = total - bodyStart;
@@ -442,14 +448,23 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
   if (contentLength !== undefined) {
     // RFC 3261 18.3: fewer bytes than Content-Length is an error (RFC 4475 3.1.2.2).
     if (contentLength > available)
-      return fail(sipError('SW_ERR_CONTENT_LENGTH', 'body shorter than Content-Length'), partial());
+      return fail(
+        sipError('SW_ERR_CONTENT_LENGTH', 'body shorter than Content-Length'),
+        partialOf(sl, headers),
+      );
     if (contentLength > limits.maxBodyBytes)
-      return fail(sipError('SW_ERR_BODY_TOO_LARGE', 'body too large', 'maxBodyBytes'), partial());
+      return fail(
+        sipError('SW_ERR_BODY_TOO_LARGE', 'body too large', 'maxBodyBytes'),
+        partialOf(sl, headers),
+      );
     bodyLength = contentLength;
   } else {
-    if (limits.requireContentLength) return fail(missing('Content-Length'), partial()); // RFC 3261 18.3
+    if (limits.requireContentLength) return fail(missing('Content-Length'), partialOf(sl, headers)); // RFC 3261 18.3
     if (available > limits.maxBodyBytes)
-      return fail(sipError('SW_ERR_BODY_TOO_LARGE', 'body too large', 'maxBodyBytes'), partial());
+      return fail(
+        sipError('SW_ERR_BODY_TOO_LARGE', 'body too large', 'maxBodyBytes'),
+        partialOf(sl, headers),
+      );
     bodyLength = available;
   }
   const body = data.subarray(bodyStart, bodyStart + bodyLength);
@@ -491,6 +506,12 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
     message = res;
   }
   return { ok: true, message, trailingBytes };
+}
+
+function partialOf(sl: StartLine, headers: readonly HeaderField[]): PartialMessage {
+  return sl.kind === 'request'
+    ? { kind: 'request', method: sl.method, headers }
+    : { kind: 'response', headers };
 }
 
 function missing(name: string): SipParseError {

@@ -9,6 +9,10 @@ import type { OtherUri, SipUri, TelUri, Uri } from './message.ts';
 
 const DEFAULT_MAX_COMPONENT = 1024;
 
+/** Shared empty maps: most URIs have no headers and many no parameters. Never mutated. */
+export const EMPTY_PARAMS: ReadonlyMap<string, string | null> = new Map();
+const EMPTY_HEADERS: ReadonlyMap<string, string> = new Map();
+
 function bad(reason: string): SipParseError {
   return sipError('SW_ERR_BAD_URI', reason);
 }
@@ -79,7 +83,7 @@ function parseSipUri(s: string, start: number, scheme: 'sip' | 'sips', max: numb
     port = Number(s.slice(p + 1, portEnd));
     p = portEnd;
   }
-  const params = new Map<string, string | null>();
+  let params: Map<string, string | null> | undefined;
   // uri-parameters = *( ";" uri-parameter ), pname [ "=" pvalue ], each 1*paramchar.
   while (s.charCodeAt(p) === 0x3b) {
     const nameEnd = scanEscaped(s, p + 1, PARAMCHAR);
@@ -98,10 +102,11 @@ function parseSipUri(s: string, start: number, scheme: 'sip' | 'sips', max: numb
       p = valueEnd;
     }
     // RFC 3261 19.1.1: a parameter appears at most once.
-    if (params.has(name)) return bad('repeated URI parameter');
+    if (params === undefined) params = new Map();
+    else if (params.has(name)) return bad('repeated URI parameter');
     params.set(name, value);
   }
-  const headers = new Map<string, string>();
+  let headers: Map<string, string> | undefined;
   // headers = "?" header *( "&" header ); header = hname "=" hvalue
   if (s.charCodeAt(p) === 0x3f) {
     do {
@@ -111,16 +116,22 @@ function parseSipUri(s: string, start: number, scheme: 'sip' | 'sips', max: numb
       const valueEnd = scanEscaped(s, nameEnd + 1, HNV);
       if (valueEnd < 0) return bad('bad escape in URI header');
       if (valueEnd - p > max) return tooLong('header');
+      headers ??= new Map();
       headers.set(s.slice(p + 1, nameEnd), s.slice(nameEnd + 1, valueEnd));
       p = valueEnd;
     } while (s.charCodeAt(p) === 0x26);
   }
   if (p !== n) return bad('unexpected character in URI');
-  const uri: { -readonly [K in keyof SipUri]: SipUri[K] } = { scheme, host, params, headers };
-  if (user !== undefined) uri.user = user;
-  if (password !== undefined) uri.password = password;
-  if (port !== undefined) uri.port = port;
-  return uri;
+  // One object shape for every SIP URI (absent parts are undefined).
+  return {
+    scheme,
+    user,
+    password,
+    host,
+    port,
+    params: params ?? EMPTY_PARAMS,
+    headers: headers ?? EMPTY_HEADERS,
+  };
 }
 
 /** telephone-uri = "tel:" telephone-subscriber (RFC 3966 section 3). */

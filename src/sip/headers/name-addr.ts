@@ -99,8 +99,7 @@ function parseOne(s: string, p: number, max: number): Parsed | SipParseError {
       return sipError('SW_ERR_TOKEN_TOO_LONG', 'header parameter too long', 'maxTokenBytes');
     return bad(end === PARAM_DUPLICATE ? 'repeated header parameter' : 'malformed header parameter');
   }
-  const value: { -readonly [K in keyof NameAddr]: NameAddr[K] } = { uriText, uri, params };
-  if (displayName !== undefined) value.displayName = displayName;
+  const value: NameAddr = { displayName, uriText, uri, params };
   return { value, end };
 }
 

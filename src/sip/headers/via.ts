@@ -108,10 +108,8 @@ function parseOne(s: string, p: number, max: number): Parsed | SipParseError {
   }
   const problem = params.size > 0 ? checkParams(params) : undefined;
   if (problem !== undefined) return bad(problem);
-  const via: { -readonly [K in keyof Via]: Via[K] } = { transport, host, params };
-  if (port !== undefined) via.port = port;
   const branch = params.get('branch');
-  if (branch) via.branch = branch;
+  const via: Via = { transport, host, port, params, branch: branch ?? undefined };
   return { via, end };
 }
 

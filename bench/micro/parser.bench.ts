@@ -1,0 +1,177 @@
+/**
+ * Parser micro-benchmark: messages per second of sipwarden's parser against the npm SIP
+ * parsers `jssip` (Parser.parseMessage) and `sip` (sip.parse) on a fixed corpus of realistic
+ * messages, in interleaved rounds in one process. Reports medians and the ratio of sipwarden
+ * to the faster of the two, and writes bench/results/parser.md.
+ *
+ *   node --import tsx bench/micro/parser.bench.ts [--rounds 11] [--ms 150] [--no-write]
+ *
+ * The baselines get their input as a ready string (their API), sipwarden gets the Buffer a
+ * socket delivers, so sipwarden's time includes the byte-to-text step theirs does not.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseMessage } from '../../src/sip/parse.ts';
+import { serializeMessage } from '../../src/sip/serialize.ts';
+import { validateMessage } from '../../src/sip/validate.ts';
+
+const require = createRequire(import.meta.url);
+const jssipParser = require('jssip/lib/Parser') as {
+  parseMessage(data: string, ua: object): object | undefined;
+};
+const sipLib = require('sip') as { parse(data: string): object | undefined };
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const rounds = arg('rounds', 11);
+const msPerRun = arg('ms', 150);
+const write = !process.argv.includes('--no-write');
+
+const corpusDir = join(import.meta.dirname, 'corpus');
+const files = readdirSync(corpusDir)
+  .filter((f) => f.endsWith('.sip'))
+  .sort();
+const buffers = files.map((f) => readFileSync(join(corpusDir, f)));
+const strings = buffers.map((b) => b.toString('utf8'));
+const ua = {};
+
+let sink = 0;
+interface Candidate {
+  readonly name: string;
+  readonly baseline: boolean;
+  /** Parses every corpus message once; returns how many parsed. */
+  readonly run: () => number;
+}
+
+const candidates: Candidate[] = [
+  {
+    name: 'sipwarden parseMessage',
+    baseline: false,
+    run: () => {
+      let n = 0;
+      for (const b of buffers) if (parseMessage(b).ok) n++;
+      return n;
+    },
+  },
+  {
+    name: 'sipwarden parse + validate',
+    baseline: false,
+    run: () => {
+      let n = 0;
+      for (const b of buffers) {
+        const r = parseMessage(b);
+        if (r.ok && validateMessage(r.message).ok) n++;
+      }
+      return n;
+    },
+  },
+  {
+    name: 'sipwarden parse + serialize',
+    baseline: false,
+    run: () => {
+      let n = 0;
+      for (const b of buffers) {
+        const r = parseMessage(b);
+        if (r.ok) {
+          sink += serializeMessage(r.message).length;
+          n++;
+        }
+      }
+      return n;
+    },
+  },
+  {
+    name: 'jssip Parser.parseMessage',
+    baseline: true,
+    run: () => {
+      let n = 0;
+      for (const s of strings) if (jssipParser.parseMessage(s, ua) !== undefined) n++;
+      return n;
+    },
+  },
+  {
+    name: 'sip (npm) parse',
+    baseline: true,
+    run: () => {
+      let n = 0;
+      for (const s of strings) if (sipLib.parse(s) !== undefined) n++;
+      return n;
+    },
+  },
+];
+
+// Every parser must understand every corpus message, or the comparison means nothing.
+for (const c of candidates) {
+  const n = c.run();
+  if (n !== files.length) throw new Error(`${c.name} parsed ${n} of ${files.length} corpus messages`);
+}
+
+/** Runs `c` for about msPerRun milliseconds; returns messages per second. */
+function measure(c: Candidate): number {
+  let iterations = 0;
+  const start = process.hrtime.bigint();
+  const deadline = start + BigInt(msPerRun * 1e6);
+  let now = start;
+  while (now < deadline) {
+    for (let k = 0; k < 20; k++) c.run();
+    iterations += 20;
+    now = process.hrtime.bigint();
+  }
+  return (iterations * files.length) / (Number(now - start) / 1e9);
+}
+
+// Warm up every candidate, then interleave: each round runs each candidate once, in a
+// rotating order so none always runs first or last.
+for (const c of candidates) measure(c);
+const samples = new Map<string, number[]>(candidates.map((c) => [c.name, []]));
+for (let r = 0; r < rounds; r++) {
+  for (let k = 0; k < candidates.length; k++) {
+    const c = candidates[(k + r) % candidates.length]!;
+    samples.get(c.name)!.push(measure(c));
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+const medians = new Map(candidates.map((c) => [c.name, median(samples.get(c.name)!)]));
+const fastestBaseline = Math.max(...candidates.filter((c) => c.baseline).map((c) => medians.get(c.name)!));
+const fastestBaselineName = candidates.find((c) => c.baseline && medians.get(c.name) === fastestBaseline)!.name;
+
+const rows = candidates.map((c) => {
+  const m = medians.get(c.name)!;
+  const xs = samples.get(c.name)!;
+  return `| ${c.name} | ${Math.round(m).toLocaleString('en-US')} | ${Math.round(Math.min(...xs)).toLocaleString('en-US')} – ${Math.round(Math.max(...xs)).toLocaleString('en-US')} | ${(m / fastestBaseline).toFixed(2)}x |`;
+});
+const ratio = medians.get('sipwarden parseMessage')! / fastestBaseline;
+const date = new Date().toISOString();
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const report = [
+  '# Parser micro-benchmark',
+  '',
+  `Run: ${date}, node ${process.version}, nproc ${availableParallelism()}, ${cpu}.`,
+  `Corpus: ${files.join(', ')} (bench/micro/corpus). ${rounds} interleaved rounds of about ${msPerRun} ms`,
+  'per parser; figures are messages per second, median and range over the rounds.',
+  'Baselines: `jssip` 3.13.8 (`lib/Parser.parseMessage`) and `sip` 0.0.6 (`sip.parse`), given',
+  'ready-made strings; sipwarden parses the Buffer (its time includes decoding the bytes).',
+  '',
+  '| parser | msg/s (median) | range | vs faster baseline |',
+  '| --- | ---: | ---: | ---: |',
+  ...rows,
+  '',
+  `sipwarden parseMessage / ${fastestBaselineName}: **${ratio.toFixed(2)}x** (target: at least 3x).`,
+  '',
+  'Reproduce: `node --import tsx bench/micro/parser.bench.ts`.',
+  '',
+].join('\n');
+
+process.stdout.write(report);
+if (write) writeFileSync(join(import.meta.dirname, '..', 'results', 'parser.md'), report);
+if (sink < 0) process.stdout.write(String(sink));
