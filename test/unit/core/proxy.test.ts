@@ -159,6 +159,31 @@ describe('the proxy core over UDP', () => {
     assert.equal(await decoy.count(() => true), 0);
   });
 
+  for (const method of [
+    'REGISTER',
+    'INVITE',
+    'BYE',
+    'OPTIONS',
+    'MESSAGE',
+    'SUBSCRIBE',
+    'NOTIFY',
+    'REFER',
+    'INFO',
+    'UPDATE',
+    'PRACK',
+    'PUBLISH',
+    'FOOBAR',
+  ]) {
+    test(`forwards ${method} from the untrusted side to the upstream`, async () => {
+      const sent = request(method, { uri: 'sip:200@pbx.example.com' });
+      client.send(sent, port);
+      const forwarded = await upstream.next((text) => isMethod(method)(text) && sameCall(sent)(text));
+      assert.equal(startLine(forwarded), `${method} sip:200@pbx.example.com SIP/2.0`);
+      upstream.send(answer(forwarded, 200, 'OK'), port);
+      await client.next((text) => isStatus(200)(text) && sameCall(sent)(text));
+    });
+  }
+
   test('answers 483 to a request with Max-Forwards 0', async () => {
     const invite = request('INVITE', { maxForwards: 0 });
     client.send(invite, port);
@@ -383,5 +408,53 @@ describe('the proxy core across transports', () => {
     socket.destroy();
     assert.match(received, /SIP\/2\.0 100 Trying/);
     assert.match(received, /SIP\/2\.0 200 OK/);
+  });
+});
+
+describe('the proxy core over IPv6', () => {
+  test('forwards a request from an IPv6 client to an IPv6 upstream and answers back', async (t) => {
+    let v6Upstream: UdpPeer;
+    let v6Client: UdpPeer;
+    try {
+      v6Upstream = await UdpPeer.bind('::1');
+      v6Client = await UdpPeer.bind('::1');
+    } catch {
+      t.skip('this machine has no ::1');
+      return;
+    }
+    const base = defaultConfig();
+    const v6 = await startGateway(
+      {
+        ...base,
+        listen: [{ host: '::1', port: 0, transports: ['udp'] }],
+        upstream: { host: '::1', port: v6Upstream.port, transport: 'udp' },
+      },
+      silentLogger,
+      { timers: TEST_TIMERS },
+    );
+    try {
+      const v6Port = v6.listening()[0]!.port;
+      const message = [
+        'MESSAGE sip:alice@[2001:db8::10] SIP/2.0',
+        `Via: SIP/2.0/UDP [::1]:${v6Client.port};branch=z9hG4bK-v6-${++seq}`,
+        'Max-Forwards: 70',
+        'From: <sip:bob@[::1]>;tag=v6',
+        'To: <sip:alice@[2001:db8::10]>',
+        `Call-ID: v6-${seq}`,
+        'CSeq: 1 MESSAGE',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+      v6Client.send(message, v6Port, '::1');
+      const forwarded = await v6Upstream.next(isMethod('MESSAGE'));
+      assert.match(header(forwarded, 'via')!, new RegExp(`^SIP/2\\.0/UDP \\[::1\\]:${v6Port};`));
+      v6Upstream.send(answer(forwarded, 202, 'Accepted'), v6Port, '::1');
+      assert.equal(startLine(await v6Client.next()), 'SIP/2.0 202 Accepted');
+    } finally {
+      await v6.close();
+      v6Upstream.close();
+      v6Client.close();
+    }
   });
 });
