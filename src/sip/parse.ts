@@ -60,6 +60,14 @@ export function parseMessage(data: Buffer, limits: ParserLimits = DEFAULT_UDP_LI
   }
 }
 
+/**
+ * The parser without its exception guard, for the fuzzer: a throw here is a bug to find.
+ * Everything else uses parseMessage.
+ */
+export function parseMessageUnguarded(data: Buffer, limits: ParserLimits = DEFAULT_UDP_LIMITS): ParseResult {
+  return parse(data, limits);
+}
+
 interface StartLine {
   readonly kind: 'request' | 'response';
   readonly method: string;
