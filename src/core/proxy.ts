@@ -10,6 +10,7 @@ import { validateMessage } from '../sip/validate.ts';
 import type { Flow, InboundMessage, SendTarget, TransportLayer, TransportName } from '../transport/types.ts';
 import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch, statelessBranch } from './branch.ts';
 import { FlowTokenCodec } from './flow-token.ts';
+import { type Direction, type MessageInspector, PASS_ALL, type Verdict } from './inspector.ts';
 import { type AdvertisedAddress, formatHostPort, hostForUri, LocalIdentity } from './local-identity.ts';
 import { buildAck, buildCancel } from './request-builders.ts';
 import { firstRouteUri, routeValues } from './routes.ts';
@@ -72,6 +73,7 @@ export class SipProxy {
   readonly #byServerKey = new Map<string, ProxyTransaction>();
   readonly #byClientKey = new Map<string, ProxyTransaction>();
   readonly #host: TransactionHost;
+  readonly #inspector: MessageInspector;
   readonly stats: ProxyStats = {
     messagesIn: 0,
     requestsForwarded: 0,
@@ -83,8 +85,14 @@ export class SipProxy {
     transactions: 0,
   };
 
-  constructor(settings: ProxySettings, transport: TransportLayer, log: Logger) {
+  constructor(
+    settings: ProxySettings,
+    transport: TransportLayer,
+    log: Logger,
+    inspector: MessageInspector = PASS_ALL,
+  ) {
     this.#settings = settings;
+    this.#inspector = inspector;
     this.#transport = transport;
     this.#log = log;
     this.#identity = new LocalIdentity(settings.localHosts, settings.localPorts);
@@ -99,6 +107,8 @@ export class SipProxy {
       respond: (request, status, reason) => serializeMessage(createResponse(request, status, reason)),
       buildCancel,
       buildAck,
+      completed: (t, request, status) =>
+        this.#inspector.outcome({ flow: t.serverFlow, direction: t.direction, request, status }),
       terminated: (t) => {
         if (this.#byServerKey.get(t.serverKey) === t) this.#byServerKey.delete(t.serverKey);
         if (this.#byClientKey.get(t.clientKey) === t) this.#byClientKey.delete(t.clientKey);
@@ -129,12 +139,18 @@ export class SipProxy {
 
   #handle(inbound: InboundMessage): void {
     const { flow } = inbound;
+    const direction: Direction = this.#isFromUpstream(flow) ? 'upstream' : 'client';
+    const packet = { flow, data: inbound.data, direction };
+    // The cheapest checks run before any parsing: a blocked source costs a lookup.
+    const admitted = this.#inspector.admit(packet);
+    if (admitted.action === 'drop') return;
     const limits = flow.transport === 'udp' ? this.#settings.udpLimits : this.#settings.streamLimits;
     const parsed = parseMessage(inbound.data, limits);
     if (!parsed.ok) {
       this.stats.malformed++;
       const error = parsed.error;
       this.#log.debug({ code: error.code, reason: error.reason, flow }, 'malformed message');
+      if (this.#inspector.malformed(packet, error).action === 'drop') return;
       // A malformed request gets 400 (or the error's status) when we can address it; a malformed response is dropped.
       if (parsed.partial?.kind === 'request' && parsed.partial.method !== 'ACK') {
         const answer = createResponseFromPartial(parsed.partial, error.status, error.reason);
@@ -143,17 +159,28 @@ export class SipProxy {
       return;
     }
     const message = parsed.message;
+    if (admitted.action === 'reject') {
+      if (message.kind === 'request' && message.method !== 'ACK') this.#applyVerdict(message, flow, admitted);
+      return;
+    }
     const verdict = validateMessage(message);
     if (!verdict.ok) {
       this.stats.malformed++;
       this.#log.debug({ code: verdict.code, reason: verdict.reason, flow }, 'invalid message');
+      if (this.#inspector.malformed(packet, verdict).action === 'drop') return;
       if (message.kind === 'request' && message.method !== 'ACK') {
         this.#reply(message, flow, verdict.status, verdict.reason);
       }
       return;
     }
     if (message.kind === 'response') this.#onResponse(message, flow);
-    else this.#onRequest(message, flow);
+    else this.#onRequest(message, flow, direction);
+  }
+
+  /** Carries out a non-pass verdict on a request. */
+  #applyVerdict(request: SipRequest, flow: Flow, verdict: Verdict): void {
+    if (verdict.action === 'reject')
+      this.#reply(request, flow, verdict.status, verdict.reason, verdict.headers);
   }
 
   #isFromUpstream(flow: Flow): boolean {
@@ -162,21 +189,47 @@ export class SipProxy {
     return this.#upstreamSources.has(flow.remoteAddress);
   }
 
-  #onRequest(request: SipRequest, flow: Flow): void {
+  #onRequest(request: SipRequest, flow: Flow, direction: Direction): void {
     const topVia = request.via[0]!;
     const serverKey = serverTransactionKey(request, topVia);
 
-    if (request.method === 'ACK') {
-      this.#onAck(request, flow, serverKey);
-      return;
-    }
+    if (request.method === 'ACK') return this.#onAck(request, flow, serverKey, direction);
+    if (this.#absorbed(serverKey)) return;
 
-    const existing = this.#byServerKey.get(serverKey);
-    if (existing) {
-      this.stats.retransmissionsAbsorbed++;
-      existing.onRequestRetransmission();
+    const context = { flow, direction, request, inDialog: request.to.params.get('tag') !== undefined };
+    const inspected = this.#inspector.inspectRequest(context);
+    if (inspected instanceof Promise) {
+      inspected.then(
+        (verdict) => {
+          // A retransmission may have started the transaction while the check was pending.
+          if (this.#absorbed(serverKey)) return;
+          this.#continueRequest(request, flow, direction, serverKey, topVia, verdict);
+        },
+        (error: unknown) => this.#log.error({ err: error }, 'request inspection failed'),
+      );
       return;
     }
+    this.#continueRequest(request, flow, direction, serverKey, topVia, inspected);
+  }
+
+  /** A retransmission of a request whose transaction exists: absorbed, answered from the transaction. */
+  #absorbed(serverKey: string): boolean {
+    const existing = this.#byServerKey.get(serverKey);
+    if (!existing) return false;
+    this.stats.retransmissionsAbsorbed++;
+    existing.onRequestRetransmission();
+    return true;
+  }
+
+  #continueRequest(
+    request: SipRequest,
+    flow: Flow,
+    direction: Direction,
+    serverKey: string,
+    topVia: Via,
+    verdict: Verdict,
+  ): void {
+    if (verdict.action !== 'pass') return this.#applyVerdict(request, flow, verdict);
 
     if (request.method === 'CANCEL') {
       this.#onCancel(request, flow, topVia);
@@ -201,7 +254,7 @@ export class SipProxy {
       return;
     }
 
-    const fromUpstream = this.#isFromUpstream(flow);
+    const fromUpstream = direction === 'upstream';
     const routed = this.#route(request, fromUpstream, flow);
     if (!routed.ok) {
       this.#reply(request, flow, routed.status, routed.reason);
@@ -230,7 +283,8 @@ export class SipProxy {
       this.#host,
       { server: serverKey, client: forwarded.branch + '|' + request.cseq.method },
       request,
-      flowTarget(flow),
+      flow,
+      direction,
       forwarded.message,
       bytes,
       routed.target,
@@ -327,7 +381,7 @@ export class SipProxy {
     return prependHeader(removeFirstValue(message, 'via'), 'Via', formatVia(stamped));
   }
 
-  #onAck(ack: SipRequest, flow: Flow, serverKey: string): void {
+  #onAck(ack: SipRequest, flow: Flow, serverKey: string, direction: Direction): void {
     const invite = this.#byServerKey.get(serverKey);
     // RFC 3261 17.2.1: an ACK for a non-2xx final ends the INVITE server transaction here.
     if (invite && !invite.accepted) {
@@ -336,7 +390,23 @@ export class SipProxy {
     }
     // An ACK for a 2xx is end to end: forward it statelessly along the same route (RFC 3261 16.11).
     if (ack.maxForwards === 0) return;
-    const fromUpstream = this.#isFromUpstream(flow);
+    const context = { flow, direction, request: ack, inDialog: ack.to.params.get('tag') !== undefined };
+    const inspected = this.#inspector.inspectRequest(context);
+    if (inspected instanceof Promise) {
+      inspected.then(
+        (verdict) => {
+          if (verdict.action === 'pass') this.#forwardAck(ack, flow, direction);
+        },
+        (error: unknown) => this.#log.error({ err: error }, 'request inspection failed'),
+      );
+      return;
+    }
+    // An ACK is never answered: any other verdict drops it.
+    if (inspected.action === 'pass') this.#forwardAck(ack, flow, direction);
+  }
+
+  #forwardAck(ack: SipRequest, flow: Flow, direction: Direction): void {
+    const fromUpstream = direction === 'upstream';
     const routed = this.#route(ack, fromUpstream, flow);
     if (!routed.ok) return;
     let message = this.#stampReceived(routed.request, flow);
@@ -391,6 +461,16 @@ export class SipProxy {
     if (stripped.via.length === 0) {
       this.stats.strayResponses++;
       return;
+    }
+    const request = transaction.request;
+    if (request) {
+      const context = {
+        flow: transaction.serverFlow,
+        direction: transaction.direction,
+        request,
+        inDialog: false,
+      };
+      if (this.#inspector.inspectResponse(context, stripped).action !== 'pass') return;
     }
     this.stats.responsesForwarded++;
     transaction.onResponse(stripped, serializeMessage(stripped));

@@ -1,6 +1,7 @@
 import type { Logger } from '../../log/logger.ts';
 import type { SipRequest, SipResponse } from '../../sip/message.ts';
 import type { Flow, SendTarget } from '../../transport/types.ts';
+import type { Direction } from '../inspector.ts';
 import { sixtyFourT1, type TimerSettings } from './timers.ts';
 
 /**
@@ -24,6 +25,8 @@ export interface TransactionHost {
   buildCancel(forwarded: SipRequest): Buffer;
   /** Serialised ACK for a non-2xx final response (RFC 3261 section 17.1.1.3). */
   buildAck(forwarded: SipRequest, response: SipResponse): Buffer;
+  /** The transaction got its final status (from the target, or 408 on timeout). */
+  completed(transaction: ProxyTransaction, request: SipRequest, status: number): void;
   terminated(transaction: ProxyTransaction): void;
 }
 
@@ -40,6 +43,9 @@ export class ProxyTransaction {
   readonly isInvite: boolean;
   readonly serverKey: string;
   readonly clientKey: string;
+  /** The flow the request came in on, and from which side. */
+  readonly serverFlow: Flow;
+  readonly direction: Direction;
   readonly serverTarget: SendTarget;
   readonly target: SendTarget;
   serverState: ServerState = 'proceeding';
@@ -66,7 +72,8 @@ export class ProxyTransaction {
     host: TransactionHost,
     keys: { server: string; client: string },
     request: SipRequest,
-    serverTarget: SendTarget,
+    serverFlow: Flow,
+    direction: Direction,
     forwarded: SipRequest,
     forwardedBytes: Buffer,
     target: SendTarget,
@@ -76,7 +83,9 @@ export class ProxyTransaction {
     this.clientKey = keys.client;
     this.isInvite = request.method === 'INVITE';
     this.#request = request;
-    this.serverTarget = serverTarget;
+    this.serverFlow = serverFlow;
+    this.direction = direction;
+    this.serverTarget = flowTarget(serverFlow);
     this.#forwarded = forwarded;
     this.#forwardedBytes = forwardedBytes;
     this.target = target;
@@ -119,6 +128,11 @@ export class ProxyTransaction {
     return this.serverState === 'confirmed';
   }
 
+  /** The request as received, until its final response has gone through. */
+  get request(): SipRequest | undefined {
+    return this.#request;
+  }
+
   /** True when this INVITE already had a 2xx (an ACK with its branch is then end to end). */
   get accepted(): boolean {
     return this.serverState === 'accepted';
@@ -136,9 +150,9 @@ export class ProxyTransaction {
   onResponse(response: SipResponse, bytes: Buffer): void {
     const status = response.status;
     if (status < 200) return this.#onProvisional(status, bytes);
-    if (this.isInvite && status < 300) return this.#onInviteSuccess(bytes);
+    if (this.isInvite && status < 300) return this.#onInviteSuccess(status, bytes);
     if (this.isInvite) return this.#onInviteFailure(response, bytes);
-    return this.#onNonInviteFinal(bytes);
+    return this.#onNonInviteFinal(status, bytes);
   }
 
   #onProvisional(status: number, bytes: Buffer): void {
@@ -160,7 +174,7 @@ export class ProxyTransaction {
     this.#host.send(this.serverTarget, bytes);
   }
 
-  #onInviteSuccess(bytes: Buffer): void {
+  #onInviteSuccess(status: number, bytes: Buffer): void {
     // RFC 6026: 2xx retransmissions from the target are forwarded while Accepted lasts.
     if (this.clientState === 'accepted') {
       this.#host.send(this.serverTarget, bytes);
@@ -171,6 +185,7 @@ export class ProxyTransaction {
     this.serverState = 'accepted';
     this.#lastResponse = bytes;
     this.#host.send(this.serverTarget, bytes);
+    if (this.#request) this.#host.completed(this, this.#request, status);
     this.#release();
     // Timers L and M: keep the transaction to forward 2xx retransmissions and absorb INVITE ones.
     this.#linger(sixtyFourT1(this.#host.timers));
@@ -186,20 +201,21 @@ export class ProxyTransaction {
     this.clientState = 'completed';
     this.#ackBytes = this.#host.buildAck(this.#forwarded!, response);
     this.#host.send(this.target, this.#ackBytes);
-    this.#sendFinalToServerSide(bytes);
+    this.#sendFinalToServerSide(response.status, bytes);
   }
 
-  #onNonInviteFinal(bytes: Buffer): void {
+  #onNonInviteFinal(status: number, bytes: Buffer): void {
     if (this.clientState === 'completed' || this.clientState === 'terminated') return;
     this.clientState = 'completed';
-    this.#sendFinalToServerSide(bytes);
+    this.#sendFinalToServerSide(status, bytes);
   }
 
-  #sendFinalToServerSide(bytes: Buffer): void {
+  #sendFinalToServerSide(status: number, bytes: Buffer): void {
     const host = this.#host;
     this.serverState = 'completed';
     this.#lastResponse = bytes;
     host.send(this.serverTarget, bytes);
+    if (this.#request) host.completed(this, this.#request, status);
     this.#release();
     const serverUnreliable = this.serverTarget.transport === 'udp';
     const clientUnreliable = this.target.transport === 'udp';
@@ -253,9 +269,10 @@ export class ProxyTransaction {
     // RFC 3261 16.8: a timeout acts as a 408; RFC 4320 section 4.2: never 408 to a non-INVITE.
     if (this.isInvite && request && this.serverState === 'proceeding') {
       this.#host.log.debug({ target: this.target }, 'INVITE timed out at the target');
-      this.#sendFinalToServerSide(this.#host.respond(request, 408, 'Request Timeout'));
+      this.#sendFinalToServerSide(408, this.#host.respond(request, 408, 'Request Timeout'));
       return;
     }
+    if (request) this.#host.completed(this, request, 408);
     this.terminate();
   };
 

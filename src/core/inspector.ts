@@ -1,0 +1,74 @@
+import type { SipParseError } from '../sip/errors.ts';
+import type { SipRequest, SipResponse } from '../sip/message.ts';
+import type { Flow } from '../transport/types.ts';
+
+/**
+ * What the proxy core asks of the security pipeline, and what it tells it. The core knows
+ * nothing of stages, rules or stores: it calls these hooks at fixed points and carries
+ * out the verdict. src/security implements this interface; the gateway wires the two.
+ */
+
+/** Which side a message came from. */
+export type Direction = 'client' | 'upstream';
+
+export type Verdict =
+  /** Go on. One frozen shared value: the common case allocates nothing. */
+  | { readonly action: 'pass' }
+  /** Answer a request with this status (responses are dropped instead). */
+  | {
+      readonly action: 'reject';
+      readonly status: number;
+      readonly reason: string;
+      readonly headers?: readonly { readonly name: string; readonly value: string }[];
+    }
+  /** Say nothing at all: scanners learn nothing, floods cost no answer. */
+  | { readonly action: 'drop' };
+
+export const PASS: Verdict = Object.freeze({ action: 'pass' });
+export const DROP: Verdict = Object.freeze({ action: 'drop' });
+
+/** A datagram or framed stream message before parsing. */
+export interface PacketContext {
+  readonly flow: Flow;
+  readonly data: Buffer;
+  readonly direction: Direction;
+}
+
+export interface RequestContext {
+  readonly flow: Flow;
+  readonly direction: Direction;
+  readonly request: SipRequest;
+  /** True when the request belongs to a dialog the proxy knows (RFC 3261 12.2). */
+  readonly inDialog: boolean;
+}
+
+/** The final answer a forwarded request got, for detectors that count outcomes. */
+export interface OutcomeContext {
+  readonly flow: Flow;
+  readonly direction: Direction;
+  readonly request: SipRequest;
+  /** Final status: from the target, or 408 when it never answered. */
+  readonly status: number;
+}
+
+export interface MessageInspector {
+  /** Before parsing: the cheapest checks (block list, budgets, size). Synchronous by design. */
+  admit(packet: PacketContext): Verdict;
+  /** A message that failed to parse or validate. */
+  malformed(packet: PacketContext, error: Pick<SipParseError, 'code' | 'status' | 'reason'>): Verdict;
+  /** A parsed, valid request about to be processed (not a retransmission, not a hop-by-hop ACK). */
+  inspectRequest(context: RequestContext): Verdict | Promise<Verdict>;
+  /** A response from the target, before it is forwarded (the final one and provisional ones). */
+  inspectResponse(context: RequestContext, response: SipResponse): Verdict;
+  /** The transaction ended with this final status. */
+  outcome(context: OutcomeContext): void;
+}
+
+/** The inspector used when no pipeline is configured: everything passes. */
+export const PASS_ALL: MessageInspector = Object.freeze({
+  admit: () => PASS,
+  malformed: () => PASS,
+  inspectRequest: () => PASS,
+  inspectResponse: () => PASS,
+  outcome: () => {},
+});
