@@ -14,6 +14,7 @@ import { type SendFailureReason, TransportError } from './errors.ts';
 import { resolveLimits, type TlsOptions, type TransportLimits, type TransportOptions } from './options.ts';
 import { type CloseReason, type ConnectionOwner, StreamConnection } from './stream-connection.ts';
 import type { FramingError } from './stream-framer.ts';
+import { describeTlsPeer, settleServerAuthorization } from './tls-peer.ts';
 import type {
   Flow,
   InboundMessage,
@@ -322,7 +323,22 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
       owner: this,
       handshaking: transport === 'tls',
     });
-    if (transport === 'tls') stream.once('secure', () => connection.handshakeDone());
+    if (transport === 'tls') {
+      const secure = stream as TLSSocket;
+      secure.once('secure', () => {
+        try {
+          if (this.#options.tls?.requestClientCert === true) settleServerAuthorization(secure);
+        } catch (error) {
+          // Unverifiable is untrusted: carry on with authorized false rather than crash.
+          secure.authorized = false;
+          this.#logger.warn(
+            { connectionId: connection.id, error: describe(error) },
+            'tls verify result unreadable',
+          );
+        }
+        connection.handshakeDone(describeTlsPeer(secure));
+      });
+    }
     this.#table.add(connection);
     this.#counters.inboundConnectionsAccepted++;
   }
@@ -494,6 +510,7 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
           limits: this.#limits,
           owner: this,
           handshaking: false,
+          ...(transport === 'tls' ? { tlsPeer: describeTlsPeer(socket as TLSSocket) } : {}),
         });
         this.#table.add(connection);
         this.#counters.outboundConnectionsOpened++;

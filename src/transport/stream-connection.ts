@@ -4,7 +4,7 @@ import type { TableEntry } from './connection-table.ts';
 import type { SendFailureReason } from './errors.ts';
 import type { FramingError } from './stream-framer.ts';
 import { StreamFramer } from './stream-framer.ts';
-import type { Flow } from './types.ts';
+import type { Flow, TlsPeer } from './types.ts';
 
 export interface ConnectionLimits {
   readonly maxStreamHeaderBytes: number;
@@ -44,7 +44,7 @@ export class StreamConnection implements TableEntry {
   readonly direction: 'inbound' | 'outbound';
   readonly remoteAddress: string;
   readonly remotePort: number;
-  readonly flow: Flow;
+  #flow: Flow;
   readonly #socket: Socket;
   readonly #limits: ConnectionLimits;
   readonly #owner: ConnectionOwner;
@@ -71,6 +71,8 @@ export class StreamConnection implements TableEntry {
     owner: ConnectionOwner;
     /** True while a TLS handshake is still to complete: the header timeout covers it. */
     handshaking: boolean;
+    /** Outbound TLS: the server's certificate, already checked. */
+    tlsPeer?: TlsPeer;
   }) {
     const { socket } = init;
     this.id = init.id;
@@ -81,13 +83,14 @@ export class StreamConnection implements TableEntry {
     this.#owner = init.owner;
     this.remoteAddress = normalizeAddress(init.remoteAddress ?? socket.remoteAddress ?? '');
     this.remotePort = init.remotePort ?? socket.remotePort ?? 0;
-    this.flow = Object.freeze({
+    this.#flow = Object.freeze({
       transport: init.transport,
       localAddress: normalizeAddress(socket.localAddress ?? ''),
       localPort: socket.localPort ?? 0,
       remoteAddress: this.remoteAddress,
       remotePort: this.remotePort,
       connectionId: init.id,
+      ...(init.tlsPeer === undefined ? {} : { tlsPeer: init.tlsPeer }),
     });
     this.#framer = new StreamFramer(
       {
@@ -127,6 +130,11 @@ export class StreamConnection implements TableEntry {
     this.#arm(now + (init.handshaking ? init.limits.headerTimeoutMs : init.limits.idleTimeoutMs));
   }
 
+  /** The flow every message of this connection carries (one shared frozen object). */
+  get flow(): Flow {
+    return this.#flow;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -137,8 +145,9 @@ export class StreamConnection implements TableEntry {
   }
 
   /** The TLS handshake finished: from now on only messages are timed. */
-  handshakeDone(): void {
+  handshakeDone(tlsPeer: TlsPeer): void {
     this.#handshaking = false;
+    this.#flow = Object.freeze({ ...this.#flow, tlsPeer });
     this.#lastActivity = performance.now();
     if (!this.#framer.partial) this.#partialSince = undefined;
   }

@@ -16,6 +16,22 @@ export interface Flow {
   readonly remotePort: number;
   /** Stream connections only: the id of the connection the message arrived on. */
   readonly connectionId?: number;
+  /** TLS only: what the peer's certificate says, for mutual TLS identities. */
+  readonly tlsPeer?: TlsPeer;
+}
+
+/** The peer certificate of a TLS connection, checked against the configured CA. */
+export interface TlsPeer {
+  /** The certificate chains to a configured CA (and, outbound, names the server). */
+  readonly authorized: boolean;
+  /** Why not, when it is not (an OpenSSL verify code such as DEPTH_ZERO_SELF_SIGNED_CERT). */
+  readonly authorizationError?: string;
+  /** Absent when the peer sent no certificate (clients need not, unless asked). */
+  readonly subjectCommonName?: string;
+  /** subjectAltName entries as `TYPE:value`, e.g. `DNS:pbx.example.com`, `URI:sip:example.com`. */
+  readonly altNames: readonly string[];
+  /** SHA-256 fingerprint, colon-separated hex. */
+  readonly fingerprint256?: string;
 }
 
 /** One complete SIP message as received: a UDP datagram or one framed message from a stream. */

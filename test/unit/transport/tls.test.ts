@@ -5,6 +5,7 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
 import { generateSelfSignedCertificate } from '../../../src/transport/tls-cert.ts';
+import { parseAltNames } from '../../../src/transport/tls-peer.ts';
 import { closeOf, type Running, readUntil, sip, start } from './helpers.ts';
 
 let pair: { cert: string; key: string };
@@ -37,11 +38,15 @@ async function startTls(options: Parameters<typeof start>[0] = {}): Promise<Runn
   return item;
 }
 
-function tlsClient(port: number, options: { maxVersion?: 'TLSv1.1' } = {}): TLSSocket {
+function tlsClient(
+  port: number,
+  options: { maxVersion?: 'TLSv1.1'; identity?: { cert: string; key: string } } = {},
+): TLSSocket {
   const socket = connect({
     host: '127.0.0.1',
     port,
     ca: pair.cert,
+    ...(options.identity ?? {}),
     ...(options.maxVersion === undefined
       ? { minVersion: 'TLSv1.2' as const }
       : { minVersion: 'TLSv1' as const, maxVersion: options.maxVersion }),
@@ -67,6 +72,21 @@ async function peerServer(credentials: {
   await once(server, 'listening');
   return { port: (server.address() as { port: number }).port, received: () => received };
 }
+
+describe('tls peer names', () => {
+  test('splits subjectAltName text without letting a quoted comma forge an entry', () => {
+    assert.deepEqual(parseAltNames('DNS:a.example, DNS:"b.example, URI:sip:evil", URI:sip:c.example'), [
+      'DNS:a.example',
+      'DNS:b.example, URI:sip:evil',
+      'URI:sip:c.example',
+    ]);
+  });
+
+  test('keeps at most 32 names', () => {
+    const text = Array.from({ length: 40 }, (_, i) => `DNS:h${i}.example`).join(', ');
+    assert.equal(parseAltNames(text).length, 32);
+  });
+});
 
 describe('tls transport', () => {
   test('generates a certificate for the names asked, with its key', () => {
@@ -108,6 +128,59 @@ describe('tls transport', () => {
       true,
     );
     assert.equal(await reply, 'SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  test('reports a client certificate that chains to the CA as authorized, with its names', async () => {
+    const { inbox, port } = await startTls({
+      tls: { cert: pair.cert, key: pair.key, ca: pair.cert, requestClientCert: true },
+    });
+    const socket = tlsClient(port('tls'), { identity: pair });
+    await once(socket, 'secureConnect');
+    socket.write(sip('REGISTER'));
+    const { flow } = await inbox.next();
+    assert.equal(flow.tlsPeer?.authorized, true);
+    assert.equal(flow.tlsPeer?.subjectCommonName, 'localhost');
+    assert.deepEqual(flow.tlsPeer?.altNames, [
+      'DNS:localhost',
+      'IP Address:127.0.0.1',
+      'IP Address:0:0:0:0:0:0:0:1',
+    ]);
+    assert.match(flow.tlsPeer?.fingerprint256 ?? '', /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  });
+
+  test('reports a client certificate from an unknown issuer as not authorized, and still serves', async () => {
+    const { inbox, port } = await startTls({
+      tls: { cert: pair.cert, key: pair.key, ca: pair.cert, requestClientCert: true },
+    });
+    const socket = tlsClient(port('tls'), { identity: stranger });
+    await once(socket, 'secureConnect');
+    socket.write(sip('REGISTER'));
+    const { flow } = await inbox.next();
+    assert.equal(flow.tlsPeer?.authorized, false);
+    assert.match(flow.tlsPeer?.authorizationError ?? '', /CERT|SIGNATURE|ISSUER/);
+  });
+
+  test('reports a client that ignores the request for a certificate as not authorized', async () => {
+    const { inbox, port } = await startTls({
+      tls: { cert: pair.cert, key: pair.key, ca: pair.cert, requestClientCert: true },
+    });
+    const socket = tlsClient(port('tls'));
+    await once(socket, 'secureConnect');
+    socket.write(sip('REGISTER'));
+    const { flow } = await inbox.next();
+    assert.equal(flow.tlsPeer?.authorized, false);
+    assert.equal(flow.tlsPeer?.subjectCommonName, undefined);
+  });
+
+  test('reports a client without a certificate as not authorized and nameless', async () => {
+    const { inbox, port } = await startTls();
+    const socket = tlsClient(port('tls'));
+    await once(socket, 'secureConnect');
+    socket.write(sip('REGISTER'));
+    const { flow } = await inbox.next();
+    assert.equal(flow.tlsPeer?.authorized, false);
+    assert.equal(flow.tlsPeer?.subjectCommonName, undefined);
+    assert.deepEqual(flow.tlsPeer?.altNames, []);
   });
 
   test('refuses a client that offers only TLS 1.1', async () => {
