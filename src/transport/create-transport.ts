@@ -147,6 +147,9 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
         throw new TransportError('SW_ERR_TRANSPORT_CONFIG', `listen port ${entry.port} is out of range`);
       }
       const transports = new Set(entry.transports);
+      if (transports.size === 0) {
+        throw new TransportError('SW_ERR_TRANSPORT_CONFIG', `listen entry ${entry.host} names no transport`);
+      }
       const stream = [...transports].filter((name): name is 'tcp' | 'tls' => name !== 'udp');
       if (stream.length > 1) {
         throw new TransportError(
@@ -266,9 +269,15 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
 
   #listenStream(host: string, port: number, transport: 'tcp' | 'tls'): Promise<Server> {
     return new Promise((resolve, reject) => {
-      const server = createServer({ allowHalfOpen: false, noDelay: true }, (socket) =>
-        this.#accept(socket, transport),
-      );
+      const server = createServer({ allowHalfOpen: false, noDelay: true }, (socket) => {
+        try {
+          this.#accept(socket, transport);
+        } catch (error) {
+          // A listener callback that throws would end the process: drop the one connection.
+          socket.destroy();
+          this.#logger.error({ transport, error: describe(error) }, 'accepting a connection failed');
+        }
+      });
       const onError = (error: Error): void => {
         server.close();
         reject(listenError(transport, host, port, error));
