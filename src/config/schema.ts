@@ -112,8 +112,46 @@ const proxy = z
   })
   .prefault({});
 
-/** Reserved for the management API and console. */
-const management = z.strictObject({}).prefault({});
+/** The management HTTP listener: metrics, events, blocks. Loopback only unless said otherwise. */
+const management = z
+  .strictObject({
+    enabled: boolean.default(true),
+    host: host.default('127.0.0.1'),
+    // 0 binds a free port (tests use it).
+    port: integer(0, 65535, 'must be 1..65535').default(9060),
+  })
+  .prefault({});
+
+/** The event store: one SQLite file (or `:memory:`), with a retention period. */
+const events = z
+  .strictObject({
+    database: z
+      .string({
+        error: (issue) => (issue.input === undefined ? undefined : 'must be a file path or :memory:'),
+      })
+      .min(1, { error: 'must be a file path or :memory:' })
+      .default('sipwarden-events.db'),
+    retentionDays: integer(1, 3650).default(30),
+    /** Occurrences of one rule and key within this window become one event with a count. */
+    aggregateWindowMs: integer(100, 3_600_000).default(10_000),
+  })
+  .prefault({});
+
+/**
+ * The security pipeline. Each stage's own settings are checked by that stage's factory at
+ * start (it owns its schema), so here they are kept as given, by stage name.
+ */
+const security = z
+  .strictObject({
+    enabled: boolean.default(true),
+    /** Stage names in the order messages meet them; absent: the built-in default order. */
+    stages: z.array(z.string().min(1)).max(64).optional(),
+    /** Sources (addresses or CIDR networks) never blocked nor rate-limited: trunks, offices. */
+    allowlist: z.array(z.string().min(1)).max(10_000).default([]),
+    /** Settings per stage name. */
+    settings: z.record(z.string(), z.unknown()).default({}),
+  })
+  .prefault({});
 
 const log = z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({});
 
@@ -131,6 +169,8 @@ export const configSchema = z
     connections,
     proxy,
     management,
+    events,
+    security,
     log,
   })
   .superRefine((config, context) => {

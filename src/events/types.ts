@@ -1,0 +1,67 @@
+/**
+ * One typed stream of security events: every decision that is not a plain pass. Sinks
+ * (structured log, SQLite store, metrics, later syslog/CEF and webhooks) subscribe to it.
+ */
+
+export type EventType =
+  | 'malformed'
+  | 'invalid'
+  | 'flood'
+  | 'scanner'
+  | 'enumeration'
+  | 'password-guessing'
+  | 'blocked'
+  | 'block'
+  | 'unblock'
+  | 'dialog'
+  | 'transaction'
+  | 'overload'
+  | 'policy';
+
+export type EventAction = 'alert' | 'reject' | 'drop' | 'block' | 'tarpit' | 'unblock';
+
+export interface EventSource {
+  readonly address: string;
+  readonly port: number;
+  readonly transport: string;
+}
+
+/** What a stage reports. */
+export interface EventInput {
+  readonly type: EventType;
+  /** The pipeline stage (`gate`, `validate`, `detect:flood`...) or `admin`. */
+  readonly stage: string;
+  /** The rule that decided, when a configured rule did. */
+  readonly rule?: string;
+  readonly action: EventAction;
+  readonly source?: EventSource;
+  /** The key the rule counted on (`src:203.0.113.7`, `to-user:100`...). */
+  readonly key?: string;
+  /** Why, in words an operator reads: ASCII, bounded, never raw attacker bytes. */
+  readonly reason: string;
+  /** SIP status answered, when one was. */
+  readonly status?: number;
+  /** Small details: counters and thresholds that explain the decision. */
+  readonly details?: Readonly<Record<string, string | number>>;
+}
+
+/** An event as stored and served: aggregated over a window. */
+export interface SecurityEvent extends EventInput {
+  readonly id?: number;
+  /** Epoch ms of the first and last occurrence aggregated in this event. */
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** How many occurrences this event stands for. */
+  readonly count: number;
+}
+
+export interface EventSink {
+  /** Receives a batch off the hot path. Must not throw. */
+  write(events: readonly SecurityEvent[]): void;
+  close?(): void | Promise<void>;
+}
+
+export interface EventEmitter {
+  /** Hot path: O(1), allocation-light; aggregates per (type, rule, key) per window. */
+  emit(event: EventInput, now: number): void;
+}

@@ -1,0 +1,71 @@
+import type { OutcomeContext, PacketContext, RequestContext } from '../core/inspector.ts';
+import type { EventInput } from '../events/types.ts';
+import type { Logger } from '../log/logger.ts';
+import type { SipParseError } from '../sip/errors.ts';
+import type { SipResponse } from '../sip/message.ts';
+import type { ActivityStore, BlockTable } from '../state/types.ts';
+
+/**
+ * The pipeline's unit: one stage, one job. A stage reads the message and the state; it
+ * never reaches into another stage. Its hooks are optional: a stage implements those
+ * points of the message's life it has something to say about.
+ */
+
+export type Phase = 'gate' | 'validate' | 'detect' | 'policy' | 'authenticate' | 'state';
+
+/** What the pipeline does with a non-pass decision. */
+export type StageVerdict =
+  | { readonly action: 'pass' }
+  /** Event only, then go on to the next stage. */
+  | { readonly action: 'alert'; readonly event: EventInput }
+  /** Answer a request with a status (a response is dropped). */
+  | {
+      readonly action: 'reject';
+      readonly status: number;
+      readonly reason: string;
+      readonly headers?: readonly { readonly name: string; readonly value: string }[];
+      readonly event: EventInput;
+    }
+  /** No answer at all. */
+  | { readonly action: 'drop'; readonly event: EventInput }
+  /**
+   * Block a source address, its network, or a rule key for a period, then drop this
+   * message (or answer it with `status` when given).
+   */
+  | {
+      readonly action: 'block';
+      readonly scope: 'address' | 'network' | 'key';
+      readonly key: string;
+      readonly durationMs: number;
+      readonly status?: number;
+      readonly event: EventInput;
+    }
+  /** Hold the answer back for a while (slows a scanner down), then drop. */
+  | { readonly action: 'tarpit'; readonly delayMs: number; readonly event: EventInput };
+
+export const STAGE_PASS: StageVerdict = Object.freeze({ action: 'pass' });
+
+/** Shared services every stage factory may use. */
+export interface StageDependencies {
+  readonly store: ActivityStore;
+  readonly blocks: BlockTable;
+  readonly log: Logger;
+}
+
+export interface Stage {
+  /** The name used in config, events and metrics. */
+  readonly name: string;
+  readonly phase: Phase;
+  /** What happens when the stage itself fails (throws): let traffic through, or refuse it. */
+  readonly failMode: 'open' | 'closed';
+  /** Before parsing: must be cheap and synchronous. */
+  admit?(packet: PacketContext, now: number): StageVerdict;
+  malformed?(
+    packet: PacketContext,
+    error: Pick<SipParseError, 'code' | 'status' | 'reason'>,
+    now: number,
+  ): StageVerdict;
+  request?(context: RequestContext, now: number): StageVerdict | Promise<StageVerdict>;
+  response?(context: RequestContext, response: SipResponse, now: number): StageVerdict;
+  outcome?(context: OutcomeContext, now: number): StageVerdict;
+}
