@@ -3,7 +3,7 @@ import type { EventInput } from '../events/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SipParseError } from '../sip/errors.ts';
 import type { SipResponse } from '../sip/message.ts';
-import type { ActivityStore, BlockTable } from '../state/types.ts';
+import type { ActivityStore, BlockTable, TrustTable } from '../state/types.ts';
 
 /**
  * The pipeline's unit: one stage, one job. A stage reads the message and the state; it
@@ -49,7 +49,24 @@ export const STAGE_PASS: StageVerdict = Object.freeze({ action: 'pass' });
 export interface StageDependencies {
   readonly store: ActivityStore;
   readonly blocks: BlockTable;
+  readonly trust: TrustTable;
   readonly log: Logger;
+}
+
+/**
+ * Builds a stage from its settings (as written under `security.settings.<name>`). A factory
+ * checks its settings once, at start, with its own schema, and throws StageConfigError
+ * listing every problem as `path: reason` (paths relative to the stage's settings).
+ */
+export type StageFactory = (settings: unknown, deps: StageDependencies) => Stage;
+
+export class StageConfigError extends Error {
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[]) {
+    super(issues.join('; '));
+    this.name = 'StageConfigError';
+    this.issues = issues;
+  }
 }
 
 export interface Stage {

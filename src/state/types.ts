@@ -67,3 +67,18 @@ export interface BlockTable {
   list(now: number): BlockEntry[];
   stats(): BlockTableStats;
 }
+
+/**
+ * Known-good sources: an address that authenticated successfully (a 2xx to a request that
+ * carried credentials) earns trust for a while, so that shared NAT addresses of real
+ * customers are not mistaken for floods, and a user under attack keeps working from them.
+ */
+export interface TrustTable {
+  /** Records a success for `address` (optionally for a user) at `now`. */
+  succeed(address: string, user: string | undefined, now: number): void;
+  /** True while the address has earned trust (any user). */
+  isTrusted(address: string, now: number): boolean;
+  /** True while the address has succeeded for this user: their known-good source. */
+  isKnownFor(address: string, user: string, now: number): boolean;
+  stats(): { readonly entries: number; readonly maxEntries: number };
+}

@@ -1,0 +1,24 @@
+import type { EventAction, EventInput, EventSource, EventType } from '../events/types.ts';
+import type { Flow } from '../transport/types.ts';
+
+/** The event's view of where a message came from. */
+export function sourceOf(flow: Flow): EventSource {
+  return { address: flow.remoteAddress, port: flow.remotePort, transport: flow.transport };
+}
+
+/** Builds an event for a decision about a message from `flow`. */
+export function eventFor(
+  flow: Flow,
+  fields: {
+    type: EventType;
+    stage: string;
+    action: EventAction;
+    reason: string;
+    rule?: string;
+    key?: string;
+    status?: number;
+    details?: Readonly<Record<string, string | number>>;
+  },
+): EventInput {
+  return { ...fields, source: sourceOf(flow) };
+}
