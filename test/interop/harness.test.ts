@@ -12,6 +12,7 @@ import { type Kamailio, startKamailio } from './harness/kamailio.ts';
 import { freePort, isListening, isPortFree } from './harness/ports.ts';
 import { liveProcesses, processGroupMembers, startProcess, stopAll } from './harness/process.ts';
 import { describeSipp, runSipp, type SippResult, type SippTransport, startSipp } from './harness/sipp.ts';
+import { sipwardenAvailable, startSipwarden } from './harness/sipwarden.ts';
 import { startTlsUas } from './harness/tls-uas.ts';
 import { tempDir } from './harness/workdir.ts';
 
@@ -323,5 +324,27 @@ describe('Kamailio TLS variant (tls.cfg: UDP in, TLS out)', () => {
       await kamailio.stop();
       await peer.close();
     }
+  });
+});
+
+describe('through sipwarden started as a child process', () => {
+  const skip = sipwardenAvailable() ? false : 'bin/sipwarden.js is not in this checkout';
+
+  test('50 calls over UDP all succeed and the process is stopped by its pid', { skip }, async () => {
+    const uasPort = await freePort();
+    const sipwarden = await startSipwarden({
+      port: await freePort(),
+      upstream: { host: HOST, port: uasPort },
+      extraArgs: ['--log-level', 'warn'],
+    });
+    try {
+      const run = await calls({ count: 50, transport: 'u1', uasPort, via: sipwarden.port });
+      assertAllCallsPassed(run, 50);
+      assert.equal(run.uas.messageCounts['4_BYE_Recv'], 50);
+    } finally {
+      await sipwarden.stop();
+    }
+    assert.equal(sipwarden.process.running, false);
+    assert.equal(await isListening(sipwarden.port, 'udp'), false);
   });
 });

@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Output kept per stream: the last 64 KiB. */
 export const OUTPUT_LIMIT = 64 * 1024;
@@ -195,9 +196,15 @@ export class ManagedProcess {
     signalGroup(this.pid, signal);
   }
 
-  /** SIGTERM to the group, SIGKILL after `graceMs` if it is still there. */
+  /**
+   * SIGTERM to the group, SIGKILL after `graceMs` if the leader is still there; resolves
+   * once no process of the group is alive.
+   */
   async stop(graceMs = DEFAULT_GRACE_MS): Promise<ExitStatus> {
-    if (!this.running) return this.status ?? { code: null, signal: null };
+    if (!this.running) {
+      await this.reapGroup();
+      return this.status ?? { code: null, signal: null };
+    }
     this.signal('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const killed = new Promise<void>((resolve) => {
@@ -209,9 +216,20 @@ export class ManagedProcess {
     await Promise.race([this.exited, killed]);
     clearTimeout(timer);
     const status = await this.exited;
-    // The leader is gone; make sure no forked worker outlives it.
-    signalGroup(this.pid, 'SIGKILL');
+    await this.reapGroup();
     return status;
+  }
+
+  /**
+   * The leader is gone; make sure no process it forked outlives it (bounded wait: a killed
+   * process needs a moment to become a zombie).
+   */
+  private async reapGroup(): Promise<void> {
+    if (this.pid <= 0) return;
+    for (let i = 0; i < 100 && processGroupMembers(this.pid).length > 0; i++) {
+      signalGroup(this.pid, 'SIGKILL');
+      await sleep(20);
+    }
   }
 
   /** The last lines of output, for error messages. */

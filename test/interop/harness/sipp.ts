@@ -147,6 +147,21 @@ export class SippRun {
     ]);
   }
 
+  /**
+   * The counters sipp has written so far (its statistics file is rewritten every second):
+   * calls created, open now, successful and failed. Zeros before the first write.
+   */
+  async snapshot(): Promise<{ created: number; current: number; successful: number; failed: number }> {
+    const stats = lastRow(await readFile(join(this.workDir, 'stats.csv'), 'latin1').catch(() => ''));
+    const num = (key: string) => Number(stats.get(key) ?? 0) || 0;
+    return {
+      created: num('OutgoingCall(C)') + num('IncomingCall(C)'),
+      current: num('CurrentCall'),
+      successful: num('SuccessfulCall(C)'),
+      failed: num('FailedCall(C)'),
+    };
+  }
+
   /** Waits for sipp to end on its own (-m or -timeout), then reads its files. */
   done(): Promise<SippResult> {
     this.result ??= this.process.exited.then((exit) => this.collect(exit));
@@ -206,16 +221,23 @@ export class SippRun {
   }
 }
 
-/** The last data row of a sipp CSV (`;` separated, header first) keyed by column name. */
+/**
+ * The last complete data row of a sipp CSV (`;` separated, header first) keyed by column
+ * name. A row still being written (fewer fields than the header) is skipped.
+ */
 function lastRow(csv: string): Map<string, string> {
   const lines = csv.split('\n').filter((l) => l.trim() !== '');
   const row = new Map<string, string>();
   if (lines.length < 2) return row;
   const names = lines[0]!.split(';');
-  const values = lines.at(-1)!.split(';');
-  names.forEach((name, i) => {
-    if (name) row.set(name, values[i] ?? '');
-  });
+  for (let i = lines.length - 1; i >= 1; i--) {
+    const values = lines[i]!.split(';');
+    if (values.length < names.length) continue;
+    names.forEach((name, j) => {
+      if (name) row.set(name, values[j] ?? '');
+    });
+    break;
+  }
   return row;
 }
 

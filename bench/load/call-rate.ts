@@ -1,0 +1,343 @@
+/**
+ * Call-rate benchmark: the highest call rate each target sustains, and its response times.
+ *
+ *   node --import tsx bench/load/call-rate.ts [--targets direct,kamailio,sipwarden]
+ *     [--rates 100,200,...] [--step-seconds 5] [--max-minutes 20] [--out FILE] [--no-write]
+ *
+ * Targets (bench/load/targets.ts): straight from sipp UAC to sipp UAS; through Kamailio from
+ * Debian as a plain stateful record-routing proxy with one worker; through sipwarden in one
+ * process. Each call: INVITE, 200, ACK, BYE, 200 over UDP (scenarios/uac-call.xml and
+ * uas-answer.xml), ACK and BYE along the Record-Route.
+ *
+ * Method. The rate rises in steps. At each step every target still in the race runs one
+ * sipp UAC for `rate x step-seconds` calls at `rate` calls/s (a fresh UAC port per run),
+ * one target after the other, the order rotated at every step so that the machine's
+ * background noise falls on each in turn. A step passes when fewer than 0.1 % of the calls
+ * failed (any call that did not end successfully counts: rejected, timed out, unfinished)
+ * and sipp achieved at least 95 % of the asked rate. A target leaves the race at its first
+ * failed step; its sustained rate is the last step it passed. Then every target runs one
+ * more step at half of Kamailio's sustained rate, the reference the goal is stated against
+ * ("p99 response time added by the proxy under 5 ms at half that rate"); the time a proxy
+ * adds is its p99 minus the direct p99 of that step.
+ *
+ * Response time: per call, from just after the UAC wrote the INVITE to the moment it
+ * processed the 200 (microsecond clock inside sipp; see test/interop/harness/sipp.ts).
+ *
+ * Caveat, stated in the results: on a 2-core machine the UAC, the UAS and the proxy share
+ * the two cores, so every figure is a figure of the whole set; "direct" shows what sipp alone
+ * reaches, and a proxy's sustained rate can never exceed it. Every loop is bounded in count
+ * and time; all traffic is on loopback.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { freePort } from '../../test/interop/harness/ports.ts';
+import { stopAll } from '../../test/interop/harness/process.ts';
+import { runSipp, type SippResult } from '../../test/interop/harness/sipp.ts';
+import { REPO_ROOT } from '../../test/interop/harness/sipwarden.ts';
+import { loadAverageText, machineInfo } from './machine.ts';
+import { HOST, startTarget, TARGET_NAMES, type Target, type TargetName, targetAvailable } from './targets.ts';
+
+const FAILED_LIMIT = 0.001;
+const ACHIEVED_MIN = 0.95;
+const DEFAULT_RATES = [100, 200, 400, 800, 1200, 1600, 2000, 2400, 3200, 4000, 4800, 6400];
+
+export interface StepResult {
+  readonly target: TargetName;
+  readonly rate: number;
+  readonly attempted: number;
+  readonly successful: number;
+  readonly failed: number;
+  readonly failedRatio: number;
+  readonly achievedRate: number;
+  readonly p50?: number;
+  readonly p99?: number;
+  readonly retransmissions: number;
+  readonly passed: boolean;
+  readonly loadAverage: string;
+  readonly note: string;
+}
+
+function stepOf(target: TargetName, rate: number, attempted: number, result: SippResult): StepResult {
+  const successful = Math.min(result.successful, attempted);
+  const failed = attempted - successful;
+  const failedRatio = failed / attempted;
+  const achievedRate = result.callRate;
+  const passed = failedRatio < FAILED_LIMIT && achievedRate >= ACHIEVED_MIN * rate;
+  const reasons: string[] = [];
+  if (failedRatio >= FAILED_LIMIT) {
+    const by = Object.entries(result.failedBy)
+      .filter(([k]) => k !== 'FailedCall')
+      .map(([k, v]) => `${k.replace(/^Failed/, '')} ${v}`)
+      .join(', ');
+    reasons.push(`failed ${(failedRatio * 100).toFixed(2)} %${by ? ` (${by})` : ''}`);
+  }
+  if (achievedRate < ACHIEVED_MIN * rate) reasons.push(`achieved ${achievedRate.toFixed(0)}/s`);
+  return {
+    target,
+    rate,
+    attempted,
+    successful,
+    failed,
+    failedRatio,
+    achievedRate,
+    p50: result.responseTimeP50,
+    p99: result.responseTimeP99,
+    retransmissions: result.retransmissions,
+    passed,
+    loadAverage: loadAverageText(),
+    note: reasons.join('; '),
+  };
+}
+
+async function runStep(target: Target, rate: number, seconds: number): Promise<StepResult> {
+  const attempted = Math.max(1, Math.round(rate * seconds));
+  const result = await runSipp({
+    scenario: 'uac-call.xml',
+    localPort: await freePort(),
+    remote: { host: HOST, port: target.port },
+    transport: 'u1',
+    calls: attempted,
+    rate,
+    // Two seconds of calls may be open at once; a target that falls further behind fails the step.
+    maxConcurrent: Math.max(200, rate * 2),
+    timeoutS: Math.ceil(seconds * 2) + 10,
+    responseTimes: true,
+    name: `uac-${target.name}-${rate}`,
+  });
+  return stepOf(target.name, rate, attempted, result);
+}
+
+const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(2));
+
+function table(steps: readonly StepResult[]): string {
+  const lines = [
+    '| target | rate (calls/s) | achieved | failed | p50 (ms) | p99 (ms) | retrans | load avg | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---|',
+  ];
+  for (const s of steps) {
+    lines.push(
+      `| ${s.target} | ${s.rate} | ${s.achievedRate.toFixed(0)} | ${s.failed}/${s.attempted} | ${ms(s.p50)} | ` +
+        `${ms(s.p99)} | ${s.retransmissions} | ${s.loadAverage} | ${s.passed ? 'pass' : `FAIL: ${s.note}`} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+interface Summary {
+  readonly sustained: Map<TargetName, number>;
+  readonly best: Map<TargetName, StepResult>;
+}
+
+function summarize(targets: readonly TargetName[], steps: readonly StepResult[]): Summary {
+  const sustained = new Map<TargetName, number>();
+  const best = new Map<TargetName, StepResult>();
+  for (const name of targets) {
+    const passed = steps.filter((s) => s.target === name && s.passed);
+    const top = passed.at(-1);
+    sustained.set(name, top?.rate ?? 0);
+    if (top) best.set(name, top);
+  }
+  return { sustained, best };
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  if (!a || !b) return 'n/a';
+  return `${((a / b) * 100).toFixed(0)} %`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      targets: { type: 'string', default: TARGET_NAMES.join(',') },
+      rates: { type: 'string', default: DEFAULT_RATES.join(',') },
+      'step-seconds': { type: 'string', default: '5' },
+      'max-minutes': { type: 'string', default: '20' },
+      out: { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  const rates = values.rates
+    .split(',')
+    .map(Number)
+    .filter((r) => Number.isFinite(r) && r > 0)
+    .slice(0, 40);
+  const seconds = Math.min(60, Math.max(1, Number(values['step-seconds'])));
+  const deadline = Date.now() + Math.min(120, Math.max(1, Number(values['max-minutes']))) * 60000;
+  const wanted = values.targets
+    .split(',')
+    .filter((t): t is TargetName => TARGET_NAMES.includes(t as TargetName));
+  const skipped = wanted.filter((t) => !targetAvailable(t));
+  const names = wanted.filter((t) => targetAvailable(t));
+  for (const name of skipped)
+    console.log(`# ${name}: not available in this checkout (bin/sipwarden.js missing); skipped`);
+
+  const machine = machineInfo(REPO_ROOT);
+  console.log(`# ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.sipp}, Kamailio ${machine.kamailio}`);
+  console.log(`# steps of ${seconds} s at ${rates.join(', ')} calls/s; targets ${names.join(', ')}`);
+
+  const uasTimeoutS = Math.ceil((deadline - Date.now()) / 1000) + 120;
+  const targets = new Map<TargetName, Target>();
+  for (const name of names) {
+    targets.set(name, await startTarget(name, { uasScenario: 'uas-answer.xml', uasTimeoutS }));
+  }
+
+  const steps: StepResult[] = [];
+  const inRace = new Set(names);
+  let stoppedEarly = '';
+  try {
+    for (let i = 0; i < rates.length && inRace.size > 0; i++) {
+      const rate = rates[i]!;
+      const order = [...inRace];
+      // Rotate who goes first, so that no target always runs right after another one's load.
+      for (let r = 0; r < i % order.length; r++) order.push(order.shift()!);
+      for (const name of order) {
+        if (Date.now() > deadline) {
+          stoppedEarly = `time budget reached at ${rate} calls/s`;
+          break;
+        }
+        const step = await runStep(targets.get(name)!, rate, seconds);
+        steps.push(step);
+        console.log(
+          `${name.padEnd(9)} ${String(rate).padStart(5)}/s: achieved ${step.achievedRate.toFixed(0)}/s, ` +
+            `failed ${step.failed}/${step.attempted}, p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms` +
+            `${step.passed ? '' : `  -> out (${step.note})`}`,
+        );
+        if (!step.passed) inRace.delete(name);
+        // Let retransmissions and transaction timers of this run settle before the next one.
+        await sleep(1000);
+      }
+      if (stoppedEarly) break;
+    }
+
+    const { sustained } = summarize(names, steps);
+    const reference = sustained.get('kamailio') || sustained.get('sipwarden') || sustained.get('direct') || 0;
+    const halfRate = Math.max(50, Math.round(reference / 2 / 50) * 50);
+    const halfSteps: StepResult[] = [];
+    if (reference > 0 && Date.now() < deadline) {
+      for (const name of names) {
+        const step = await runStep(targets.get(name)!, halfRate, seconds * 2);
+        halfSteps.push(step);
+        console.log(
+          `half rate ${name.padEnd(9)} ${halfRate}/s: p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms`,
+        );
+        await sleep(1000);
+      }
+    }
+
+    const report = render({
+      machine,
+      seconds,
+      rates,
+      names,
+      skipped,
+      steps,
+      halfRate,
+      halfSteps,
+      stoppedEarly,
+      sustained,
+    });
+    console.log(`\n${report}`);
+    if (!values['no-write']) {
+      const out = values.out ?? defaultOutput();
+      mkdirSync(join(out, '..'), { recursive: true });
+      writeFileSync(out, report);
+      console.log(`\nwritten to ${out}`);
+    }
+  } finally {
+    for (const target of targets.values()) await target.stop();
+    await stopAll();
+  }
+}
+
+function defaultOutput(): string {
+  const date = new Date().toISOString().slice(0, 10);
+  return join(REPO_ROOT, 'bench', 'results', `load-${date}.md`);
+}
+
+function render(r: {
+  machine: ReturnType<typeof machineInfo>;
+  seconds: number;
+  rates: readonly number[];
+  names: readonly TargetName[];
+  skipped: readonly TargetName[];
+  steps: readonly StepResult[];
+  halfRate: number;
+  halfSteps: readonly StepResult[];
+  stoppedEarly: string;
+  sustained: Map<TargetName, number>;
+}): string {
+  const { machine } = r;
+  const best = summarize(r.names, r.steps).best;
+  const half = new Map(r.halfSteps.map((s) => [s.target, s]));
+  const directHalf = half.get('direct');
+  const added = (name: TargetName): string => {
+    const s = half.get(name);
+    if (!s || s.p99 === undefined || directHalf?.p99 === undefined) return 'n/a';
+    return `${(s.p99 - directHalf.p99).toFixed(2)} ms`;
+  };
+  const lines: string[] = [];
+  lines.push(`# Load benchmark: call rate (${new Date().toISOString()})`, '');
+  lines.push('Produced by `bench/load/call-rate.ts` (`bash bench/run.sh`).', '');
+  lines.push('## Machine', '');
+  lines.push(
+    `- CPUs: ${machine.cpus} (${machine.cpuModel}), memory ${machine.memoryGiB} GiB, Linux ${machine.kernel}`,
+  );
+  lines.push(`- Node ${machine.node}; ${machine.sipp}; Kamailio ${machine.kamailio}`);
+  lines.push(`- sipwarden commit ${machine.commit}; load average at start ${machine.loadAverage}`);
+  lines.push(
+    `- The sipp UAC, the sipp UAS and the proxy share these ${machine.cpus} cores: every figure is that of the ` +
+      'whole set, and "direct" (sipp alone) is the ceiling a proxy cannot exceed. Other programs running ' +
+      'on the machine show in the load averages.',
+  );
+  lines.push('');
+  lines.push('## Summary', '');
+  lines.push(
+    '| target | sustained (calls/s) | p50 (ms) | p99 (ms) | p99 at half rate (ms) | p99 added at half rate |',
+  );
+  lines.push('|---|---:|---:|---:|---:|---:|');
+  for (const name of r.names) {
+    const b = best.get(name);
+    const h = half.get(name);
+    lines.push(
+      `| ${name} | ${r.sustained.get(name) ?? 0} | ${ms(b?.p50)} | ${ms(b?.p99)} | ${ms(h?.p99)} | ` +
+        `${name === 'direct' ? '-' : added(name)} |`,
+    );
+  }
+  for (const name of r.skipped) lines.push(`| ${name} | not run (not available) | | | | |`);
+  lines.push('');
+  const sw = r.sustained.get('sipwarden');
+  const ka = r.sustained.get('kamailio');
+  const di = r.sustained.get('direct');
+  lines.push(`- sipwarden / Kamailio: ${ratio(sw, ka)} (goal: at least 75 %)`);
+  lines.push(`- sipwarden / direct: ${ratio(sw, di)}`);
+  lines.push(`- Kamailio / direct: ${ratio(ka, di)}`);
+  lines.push(
+    `- Half rate: ${r.halfRate} calls/s (half of Kamailio's sustained rate, rounded to 50), ` +
+      `${r.seconds * 2} s per target; "added" is the target's p99 minus the direct p99 at that rate ` +
+      '(goal for sipwarden: under 5 ms).',
+  );
+  if (r.stoppedEarly) lines.push(`- Stopped early: ${r.stoppedEarly}.`);
+  lines.push('');
+  lines.push('## Method', '');
+  lines.push(
+    `Steps of ${r.seconds} s at ${r.rates.join(', ')} calls/s, targets interleaved within a step, the ` +
+      'order rotated at each step. Each call: INVITE, 200, ACK, BYE, 200 over UDP; ACK and BYE follow ' +
+      'the Record-Route. A step passes with fewer than 0.1 % failed calls (any call not ended ' +
+      'successfully) and at least 95 % of the asked rate achieved; a target leaves at its first failed ' +
+      'step. Response time: from just after the UAC wrote the INVITE to its processing of the 200, ' +
+      'measured inside sipp with a microsecond clock. Kamailio: test/interop/kamailio/proxy.cfg, ' +
+      'children=1 (one UDP worker), 256 MB shared memory. sipwarden: `sipwarden start --listen ' +
+      '--upstream --log-level warn`, one process.',
+  );
+  lines.push('', '## Every step', '', table(r.steps), '');
+  if (r.halfSteps.length > 0) lines.push('## Half rate', '', table(r.halfSteps), '');
+  return lines.join('\n');
+}
+
+main().catch(async (error) => {
+  console.error(error);
+  await stopAll();
+  process.exitCode = 1;
+});

@@ -1,0 +1,101 @@
+/**
+ * The systems a load benchmark measures, each with its own sipp UAS behind it:
+ * - direct:    sipp UAC -> sipp UAS (the ceiling: what sipp itself does on this machine)
+ * - kamailio:  sipp UAC -> Kamailio (proxy.cfg: stateful, record-routing, one worker) -> UAS
+ * - sipwarden: sipp UAC -> sipwarden (one process, `sipwarden start`) -> UAS
+ * All on loopback, on free ports.
+ */
+import { type Kamailio, startKamailio } from '../../test/interop/harness/kamailio.ts';
+import { freePort } from '../../test/interop/harness/ports.ts';
+import { type SippRun, startSipp } from '../../test/interop/harness/sipp.ts';
+import { type Sipwarden, sipwardenAvailable, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
+
+export type TargetName = 'direct' | 'kamailio' | 'sipwarden';
+export const TARGET_NAMES: readonly TargetName[] = ['direct', 'kamailio', 'sipwarden'];
+
+export const HOST = '127.0.0.1';
+
+export interface Target {
+  readonly name: TargetName;
+  /** Where the UAC sends. */
+  readonly port: number;
+  readonly uas: SippRun;
+  /** The proxy's main process (undefined for direct). */
+  readonly pid?: number;
+  readonly kamailio?: Kamailio;
+  readonly sipwarden?: Sipwarden;
+  stop(): Promise<void>;
+}
+
+export interface TargetOptions {
+  /** The UAS scenario file (scenarios/), e.g. uas-answer.xml or uas-hold.xml. */
+  readonly uasScenario: string;
+  /** -d for the UAS (its <pause/>), ms. */
+  readonly uasPauseMs?: number;
+  /** The UAS stops by itself after this long whatever happens. */
+  readonly uasTimeoutS: number;
+  /** Kamailio -m (shared memory MB: transactions live there). */
+  readonly kamailioSharedMemoryMb?: number;
+  /** Extra arguments for `sipwarden start`. */
+  readonly sipwardenArgs?: readonly string[];
+}
+
+export function targetAvailable(name: TargetName): boolean {
+  return name !== 'sipwarden' || sipwardenAvailable();
+}
+
+export async function startTarget(name: TargetName, options: TargetOptions): Promise<Target> {
+  const uasPort = await freePort();
+  const uas = await startSipp({
+    scenario: options.uasScenario,
+    localPort: uasPort,
+    transport: 'u1',
+    timeoutS: options.uasTimeoutS,
+    timeoutIsError: false,
+    pauseMs: options.uasPauseMs,
+    // Room for every call in flight (the memory benchmark holds 10,000).
+    maxConcurrent: 50000,
+    name: `uas-${name}`,
+  });
+  await uas.ready();
+  const stopUas = async () => {
+    await uas.stop();
+  };
+  if (name === 'direct') {
+    return { name, port: uasPort, uas, stop: stopUas };
+  }
+  if (name === 'kamailio') {
+    const kamailio = await startKamailio({
+      port: await freePort(),
+      upstream: { host: HOST, port: uasPort },
+      sharedMemoryMb: options.kamailioSharedMemoryMb ?? 256,
+    });
+    return {
+      name,
+      port: kamailio.port,
+      uas,
+      pid: kamailio.pid,
+      kamailio,
+      stop: async () => {
+        await kamailio.stop();
+        await stopUas();
+      },
+    };
+  }
+  const sipwarden = await startSipwarden({
+    port: await freePort(),
+    upstream: { host: HOST, port: uasPort },
+    extraArgs: ['--log-level', 'warn', ...(options.sipwardenArgs ?? [])],
+  });
+  return {
+    name,
+    port: sipwarden.port,
+    uas,
+    pid: sipwarden.pid,
+    sipwarden,
+    stop: async () => {
+      await sipwarden.stop();
+      await stopUas();
+    },
+  };
+}
