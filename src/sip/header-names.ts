@@ -70,6 +70,112 @@ const SPECIAL: ReadonlyMap<string, string> = new Map(
   }),
 );
 
+/** Names matched on bytes while the parser scans them (no string built for these). */
+const COMMON = [
+  'via',
+  'from',
+  'to',
+  'call-id',
+  'cseq',
+  'contact',
+  'max-forwards',
+  'content-length',
+  'content-type',
+  'route',
+  'record-route',
+  'expires',
+  'allow',
+  'supported',
+  'user-agent',
+  'server',
+  'subject',
+  'accept',
+  'authorization',
+  'proxy-authorization',
+  'www-authenticate',
+  'proxy-authenticate',
+  'allow-events',
+  'event',
+  'require',
+  'proxy-require',
+  'session-expires',
+  'min-se',
+  'reason',
+  'date',
+  'timestamp',
+  'organization',
+  'p-asserted-identity',
+  'p-preferred-identity',
+  'privacy',
+  'path',
+  'refer-to',
+  'referred-by',
+  'content-disposition',
+  'content-encoding',
+  'accept-encoding',
+  'accept-language',
+  'alert-info',
+  'call-info',
+  'error-info',
+  'in-reply-to',
+  'mime-version',
+  'min-expires',
+  'priority',
+  'reply-to',
+  'retry-after',
+  'unsupported',
+  'warning',
+  'rseq',
+  'rack',
+  'identity',
+  'x-asterisk-hangupcause',
+];
+
+/** One step of the case-insensitive name hash: `h = nameHashStep(h, charCode)`. */
+export function nameHashStep(h: number, c: number): number {
+  return (Math.imul(h, 31) + (c | 0x20)) | 0;
+}
+
+/** A name as spelled in lower case and the long name it stands for. */
+export interface KnownName {
+  readonly spelled: string;
+  readonly long: string;
+}
+
+function hashOf(lower: string): number {
+  let h = 0;
+  for (let i = 0; i < lower.length; i++) h = nameHashStep(h, lower.charCodeAt(i));
+  return h;
+}
+
+/** Case-insensitive hash of a common or compact name -> the name; a caller verifies the bytes. */
+export const KNOWN_NAMES: ReadonlyMap<number, KnownName> = (() => {
+  const map = new Map<number, KnownName>();
+  const add = (spelled: string, long: string): void => {
+    const h = hashOf(spelled);
+    if (!map.has(h)) map.set(h, { spelled, long });
+  };
+  for (const name of COMMON) add(name, name);
+  for (const [compact, long] of COMPACT) add(compact, long);
+  return map;
+})();
+
+/**
+ * The lower-case long name of the header name at s[start, end) when `hash` (built with
+ * nameHashStep over those characters) names a common header; undefined otherwise.
+ */
+export function knownName(s: string, start: number, end: number, hash: number): string | undefined {
+  const known = KNOWN_NAMES.get(hash);
+  if (known === undefined) return undefined;
+  const spelled = known.spelled;
+  if (spelled.length !== end - start) return undefined;
+  // c | 0x20 equals a lower-case letter only for that letter in either case.
+  for (let k = 0; k < spelled.length; k++) {
+    if ((s.charCodeAt(start + k) | 0x20) !== spelled.charCodeAt(k)) return undefined;
+  }
+  return known.long;
+}
+
 const LONG_CACHE_MAX = 512;
 /** Raw (any case) name -> lower-case long name; bounded so hostile names cannot grow it. */
 const longCache = new Map<string, string>();

@@ -8,7 +8,7 @@
  */
 import { CHAR, skipWs, TOKEN } from './chars.ts';
 import { type SipErrorCode, SipParseError, sipError } from './errors.ts';
-import { longName } from './header-names.ts';
+import { knownName, longName, nameHashStep } from './header-names.ts';
 import { parseCSeq } from './headers/cseq.ts';
 import { parseNameAddr, parseNameAddrList } from './headers/name-addr.ts';
 import { isCallId, parseDigits } from './headers/scalar.ts';
@@ -185,6 +185,20 @@ function parseStartLine(s: string, end: number, limits: ParserLimits): StartLine
   return { kind: 'request', method, uriText, uri, status: 0, reason: '', error };
 }
 
+const INCOMPLETE = -1;
+const BARE_LF = -2;
+
+/**
+ * Index of the CR ending the line that starts at `from`; `end` for the last line of the
+ * header section; INCOMPLETE for a last line without CRLF when the section has no end;
+ * BARE_LF when the line ends in LF alone (refused). Searching LF alone is the fast path.
+ */
+function findLineEnd(head: string, from: number, end: number, noEnd: boolean): number {
+  const lf = head.indexOf('\n', from);
+  if (lf < 0) return noEnd ? INCOMPLETE : end;
+  return head.charCodeAt(lf - 1) === 0x0d && lf > from ? lf - 1 : BARE_LF;
+}
+
 /** A header value with line folding: each [*WSP] CRLF 1*WSP becomes one SP (RFC 3261 7.3.1). */
 function unfold(s: string, from: number, to: number): string {
   let out = '';
@@ -280,23 +294,23 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
   let pos = lineEnd + 2;
 
   while (pos < headLen) {
-    let eol = head.indexOf('\r\n', pos);
-    if (eol < 0) {
-      // The last line of a message without an empty line is incomplete.
-      if (noEnd) break;
-      eol = headLen;
-    }
+    let eol = findLineEnd(head, pos, headLen, noEnd);
+    if (eol === INCOMPLETE) break;
     lines++;
     let folded = false;
     // Continuation lines start with SP or HTAB (RFC 3261 7.3.1).
-    while (eol < headLen) {
+    while (eol >= 0 && eol < headLen) {
       const c = head.charCodeAt(eol + 2);
       if (c !== 0x20 && c !== 0x09) break;
-      const next = head.indexOf('\r\n', eol + 2);
-      if (next < 0 && noEnd) break;
+      const next = findLineEnd(head, eol + 2, headLen, noEnd);
+      if (next === INCOMPLETE) break;
       folded = true;
-      eol = next < 0 ? headLen : next;
+      eol = next;
       if (++lines > maxLines) break;
+    }
+    if (eol === BARE_LF) {
+      error ??= sipError('SW_ERR_BAD_HEADER', 'line ends in LF without CR');
+      break;
     }
     if (lines > maxLines) {
       error ??= sipError('SW_ERR_TOO_MANY_HEADERS', 'too many header lines', 'maxHeaderLines');
@@ -304,9 +318,11 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
     }
     // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
     let nameEnd = pos;
+    let hash = 0;
     while (nameEnd < eol) {
       const c = head.charCodeAt(nameEnd);
       if (c > 255 || (CHAR[c]! & TOKEN) === 0) break;
+      hash = nameHashStep(hash, c);
       nameEnd++;
     }
     let colon = nameEnd;
@@ -328,7 +344,7 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
       while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
       value = head.slice(vs, ve);
     }
-    const name = longName(head.slice(pos, nameEnd));
+    const name = knownName(head, pos, nameEnd, hash) ?? longName(head.slice(pos, nameEnd));
     headers.push({ name, value, raw: head.slice(pos, eol) });
     pos = eol + 2;
     if (error !== undefined) continue; // keep reading fields for the partial message only
@@ -410,23 +426,6 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
         else if (parseDigits(value, 10) === -1) error = sipError('SW_ERR_BAD_EXPIRES', 'malformed Expires');
         seenExpires = true;
         break;
-      case 'contact':
-      case 'route':
-      case 'record-route': {
-        const r = parseNameAddrList(value, maxToken);
-        if (r instanceof SipParseError) {
-          error =
-            r.code === 'SW_ERR_BAD_NAME_ADDR'
-              ? sipError(
-                  'SW_ERR_BAD_NAME_ADDR',
-                  `bad ${name === 'contact' ? 'Contact' : name === 'route' ? 'Route' : 'Record-Route'} header: ${r.reason}`,
-                )
-              : r;
-        } else if (r === '*' && name !== 'contact') {
-          error = sipError('SW_ERR_BAD_NAME_ADDR', 'malformed Route header');
-        }
-        break;
-      }
       default: {
         const code = checkOpaqueValue(value, maxToken);
         if (code !== undefined)

@@ -23,6 +23,8 @@ export type ValidationResult =
 export interface ValidateOptions {
   /** Option tags the proxy supports in Proxy-Require (RFC 3261 16.3 step 5). Default: none. */
   readonly proxyExtensions?: ReadonlySet<string>;
+  /** Bound of every token in the headers checked here (ParserLimits.maxTokenBytes). Default 1024. */
+  readonly maxTokenBytes?: number;
 }
 
 const OK: ValidationResult = Object.freeze({ ok: true });
@@ -63,6 +65,7 @@ export function validateMessage(m: SipMessage, options?: ValidateOptions): Valid
   if (m.contentLength !== undefined && m.contentLength !== m.body.length)
     return refuse('SW_ERR_CONTENT_LENGTH', 400, 'Content-Length does not match the body');
 
+  const maxToken = options?.maxTokenBytes ?? 1024;
   let contactStar = false;
   let contactCount = 0;
   let expiresZero = false;
@@ -73,9 +76,20 @@ export function validateMessage(m: SipMessage, options?: ValidateOptions): Valid
         if (!isDeltaSeconds(h.value)) return refuse('SW_ERR_EXPIRES_RANGE', 400, 'Expires out of range');
         expiresZero = parseDigits(h.value, 10) === 0;
         break;
+      case 'route':
+      case 'record-route':
+      case 'path': {
+        // Parsed on demand, not by parseMessage: syntax is checked here (RFC 3261 20.30, 20.34).
+        const list = parseNameAddrList(h.value, maxToken);
+        if (list instanceof SipParseError)
+          return refuse(list.code, list.status, `bad ${h.name} header: ${list.reason}`);
+        if (list === '*') return refuse('SW_ERR_BAD_NAME_ADDR', 400, `bad ${h.name} header`);
+        break;
+      }
       case 'contact': {
-        const list = parseNameAddrList(h.value);
-        if (list instanceof SipParseError) return refuse(list.code, list.status, list.reason);
+        const list = parseNameAddrList(h.value, maxToken);
+        if (list instanceof SipParseError)
+          return refuse(list.code, list.status, `bad contact header: ${list.reason}`);
         if (list === '*') {
           contactStar = true;
           contactCount++;

@@ -169,13 +169,6 @@ test('refuses a To with two values', () => {
   );
 });
 
-test('refuses malformed Contact, Route and Record-Route values', () => {
-  parseFails(invite('Route: <sip:p1.example.com;lr>,\r\n'), 'SW_ERR_BAD_NAME_ADDR');
-  parseFails(invite('Record-Route: sip:p1.example.com;lr junk\r\n'), 'SW_ERR_BAD_NAME_ADDR');
-  parseFails(invite('Route: *\r\n'), 'SW_ERR_BAD_NAME_ADDR');
-  parseFails(invite('Contact: "unterminated <sip:a@example.com>\r\n'), 'SW_ERR_BAD_NAME_ADDR');
-});
-
 test('refuses malformed Call-ID, Max-Forwards, Content-Length and Expires values', () => {
   parseFails(
     invite().replace('Call-ID: a84b4c76e66710@pc33.atlanta.example.com', 'Call-ID: a b'),
@@ -222,11 +215,10 @@ test('refuses a message without the empty line after the headers and keeps compl
 
 test('refuses bare LF line endings', () => {
   parseFails(invite().replaceAll('\r\n', '\n'), 'SW_ERR_BAD_START_LINE');
-  parseFails(
-    invite().replace('Max-Forwards: 70\r\n', 'Max-Forwards: 70\nX-A: b\r\n'),
-    'SW_ERR_BAD_MAX_FORWARDS',
-  );
+  parseFails(invite().replace('Max-Forwards: 70\r\n', 'Max-Forwards: 70\nX-A: b\r\n'), 'SW_ERR_BAD_HEADER');
   parseFails(invite('X-Bare: a\nb\r\n'), 'SW_ERR_BAD_HEADER');
+  parseFails(invite('X-Folded: a\r\n b\nc\r\n'), 'SW_ERR_BAD_HEADER');
+  parseFails(invite('\n'), 'SW_ERR_BAD_HEADER');
   parseFails(invite('X-Bare: a\rb\r\n'), 'SW_ERR_BAD_HEADER');
 });
 

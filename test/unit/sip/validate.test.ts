@@ -54,6 +54,28 @@ test('bounds Expires and Contact expires to 2^32-1 (RFC 3261 20.19)', () => {
   );
 });
 
+test('refuses malformed Contact, Route, Record-Route and Path values', () => {
+  refusedWith(invite('Route: <sip:p1.example.com;lr>,\r\n'), 'SW_ERR_BAD_NAME_ADDR', 400);
+  refusedWith(invite('Record-Route: sip:p1.example.com;lr junk\r\n'), 'SW_ERR_BAD_NAME_ADDR', 400);
+  refusedWith(invite('Route: *\r\n'), 'SW_ERR_BAD_NAME_ADDR', 400);
+  refusedWith(invite('Path: <sip:p1.example.com;lr;lr>\r\n'), 'SW_ERR_BAD_NAME_ADDR', 400);
+  refusedWith(
+    invite().replace(
+      'Contact: <sip:alice@pc33.atlanta.example.com>',
+      'Contact: "unterminated <sip:a@example.com>',
+    ),
+    'SW_ERR_BAD_NAME_ADDR',
+    400,
+  );
+});
+
+test('bounds the tokens of the headers it parses', () => {
+  const v = validateMessage(parseOk(invite(`Route: <sip:${'p'.repeat(80)}.example.com;lr>\r\n`)), {
+    maxTokenBytes: 64,
+  });
+  assert.ok(!v.ok && v.code === 'SW_ERR_TOKEN_TOO_LONG');
+});
+
 test('refuses a Contact q outside 0..1', () => {
   assert.ok(
     validateMessage(
