@@ -6,7 +6,7 @@ import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
 import type { AdvertisedAddress } from './core/local-identity.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
-import type { TimerSettings } from './core/transaction/timers.ts';
+import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
 import type { Logger } from './log/logger.ts';
 import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
 import { createTransport } from './transport/create-transport.ts';
@@ -162,8 +162,11 @@ export async function startGateway(
     recordRoute: config.proxy.recordRoute,
     maxTransactions: config.proxy.maxTransactions,
     answerOptions: config.proxy.answerOptions,
+    maxRegisterExpires: config.proxy.maxRegisterExpires,
+    sessionTimeoutMs: config.proxy.sessionTimeoutMs,
+    maxDialogs: config.proxy.maxDialogs,
     secret: randomBytes(32),
-    ...(options.timers ? { timers: options.timers } : {}),
+    timers: options.timers ?? { ...RFC3261_TIMERS, timerC: config.proxy.inviteTimeoutMs },
   };
   const proxy = new SipProxy(settings, transport, logger.child({ module: 'proxy' }));
   transport.onMessage(proxy.handle);

@@ -109,6 +109,13 @@ const proxy = z
     recordRoute: boolean.default(true),
     maxTransactions: integer(1, 10_000_000).default(100_000),
     answerOptions: boolean.default(true),
+    // Registrations asking for longer are shortened to this (RFC 3261 10.2.1 lets a proxy lower it).
+    maxRegisterExpires: integer(60, 604_800).default(3600),
+    // How long an INVITE may wait for its final answer once ringing (Timer C, RFC 3261 16.6 item 11).
+    inviteTimeoutMs: integer(1000, 3_600_000).default(180_000),
+    // A dialog with no request for this long is forgotten (the signal/session timeout).
+    sessionTimeoutMs: integer(60_000, 604_800_000).default(43_200_000),
+    maxDialogs: integer(1, 10_000_000).default(100_000),
   })
   .prefault({});
 

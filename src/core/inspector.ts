@@ -38,8 +38,23 @@ export interface RequestContext {
   readonly flow: Flow;
   readonly direction: Direction;
   readonly request: SipRequest;
-  /** True when the request belongs to a dialog the proxy knows (RFC 3261 12.2). */
+  /** True when the request belongs to a dialog the proxy knows, from one of its parties (RFC 3261 12.2). */
   readonly inDialog: boolean;
+  /** For a new INVITE from the client side: dialogs its caller identity has open now. */
+  readonly activeDialogs?: number;
+}
+
+/** A refusal the core decided itself (no dialog, no transaction), reported for the record. */
+export interface CoreRefusal {
+  readonly flow: Flow;
+  readonly direction: Direction;
+  readonly kind: 'dialog' | 'transaction';
+  /** Short code: `unknown-dialog`, `wrong-party`, `cseq-not-increasing`, `no-matching-invite`, `response-from-wrong-address`... */
+  readonly code: string;
+  readonly reason: string;
+  /** SIP status answered; absent when the message was dropped. */
+  readonly status?: number;
+  readonly method?: string;
 }
 
 /** The final answer a forwarded request got, for detectors that count outcomes. */
@@ -62,6 +77,8 @@ export interface MessageInspector {
   inspectResponse(context: RequestContext, response: SipResponse): Verdict;
   /** The transaction ended with this final status. */
   outcome(context: OutcomeContext): void;
+  /** The core refused or dropped a message on its own grounds. */
+  refused(refusal: CoreRefusal): void;
 }
 
 /** The inspector used when no pipeline is configured: everything passes. */
@@ -71,4 +88,5 @@ export const PASS_ALL: MessageInspector = Object.freeze({
   inspectRequest: () => PASS,
   inspectResponse: () => PASS,
   outcome: () => {},
+  refused: () => {},
 });

@@ -9,9 +9,11 @@ import { serializeMessage } from '../sip/serialize.ts';
 import { validateMessage } from '../sip/validate.ts';
 import type { Flow, InboundMessage, SendTarget, TransportLayer, TransportName } from '../transport/types.ts';
 import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch, statelessBranch } from './branch.ts';
+import { DialogTable, dialogId, partyOf } from './dialog/dialog-table.ts';
 import { FlowTokenCodec } from './flow-token.ts';
 import { type Direction, type MessageInspector, PASS_ALL, type Verdict } from './inspector.ts';
 import { type AdvertisedAddress, formatHostPort, hostForUri, LocalIdentity } from './local-identity.ts';
+import { capRegisterExpires } from './register-expires.ts';
 import { buildAck, buildCancel } from './request-builders.ts';
 import { firstRouteUri, routeValues } from './routes.ts';
 import { flowTarget, ProxyTransaction, type TransactionHost } from './transaction/proxy-transaction.ts';
@@ -36,6 +38,12 @@ export interface ProxySettings {
   readonly maxTransactions: number;
   readonly answerOptions: boolean;
   readonly timers?: TimerSettings;
+  /** Dialogs tracked at once; the oldest gives way beyond it. */
+  readonly maxDialogs?: number;
+  /** A dialog with no in-dialog request for this long is forgotten (the session timeout). */
+  readonly sessionTimeoutMs?: number;
+  /** REGISTER lifetimes above this many seconds are shortened to it. */
+  readonly maxRegisterExpires?: number;
   /** Signs flow tokens; random per process unless several nodes must share it. */
   readonly secret: Buffer;
 }
@@ -49,7 +57,12 @@ export interface ProxyStats {
   rejected: number;
   strayResponses: number;
   transactions: number;
+  dialogs: number;
+  dialogRefusals: number;
 }
+
+/** Methods whose 2xx creates a dialog we track (RFC 3261 12.1, RFC 6665). */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE']);
 
 /** Methods that never create a dialog, so their requests are not record-routed. */
 const NO_RECORD_ROUTE = new Set(['REGISTER', 'CANCEL', 'ACK', 'OPTIONS', 'MESSAGE', 'PUBLISH']);
@@ -83,7 +96,11 @@ export class SipProxy {
     rejected: 0,
     strayResponses: 0,
     transactions: 0,
+    dialogs: 0,
+    dialogRefusals: 0,
   };
+  readonly #dialogs: DialogTable;
+  readonly #sweepTimer: NodeJS.Timeout;
 
   constructor(
     settings: ProxySettings,
@@ -93,6 +110,16 @@ export class SipProxy {
   ) {
     this.#settings = settings;
     this.#inspector = inspector;
+    this.#dialogs = new DialogTable({
+      maxDialogs: settings.maxDialogs ?? 100_000,
+      // RFC 4028 leaves it to policy; 12 h is the field's common signal timeout.
+      sessionTimeoutMs: settings.sessionTimeoutMs ?? 43_200_000,
+    });
+    this.#sweepTimer = setInterval(() => {
+      this.#dialogs.sweep(Date.now());
+      this.stats.dialogs = this.#dialogs.size;
+    }, 10_000);
+    this.#sweepTimer.unref();
     this.#transport = transport;
     this.#log = log;
     this.#identity = new LocalIdentity(settings.localHosts, settings.localPorts);
@@ -107,8 +134,15 @@ export class SipProxy {
       respond: (request, status, reason) => serializeMessage(createResponse(request, status, reason)),
       buildCancel,
       buildAck,
-      completed: (t, request, status) =>
-        this.#inspector.outcome({ flow: t.serverFlow, direction: t.direction, request, status }),
+      completed: (t, request, status) => {
+        if (
+          request.method === 'BYE' &&
+          ((status >= 200 && status < 300) || status === 481 || status === 408)
+        ) {
+          this.#endDialog(request);
+        }
+        this.#inspector.outcome({ flow: t.serverFlow, direction: t.direction, request, status });
+      },
       terminated: (t) => {
         if (this.#byServerKey.get(t.serverKey) === t) this.#byServerKey.delete(t.serverKey);
         if (this.#byClientKey.get(t.clientKey) === t) this.#byClientKey.delete(t.clientKey);
@@ -130,11 +164,16 @@ export class SipProxy {
 
   /** Ends every transaction (on shutdown). */
   close(): void {
+    clearInterval(this.#sweepTimer);
     for (const t of [...this.#byServerKey.values()]) t.terminate();
   }
 
   get transactionCount(): number {
     return this.#byServerKey.size;
+  }
+
+  get dialogCount(): number {
+    return this.#dialogs.size;
   }
 
   #handle(inbound: InboundMessage): void {
@@ -196,7 +235,17 @@ export class SipProxy {
     if (request.method === 'ACK') return this.#onAck(request, flow, serverKey, direction);
     if (this.#absorbed(serverKey)) return;
 
-    const context = { flow, direction, request, inDialog: request.to.params.get('tag') !== undefined };
+    const dialog = this.#checkDialog(request, flow, direction);
+    if (dialog === 'refused') return;
+    const context = {
+      flow,
+      direction,
+      request,
+      inDialog: dialog === 'in-dialog',
+      ...(request.method === 'INVITE' && direction === 'client' && dialog !== 'in-dialog'
+        ? { activeDialogs: this.#dialogs.countFor(identityOf(request)) }
+        : {}),
+    };
     const inspected = this.#inspector.inspectRequest(context);
     if (inspected instanceof Promise) {
       inspected.then(
@@ -210,6 +259,85 @@ export class SipProxy {
       return;
     }
     this.#continueRequest(request, flow, direction, serverKey, topVia, inspected);
+  }
+
+  /**
+   * RFC 3261 12.2: a request with a To tag claims a dialog. From the client side it must
+   * match one we know and come from one of its parties, with a growing CSeq; otherwise it
+   * is refused (481, or 500 for a CSeq out of order, RFC 3261 12.2.2). The upstream side is
+   * trusted to speak of dialogs we may not know (after a restart, say).
+   */
+  #checkDialog(
+    request: SipRequest,
+    flow: Flow,
+    direction: Direction,
+  ): 'in-dialog' | 'out-of-dialog' | 'refused' {
+    const toTag = request.to.params.get('tag');
+    if (toTag === undefined || toTag === null || request.method === 'CANCEL') return 'out-of-dialog';
+    const match = this.#dialogs.match(
+      {
+        callId: request.callId,
+        fromTag: request.from.params.get('tag') ?? '',
+        toTag,
+        cseq: request.cseq.seq,
+        method: request.method,
+      },
+      flow,
+      direction,
+      Date.now(),
+    );
+    if (match.ok) return 'in-dialog';
+    if (direction === 'upstream') return 'out-of-dialog';
+    this.stats.dialogRefusals++;
+    const outOfOrder = match.reason === 'cseq-not-increasing';
+    const status = request.method === 'ACK' ? undefined : outOfOrder ? 500 : 481;
+    const reason = outOfOrder
+      ? 'CSeq Out Of Order'
+      : match.reason === 'wrong-party'
+        ? 'Not A Party Of This Dialog'
+        : 'Call/Transaction Does Not Exist';
+    this.#inspector.refused({
+      flow,
+      direction,
+      kind: 'dialog',
+      code: match.reason,
+      reason,
+      method: request.method,
+      ...(status === undefined ? {} : { status }),
+    });
+    if (status !== undefined) this.#reply(request, flow, status, reason);
+    return 'refused';
+  }
+
+  /** A 2xx to an initial INVITE or SUBSCRIBE confirms a dialog between the two flows. */
+  #createDialog(
+    request: SipRequest,
+    response: SipResponse,
+    serverFlow: Flow,
+    direction: Direction,
+    responseFlow: Flow,
+  ): void {
+    const fromTag = request.from.params.get('tag');
+    const toTag = response.to.params.get('tag');
+    if (!fromTag || !toTag || request.to.params.get('tag') !== undefined) return;
+    this.#dialogs.create({
+      id: dialogId(request.callId, fromTag, toTag),
+      callId: request.callId,
+      caller: partyOf(serverFlow, direction),
+      callee: partyOf(responseFlow, direction === 'client' ? 'upstream' : 'client'),
+      identity: identityOf(request),
+      callerCSeq: request.cseq.seq,
+      now: Date.now(),
+    });
+    this.stats.dialogs = this.#dialogs.size;
+  }
+
+  #endDialog(request: SipRequest): void {
+    const fromTag = request.from.params.get('tag');
+    const toTag = request.to.params.get('tag');
+    if (!fromTag || !toTag) return;
+    this.#dialogs.remove(dialogId(request.callId, fromTag, toTag));
+    this.stats.dialogs = this.#dialogs.size;
   }
 
   /** A retransmission of a request whose transaction exists: absorbed, answered from the transaction. */
@@ -357,6 +485,9 @@ export class SipProxy {
       }
       message = prependHeader(message, 'Record-Route', routeUri(token, outwardFacing));
     }
+    if (original.method === 'REGISTER' && !fromUpstream && this.#settings.maxRegisterExpires !== undefined) {
+      message = capRegisterExpires(message, this.#settings.maxRegisterExpires);
+    }
     if (original.method === 'REGISTER' && !fromUpstream) {
       // RFC 3327: requests for this registration come back through us, over this flow.
       message = prependHeader(message, 'Path', routeUri(token, this.#upstreamFacing(), ';ob'));
@@ -390,6 +521,7 @@ export class SipProxy {
     }
     // An ACK for a 2xx is end to end: forward it statelessly along the same route (RFC 3261 16.11).
     if (ack.maxForwards === 0) return;
+    if (this.#checkDialog(ack, flow, direction) === 'refused') return;
     const context = { flow, direction, request: ack, inDialog: ack.to.params.get('tag') !== undefined };
     const inspected = this.#inspector.inspectRequest(context);
     if (inspected instanceof Promise) {
@@ -427,6 +559,15 @@ export class SipProxy {
     // RFC 3261 9.2 and 16.10: CANCEL matches the INVITE with the same branch and sent-by.
     const invite = this.#byServerKey.get(serverTransactionKey(cancel, topVia, 'INVITE'));
     if (!invite || !sameTarget(invite.serverTarget, flowTarget(flow))) {
+      this.#inspector.refused({
+        flow,
+        direction: this.#isFromUpstream(flow) ? 'upstream' : 'client',
+        kind: 'transaction',
+        code: 'no-matching-invite',
+        reason: 'CANCEL matches no INVITE from this source',
+        status: 481,
+        method: 'CANCEL',
+      });
       this.#reply(cancel, flow, 481, 'Call/Transaction Does Not Exist');
       return;
     }
@@ -451,6 +592,14 @@ export class SipProxy {
     // branch alone; a forged response from a third address must not reach the caller).
     if (!fromTarget(flow, transaction.target)) {
       this.stats.strayResponses++;
+      this.#inspector.refused({
+        flow,
+        direction: this.#isFromUpstream(flow) ? 'upstream' : 'client',
+        kind: 'transaction',
+        code: 'response-from-wrong-address',
+        reason: 'response from an address its request was not sent to',
+        method: response.cseq.method,
+      });
       this.#log.debug(
         { flow, target: transaction.target },
         'response from an address the request was not sent to',
@@ -471,6 +620,9 @@ export class SipProxy {
         inDialog: false,
       };
       if (this.#inspector.inspectResponse(context, stripped).action !== 'pass') return;
+      if (response.status >= 200 && response.status < 300 && DIALOG_CREATING.has(request.method)) {
+        this.#createDialog(request, stripped, transaction.serverFlow, transaction.direction, flow);
+      }
     }
     this.stats.responsesForwarded++;
     transaction.onResponse(stripped, serializeMessage(stripped));
@@ -615,4 +767,14 @@ function localTag(request: SipRequest): string {
   const text = request.callId + request.cseq.seq + (request.via[0]?.branch ?? '');
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619);
   return 'sw' + (hash >>> 0).toString(36);
+}
+
+/** Who places a call: the From URI's user@host, lower-cased, for per-identity limits. */
+function identityOf(request: SipRequest): string {
+  const uri = request.from.uri;
+  if (uri.scheme === 'sip' || uri.scheme === 'sips') {
+    const sip = uri as SipUri;
+    return `${sip.user ?? ''}@${sip.host}`.toLowerCase();
+  }
+  return request.from.uriText.toLowerCase();
 }

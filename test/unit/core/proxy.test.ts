@@ -103,8 +103,9 @@ describe('the proxy core over UDP', () => {
   });
 
   test('answers OPTIONS addressed to sipwarden itself with 200 and does not forward it', async () => {
-    client.send(request('OPTIONS', { uri: `sip:127.0.0.1:${port}` }), port);
-    const reply = await client.next();
+    const options = request('OPTIONS', { uri: `sip:127.0.0.1:${port}` });
+    client.send(options, port);
+    const reply = await client.next(sameCall(options));
     assert.equal(startLine(reply), 'SIP/2.0 200 OK');
     assert.match(header(reply, 'allow') ?? '', /INVITE/);
     assert.equal(await upstream.count(() => true, 200), 0);
@@ -265,10 +266,84 @@ describe('the proxy core over UDP', () => {
     await client.next(isStatus(487));
   });
 
+  /** INVITE, 200 from the upstream, ACK: an established dialog; returns its Call-ID. */
+  async function establishCall(): Promise<string> {
+    const invite = request('INVITE');
+    client.send(invite, port);
+    const forwarded = await upstream.next((text) => isMethod('INVITE')(text) && sameCall(invite)(text));
+    upstream.send(answer(forwarded, 200, 'OK'), port);
+    await client.next((text) => isStatus(200)(text) && sameCall(invite)(text));
+    const callId = header(invite, 'call-id')!;
+    client.send(request('ACK', { callId, toTag: 'uas-1' }), port);
+    await upstream.next((text) => isMethod('ACK')(text) && sameCall(invite)(text));
+    return callId;
+  }
+
+  test('refuses a BYE forged from a third address with 481, and the real BYE still passes', async () => {
+    const callId = await establishCall();
+    const forged = request('BYE', { callId, toTag: 'uas-1', cseq: 2 });
+    // Over UDP a party is its address (its port may change behind NAT): forge from another one.
+    const attacker = await UdpPeer.bind('127.0.0.2');
+    try {
+      attacker.send(forged, port);
+      assert.equal(
+        startLine(await attacker.next(sameCall(forged))),
+        'SIP/2.0 481 Not A Party Of This Dialog',
+      );
+    } finally {
+      attacker.close();
+    }
+    assert.equal(await upstream.count((text) => isMethod('BYE')(text) && sameCall(forged)(text)), 0);
+    client.send(request('BYE', { callId, toTag: 'uas-1', cseq: 2 }), port);
+    const bye = await upstream.next((text) => isMethod('BYE')(text) && sameCall(forged)(text));
+    upstream.send(answer(bye, 200, 'OK'), port);
+    await client.next((text) => isStatus(200)(text) && sameCall(forged)(text));
+  });
+
+  test('refuses an in-dialog request for a dialog it does not know with 481', async () => {
+    const bye = request('BYE', { toTag: 'never-answered', cseq: 2 });
+    client.send(bye, port);
+    assert.equal(startLine(await client.next(sameCall(bye))), 'SIP/2.0 481 Call/Transaction Does Not Exist');
+    assert.equal(await upstream.count(sameCall(bye), 150), 0);
+  });
+
+  test('refuses an in-dialog request whose CSeq does not grow with 500', async () => {
+    const callId = await establishCall();
+    const stale = request('INFO', { callId, toTag: 'uas-1', cseq: 1 });
+    client.send(stale, port);
+    assert.equal(
+      startLine(await client.next((t) => sameCall(stale)(t) && / INFO$/.test(header(t, 'cseq') ?? ''))),
+      'SIP/2.0 500 CSeq Out Of Order',
+    );
+    assert.equal(await upstream.count((t) => isMethod('INFO')(t) && sameCall(stale)(t), 150), 0);
+  });
+
+  test('drops an ACK that claims a dialog it does not know', async () => {
+    const ack = request('ACK', { toTag: 'unknown-tag' });
+    client.send(ack, port);
+    assert.equal(await upstream.count(sameCall(ack)), 0);
+    assert.equal(await client.count(sameCall(ack), 0), 0);
+  });
+
+  test('shortens a registration asking for longer than the maximum', async () => {
+    const register = request('REGISTER', {
+      uri: 'sip:pbx.example.com',
+      extra: ['Expires: 86400'],
+    }).replace(/Contact: <([^>]+)>/, 'Contact: <$1>;expires=7200');
+    client.send(register, port);
+    const forwarded = await upstream.next((t) => isMethod('REGISTER')(t) && sameCall(register)(t));
+    assert.equal(header(forwarded, 'expires'), '3600');
+    assert.match(header(forwarded, 'contact')!, /;expires=3600$/);
+  });
+
   test('answers 481 to a CANCEL that matches no INVITE', async () => {
-    client.send(request('CANCEL'), port);
-    assert.equal(startLine(await client.next()), 'SIP/2.0 481 Call/Transaction Does Not Exist');
-    assert.equal(await upstream.count(isMethod('CANCEL'), 150), 0);
+    const cancel = request('CANCEL');
+    client.send(cancel, port);
+    assert.equal(
+      startLine(await client.next(sameCall(cancel))),
+      'SIP/2.0 481 Call/Transaction Does Not Exist',
+    );
+    assert.equal(await upstream.count(sameCall(cancel), 150), 0);
   });
 
   test('retransmits an unanswered INVITE (Timer A) and answers 408 when Timer B fires', async () => {
@@ -321,7 +396,7 @@ describe('the proxy core over UDP', () => {
       '',
     ].join('\r\n');
     upstream.send(bye, port);
-    assert.equal(startLine(await upstream.next()), 'SIP/2.0 403 Invalid Flow Token');
+    assert.equal(startLine(await upstream.next(sameCall(bye))), 'SIP/2.0 403 Invalid Flow Token');
     assert.equal(await decoy.count(() => true), 0);
   });
 
