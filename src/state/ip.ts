@@ -1,0 +1,189 @@
+/**
+ * IP address parsing for the state tables, without `node:net` (only src/transport touches
+ * socket modules). IPv4 parses to an unsigned 32-bit integer with no allocation, for the
+ * per-packet block and allowlist lookups; IPv6 to four 32-bit words. Canonical text is the
+ * dotted quad, or RFC 5952 for IPv6; an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, what a
+ * dual-stack socket reports for an IPv4 peer) is the IPv4 address (RFC 4291 2.5.5.2).
+ */
+
+export type Words = readonly [number, number, number, number];
+
+export interface ParsedAddress {
+  readonly family: 4 | 6;
+  /** IPv4 as an unsigned 32-bit integer; 0 for IPv6. */
+  readonly v4: number;
+  /** IPv6 as four unsigned 32-bit words, most significant first; undefined for IPv4. */
+  readonly v6: Words | undefined;
+  /** Canonical text. */
+  readonly text: string;
+}
+
+/** Longer text is not an address (45 characters is the longest IPv6 text, plus a zone id). */
+const MAX_ADDRESS_LENGTH = 64;
+
+/**
+ * A strict dotted quad (`203.0.113.7`: four decimal octets, no leading zeros, which some
+ * parsers read as octal) between `start` and `end`, as an unsigned integer; -1 otherwise.
+ */
+export function parseIPv4(text: string, start = 0, end = text.length): number {
+  if (end - start < 7 || end - start > 15) return -1;
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + octet;
+      dots++;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return -1; // leading zero
+      octet = octet * 10 + (c - 48);
+      if (octet > 255) return -1;
+      digits++;
+    } else {
+      return -1;
+    }
+  }
+  if (digits === 0 || dots !== 3) return -1;
+  return value * 256 + octet;
+}
+
+function hexGroup(text: string): number {
+  if (text.length < 1 || text.length > 4) return -1;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (c >= 97 && c <= 102) d = c - 87;
+    else if (c >= 65 && c <= 70) d = c - 55;
+    else return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/** Appends the 16-bit groups of one side of `::`; false when a group is malformed. */
+function pushGroups(part: string, groups: number[], last: boolean): boolean {
+  if (part === '') return true;
+  const texts = part.split(':');
+  if (texts.length > 8) return false;
+  for (let i = 0; i < texts.length; i++) {
+    const t = texts[i]!;
+    if (last && i === texts.length - 1 && t.includes('.')) {
+      // RFC 4291 2.2 form 3: the low 32 bits as a dotted quad.
+      const v4 = parseIPv4(t);
+      if (v4 < 0) return false;
+      groups.push(v4 >>> 16, v4 & 0xffff);
+    } else {
+      const g = hexGroup(t);
+      if (g < 0) return false;
+      groups.push(g);
+    }
+  }
+  return true;
+}
+
+/** RFC 4291 2.2 text forms; a zone id (`%eth0`) is dropped. Undefined when malformed. */
+export function parseIPv6(input: string): Words | undefined {
+  if (input.length > MAX_ADDRESS_LENGTH || input.length < 2) return undefined;
+  const zone = input.indexOf('%');
+  const text = zone === -1 ? input : input.slice(0, zone);
+  const gap = text.indexOf('::');
+  if (gap !== -1 && text.indexOf('::', gap + 1) !== -1) return undefined;
+  const head: number[] = [];
+  const tail: number[] = [];
+  if (gap === -1) {
+    if (!pushGroups(text, head, true) || head.length !== 8) return undefined;
+  } else {
+    const before = text.slice(0, gap);
+    const after = text.slice(gap + 2);
+    if (!pushGroups(before, head, false) || !pushGroups(after, tail, true)) return undefined;
+    // `::` stands for one or more zero groups (RFC 4291 2.2 form 2).
+    if (head.length + tail.length > 7) return undefined;
+    while (head.length + tail.length < 8) head.push(0);
+    head.push(...tail);
+  }
+  const g = head;
+  return [
+    ((g[0]! << 16) | g[1]!) >>> 0,
+    ((g[2]! << 16) | g[3]!) >>> 0,
+    ((g[4]! << 16) | g[5]!) >>> 0,
+    ((g[6]! << 16) | g[7]!) >>> 0,
+  ];
+}
+
+/** RFC 5952 4: lower case, no leading zeros, the longest run of two or more zero groups as `::`. */
+export function formatIPv6(words: Words): string {
+  const groups: number[] = [];
+  for (const w of words) groups.push(w >>> 16, w & 0xffff);
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    // RFC 5952 4.2.3: the first of equally long runs.
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number): string =>
+    groups
+      .slice(from, to)
+      .map((x) => x.toString(16))
+      .join(':');
+  if (bestStart === -1) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
+}
+
+export function formatIPv4(value: number): string {
+  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+}
+
+/** IPv4-mapped (`::ffff:0:0/96`). */
+export function isMappedIPv4(words: Words): boolean {
+  return words[0] === 0 && words[1] === 0 && words[2] === 0xffff;
+}
+
+/** An IPv4 or IPv6 address in any text form; undefined when it is neither. */
+export function parseAddress(text: string): ParsedAddress | undefined {
+  const v4 = parseIPv4(text);
+  if (v4 >= 0) return { family: 4, v4, v6: undefined, text };
+  if (!text.includes(':')) return undefined;
+  const words = parseIPv6(text);
+  if (words === undefined) return undefined;
+  if (isMappedIPv4(words)) return { family: 4, v4: words[3], v6: undefined, text: formatIPv4(words[3]) };
+  return { family: 6, v4: 0, v6: words, text: formatIPv6(words) };
+}
+
+/** The canonical text of an address, or undefined when `text` is not one. */
+export function normalizeAddress(text: string): string | undefined {
+  return parseAddress(text)?.text;
+}
+
+/** `value` with all but its first `prefix` bits cleared (0..32). */
+export function maskIPv4(value: number, prefix: number): number {
+  if (prefix <= 0) return 0;
+  if (prefix >= 32) return value >>> 0;
+  return (value & (0xffffffff << (32 - prefix))) >>> 0;
+}
+
+/** `words` with all but the first `prefix` bits cleared (0..128). */
+export function maskIPv6(words: Words, prefix: number): Words {
+  return [
+    maskIPv4(words[0], prefix),
+    maskIPv4(words[1], prefix - 32),
+    maskIPv4(words[2], prefix - 64),
+    maskIPv4(words[3], prefix - 96),
+  ];
+}
