@@ -151,6 +151,8 @@ const events = z
 const security = z
   .strictObject({
     enabled: boolean.default(true),
+    /** Evaluate and record every decision, enforce only validation: for tuning rules first. */
+    dryRun: boolean.default(false),
     /** Stage names in the order messages meet them; absent: the built-in default order. */
     stages: z.array(z.string().min(1)).max(64).optional(),
     /** Sources (addresses or CIDR networks) never blocked nor rate-limited: trunks, offices. */

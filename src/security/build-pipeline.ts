@@ -1,0 +1,82 @@
+import type { EventEmitter } from '../events/types.ts';
+import type { Logger } from '../log/logger.ts';
+import { AddressSet } from '../state/cidr.ts';
+import { type PipelineObserver, SecurityPipeline } from './pipeline.ts';
+import { type Stage, StageConfigError, type StageDependencies, type StageFactory } from './stage.ts';
+import { createCallLimitStage } from './stages/call-limit.ts';
+import { createGateStage } from './stages/gate.ts';
+
+/** Every stage sipwarden knows, by the name used in `security.stages` and `security.settings`. */
+export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.freeze({
+  gate: createGateStage,
+  'call-limit': createCallLimitStage,
+});
+
+/**
+ * The default order: cheapest and most certain first (a blocked source costs a lookup),
+ * then message validity, then detectors, then policy. Detectors that only count outcomes
+ * come last since they never stop the message at hand.
+ */
+export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze(['gate', 'call-limit']);
+
+export interface SecuritySettings {
+  readonly enabled: boolean;
+  readonly stages?: readonly string[] | undefined;
+  readonly allowlist: readonly string[];
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly dryRun?: boolean;
+}
+
+/** Builds the stages from the config; every problem in one error, as `security.…: reason` lines. */
+export function buildStages(security: SecuritySettings, deps: StageDependencies): Stage[] {
+  const order = security.stages ?? DEFAULT_STAGE_ORDER;
+  const issues: string[] = [];
+  const stages: Stage[] = [];
+  order.forEach((name, index) => {
+    const factory = STAGE_FACTORIES[name];
+    if (!factory) {
+      issues.push(
+        `security.stages[${index}]: unknown stage "${name}" (known: ${Object.keys(STAGE_FACTORIES).join(', ')})`,
+      );
+      return;
+    }
+    try {
+      stages.push(factory(security.settings[name], deps));
+    } catch (error) {
+      if (!(error instanceof StageConfigError)) throw error;
+      for (const issue of error.issues) issues.push(`security.settings.${name}.${issue}`);
+    }
+  });
+  for (const name of Object.keys(security.settings)) {
+    if (!STAGE_FACTORIES[name]) issues.push(`security.settings.${name}: unknown stage`);
+  }
+  if (issues.length > 0) throw new StageConfigError(issues);
+  return stages;
+}
+
+export function buildAllowlist(entries: readonly string[]): AddressSet {
+  try {
+    return new AddressSet(entries, 'security.allowlist');
+  } catch (error) {
+    throw new StageConfigError([(error as Error).message]);
+  }
+}
+
+export function buildPipeline(
+  security: SecuritySettings,
+  deps: StageDependencies,
+  events: EventEmitter,
+  log: Logger,
+  observer?: PipelineObserver,
+): SecurityPipeline {
+  const allowlist = buildAllowlist(security.allowlist);
+  return new SecurityPipeline({
+    stages: buildStages(security, deps),
+    blocks: deps.blocks,
+    events,
+    log,
+    isAllowlisted: (address) => allowlist.has(address),
+    ...(security.dryRun ? { dryRun: true } : {}),
+    ...(observer ? { observer } : {}),
+  });
+}

@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import type { PacketContext, RequestContext } from '../../core/inspector.ts';
+import type { SipUri } from '../../sip/message.ts';
+import { eventFor } from '../event-input.ts';
+import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
+import { parseStageSettings } from '../stage-settings.ts';
+
+/**
+ * The gate: the first and cheapest stage (DESIGN.md, pipeline step 1). Before any parsing
+ * it drops what comes from a blocked source (one table lookup), then holds each untrusted
+ * source to a packet budget. After parsing it refuses requests naming a blocked key
+ * (user, User-Agent) and, when the whole gateway is over its load budget, sheds new
+ * unauthenticated out-of-dialog requests first: in-dialog requests, the upstream, and
+ * known-good sources keep going.
+ */
+
+const settingsSchema = z.strictObject({
+  /** Datagrams or stream messages per second from one untrusted source address. */
+  packetsPerSecond: z.number().int().min(1).max(1_000_000).default(400),
+  /** Known-good sources (they authenticated) get this many times the budget. */
+  trustedMultiplier: z.number().int().min(1).max(1000).default(10),
+  overload: z
+    .strictObject({
+      /** Messages per second, all sources together, above which shedding starts. */
+      messagesPerSecond: z.number().int().min(1).max(10_000_000).default(20_000),
+      /** Shed with `503 Service Unavailable` and Retry-After, or silently. */
+      action: z.enum(['reject', 'drop']).default('reject'),
+      retryAfterSeconds: z.number().int().min(1).max(3600).default(5),
+    })
+    .prefault({}),
+});
+
+export type GateSettings = z.output<typeof settingsSchema>;
+
+const SECOND = 1000;
+const TOTAL_KEY = 'gate|total';
+
+function userOf(uri: RequestContext['request']['from']['uri']): string | undefined {
+  if (uri.scheme === 'sip' || uri.scheme === 'sips') return (uri as SipUri).user?.toLowerCase();
+  if (uri.scheme === 'tel') return 'number' in uri ? uri.number : undefined;
+  return undefined;
+}
+
+export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
+  const settings = parseStageSettings(settingsSchema, raw);
+  const { blocks, store, trust } = deps;
+
+  function admit(packet: PacketContext, now: number): StageVerdict {
+    const address = packet.flow.remoteAddress;
+    const block = blocks.match(address, now);
+    if (block) {
+      block.hits++;
+      return {
+        action: 'drop',
+        event: eventFor(packet.flow, {
+          type: 'blocked',
+          stage: 'gate',
+          rule: block.rule,
+          action: 'drop',
+          key: block.key,
+          reason: `source blocked: ${block.reason}`,
+        }),
+      };
+    }
+    const total = store.hit(TOTAL_KEY, SECOND, now);
+    if (packet.direction === 'upstream') return STAGE_PASS;
+    const budget = trust.isTrusted(address, now)
+      ? settings.packetsPerSecond * settings.trustedMultiplier
+      : settings.packetsPerSecond;
+    const count = store.hit(`gate|src|${address}`, SECOND, now);
+    if (count > budget) {
+      return {
+        action: 'drop',
+        event: eventFor(packet.flow, {
+          type: 'flood',
+          stage: 'gate',
+          rule: 'packet-budget',
+          action: 'drop',
+          key: `source:${address}`,
+          reason: 'source over its packet budget',
+          details: { count, budget, windowMs: SECOND, total },
+        }),
+      };
+    }
+    return STAGE_PASS;
+  }
+
+  function request(context: RequestContext, now: number): StageVerdict {
+    const { request: message, flow } = context;
+    const keyBlocks: (string | undefined)[] = [
+      userOf(message.from.uri) && `fromUser:${userOf(message.from.uri)}`,
+      userOf(message.to.uri) && `toUser:${userOf(message.to.uri)}`,
+    ];
+    const userAgent = message.headers.find((h) => h.name === 'user-agent')?.value;
+    if (userAgent) keyBlocks.push(`userAgent:${userAgent.slice(0, 128).toLowerCase()}`);
+    for (const key of keyBlocks) {
+      if (!key) continue;
+      const block = blocks.matchKey(key, now);
+      if (block) {
+        block.hits++;
+        return {
+          action: 'drop',
+          event: eventFor(flow, {
+            type: 'blocked',
+            stage: 'gate',
+            rule: block.rule,
+            action: 'drop',
+            key: block.key,
+            reason: `key blocked: ${block.reason}`,
+          }),
+        };
+      }
+    }
+    if (context.direction === 'upstream' || context.inDialog) return STAGE_PASS;
+    const total = store.peek(TOTAL_KEY, SECOND, now);
+    const overload = settings.overload;
+    if (total <= overload.messagesPerSecond) return STAGE_PASS;
+    // RFC 3261 21.5.4: 503 with Retry-After. Known-good sources and requests with credentials go on.
+    if (trust.isTrusted(flow.remoteAddress, now)) return STAGE_PASS;
+    if (message.headers.some((h) => h.name === 'authorization' || h.name === 'proxy-authorization')) {
+      return STAGE_PASS;
+    }
+    const event = eventFor(flow, {
+      type: 'overload',
+      stage: 'gate',
+      rule: 'overload',
+      action: overload.action,
+      key: 'total',
+      reason: 'gateway over its load budget: new unauthenticated requests shed',
+      details: { total, budget: overload.messagesPerSecond },
+    });
+    if (overload.action === 'drop') return { action: 'drop', event };
+    return {
+      action: 'reject',
+      status: 503,
+      reason: 'Service Unavailable',
+      headers: [{ name: 'Retry-After', value: String(overload.retryAfterSeconds) }],
+      event: { ...event, status: 503 },
+    };
+  }
+
+  return { name: 'gate', phase: 'gate', failMode: 'open', admit, request };
+}
