@@ -69,7 +69,7 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
 /** Share of the previous fixed window still inside the sliding window ending at `now`. */
 function previousWeight(now: number, index: number, windowMs: number): number {
   const w = 1 - (now - index * windowMs) / windowMs;
-  return w < 0 ? 0 : w > 1 ? 1 : w;
+  return Math.min(1, Math.max(0, w));
 }
 
 export function createMemoryActivityStore(options: MemoryActivityStoreOptions): ActivityStore & {

@@ -317,7 +317,7 @@ export function createMemoryBlockTable(options: MemoryBlockTableOptions): Memory
       for (const scope of ['address', 'network'] as const) {
         const target = key.includes('/') || scope === 'address' ? parseBlockKey(scope, key) : undefined;
         const b = target === undefined ? undefined : find(target);
-        if (b !== undefined && b.live) {
+        if (b?.live) {
           remove(b);
           removed = true;
         }
