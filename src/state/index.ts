@@ -10,7 +10,11 @@ export {
   parseIPv4,
   parseIPv6,
 } from './ip.ts';
-export { createMemoryActivityStore, type MemoryActivityStoreOptions } from './memory-activity-store.ts';
+export {
+  createMemoryActivityStore,
+  type MemoryActivityStore,
+  type MemoryActivityStoreOptions,
+} from './memory-activity-store.ts';
 export {
   type BlockTarget,
   createMemoryBlockTable,

@@ -72,11 +72,14 @@ function previousWeight(now: number, index: number, windowMs: number): number {
   return Math.min(1, Math.max(0, w));
 }
 
-export function createMemoryActivityStore(options: MemoryActivityStoreOptions): ActivityStore & {
+export interface MemoryActivityStore extends ActivityStore {
   /** The distinct estimate without adding a value. */
   peekDistinct(key: string, windowMs: number, now: number): number;
+  /** `maxBytes`: the most `approxBytes` can reach (every key at the longest, with a full sketch). */
   stats(): ActivityStoreStats & { readonly maxBytes: number };
-} {
+}
+
+export function createMemoryActivityStore(options: MemoryActivityStoreOptions): MemoryActivityStore {
   const maxKeys = options.maxKeys;
   const precision = options.hllPrecision ?? 10;
   const maxKeyLength = options.maxKeyLength ?? 256;
