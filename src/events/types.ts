@@ -3,22 +3,27 @@
  * (structured log, SQLite store, metrics, later syslog/CEF and webhooks) subscribe to it.
  */
 
-export type EventType =
-  | 'malformed'
-  | 'invalid'
-  | 'flood'
-  | 'scanner'
-  | 'enumeration'
-  | 'password-guessing'
-  | 'blocked'
-  | 'block'
-  | 'unblock'
-  | 'dialog'
-  | 'transaction'
-  | 'overload'
-  | 'policy';
+export const EVENT_TYPES = [
+  'malformed',
+  'invalid',
+  'flood',
+  'scanner',
+  'enumeration',
+  'password-guessing',
+  'blocked',
+  'block',
+  'unblock',
+  'dialog',
+  'transaction',
+  'overload',
+  'policy',
+] as const;
 
-export type EventAction = 'alert' | 'reject' | 'drop' | 'block' | 'tarpit' | 'unblock';
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const EVENT_ACTIONS = ['alert', 'reject', 'drop', 'block', 'tarpit', 'unblock'] as const;
+
+export type EventAction = (typeof EVENT_ACTIONS)[number];
 
 export interface EventSource {
   readonly address: string;
@@ -53,6 +58,14 @@ export interface SecurityEvent extends EventInput {
   readonly lastSeen: number;
   /** How many occurrences this event stands for. */
   readonly count: number;
+  /**
+   * Names one aggregate across its reports: the bus reports an aggregate when it opens (the
+   * count so far) and again when its window closes (the final count), with the same id, so
+   * that a store keeps one row per aggregate by upserting on it.
+   */
+  readonly aggregateId?: string;
+  /** True on an aggregate's last report: its window has closed and `count` is final. */
+  readonly final?: boolean;
 }
 
 export interface EventSink {
