@@ -29,7 +29,12 @@ export const ATTRIBUTES = [
 export type Attribute = (typeof ATTRIBUTES)[number];
 
 /** Attributes known before parsing (from the flow alone): what a `malformed` rule may use. */
-export const PACKET_ATTRIBUTES: ReadonlySet<Attribute> = new Set(['source', 'network', 'sourcePort', 'transport']);
+export const PACKET_ATTRIBUTES: ReadonlySet<Attribute> = new Set([
+  'source',
+  'network',
+  'sourcePort',
+  'transport',
+]);
 
 /** Longest attribute value kept; longer ones are cut (a User-Agent of 4 kB counts as its first 128 characters). */
 export const MAX_ATTRIBUTE_LENGTH = 128;
@@ -38,10 +43,9 @@ export const MAX_ATTRIBUTE_LENGTH = 128;
 export const NETWORK_PREFIX_V4 = 24;
 export const NETWORK_PREFIX_V6 = 64;
 
-const INDEX: Readonly<Record<Attribute, number>> = Object.fromEntries(ATTRIBUTES.map((a, i) => [a, i])) as Record<
-  Attribute,
-  number
->;
+const INDEX: Readonly<Record<Attribute, number>> = Object.fromEntries(
+  ATTRIBUTES.map((a, i) => [a, i]),
+) as Record<Attribute, number>;
 
 const UNPRINTABLE = /[^\x20-\x7e]/;
 

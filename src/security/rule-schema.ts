@@ -43,7 +43,11 @@ export const boolean = z.boolean({
 export const windowMs = integer(100, DAY, 'must be a window in milliseconds from 100 to 86400000 (1 day)');
 
 /** How long a block lasts: 1 s to 30 days. */
-export const blockDurationMs = integer(1000, 30 * DAY, 'must be a duration in milliseconds from 1000 to 2592000000 (30 days)');
+export const blockDurationMs = integer(
+  1000,
+  30 * DAY,
+  'must be a duration in milliseconds from 1000 to 2592000000 (30 days)',
+);
 
 /** A count threshold: passed when the count goes above it. */
 export const threshold = integer(1, 10_000_000, 'must be an integer from 1 to 10000000');

@@ -29,14 +29,25 @@ export interface Decision {
 
 /** Builds the verdict of `spec` for a message from `flow`. */
 export function verdictFor(spec: ActionSpec, flow: Flow, d: Decision): StageVerdict {
-  const base = { type: d.type, stage: d.stage, rule: d.rule, key: d.key, reason: d.reason, details: d.details };
+  const base = {
+    type: d.type,
+    stage: d.stage,
+    rule: d.rule,
+    key: d.key,
+    reason: d.reason,
+    details: d.details,
+  };
   switch (spec.action) {
     case 'alert':
       return { action: 'alert', event: eventFor(flow, { ...base, action: 'alert' }) };
     case 'drop':
       return { action: 'drop', event: eventFor(flow, { ...base, action: 'drop' }) };
     case 'tarpit':
-      return { action: 'tarpit', delayMs: spec.tarpitMs, event: eventFor(flow, { ...base, action: 'tarpit' }) };
+      return {
+        action: 'tarpit',
+        delayMs: spec.tarpitMs,
+        event: eventFor(flow, { ...base, action: 'tarpit' }),
+      };
     case 'reject': {
       const status = spec.status ?? d.defaultStatus;
       return {
@@ -49,7 +60,11 @@ export function verdictFor(spec: ActionSpec, flow: Flow, d: Decision): StageVerd
     case 'block': {
       const scope = spec.block?.scope ?? 'address';
       const key =
-        scope === 'address' ? flow.remoteAddress : scope === 'network' ? networkText(flow.remoteAddress) : d.key;
+        scope === 'address'
+          ? flow.remoteAddress
+          : scope === 'network'
+            ? networkText(flow.remoteAddress)
+            : d.key;
       const durationMs = spec.block?.durationMs ?? DEFAULT_BLOCK_MS;
       const event: EventInput = eventFor(flow, {
         ...base,

@@ -1,0 +1,202 @@
+/**
+ * Password guessing: failed authentications counted per source and per user.
+ *
+ * A failure is a final 401, 403 or 407 to a request that carried credentials
+ * (Authorization or Proxy-Authorization). The first request of a digest exchange carries
+ * none and is challenged with a 401/407: that is the protocol, not a failure (RFC 3261
+ * 22.2). A 401/407 whose challenge says `stale=true` (RFC 7616 3.3) is not one either: the
+ * password was right, only the nonce had expired, which phones refreshing a registration
+ * meet all the time. The challenge is seen in the response hook and remembered for the
+ * outcome, in a small bounded table.
+ *
+ * - Per source: past `perSource.failures` in its window, the source is blocked. A trusted
+ *   source (one that authenticated lately: an office NAT address) is allowed
+ *   `trustedMultiplier` times as many, so that a few misconfigured phones behind it do not
+ *   cut the whole office off.
+ * - Per user: guessing spread over many sources stays under every per-source threshold,
+ *   but not under the user's. While a user has more than `perUser.failures` in its window
+ *   (under attack), an untrusted source that fails for that user is blocked at once.
+ * - The user's known-good sources (where they authenticated before) are never blocked by
+ *   the per-user rule: an attacker cannot lock a user out by failing in their name.
+ * - A 2xx to a request with credentials records the success in the trust table.
+ *
+ * Outcome verdicts apply to the source's next messages: the transaction already ended.
+ */
+import { z } from 'zod';
+import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
+import type { SipResponse } from '../../sip/message.ts';
+import { userOf } from '../attributes.ts';
+import { credentialsOf, isStaleChallenge } from '../credentials.ts';
+import {
+  blockSpec,
+  boolean,
+  integer,
+  oneOf,
+  parseStageSettings,
+  threshold,
+  trustedMultiplier,
+  uniqueList,
+  windowMs,
+} from '../rule-schema.ts';
+import {
+  STAGE_PASS,
+  type Stage,
+  type StageDependencies,
+  type StageFactory,
+  type StageVerdict,
+} from '../stage.ts';
+import { verdictFor } from '../verdicts.ts';
+
+const STAGE = 'detect:password-guessing';
+const HOUR = 60 * 60 * 1000;
+
+/** Stale challenges remembered until their outcome: a transaction lives at most 64 x T1 = 32 s. */
+const STALE_MAX_ENTRIES = 4096;
+const STALE_TTL_MS = 32_000;
+
+const settingsSchema = z.strictObject({
+  perSource: z
+    .strictObject({ failures: threshold.default(5), windowMs: windowMs.default(60_000) })
+    .prefault({}),
+  perUser: z
+    .strictObject({ failures: threshold.default(10), windowMs: windowMs.default(10 * 60_000) })
+    .prefault({}),
+  trustedMultiplier: trustedMultiplier.default(5),
+  /** Final statuses that, to a request with credentials, mean the credentials were wrong. */
+  failureStatuses: uniqueList(integer(400, 699, 'must be a SIP status from 400 to 699'), 16).default([
+    401, 403, 407,
+  ]),
+  /** `alert` reports without blocking (a dry run). */
+  action: oneOf(['block', 'alert']).default('block'),
+  block: blockSpec.default({ scope: 'address', durationMs: HOUR }),
+  /** Record successes in the trust table (turn off when another stage does). */
+  recordTrust: boolean.default(true),
+});
+
+export type PasswordGuessingSettings = z.input<typeof settingsSchema>;
+
+/** The user a request tried to authenticate as: the digest user name, else the To user (REGISTER) or From user. */
+function targetUser(context: OutcomeContext, username: string): string {
+  if (username.length > 0) return username;
+  const request = context.request;
+  return request.method === 'REGISTER' ? userOf(request.to.uri) : userOf(request.from.uri);
+}
+
+function transactionKey(source: string, callId: string, seq: number, method: string): string {
+  return `${source}\n${callId}\n${seq}\n${method}`;
+}
+
+export const createPasswordGuessingStage: StageFactory = (
+  settings: unknown,
+  deps: StageDependencies,
+): Stage => {
+  const s = parseStageSettings(settingsSchema, settings);
+  const failures = new Set(s.failureStatuses);
+  const { store, trust } = deps;
+  const spec = { action: s.action, block: s.block, tarpitMs: 0 } as const;
+  /** Transactions whose challenge said stale=true, by key, with the time seen. Insertion-ordered. */
+  const stale = new Map<string, number>();
+
+  function noteStale(key: string, now: number): void {
+    // Oldest first: drop the expired, then the oldest if still full.
+    for (const [k, at] of stale) {
+      if (now - at < STALE_TTL_MS && stale.size < STALE_MAX_ENTRIES) break;
+      stale.delete(k);
+    }
+    stale.set(key, now);
+  }
+
+  function takeStale(key: string, now: number): boolean {
+    const at = stale.get(key);
+    if (at === undefined) return false;
+    stale.delete(key);
+    return now - at < STALE_TTL_MS;
+  }
+
+  return {
+    name: 'password-guessing',
+    phase: 'detect',
+    failMode: 'open',
+
+    response(context: RequestContext, response: SipResponse, now: number): StageVerdict {
+      if (response.status !== 401 && response.status !== 407) return STAGE_PASS;
+      if (context.direction !== 'client') return STAGE_PASS;
+      const request = context.request;
+      if (isStaleChallenge(response) && credentialsOf(request) !== undefined) {
+        noteStale(
+          transactionKey(context.flow.remoteAddress, request.callId, request.cseq.seq, request.method),
+          now,
+        );
+      }
+      return STAGE_PASS;
+    },
+
+    outcome(context: OutcomeContext, now: number): StageVerdict {
+      if (context.direction !== 'client') return STAGE_PASS;
+      const status = context.status;
+      const success = status >= 200 && status < 300;
+      if (!success && !failures.has(status)) return STAGE_PASS;
+      const request = context.request;
+      const credentials = credentialsOf(request);
+      // No credentials: a challenge, the normal first half of a digest exchange.
+      if (credentials === undefined) return STAGE_PASS;
+      const flow = context.flow;
+      const source = flow.remoteAddress;
+      const user = targetUser(context, credentials.username);
+      if (success) {
+        if (s.recordTrust) trust.succeed(source, user.length > 0 ? user : undefined, now);
+        return STAGE_PASS;
+      }
+      if ((status === 401 || status === 407) && stale.size > 0) {
+        if (takeStale(transactionKey(source, request.callId, request.cseq.seq, request.method), now))
+          return STAGE_PASS;
+      }
+
+      const bySource = store.hit(`pwd:src|${source}`, s.perSource.windowMs, now);
+      const byUser = user.length > 0 ? store.hit(`pwd:user|${user}`, s.perUser.windowMs, now) : 0;
+      const trusted = trust.isTrusted(source, now);
+      const sourceLimit = trusted ? s.perSource.failures * s.trustedMultiplier : s.perSource.failures;
+      const details: Record<string, string | number> = {
+        status,
+        sourceFailures: Math.round(bySource),
+        sourceThreshold: sourceLimit,
+        sourceWindowMs: s.perSource.windowMs,
+      };
+      if (user.length > 0) {
+        details.user = user;
+        details.userFailures = Math.round(byUser);
+        details.userThreshold = s.perUser.failures;
+        details.userWindowMs = s.perUser.windowMs;
+      }
+
+      if (bySource > sourceLimit) {
+        return verdictFor(spec, flow, {
+          type: 'password-guessing',
+          stage: STAGE,
+          rule: 'per-source',
+          key: `source=${source}`,
+          reason: `${Math.round(bySource)} failed authentications from this source in ${s.perSource.windowMs} ms, over ${sourceLimit}`,
+          details,
+          defaultStatus: 403,
+        });
+      }
+      if (byUser > s.perUser.failures) {
+        const known = trust.isKnownFor(source, user, now);
+        const spared = known || trusted;
+        // The user's known-good and trusted sources are reported, never blocked, by this rule.
+        return verdictFor(spared ? { ...spec, action: 'alert' } : spec, flow, {
+          type: 'password-guessing',
+          stage: STAGE,
+          rule: 'per-user',
+          key: `user=${user}`,
+          reason: `user ${user} under attack: ${Math.round(byUser)} failed authentications in ${s.perUser.windowMs} ms, over ${s.perUser.failures}${
+            spared ? `; source spared (${known ? 'known-good for this user' : 'trusted'})` : ''
+          }`,
+          details,
+          defaultStatus: 403,
+        });
+      }
+      return STAGE_PASS;
+    },
+  };
+};
