@@ -2,11 +2,14 @@
  * Call-rate benchmark: the highest call rate each target sustains, and its response times.
  *
  *   node --import tsx bench/load/call-rate.ts [--targets direct,kamailio,sipwarden]
- *     [--rates 100,200,...] [--step-seconds 5] [--max-minutes 20] [--out FILE] [--no-write]
+ *     [--rates 100,200,...] [--step-seconds 5] [--max-minutes 20] [--kamailio-mm tlsf|qm|fm]
+ *     [--out FILE] [--no-write]
  *
  * Targets (bench/load/targets.ts): straight from sipp UAC to sipp UAS; through Kamailio from
  * Debian as a plain stateful record-routing proxy with one worker; through sipwarden in one
- * process. Each call: INVITE, 200, ACK, BYE, 200 over UDP (scenarios/uac-call.xml and
+ * process. Kamailio gets its fast allocator (-x tlsf; its default, qm, keeps debug records
+ * and searches free lists, and falls behind first) and 1 GB of shared memory: at 2,400
+ * calls/s, 256 MB ran out, as every transaction lingers a few seconds after it ends. Each call: INVITE, 200, ACK, BYE, 200 over UDP (scenarios/uac-call.xml and
  * uas-answer.xml), ACK and BYE along the Record-Route.
  *
  * Method. The rate rises in steps. At each step every target still in the race runs one
@@ -14,8 +17,9 @@
  * one target after the other, the order rotated at every step so that the machine's
  * background noise falls on each in turn. A step passes when fewer than 0.1 % of the calls
  * failed (any call that did not end successfully counts: rejected, timed out, unfinished)
- * and sipp achieved at least 95 % of the asked rate. A target leaves the race at its first
- * failed step; its sustained rate is the last step it passed. Then every target runs one
+ * and sipp achieved at least 95 % of the asked rate. A failed step is run once more (the
+ * machine is shared; one burst of other work should not decide); a target leaves the race
+ * when the repeat fails too. Its sustained rate is the last step it passed. Then every target runs one
  * more step at half of Kamailio's sustained rate, the reference the goal is stated against
  * ("p99 response time added by the proxy under 5 ms at half that rate"); the time a proxy
  * adds is its p99 minus the direct p99 of that step.
@@ -57,6 +61,8 @@ export interface StepResult {
   readonly passed: boolean;
   readonly loadAverage: string;
   readonly note: string;
+  /** 1, or 2 for the repeat of a failed step. */
+  readonly attempt?: number;
 }
 
 function stepOf(target: TargetName, rate: number, attempted: number, result: SippResult): StepResult {
@@ -113,12 +119,12 @@ const ms = (value: number | undefined) => (value === undefined ? '-' : value.toF
 
 function table(steps: readonly StepResult[]): string {
   const lines = [
-    '| target | rate (calls/s) | achieved | failed | p50 (ms) | p99 (ms) | retrans | load avg | result |',
-    '|---|---:|---:|---:|---:|---:|---:|---|---|',
+    '| target | rate (calls/s) | run | achieved | failed | p50 (ms) | p99 (ms) | retrans | load avg | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|---|',
   ];
   for (const s of steps) {
     lines.push(
-      `| ${s.target} | ${s.rate} | ${s.achievedRate.toFixed(0)} | ${s.failed}/${s.attempted} | ${ms(s.p50)} | ` +
+      `| ${s.target} | ${s.rate} | ${s.attempt ?? 1} | ${s.achievedRate.toFixed(0)} | ${s.failed}/${s.attempted} | ${ms(s.p50)} | ` +
         `${ms(s.p99)} | ${s.retransmissions} | ${s.loadAverage} | ${s.passed ? 'pass' : `FAIL: ${s.note}`} |`,
     );
   }
@@ -154,6 +160,7 @@ async function main(): Promise<void> {
       rates: { type: 'string', default: DEFAULT_RATES.join(',') },
       'step-seconds': { type: 'string', default: '5' },
       'max-minutes': { type: 'string', default: '20' },
+      'kamailio-mm': { type: 'string', default: 'tlsf' },
       out: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
     },
@@ -173,6 +180,8 @@ async function main(): Promise<void> {
   for (const name of skipped)
     console.log(`# ${name}: not available in this checkout (bin/sipwarden.js missing); skipped`);
 
+  const mm = values['kamailio-mm'];
+  const kamailioMm = mm === 'fm' || mm === 'qm' ? mm : 'tlsf';
   const machine = machineInfo(REPO_ROOT);
   console.log(`# ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.sipp}, Kamailio ${machine.kamailio}`);
   console.log(`# steps of ${seconds} s at ${rates.join(', ')} calls/s; targets ${names.join(', ')}`);
@@ -180,7 +189,14 @@ async function main(): Promise<void> {
   const uasTimeoutS = Math.ceil((deadline - Date.now()) / 1000) + 120;
   const targets = new Map<TargetName, Target>();
   for (const name of names) {
-    targets.set(name, await startTarget(name, { uasScenario: 'uas-answer.xml', uasTimeoutS }));
+    targets.set(
+      name,
+      await startTarget(name, {
+        uasScenario: 'uas-answer.xml',
+        uasTimeoutS,
+        kamailioMemoryManager: kamailioMm,
+      }),
+    );
   }
 
   const steps: StepResult[] = [];
@@ -197,16 +213,22 @@ async function main(): Promise<void> {
           stoppedEarly = `time budget reached at ${rate} calls/s`;
           break;
         }
-        const step = await runStep(targets.get(name)!, rate, seconds);
-        steps.push(step);
-        console.log(
-          `${name.padEnd(9)} ${String(rate).padStart(5)}/s: achieved ${step.achievedRate.toFixed(0)}/s, ` +
-            `failed ${step.failed}/${step.attempted}, p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms` +
-            `${step.passed ? '' : `  -> out (${step.note})`}`,
-        );
-        if (!step.passed) inRace.delete(name);
-        // Let retransmissions and transaction timers of this run settle before the next one.
-        await sleep(1000);
+        // A failed step runs once more before the target leaves: the machine is shared, and
+        // one burst of someone else's work should not decide a target's figure.
+        for (let attempt = 1; attempt <= 2; attempt++) {
+          const step = { ...(await runStep(targets.get(name)!, rate, seconds)), attempt };
+          steps.push(step);
+          const last = step.passed || attempt === 2;
+          console.log(
+            `${name.padEnd(9)} ${String(rate).padStart(5)}/s: achieved ${step.achievedRate.toFixed(0)}/s, ` +
+              `failed ${step.failed}/${step.attempted}, p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms` +
+              `${step.passed ? '' : last ? `  -> out (${step.note})` : `  -> again (${step.note})`}`,
+          );
+          // Let retransmissions and transaction timers of this run settle before the next one.
+          await sleep(step.passed ? 1000 : 3000);
+          if (step.passed) break;
+          if (last) inRace.delete(name);
+        }
       }
       if (stoppedEarly) break;
     }
@@ -237,6 +259,7 @@ async function main(): Promise<void> {
       halfSteps,
       stoppedEarly,
       sustained,
+      kamailioMm,
     });
     console.log(`\n${report}`);
     if (!values['no-write']) {
@@ -267,6 +290,7 @@ function render(r: {
   halfSteps: readonly StepResult[];
   stoppedEarly: string;
   sustained: Map<TargetName, number>;
+  kamailioMm: string;
 }): string {
   const { machine } = r;
   const best = summarize(r.names, r.steps).best;
@@ -325,11 +349,13 @@ function render(r: {
     `Steps of ${r.seconds} s at ${r.rates.join(', ')} calls/s, targets interleaved within a step, the ` +
       'order rotated at each step. Each call: INVITE, 200, ACK, BYE, 200 over UDP; ACK and BYE follow ' +
       'the Record-Route. A step passes with fewer than 0.1 % failed calls (any call not ended ' +
-      'successfully) and at least 95 % of the asked rate achieved; a target leaves at its first failed ' +
-      'step. Response time: from just after the UAC wrote the INVITE to its processing of the 200, ' +
-      'measured inside sipp with a microsecond clock. Kamailio: test/interop/kamailio/proxy.cfg, ' +
-      'children=1 (one UDP worker), 256 MB shared memory. sipwarden: `sipwarden start --listen ' +
-      '--upstream --log-level warn`, one process.',
+      'successfully) and at least 95 % of the asked rate achieved; a failed step is run once more, ' +
+      'and a target leaves when the repeat fails too. Response time: from just after the UAC wrote ' +
+      'the INVITE to its processing of the 200, measured inside sipp with a microsecond clock. ' +
+      'Kamailio: test/interop/kamailio/proxy.cfg, children=1 (one UDP worker), ' +
+      `${r.kamailioMm} allocator, 1 GB shared memory (so that memory never limits its rate: ` +
+      'transactions stay in memory a few seconds after they end). sipwarden: `sipwarden start ' +
+      '--listen --upstream --log-level warn`, one process.',
   );
   lines.push('', '## Every step', '', table(r.steps), '');
   if (r.halfSteps.length > 0) lines.push('## Half rate', '', table(r.halfSteps), '');

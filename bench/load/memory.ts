@@ -15,8 +15,8 @@
  * What "memory" is: sipwarden is one process: VmRSS from /proc/PID/status. Kamailio is a
  * group of processes sharing one shared-memory segment where its transactions live: the sum
  * of their proportional set sizes (Pss, /proc/PID/smaps_rollup), which counts shared pages
- * once. Kamailio runs with 512 MB of shared memory here (-m 512) so that 10,000 transactions
- * fit; only the pages it touches count.
+ * once. Kamailio runs with 1 GB of shared memory here (-m 1024, -x tlsf, as in the call-rate
+ * benchmark) so that 10,000 transactions fit; only the pages it touches count.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,7 +62,8 @@ async function measure(
     uasScenario: 'uas-hold.xml',
     uasPauseMs: holdSeconds * 1000,
     uasTimeoutS: rampSeconds + holdSeconds + 60,
-    kamailioSharedMemoryMb: 512,
+    kamailioSharedMemoryMb: 1024,
+    kamailioMemoryManager: 'tlsf',
   });
   let uacResult: SippResult | undefined;
   try {
@@ -130,7 +131,7 @@ function render(
     `- ${inFlight} calls placed at ${rate} calls/s over UDP; the UAS answers 100 at once and its final ` +
       `response after ${holdSeconds} s, so every call is an open INVITE transaction in the proxy when memory is read.`,
     '- sipwarden: VmRSS of its one process. Kamailio: sum of Pss over its processes (shared memory counted ' +
-      'once; -m 512, one worker).',
+      'once; -m 1024 -x tlsf, one worker).',
     '',
     '| target | calls held | idle (MiB) | loaded (MiB) | per transaction (KiB) | note |',
     '|---|---:|---:|---:|---:|---|',

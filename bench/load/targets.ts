@@ -36,6 +36,8 @@ export interface TargetOptions {
   readonly uasTimeoutS: number;
   /** Kamailio -m (shared memory MB: transactions live there). */
   readonly kamailioSharedMemoryMb?: number;
+  /** Kamailio -x: its memory allocator (default: Kamailio's own default). */
+  readonly kamailioMemoryManager?: 'qm' | 'fm' | 'tlsf';
   /** Extra arguments for `sipwarden start`. */
   readonly sipwardenArgs?: readonly string[];
 }
@@ -68,7 +70,8 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
     const kamailio = await startKamailio({
       port: await freePort(),
       upstream: { host: HOST, port: uasPort },
-      sharedMemoryMb: options.kamailioSharedMemoryMb ?? 256,
+      sharedMemoryMb: options.kamailioSharedMemoryMb ?? 1024,
+      ...(options.kamailioMemoryManager ? { memoryManager: options.kamailioMemoryManager } : {}),
     });
     return {
       name,

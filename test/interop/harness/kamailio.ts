@@ -48,6 +48,8 @@ export interface KamailioOptions {
   readonly sharedMemoryMb?: number;
   /** -M: private memory per process in MB; default 8. */
   readonly privateMemoryMb?: number;
+  /** -x: allocator for shared and private memory (qm: Kamailio's default, with debug records; tlsf, fm: faster). */
+  readonly memoryManager?: 'qm' | 'fm' | 'tlsf';
   /** TLS variant: certificate for Kamailio's own TLS socket; a self-signed one by default. */
   readonly certificate?: CertificateFiles;
   readonly workDir?: string;
@@ -124,6 +126,7 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
   const config = join(KAMAILIO_CONFIG_DIR, `${variant}.cfg`);
   const args = ['-DD', '-E', '-f', config, '-P', join(workDir, 'kamailio.pid'), '-Y', workDir, '-w', workDir];
   args.push('-m', String(options.sharedMemoryMb ?? 64), '-M', String(options.privateMemoryMb ?? 8));
+  if (options.memoryManager) args.push('-x', options.memoryManager);
   args.push('-l', `udp:${host}:${options.port}`, '-l', `tcp:${host}:${options.port}`);
   const defines: Record<string, true | number | string> = { UPSTREAM: upstreamUri(options.upstream) };
   if (variant === 'tls') {
