@@ -2,6 +2,8 @@ import { StateError } from './errors.ts';
 import {
   formatIPv4,
   formatIPv6,
+  groupsKey,
+  isMappedGroups,
   isMappedIPv4,
   maskIPv4,
   maskIPv6,
@@ -9,7 +11,9 @@ import {
   parseAddress,
   parseIPv4,
   parseIPv6,
+  parseIPv6Groups,
   type Words,
+  wordsKey,
 } from './ip.ts';
 
 /** A network: the address with its host bits cleared, and the prefix length. */
@@ -84,10 +88,9 @@ export function cidrContains(cidr: Cidr, address: string | ParsedAddress): boole
   return m[0] === n[0] && m[1] === n[1] && m[2] === n[2] && m[3] === n[3];
 }
 
-/** A Map key for an IPv6 network: its masked words. */
+/** A Map key for an IPv6 network (see `groupsKey`). */
 export function v6NetworkKey(words: Words, prefix: number): string {
-  const m = maskIPv6(words, prefix);
-  return `${m[0]}:${m[1]}:${m[2]}:${m[3]}`;
+  return wordsKey(words, prefix);
 }
 
 /**
@@ -97,7 +100,9 @@ export function v6NetworkKey(words: Words, prefix: number): string {
  */
 export class AddressSet {
   readonly size: number;
+  /** IPv4 addresses by text (what a socket reports, so no parsing when listed). */
   private readonly exact = new Set<string>();
+  private readonly groups = new Uint16Array(8);
   /** IPv4 networks grouped by prefix length, longest first. */
   private readonly v4: { readonly prefix: number; readonly networks: Set<number> }[] = [];
   private readonly v6: { readonly prefix: number; readonly networks: Set<string> }[] = [];
@@ -119,8 +124,6 @@ export class AddressSet {
       if (cidr.family === 4) {
         if (cidr.prefix === 32) this.exact.add(formatIPv4(cidr.v4));
         else getOrCreate(v4, cidr.prefix, () => new Set<number>()).add(cidr.v4);
-      } else if (cidr.prefix === 128) {
-        this.exact.add(formatIPv6(cidr.v6!));
       } else {
         getOrCreate(v6, cidr.prefix, () => new Set<string>()).add(v6NetworkKey(cidr.v6!, cidr.prefix));
       }
@@ -151,13 +154,14 @@ export class AddressSet {
     if (this.exact.has(address)) return true;
     const v4 = parseIPv4(address);
     if (v4 >= 0) return this.hasIPv4(v4);
-    if (this.size === 0) return false;
-    const parsed = parseAddress(address);
-    if (parsed === undefined) return false;
-    if (parsed.text !== address && this.exact.has(parsed.text)) return true;
-    if (parsed.family === 4) return this.hasIPv4(parsed.v4);
-    for (const g of this.v6) {
-      if (g.networks.has(v6NetworkKey(parsed.v6!, g.prefix))) return true;
+    const g = this.groups;
+    if (this.size === 0 || !parseIPv6Groups(address, g)) return false;
+    if (isMappedGroups(g)) {
+      const mapped = ((g[6]! << 16) | g[7]!) >>> 0;
+      return this.exact.has(formatIPv4(mapped)) || this.hasIPv4(mapped);
+    }
+    for (const group of this.v6) {
+      if (group.networks.has(groupsKey(g, group.prefix))) return true;
     }
     return false;
   }

@@ -23,15 +23,21 @@
  */
 
 export const SPARSE_CAPACITY = 32;
+/** Most keys see one or two values (one user per source...): start with room for four. */
+const SPARSE_INITIAL = 4;
 
 /** 2^-k for register values 0..64. */
 const POW2_NEG = new Float64Array(65);
 for (let k = 0; k < POW2_NEG.length; k++) POW2_NEG[k] = 2 ** -k;
 
-/** Estimated bytes of a typed array beyond its elements (object, buffer, backing store record). */
+/**
+ * Estimated bytes of a typed array beyond its elements (object, buffer, backing store
+ * record); V8 keeps arrays of up to 64 bytes in its heap, with less around them.
+ */
 export const TYPED_ARRAY_OVERHEAD = 160;
+const SMALL_TYPED_ARRAY_OVERHEAD = 150;
 /** Estimated bytes of the sketch object itself. */
-const SKETCH_OBJECT_BYTES = 120;
+const SKETCH_OBJECT_BYTES = 200;
 
 export class DistinctSketch {
   /** The fixed window (now / windowMs, floored) `current` belongs to. */
@@ -39,7 +45,9 @@ export class DistinctSketch {
   private readonly precision: number;
   private readonly registers: number;
   /** Sparse: hashes of the current window at `currentBase`, of the previous at the other half. */
-  private readonly hashes = new Uint32Array(2 * SPARSE_CAPACITY);
+  private hashes = new Uint32Array(2 * SPARSE_INITIAL);
+  /** Hashes per window the array has room for; grows to SPARSE_CAPACITY. */
+  private capacity = SPARSE_INITIAL;
   private currentBase = 0;
   private currentCount = 0;
   private previousCount = 0;
@@ -59,7 +67,8 @@ export class DistinctSketch {
 
   /** Bytes held, for the store's estimate. */
   bytes(): number {
-    let b = SKETCH_OBJECT_BYTES + TYPED_ARRAY_OVERHEAD + this.hashes.byteLength;
+    const sparse = this.hashes.byteLength;
+    let b = SKETCH_OBJECT_BYTES + sparse + (sparse <= 64 ? SMALL_TYPED_ARRAY_OVERHEAD : TYPED_ARRAY_OVERHEAD);
     if (this.dense !== undefined) b += TYPED_ARRAY_OVERHEAD + this.dense.byteLength;
     return b;
   }
@@ -77,7 +86,7 @@ export class DistinctSketch {
   shift(): void {
     this.index++;
     if (!this.isDense) {
-      this.currentBase = SPARSE_CAPACITY - this.currentBase;
+      this.currentBase = this.capacity - this.currentBase;
       this.previousCount = this.currentCount;
       this.unionCount = this.currentCount;
       this.currentCount = 0;
@@ -102,14 +111,19 @@ export class DistinctSketch {
     const base = this.currentBase;
     const end = base + this.currentCount;
     for (let i = base; i < end; i++) if (h[i] === hash) return;
-    if (this.currentCount === SPARSE_CAPACITY) {
-      this.toDense();
-      this.addDense(hash);
+    if (this.currentCount === this.capacity) {
+      if (this.capacity === SPARSE_CAPACITY) {
+        this.toDense();
+        this.addDense(hash);
+        return;
+      }
+      this.grow();
+      this.add(hash);
       return;
     }
     h[end] = hash;
     this.currentCount++;
-    const previousBase = SPARSE_CAPACITY - base;
+    const previousBase = this.capacity - base;
     const previousEnd = previousBase + this.previousCount;
     for (let i = previousBase; i < previousEnd; i++) if (h[i] === hash) return;
     this.unionCount++;
@@ -127,6 +141,20 @@ export class DistinctSketch {
     return previousWeight * (this.isDense ? this.currentHip : this.currentCount);
   }
 
+  /** Four times the room, the current window's hashes first. */
+  private grow(): void {
+    const capacity = Math.min(SPARSE_CAPACITY, this.capacity * 4);
+    const next = new Uint32Array(2 * capacity);
+    const h = this.hashes;
+    const base = this.currentBase;
+    const previousBase = this.capacity - base;
+    next.set(h.subarray(base, base + this.currentCount), 0);
+    next.set(h.subarray(previousBase, previousBase + this.previousCount), capacity);
+    this.hashes = next;
+    this.capacity = capacity;
+    this.currentBase = 0;
+  }
+
   private toDense(): void {
     const m = this.registers;
     if (this.dense === undefined) this.dense = new Uint8Array(2 * m);
@@ -135,7 +163,7 @@ export class DistinctSketch {
     this.unionSum = m;
     const h = this.hashes;
     const base = this.currentBase;
-    const previousBase = SPARSE_CAPACITY - base;
+    const previousBase = this.capacity - base;
     for (let i = base; i < base + this.currentCount; i++) this.setRegisters(h[i]!, true);
     for (let i = previousBase; i < previousBase + this.previousCount; i++) this.setRegisters(h[i]!, false);
     this.currentHip = this.currentCount;

@@ -52,69 +52,115 @@ export function parseIPv4(text: string, start = 0, end = text.length): number {
   return value * 256 + octet;
 }
 
-function hexGroup(text: string): number {
-  if (text.length < 1 || text.length > 4) return -1;
-  let v = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    let d: number;
-    if (c >= 48 && c <= 57) d = c - 48;
-    else if (c >= 97 && c <= 102) d = c - 87;
-    else if (c >= 65 && c <= 70) d = c - 55;
-    else return -1;
-    v = v * 16 + d;
-  }
-  return v;
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
 }
 
-/** Appends the 16-bit groups of one side of `::`; false when a group is malformed. */
-function pushGroups(part: string, groups: number[], last: boolean): boolean {
-  if (part === '') return true;
-  const texts = part.split(':');
-  if (texts.length > 8) return false;
-  for (let i = 0; i < texts.length; i++) {
-    const t = texts[i]!;
-    if (last && i === texts.length - 1 && t.includes('.')) {
-      // RFC 4291 2.2 form 3: the low 32 bits as a dotted quad.
-      const v4 = parseIPv4(t);
-      if (v4 < 0) return false;
-      groups.push(v4 >>> 16, v4 & 0xffff);
-    } else {
-      const g = hexGroup(t);
-      if (g < 0) return false;
-      groups.push(g);
-    }
+/**
+ * RFC 4291 2.2 text forms into eight 16-bit groups, scanning characters (no split, no
+ * allocation): the per-packet IPv6 lookups use it with a scratch array. A zone id (`%eth0`)
+ * is ignored. False when malformed.
+ */
+export function parseIPv6Groups(text: string, out: Uint16Array): boolean {
+  if (text.length > MAX_ADDRESS_LENGTH) return false;
+  const zone = text.indexOf('%');
+  const end = zone === -1 ? text.length : zone;
+  if (end < 2 || end > 45) return false;
+  let i = 0;
+  let n = 0;
+  /** Where `::` stands, in groups; -1 without. */
+  let gap = -1;
+  if (text.charCodeAt(0) === 58) {
+    if (text.charCodeAt(1) !== 58) return false;
+    gap = 0;
+    i = 2;
   }
+  while (i < end) {
+    let value = 0;
+    let j = i;
+    for (; j < end; j++) {
+      const d = hexDigit(text.charCodeAt(j));
+      if (d < 0) break;
+      value = value * 16 + d;
+    }
+    if (j < end && text.charCodeAt(j) === 46) {
+      // RFC 4291 2.2 form 3: the low 32 bits as a dotted quad, last.
+      if (n > 6) return false;
+      const v4 = parseIPv4(text, i, end);
+      if (v4 < 0) return false;
+      out[n++] = v4 >>> 16;
+      out[n++] = v4 & 0xffff;
+      break;
+    }
+    if (j === i || j - i > 4 || n === 8) return false;
+    out[n++] = value;
+    if (j === end) break;
+    if (text.charCodeAt(j) !== 58) return false;
+    j++;
+    if (j < end && text.charCodeAt(j) === 58) {
+      if (gap !== -1) return false;
+      gap = n;
+      j++;
+    } else if (j === end) {
+      return false;
+    }
+    i = j;
+  }
+  if (gap === -1) return n === 8;
+  // `::` stands for one or more zero groups (RFC 4291 2.2 form 2).
+  if (n > 7) return false;
+  const tail = n - gap;
+  for (let k = 1; k <= tail; k++) out[8 - k] = out[n - k]!;
+  for (let k = gap; k < 8 - tail; k++) out[k] = 0;
   return true;
 }
 
-/** RFC 4291 2.2 text forms; a zone id (`%eth0`) is dropped. Undefined when malformed. */
-export function parseIPv6(input: string): Words | undefined {
-  if (input.length > MAX_ADDRESS_LENGTH || input.length < 2) return undefined;
-  const zone = input.indexOf('%');
-  const text = zone === -1 ? input : input.slice(0, zone);
-  const gap = text.indexOf('::');
-  if (gap !== -1 && text.indexOf('::', gap + 1) !== -1) return undefined;
-  const head: number[] = [];
-  const tail: number[] = [];
-  if (gap === -1) {
-    if (!pushGroups(text, head, true) || head.length !== 8) return undefined;
-  } else {
-    const before = text.slice(0, gap);
-    const after = text.slice(gap + 2);
-    if (!pushGroups(before, head, false) || !pushGroups(after, tail, true)) return undefined;
-    // `::` stands for one or more zero groups (RFC 4291 2.2 form 2).
-    if (head.length + tail.length > 7) return undefined;
-    while (head.length + tail.length < 8) head.push(0);
-    head.push(...tail);
-  }
-  const g = head;
+const scratch = new Uint16Array(8);
+
+/** RFC 4291 2.2 text forms as four 32-bit words; a zone id is dropped. Undefined when malformed. */
+export function parseIPv6(text: string): Words | undefined {
+  if (!parseIPv6Groups(text, scratch)) return undefined;
+  const g = scratch;
   return [
     ((g[0]! << 16) | g[1]!) >>> 0,
     ((g[2]! << 16) | g[3]!) >>> 0,
     ((g[4]! << 16) | g[5]!) >>> 0,
     ((g[6]! << 16) | g[7]!) >>> 0,
   ];
+}
+
+/** IPv4-mapped groups (`::ffff:0:0/96`). */
+export function isMappedGroups(g: Uint16Array): boolean {
+  return g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff;
+}
+
+const masked = new Uint16Array(8);
+
+/**
+ * A compact Map key for an IPv6 network: its eight groups, masked to `prefix` bits, as an
+ * eight-character string (cheaper to build and hash than any text form).
+ */
+export function groupsKey(g: Uint16Array, prefix: number): string {
+  for (let k = 0; k < 8; k++) {
+    const bits = prefix - 16 * k;
+    masked[k] = bits >= 16 ? g[k]! : bits <= 0 ? 0 : g[k]! & (0xffff << (16 - bits));
+  }
+  const m = masked;
+  return String.fromCharCode(m[0]!, m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7]!);
+}
+
+const wordGroups = new Uint16Array(8);
+
+/** `groupsKey` of an address given as words. */
+export function wordsKey(words: Words, prefix: number): string {
+  for (let k = 0; k < 4; k++) {
+    wordGroups[2 * k] = words[k]! >>> 16;
+    wordGroups[2 * k + 1] = words[k]! & 0xffff;
+  }
+  return groupsKey(wordGroups, prefix);
 }
 
 /** RFC 5952 4: lower case, no leading zeros, the longest run of two or more zero groups as `::`. */

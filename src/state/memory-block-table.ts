@@ -1,7 +1,16 @@
 import { type Cidr, networkOf, parseCidr, v6NetworkKey } from './cidr.ts';
 import { StateError } from './errors.ts';
 import { ExpiryHeap } from './expiry-heap.ts';
-import { maskIPv4, parseAddress, parseIPv4, type Words } from './ip.ts';
+import type { Words } from './ip.ts';
+import {
+  formatIPv4,
+  groupsKey,
+  isMappedGroups,
+  maskIPv4,
+  parseAddress,
+  parseIPv4,
+  parseIPv6Groups,
+} from './ip.ts';
 import type { BlockEntry, BlockScope, BlockTable, BlockTableStats } from './types.ts';
 
 /**
@@ -93,7 +102,8 @@ export function parseBlockKey(
   } else {
     const address = parseAddress(key);
     if (address === undefined) return undefined;
-    if (scope === 'address') return { key: address.text, scope, family: 0, prefix: 0, network: 0 };
+    if (scope === 'address')
+      return addressTarget(address.text, address.family === 6 ? address.v6! : undefined);
     cidr = networkOf(address, address.family === 4 ? networkPrefixV4 : networkPrefixV6);
   }
   if (cidr === undefined) return undefined;
@@ -108,6 +118,16 @@ export function parseBlockKey(
   }
   const network = cidr.family === 4 ? cidr.v4 : v6NetworkKey(cidr.v6!, cidr.prefix);
   return { key: cidr.text, scope: 'network', family: cidr.family, prefix: cidr.prefix, network };
+}
+
+/**
+ * An IPv4 address goes to the address Map by its text (what the socket reports, so a match
+ * needs no parsing); an IPv6 one to the /128 networks by its groups, so that every text form
+ * of it finds the entry with one parse and no formatting.
+ */
+function addressTarget(text: string, v6: Words | undefined): BlockTarget {
+  if (v6 === undefined) return { key: text, scope: 'address', family: 0, prefix: 0, network: 0 };
+  return { key: text, scope: 'address', family: 6, prefix: 128, network: v6NetworkKey(v6, 128) };
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): void {
@@ -220,28 +240,28 @@ export function createMemoryBlockTable(options: MemoryBlockTableOptions): Memory
     return undefined;
   }
 
-  function matchIPv6(words: Words, now: number): Block | undefined {
+  const groups = new Uint16Array(8);
+
+  function matchIPv6(now: number): Block | undefined {
     for (const prefix of v6.prefixes) {
-      const b = current(v6.get(prefix, v6NetworkKey(words, prefix)), now);
+      const b = current(v6.get(prefix, groupsKey(groups, prefix)), now);
       if (b !== undefined) return b;
     }
     return undefined;
   }
 
   function findAddress(address: string, now: number): Block | undefined {
-    let b = current(addresses.get(address), now);
+    const b = current(addresses.get(address), now);
     if (b !== undefined) return b;
     // The common case: a dotted quad from the socket, parsed without allocating.
     const value = parseIPv4(address);
     if (value >= 0) return v4.prefixes.length > 0 ? matchIPv4(value, now) : undefined;
-    if (!address.includes(':')) return undefined;
-    const parsed = parseAddress(address);
-    if (parsed === undefined) return undefined;
-    if (parsed.text !== address) {
-      b = current(addresses.get(parsed.text), now);
-      if (b !== undefined) return b;
+    if (!parseIPv6Groups(address, groups)) return undefined;
+    if (isMappedGroups(groups)) {
+      const mapped = ((groups[6]! << 16) | groups[7]!) >>> 0;
+      return current(addresses.get(formatIPv4(mapped)), now) ?? matchIPv4(mapped, now);
     }
-    return parsed.family === 4 ? matchIPv4(parsed.v4, now) : matchIPv6(parsed.v6!, now);
+    return matchIPv6(now);
   }
 
   function snapshot(b: Block): BlockEntry {
