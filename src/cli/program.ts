@@ -4,14 +4,26 @@
  */
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, messageOf } from './cli-error.ts';
+import { registerBlock } from './commands/block.ts';
+import { registerBlocks } from './commands/blocks.ts';
 import { registerCheckConfig } from './commands/check-config.ts';
+import { registerEvents } from './commands/events.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTlsCert } from './commands/tls-cert.ts';
+import { registerUnblock } from './commands/unblock.ts';
 import { packageVersion } from './version.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-const COMMANDS: readonly RegisterCommand[] = [registerStart, registerCheckConfig, registerTlsCert];
+const COMMANDS: readonly RegisterCommand[] = [
+  registerStart,
+  registerCheckConfig,
+  registerTlsCert,
+  registerBlock,
+  registerUnblock,
+  registerBlocks,
+  registerEvents,
+];
 
 export function createProgram(): Command {
   const program = new Command('sipwarden')

@@ -1,0 +1,44 @@
+/**
+ * Stable error codes of the management API, each with its HTTP status. Every error answer
+ * has the body `{ "error": { "code": "SW_ERR_...", "message": "..." } }`.
+ */
+export const API_ERRORS = {
+  /** The body, query or path does not match the route's schema. */
+  SW_ERR_BAD_REQUEST: { status: 400 },
+  /** Not an IP address or a network in CIDR form. */
+  SW_ERR_BAD_ADDRESS: { status: 400 },
+  /** Not a duration (`30m`, `1h`, `3600s`, seconds) or out of range. */
+  SW_ERR_BAD_DURATION: { status: 400 },
+  /** `since` or `until` is not `10m`, an ISO 8601 time or epoch milliseconds. */
+  SW_ERR_BAD_TIME: { status: 400 },
+  /** The Host header names neither an IP address, localhost nor the configured host. */
+  SW_ERR_FORBIDDEN_HOST: { status: 403 },
+  SW_ERR_NOT_FOUND: { status: 404 },
+  /** No block with that address or key. */
+  SW_ERR_NO_SUCH_BLOCK: { status: 404 },
+  SW_ERR_BODY_TOO_LARGE: { status: 413 },
+  /** A body that is not JSON. */
+  SW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415 },
+  SW_ERR_INTERNAL: { status: 500 },
+  /** The event store cannot answer (file gone, disk failure). */
+  SW_ERR_EVENT_STORE: { status: 503 },
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+/** What every error answer carries. */
+export interface ApiErrorBody {
+  readonly error: { readonly code: string; readonly message: string };
+}
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly status: number;
+
+  constructor(code: ApiErrorCode, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = API_ERRORS[code].status;
+  }
+}

@@ -1,0 +1,369 @@
+/**
+ * The management HTTP API (fastify): Prometheus metrics, security events, and the block
+ * table (list, block, unblock). It has no accounts yet, so it listens where configured,
+ * loopback by default, and guards against what a browser on that machine could be led to
+ * do: bodies must be JSON (a cross-site form cannot send that without a preflight we never
+ * answer), and the Host header must name an IP address, localhost or the configured host,
+ * which defeats DNS rebinding. Every error is `{ error: { code, message } }` with its status.
+ */
+import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } from 'fastify';
+import { isIpv4, isIpv6 } from '../config/host.ts';
+import { printable } from '../events/event-bus.ts';
+import { EVENT_TYPES, type EventEmitter, type EventType } from '../events/types.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { BlockTable } from '../state/types.ts';
+import { EventStoreError } from '../store/errors.ts';
+import type { EventReader } from '../store/event-store.ts';
+import { DurationError, formatDuration, parseDuration } from '../util/duration.ts';
+import { canonicalAddress, parseBlockTarget } from './block-target.ts';
+import { ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.ts';
+import { parseTimeSpec } from './time-spec.ts';
+import {
+  type BlockAnswer,
+  type BlocksAnswer,
+  blockView,
+  type EventsAnswer,
+  type UnblockAnswer,
+} from './views.ts';
+
+export interface ManagementServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly blocks: BlockTable;
+  readonly events: EventReader;
+  readonly metrics: Metrics;
+  /** Admin actions (block, unblock) are emitted here, with stage and rule `admin`. */
+  readonly bus: EventEmitter;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export interface ManagementServer {
+  /** Binds; resolves to the address actually bound (port 0 resolves to the real port). */
+  listen(): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+  readonly app: FastifyInstance;
+}
+
+export const BODY_LIMIT_BYTES = 16 * 1024;
+export const DEFAULT_BLOCK_MS = 3_600_000;
+const MIN_BLOCK_MS = 1000;
+const DEFAULT_BLOCK_LIST_LIMIT = 1000;
+const MAX_BLOCK_LIST_LIMIT = 100_000;
+const MAX_REASON_LENGTH = 256;
+const ADMIN_REASON = 'blocked by an operator';
+
+interface EventsQuerystring {
+  since?: string;
+  until?: string;
+  type?: EventType;
+  source?: string;
+  limit?: number;
+}
+
+interface BlockBody {
+  address: string;
+  duration?: string | number;
+  reason?: string;
+}
+
+const eventsSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      since: { type: 'string', minLength: 1, maxLength: 64 },
+      until: { type: 'string', minLength: 1, maxLength: 64 },
+      type: { type: 'string', enum: [...EVENT_TYPES] },
+      source: { type: 'string', minLength: 1, maxLength: 64 },
+      limit: { type: 'integer', minimum: 1, maximum: 1000 },
+    },
+  },
+} as const;
+
+const blocksSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { limit: { type: 'integer', minimum: 1, maximum: MAX_BLOCK_LIST_LIMIT } },
+  },
+} as const;
+
+const blockSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['address'],
+    properties: {
+      address: { type: 'string', minLength: 1, maxLength: 64 },
+      duration: { type: ['string', 'number'], maxLength: 32 },
+      reason: { type: 'string', minLength: 1, maxLength: MAX_REASON_LENGTH },
+    },
+  },
+} as const;
+
+const unblockSchema = {
+  params: {
+    type: 'object',
+    required: ['address'],
+    properties: { address: { type: 'string', minLength: 1, maxLength: 300 } },
+  },
+} as const;
+
+export function createManagementServer(options: ManagementServerOptions): ManagementServer {
+  const now = options.now ?? Date.now;
+  const { blocks, events, metrics, bus, log } = options;
+  const app = fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    maxParamLength: 300,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    // Unknown fields are an error, not silently dropped: a misspelt `duraton` must not
+    // quietly become the default hour.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  // Only JSON bodies: a cross-site form post (text/plain) is refused with 415.
+  app.removeContentTypeParser('text/plain');
+
+  const allowedHosts = new Set(['localhost', options.host.toLowerCase()]);
+  app.addHook('onRequest', async (request) => {
+    const hostHeader = request.headers.host;
+    if (hostHeader === undefined) return;
+    const name = hostName(hostHeader);
+    if (isIpv4(name) || isIpv6(name) || allowedHosts.has(name)) return;
+    throw new ApiError(
+      'SW_ERR_FORBIDDEN_HOST',
+      `the management API answers only to an IP address, localhost or ${options.host} in the Host header`,
+    );
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    log.debug(
+      { method: request.method, url: printable(request.url, 200), status: reply.statusCode },
+      'management API request',
+    );
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = printable(request.url.split('?')[0] ?? '', 100);
+    sendError(reply, new ApiError('SW_ERR_NOT_FOUND', `no route ${request.method} ${path}`));
+  });
+
+  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
+    if (error instanceof ApiError) return sendError(reply, error);
+    if (error instanceof EventStoreError) {
+      log.error({ err: error }, 'management API: event store failed');
+      return sendError(reply, new ApiError('SW_ERR_EVENT_STORE', 'the event store cannot answer now'));
+    }
+    if (error.validation !== undefined) {
+      return sendError(reply, new ApiError('SW_ERR_BAD_REQUEST', printable(error.message, 300)));
+    }
+    const status = error.statusCode ?? 500;
+    if (status === 413) {
+      return sendError(
+        reply,
+        new ApiError('SW_ERR_BODY_TOO_LARGE', `the body is over ${BODY_LIMIT_BYTES} bytes`),
+      );
+    }
+    if (status === 415) {
+      return sendError(
+        reply,
+        new ApiError(
+          'SW_ERR_UNSUPPORTED_MEDIA_TYPE',
+          'the body must be JSON (Content-Type: application/json)',
+        ),
+      );
+    }
+    if (status >= 400 && status < 500) {
+      return sendError(reply, new ApiError('SW_ERR_BAD_REQUEST', printable(error.message, 300)), status);
+    }
+    log.error(
+      { err: error, method: request.method, url: printable(request.url, 200) },
+      'management API failed',
+    );
+    return sendError(reply, new ApiError('SW_ERR_INTERNAL', 'internal error'));
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.text();
+    return reply.header('content-type', metrics.contentType).send(text);
+  });
+
+  app.get<{ Querystring: EventsQuerystring }>('/api/events', { schema: eventsSchema }, async (request) => {
+    const query = request.query;
+    const at = now();
+    const since = query.since === undefined ? undefined : timeOf('since', query.since, at);
+    const until = query.until === undefined ? undefined : timeOf('until', query.until, at);
+    let source: string | undefined;
+    if (query.source !== undefined) {
+      source = canonicalAddress(query.source);
+      if (source === undefined) {
+        throw new ApiError(
+          'SW_ERR_BAD_ADDRESS',
+          `source: ${JSON.stringify(query.source)} is not an IP address`,
+        );
+      }
+    }
+    const answer: EventsAnswer = {
+      events: events.query({
+        ...(since === undefined ? {} : { since }),
+        ...(until === undefined ? {} : { until }),
+        ...(query.type === undefined ? {} : { type: query.type }),
+        ...(source === undefined ? {} : { source }),
+        ...(query.limit === undefined ? {} : { limit: query.limit }),
+      }),
+    };
+    return answer;
+  });
+
+  app.get<{ Querystring: { limit?: number } }>('/api/blocks', { schema: blocksSchema }, async (request) => {
+    const at = now();
+    const all = blocks.list(at).sort((a, b) => b.createdAt - a.createdAt);
+    const limit = request.query.limit ?? DEFAULT_BLOCK_LIST_LIMIT;
+    const answer: BlocksAnswer = {
+      blocks: all.slice(0, limit).map((entry) => blockView(entry, at)),
+      total: all.length,
+    };
+    return answer;
+  });
+
+  app.post<{ Body: BlockBody }>('/api/blocks', { schema: blockSchema }, async (request, reply) => {
+    const body = request.body;
+    const parsed = parseBlockTarget(body.address);
+    if (!parsed.ok) throw new ApiError('SW_ERR_BAD_ADDRESS', `address: ${parsed.message}`);
+    const durationMs = blockDuration(body.duration);
+    const reason = body.reason === undefined ? ADMIN_REASON : printable(body.reason, MAX_REASON_LENGTH);
+    const at = now();
+    const entry = blocks.block({
+      key: parsed.target.key,
+      scope: parsed.target.scope,
+      reason,
+      rule: 'admin',
+      createdAt: at,
+      expiresAt: at + durationMs,
+    });
+    bus.emit(
+      {
+        type: 'block',
+        stage: 'admin',
+        rule: 'admin',
+        action: 'block',
+        key: entry.key,
+        reason,
+        details: {
+          scope: entry.scope,
+          duration: formatDuration(durationMs),
+          client: printable(request.ip, 64),
+        },
+      },
+      at,
+    );
+    const answer: BlockAnswer = { block: blockView(entry, at) };
+    return reply.code(201).send(answer);
+  });
+
+  app.delete<{ Params: { address: string } }>(
+    '/api/blocks/:address',
+    { schema: unblockSchema },
+    async (request, reply) => {
+      const given = request.params.address;
+      const key = blockKeyOf(given);
+      if (!blocks.unblock(key)) {
+        throw new ApiError('SW_ERR_NO_SUCH_BLOCK', `no block on ${JSON.stringify(printable(given, 100))}`);
+      }
+      bus.emit(
+        {
+          type: 'unblock',
+          stage: 'admin',
+          rule: 'admin',
+          action: 'unblock',
+          key,
+          reason: 'unblocked by an operator',
+          details: { client: printable(request.ip, 64) },
+        },
+        now(),
+      );
+      const answer: UnblockAnswer = { removed: true };
+      return reply.code(200).send(answer);
+    },
+  );
+
+  return {
+    app,
+    async listen() {
+      await app.listen({ host: options.host, port: options.port });
+      const address = app.server.address();
+      const bound =
+        address !== null && typeof address === 'object'
+          ? { host: address.address, port: address.port }
+          : { host: options.host, port: options.port };
+      if (!isLoopback(bound.host)) {
+        log.warn(
+          { host: bound.host, port: bound.port },
+          'the management API has no accounts yet: anyone who reaches this address can block and unblock',
+        );
+      }
+      log.info({ host: bound.host, port: bound.port }, 'management API listening');
+      return bound;
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}
+
+function sendError(reply: FastifyReply, error: ApiError, status = error.status): FastifyReply {
+  const body: ApiErrorBody = { error: { code: error.code satisfies ApiErrorCode, message: error.message } };
+  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(body);
+}
+
+function timeOf(name: string, text: string, now: number): number {
+  const result = parseTimeSpec(text, now);
+  if (!result.ok) throw new ApiError('SW_ERR_BAD_TIME', `${name}: ${result.message}`);
+  return result.time;
+}
+
+/** Milliseconds of a requested block: default one hour, `permanent` for until removed. */
+function blockDuration(value: string | number | undefined): number {
+  if (value === undefined) return DEFAULT_BLOCK_MS;
+  if (value === 'permanent') return Number.POSITIVE_INFINITY;
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (error) {
+    if (error instanceof DurationError)
+      throw new ApiError('SW_ERR_BAD_DURATION', `duration: ${error.message}`);
+    throw error;
+  }
+  if (ms < MIN_BLOCK_MS) {
+    throw new ApiError('SW_ERR_BAD_DURATION', 'duration: must be at least 1s (or "permanent")');
+  }
+  return ms;
+}
+
+/** An address or network in its canonical form; any other key (`user:alice`) as given. */
+function blockKeyOf(text: string): string {
+  const parsed = parseBlockTarget(text);
+  return parsed.ok ? parsed.target.key : text;
+}
+
+/** The host part of a Host header: `[::1]:9060` -> `::1`, `Example:80` -> `example`. */
+function hostName(header: string): string {
+  const text = header.toLowerCase();
+  if (text.startsWith('[')) {
+    const end = text.indexOf(']');
+    return end === -1 ? text : text.slice(1, end);
+  }
+  const colon = text.indexOf(':');
+  // More than one colon without brackets: a bare IPv6 address.
+  if (colon !== -1 && text.indexOf(':', colon + 1) === -1) return text.slice(0, colon);
+  return text;
+}
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.') || host === 'localhost';
+}

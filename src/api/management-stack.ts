@@ -1,0 +1,116 @@
+/**
+ * The management side of a gateway in one piece, built from the `management` and `events`
+ * config sections: the event bus (with its log and SQLite sinks and the event counter), the
+ * event store, the metrics registry and, when enabled, the management HTTP API.
+ *
+ * Order: start() starts the bus's flush timer and the store's pruning, then listens;
+ * close() stops listening, flushes the bus (every open aggregate reported final, so the
+ * store has the last counts), then closes the store.
+ */
+import type { SipwardenConfig } from '../config/schema.ts';
+import { EventBus } from '../events/event-bus.ts';
+import { createLogSink } from '../events/log-sink.ts';
+import type { Logger } from '../log/logger.ts';
+import { createMetrics, type Metrics, type ReadingsProvider } from '../metrics/metrics.ts';
+import type { BlockTable } from '../state/types.ts';
+import { createEventStore, type EventStore } from '../store/event-store.ts';
+import { createManagementServer, type ManagementServer } from './management-server.ts';
+
+export interface ManagementStackDependencies {
+  readonly blocks: BlockTable;
+  readonly log: Logger;
+  readonly now?: () => number;
+  /** Gauge readings of the gateway (transactions, dialogs, blocks, transport, activity store). */
+  readonly readings?: ReadingsProvider;
+  /** Node's process metrics on /metrics; default true. */
+  readonly processMetrics?: boolean;
+  /** Open event aggregates at most; default 10,000. */
+  readonly maxEventAggregates?: number;
+}
+
+export interface ManagementStack {
+  /** Where stages and the proxy emit events. */
+  readonly bus: EventBus;
+  readonly store: EventStore;
+  /** Where the pipeline counts messages (`metrics.message(stage, verdict)`) and times them. */
+  readonly metrics: Metrics;
+  /** Undefined when `management.enabled` is false. */
+  readonly server: ManagementServer | undefined;
+  /** Starts the timers and the API; resolves to the API's bound address, if enabled. */
+  start(): Promise<{ host: string; port: number } | undefined>;
+  close(): Promise<void>;
+}
+
+export function createManagementStack(
+  management: SipwardenConfig['management'],
+  events: SipwardenConfig['events'],
+  deps: ManagementStackDependencies,
+): ManagementStack {
+  const now = deps.now ?? Date.now;
+  const eventLog = deps.log.child({ module: 'events' });
+  const metrics = createMetrics({ processMetrics: deps.processMetrics ?? true });
+  const bus = new EventBus({
+    windowMs: events.aggregateWindowMs,
+    clock: now,
+    log: eventLog,
+    onEmit: (event) => metrics.event(event.type, event.action),
+    ...(deps.maxEventAggregates === undefined ? {} : { maxAggregates: deps.maxEventAggregates }),
+  });
+  // Throws EventStoreError (SW_ERR_EVENT_STORE_OPEN) naming the file when it cannot be opened.
+  const store = createEventStore({
+    database: events.database,
+    retentionDays: events.retentionDays,
+    log: eventLog,
+    clock: now,
+  });
+  bus.subscribe(createLogSink(eventLog));
+  bus.subscribe(store);
+  metrics.setProvider(() => {
+    const busStats = bus.stats();
+    return {
+      eventAggregates: busStats.open,
+      eventsOverflowed: busStats.overflowed,
+      eventStoreWriteErrors: store.stats().writeErrors,
+      blocks: deps.blocks.stats().active,
+    };
+  }, 'management');
+  if (deps.readings !== undefined) metrics.setProvider(deps.readings, 'gateway');
+  const server = management.enabled
+    ? createManagementServer({
+        host: management.host,
+        port: management.port,
+        blocks: deps.blocks,
+        events: store,
+        metrics,
+        bus,
+        log: deps.log.child({ module: 'api' }),
+        now,
+      })
+    : undefined;
+  let started = false;
+  let closed = false;
+  return {
+    bus,
+    store,
+    metrics,
+    server,
+    async start() {
+      if (!started) {
+        started = true;
+        bus.start();
+        store.start();
+      }
+      return server?.listen();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await server?.close();
+      } finally {
+        bus.stop();
+        store.close();
+      }
+    },
+  };
+}

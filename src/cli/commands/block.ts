@@ -1,0 +1,49 @@
+/**
+ * `sipwarden block ADDRESS [--for 1h] [--reason TEXT] [--api URL]`: blocks an address or a
+ * network on the running gateway, through its management API.
+ */
+import type { Command } from 'commander';
+import { ManagementClient, resolveApiUrl } from '../../api/client.ts';
+import { formatTime } from '../../api/format.ts';
+import { CliError, EXIT_USAGE } from '../cli-error.ts';
+
+interface BlockOptions {
+  readonly for: string;
+  readonly reason?: string;
+  readonly api?: string;
+  readonly json?: boolean;
+}
+
+export const API_OPTION_HELP = 'management API URL (default: $SIPWARDEN_API or http://127.0.0.1:9060)';
+
+export function registerBlock(program: Command): void {
+  program
+    .command('block')
+    .description('block an address or network on the running gateway')
+    .argument('<address>', 'an IP address, or a network in CIDR form (203.0.113.0/24)')
+    .option('--for <duration>', 'how long: 30m, 1h, 2d, a number of seconds, or permanent', '1h')
+    .option('--reason <text>', 'why, as the block list and the events show it')
+    .option('--api <url>', API_OPTION_HELP)
+    .option('--json', "print the API's answer as JSON")
+    .action((address: string, options: BlockOptions) => block(address, options));
+}
+
+async function block(address: string, options: BlockOptions): Promise<void> {
+  const api = resolveApiUrl(options.api);
+  if (!api.ok) throw new CliError(EXIT_USAGE, [api.message]);
+  // Digits alone are seconds; the API reads every other form itself.
+  const duration = /^\d+$/.test(options.for) ? Number(options.for) : options.for;
+  const answer = await new ManagementClient(api.url).block({
+    address,
+    duration,
+    ...(options.reason === undefined ? {} : { reason: options.reason }),
+  });
+  if (options.json === true) {
+    process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    return;
+  }
+  const { block: entry } = answer;
+  const until =
+    entry.expiresAt === null ? 'until unblocked' : `until ${formatTime(Date.parse(entry.expiresAt))}`;
+  process.stdout.write(`blocked ${entry.key} ${until}\n`);
+}

@@ -1,0 +1,258 @@
+/**
+ * Prometheus metrics of one gateway, on a registry of its own (never prom-client's global
+ * one), so that several gateways, and tests, can run in one process.
+ *
+ * Counters the hot path bumps (`message`, `event`, `processing`) use label children bound
+ * once and kept in small maps: no label object is built per call. Gauges (and the transport
+ * counters the transport layer keeps itself) are read when scraped, from providers that
+ * the gateway registers; a provider must be cheap, it runs on every scrape.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { EventAction, EventType } from '../events/types.ts';
+import type { TransportStats } from '../transport/types.ts';
+
+/** What the gateway reports at scrape time; any field may be left out. */
+export interface GatewayReadings {
+  readonly transactions?: number;
+  readonly dialogs?: number;
+  readonly blocks?: number;
+  readonly transport?: TransportStats;
+  readonly activity?: { readonly keys: number; readonly approxBytes: number };
+  /** Event aggregates open on the bus. */
+  readonly eventAggregates?: number;
+  /** Event occurrences counted into an overflow aggregate since start. */
+  readonly eventsOverflowed?: number;
+  /** Failed event store writes since start. */
+  readonly eventStoreWriteErrors?: number;
+}
+
+export type ReadingsProvider = () => GatewayReadings;
+
+export interface MetricsOptions {
+  /** Node's process metrics (CPU, memory, event loop lag, GC): on by default. */
+  readonly processMetrics?: boolean;
+}
+
+/** 50 µs to 100 ms: a message's processing time, from a table lookup to a slow stage. */
+export const PROCESSING_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+] as const;
+
+/** The transport layer's own counters, declared once: field, metric name, help. */
+const TRANSPORT_COUNTERS = [
+  ['udpDatagramsIn', 'sipwarden_transport_udp_datagrams_total', 'UDP datagrams received'],
+  ['streamMessagesIn', 'sipwarden_transport_stream_messages_total', 'messages received over TCP or TLS'],
+  [
+    'udpDatagramsDropped',
+    'sipwarden_transport_udp_datagrams_dropped_total',
+    'oversized UDP datagrams dropped',
+  ],
+  ['keepAlivesIn', 'sipwarden_transport_keepalives_total', 'CRLF keep-alives received'],
+  ['sendFailures', 'sipwarden_transport_send_failures_total', 'messages that could not be sent'],
+  ['framingErrors', 'sipwarden_transport_framing_errors_total', 'stream framing errors'],
+  ['rejectedConnections', 'sipwarden_transport_rejected_connections_total', 'connections refused by limits'],
+  ['inboundConnectionsAccepted', 'sipwarden_transport_connections_accepted_total', 'connections accepted'],
+  ['outboundConnectionsOpened', 'sipwarden_transport_connections_opened_total', 'connections opened'],
+  ['idleTimeouts', 'sipwarden_transport_idle_timeouts_total', 'connections closed when idle'],
+  ['headerTimeouts', 'sipwarden_transport_header_timeouts_total', 'connections cut for a slow message'],
+  [
+    'slowReaderDisconnects',
+    'sipwarden_transport_slow_reader_disconnects_total',
+    'connections cut because the peer did not read',
+  ],
+  ['tlsHandshakeFailures', 'sipwarden_transport_tls_handshake_failures_total', 'failed TLS handshakes'],
+  ['undeliveredMessages', 'sipwarden_transport_undelivered_messages_total', 'messages no handler took'],
+] as const satisfies readonly (readonly [keyof TransportStats, string, string])[];
+
+/** Label children at most per family: stage names come from the config, but stay bounded. */
+const MAX_CHILDREN = 1024;
+
+type Child = { inc(value?: number): void };
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #messages: Counter<'stage' | 'verdict'>;
+  readonly #events: Counter<'type' | 'action'>;
+  readonly #processing: Histogram;
+  readonly #messageChildren = new Map<string, Map<string, Child>>();
+  readonly #eventChildren = new Map<string, Map<string, Child>>();
+  #childCount = 0;
+  readonly #providers = new Map<string, ReadingsProvider>();
+  /** Readings taken once per scrape by text(); read afresh when the registry is used directly. */
+  #snapshot: GatewayReadings | undefined;
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    this.#messages = new Counter({
+      name: 'sipwarden_messages_total',
+      help: 'SIP messages by pipeline stage and verdict',
+      labelNames: ['stage', 'verdict'] as const,
+      registers,
+    });
+    this.#events = new Counter({
+      name: 'sipwarden_events_total',
+      help: 'security event occurrences by type and action',
+      labelNames: ['type', 'action'] as const,
+      registers,
+    });
+    this.#processing = new Histogram({
+      name: 'sipwarden_processing_seconds',
+      help: 'time to process one SIP message',
+      buckets: [...PROCESSING_BUCKETS],
+      registers,
+    });
+    const reading = (read: (r: GatewayReadings) => number | undefined) => () => read(this.#readings()) ?? 0;
+    this.#gauge(
+      'sipwarden_blocks_active',
+      'blocks in force',
+      reading((r) => r.blocks),
+    );
+    this.#gauge(
+      'sipwarden_transactions',
+      'SIP transactions in progress',
+      reading((r) => r.transactions),
+    );
+    this.#gauge(
+      'sipwarden_dialogs',
+      'SIP dialogs tracked',
+      reading((r) => r.dialogs),
+    );
+    this.#gauge(
+      'sipwarden_activity_keys',
+      'keys in the activity store',
+      reading((r) => r.activity?.keys),
+    );
+    this.#gauge(
+      'sipwarden_activity_bytes',
+      'estimated bytes held by the activity store',
+      reading((r) => r.activity?.approxBytes),
+    );
+    this.#gauge(
+      'sipwarden_transport_connections',
+      'TCP and TLS connections open',
+      reading((r) => r.transport?.connections),
+    );
+    this.#gauge(
+      'sipwarden_event_aggregates_open',
+      'event aggregates open on the event bus',
+      reading((r) => r.eventAggregates),
+    );
+    for (const [field, name, help] of TRANSPORT_COUNTERS) {
+      this.#readCounter(
+        name,
+        help,
+        reading((r) => r.transport?.[field]),
+      );
+    }
+    this.#readCounter(
+      'sipwarden_events_overflowed_total',
+      'event occurrences counted together because the event table was full',
+      reading((r) => r.eventsOverflowed),
+    );
+    this.#readCounter(
+      'sipwarden_event_store_write_errors_total',
+      'failed writes to the event store',
+      reading((r) => r.eventStoreWriteErrors),
+    );
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** One message's verdict from one stage (`pass`, `reject`, `drop`...). Hot path. */
+  message(stage: string, verdict: string): void {
+    this.#child(this.#messageChildren, this.#messages, stage, verdict).inc();
+  }
+
+  /** One event occurrence. Hot path (the event bus calls it on every emit). */
+  event(type: EventType, action: EventAction): void {
+    this.#child(this.#eventChildren, this.#events, type, action).inc();
+  }
+
+  /** One message's processing time, in seconds. */
+  processing(seconds: number): void {
+    this.#processing.observe(seconds);
+  }
+
+  /** Registers (or replaces) the provider of gauge readings under `name`. */
+  setProvider(provider: ReadingsProvider, name = 'gateway'): void {
+    this.#providers.set(name, provider);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition; providers are read once for it. */
+  async text(): Promise<string> {
+    this.#snapshot = this.#readAll();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.#snapshot = undefined;
+    }
+  }
+
+  #readings(): GatewayReadings {
+    return this.#snapshot ?? this.#readAll();
+  }
+
+  #readAll(): GatewayReadings {
+    if (this.#providers.size === 1) return this.#providers.values().next().value!();
+    const merged: Record<string, unknown> = {};
+    for (const provider of this.#providers.values()) Object.assign(merged, provider());
+    return merged as GatewayReadings;
+  }
+
+  #gauge(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
+  /** A counter kept elsewhere (the transport's own): its value is read at scrape time. */
+  #readCounter(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(Math.max(0, read()));
+      },
+    });
+  }
+
+  #child<L extends string>(
+    table: Map<string, Map<string, Child>>,
+    counter: Counter<L>,
+    first: string,
+    second: string,
+  ): Child {
+    let inner = table.get(first);
+    let child = inner?.get(second);
+    if (child !== undefined) return child;
+    if (this.#childCount >= MAX_CHILDREN) {
+      first = 'other';
+      inner = table.get(first);
+      child = inner?.get(second);
+      if (child !== undefined) return child;
+    }
+    if (inner === undefined) {
+      inner = new Map();
+      table.set(first, inner);
+    }
+    // Label values in the order of the counter's label names.
+    child = counter.labels(first, second);
+    inner.set(second, child);
+    this.#childCount++;
+    return child;
+  }
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  return new Metrics(options);
+}
