@@ -18,9 +18,12 @@ import type { ActivityStore, ActivityStoreStats } from './types.ts';
  * recycles its own slots first. No per-hit allocation: a new key reuses an evicted key's
  * objects (and its sketch buffers) once the ring is full.
  *
- * Not done: a count-min sketch for evicted keys. A key evicted under a flood of new keys
- * and seen again starts from zero; the bound must be sized so that live attackers' keys
- * stay (they are touched, so CLOCK keeps them).
+ * Left out on purpose: a count-min sketch to carry an evicted key's count over to its next
+ * appearance. Under the flood that causes evictions (a million made-up sources) every cell
+ * of such a sketch fills with the flood's counts, and a legitimate source seen for the first
+ * time would start from them: blocked for what others did. A key evicted and seen again
+ * starts from zero instead; CLOCK keeps the keys that keep coming back (a real attacker's)
+ * resident, so size `maxKeys` for the sources you expect to track at once.
  */
 
 export interface MemoryActivityStoreOptions {
