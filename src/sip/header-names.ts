@@ -176,6 +176,103 @@ export function knownName(s: string, start: number, end: number, hash: number): 
   return known.long;
 }
 
+/** Canonical spellings tried first, by first character (most senders write these). */
+const CANONICAL_BY_FIRST: ReadonlyMap<number, readonly KnownName[]> = (() => {
+  const map = new Map<number, KnownName[]>();
+  const spellings = [
+    'Via',
+    'From',
+    'To',
+    'Call-ID',
+    'CSeq',
+    'Contact',
+    'Max-Forwards',
+    'Content-Length',
+    'Content-Type',
+    'Route',
+    'Record-Route',
+    'Expires',
+    'Allow',
+    'Supported',
+    'User-Agent',
+    'Server',
+    'Subject',
+    'Accept',
+    'Authorization',
+    'Proxy-Authorization',
+    'WWW-Authenticate',
+    'Proxy-Authenticate',
+    'Allow-Events',
+    'Event',
+    'Require',
+    'Proxy-Require',
+    'Session-Expires',
+    'Min-SE',
+    'Reason',
+    'Date',
+    'Call-Id',
+    'P-Asserted-Identity',
+    'Privacy',
+    'Path',
+    'Refer-To',
+    'Referred-By',
+    'Content-Disposition',
+    'Content-Encoding',
+    'Accept-Encoding',
+    'Accept-Language',
+    'Alert-Info',
+    'Call-Info',
+    'Warning',
+    'Unsupported',
+    'Retry-After',
+    'RSeq',
+    'RAck',
+    'v',
+    'f',
+    't',
+    'i',
+    'm',
+    'l',
+    'c',
+    'k',
+    's',
+  ];
+  for (const spelled of spellings) {
+    const list = map.get(spelled.charCodeAt(0)) ?? [];
+    const lower = spelled.toLowerCase();
+    list.push({ spelled, long: lower.length === 1 ? (COMPACT.get(lower) ?? lower) : lower });
+    // Longer names first, so "Contact" is not taken for "Content-Type" and so on.
+    list.sort((a, b) => b.spelled.length - a.spelled.length);
+    map.set(spelled.charCodeAt(0), list);
+  }
+  return map;
+})();
+
+/**
+ * When the line at `pos` starts with a common header name in its canonical spelling followed
+ * by ":" or whitespace, returns the name's length and leaves the long name in `matchedName`;
+ * otherwise 0. One startsWith per candidate instead of a loop per character.
+ */
+export function matchCanonicalName(s: string, pos: number): number {
+  const candidates = CANONICAL_BY_FIRST.get(s.charCodeAt(pos));
+  if (candidates === undefined) return 0;
+  for (let k = 0; k < candidates.length; k++) {
+    const c = candidates[k]!;
+    const end = pos + c.spelled.length;
+    if (s.startsWith(c.spelled, pos)) {
+      const next = s.charCodeAt(end);
+      if (next === 0x3a || next === 0x20 || next === 0x09) {
+        matchedName = c.long;
+        return c.spelled.length;
+      }
+    }
+  }
+  return 0;
+}
+
+/** The long name of the last matchCanonicalName hit. */
+export let matchedName = '';
+
 const LONG_CACHE_MAX = 512;
 /** Raw (any case) name -> lower-case long name; bounded so hostile names cannot grow it. */
 const longCache = new Map<string, string>();

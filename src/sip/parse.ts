@@ -8,9 +8,9 @@
  */
 import { CHAR, skipWs, TOKEN } from './chars.ts';
 import { type SipErrorCode, SipParseError, sipError } from './errors.ts';
-import { knownName, longName, nameHashStep } from './header-names.ts';
+import { knownName, longName, matchCanonicalName, matchedName, nameHashStep } from './header-names.ts';
 import { parseCSeq } from './headers/cseq.ts';
-import { parseNameAddr, parseNameAddrList } from './headers/name-addr.ts';
+import { parseNameAddr } from './headers/name-addr.ts';
 import { isCallId, parseDigits } from './headers/scalar.ts';
 import { parseViaValues } from './headers/via.ts';
 import { DEFAULT_UDP_LIMITS, type ParserLimits } from './limits.ts';
@@ -37,7 +37,6 @@ export interface PartialMessage {
   readonly headers: readonly HeaderField[];
 }
 
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 /** Control characters other than HTAB; CR and LF inside a line are bare, hence invalid. */
 const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Largest number of Via values across all Via fields of one message. */
@@ -195,7 +194,7 @@ const BARE_LF = -2;
  */
 function findLineEnd(head: string, from: number, end: number, noEnd: boolean): number {
   const lf = head.indexOf('\n', from);
-  if (lf < 0) return noEnd ? INCOMPLETE : end;
+  if (lf < 0 || lf > end) return noEnd ? INCOMPLETE : end;
   return head.charCodeAt(lf - 1) === 0x0d && lf > from ? lf - 1 : BARE_LF;
 }
 
@@ -258,15 +257,17 @@ function duplicate(name: string): SipParseError {
 function parse(data: Buffer, limits: ParserLimits): ParseResult {
   const total = data.length;
   const tooLarge = total > limits.maxMessageBytes;
+  // One latin1 string of the whole (bounded) message: finding the empty line in it is
+  // cheaper than a Buffer search plus a second conversion.
+  let head = data.toString('latin1', 0, tooLarge ? limits.maxMessageBytes : total);
   // RFC 3261 7.5: CRLFs before the start line are ignored.
   let start = 0;
-  while (start + 1 < total && data[start] === 0x0d && data[start + 1] === 0x0a) start += 2;
-  const searchIn = tooLarge ? data.subarray(0, limits.maxMessageBytes) : data;
-  let headEnd = searchIn.indexOf(CRLFCRLF, start);
-  const noEnd = headEnd < 0;
-  if (noEnd) headEnd = searchIn.length;
-  const head = data.toString('latin1', start, headEnd);
-  const headLen = head.length;
+  while (head.charCodeAt(start) === 0x0d && head.charCodeAt(start + 1) === 0x0a) start += 2;
+  if (start > 0) head = head.slice(start);
+  let headLen = head.indexOf('\r\n\r\n');
+  const noEnd = headLen < 0;
+  if (noEnd) headLen = head.length;
+  const headEnd = start + headLen;
 
   let lineEnd = head.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = headLen;
@@ -317,13 +318,20 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
       break;
     }
     // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
+    let name: string | undefined;
     let nameEnd = pos;
     let hash = 0;
-    while (nameEnd < eol) {
-      const c = head.charCodeAt(nameEnd);
-      if (c > 255 || (CHAR[c]! & TOKEN) === 0) break;
-      hash = nameHashStep(hash, c);
-      nameEnd++;
+    const canonical = matchCanonicalName(head, pos);
+    if (canonical > 0 && pos + canonical < eol) {
+      name = matchedName;
+      nameEnd = pos + canonical;
+    } else {
+      while (nameEnd < eol) {
+        const c = head.charCodeAt(nameEnd);
+        if (c > 255 || (CHAR[c]! & TOKEN) === 0) break;
+        hash = nameHashStep(hash, c);
+        nameEnd++;
+      }
     }
     let colon = nameEnd;
     while (head.charCodeAt(colon) === 0x20 || head.charCodeAt(colon) === 0x09) colon++;
@@ -344,18 +352,15 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
       while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
       value = head.slice(vs, ve);
     }
-    const name = knownName(head, pos, nameEnd, hash) ?? longName(head.slice(pos, nameEnd));
+    name ??= knownName(head, pos, nameEnd, hash) ?? longName(head.slice(pos, nameEnd));
     headers.push({ name, value, raw: head.slice(pos, eol) });
     pos = eol + 2;
     if (error !== undefined) continue; // keep reading fields for the partial message only
 
     switch (name) {
       case 'via': {
-        const r = parseViaValues(value, maxToken, MAX_VIA_VALUES);
+        const r = parseViaValues(value, maxToken, MAX_VIA_VALUES - via.length, via);
         if (r instanceof SipParseError) error = r;
-        else if (via.length + r.length > MAX_VIA_VALUES)
-          error = sipError('SW_ERR_BAD_VIA', 'too many Via values');
-        else for (let k = 0; k < r.length; k++) via.push(r[k]!);
         break;
       }
       case 'from':

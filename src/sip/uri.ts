@@ -4,6 +4,7 @@
  */
 import { ALPHA, CHAR, DIGIT, HNV, PARAMCHAR, PASSWORD, PHONE, scanEscaped, URIC, USER } from './chars.ts';
 import { type SipParseError, sipError } from './errors.ts';
+import { lowerSlice } from './headers/params.ts';
 import { scanHost, scanPort } from './host.ts';
 import type { OtherUri, SipUri, TelUri, Uri } from './message.ts';
 
@@ -26,6 +27,9 @@ function tooLong(what: string): SipParseError {
  * component (user, password, host, parameter, header).
  */
 export function parseUri(text: string, maxComponent: number = DEFAULT_MAX_COMPONENT): Uri | SipParseError {
+  // Fast path for the schemes nearly every URI has.
+  if (text.startsWith('sip:')) return parseSipUri(text, 4, 'sip', maxComponent);
+  if (text.startsWith('sips:')) return parseSipUri(text, 5, 'sips', maxComponent);
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
   const n = text.length;
   let i = 0;
@@ -80,7 +84,8 @@ function parseSipUri(s: string, start: number, scheme: 'sip' | 'sips', max: numb
   if (s.charCodeAt(p) === 0x3a) {
     const portEnd = scanPort(s, p + 1);
     if (portEnd < 0) return bad('bad URI port');
-    port = Number(s.slice(p + 1, portEnd));
+    port = 0;
+    for (let k = p + 1; k < portEnd; k++) port = port * 10 + (s.charCodeAt(k) - 0x30);
     p = portEnd;
   }
   let params: Map<string, string | null> | undefined;
@@ -90,7 +95,7 @@ function parseSipUri(s: string, start: number, scheme: 'sip' | 'sips', max: numb
     if (nameEnd < 0) return bad('bad escape in URI parameter');
     if (nameEnd === p + 1) return bad('empty URI parameter name');
     if (nameEnd - p - 1 > max) return tooLong('parameter');
-    const name = s.slice(p + 1, nameEnd).toLowerCase();
+    const name = lowerSlice(s, p + 1, nameEnd);
     p = nameEnd;
     let value: string | null = null;
     if (s.charCodeAt(p) === 0x3d) {

@@ -11,8 +11,10 @@ import type { NameAddr } from '../message.ts';
 import { formatUri, parseUri } from '../uri.ts';
 import {
   formatParams,
+  GENERIC_PARAMS,
   PARAM_DUPLICATE,
   PARAM_TOO_LONG,
+  parsedParams,
   parseParams,
   quote,
   scanQuoted,
@@ -26,13 +28,11 @@ function bad(reason: string): SipParseError {
   return sipError('SW_ERR_BAD_NAME_ADDR', reason);
 }
 
-interface Parsed {
-  readonly value: NameAddr;
-  readonly end: number;
-}
+/** Index after the last value parsed by parseOne (no result object per value). */
+let parsedEnd = 0;
 
 /** Parses one name-addr / addr-spec with parameters starting at `p`; stops at "," or the end. */
-function parseOne(s: string, p: number, max: number): Parsed | SipParseError {
+function parseOne(s: string, p: number, max: number): NameAddr | SipParseError {
   p = skipWs(s, p);
   let displayName: string | undefined;
   let c = s.charCodeAt(p);
@@ -92,23 +92,22 @@ function parseOne(s: string, p: number, max: number): Parsed | SipParseError {
   if (uri instanceof SipParseError) {
     return uri.code === 'SW_ERR_TOKEN_TOO_LONG' ? uri : bad(`bad URI in name-addr (${uri.reason})`);
   }
-  const params = new Map<string, string | null>();
-  const end = parseParams(s, p, params, max);
+  const end = parseParams(s, p, max, GENERIC_PARAMS);
   if (end < 0) {
     if (end === PARAM_TOO_LONG)
       return sipError('SW_ERR_TOKEN_TOO_LONG', 'header parameter too long', 'maxTokenBytes');
     return bad(end === PARAM_DUPLICATE ? 'repeated header parameter' : 'malformed header parameter');
   }
-  const value: NameAddr = { displayName, uriText, uri, params };
-  return { value, end };
+  parsedEnd = end;
+  return { displayName, uriText, uri, params: parsedParams };
 }
 
 /** Parses a single name-addr / addr-spec with parameters (From, To). */
 export function parseNameAddr(value: string, max: number = DEFAULT_MAX): NameAddr | SipParseError {
   const r = parseOne(value, 0, max);
-  if (!('value' in r)) return r;
-  if (r.end !== value.length) return bad('unexpected character after name-addr');
-  return r.value;
+  if (r instanceof SipParseError) return r;
+  if (parsedEnd !== value.length) return bad('unexpected character after name-addr');
+  return r;
 }
 
 /**
@@ -127,12 +126,13 @@ export function parseNameAddrList(
   let p = 0;
   for (;;) {
     const r = parseOne(value, p, max);
-    if (!('value' in r)) return r;
-    out.push(r.value);
-    if (r.end === value.length) return out;
-    if (value.charCodeAt(r.end) !== 0x2c) return bad('unexpected character in name-addr list');
+    if (r instanceof SipParseError) return r;
+    out.push(r);
+    const end = parsedEnd;
+    if (end === value.length) return out;
+    if (value.charCodeAt(end) !== 0x2c) return bad('unexpected character in name-addr list');
     if (out.length >= maxValues) return bad('too many values in list');
-    p = r.end + 1;
+    p = end + 1;
   }
 }
 

@@ -4,7 +4,7 @@
  * whitespace on either side (after unfolding, LWS is SP / HTAB).
  */
 import { CHAR, HEX, skipWs, TOKEN } from '../chars.ts';
-import { isIPv6 } from '../host.ts';
+import { isIPv4, isIPv6, scanHost } from '../host.ts';
 
 export const PARAM_BAD = -1;
 export const PARAM_TOO_LONG = -2;
@@ -68,25 +68,72 @@ export function scanToken(s: string, i: number): number {
   return i;
 }
 
+/** Shared empty parameter map for values without parameters. Never mutated. */
+export const NO_PARAMS: ReadonlyMap<string, string | null> = new Map();
+
+/** The parameters read by the last parseParams call (NO_PARAMS when there were none). */
+export let parsedParams: ReadonlyMap<string, string | null> = NO_PARAMS;
+
+/** parseParams modes: generic header parameters, or Via parameters (values checked). */
+export const GENERIC_PARAMS = 0;
+export const VIA_PARAMS = 1;
+/** A Via parameter RFC 3261 defines had a bad value. */
+export const PARAM_BAD_VIA_VALUE = -4;
+
+function isDigitsUpTo(s: string, max: number): boolean {
+  if (s.length === 0 || s.length > 5) return false;
+  let v = 0;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return false;
+    v = v * 10 + (c - 0x30);
+  }
+  return v <= max;
+}
+
+/** Checks the value of a Via parameter RFC 3261 20.42 / RFC 3581 define. */
+function viaValueOk(name: string, value: string | null): boolean {
+  switch (name) {
+    case 'branch':
+      // branch = token; quoted strings and IPv6 references are not tokens.
+      return value !== null && value.charCodeAt(0) !== 0x22 && value.charCodeAt(0) !== 0x5b;
+    case 'ttl':
+      return value !== null && value.length <= 3 && isDigitsUpTo(value, 255); // 1*3DIGIT, 0 to 255
+    case 'maddr':
+      return value !== null && scanHost(value, 0) === value.length;
+    case 'received':
+      // received = IPv4address / IPv6address; RFC 5118 4.5 allows the bracketed form too.
+      return (
+        value !== null &&
+        (isIPv4(value, 0, value.length) ||
+          isIPv6(value, 0, value.length) ||
+          (value.charCodeAt(0) === 0x5b &&
+            value.charCodeAt(value.length - 1) === 0x5d &&
+            isIPv6(value, 1, value.length - 1)))
+      );
+    case 'rport':
+      return value === null || isDigitsUpTo(value, 65535); // RFC 3581: rport [ "=" 1*DIGIT ]
+    default:
+      return true;
+  }
+}
+
 /**
- * Parses `*( SEMI generic-param )` from `p` into `params` (names lower-cased, values as
- * written, quoted strings with their quotes). Returns the index of the first character that
- * is not part of the parameters (after trailing whitespace), or a negative PARAM_* code.
+ * Parses `*( SEMI generic-param )` from `p`; the map (names lower-cased, values as written,
+ * quoted strings with their quotes) is left in `parsedParams`. Returns the index of the first
+ * character that is not part of the parameters (after trailing whitespace), or a negative
+ * PARAM_* code.
  */
-export function parseParams(
-  s: string,
-  p: number,
-  params: Map<string, string | null>,
-  max: number,
-  bareIPv6Received = false,
-): number {
+export function parseParams(s: string, p: number, max: number, mode: number): number {
+  let params: Map<string, string | null> | undefined;
+  parsedParams = NO_PARAMS;
   p = skipWs(s, p);
   while (s.charCodeAt(p) === 0x3b) {
     p = skipWs(s, p + 1);
     const nameEnd = scanToken(s, p);
     if (nameEnd === p) return PARAM_BAD;
     if (nameEnd - p > max) return PARAM_TOO_LONG;
-    const name = s.slice(p, nameEnd).toLowerCase();
+    const name = lowerSlice(s, p, nameEnd);
     p = skipWs(s, nameEnd);
     let value: string | null = null;
     if (s.charCodeAt(p) === 0x3d) {
@@ -101,7 +148,8 @@ export function parseParams(
       } else {
         end = scanToken(s, p);
         // Via received may hold a bare IPv6 address (RFC 5118 section 4.5).
-        if (bareIPv6Received && name === 'received' && s.charCodeAt(end) === 0x3a) end = scanIPv6Chars(s, p);
+        if (mode === VIA_PARAMS && s.charCodeAt(end) === 0x3a && name === 'received')
+          end = scanIPv6Chars(s, p);
         if (end === p) end = -1;
       }
       if (end < 0) return PARAM_BAD;
@@ -109,10 +157,41 @@ export function parseParams(
       value = s.slice(p, end);
       p = skipWs(s, end);
     }
-    if (params.has(name)) return PARAM_DUPLICATE;
+    if (mode === VIA_PARAMS && !viaValueOk(name, value)) return PARAM_BAD_VIA_VALUE;
+    if (params === undefined) params = new Map();
+    else if (params.has(name)) return PARAM_DUPLICATE;
     params.set(name, value);
   }
+  if (params !== undefined) parsedParams = params;
   return p;
+}
+
+/** Parameter names seen in nearly every message, returned as shared constants. */
+const COMMON_PARAMS = [
+  'tag',
+  'branch',
+  'lr',
+  'transport',
+  'rport',
+  'received',
+  'user',
+  'expires',
+  'q',
+  'maddr',
+];
+
+/** s.slice(start, end) lower-cased, without a second string when it is lower-case already. */
+export function lowerSlice(s: string, start: number, end: number): string {
+  const len = end - start;
+  for (let k = 0; k < COMMON_PARAMS.length; k++) {
+    const common = COMMON_PARAMS[k]!;
+    if (common.length === len && s.startsWith(common, start)) return common;
+  }
+  for (let k = start; k < end; k++) {
+    const c = s.charCodeAt(k);
+    if (c >= 0x41 && c <= 0x5a) return s.slice(start, end).toLowerCase();
+  }
+  return s.slice(start, end);
 }
 
 function scanIPv6Chars(s: string, i: number): number {

@@ -7,10 +7,19 @@
  * hold an IPv6 address with or without brackets (RFC 5118 section 4.5).
  */
 import { skipWs } from '../chars.ts';
-import { type SipParseError, sipError } from '../errors.ts';
-import { isHostnameOrIPv4, isIPv4, isIPv6, scanHost, scanPort } from '../host.ts';
+import { SipParseError, sipError } from '../errors.ts';
+import { isHostnameOrIPv4, isIPv6, scanHost, scanPort } from '../host.ts';
 import type { Via } from '../message.ts';
-import { formatParams, PARAM_DUPLICATE, PARAM_TOO_LONG, parseParams, scanToken } from './params.ts';
+import {
+  formatParams,
+  PARAM_BAD_VIA_VALUE,
+  PARAM_DUPLICATE,
+  PARAM_TOO_LONG,
+  parsedParams,
+  parseParams,
+  scanToken,
+  VIA_PARAMS,
+} from './params.ts';
 
 const DEFAULT_MAX = 1024;
 
@@ -18,71 +27,62 @@ function bad(reason: string): SipParseError {
   return sipError('SW_ERR_BAD_VIA', reason);
 }
 
-function eqIgnoreCase(s: string, start: number, end: number, lower: string): boolean {
-  return end - start === lower.length && s.slice(start, end).toLowerCase() === lower;
-}
+/** Index after the last Via value parsed by parseOne (no result object per value). */
+let parsedEnd = 0;
 
-/** Checks the values of the Via parameters RFC 3261 defines (ttl, maddr, received, branch). */
-function checkParams(params: ReadonlyMap<string, string | null>): string | undefined {
-  for (const [name, value] of params) {
-    switch (name) {
-      case 'ttl': {
-        // ttl = 1*3DIGIT ; 0 to 255
-        if (value === null || !/^[0-9]{1,3}$/.test(value) || Number(value) > 255) return 'bad ttl parameter';
-        break;
-      }
-      case 'maddr':
-        if (value === null || scanHost(value, 0) !== value.length) return 'bad maddr parameter';
-        break;
-      case 'received': {
-        // received = IPv4address / IPv6address; RFC 5118 4.5 allows the bracketed form too.
-        if (value === null) return 'bad received parameter';
-        const ok =
-          isIPv4(value, 0, value.length) ||
-          isIPv6(value, 0, value.length) ||
-          (value.charCodeAt(0) === 0x5b &&
-            value.charCodeAt(value.length - 1) === 0x5d &&
-            isIPv6(value, 1, value.length - 1));
-        if (!ok) return 'bad received parameter';
-        break;
-      }
-      case 'branch':
-        // branch = token; quoted strings and IPv6 references are not tokens.
-        if (value === null || value.charCodeAt(0) === 0x22 || value.charCodeAt(0) === 0x5b)
-          return 'bad branch parameter';
-        break;
-      case 'rport':
-        // RFC 3581: rport [ "=" 1*DIGIT ]
-        if (value !== null && (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535))
-          return 'bad rport parameter';
-        break;
-    }
+const TRANSPORTS = ['UDP', 'TCP', 'TLS', 'WSS', 'WS', 'SCTP'];
+
+/** The transport upper-cased; the common ones as shared constants. */
+function upperToken(s: string, start: number, end: number): string {
+  const len = end - start;
+  for (let k = 0; k < TRANSPORTS.length; k++) {
+    const known = TRANSPORTS[k]!;
+    if (known.length === len && s.startsWith(known, start)) return known;
   }
-  return undefined;
+  const t = s.slice(start, end);
+  for (let k = 0; k < t.length; k++) {
+    const c = t.charCodeAt(k);
+    if (c >= 0x61 && c <= 0x7a) return t.toUpperCase();
+  }
+  return t;
 }
 
-interface Parsed {
-  readonly via: Via;
-  readonly end: number;
+/** "SIP" SLASH "2.0" SLASH at `p`, whitespace allowed around the slashes; returns the index after or -1. */
+function sentProtocolPrefix(s: string, p: number): number {
+  // Fast path: the canonical spelling.
+  if (s.startsWith('SIP/2.0/', p)) return p + 8;
+  if (
+    (s.charCodeAt(p) | 0x20) !== 0x73 ||
+    (s.charCodeAt(p + 1) | 0x20) !== 0x69 ||
+    (s.charCodeAt(p + 2) | 0x20) !== 0x70
+  )
+    return -1;
+  p = skipWs(s, p + 3);
+  if (s.charCodeAt(p) !== 0x2f) return -1;
+  p = skipWs(s, p + 1);
+  if (!s.startsWith('2.0', p)) return -1;
+  p = skipWs(s, p + 3);
+  if (s.charCodeAt(p) !== 0x2f) return -1;
+  return skipWs(s, p + 1);
 }
 
-function parseOne(s: string, p: number, max: number): Parsed | SipParseError {
+function parseOne(s: string, p: number, max: number): Via | SipParseError {
   p = skipWs(s, p);
   // protocol-name = "SIP" / token; protocol-version = token. Only SIP/2.0 is served.
-  let e = scanToken(s, p);
-  if (!eqIgnoreCase(s, p, e, 'sip')) return bad('Via protocol is not SIP');
-  p = skipWs(s, e);
-  if (s.charCodeAt(p) !== 0x2f) return bad('malformed Via sent-protocol');
-  p = skipWs(s, p + 1);
-  e = scanToken(s, p);
-  if (s.slice(p, e) !== '2.0') return bad('Via protocol version is not 2.0');
-  p = skipWs(s, e);
-  if (s.charCodeAt(p) !== 0x2f) return bad('malformed Via sent-protocol');
-  p = skipWs(s, p + 1);
-  e = scanToken(s, p);
+  const t = sentProtocolPrefix(s, p);
+  if (t < 0) {
+    const e = scanToken(s, p);
+    return bad(
+      e - p === 3 && s.slice(p, e).toLowerCase() === 'sip'
+        ? 'Via protocol version is not 2.0'
+        : 'Via protocol is not SIP',
+    );
+  }
+  p = t;
+  const e = scanToken(s, p);
   if (e === p) return bad('missing Via transport');
   if (e - p > max) return sipError('SW_ERR_TOKEN_TOO_LONG', 'Via transport too long', 'maxTokenBytes');
-  const transport = s.slice(p, e).toUpperCase();
+  const transport = upperToken(s, p, e);
   // LWS between sent-protocol and sent-by is mandatory.
   p = skipWs(s, e);
   if (p === e) return bad('missing space before Via sent-by');
@@ -90,45 +90,55 @@ function parseOne(s: string, p: number, max: number): Parsed | SipParseError {
   if (hostEnd < 0) return bad('bad Via sent-by host');
   if (hostEnd - p > max) return sipError('SW_ERR_TOKEN_TOO_LONG', 'Via host too long', 'maxTokenBytes');
   const host = s.slice(p, hostEnd);
-  p = skipWs(s, hostEnd);
+  p = hostEnd;
   let port: number | undefined;
-  if (s.charCodeAt(p) === 0x3a) {
+  let c = s.charCodeAt(p);
+  if (c === 0x20 || c === 0x09) {
+    p = skipWs(s, p);
+    c = s.charCodeAt(p);
+  }
+  if (c === 0x3a) {
     p = skipWs(s, p + 1);
     const portEnd = scanPort(s, p);
     if (portEnd < 0) return bad('bad Via sent-by port');
-    port = Number(s.slice(p, portEnd));
+    port = 0;
+    for (let k = p; k < portEnd; k++) port = port * 10 + (s.charCodeAt(k) - 0x30);
     p = portEnd;
   }
-  const params = new Map<string, string | null>();
-  const end = parseParams(s, p, params, max, true);
+  const end = parseParams(s, p, max, VIA_PARAMS);
   if (end < 0) {
     if (end === PARAM_TOO_LONG)
       return sipError('SW_ERR_TOKEN_TOO_LONG', 'Via parameter too long', 'maxTokenBytes');
+    if (end === PARAM_BAD_VIA_VALUE) return bad('bad value of a Via parameter');
     return bad(end === PARAM_DUPLICATE ? 'repeated Via parameter' : 'malformed Via parameter');
   }
-  const problem = params.size > 0 ? checkParams(params) : undefined;
-  if (problem !== undefined) return bad(problem);
-  const branch = params.get('branch');
-  const via: Via = { transport, host, port, params, branch: branch ?? undefined };
-  return { via, end };
+  const params = parsedParams;
+  parsedEnd = end;
+  const branch = params.size === 0 ? undefined : (params.get('branch') ?? undefined);
+  return { transport, host, port, params, branch };
 }
 
-/** Parses the comma-separated via-parm values of one Via header field value. */
+/**
+ * Parses the comma-separated via-parm values of one Via header field value, appending them
+ * to `out` when given (the parser collects every Via of a message in one array).
+ */
 export function parseViaValues(
   value: string,
   max: number = DEFAULT_MAX,
   maxValues = 64,
+  out: Via[] = [],
 ): Via[] | SipParseError {
-  const out: Via[] = [];
+  const first = out.length;
   let p = 0;
   for (;;) {
+    if (out.length - first >= maxValues) return bad('too many Via values');
     const r = parseOne(value, p, max);
-    if (!('via' in r)) return r;
-    out.push(r.via);
-    if (r.end === value.length) return out;
-    if (value.charCodeAt(r.end) !== 0x2c) return bad('unexpected character in Via');
-    if (out.length >= maxValues) return bad('too many Via values');
-    p = r.end + 1;
+    if (r instanceof SipParseError) return r;
+    out.push(r);
+    const end = parsedEnd;
+    if (end === value.length) return out;
+    if (value.charCodeAt(end) !== 0x2c) return bad('unexpected character in Via');
+    p = end + 1;
   }
 }
 
