@@ -138,3 +138,15 @@ test('property: an address set with many networks agrees with checking each netw
     { numRuns: 100 },
   );
 });
+
+test('an address set of 10,000 networks holds the addresses of each and nothing beside', () => {
+  const entries = Array.from({ length: 10_000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+  entries.push('2001:db8::/48', '2001:db8:1::/56');
+  const set = new AddressSet(entries);
+  assert.equal(set.size, 10_002);
+  for (let i = 0; i < 10_000; i += 37) assert.ok(set.has(`10.${i >> 8}.${i & 255}.${i % 256}`));
+  assert.ok(!set.has('10.40.0.1'));
+  assert.ok(set.has('2001:db8:0:ffff::1'));
+  assert.ok(set.has('2001:db8:1:ff::1'));
+  assert.ok(!set.has('2001:db8:1:100::1'));
+});
