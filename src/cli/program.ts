@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, messageOf } from './cli-error.ts';
+import { registerAttack } from './commands/attack.ts';
 import { registerBlock } from './commands/block.ts';
 import { registerBlocks } from './commands/blocks.ts';
 import { registerCheckConfig } from './commands/check-config.ts';
@@ -19,6 +20,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerStart,
   registerCheckConfig,
   registerTlsCert,
+  registerAttack,
   registerBlock,
   registerUnblock,
   registerBlocks,
