@@ -1,0 +1,582 @@
+/**
+ * The `validate` stage: RFC 3261 semantics of one message beyond what the core already
+ * refused (src/sip parseMessage and validateMessage run before any stage: mandatory
+ * headers Via/From/To/Call-ID/CSeq, repeated From/To/Call-ID/CSeq/Max-Forwards/
+ * Content-Length/Content-Type/Expires, CSeq method, Content-Length, the Request-URI and
+ * From/To/Contact/Route/Record-Route/Path grammar, Max-Forwards 0..255, Expires and
+ * Contact expires up to 2^32-1, Contact "*", Proxy-Require). This stage adds:
+ *
+ * - bounds on how many Via, Route/Record-Route/Path, Contact values and fields of any one
+ *   header a message may carry;
+ * - single-valued headers of RFC 3261 and its extensions not repeated (Subject, Refer-To...);
+ * - every URI a proxy or a UA acts on (Request-URI, From, To, Contact, Route, Record-Route,
+ *   Path, Service-Route, Refer-To, Referred-By, P-Asserted-Identity...) well formed, with
+ *   ports 1..65535 and a valid maddr host; Via sent-by ports 1..65535;
+ * - Expires and Contact expires within the configured maximum; Min-Expires,
+ *   Session-Expires, Min-SE and Retry-After numbers within 2^32-1;
+ * - Require, Proxy-Require, Supported, Unsupported as option-tag lists, Accept as
+ *   media ranges, Content-Type as a media type, present whenever there is a body;
+ * - the headers a method cannot do without (Contact in an INVITE or SUBSCRIBE, Event in a
+ *   SUBSCRIBE or NOTIFY, Refer-To in a REFER, RAck in a PRACK...);
+ * - every session description (Content-Type application/sdp, or an application/sdp part
+ *   of a multipart body) well formed by the strict parser of src/sdp.
+ *
+ * A request that fails gets 400 with a reason phrase and a Warning (RFC 3261 20.43) naming
+ * the problem in our own words; a response that fails is dropped. Each is an event.
+ */
+import { z } from 'zod';
+import type { RequestContext } from '../../core/inspector.ts';
+import { findSdpBodies, isSdpType, type MediaType, parseMediaType } from '../../sdp/body.ts';
+import type { SdpLimits } from '../../sdp/limits.ts';
+import { parseSdp } from '../../sdp/parse.ts';
+import { SipParseError } from '../../sip/errors.ts';
+import { parseNameAddr, parseNameAddrList } from '../../sip/headers/name-addr.ts';
+import { parseDigits } from '../../sip/headers/scalar.ts';
+import { scanHost } from '../../sip/host.ts';
+import type { NameAddr, SipMessage, SipResponse, SipUri, Uri } from '../../sip/message.ts';
+import { eventFor } from '../event-input.ts';
+import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
+import { parseStageSettings } from '../stage-settings.ts';
+
+const count = (min: number, max: number, fallback: number) =>
+  z
+    .int({ error: `must be an integer ${min}..${max}` })
+    .min(min, { error: `must be an integer ${min}..${max}` })
+    .max(max, { error: `must be an integer ${min}..${max}` })
+    .default(fallback);
+
+const settingsSchema = z.strictObject({
+  /** Via values (all Via fields together); RFC 4475 3.1.1.7 has 34. The parser stops at 64. */
+  maxVia: count(1, 64, 40),
+  /** Values of each of Route, Record-Route, Path and Service-Route. */
+  maxRoute: count(1, 256, 16),
+  /** Contact values (a registrar's 200 OK lists every binding). */
+  maxContact: count(1, 256, 16),
+  /** Fields of any one header name other than those bounded above. */
+  maxHeaderFields: count(1, 256, 32),
+  /**
+   * Largest Expires and Contact expires accepted. Registrations above the registrar's
+   * maximum are shortened by the proxy core, not refused: keep this far above it. The
+   * default is the RFC 3261 bound, 2^32-1.
+   */
+  maxExpires: count(0, 0xffffffff, 0xffffffff),
+  /** Check session descriptions. */
+  checkSdp: z.boolean({ error: 'must be true or false' }).default(true),
+  sdp: z
+    .strictObject({
+      maxBytes: count(64, 65535, 4000),
+      maxLines: count(8, 4096, 256),
+      maxMedia: count(1, 64, 16),
+      maxAttributes: count(1, 4096, 256),
+      maxFormats: count(1, 128, 64),
+    })
+    .prefault({}),
+});
+
+export type ValidateSettings = z.infer<typeof settingsSchema>;
+
+/** One failed check: a stable code (the event's rule) and our own words for it. */
+interface Problem {
+  readonly code: string;
+  readonly reason: string;
+  /** 400 unless said otherwise. */
+  readonly status?: number;
+  readonly headers?: readonly { readonly name: string; readonly value: string }[];
+}
+
+function problem(code: string, reason: string): Problem {
+  return { code, reason };
+}
+
+/** RFC 3261 7.3.1: a header repeated only when its grammar is a comma-separated list. */
+const SINGLE_VALUED: readonly string[] = [
+  'content-disposition', // RFC 3261 20.11
+  'date', // 20.17
+  'mime-version', // 20.24
+  'min-expires', // 20.23
+  'organization', // 20.25
+  'priority', // 20.26
+  'reply-to', // 20.31
+  'retry-after', // 20.33
+  'server', // 20.35
+  'subject', // 20.36
+  'timestamp', // 20.38
+  'user-agent', // 20.41
+  'refer-to', // RFC 3515 2.1
+  'referred-by', // RFC 3892 3
+  'replaces', // RFC 3891 6.1
+  'session-expires', // RFC 4028 4
+  'min-se', // RFC 4028 5
+  'rseq', // RFC 3262 7.1
+  'rack', // RFC 3262 7.2
+  'event', // RFC 6665 8.2.1
+  'subscription-state', // RFC 6665 8.2.3
+  'sip-etag', // RFC 3903 11.3.1
+  'sip-if-match', // RFC 3903 11.3.2
+  'privacy', // RFC 3323 4.2
+  'max-breadth', // RFC 5393 5.8
+  'target-dialog', // RFC 4538 7
+  'p-called-party-id', // RFC 7315 4.2
+];
+/** Each single-valued name -> its bit in a 32-bit mask of names seen. */
+const SINGLE_BIT: ReadonlyMap<string, number> = new Map(SINGLE_VALUED.map((name, k) => [name, 1 << k]));
+
+/** Header names whose spelling in a reason is not plain Capitalised-Words. */
+const DISPLAY: Readonly<Record<string, string>> = {
+  'mime-version': 'MIME-Version',
+  rseq: 'RSeq',
+  rack: 'RAck',
+  'sip-etag': 'SIP-ETag',
+  'sip-if-match': 'SIP-If-Match',
+  'min-se': 'Min-SE',
+  'p-asserted-identity': 'P-Asserted-Identity',
+  'p-preferred-identity': 'P-Preferred-Identity',
+  'p-associated-uri': 'P-Associated-URI',
+  'p-called-party-id': 'P-Called-Party-ID',
+};
+
+/** `record-route` -> `Record-Route`, for names from our own tables only. */
+function display(name: string): string {
+  return (
+    DISPLAY[name] ?? name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())
+  );
+}
+
+/** URI schemes allowed in the headers whose URIs a proxy routes on or asserts. */
+const SIP_ONLY: ReadonlySet<string> = new Set(['sip', 'sips']);
+const SIP_OR_TEL: ReadonlySet<string> = new Set(['sip', 'sips', 'tel']);
+
+/** Comma-separated name-addr headers this stage checks, with the schemes each allows. */
+const URI_LISTS: ReadonlyMap<string, ReadonlySet<string> | undefined> = new Map([
+  ['route', SIP_ONLY], // RFC 3261 20.34
+  ['record-route', SIP_ONLY], // RFC 3261 20.30
+  ['path', SIP_ONLY], // RFC 3327 4
+  ['service-route', SIP_ONLY], // RFC 3608 5
+  ['p-asserted-identity', SIP_OR_TEL], // RFC 3325 9.1
+  ['p-preferred-identity', SIP_OR_TEL], // RFC 3325 9.2
+  ['p-associated-uri', undefined], // RFC 7315 4.1
+  ['history-info', undefined], // RFC 7044 4
+  ['diversion', undefined], // RFC 5806 4
+]);
+/** Single name-addr headers: any scheme. */
+const URI_SINGLES: ReadonlySet<string> = new Set([
+  'refer-to',
+  'referred-by',
+  'reply-to',
+  'p-called-party-id',
+]);
+const ROUTE_SETS: ReadonlySet<string> = new Set(['route', 'record-route', 'path', 'service-route']);
+
+/** Headers that are delta-seconds, possibly followed by a comment or parameters. */
+const DELTA_SECONDS: ReadonlySet<string> = new Set([
+  'min-expires',
+  'session-expires',
+  'min-se',
+  'retry-after',
+]);
+
+/** A port of 0 or a bad maddr in a SIP URI, as the part that is wrong; undefined when fine. */
+function sipUriFault(uri: Uri): 'port' | 'maddr' | undefined {
+  if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return undefined;
+  const sip = uri as SipUri;
+  // RFC 3261 19.1.1 and 25.1: port = 1*DIGIT; nothing listens on port 0.
+  if (sip.port === 0) return 'port';
+  const maddr = sip.params.get('maddr');
+  // maddr = host (RFC 3261 19.1.1)
+  if (maddr !== undefined && (maddr === null || scanHost(maddr, 0) !== maddr.length)) return 'maddr';
+  return undefined;
+}
+
+function uriProblem(where: string, uri: Uri, schemes?: ReadonlySet<string>): Problem | undefined {
+  if (schemes !== undefined && !schemes.has(uri.scheme))
+    return problem('SW_ERR_BAD_HEADER_URI', `${where} URI scheme not allowed`);
+  const fault = sipUriFault(uri);
+  if (fault === 'port') return problem('SW_ERR_BAD_PORT', `${where} URI port out of range`);
+  if (fault === 'maddr') return problem('SW_ERR_BAD_HEADER_URI', `${where} URI maddr is not a host`);
+  return undefined;
+}
+
+/** RFC 3261 25.1 token characters, as a table. */
+const TOKEN = new Uint8Array(128);
+for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+  TOKEN[c.charCodeAt(0)] = 1;
+
+function isToken(s: string, from = 0, to = s.length): boolean {
+  if (to <= from) return false;
+  for (let k = from; k < to; k++) {
+    const c = s.charCodeAt(k);
+    if (c > 127 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+/** option-tag *(COMMA option-tag) (RFC 3261 20.32, 20.37, 20.40); `optional` allows an empty value. */
+function isOptionTagList(value: string, optional: boolean): boolean {
+  if (value === '') return optional;
+  let tags = 0;
+  for (const part of value.split(',', 65)) {
+    if (++tags > 64 || !isToken(part.trim())) return false;
+  }
+  return true;
+}
+
+/** Splits a header value on commas outside quoted strings; at most `max` parts. */
+function splitList(value: string, max: number): string[] | undefined {
+  const out: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let k = 0; k < value.length; k++) {
+    const c = value.charCodeAt(k);
+    if (quoted && c === 0x5c) k++;
+    else if (c === 0x22) quoted = !quoted;
+    else if (c === 0x2c && !quoted) {
+      out.push(value.slice(start, k));
+      if (out.length >= max) return undefined;
+      start = k + 1;
+    }
+  }
+  out.push(value.slice(start));
+  return out;
+}
+
+/** Accept = [ accept-range *(COMMA accept-range) ] (RFC 3261 20.1): media types, `*` allowed. */
+function isAcceptList(value: string): boolean {
+  if (value === '') return true;
+  const parts = splitList(value, 64);
+  return parts?.every((p) => parseMediaType(p) !== undefined) === true;
+}
+
+/** delta-seconds at the start of the value, up to 2^32-1 (RFC 3261 20.33, RFC 4028 4). */
+function isLeadingDeltaSeconds(value: string): boolean {
+  let end = 0;
+  while (end < value.length && value.charCodeAt(end) >= 0x30 && value.charCodeAt(end) <= 0x39) end++;
+  if (end === 0) return false;
+  const rest = value.charCodeAt(end);
+  if (end < value.length && rest !== 0x3b && rest !== 0x20 && rest !== 0x09 && rest !== 0x28) return false;
+  const n = parseDigits(value.slice(0, end), 10);
+  return n >= 0 && n <= 0xffffffff;
+}
+
+/** event-type = event-package *( "." event-template ), then parameters (RFC 6665 8.4). */
+function isEvent(value: string): boolean {
+  const semi = value.indexOf(';');
+  return isToken((semi < 0 ? value : value.slice(0, semi)).trim());
+}
+
+/** What the header walk learns for the checks that follow it. */
+interface Walk {
+  contentType?: MediaType;
+  contentEncoding?: string;
+  contacts: number;
+  hasContact: boolean;
+  hasEvent: boolean;
+  hasSubscriptionState: boolean;
+  hasRAck: boolean;
+  referTo: number;
+}
+
+function walkHeaders(m: SipMessage, s: ValidateSettings, walk: Walk): Problem | undefined {
+  let seen = 0;
+  const routeCounts = new Map<string, number>();
+  for (const h of m.headers) {
+    const bit = SINGLE_BIT.get(h.name);
+    if (bit !== undefined) {
+      if ((seen & bit) !== 0) return problem('SW_ERR_DUPLICATE_HEADER', `repeated ${display(h.name)} header`);
+      seen |= bit;
+    }
+    switch (h.name) {
+      case 'contact': {
+        walk.hasContact = true;
+        const list = parseNameAddrList(h.value);
+        if (list instanceof SipParseError) return problem('SW_ERR_BAD_HEADER_URI', 'bad Contact header');
+        if (list === '*') {
+          walk.contacts++;
+          break;
+        }
+        walk.contacts += list.length;
+        if (walk.contacts > s.maxContact)
+          return problem('SW_ERR_TOO_MANY_CONTACT', 'too many Contact values');
+        for (const c of list) {
+          const bad = contactProblem(c, s);
+          if (bad !== undefined) return bad;
+        }
+        break;
+      }
+      case 'expires':
+        // src/sip checked 1*DIGIT up to 2^32-1; the configured bound may be lower.
+        if (parseDigits(h.value, 10) > s.maxExpires)
+          return problem('SW_ERR_EXPIRES_RANGE', 'Expires too large');
+        break;
+      case 'require':
+      case 'proxy-require':
+        if (!isOptionTagList(h.value, false))
+          return problem('SW_ERR_BAD_OPTION_TAGS', `bad ${display(h.name)} option tags`);
+        break;
+      case 'supported':
+      case 'unsupported':
+        if (!isOptionTagList(h.value, true))
+          return problem('SW_ERR_BAD_OPTION_TAGS', `bad ${display(h.name)} option tags`);
+        break;
+      case 'accept':
+        if (!isAcceptList(h.value)) return problem('SW_ERR_BAD_ACCEPT', 'bad Accept media range');
+        break;
+      case 'content-type': {
+        const t = parseMediaType(h.value);
+        if (t === undefined) return problem('SW_ERR_BAD_CONTENT_TYPE', 'bad Content-Type');
+        walk.contentType = t;
+        break;
+      }
+      case 'content-encoding':
+        walk.contentEncoding =
+          walk.contentEncoding === undefined ? h.value : `${walk.contentEncoding},${h.value}`;
+        break;
+      case 'event':
+        walk.hasEvent = true;
+        if (!isEvent(h.value)) return problem('SW_ERR_BAD_EVENT', 'bad Event package');
+        break;
+      case 'subscription-state':
+        walk.hasSubscriptionState = true;
+        break;
+      case 'rack':
+        walk.hasRAck = true;
+        break;
+      default: {
+        if (DELTA_SECONDS.has(h.name)) {
+          if (!isLeadingDeltaSeconds(h.value))
+            return problem('SW_ERR_BAD_DELTA_SECONDS', `${display(h.name)} is not a number of seconds`);
+          break;
+        }
+        if (URI_SINGLES.has(h.name)) {
+          if (h.name === 'refer-to') walk.referTo++;
+          const one = parseNameAddr(h.value);
+          if (one instanceof SipParseError)
+            return problem('SW_ERR_BAD_HEADER_URI', `bad ${display(h.name)} header`);
+          const bad = uriProblem(display(h.name), one.uri);
+          if (bad !== undefined) return bad;
+          break;
+        }
+        if (URI_LISTS.has(h.name)) {
+          const list = parseNameAddrList(h.value);
+          if (list instanceof SipParseError || list === '*')
+            return problem('SW_ERR_BAD_HEADER_URI', `bad ${display(h.name)} header`);
+          if (ROUTE_SETS.has(h.name)) {
+            const n = (routeCounts.get(h.name) ?? 0) + list.length;
+            if (n > s.maxRoute) return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
+            routeCounts.set(h.name, n);
+          }
+          const schemes = URI_LISTS.get(h.name);
+          for (const v of list) {
+            const bad = uriProblem(display(h.name), v.uri, schemes);
+            if (bad !== undefined) return bad;
+          }
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+function contactProblem(c: NameAddr, s: ValidateSettings): Problem | undefined {
+  const bad = uriProblem('Contact', c.uri);
+  if (bad !== undefined) return bad;
+  const expires = c.params.get('expires');
+  // src/sip checked the value is delta-seconds up to 2^32-1; the configured bound may be lower.
+  if (typeof expires === 'string' && parseDigits(expires, 10) > s.maxExpires)
+    return problem('SW_ERR_EXPIRES_RANGE', 'Contact expires too large');
+  return undefined;
+}
+
+/** Names with a bound of their own (on values, which are at least as many as fields). */
+const OWN_BOUND: ReadonlySet<string> = new Set(['via', 'contact', ...ROUTE_SETS]);
+
+/** A header whose fields occur more often than `maxHeaderFields`, if any. */
+function crowdedHeader(m: SipMessage, max: number): string | undefined {
+  // Fewer fields than the bound: no name can exceed it, and nothing is counted.
+  if (m.headers.length <= max) return undefined;
+  const counts = new Map<string, number>();
+  for (const h of m.headers) {
+    if (OWN_BOUND.has(h.name)) continue;
+    const n = (counts.get(h.name) ?? 0) + 1;
+    if (n > max) return h.name;
+    counts.set(h.name, n);
+  }
+  return undefined;
+}
+
+/** RFC 3261 8.1.1.7: the magic cookie marks a branch built by an RFC 3261 client. */
+const MAGIC_COOKIE = 'z9hG4bK';
+
+/** The headers a request method cannot do without, beyond the five every request has. */
+function missingForMethod(method: string, walk: Walk, m: SipMessage): Problem | undefined {
+  switch (method) {
+    case 'INVITE':
+      // RFC 3261 8.1.1.8; an RFC 2543 client (no magic cookie) may omit it (RFC 4475 3.1.1.13).
+      if (!walk.hasContact && m.via[0]?.branch?.startsWith(MAGIC_COOKIE))
+        return problem('SW_ERR_MISSING_HEADER', 'INVITE without Contact');
+      return undefined;
+    case 'SUBSCRIBE':
+      if (!walk.hasEvent) return problem('SW_ERR_MISSING_HEADER', 'SUBSCRIBE without Event'); // RFC 6665 8.2.1
+      if (!walk.hasContact) return problem('SW_ERR_MISSING_HEADER', 'SUBSCRIBE without Contact'); // RFC 6665 4.1.1
+      return undefined;
+    case 'NOTIFY':
+      if (!walk.hasEvent) return problem('SW_ERR_MISSING_HEADER', 'NOTIFY without Event'); // RFC 6665 8.2.1
+      if (!walk.hasSubscriptionState)
+        return problem('SW_ERR_MISSING_HEADER', 'NOTIFY without Subscription-State'); // RFC 6665 4.1.3
+      return undefined;
+    case 'REFER':
+      // RFC 3515 2.4.1: exactly one Refer-To value (the single-valued check caught two fields).
+      if (walk.referTo === 0) return problem('SW_ERR_MISSING_HEADER', 'REFER without Refer-To');
+      return undefined;
+    case 'PRACK':
+      if (!walk.hasRAck) return problem('SW_ERR_MISSING_HEADER', 'PRACK without RAck'); // RFC 3262 7.2
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** True when the body holds something other than CR, LF, SP and HTAB. */
+function hasContent(body: Buffer): boolean {
+  for (let k = 0; k < body.length; k++) {
+    const c = body[k]!;
+    if (c !== 0x0d && c !== 0x0a && c !== 0x20 && c !== 0x09) return true;
+  }
+  return false;
+}
+
+const UNSUPPORTED_ENCODING: Problem = {
+  code: 'SW_ERR_UNSUPPORTED_CONTENT_ENCODING',
+  reason: 'encoded session description',
+  // RFC 3261 21.4.13: 415 lists what the server accepts.
+  status: 415,
+  headers: [{ name: 'Accept-Encoding', value: 'identity' }],
+};
+
+function bodyProblem(
+  m: SipMessage,
+  walk: Walk,
+  s: ValidateSettings,
+  sdpLimits: SdpLimits,
+): Problem | undefined {
+  if (m.body.length === 0) return undefined;
+  const type = walk.contentType;
+  // RFC 3261 20.15: Content-Type MUST be present when the body is not empty.
+  if (type === undefined)
+    return hasContent(m.body)
+      ? problem('SW_ERR_MISSING_CONTENT_TYPE', 'body without Content-Type')
+      : undefined;
+  if (!s.checkSdp || (!isSdpType(type) && type.type !== 'multipart')) return undefined;
+  // A compressed body cannot be checked, nor rewritten for the media relay (RFC 3261 20.12).
+  const encoding = walk.contentEncoding?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== 'identity' && encoding !== '') return UNSUPPORTED_ENCODING;
+  const found = findSdpBodies(type, m.body);
+  if (!found.ok) {
+    if (found.error.code === 'SW_ERR_SDP_UNSUPPORTED_ENCODING') return UNSUPPORTED_ENCODING;
+    return problem(found.error.code, `bad multipart body: ${found.error.reason}`);
+  }
+  for (const sdp of found.sdp) {
+    const r = parseSdp(sdp, sdpLimits);
+    if (!r.ok) return problem(r.error.code, `bad SDP: ${r.error.reason}`);
+  }
+  return undefined;
+}
+
+/** Every check, cheapest first; undefined when the message passes. */
+function check(m: SipMessage, s: ValidateSettings, sdpLimits: SdpLimits): Problem | undefined {
+  if (m.via.length > s.maxVia) return problem('SW_ERR_TOO_MANY_VIA', 'too many Via values');
+  const crowded = crowdedHeader(m, s.maxHeaderFields);
+  if (crowded !== undefined) return problem('SW_ERR_TOO_MANY_HEADER_FIELDS', 'too many fields of one header');
+  // RFC 3261 18.2.2: responses go back to the sent-by port; port 0 reaches no one.
+  for (const v of m.via) if (v.port === 0) return problem('SW_ERR_BAD_PORT', 'Via sent-by port out of range');
+  if (m.kind === 'request') {
+    const bad = uriProblem('Request-URI', m.uri);
+    if (bad !== undefined) return bad;
+  }
+  const from = uriProblem('From', m.from.uri);
+  if (from !== undefined) return from;
+  const to = uriProblem('To', m.to.uri);
+  if (to !== undefined) return to;
+
+  const walk: Walk = {
+    contacts: 0,
+    hasContact: false,
+    hasEvent: false,
+    hasSubscriptionState: false,
+    hasRAck: false,
+    referTo: 0,
+  };
+  const bad = walkHeaders(m, s, walk);
+  if (bad !== undefined) return bad;
+  if (m.kind === 'request') {
+    const gap = missingForMethod(m.method, walk, m);
+    if (gap !== undefined) return gap;
+  }
+  // The session description last: the costliest check.
+  return bodyProblem(m, walk, s, sdpLimits);
+}
+
+/** Warning: 399 sipwarden "text" (RFC 3261 20.43); warn-text is a quoted-string. */
+function warning(reason: string): { readonly name: string; readonly value: string } {
+  return { name: 'Warning', value: `399 sipwarden "${reason.replace(/["\\]/g, '')}"` };
+}
+
+export function createValidateStage(settings: unknown, _deps: StageDependencies): Stage {
+  const s = parseStageSettings(settingsSchema, settings);
+  const sdpLimits: SdpLimits = Object.freeze({ ...s.sdp });
+
+  return {
+    name: 'validate',
+    phase: 'validate',
+    // A stage that cannot tell whether a message is sound lets nothing through.
+    failMode: 'closed',
+
+    request(context: RequestContext): StageVerdict {
+      const { request, flow } = context;
+      const found = check(request, s, sdpLimits);
+      if (found === undefined) return STAGE_PASS;
+      // An ACK is never answered (RFC 3261 17.2.3): it is dropped.
+      if (request.method === 'ACK')
+        return {
+          action: 'drop',
+          event: eventFor(flow, {
+            type: 'invalid',
+            stage: 'validate',
+            action: 'drop',
+            reason: found.reason,
+            rule: found.code,
+          }),
+        };
+      const status = found.status ?? 400;
+      return {
+        action: 'reject',
+        status,
+        reason: found.reason,
+        headers: [warning(found.reason), ...(found.headers ?? [])],
+        event: eventFor(flow, {
+          type: 'invalid',
+          stage: 'validate',
+          action: 'reject',
+          reason: found.reason,
+          rule: found.code,
+          status,
+        }),
+      };
+    },
+
+    response(context: RequestContext, response: SipResponse): StageVerdict {
+      const found = check(response, s, sdpLimits);
+      if (found === undefined) return STAGE_PASS;
+      return {
+        action: 'drop',
+        event: eventFor(context.flow, {
+          type: 'invalid',
+          stage: 'validate',
+          action: 'drop',
+          reason: `response: ${found.reason}`,
+          rule: found.code,
+          details: { status: response.status },
+        }),
+      };
+    },
+  };
+}
