@@ -2,13 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import { createManagementStack, type ManagementStack } from './api/management-stack.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
+import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import type { AdvertisedAddress } from './core/local-identity.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
 import type { Logger } from './log/logger.ts';
+import { buildPipeline } from './security/build-pipeline.ts';
 import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
+import { createMemoryActivityStore } from './state/memory-activity-store.ts';
+import { createMemoryBlockTable } from './state/memory-block-table.ts';
+import { createMemoryTrustTable } from './state/memory-trust-table.ts';
 import { createTransport } from './transport/create-transport.ts';
 import type { TlsOptions } from './transport/options.ts';
 import type { ListenerAddress, TransportLayer, TransportName } from './transport/types.ts';
@@ -19,6 +25,10 @@ export interface Gateway {
   close(): Promise<void>;
   /** The proxy core, for statistics. */
   readonly proxy: SipProxy;
+  /** Events, their store, metrics and the management API. */
+  readonly management: ManagementStack;
+  /** Where the management API listens, when enabled. */
+  readonly managementAddress: { host: string; port: number } | undefined;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
@@ -168,14 +178,71 @@ export async function startGateway(
     secret: randomBytes(32),
     timers: options.timers ?? { ...RFC3261_TIMERS, timerC: config.proxy.inviteTimeoutMs },
   };
-  const proxy = new SipProxy(settings, transport, logger.child({ module: 'proxy' }));
-  transport.onMessage(proxy.handle);
+  const log = logger.child({ module: 'proxy' });
+  const security = config.security;
+  const activity = createMemoryActivityStore({ maxKeys: security.activityKeys });
+  const blocks = createMemoryBlockTable({ maxEntries: security.maxBlocks });
+  const trust = createMemoryTrustTable({ maxEntries: security.maxTrusted });
+  let proxy: SipProxy | undefined;
+  const management = createManagementStack(config.management, config.events, {
+    blocks,
+    log: logger,
+    readings: () => ({
+      transactions: proxy?.transactionCount ?? 0,
+      dialogs: proxy?.dialogCount ?? 0,
+      blocks: blocks.stats().active,
+      transport: transport.stats(),
+      activity: activity.stats(),
+    }),
+  });
+  let inspector: MessageInspector = PASS_ALL;
+  try {
+    if (security.enabled) {
+      const metrics = management.metrics;
+      inspector = buildPipeline(
+        security,
+        { store: activity, blocks, trust, log: logger.child({ module: 'security' }) },
+        management.bus,
+        logger.child({ module: 'security' }),
+        { decision: (stage, verdict) => metrics.message(stage, verdict) },
+      );
+    }
+  } catch (error) {
+    await management.close();
+    await transport.close();
+    throw error;
+  }
+  proxy = new SipProxy(settings, transport, log, inspector);
+  const metrics = management.metrics;
+  const handle = proxy.handle;
+  transport.onMessage((message) => {
+    const started = process.hrtime.bigint();
+    handle(message);
+    metrics.processing(Number(process.hrtime.bigint() - started) / 1e9);
+  });
+  const sweep = setInterval(() => blocks.sweep(Date.now()), 5_000);
+  sweep.unref();
+  let managementAddress: { host: string; port: number } | undefined;
+  try {
+    managementAddress = await management.start();
+  } catch (error) {
+    clearInterval(sweep);
+    proxy.close();
+    await management.close();
+    await transport.close();
+    throw error;
+  }
+  const running = proxy;
   return {
-    proxy,
+    proxy: running,
+    management,
+    managementAddress,
     listening: () => transport.listening(),
     close: async () => {
-      proxy.close();
+      clearInterval(sweep);
+      running.close();
       await transport.close();
+      await management.close();
     },
   };
 }

@@ -13,6 +13,10 @@ export interface ConfigOverrides {
   readonly listen?: readonly string[];
   readonly upstream?: string;
   readonly logLevel?: string;
+  /** `HOST:PORT` of the management API, or `off`. */
+  readonly management?: string;
+  /** The event store's file, or `:memory:`. */
+  readonly eventsDatabase?: string;
 }
 
 export interface HostPort {
@@ -80,7 +84,18 @@ export function applyOverrides(config: SipwardenConfig, overrides: ConfigOverrid
       );
     }
   }
+  let management = config.management;
+  if (overrides.management !== undefined) {
+    if (overrides.management === 'off') management = { ...management, enabled: false };
+    else {
+      const parsed = parseHostPort(overrides.management, '--management', 0);
+      if (parsed.ok) management = { ...management, enabled: true, ...parsed.value };
+      else errors.push(parsed.error);
+    }
+  }
+  let events = config.events;
+  if (overrides.eventsDatabase !== undefined) events = { ...events, database: overrides.eventsDatabase };
   if (errors.length > 0) return { ok: false, code: 'SW_ERR_CONFIG_OVERRIDE', errors };
   // Validated again as a whole: an override may break a rule that spans sections.
-  return validateConfig({ ...config, listen, upstream, log });
+  return validateConfig({ ...config, listen, upstream, log, management, events });
 }

@@ -159,6 +159,12 @@ const security = z
     allowlist: z.array(z.string().min(1)).max(10_000).default([]),
     /** Settings per stage name. */
     settings: z.record(z.string(), z.unknown()).default({}),
+    /** Keys the activity store tracks at once (memory bound, whatever attackers make up). */
+    activityKeys: integer(1000, 50_000_000).default(200_000),
+    /** Blocks held at once. */
+    maxBlocks: integer(100, 10_000_000).default(100_000),
+    /** Known-good (address, user) pairs held at once. */
+    maxTrusted: integer(100, 10_000_000).default(100_000),
   })
   .prefault({});
 

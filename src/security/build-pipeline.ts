@@ -4,11 +4,21 @@ import { AddressSet } from '../state/cidr.ts';
 import { type PipelineObserver, SecurityPipeline } from './pipeline.ts';
 import { type Stage, StageConfigError, type StageDependencies, type StageFactory } from './stage.ts';
 import { createCallLimitStage } from './stages/call-limit.ts';
+import { createEnumerationStage } from './stages/enumeration.ts';
+import { createFloodStage } from './stages/flood.ts';
 import { createGateStage } from './stages/gate.ts';
+import { createMalformedRateStage } from './stages/malformed-rate.ts';
+import { createPasswordGuessingStage } from './stages/password-guessing.ts';
+import { createScannerStage } from './stages/scanner.ts';
 
 /** Every stage sipwarden knows, by the name used in `security.stages` and `security.settings`. */
 export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.freeze({
   gate: createGateStage,
+  scanner: createScannerStage,
+  flood: createFloodStage,
+  enumeration: createEnumerationStage,
+  'password-guessing': createPasswordGuessingStage,
+  'malformed-rate': createMalformedRateStage,
   'call-limit': createCallLimitStage,
 });
 
@@ -17,7 +27,15 @@ export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.fr
  * then message validity, then detectors, then policy. Detectors that only count outcomes
  * come last since they never stop the message at hand.
  */
-export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze(['gate', 'call-limit']);
+export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze([
+  'gate',
+  'scanner',
+  'flood',
+  'call-limit',
+  'enumeration',
+  'password-guessing',
+  'malformed-rate',
+]);
 
 export interface SecuritySettings {
   readonly enabled: boolean;

@@ -17,6 +17,8 @@ interface StartOptions {
   readonly listen?: readonly string[];
   readonly upstream?: string;
   readonly logLevel?: string;
+  readonly management?: string;
+  readonly eventsDb?: string;
 }
 
 /** How long a graceful stop may take before the process exits anyway. */
@@ -34,6 +36,8 @@ export function registerStart(program: Command): void {
     )
     .option('--upstream <host:port>', 'forward to this upstream (keeps the configured transport)')
     .option('--log-level <level>', 'trace, debug, info, warn, error or fatal')
+    .option('--management <host:port|off>', 'where the management API listens, or off')
+    .option('--events-db <file>', 'the event store file, or :memory:')
     .action((options: StartOptions) => start(options));
 }
 
@@ -44,6 +48,8 @@ async function start(options: StartOptions): Promise<void> {
     ...(options.listen === undefined ? {} : { listen: options.listen }),
     ...(options.upstream === undefined ? {} : { upstream: options.upstream }),
     ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
+    ...(options.management === undefined ? {} : { management: options.management }),
+    ...(options.eventsDb === undefined ? {} : { eventsDatabase: options.eventsDb }),
   });
   if (!result.ok) throw configError(result.errors);
   const config = result.config;
@@ -63,7 +69,14 @@ async function start(options: StartOptions): Promise<void> {
     logger.fatal({ err: error }, 'sipwarden stopped by an unexpected error');
     process.exit(EXIT_FAILURE);
   });
-  logger.info({ listening: gateway.listening(), upstream: upstreamOf(config) }, 'sipwarden listening');
+  logger.info(
+    {
+      listening: gateway.listening(),
+      upstream: upstreamOf(config),
+      ...(gateway.managementAddress ? { management: gateway.managementAddress } : {}),
+    },
+    'sipwarden listening',
+  );
   stopOnSignals(gateway, logger);
 }
 

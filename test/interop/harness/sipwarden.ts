@@ -56,6 +56,11 @@ export async function startSipwarden(options: SipwardenOptions): Promise<Sipward
     `${host}:${options.port}`,
     '--upstream',
     `${options.upstream.host}:${options.upstream.port}`,
+    // No event file in the checkout and no fixed management port unless a test asks for them.
+    '--events-db',
+    ':memory:',
+    '--management',
+    'off',
     ...(options.extraArgs ?? []),
   ];
   const child = startProcess(process.execPath, args, {

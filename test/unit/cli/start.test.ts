@@ -47,7 +47,9 @@ interface Started {
 }
 
 function startCli(args: readonly string[]): Started {
-  const child = spawn(process.execPath, [bin, 'start', ...args], {
+  // No management port or event file of its own: tests run side by side, in the checkout.
+  const isolated = ['--management', 'off', '--events-db', ':memory:'];
+  const child = spawn(process.execPath, [bin, 'start', ...isolated, ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

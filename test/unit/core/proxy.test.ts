@@ -22,6 +22,10 @@ function config(upstreamPort: number): SipwardenConfig {
     ...base,
     listen: [{ host: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
     upstream: { host: '127.0.0.1', port: upstreamPort, transport: 'udp' },
+    management: { ...base.management, enabled: false },
+    events: { ...base.events, database: ':memory:' },
+    // The core on its own: the security pipeline has tests of its own.
+    security: { ...base.security, enabled: false },
   };
 }
 
@@ -503,6 +507,8 @@ describe('the proxy core over IPv6', () => {
         ...base,
         listen: [{ host: '::1', port: 0, transports: ['udp'] }],
         upstream: { host: '::1', port: v6Upstream.port, transport: 'udp' },
+        management: { ...base.management, enabled: false },
+        events: { ...base.events, database: ':memory:' },
       },
       silentLogger,
       { timers: TEST_TIMERS },
