@@ -10,10 +10,12 @@ import { createGateStage } from './stages/gate.ts';
 import { createMalformedRateStage } from './stages/malformed-rate.ts';
 import { createPasswordGuessingStage } from './stages/password-guessing.ts';
 import { createScannerStage } from './stages/scanner.ts';
+import { createValidateStage } from './stages/validate.ts';
 
 /** Every stage sipwarden knows, by the name used in `security.stages` and `security.settings`. */
 export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.freeze({
   gate: createGateStage,
+  validate: createValidateStage,
   scanner: createScannerStage,
   flood: createFloodStage,
   enumeration: createEnumerationStage,
@@ -23,14 +25,16 @@ export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.fr
 });
 
 /**
- * The default order: cheapest and most certain first (a blocked source costs a lookup),
- * then message validity, then detectors, then policy. Detectors that only count outcomes
- * come last since they never stop the message at hand.
+ * The default order, as Kamailio's default config orders its checks: the gate first (a
+ * blocked source costs a lookup), then the cheap detectors (scanner fingerprints, flood
+ * counters), then the costlier full validation, then policy. Detectors that only count
+ * outcomes come last since they never stop the message at hand.
  */
 export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze([
   'gate',
   'scanner',
   'flood',
+  'validate',
   'call-limit',
   'enumeration',
   'password-guessing',
