@@ -2,8 +2,9 @@
  * Prometheus metrics of one gateway, on a registry of its own (never prom-client's global
  * one), so that several gateways, and tests, can run in one process.
  *
- * Counters the hot path bumps (`message`, `event`, `processing`) use label children bound
- * once and kept in small maps: no label object is built per call. Gauges (and the transport
+ * The counters the hot path bumps (`message`, `event`) are plain numbers in small nested
+ * maps, copied into prom-client at scrape time: a prom-client child still hashes and checks
+ * its labels on every `inc` (about 300 ns), a map cell costs a few. Gauges (and the transport
  * counters the transport layer keeps itself) are read when scraped, from providers that
  * the gateway registers; a provider must be cheap, it runs on every scrape.
  */
@@ -67,33 +68,74 @@ const TRANSPORT_COUNTERS = [
 /** Label children at most per family: stage names come from the config, but stay bounded. */
 const MAX_CHILDREN = 1024;
 
-type Child = { inc(value?: number): void };
+/** One label combination's count. */
+interface Cell {
+  value: number;
+}
+
+/** Counts by two label values, bounded: past MAX_CHILDREN the first label becomes `other`. */
+class LabelledCounts {
+  readonly #table = new Map<string, Map<string, Cell>>();
+  #cells = 0;
+
+  inc(first: string, second: string): void {
+    let inner = this.#table.get(first);
+    const cell = inner?.get(second);
+    if (cell !== undefined) {
+      cell.value++;
+      return;
+    }
+    if (this.#cells >= MAX_CHILDREN && first !== 'other') {
+      this.inc('other', second);
+      return;
+    }
+    if (inner === undefined) {
+      inner = new Map();
+      this.#table.set(first, inner);
+    }
+    inner.set(second, { value: 1 });
+    this.#cells++;
+  }
+
+  *entries(): Iterable<readonly [string, string, number]> {
+    for (const [first, inner] of this.#table) {
+      for (const [second, cell] of inner) yield [first, second, cell.value];
+    }
+  }
+}
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly #messages: Counter<'stage' | 'verdict'>;
-  readonly #events: Counter<'type' | 'action'>;
+  readonly #messages = new LabelledCounts();
+  readonly #events = new LabelledCounts();
   readonly #processing: Histogram;
-  readonly #messageChildren = new Map<string, Map<string, Child>>();
-  readonly #eventChildren = new Map<string, Map<string, Child>>();
-  #childCount = 0;
   readonly #providers = new Map<string, ReadingsProvider>();
   /** Readings taken once per scrape by text(); read afresh when the registry is used directly. */
   #snapshot: GatewayReadings | undefined;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
-    this.#messages = new Counter({
+    const messages = this.#messages;
+    new Counter({
       name: 'sipwarden_messages_total',
       help: 'SIP messages by pipeline stage and verdict',
       labelNames: ['stage', 'verdict'] as const,
       registers,
+      collect() {
+        this.reset();
+        for (const [stage, verdict, value] of messages.entries()) this.inc({ stage, verdict }, value);
+      },
     });
-    this.#events = new Counter({
+    const events = this.#events;
+    new Counter({
       name: 'sipwarden_events_total',
       help: 'security event occurrences by type and action',
       labelNames: ['type', 'action'] as const,
       registers,
+      collect() {
+        this.reset();
+        for (const [type, action, value] of events.entries()) this.inc({ type, action }, value);
+      },
     });
     this.#processing = new Histogram({
       name: 'sipwarden_processing_seconds',
@@ -159,12 +201,12 @@ export class Metrics {
 
   /** One message's verdict from one stage (`pass`, `reject`, `drop`...). Hot path. */
   message(stage: string, verdict: string): void {
-    this.#child(this.#messageChildren, this.#messages, stage, verdict).inc();
+    this.#messages.inc(stage, verdict);
   }
 
   /** One event occurrence. Hot path (the event bus calls it on every emit). */
   event(type: EventType, action: EventAction): void {
-    this.#child(this.#eventChildren, this.#events, type, action).inc();
+    this.#events.inc(type, action);
   }
 
   /** One message's processing time, in seconds. */
@@ -224,32 +266,6 @@ export class Metrics {
         this.inc(Math.max(0, read()));
       },
     });
-  }
-
-  #child<L extends string>(
-    table: Map<string, Map<string, Child>>,
-    counter: Counter<L>,
-    first: string,
-    second: string,
-  ): Child {
-    let inner = table.get(first);
-    let child = inner?.get(second);
-    if (child !== undefined) return child;
-    if (this.#childCount >= MAX_CHILDREN) {
-      first = 'other';
-      inner = table.get(first);
-      child = inner?.get(second);
-      if (child !== undefined) return child;
-    }
-    if (inner === undefined) {
-      inner = new Map();
-      table.set(first, inner);
-    }
-    // Label values in the order of the counter's label names.
-    child = counter.labels(first, second);
-    inner.set(second, child);
-    this.#childCount++;
-    return child;
   }
 }
 

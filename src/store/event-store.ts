@@ -3,9 +3,12 @@
  * event bus and for queries by the management API.
  *
  * One row per aggregate: the bus reports an aggregate when it opens and again with its
- * final count, both with the same aggregate id, and the store upserts on that id. A batch
- * is written in one transaction with prepared statements. Write failures (disk full, file
- * removed) are logged and counted, never thrown into the bus. Rows older than the retention
+ * final count, both with the same aggregate id, and the store upserts on that id. Rows are
+ * written in transactions of at most WRITE_CHUNK rows with prepared statements; a larger
+ * batch (a distributed attack opens thousands of aggregates a second) is written a chunk
+ * per event-loop turn, so the proxy is never held up for more than one chunk (about 10 ms),
+ * and at most MAX_PENDING rows wait (beyond that they are counted as dropped). Write
+ * failures (disk full, file removed) are logged and counted, never thrown into the bus. Rows older than the retention
  * period, and the oldest beyond `maxRows`, are deleted at start and every hour.
  */
 import Database from 'better-sqlite3';
@@ -40,6 +43,10 @@ export interface EventStoreStats {
   readonly rowsWritten: number;
   readonly writeErrors: number;
   readonly rowsPruned: number;
+  /** Rows waiting for the next chunk. */
+  readonly pending: number;
+  /** Rows dropped because MAX_PENDING were already waiting. */
+  readonly rowsDropped: number;
 }
 
 /** What the management API needs of the store. */
@@ -52,6 +59,9 @@ export const MAX_QUERY_LIMIT = 1000;
 export const DEFAULT_MAX_ROWS = 5_000_000;
 const DAY_MS = 86_400_000;
 const PRUNE_INTERVAL_MS = 3_600_000;
+/** Rows per transaction and event-loop turn: about 10 ms of writing. */
+export const WRITE_CHUNK = 2000;
+const MAX_PENDING = 100_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -137,6 +147,11 @@ export class EventStore implements EventSink, EventReader {
   readonly #queries = new Map<string, Database.Statement<unknown[], EventRow>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Events waiting to be written, oldest first, from `#pendingStart` on. */
+  #pending: SecurityEvent[] = [];
+  #pendingStart = 0;
+  #drainScheduled: NodeJS.Immediate | undefined;
+  #rowsDropped = 0;
   #rowsWritten = 0;
   #writeErrors = 0;
   #rowsPruned = 0;
@@ -187,16 +202,49 @@ export class EventStore implements EventSink, EventReader {
     this.#timer.unref();
   }
 
-  /** EventSink: one transaction per batch. Never throws. */
+  /** EventSink: writes the first chunk now, the rest on later event-loop turns. Never throws. */
   write(events: readonly SecurityEvent[]): void {
     if (this.#closed || events.length === 0) return;
+    const room = MAX_PENDING - (this.#pending.length - this.#pendingStart);
+    if (events.length > room) {
+      this.#rowsDropped += events.length - Math.max(0, room);
+      this.#log.warn({ dropped: events.length - Math.max(0, room) }, 'event store: too many events waiting');
+    }
+    for (let i = 0; i < events.length && i < room; i++) this.#pending.push(events[i]!);
+    if (this.#drainScheduled === undefined) this.#drainChunk();
+  }
+
+  /** Writes every waiting row now (before close, and for tests). */
+  drain(): void {
+    if (this.#drainScheduled !== undefined) clearImmediate(this.#drainScheduled);
+    this.#drainScheduled = undefined;
+    while (this.#pending.length > this.#pendingStart) this.#writeChunk();
+  }
+
+  #drainChunk(): void {
+    this.#drainScheduled = undefined;
+    if (this.#closed) return;
+    this.#writeChunk();
+    if (this.#pending.length > this.#pendingStart) {
+      this.#drainScheduled = setImmediate(() => this.#drainChunk());
+    }
+  }
+
+  #writeChunk(): void {
+    const end = Math.min(this.#pending.length, this.#pendingStart + WRITE_CHUNK);
+    const chunk = this.#pending.slice(this.#pendingStart, end);
+    this.#pendingStart = end;
+    if (this.#pendingStart === this.#pending.length) {
+      this.#pending = [];
+      this.#pendingStart = 0;
+    }
     try {
-      this.#writeBatch(events);
-      this.#rowsWritten += events.length;
+      this.#writeBatch(chunk);
+      this.#rowsWritten += chunk.length;
     } catch (error) {
       this.#writeErrors++;
       this.#log.error(
-        { err: error, events: events.length, writeErrors: this.#writeErrors },
+        { err: error, events: chunk.length, writeErrors: this.#writeErrors },
         'event store: cannot write events',
       );
     }
@@ -261,11 +309,19 @@ export class EventStore implements EventSink, EventReader {
   }
 
   stats(): EventStoreStats {
-    return { rowsWritten: this.#rowsWritten, writeErrors: this.#writeErrors, rowsPruned: this.#rowsPruned };
+    return {
+      rowsWritten: this.#rowsWritten,
+      writeErrors: this.#writeErrors,
+      rowsPruned: this.#rowsPruned,
+      pending: this.#pending.length - this.#pendingStart,
+      rowsDropped: this.#rowsDropped,
+    };
   }
 
+  /** Writes what is waiting, then closes the database. */
   close(): void {
     if (this.#closed) return;
+    this.drain();
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;

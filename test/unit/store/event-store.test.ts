@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { EventBus } from '../../../src/events/event-bus.ts';
 import type { SecurityEvent } from '../../../src/events/types.ts';
 import { EventStoreError } from '../../../src/store/errors.ts';
-import { createEventStore, type EventStore } from '../../../src/store/event-store.ts';
+import { createEventStore, type EventStore, WRITE_CHUNK } from '../../../src/store/event-store.ts';
 
 const T0 = 1_750_000_000_000;
 const DAY = 86_400_000;
@@ -195,6 +195,28 @@ test('a failing write is counted and logged, never thrown', () => {
   assert.doesNotThrow(() => store.write([event()]));
   assert.equal(store.stats().writeErrors, 1);
   store.close();
+});
+
+test('a batch larger than a chunk is written a chunk per event-loop turn', async () => {
+  const store = memoryStore();
+  store.write(Array.from({ length: 2 * WRITE_CHUNK + 10 }, (_, i) => event({ lastSeen: T0 + i })));
+  assert.equal(store.stats().rowsWritten, WRITE_CHUNK);
+  assert.equal(store.stats().pending, WRITE_CHUNK + 10);
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(store.stats().rowsWritten, 2 * WRITE_CHUNK + 10);
+  assert.equal(store.stats().pending, 0);
+  store.close();
+});
+
+test('close() writes the rows still waiting', () => {
+  const file = join(scratch, 'drain.db');
+  const store = createEventStore({ database: file, retentionDays: 30 });
+  store.write(Array.from({ length: WRITE_CHUNK + 5 }, () => event()));
+  store.close();
+  const raw = new Database(file, { readonly: true });
+  assert.deepEqual(raw.prepare('SELECT count(*) AS n FROM events').get(), { n: WRITE_CHUNK + 5 });
+  raw.close();
 });
 
 test('writes after close are ignored and queries after close are a typed error', () => {

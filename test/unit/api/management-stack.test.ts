@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createManagementStack } from '../../../src/api/management-stack.ts';
+import type { EventsAnswer } from '../../../src/api/views.ts';
+import { silentLogger } from '../../../src/log/logger.ts';
+import { createMemoryBlockTable } from '../../../src/state/memory-block-table.ts';
+
+const management = { enabled: true, host: '127.0.0.1', port: 0 };
+const events = { database: ':memory:', retentionDays: 30, aggregateWindowMs: 10_000 };
+
+test('the stack serves emitted events and counts them in the metrics', async (t) => {
+  const stack = createManagementStack(management, events, {
+    blocks: createMemoryBlockTable({ maxEntries: 100 }),
+    log: silentLogger,
+    processMetrics: false,
+    readings: () => ({ transactions: 12 }),
+  });
+  t.after(() => stack.close());
+  const address = await stack.start();
+  assert.ok(address !== undefined && address.port > 0);
+  for (let i = 0; i < 3; i++) {
+    stack.bus.emit(
+      {
+        type: 'scanner',
+        stage: 'detect:scanner',
+        rule: 'ua',
+        action: 'drop',
+        key: 'src:203.0.113.5',
+        reason: 'sipvicious',
+      },
+      Date.now(),
+    );
+  }
+  stack.bus.flush(Date.now());
+  const base = `http://127.0.0.1:${address.port}`;
+  const answer = (await (await fetch(`${base}/api/events?type=scanner`)).json()) as EventsAnswer;
+  assert.equal(answer.events.length, 1);
+  assert.equal(answer.events[0]!.count, 3);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /^sipwarden_events_total\{type="scanner",action="drop"\} 3$/m);
+  assert.match(metrics, /^sipwarden_transactions 12$/m);
+  assert.match(metrics, /^sipwarden_event_aggregates_open 1$/m);
+});
+
+test('close() reports open aggregates to the store before closing it', async () => {
+  const stack = createManagementStack({ ...management, enabled: false }, events, {
+    blocks: createMemoryBlockTable({ maxEntries: 100 }),
+    log: silentLogger,
+    processMetrics: false,
+  });
+  await stack.start();
+  stack.bus.emit(
+    { type: 'flood', stage: 'detect:flood', action: 'block', key: 'k', reason: 'r' },
+    Date.now(),
+  );
+  const written: number[] = [];
+  stack.bus.subscribe({ write: (batch) => written.push(...batch.map((event) => event.count)) });
+  await stack.close();
+  assert.deepEqual(written, [1]);
+  assert.equal(stack.store.stats().rowsWritten, 1);
+});
+
+test('with management disabled there is no server and start() resolves to undefined', async () => {
+  const stack = createManagementStack({ ...management, enabled: false }, events, {
+    blocks: createMemoryBlockTable({ maxEntries: 100 }),
+    log: silentLogger,
+    processMetrics: false,
+  });
+  assert.equal(stack.server, undefined);
+  assert.equal(await stack.start(), undefined);
+  await stack.close();
+});
