@@ -4,14 +4,14 @@
  * messages, in interleaved rounds in one process. Reports medians and the ratio of sipwarden
  * to the faster of the two, and writes bench/results/parser.md.
  *
- *   node --import tsx bench/micro/parser.bench.ts [--rounds 11] [--ms 150] [--no-write]
+ *   node --import tsx bench/micro/parser.bench.ts [--rounds 31] [--ms 60] [--no-write]
  *
  * The baselines get their input as a ready string (their API), sipwarden gets the Buffer a
  * socket delivers, so sipwarden's time includes the byte-to-text step theirs does not.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseMessage } from '../../src/sip/parse.ts';
 import { serializeMessage } from '../../src/sip/serialize.ts';
@@ -27,8 +27,8 @@ function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
-const rounds = arg('rounds', 11);
-const msPerRun = arg('ms', 150);
+const rounds = arg('rounds', 31);
+const msPerRun = arg('ms', 60);
 const write = !process.argv.includes('--no-write');
 
 const corpusDir = join(import.meta.dirname, 'corpus');
@@ -142,23 +142,36 @@ function median(xs: number[]): number {
 }
 
 const medians = new Map(candidates.map((c) => [c.name, median(samples.get(c.name)!)]));
-const fastestBaseline = Math.max(...candidates.filter((c) => c.baseline).map((c) => medians.get(c.name)!));
-const fastestBaselineName = candidates.find((c) => c.baseline && medians.get(c.name) === fastestBaseline)!.name;
+const baselines = candidates.filter((c) => c.baseline);
+const fastestBaseline = Math.max(...baselines.map((c) => medians.get(c.name)!));
+const fastestBaselineName = baselines.find((c) => medians.get(c.name) === fastestBaseline)!.name;
 
+/** Per round, each parser against the faster baseline of that same round; the median of those. */
+function pairedRatio(name: string): number {
+  const ours = samples.get(name)!;
+  const ratios = ours.map((v, r) => v / Math.max(...baselines.map((b) => samples.get(b.name)![r]!)));
+  return median(ratios);
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const rows = candidates.map((c) => {
-  const m = medians.get(c.name)!;
   const xs = samples.get(c.name)!;
-  return `| ${c.name} | ${Math.round(m).toLocaleString('en-US')} | ${Math.round(Math.min(...xs)).toLocaleString('en-US')} – ${Math.round(Math.max(...xs)).toLocaleString('en-US')} | ${(m / fastestBaseline).toFixed(2)}x |`;
+  const ratio = c.baseline ? medians.get(c.name)! / fastestBaseline : pairedRatio(c.name);
+  return `| ${c.name} | ${fmt(medians.get(c.name)!)} | ${fmt(Math.min(...xs))} – ${fmt(Math.max(...xs))} | ${ratio.toFixed(2)}x |`;
 });
-const ratio = medians.get('sipwarden parseMessage')! / fastestBaseline;
+const ratio = pairedRatio('sipwarden parseMessage');
 const date = new Date().toISOString();
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const report = [
   '# Parser micro-benchmark',
   '',
-  `Run: ${date}, node ${process.version}, nproc ${availableParallelism()}, ${cpu}.`,
+  `Run: ${date}, node ${process.version}, nproc ${availableParallelism()}, ${cpu}, load average at the end`,
+  `${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} (other work shares the machine: absolute figures are noisy, the interleaved ratios less so).`,
   `Corpus: ${files.join(', ')} (bench/micro/corpus). ${rounds} interleaved rounds of about ${msPerRun} ms`,
-  'per parser; figures are messages per second, median and range over the rounds.',
+  'per parser; figures are messages per second, median and range over the rounds. The ratio of a',
+  'sipwarden row is the median over rounds of its rate divided by the faster baseline in that round.',
   'Baselines: `jssip` 3.13.8 (`lib/Parser.parseMessage`) and `sip` 0.0.6 (`sip.parse`), given',
   'ready-made strings; sipwarden parses the Buffer (its time includes decoding the bytes).',
   '',

@@ -11,7 +11,7 @@
  * rows show.
  */
 import { writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { AddressSet } from '../../src/state/cidr.ts';
 import { createMemoryActivityStore } from '../../src/state/memory-activity-store.ts';
@@ -161,6 +161,7 @@ function measure(c: Candidate): number {
   return ops / (Number(t - start) / 1e9);
 }
 
+const loadAtStart = loadavg()[0]!.toFixed(1);
 for (const c of candidates) measure(c);
 const samples = new Map<string, number[]>(candidates.map((c) => [c.name, []]));
 for (let r = 0; r < rounds; r++) {
@@ -188,6 +189,7 @@ const report = [
   '# State micro-benchmark',
   '',
   `Run: ${new Date().toISOString()}, node ${process.version}, nproc ${availableParallelism()}, ${cpus()[0]?.model ?? 'unknown CPU'}.`,
+  `Load average (1 min) ${loadAtStart} at start, ${loadavg()[0]!.toFixed(1)} at end: figures on a busy machine vary; compare the ratios.`,
   `${rounds} interleaved rounds of about ${msPerRun} ms per operation; operations per second, median and`,
   'range over the rounds, and the ratio to the baseline (a plain `Map<string, number>` counter)',
   'measured in the same run. Tables hold 100,000 keys (the block table 100,000 IPv4 and 10,000',

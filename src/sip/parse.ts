@@ -8,7 +8,7 @@
  */
 import { CHAR, skipWs, TOKEN } from './chars.ts';
 import { type SipErrorCode, SipParseError, sipError } from './errors.ts';
-import { knownName, longName, matchCanonicalName, matchedName, nameHashStep } from './header-names.ts';
+import { knownName, longName, nameHashStep } from './header-names.ts';
 import { parseCSeq } from './headers/cseq.ts';
 import { parseNameAddr } from './headers/name-addr.ts';
 import { isCallId, parseDigits } from './headers/scalar.ts';
@@ -318,20 +318,13 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
       break;
     }
     // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
-    let name: string | undefined;
     let nameEnd = pos;
     let hash = 0;
-    const canonical = matchCanonicalName(head, pos);
-    if (canonical > 0 && pos + canonical < eol) {
-      name = matchedName;
-      nameEnd = pos + canonical;
-    } else {
-      while (nameEnd < eol) {
-        const c = head.charCodeAt(nameEnd);
-        if (c > 255 || (CHAR[c]! & TOKEN) === 0) break;
-        hash = nameHashStep(hash, c);
-        nameEnd++;
-      }
+    while (nameEnd < eol) {
+      const c = head.charCodeAt(nameEnd);
+      if (c > 255 || (CHAR[c]! & TOKEN) === 0) break;
+      hash = nameHashStep(hash, c);
+      nameEnd++;
     }
     let colon = nameEnd;
     while (head.charCodeAt(colon) === 0x20 || head.charCodeAt(colon) === 0x09) colon++;
@@ -352,7 +345,7 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
       while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
       value = head.slice(vs, ve);
     }
-    name ??= knownName(head, pos, nameEnd, hash) ?? longName(head.slice(pos, nameEnd));
+    const name = knownName(head, pos, nameEnd, hash) ?? longName(head.slice(pos, nameEnd));
     headers.push({ name, value, raw: head.slice(pos, eol) });
     pos = eol + 2;
     if (error !== undefined) continue; // keep reading fields for the partial message only

@@ -166,27 +166,19 @@ export function parseParams(s: string, p: number, max: number, mode: number): nu
   return p;
 }
 
-/** Parameter names seen in nearly every message, returned as shared constants. */
-const COMMON_PARAMS = [
-  'tag',
-  'branch',
-  'lr',
-  'transport',
-  'rport',
-  'received',
-  'user',
-  'expires',
-  'q',
-  'maddr',
-];
+/** Parameter names seen in nearly every message, by length, returned as shared constants. */
+const COMMON_BY_LENGTH: readonly (string | undefined)[] = (() => {
+  const out: (string | undefined)[] = [];
+  for (const name of ['q', 'lr', 'tag', 'user', 'rport', 'branch', 'expires', 'received', 'transport']) {
+    out[name.length] = name;
+  }
+  return out;
+})();
 
 /** s.slice(start, end) lower-cased, without a second string when it is lower-case already. */
 export function lowerSlice(s: string, start: number, end: number): string {
-  const len = end - start;
-  for (let k = 0; k < COMMON_PARAMS.length; k++) {
-    const common = COMMON_PARAMS[k]!;
-    if (common.length === len && s.startsWith(common, start)) return common;
-  }
+  const common = COMMON_BY_LENGTH[end - start];
+  if (common !== undefined && s.startsWith(common, start)) return common;
   for (let k = start; k < end; k++) {
     const c = s.charCodeAt(k);
     if (c >= 0x41 && c <= 0x5a) return s.slice(start, end).toLowerCase();
