@@ -3,8 +3,8 @@
  * table (list, block, unblock). It has no accounts yet, so it listens where configured,
  * loopback by default, and guards against what a browser on that machine could be led to
  * do: bodies must be JSON (a cross-site form cannot send that without a preflight we never
- * answer), and the Host header must name an IP address, localhost or the configured host,
- * which defeats DNS rebinding. Every error is `{ error: { code, message } }` with its status.
+ * answer), and the Host header of an /api request must name an IP address, localhost or the
+ * configured host, which defeats DNS rebinding. Every error is `{ error: { code, message } }` with its status.
  */
 import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } from 'fastify';
 import { isIpv4, isIpv6 } from '../config/host.ts';
@@ -132,7 +132,9 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   const allowedHosts = new Set(['localhost', options.host.toLowerCase()]);
   app.addHook('onRequest', async (request) => {
     const hostHeader = request.headers.host;
-    if (hostHeader === undefined) return;
+    // A Prometheus server scrapes by whatever name it knows the gateway by, and /metrics
+    // reveals no events, addresses or blocks; the API proper needs a known Host.
+    if (hostHeader === undefined || request.routeOptions.url === '/metrics') return;
     const name = hostName(hostHeader);
     if (isIpv4(name) || isIpv6(name) || allowedHosts.has(name)) return;
     throw new ApiError(

@@ -315,6 +315,16 @@ test('a Host header naming another host is refused with 403 (DNS rebinding)', as
   }
 });
 
+test('GET /metrics answers whatever the Host header names, for Prometheus servers', async (t) => {
+  const stack = testStack();
+  t.after(() => stack.close());
+  const reply = await stack.server.app.inject({
+    url: '/metrics',
+    headers: { host: 'gateway.example.net:9060' },
+  });
+  assert.equal(reply.statusCode, 200);
+});
+
 test('a failing event store answers 503 with a coded error', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
