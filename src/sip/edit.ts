@@ -92,6 +92,12 @@ export function prependHeader<M extends SipMessage>(m: M, name: string, value: s
   }
   const headers = m.headers.slice();
   headers.splice(index, 0, field);
+  if (lname === 'via') {
+    // The new line is the topmost Via: its values go before the ones already summarised.
+    const added = parseViaValues(value);
+    if (added instanceof SipParseError) throw invalid('Via', added.reason);
+    return { ...m, headers, via: added.concat(m.via) };
+  }
   return withHeaders(m, headers, lname);
 }
 
