@@ -5,7 +5,7 @@
 # Idempotent: packages already present are skipped. Must run as root (CI does).
 set -euo pipefail
 
-packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps)
+packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,7 +6,8 @@
  *   window. A failure is a final 403, 404 or 604, or a 401/407 to a request that carried
  *   credentials. A 401/407 to a request without credentials is the normal first half of a
  *   digest exchange (an office's 200 phones re-registering get 200 of them from one
- *   address) and is not counted. The rule fires only when failures also make up at least
+ *   address) and is not counted; nor is one whose challenge says the nonce was stale
+ *   (RFC 7616 3.3: the credentials were right). The rule fires only when failures also make up at least
  *   `minFailureRatio` of the source's requests to users in the window: a trunk carrying
  *   thousands of calls, a few of them to numbers that do not exist, is not a scanner.
  * - OPTIONS sweep: per source, the distinct Request-URI users probed with OPTIONS.
@@ -17,7 +18,7 @@
  */
 import { z } from 'zod';
 import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
-import type { SipRequest } from '../../sip/message.ts';
+import type { SipRequest, SipResponse } from '../../sip/message.ts';
 import { userOf } from '../attributes.ts';
 import { credentialsOf } from '../credentials.ts';
 import {
@@ -39,6 +40,7 @@ import {
   type StageFactory,
   type StageVerdict,
 } from '../stage.ts';
+import { StaleChallenges } from '../stale-challenges.ts';
 import { verdictFor } from '../verdicts.ts';
 
 const STAGE = 'detect:enumeration';
@@ -93,6 +95,7 @@ export const createEnumerationStage: StageFactory = (settings: unknown, deps: St
   const sweep = s.optionsSweep;
   const { store, trust } = deps;
   const spec: ActionSpec = { action: s.action, block: s.block, tarpitMs: 0 };
+  const stale = new StaleChallenges();
 
   function limit(base: number, source: string, now: number): number {
     return trust.isTrusted(source, now) ? base * s.trustedMultiplier : base;
@@ -126,6 +129,11 @@ export const createEnumerationStage: StageFactory = (settings: unknown, deps: St
       });
     },
 
+    response(context: RequestContext, response: SipResponse, now: number): StageVerdict {
+      if (context.direction === 'client') stale.note(context, response, now);
+      return STAGE_PASS;
+    },
+
     outcome(context: OutcomeContext, now: number): StageVerdict {
       if (context.direction !== 'client') return STAGE_PASS;
       const request = context.request;
@@ -136,7 +144,10 @@ export const createEnumerationStage: StageFactory = (settings: unknown, deps: St
       // Provisional statuses never reach here; every final outcome to a user counts in the ratio.
       const all = store.hit(`enum:all|${source}`, failed.windowMs, now);
       const isFailure =
-        statuses.has(status) || (authStatuses.has(status) && credentialsOf(request) !== undefined);
+        statuses.has(status) ||
+        (authStatuses.has(status) &&
+          credentialsOf(request) !== undefined &&
+          !stale.take(source, request, now));
       if (!isFailure) return STAGE_PASS;
       const failures = store.hit(`enum:failed|${source}`, failed.windowMs, now);
       const users = store.distinct(`enum:users|${source}`, user, failed.windowMs, now);

@@ -7,7 +7,7 @@
  * 22.2). A 401/407 whose challenge says `stale=true` (RFC 7616 3.3) is not one either: the
  * password was right, only the nonce had expired, which phones refreshing a registration
  * meet all the time. The challenge is seen in the response hook and remembered for the
- * outcome, in a small bounded table.
+ * outcome (StaleChallenges).
  *
  * - Per source: past `perSource.failures` in its window, the source is blocked. A trusted
  *   source (one that authenticated lately: an office NAT address) is allowed
@@ -26,7 +26,7 @@ import { z } from 'zod';
 import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
 import type { SipResponse } from '../../sip/message.ts';
 import { userOf } from '../attributes.ts';
-import { credentialsOf, isStaleChallenge } from '../credentials.ts';
+import { credentialsOf } from '../credentials.ts';
 import {
   blockSpec,
   boolean,
@@ -45,14 +45,11 @@ import {
   type StageFactory,
   type StageVerdict,
 } from '../stage.ts';
+import { StaleChallenges } from '../stale-challenges.ts';
 import { verdictFor } from '../verdicts.ts';
 
 const STAGE = 'detect:password-guessing';
 const HOUR = 60 * 60 * 1000;
-
-/** Stale challenges remembered until their outcome: a transaction lives at most 64 x T1 = 32 s. */
-const STALE_MAX_ENTRIES = 4096;
-const STALE_TTL_MS = 32_000;
 
 const settingsSchema = z.strictObject({
   perSource: z
@@ -82,10 +79,6 @@ function targetUser(context: OutcomeContext, username: string): string {
   return request.method === 'REGISTER' ? userOf(request.to.uri) : userOf(request.from.uri);
 }
 
-function transactionKey(source: string, callId: string, seq: number, method: string): string {
-  return `${source}\n${callId}\n${seq}\n${method}`;
-}
-
 export const createPasswordGuessingStage: StageFactory = (
   settings: unknown,
   deps: StageDependencies,
@@ -94,24 +87,7 @@ export const createPasswordGuessingStage: StageFactory = (
   const failures = new Set(s.failureStatuses);
   const { store, trust } = deps;
   const spec = { action: s.action, block: s.block, tarpitMs: 0 } as const;
-  /** Transactions whose challenge said stale=true, by key, with the time seen. Insertion-ordered. */
-  const stale = new Map<string, number>();
-
-  function noteStale(key: string, now: number): void {
-    // Oldest first: drop the expired, then the oldest if still full.
-    for (const [k, at] of stale) {
-      if (now - at < STALE_TTL_MS && stale.size < STALE_MAX_ENTRIES) break;
-      stale.delete(k);
-    }
-    stale.set(key, now);
-  }
-
-  function takeStale(key: string, now: number): boolean {
-    const at = stale.get(key);
-    if (at === undefined) return false;
-    stale.delete(key);
-    return now - at < STALE_TTL_MS;
-  }
+  const stale = new StaleChallenges();
 
   return {
     name: 'password-guessing',
@@ -119,15 +95,7 @@ export const createPasswordGuessingStage: StageFactory = (
     failMode: 'open',
 
     response(context: RequestContext, response: SipResponse, now: number): StageVerdict {
-      if (response.status !== 401 && response.status !== 407) return STAGE_PASS;
-      if (context.direction !== 'client') return STAGE_PASS;
-      const request = context.request;
-      if (isStaleChallenge(response) && credentialsOf(request) !== undefined) {
-        noteStale(
-          transactionKey(context.flow.remoteAddress, request.callId, request.cseq.seq, request.method),
-          now,
-        );
-      }
+      if (context.direction === 'client') stale.note(context, response, now);
       return STAGE_PASS;
     },
 
@@ -147,10 +115,7 @@ export const createPasswordGuessingStage: StageFactory = (
         if (s.recordTrust) trust.succeed(source, user.length > 0 ? user : undefined, now);
         return STAGE_PASS;
       }
-      if ((status === 401 || status === 407) && stale.size > 0) {
-        if (takeStale(transactionKey(source, request.callId, request.cseq.seq, request.method), now))
-          return STAGE_PASS;
-      }
+      if ((status === 401 || status === 407) && stale.take(source, request, now)) return STAGE_PASS;
 
       const bySource = store.hit(`pwd:src|${source}`, s.perSource.windowMs, now);
       const byUser = user.length > 0 ? store.hit(`pwd:user|${user}`, s.perUser.windowMs, now) : 0;

@@ -1,0 +1,558 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { StageConfigError, type StageVerdict } from '../../../../src/security/stage.ts';
+import { createFloodStage, DEFAULT_FLOOD_RULES } from '../../../../src/security/stages/flood.ts';
+import {
+  actionOf,
+  eventOf,
+  flow,
+  makeDeps,
+  outcomeContext,
+  request,
+  requestContext,
+  T0,
+  type TestDeps,
+} from './helpers.ts';
+
+const attacker = flow('203.0.113.7');
+
+function stage(settings: unknown = {}, deps: TestDeps = makeDeps()) {
+  return { deps, flood: createFloodStage(settings, deps) };
+}
+
+/** Sends `n` copies of a request from `from`, `stepMs` apart from `start`; returns the verdicts. */
+function burst(
+  flood: ReturnType<typeof createFloodStage>,
+  req: ReturnType<typeof request>,
+  from: ReturnType<typeof flow>,
+  n: number,
+  stepMs: number,
+  start = T0,
+  inDialog = false,
+): StageVerdict[] {
+  const out: StageVerdict[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = flood.request!(requestContext(req, from, { inDialog }), start + i * stepMs);
+    assert.ok(!(v instanceof Promise));
+    out.push(v);
+  }
+  return out;
+}
+
+function firstNonPass(verdicts: StageVerdict[]): number {
+  return verdicts.findIndex((v) => v.action !== 'pass');
+}
+
+function firstBlock(verdicts: StageVerdict[]): number {
+  return verdicts.findIndex((v) => v.action === 'block');
+}
+
+/**
+ * Distinct counts past 32 values are HyperLogLog estimates (2.7% standard error at the
+ * store's precision): a distinct threshold fires within a few values of its figure.
+ */
+function assertNear(index: number, threshold: number): void {
+  assert.ok(
+    index >= threshold * 0.92 && index <= threshold * 1.08,
+    `fired at ${index}, threshold ${threshold}`,
+  );
+}
+
+function errors(settings: unknown): string[] {
+  try {
+    createFloodStage(settings, makeDeps());
+  } catch (error) {
+    assert.ok(error instanceof StageConfigError);
+    return [...error.issues];
+  }
+  assert.fail('expected a StageConfigError');
+}
+
+test('invite-flood lets 200 new INVITEs in 2 s through and blocks the source at the 201st for 10 minutes', () => {
+  const { flood } = stage();
+  const verdicts = burst(flood, request({ method: 'INVITE' }), attacker, 201, 5);
+  assert.equal(firstNonPass(verdicts), 200);
+  const v = verdicts[200]!;
+  assert.equal(v.action, 'block');
+  assert.ok(v.action === 'block');
+  assert.equal(v.scope, 'address');
+  assert.equal(v.key, '203.0.113.7');
+  assert.equal(v.durationMs, 600_000);
+  assert.equal(v.status, undefined);
+  assert.equal(v.event.type, 'flood');
+  assert.equal(v.event.rule, 'invite-flood');
+  assert.equal(v.event.key, 'flood:invite-flood|source=203.0.113.7');
+  assert.equal(v.event.details?.count, 201);
+  assert.equal(v.event.details?.threshold, 200);
+  assert.equal(v.event.details?.windowMs, 2000);
+  assert.deepEqual(v.event.source, { address: '203.0.113.7', port: 5060, transport: 'udp' });
+});
+
+test('invite-flood does not fire without the rule', () => {
+  const { flood } = stage({ disabled: ['invite-flood'] });
+  const verdicts = burst(flood, request({ method: 'INVITE' }), attacker, 300, 5);
+  assert.equal(firstNonPass(verdicts), -1);
+});
+
+test('invite-flood does not count re-INVITEs inside a dialog', () => {
+  const { flood } = stage();
+  const reinvite = request({ method: 'INVITE', toTag: 'x1' });
+  const verdicts = burst(flood, reinvite, attacker, 300, 5, T0, true);
+  assert.equal(firstNonPass(verdicts), -1);
+});
+
+test('invite-flood counts each source on its own', () => {
+  const { flood } = stage();
+  const req = request({ method: 'INVITE' });
+  burst(flood, req, flow('203.0.113.8'), 150, 5);
+  const verdicts = burst(flood, req, attacker, 150, 5);
+  assert.equal(firstNonPass(verdicts), -1);
+});
+
+test('a trusted source gets ten times the per-source threshold', () => {
+  const { deps, flood } = stage();
+  deps.trust.succeed('203.0.113.7', '100', T0 - 1000);
+  const verdicts = burst(flood, request({ method: 'INVITE' }), attacker, 2001, 0.5);
+  assert.equal(firstBlock(verdicts), 2000);
+  const event = eventOf(verdicts[2000]!);
+  assert.equal(event.details?.threshold, 2000);
+  assert.equal(event.details?.trustedMultiplier, 10);
+});
+
+test('register-flood blocks a source past 2000 REGISTERs in 10 s', () => {
+  const { flood } = stage();
+  const verdicts = burst(flood, request({ method: 'REGISTER' }), attacker, 2001, 4);
+  assert.equal(firstNonPass(verdicts), 2000);
+  assert.equal(eventOf(verdicts[2000]!).rule, 'register-flood');
+  assert.equal(actionOf(verdicts[2000]!), 'block');
+});
+
+test('options-flood blocks a source past 1000 OPTIONS in 10 s', () => {
+  const { flood } = stage();
+  const verdicts = burst(flood, request({ method: 'OPTIONS', ruriUser: '' }), attacker, 1001, 9);
+  assert.equal(firstNonPass(verdicts), 1000);
+  assert.equal(eventOf(verdicts[1000]!).rule, 'options-flood');
+});
+
+test('request-flood blocks a source past 10000 requests of any method in 10 s', () => {
+  const { flood } = stage();
+  const verdicts = burst(flood, request({ method: 'MESSAGE' }), attacker, 10_001, 0.9);
+  assert.equal(firstNonPass(verdicts), 10_000);
+  assert.equal(eventOf(verdicts[10_000]!).rule, 'request-flood');
+});
+
+test('the same counts spread over twice the window do not fire', () => {
+  const { flood } = stage();
+  // 400 INVITEs over 8 s: 100 per 2 s, half the threshold.
+  const verdicts = burst(flood, request({ method: 'INVITE' }), attacker, 400, 20);
+  assert.equal(firstNonPass(verdicts), -1);
+});
+
+test('requests from the upstream side are not counted by default', () => {
+  const { flood } = stage();
+  const req = request({ method: 'INVITE' });
+  for (let i = 0; i < 500; i++) {
+    const v = flood.request!(requestContext(req, attacker, { direction: 'upstream' }), T0 + i);
+    assert.equal(actionOf(v), 'pass');
+  }
+});
+
+test('invite-target-distributed blocks untrusted sources calling one user from more than 50 addresses in 10 s', () => {
+  const { flood } = stage();
+  const req = request({ method: 'INVITE', toUser: '100', ruriUser: '100' });
+  const verdicts: StageVerdict[] = [];
+  for (let i = 0; i < 60; i++) {
+    verdicts.push(flood.request!(requestContext(req, flow(`198.51.100.${i}`)), T0 + i * 10) as StageVerdict);
+  }
+  const first = firstNonPass(verdicts);
+  assertNear(first, 50);
+  assert.ok(verdicts.slice(first).every((v) => v.action === 'block'));
+  const v = verdicts[first]!;
+  assert.ok(v.action === 'block');
+  assert.equal(v.key, `198.51.100.${first}`);
+  assert.equal(v.event.rule, 'invite-target-distributed');
+  assert.equal(v.event.key, 'flood:invite-target-distributed|toUser=100');
+  assert.equal(v.event.details?.distinct, 'source');
+  // An early source calling again while the user is under attack is blocked too.
+  assert.equal(actionOf(flood.request!(requestContext(req, flow('198.51.100.1')), T0 + 1000)), 'block');
+  // Another user is not affected.
+  const other = request({ method: 'INVITE', toUser: '101', ruriUser: '101' });
+  assert.equal(actionOf(flood.request!(requestContext(other, flow('198.51.100.1')), T0 + 1000)), 'pass');
+  // Under the threshold nothing fires.
+  assert.ok(verdicts.slice(0, first).every((x) => x.action === 'pass'));
+});
+
+test('invite-target-distributed neither counts nor blocks trusted sources', () => {
+  const { deps, flood } = stage();
+  const req = request({ method: 'INVITE', toUser: '800', ruriUser: '800' });
+  // 80 remote workers, all authenticated, join the same conference.
+  for (let i = 1; i <= 80; i++) deps.trust.succeed(`198.51.100.${i}`, `u${i}`, T0 - 1000);
+  for (let i = 1; i <= 80; i++) {
+    assert.equal(actionOf(flood.request!(requestContext(req, flow(`198.51.100.${i}`)), T0 + i * 10)), 'pass');
+  }
+  // An outside caller (one more source) is far from the threshold.
+  assert.equal(actionOf(flood.request!(requestContext(req, flow('192.0.2.200')), T0 + 900)), 'pass');
+});
+
+test('user-agent-distributed alerts when one User-Agent comes from more than 200 untrusted sources in 60 s', () => {
+  const { flood } = stage();
+  const req = request({ method: 'REGISTER', userAgent: 'Bot/1.0' });
+  const verdicts: StageVerdict[] = [];
+  for (let i = 0; i < 230; i++) {
+    verdicts.push(
+      flood.request!(requestContext(req, flow(`10.0.${i >> 8}.${i & 255}`)), T0 + i * 100) as StageVerdict,
+    );
+  }
+  const first = firstNonPass(verdicts);
+  assertNear(first, 200);
+  const v = verdicts[first]!;
+  assert.equal(v.action, 'alert');
+  assert.equal(eventOf(v).key, 'flood:user-agent-distributed|userAgent=Bot/1.0');
+});
+
+test('from-domain-distributed alerts when INVITEs from one From domain come from more than 100 sources in 10 s', () => {
+  const { flood } = stage();
+  const verdicts: StageVerdict[] = [];
+  for (let i = 0; i < 115; i++) {
+    // Each call to another user: only the From domain is shared.
+    const req = request({ method: 'INVITE', fromDomain: 'spam.example', ruriUser: `${1000 + i}` });
+    verdicts.push(flood.request!(requestContext(req, flow(`10.1.0.${i}`)), T0 + i * 10) as StageVerdict);
+  }
+  const first = firstNonPass(verdicts);
+  assertNear(first, 100);
+  assert.equal(eventOf(verdicts[first]!).rule, 'from-domain-distributed');
+  assert.equal(eventOf(verdicts[first]!).key, 'flood:from-domain-distributed|fromDomain=spam.example');
+  assert.ok(verdicts.slice(first).every((v) => v.action === 'alert'));
+});
+
+test('a rule keyed on an attribute the message lacks does not count it', () => {
+  const { flood } = stage({
+    defaults: false,
+    rules: [
+      { name: 'per-target', key: ['ruriUser'], threshold: { count: 2, windowMs: 10_000 }, action: 'drop' },
+    ],
+  });
+  // OPTIONS keep-alives to the bare server URI have no Request-URI user.
+  const keepAlive = request({ method: 'OPTIONS', ruriUser: '' });
+  assert.equal(firstNonPass(burst(flood, keepAlive, attacker, 10, 10)), -1);
+  const toUser = request({ method: 'OPTIONS', ruriUser: '100' });
+  assert.equal(firstNonPass(burst(flood, toUser, attacker, 3, 10)), 2);
+});
+
+test('a configured rule on User-Agent and method rejects with its status past its threshold', () => {
+  const { flood } = stage({
+    defaults: false,
+    rules: [
+      {
+        name: 'ua-method',
+        match: { method: ['INVITE', 'MESSAGE'] },
+        key: ['userAgent', 'method'],
+        threshold: { count: 3, windowMs: 1000 },
+        action: 'reject',
+        status: 486,
+      },
+    ],
+  });
+  const req = request({ method: 'MESSAGE', userAgent: 'Spammer 2.0' });
+  const verdicts = burst(flood, req, attacker, 4, 10);
+  assert.equal(firstNonPass(verdicts), 3);
+  const v = verdicts[3]!;
+  assert.ok(v.action === 'reject');
+  assert.equal(v.status, 486);
+  assert.equal(v.reason, 'Busy Here');
+  assert.equal(v.event.key, 'flood:ua-method|userAgent=Spammer 2.0|method=MESSAGE');
+  // REGISTER is not matched.
+  assert.equal(
+    firstNonPass(burst(flood, request({ method: 'REGISTER', userAgent: 'Spammer 2.0' }), attacker, 10, 1)),
+    -1,
+  );
+});
+
+test('a global rule (empty key) with reject spares trusted sources', () => {
+  const { deps, flood } = stage({
+    defaults: false,
+    rules: [
+      {
+        name: 'global-invite',
+        match: { method: 'INVITE' },
+        key: [],
+        threshold: { count: 2, windowMs: 1000 },
+        action: 'reject',
+      },
+    ],
+  });
+  deps.trust.succeed('198.51.100.9', 'alice', T0);
+  const req = request({ method: 'INVITE' });
+  burst(flood, req, attacker, 2, 1);
+  const untrusted = flood.request!(requestContext(req, attacker), T0 + 10) as StageVerdict;
+  assert.ok(untrusted.action === 'reject');
+  assert.equal(untrusted.status, 503);
+  assert.equal(untrusted.event.key, 'flood:global-invite|*');
+  assert.equal(actionOf(flood.request!(requestContext(req, flow('198.51.100.9')), T0 + 11)), 'pass');
+});
+
+test('a rule with the name of a built-in one replaces it', () => {
+  const { flood } = stage({
+    rules: [
+      {
+        name: 'invite-flood',
+        match: { method: 'INVITE', inDialog: false },
+        key: ['source'],
+        threshold: { count: 5, windowMs: 2000 },
+        action: 'drop',
+      },
+    ],
+  });
+  const verdicts = burst(flood, request({ method: 'INVITE' }), attacker, 6, 10);
+  assert.equal(firstNonPass(verdicts), 5);
+  assert.equal(verdicts[5]!.action, 'drop');
+});
+
+test('an outcome rule counts final statuses per source', () => {
+  const { flood } = stage({
+    defaults: false,
+    rules: [
+      {
+        name: 'not-found',
+        match: { method: 'INVITE', status: [404, 484] },
+        key: ['source'],
+        threshold: { distinct: 'ruriUser', count: 3, windowMs: 60_000 },
+        action: 'block',
+        block: { scope: 'network', durationMs: 60_000 },
+      },
+    ],
+  });
+  const results: StageVerdict[] = [];
+  for (let i = 0; i < 4; i++) {
+    const req = request({ method: 'INVITE', ruriUser: `90${i}` });
+    // A 200 is not counted.
+    assert.equal(actionOf(flood.outcome!(outcomeContext(req, attacker, 200), T0 + i)), 'pass');
+    results.push(flood.outcome!(outcomeContext(req, attacker, 404), T0 + i));
+  }
+  assert.equal(firstNonPass(results), 3);
+  const v = results[3]!;
+  assert.ok(v.action === 'block');
+  assert.equal(v.scope, 'network');
+  assert.equal(v.key, '203.0.113.0/24');
+  assert.equal(v.durationMs, 60_000);
+});
+
+test('a key-scope block drops the key while the block table holds it', () => {
+  const { deps, flood } = stage({
+    defaults: false,
+    rules: [
+      {
+        name: 'target-flood',
+        match: { method: 'INVITE' },
+        key: ['ruriUser'],
+        threshold: { count: 3, windowMs: 1000 },
+        action: 'block',
+        block: { scope: 'key', durationMs: 30_000 },
+      },
+    ],
+  });
+  const req = request({ method: 'INVITE', ruriUser: '555' });
+  const verdicts = burst(flood, req, attacker, 4, 1);
+  const v = verdicts[3]!;
+  assert.ok(v.action === 'block');
+  assert.equal(v.scope, 'key');
+  assert.equal(v.key, 'flood:target-flood|ruriUser=555');
+  // What the runner does with the verdict.
+  deps.blocks.block({
+    key: v.key,
+    scope: 'key',
+    reason: 'test',
+    rule: 'target-flood',
+    createdAt: T0,
+    expiresAt: T0 + 30_000,
+  });
+  const later = flood.request!(requestContext(req, flow('198.51.100.77')), T0 + 5000) as StageVerdict;
+  assert.equal(later.action, 'drop');
+  assert.equal(eventOf(later).key, 'flood:target-flood|ruriUser=555');
+  // Another target is not dropped; the block ends when it expires.
+  const other = request({ method: 'INVITE', ruriUser: '556' });
+  assert.equal(actionOf(flood.request!(requestContext(other, attacker), T0 + 5000)), 'pass');
+  assert.equal(actionOf(flood.request!(requestContext(req, flow('198.51.100.77')), T0 + 40_000)), 'pass');
+});
+
+test('the INVITE baseline alerts when a window passes 5 x the learnt rate and the floor, with the figures', () => {
+  const { flood } = stage({
+    defaults: false,
+    baselines: [
+      {
+        name: 'invite-baseline',
+        match: { method: 'INVITE' },
+        windowMs: 10_000,
+        factor: 5,
+        floor: 100,
+        smoothing: 0.5,
+      },
+    ],
+  });
+  const req = request({ method: 'INVITE' });
+  // Six quiet windows of 40 INVITEs from many sources: the baseline learns 40.
+  for (let w = 0; w < 6; w++) {
+    for (let i = 0; i < 40; i++) {
+      const v = flood.request!(requestContext(req, flow(`10.2.${w}.${i}`)), T0 + w * 10_000 + i * 100);
+      assert.equal(actionOf(v), 'pass');
+    }
+  }
+  // Then a distributed flood: 201 INVITEs in the next window, one per source.
+  const verdicts: StageVerdict[] = [];
+  for (let i = 0; i < 201; i++) {
+    verdicts.push(
+      flood.request!(
+        requestContext(req, flow(`10.3.${i >> 8}.${i & 255}`)),
+        T0 + 60_000 + i * 10,
+      ) as StageVerdict,
+    );
+  }
+  assert.equal(firstNonPass(verdicts), 200);
+  const v = verdicts[200]!;
+  assert.equal(v.action, 'alert');
+  const e = eventOf(v);
+  assert.equal(e.rule, 'invite-baseline');
+  assert.equal(e.key, 'flood:invite-baseline|*');
+  assert.deepEqual(e.details, {
+    count: 201,
+    baseline: 40,
+    factor: 5,
+    floor: 100,
+    threshold: 200,
+    windowMs: 10_000,
+  });
+});
+
+test('a baseline never fires under its floor, however quiet it was before', () => {
+  const { flood } = stage({
+    defaults: false,
+    baselines: [{ name: 'invite-baseline', match: { method: 'INVITE' }, floor: 500 }],
+  });
+  const req = request({ method: 'INVITE' });
+  for (let w = 0; w < 10; w++) flood.request!(requestContext(req, attacker), T0 + w * 10_000);
+  const verdicts = burst(flood, req, attacker, 500, 10, T0 + 100_000);
+  assert.equal(firstNonPass(verdicts), -1);
+});
+
+test('a flood raises the baseline only slowly: the window is fed at its threshold', () => {
+  const { flood } = stage({
+    defaults: false,
+    baselines: [
+      { name: 'b', match: { method: 'OPTIONS' }, windowMs: 1000, factor: 2, floor: 10, smoothing: 0.5 },
+    ],
+  });
+  const req = request({ method: 'OPTIONS', ruriUser: '' });
+  // Window 0: 1000 messages; the baseline learns min(1000, threshold 10) = 10.
+  burst(flood, req, attacker, 1000, 0.5);
+  // Window 1: 21 messages are over 2 x 10.
+  const verdicts = burst(flood, req, attacker, 21, 10, T0 + 1000);
+  assert.equal(firstNonPass(verdicts), 20);
+  assert.equal(eventOf(verdicts[20]!).details?.baseline, 10);
+});
+
+test('a baseline with reject sheds untrusted sources only', () => {
+  const { deps, flood } = stage({
+    defaults: false,
+    baselines: [{ name: 'shed', match: { method: 'INVITE' }, floor: 5, action: 'reject', status: 503 }],
+  });
+  deps.trust.succeed('198.51.100.9', undefined, T0);
+  const req = request({ method: 'INVITE' });
+  burst(flood, req, attacker, 5, 1);
+  assert.equal(actionOf(flood.request!(requestContext(req, attacker), T0 + 10)), 'reject');
+  assert.equal(actionOf(flood.request!(requestContext(req, flow('198.51.100.9')), T0 + 11)), 'pass');
+});
+
+test('every built-in rule is valid and documented by name', () => {
+  const names = DEFAULT_FLOOD_RULES.map((r) => r.name);
+  assert.deepEqual(names, [
+    'invite-flood',
+    'register-flood',
+    'options-flood',
+    'request-flood',
+    'invite-target-distributed',
+    'user-agent-distributed',
+    'from-domain-distributed',
+  ]);
+  assert.doesNotThrow(() => createFloodStage(undefined, makeDeps()));
+});
+
+test('settings errors name the key and the reason', () => {
+  assert.deepEqual(errors({ trustedMultiplier: 0 }), ['trustedMultiplier: must be a number from 1 to 1000']);
+  assert.deepEqual(errors({ disabled: ['invite-flod'] }), [
+    'disabled[0]: invite-flod is not a built-in rule',
+  ]);
+  assert.deepEqual(
+    errors({ rules: [{ name: 'r', key: ['source'], treshold: { count: 1, windowMs: 1000 } }] }),
+    ['rules[0].threshold: is required', 'rules[0].treshold: unknown key (did you mean threshold?)'],
+  );
+  assert.deepEqual(errors({ rules: [{ name: 'r', key: ['src'], threshold: { count: 0, windowMs: 50 } }] }), [
+    'rules[0].key[0]: must be one of source, network, sourcePort, transport, method, fromUser, fromDomain, toUser, ruriUser, userAgent, status',
+    'rules[0].threshold.count: must be an integer from 1 to 10000000',
+    'rules[0].threshold.windowMs: must be a window in milliseconds from 100 to 86400000 (1 day)',
+  ]);
+  assert.deepEqual(
+    errors({ rules: [{ name: 'r', key: ['status'], threshold: { count: 1, windowMs: 1000 } }] }),
+    ['rules[0].key: status is only known to outcome rules: set match.status'],
+  );
+  assert.deepEqual(
+    errors({
+      rules: [
+        {
+          name: 'r',
+          key: [],
+          threshold: { count: 1, windowMs: 1000 },
+          action: 'block',
+          block: { scope: 'key' },
+        },
+      ],
+    }),
+    [
+      'rules[0].block.scope: a rule with an empty key counts everything: blocking its key would refuse all matching traffic',
+    ],
+  );
+  assert.deepEqual(
+    errors({
+      rules: [
+        {
+          name: 'r',
+          key: ['source'],
+          threshold: { count: 1, windowMs: 1000, distinct: 'source' },
+          action: 'alert',
+          status: 503,
+        },
+      ],
+    }),
+    [
+      'rules[0].threshold.distinct: must not be one of the key attributes (source is always 1 per key)',
+      'rules[0].status: only applies when action is reject or block',
+    ],
+  );
+  assert.deepEqual(
+    errors({
+      rules: [
+        { name: 'Bad Name', key: [], threshold: { count: 1, windowMs: 1000 } },
+        { name: 'x', key: [], threshold: { count: 1, windowMs: 1000 }, action: 'explode' },
+      ],
+    }),
+    [
+      'rules[0].name: must be 1 to 64 lower-case letters, digits and dashes',
+      'rules[1].action: must be one of alert, reject, drop, block, tarpit',
+    ],
+  );
+  assert.deepEqual(errors({ baselines: [{ name: 'b', floor: 1, action: 'block' }] }), [
+    'baselines[0].action: must be one of alert, reject, drop, tarpit',
+  ]);
+  assert.deepEqual(
+    errors({
+      rules: [{ name: 'x', key: [], threshold: { count: 1, windowMs: 1000 } }],
+      baselines: [{ name: 'x', floor: 1 }],
+    }),
+    ['baselines[0].name: repeats the rule name x'],
+  );
+  assert.deepEqual(
+    errors({
+      rules: [{ name: 'x', match: { method: 'IN VITE' }, key: [], threshold: { count: 1, windowMs: 1000 } }],
+    }),
+    ['rules[0].match.method: must be a value or a list of values'],
+  );
+});
