@@ -75,7 +75,7 @@ class Block implements BlockEntry {
 export interface BlockTarget {
   readonly key: string;
   readonly scope: BlockScope;
-  /** 0 for an address or a rule key; 4 or 6 for a network. */
+  /** 0: the address Map (IPv4) or the rule keys; 4 or 6: the networks of that family. */
   readonly family: 0 | 4 | 6;
   readonly prefix: number;
   readonly network: number | string;
@@ -108,13 +108,7 @@ export function parseBlockKey(
   }
   if (cidr === undefined) return undefined;
   if (cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
-    return {
-      key: cidr.text.slice(0, cidr.text.indexOf('/')),
-      scope: 'address',
-      family: 0,
-      prefix: 0,
-      network: 0,
-    };
+    return addressTarget(cidr.text.slice(0, cidr.text.indexOf('/')), cidr.v6);
   }
   const network = cidr.family === 4 ? cidr.v4 : v6NetworkKey(cidr.v6!, cidr.prefix);
   return { key: cidr.text, scope: 'network', family: cidr.family, prefix: cidr.prefix, network };

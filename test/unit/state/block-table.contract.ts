@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { cidrContains, parseCidr } from '../../../src/state/cidr.ts';
 import { StateError } from '../../../src/state/errors.ts';
 import type { BlockEntry, BlockScope, BlockTable } from '../../../src/state/types.ts';
 
@@ -104,6 +105,13 @@ export function runBlockTableContract(name: string, factory: BlockTableFactory):
       assert.equal(b.key, '198.51.100.7');
       assert.equal(b.scope, 'address');
       assert.equal(table.block(entry('2001:db8::1/128', 'address')).key, '2001:db8::1');
+      assert.equal(table.block(entry('2001:db8::2/128', 'network')).scope, 'address');
+      assert.equal(table.match('198.51.100.7', t0)?.scope, 'address');
+      assert.equal(table.match('2001:db8:0::1', t0)?.key, '2001:db8::1');
+      assert.equal(table.match('2001:db8::2', t0)?.key, '2001:db8::2');
+      assert.equal(table.unblock('2001:db8::2/128'), true);
+      assert.equal(table.unblock('2001:db8::1'), true);
+      assert.equal(table.match('2001:db8::1', t0), undefined);
     });
 
     test('blocking again keeps the later expiry and takes the new reason and rule', () => {
@@ -269,6 +277,79 @@ export function runBlockTableContract(name: string, factory: BlockTableFactory):
       for (const a of ['', 'x', '1.2.3', '1.2.3.4.5', '01.2.3.4', '::g', 'a'.repeat(10_000), '1.2.3.4/24']) {
         assert.equal(table.match(a, t0), undefined, a.slice(0, 20));
       }
+    });
+
+    test('property: match agrees with checking every block in force by CIDR', () => {
+      const v4 = fc
+        .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }))
+        .map(([a, b]) => `10.0.${a}.${b}`);
+      const v6 = fc
+        .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }))
+        .map(([a, b]) => `2001:db8:0:${a}::${b}`);
+      const address = fc.oneof(
+        v4,
+        v6,
+        v4.map((a) => `::ffff:${a}`),
+        v6.map((a) => a.toUpperCase()),
+      );
+      const key = fc.oneof(
+        address,
+        fc.constantFrom('10.0.0.0/23', '10.0.2.0/24', '2001:db8::/62', '2001:db8:0:1::/64', '10.0.1.1/32'),
+      );
+      const op = fc.oneof(
+        fc.record({
+          op: fc.constant('block' as const),
+          key,
+          scope: fc.constantFrom<BlockScope>('address', 'network'),
+          ttl: fc.integer({ min: 1, max: 100 }),
+        }),
+        fc.record({ op: fc.constant('unblock' as const), key }),
+        fc.record({ op: fc.constant('match' as const), address, dt: fc.integer({ min: 0, max: 20 }) }),
+      );
+      fc.assert(
+        fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+          const table = factory({ maxEntries: 1000 });
+          /** The model: canonical key to network and expiry. */
+          const model = new Map<
+            string,
+            { cidr: NonNullable<ReturnType<typeof parseCidr>>; expiresAt: number }
+          >();
+          let now = t0;
+          for (const o of ops) {
+            if (o.op === 'block') {
+              const b = table.block(entry(o.key, o.scope, now + o.ttl, { createdAt: now }));
+              const cidr = parseCidr(b.key)!;
+              const held = model.get(b.key);
+              const expiresAt =
+                held && held.expiresAt > now ? Math.max(held.expiresAt, now + o.ttl) : now + o.ttl;
+              model.set(b.key, { cidr, expiresAt });
+              assert.equal(b.expiresAt, expiresAt);
+            } else if (o.op === 'unblock') {
+              const canonical = [...model.keys()].find((k) => {
+                const c = parseCidr(o.key);
+                return c !== undefined && parseCidr(k)!.text === c.text;
+              });
+              const removed = table.unblock(o.key);
+              // An expired entry may or may not have been cleared already.
+              const live = canonical !== undefined && model.get(canonical)!.expiresAt > now;
+              if (live || canonical === undefined) assert.equal(removed, live, `unblock ${o.key}`);
+              if (canonical !== undefined) model.delete(canonical);
+            } else {
+              now += o.dt;
+              const covering = [...model.values()].filter(
+                (m) => m.expiresAt > now && cidrContains(m.cidr, o.address),
+              );
+              const got = table.match(o.address, now);
+              assert.equal(got !== undefined, covering.length > 0, `match ${o.address}`);
+              if (got !== undefined) {
+                const longest = Math.max(...covering.map((m) => m.cidr.prefix));
+                assert.equal(parseCidr(got.key)!.prefix, longest, `${o.address} matched ${got.key}`);
+              }
+            }
+          }
+        }),
+        { numRuns: runs(300) },
+      );
     });
 
     test('property: a key is never blocked after it is unblocked', () => {
