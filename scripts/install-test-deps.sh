@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the real components the tests and benchmarks start:
 # sipp (load and scenario peer), Kamailio with its TLS module (reference proxy and an
-# independent TLS peer), openssl, iproute2 (network namespaces).
+# independent TLS peer), openssl, iproute2 (network namespaces), and SIPVicious (the scanner
+# whose source the scanner stage's fingerprints were read from).
 # Idempotent: packages already present are skipped. Must run as root (CI does).
 set -euo pipefail
 
