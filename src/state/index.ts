@@ -33,6 +33,11 @@ export {
   type MemoryBlockTableOptions,
   parseBlockKey,
 } from './memory-block-table.ts';
+export {
+  createMemoryTrustTable,
+  DEFAULT_TRUST_TTL_MS,
+  type MemoryTrustTableOptions,
+} from './memory-trust-table.ts';
 export type {
   ActivityStore,
   ActivityStoreStats,
@@ -40,4 +45,5 @@ export type {
   BlockScope,
   BlockTable,
   BlockTableStats,
+  TrustTable,
 } from './types.ts';
