@@ -4,15 +4,11 @@
  */
 import { ALPHA, CHAR, DIGIT, HNV, PARAMCHAR, PASSWORD, PHONE, scanEscaped, URIC, USER } from './chars.ts';
 import { type SipParseError, sipError } from './errors.ts';
-import { lowerSlice } from './headers/params.ts';
+import { lowerSlice, NO_HEADERS, NO_PARAMS } from './headers/params.ts';
 import { scanHost, scanPort } from './host.ts';
 import type { OtherUri, SipUri, TelUri, Uri } from './message.ts';
 
 const DEFAULT_MAX_COMPONENT = 1024;
-
-/** Shared empty maps: most URIs have no headers and many no parameters. Never mutated. */
-export const EMPTY_PARAMS: ReadonlyMap<string, string | null> = new Map();
-const EMPTY_HEADERS: ReadonlyMap<string, string> = new Map();
 
 function bad(reason: string): SipParseError {
   return sipError('SW_ERR_BAD_URI', reason);
@@ -134,8 +130,8 @@ function parseSipUri(s: string, start: number, scheme: 'sip' | 'sips', max: numb
     password,
     host,
     port,
-    params: params ?? EMPTY_PARAMS,
-    headers: headers ?? EMPTY_HEADERS,
+    params: params ?? NO_PARAMS, // most URIs have no headers and many no parameters
+    headers: headers ?? NO_HEADERS,
   };
 }
 

@@ -68,8 +68,21 @@ export function scanToken(s: string, i: number): number {
   return i;
 }
 
-/** Shared empty parameter map for values without parameters. Never mutated. */
-export const NO_PARAMS: ReadonlyMap<string, string | null> = new Map();
+/** An empty map that refuses to change: one instance is shared by every value without parameters. */
+class SharedEmptyMap<K, V> extends Map<K, V> {
+  override set(): this {
+    throw new TypeError('a shared empty SIP parameter map cannot change: copy it with new Map(...)');
+  }
+  override delete(): boolean {
+    return false;
+  }
+  override clear(): void {}
+}
+
+/** Shared empty parameter map for values without parameters. */
+export const NO_PARAMS: ReadonlyMap<string, string | null> = new SharedEmptyMap<string, string | null>();
+/** Shared empty URI header map. */
+export const NO_HEADERS: ReadonlyMap<string, string> = new SharedEmptyMap<string, string>();
 
 /** The parameters read by the last parseParams call (NO_PARAMS when there were none). */
 export let parsedParams: ReadonlyMap<string, string | null> = NO_PARAMS;

@@ -154,3 +154,12 @@ test('formats a SIP URI back to the text it was parsed from', () => {
     assert.equal(formatUri(sip(text)), text);
   }
 });
+
+test('a URI without parameters shares an empty map that refuses changes', () => {
+  const a = sip('sip:a@example.com');
+  const b = sip('sip:b@example.com');
+  assert.equal(a.params, b.params);
+  assert.throws(() => (a.params as Map<string, string | null>).set('x', null), TypeError);
+  assert.equal(b.params.size, 0);
+  assert.equal(new Map(a.params).set('x', null).size, 1);
+});
