@@ -5,6 +5,14 @@
  *
  * Text is handled as latin1 strings (one character per byte), so offsets are byte counts and
  * the raw header lines round-trip byte-exactly, UTF-8 included.
+ *
+ * Checked here, to the section 25 grammar: the start line and Request-URI, header names,
+ * line folding and line ends, Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length,
+ * Expires, single-valued and mandatory headers, the body length, and that no other header
+ * value holds control characters or an over-long token. Contact, Route, Record-Route and
+ * Path are parsed on demand (parseNameAddrList) and their grammar is checked by
+ * validateMessage, which every caller runs next: keeping them off the parse path leaves it
+ * the summaries every stage needs.
  */
 import { CHAR, skipWs, TOKEN } from './chars.ts';
 import { type SipErrorCode, SipParseError, sipError } from './errors.ts';
