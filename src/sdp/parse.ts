@@ -258,6 +258,8 @@ interface MediaBuilder {
   key?: string;
   attributes: SdpAttribute[];
   rtpmaps: SdpRtpMap[];
+  /** Payload types with an rtpmap already. */
+  mapped: Set<number>;
   /** RTP payload types of the m= line (RTP protocols only). */
   payloadTypes: Set<number> | undefined;
   /** Line number of the m= line. */
@@ -315,6 +317,7 @@ function parseMediaLine(value: string, line: number, limits: SdpLimits): MediaBu
     bandwidths: [],
     attributes: [],
     rtpmaps: [],
+    mapped: new Set(),
     payloadTypes,
     line,
   };
@@ -340,8 +343,7 @@ function parseRtpMap(value: string, media: MediaBuilder | undefined): SdpRtpMap 
   if (pt < 0 || pt > 127 || sp < 0) return problem('SW_ERR_SDP_BAD_RTPMAP', 'bad rtpmap payload type');
   if (!listsFormat(media, ptText))
     return problem('SW_ERR_SDP_BAD_RTPMAP', 'rtpmap for a payload type not on the m= line');
-  if (media.rtpmaps.some((r) => r.payloadType === pt))
-    return problem('SW_ERR_SDP_BAD_RTPMAP', 'second rtpmap for one payload type');
+  if (media.mapped.has(pt)) return problem('SW_ERR_SDP_BAD_RTPMAP', 'second rtpmap for one payload type');
   const parts = value.slice(sp + 1).split('/', 4);
   const encoding = parts[0]!;
   if (!isToken(encoding) || parts.length > 3) return problem('SW_ERR_SDP_BAD_RTPMAP', 'bad rtpmap encoding');
@@ -466,13 +468,24 @@ interface SessionBuilder {
   media: MediaBuilder[];
 }
 
-const NUL_OR_CR = /[\0\r]/;
+/** NUL, or CR not followed by LF: byte-string excludes both (RFC 8866 9); a bare CR would hide a line end. */
+const BAD_BYTE = /\0|\r(?!\n|$)/;
+
+/** 1-based line number of offset `at`. */
+function lineOf(s: string, at: number): number {
+  let line = 1;
+  for (let k = s.indexOf('\n'); k >= 0 && k < at; k = s.indexOf('\n', k + 1)) line++;
+  return line;
+}
 
 function parse(data: Buffer | string, limits: SdpLimits): SdpParseResult {
   const size = typeof data === 'string' ? data.length : data.length;
   if (size > limits.maxBytes) return fail('SW_ERR_SDP_TOO_LARGE', 'session description too large');
   const s = typeof data === 'string' ? data : data.toString('latin1');
   const n = s.length;
+  // One scan of the whole text instead of one per line.
+  const bad = BAD_BYTE.exec(s);
+  if (bad !== null) return fail('SW_ERR_SDP_BAD_CHARACTER', 'NUL or bare CR in a line', lineOf(s, bad.index));
   const session: SessionBuilder = {
     emails: [],
     phones: [],
@@ -508,8 +521,6 @@ function parse(data: Buffer | string, limits: SdpLimits): SdpParseResult {
       return fail('SW_ERR_SDP_BAD_LINE', 'line is not <type>=<value>', lineNo);
     const value = s.slice(pos + 2, end);
     pos = next;
-    // byte-string excludes NUL, CR and LF (RFC 8866 9): a bare CR would hide a line end.
-    if (NUL_OR_CR.test(value)) return fail('SW_ERR_SDP_BAD_CHARACTER', 'NUL or bare CR in a line', lineNo);
     if (!KNOWN_TYPES.includes(type)) return fail('SW_ERR_SDP_UNKNOWN_LINE', 'unknown line type', lineNo);
 
     // Order and presence (RFC 8866 5).
@@ -693,6 +704,7 @@ function parseAttribute(text: string, media: MediaBuilder | undefined): SdpAttri
     const map = parseRtpMap(value, media);
     if (map instanceof LineProblem) return map;
     media!.rtpmaps.push(map);
+    media!.mapped.add(map.payloadType);
   } else {
     const bad = checkAttribute(name, value, media);
     if (bad !== undefined) return bad;
