@@ -4,7 +4,7 @@
  */
 import { ALPHA, CHAR, DIGIT, HNV, PARAMCHAR, PASSWORD, PHONE, scanEscaped, URIC, USER } from './chars.ts';
 import { type SipParseError, sipError } from './errors.ts';
-import { lowerSlice, NO_HEADERS, NO_PARAMS } from './headers/params.ts';
+import { lowerSlice, MAX_PARAMS, NO_HEADERS, NO_PARAMS } from './headers/params.ts';
 import { scanHost, scanPort } from './host.ts';
 import type { OtherUri, SipUri, TelUri, Uri } from './message.ts';
 
@@ -105,6 +105,7 @@ function parseSipUri(s: string, start: number, scheme: 'sip' | 'sips', max: numb
     // RFC 3261 19.1.1: a parameter appears at most once.
     if (params === undefined) params = new Map();
     else if (params.has(name)) return bad('repeated URI parameter');
+    else if (params.size >= MAX_PARAMS) return bad('too many URI parameters');
     params.set(name, value);
   }
   let headers: Map<string, string> | undefined;
@@ -118,6 +119,7 @@ function parseSipUri(s: string, start: number, scheme: 'sip' | 'sips', max: numb
       if (valueEnd < 0) return bad('bad escape in URI header');
       if (valueEnd - p > max) return tooLong('header');
       headers ??= new Map();
+      if (headers.size >= MAX_PARAMS) return bad('too many URI headers');
       headers.set(s.slice(p + 1, nameEnd), s.slice(nameEnd + 1, valueEnd));
       p = valueEnd;
     } while (s.charCodeAt(p) === 0x26);

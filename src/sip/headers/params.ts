@@ -87,6 +87,9 @@ export const NO_HEADERS: ReadonlyMap<string, string> = new SharedEmptyMap<string
 /** The parameters read by the last parseParams call (NO_PARAMS when there were none). */
 export let parsedParams: ReadonlyMap<string, string | null> = NO_PARAMS;
 
+/** Most parameters one header value or URI may carry. */
+export const MAX_PARAMS = 64;
+
 /** parseParams modes: generic header parameters, or Via parameters (values checked). */
 export const GENERIC_PARAMS = 0;
 export const VIA_PARAMS = 1;
@@ -173,6 +176,7 @@ export function parseParams(s: string, p: number, max: number, mode: number): nu
     if (mode === VIA_PARAMS && !viaValueOk(name, value)) return PARAM_BAD_VIA_VALUE;
     if (params === undefined) params = new Map();
     else if (params.has(name)) return PARAM_DUPLICATE;
+    else if (params.size >= MAX_PARAMS) return PARAM_BAD;
     params.set(name, value);
   }
   if (params !== undefined) parsedParams = params;

@@ -114,3 +114,9 @@ test('formats a name-addr that parses back to the same value', () => {
   assert.equal(text, '"Quoted string \\"\\"" <sip:jdrosen@example.com>;newparam=newvalue;secondparam;q=0.33');
   assert.deepEqual(na(text), r);
 });
+
+test('bounds the number of header parameters', () => {
+  const params = Array.from({ length: 64 }, (_, k) => `;p${k}`).join('');
+  assert.equal(na(`<sip:a@example.com>${params}`).params.size, 64);
+  refused(`<sip:a@example.com>${params};p64`);
+});

@@ -163,3 +163,11 @@ test('a URI without parameters shares an empty map that refuses changes', () => 
   assert.equal(b.params.size, 0);
   assert.equal(new Map(a.params).set('x', null).size, 1);
 });
+
+test('bounds the number of URI parameters and headers', () => {
+  const params = Array.from({ length: 64 }, (_, k) => `;p${k}`).join('');
+  assert.equal(sip(`sip:a@example.com${params}`).params.size, 64);
+  refused(`sip:a@example.com${params};p64`);
+  const headers = Array.from({ length: 65 }, (_, k) => `h${k}=v`).join('&');
+  refused(`sip:a@example.com?${headers}`);
+});
