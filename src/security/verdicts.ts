@@ -2,11 +2,11 @@
  * Turns a rule's action into the verdict the pipeline carries out, with its event. The
  * stages decide; the runner acts (adds the block, answers, drops, holds the message).
  */
-import type { EventInput, EventType } from '../events/types.ts';
+import type { EventAction, EventInput, EventType } from '../events/types.ts';
 import { reasonPhrase } from '../sip/response.ts';
 import type { Flow } from '../transport/types.ts';
 import { networkText } from './attributes.ts';
-import { eventFor } from './event-input.ts';
+import { sourceOf } from './event-input.ts';
 import type { ActionSpec } from './rule-schema.ts';
 import type { StageVerdict } from './stage.ts';
 
@@ -22,39 +22,60 @@ export interface Decision {
   readonly key: string;
   /** Why, for the operator: ASCII, no raw message bytes. */
   readonly reason: string;
-  readonly details: Readonly<Record<string, string | number>>;
+  /** Counters and thresholds; owned by this decision (a block adds its scope, key and period). */
+  readonly details: Record<string, string | number>;
   /** The status of a `reject` when the rule names none. */
   readonly defaultStatus: number;
 }
 
-/** Builds the verdict of `spec` for a message from `flow`. */
+/**
+ * The event of a decision. Built field by field, not by spreading: under a distributed
+ * flood an alerting rule builds one per message, so it must cost little.
+ */
+function event(flow: Flow, d: Decision, action: EventAction, status?: number): EventInput {
+  return status === undefined
+    ? {
+        type: d.type,
+        stage: d.stage,
+        rule: d.rule,
+        action,
+        source: sourceOf(flow),
+        key: d.key,
+        reason: d.reason,
+        details: d.details,
+      }
+    : {
+        type: d.type,
+        stage: d.stage,
+        rule: d.rule,
+        action,
+        source: sourceOf(flow),
+        key: d.key,
+        reason: d.reason,
+        status,
+        details: d.details,
+      };
+}
+
+/**
+ * Builds the verdict of `spec` for a message from `flow`. A block adds what it blocks, and
+ * for how long, to `d.details` (which the caller built for this decision alone).
+ */
 export function verdictFor(spec: ActionSpec, flow: Flow, d: Decision): StageVerdict {
-  const base = {
-    type: d.type,
-    stage: d.stage,
-    rule: d.rule,
-    key: d.key,
-    reason: d.reason,
-    details: d.details,
-  };
   switch (spec.action) {
     case 'alert':
-      return { action: 'alert', event: eventFor(flow, { ...base, action: 'alert' }) };
+      return { action: 'alert', event: event(flow, d, 'alert') };
     case 'drop':
-      return { action: 'drop', event: eventFor(flow, { ...base, action: 'drop' }) };
+      return { action: 'drop', event: event(flow, d, 'drop') };
     case 'tarpit':
-      return {
-        action: 'tarpit',
-        delayMs: spec.tarpitMs,
-        event: eventFor(flow, { ...base, action: 'tarpit' }),
-      };
+      return { action: 'tarpit', delayMs: spec.tarpitMs, event: event(flow, d, 'tarpit') };
     case 'reject': {
       const status = spec.status ?? d.defaultStatus;
       return {
         action: 'reject',
         status,
         reason: reasonPhrase(status),
-        event: eventFor(flow, { ...base, action: 'reject', status }),
+        event: event(flow, d, 'reject', status),
       };
     }
     case 'block': {
@@ -66,15 +87,13 @@ export function verdictFor(spec: ActionSpec, flow: Flow, d: Decision): StageVerd
             ? networkText(flow.remoteAddress)
             : d.key;
       const durationMs = spec.block?.durationMs ?? DEFAULT_BLOCK_MS;
-      const event: EventInput = eventFor(flow, {
-        ...base,
-        action: 'block',
-        details: { ...d.details, blockScope: scope, blockKey: key, blockMs: durationMs },
-        ...(spec.status === undefined ? {} : { status: spec.status }),
-      });
+      d.details.blockScope = scope;
+      d.details.blockKey = key;
+      d.details.blockMs = durationMs;
+      const e = event(flow, d, 'block', spec.status);
       return spec.status === undefined
-        ? { action: 'block', scope, key, durationMs, event }
-        : { action: 'block', scope, key, durationMs, status: spec.status, event };
+        ? { action: 'block', scope, key, durationMs, event: e }
+        : { action: 'block', scope, key, durationMs, status: spec.status, event: e };
     }
   }
 }
