@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { after, describe, test } from 'node:test';
 import { selfSignedCertificate } from './harness/certs.ts';
 import { type Kamailio, startKamailio } from './harness/kamailio.ts';
-import { freePort, isListening, isPortFree } from './harness/ports.ts';
+import { freePort, isListening, isPortFree, waitForListening } from './harness/ports.ts';
 import { liveProcesses, processGroupMembers, startProcess, stopAll } from './harness/process.ts';
 import { describeSipp, runSipp, type SippResult, type SippTransport, startSipp } from './harness/sipp.ts';
 import { sipwardenAvailable, startSipwarden } from './harness/sipwarden.ts';
@@ -117,6 +117,12 @@ describe('sipp UAC to sipp UAS, directly', () => {
     const run = await calls({ count: 50, transport: 't1', uasPort: await freePort() });
     assertAllCallsPassed(run, 50);
     assert.equal(run.uas.messageCounts['4_BYE_Recv'], 50);
+  });
+
+  test('20 calls over TCP with one connection per call all succeed', async () => {
+    const run = await calls({ count: 20, transport: 'tn', uasPort: await freePort() });
+    assertAllCallsPassed(run, 20);
+    assert.equal(run.uas.messageCounts['4_BYE_Recv'], 20);
   });
 
   test('REGISTER with digest authentication succeeds with the right password', async () => {
@@ -335,6 +341,8 @@ describe('through sipwarden started as a child process', () => {
     const sipwarden = await startSipwarden({
       port: await freePort(),
       upstream: { host: HOST, port: uasPort },
+      // This proves the plumbing: the load source is trusted, as an operator trusts a trunk.
+      config: { security: { allowlist: ['127.0.0.0/8'] } },
       extraArgs: ['--log-level', 'warn'],
     });
     try {
@@ -346,5 +354,59 @@ describe('through sipwarden started as a child process', () => {
     }
     assert.equal(sipwarden.process.running, false);
     assert.equal(await isListening(sipwarden.port, 'udp'), false);
+  });
+});
+
+describe('sipp (UDP) to Kamailio (TLS out) to sipwarden (TLS in, UDP out) to sipp', () => {
+  const skip = sipwardenAvailable() ? false : 'bin/sipwarden.js is not in this checkout';
+
+  test('5 calls over the TLS hop all succeed', { skip }, async () => {
+    const dir = tempDir('sipwarden-tls');
+    const { certPath, keyPath } = selfSignedCertificate(dir);
+    const uasPort = await freePort();
+    const sipwardenPort = await freePort();
+    const sipwardenTlsPort = await freePort(HOST, ['tcp']);
+    const uas = await startSipp({ scenario: 'uas-call.xml', localPort: uasPort, timeoutS: 60 });
+    await uas.ready();
+    const sipwarden = await startSipwarden({
+      port: sipwardenPort,
+      upstream: { host: HOST, port: uasPort },
+      config: {
+        listen: [
+          { host: HOST, port: sipwardenPort, transports: ['udp', 'tcp'] },
+          { host: HOST, port: sipwardenTlsPort, transports: ['tls'] },
+        ],
+        tls: { cert: certPath, key: keyPath },
+        upstream: { host: HOST, port: uasPort, transport: 'udp' },
+        security: { allowlist: ['127.0.0.0/8'] },
+      },
+      extraArgs: ['--log-level', 'warn'],
+    });
+    await waitForListening(sipwardenTlsPort, ['tcp'], 10000);
+    const kamailio = await startKamailio({
+      variant: 'tls',
+      port: await freePort(),
+      tlsPort: await freePort(HOST, ['tcp']),
+      upstream: { host: HOST, port: sipwardenTlsPort, transport: 'tls' },
+      dialogLog: true,
+    });
+    try {
+      const uac = await runSipp({
+        scenario: 'uac-call.xml',
+        localPort: await freePort(),
+        remote: { host: HOST, port: kamailio.port },
+        calls: 5,
+        rate: 10,
+        timeoutS: 20,
+      });
+      const uasResult = await uas.stop();
+      const context = `${describeSipp(uac)}\n${kamailio.process.tail()}\n${sipwarden.process.tail()}`;
+      assert.equal(uac.successful, 5, context);
+      assert.equal(uasResult.messageCounts['4_BYE_Recv'], 5, context);
+      assert.equal(kamailio.countLog(/sw-interop: loose-route BYE/), 5, context);
+    } finally {
+      await kamailio.stop();
+      await sipwarden.stop();
+    }
   });
 });

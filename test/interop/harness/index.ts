@@ -29,6 +29,14 @@ export {
   type SippTransport,
   startSipp,
 } from './sipp.ts';
-export { Sipwarden, type SipwardenOptions, sipwardenAvailable, startSipwarden } from './sipwarden.ts';
+export {
+  HARNESS_BASE_CONFIG,
+  mergeConfig,
+  Sipwarden,
+  type SipwardenConfig,
+  type SipwardenOptions,
+  sipwardenAvailable,
+  startSipwarden,
+} from './sipwarden.ts';
 export { startTlsUas, type TlsUas } from './tls-uas.ts';
 export { tempDir } from './workdir.ts';

@@ -68,7 +68,7 @@ export interface SippOptions {
   readonly auth?: { readonly username: string; readonly password: string };
   /** Collect the per-call response times (the scenario must <log> "rt" lines). */
   readonly responseTimes?: boolean;
-  /** -max_socket for -t un/tn. */
+  /** -max_socket for -t un/tn; default 1024 for those. */
   readonly maxSocket?: number;
   /** Anything else, appended as is. */
   readonly extraArgs?: readonly string[];
@@ -300,7 +300,10 @@ export async function startSipp(options: SippOptions): Promise<SippRun> {
   if (options.rate !== undefined) args.push('-r', String(options.rate));
   if (options.maxConcurrent !== undefined) args.push('-l', String(options.maxConcurrent));
   if (options.pauseMs !== undefined) args.push('-d', String(options.pauseMs));
-  if (options.maxSocket !== undefined) args.push('-max_socket', String(options.maxSocket));
+  // sipp's default (50000) exceeds the usual open-file limit, and sipp refuses to start then.
+  const perCall = options.transport === 'tn' || options.transport === 'un';
+  const maxSocket = options.maxSocket ?? (perCall ? 1024 : undefined);
+  if (maxSocket !== undefined) args.push('-max_socket', String(maxSocket));
   if (options.auth) args.push('-au', options.auth.username, '-ap', options.auth.password);
   for (const [key, value] of Object.entries(options.keys ?? {})) args.push('-key', key, value);
   args.push('-trace_stat', '-stf', 'stats.csv', '-fd', '1');

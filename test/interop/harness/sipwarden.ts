@@ -1,26 +1,46 @@
 /**
  * sipwarden started as a child process, the way an operator starts it:
- *   node bin/sipwarden.js start --listen HOST:PORT --upstream HOST:PORT [more args]
+ *   node bin/sipwarden.js start -c CONFIG --listen HOST:PORT --upstream HOST:PORT [more args]
  * so its resident memory and CPU are its own (the load benchmark reads /proc/PID/status).
  * Tests that want it in-process use startGateway() from src/gateway.ts instead.
+ *
+ * It runs in a temporary directory with a config file written there: the harness's base
+ * settings (management API on a free port, events in memory, so that two instances never
+ * collide on port 9060 nor write a database into the checkout) with the caller's `config`
+ * merged over them. The config is written as JSON, which YAML reads as is.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type PortKind, waitForListening } from './ports.ts';
 import { type ExitStatus, type ManagedProcess, startProcess } from './process.ts';
+import { tempDir } from './workdir.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
 export const SIPWARDEN_BIN = join(REPO_ROOT, 'bin', 'sipwarden.js');
 
+export type SipwardenConfig = { readonly [key: string]: unknown };
+
+/** What every harness-started sipwarden gets unless the caller's config says otherwise. */
+export const HARNESS_BASE_CONFIG: SipwardenConfig = {
+  management: { port: 0 },
+  events: { database: ':memory:' },
+};
+
 export interface SipwardenOptions {
   readonly host?: string;
-  /** Listening port (UDP, and TCP when `listenKinds` includes it). */
+  /**
+   * UDP and TCP listening port, passed as --listen; when `config` has its own `listen`,
+   * that list is used instead and this is only the port waited on.
+   */
   readonly port: number;
   readonly upstream: { readonly host: string; readonly port: number };
-  /** What to wait for before resolving; default UDP only. */
+  /** Config merged over HARNESS_BASE_CONFIG (objects merged key by key, anything else replaced). */
+  readonly config?: SipwardenConfig;
+  /** What to wait for on `port` before resolving; default UDP only. */
   readonly listenKinds?: readonly PortKind[];
   readonly extraArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** Working directory; a fresh temporary one by default. */
   readonly cwd?: string;
   readonly startTimeoutMs?: number;
 }
@@ -30,6 +50,7 @@ export class Sipwarden {
     readonly process: ManagedProcess,
     readonly host: string,
     readonly port: number,
+    readonly configPath: string,
   ) {}
 
   get pid(): number {
@@ -46,26 +67,33 @@ export function sipwardenAvailable(): boolean {
   return existsSync(SIPWARDEN_BIN);
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `over` merged onto `base`: nested objects key by key, arrays and scalars replaced. */
+export function mergeConfig(base: SipwardenConfig, over: SipwardenConfig): SipwardenConfig {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeConfig(current, value) : value;
+  }
+  return out;
+}
+
 /** Starts sipwarden and resolves once it listens; rejects (and stops it) if it does not. */
 export async function startSipwarden(options: SipwardenOptions): Promise<Sipwarden> {
   const host = options.host ?? '127.0.0.1';
-  const args = [
-    SIPWARDEN_BIN,
-    'start',
-    '--listen',
-    `${host}:${options.port}`,
-    '--upstream',
-    `${options.upstream.host}:${options.upstream.port}`,
-    // No event file in the checkout and no fixed management port unless a test asks for them.
-    '--events-db',
-    ':memory:',
-    '--management',
-    'off',
-    ...(options.extraArgs ?? []),
-  ];
+  const cwd = options.cwd ?? tempDir('sipwarden');
+  const config = mergeConfig(HARNESS_BASE_CONFIG, options.config ?? {});
+  const configPath = join(cwd, 'sipwarden.yaml');
+  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  const args = [SIPWARDEN_BIN, 'start', '-c', configPath];
+  if (config.listen === undefined) args.push('--listen', `${host}:${options.port}`);
+  args.push('--upstream', `${options.upstream.host}:${options.upstream.port}`, ...(options.extraArgs ?? []));
   const child = startProcess(process.execPath, args, {
     name: 'sipwarden',
-    cwd: options.cwd ?? REPO_ROOT,
+    cwd,
     env: options.env ?? process.env,
   });
   try {
@@ -79,5 +107,5 @@ export async function startSipwarden(options: SipwardenOptions): Promise<Sipward
     await child.stop();
     throw error;
   }
-  return new Sipwarden(child, host, options.port);
+  return new Sipwarden(child, host, options.port, configPath);
 }
