@@ -7,7 +7,7 @@
  *
  * Targets (bench/load/targets.ts): straight from sipp UAC to sipp UAS; through Kamailio from
  * Debian as a plain stateful record-routing proxy with one worker; through sipwarden in one
- * process. Kamailio gets its fast allocator (-x tlsf; its default, qm, keeps debug records
+ * process, with its security pipeline on (the load source allowlisted) and off. Kamailio gets its fast allocator (-x tlsf; its default, qm, keeps debug records
  * and searches free lists, and falls behind first) and 1 GB of shared memory: at 2,400
  * calls/s, 256 MB ran out, as every transaction lingers a few seconds after it ends. Each call: INVITE, 200, ACK, BYE, 200 over UDP (scenarios/uac-call.xml and
  * uas-answer.xml), ACK and BYE along the Record-Route.
@@ -220,7 +220,7 @@ async function main(): Promise<void> {
           steps.push(step);
           const last = step.passed || attempt === 2;
           console.log(
-            `${name.padEnd(9)} ${String(rate).padStart(5)}/s: achieved ${step.achievedRate.toFixed(0)}/s, ` +
+            `${name.padEnd(15)} ${String(rate).padStart(5)}/s: achieved ${step.achievedRate.toFixed(0)}/s, ` +
               `failed ${step.failed}/${step.attempted}, p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms` +
               `${step.passed ? '' : last ? `  -> out (${step.note})` : `  -> again (${step.note})`}`,
           );
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
         const step = await runStep(targets.get(name)!, halfRate, seconds * 2);
         halfSteps.push(step);
         console.log(
-          `half rate ${name.padEnd(9)} ${halfRate}/s: p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms`,
+          `half rate ${name.padEnd(15)} ${halfRate}/s: p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms`,
         );
         await sleep(1000);
       }
@@ -332,10 +332,14 @@ function render(r: {
   for (const name of r.skipped) lines.push(`| ${name} | not run (not available) | | | | |`);
   lines.push('');
   const sw = r.sustained.get('sipwarden');
+  const swPlain = r.sustained.get('sipwarden-plain');
   const ka = r.sustained.get('kamailio');
   const di = r.sustained.get('direct');
   lines.push(`- sipwarden / Kamailio: ${ratio(sw, ka)} (goal: at least 75 %)`);
   lines.push(`- sipwarden / direct: ${ratio(sw, di)}`);
+  if (r.names.includes('sipwarden-plain')) {
+    lines.push(`- sipwarden-plain (security off) / Kamailio: ${ratio(swPlain, ka)}`);
+  }
   lines.push(`- Kamailio / direct: ${ratio(ka, di)}`);
   lines.push(
     `- Half rate: ${r.halfRate} calls/s (half of Kamailio's sustained rate, rounded to 50), ` +
@@ -355,7 +359,9 @@ function render(r: {
       'Kamailio: test/interop/kamailio/proxy.cfg, children=1 (one UDP worker), ' +
       `${r.kamailioMm} allocator, 1 GB shared memory (so that memory never limits its rate: ` +
       'transactions stay in memory a few seconds after they end). sipwarden: `sipwarden start ' +
-      '--listen --upstream --log-level warn`, one process.',
+      '-c CONFIG --listen --upstream --log-level warn`, one process; "sipwarden" runs its security ' +
+      'pipeline with 127.0.0.0/8 allowlisted (every stage runs and reports, none refuses the one ' +
+      'source and caller identity of the load), "sipwarden-plain" has it off.',
   );
   lines.push('', '## Every step', '', table(r.steps), '');
   if (r.halfSteps.length > 0) lines.push('## Half rate', '', table(r.halfSteps), '');

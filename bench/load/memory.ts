@@ -130,7 +130,8 @@ function render(
       `Kamailio ${machine.kamailio}; sipwarden commit ${machine.commit}`,
     `- ${inFlight} calls placed at ${rate} calls/s over UDP; the UAS answers 100 at once and its final ` +
       `response after ${holdSeconds} s, so every call is an open INVITE transaction in the proxy when memory is read.`,
-    '- sipwarden: VmRSS of its one process. Kamailio: sum of Pss over its processes (shared memory counted ' +
+    '- sipwarden: VmRSS of its one process (security pipeline on with 127.0.0.0/8 allowlisted; ' +
+      'sipwarden-plain: off). Kamailio: sum of Pss over its processes (shared memory counted ' +
       'once; -m 1024 -x tlsf, one worker).',
     '',
     '| target | calls held | idle (MiB) | loaded (MiB) | per transaction (KiB) | note |',
@@ -151,7 +152,7 @@ function render(
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      targets: { type: 'string', default: 'kamailio,sipwarden' },
+      targets: { type: 'string', default: 'kamailio,sipwarden,sipwarden-plain' },
       'in-flight': { type: 'string', default: '10000' },
       rate: { type: 'string', default: '1000' },
       'hold-seconds': { type: 'string', default: '45' },
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
   const holdSeconds = Math.min(300, Math.max(5, Number(values['hold-seconds'])));
   const names = values.targets
     .split(',')
-    .filter((t): t is TargetName => t === 'kamailio' || t === 'sipwarden')
+    .filter((t): t is TargetName => t === 'kamailio' || t === 'sipwarden' || t === 'sipwarden-plain')
     .filter((t) => {
       if (targetAvailable(t)) return true;
       console.log(`# ${t}: not available in this checkout; skipped`);

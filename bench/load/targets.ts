@@ -1,17 +1,34 @@
 /**
  * The systems a load benchmark measures, each with its own sipp UAS behind it:
- * - direct:    sipp UAC -> sipp UAS (the ceiling: what sipp itself does on this machine)
- * - kamailio:  sipp UAC -> Kamailio (proxy.cfg: stateful, record-routing, one worker) -> UAS
- * - sipwarden: sipp UAC -> sipwarden (one process, `sipwarden start`) -> UAS
+ * - direct:          sipp UAC -> sipp UAS (the ceiling: what sipp itself does on this machine)
+ * - kamailio:        sipp UAC -> Kamailio (proxy.cfg: stateful, record-routing, one worker) -> UAS
+ * - sipwarden:       sipp UAC -> sipwarden (one process, `sipwarden start`) -> UAS, with its
+ *                    security pipeline on and the load generator's addresses allowlisted, as an
+ *                    operator allowlists a trunk: every stage still runs on every message and
+ *                    reports, but none refuses the one source and one caller identity that
+ *                    sipp's thousands of calls per second come from
+ * - sipwarden-plain: the same with the security pipeline off: the proxy alone, the like of
+ *                    Kamailio's plain proxy.cfg
  * All on loopback, on free ports.
  */
 import { type Kamailio, startKamailio } from '../../test/interop/harness/kamailio.ts';
 import { freePort } from '../../test/interop/harness/ports.ts';
 import { type SippRun, startSipp } from '../../test/interop/harness/sipp.ts';
-import { type Sipwarden, sipwardenAvailable, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
+import {
+  type Sipwarden,
+  type SipwardenConfig,
+  sipwardenAvailable,
+  startSipwarden,
+} from '../../test/interop/harness/sipwarden.ts';
 
-export type TargetName = 'direct' | 'kamailio' | 'sipwarden';
-export const TARGET_NAMES: readonly TargetName[] = ['direct', 'kamailio', 'sipwarden'];
+export type TargetName = 'direct' | 'kamailio' | 'sipwarden' | 'sipwarden-plain';
+export const TARGET_NAMES: readonly TargetName[] = ['direct', 'kamailio', 'sipwarden', 'sipwarden-plain'];
+
+/** sipwarden's settings per target (merged over the harness's base config). */
+export const SIPWARDEN_CONFIGS: Readonly<Record<'sipwarden' | 'sipwarden-plain', SipwardenConfig>> = {
+  sipwarden: { security: { allowlist: ['127.0.0.0/8'] } },
+  'sipwarden-plain': { security: { enabled: false } },
+};
 
 export const HOST = '127.0.0.1';
 
@@ -43,7 +60,7 @@ export interface TargetOptions {
 }
 
 export function targetAvailable(name: TargetName): boolean {
-  return name !== 'sipwarden' || sipwardenAvailable();
+  return !name.startsWith('sipwarden') || sipwardenAvailable();
 }
 
 export async function startTarget(name: TargetName, options: TargetOptions): Promise<Target> {
@@ -88,6 +105,7 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
   const sipwarden = await startSipwarden({
     port: await freePort(),
     upstream: { host: HOST, port: uasPort },
+    config: SIPWARDEN_CONFIGS[name],
     extraArgs: ['--log-level', 'warn', ...(options.sipwardenArgs ?? [])],
   });
   return {
