@@ -6,10 +6,16 @@
 import { type AddressRange, isLoopbackRange, parseAddressRange } from './address-range.ts';
 import type { CommonOptions } from './context.ts';
 import { attackError } from './errors.ts';
+import { runByeSpoof } from './kinds/bye-spoof.ts';
 import { runCrack } from './kinds/crack.ts';
 import { type EnumerateMethod, runEnumerate } from './kinds/enumerate.ts';
 import { type FloodMethod, runFlood } from './kinds/flood.ts';
+import { runMalformed } from './kinds/malformed.ts';
+import { runResponseInject } from './kinds/response-inject.ts';
 import { runScan } from './kinds/scan.ts';
+import { runSpit } from './kinds/spit.ts';
+import { runTcpExhaust } from './kinds/tcp-exhaust.ts';
+import type { ThirdPartyOptions } from './kinds/third-party.ts';
 import {
   DEFAULT_COUNT,
   DEFAULT_DURATION_MS,
@@ -182,7 +188,64 @@ export async function runAttack(
       const common = await commonOf(args, { count: words.length, rate: 20 });
       return runCrack(withSignal({ ...common, user: args.user, words }));
     }
+    case 'bye-spoof':
+      return runByeSpoof(withSignal(await thirdPartyOf(args, { count: 3 })));
+    case 'response-inject':
+      return runResponseInject(withSignal(await thirdPartyOf(args, { count: 10 })));
+    case 'spit': {
+      const users = parseUserList(args.users ?? '100-199');
+      const common = await thirdPartyOf(args, { count: 50, rate: 10 });
+      return runSpit(
+        withSignal({
+          ...common,
+          users,
+          holdMs: args.hold === undefined ? 500 : parseDuration(args.hold, '--hold', 60_000),
+          concurrency:
+            args.concurrency === undefined ? 20 : parseCount(args.concurrency, '--concurrency', 1000),
+        }),
+      );
+    }
+    case 'malformed': {
+      const common = await thirdPartyOf(args, { rate: 200 });
+      return runMalformed(
+        withSignal({
+          ...common,
+          batch: args.batch === undefined ? 20 : parseCount(args.batch, '--batch', 100_000),
+        }),
+      );
+    }
+    case 'tcp-exhaust': {
+      const common = await commonOf(args, { rate: 50 });
+      return runTcpExhaust(
+        withSignal({
+          ...common,
+          connections:
+            args.connections === undefined ? 100 : parseCount(args.connections, '--connections', 10_000),
+          intervalMs: args.interval === undefined ? 1000 : parseDuration(args.interval, '--interval', 60_000),
+        }),
+      );
+    }
     default:
       throw attackError('SW_ERR_ATTACK_OPTION', `${kind}: not available yet`);
   }
+}
+
+/** The caller, our own callee (--uas) and the forger's address, each held to loopback. */
+async function thirdPartyOf(args: AttackArguments, defaults: Partial<Limits>): Promise<ThirdPartyOptions> {
+  const common = await commonOf(args, defaults);
+  const uas = args.uas === undefined ? undefined : await resolveTarget(args.uas, args.allowRemote === true);
+  let spoofSource: string | undefined;
+  if (args.spoofSource !== undefined) {
+    const range = parseAddressRange(args.spoofSource);
+    if (range.size !== 1) throw attackError('SW_ERR_ATTACK_OPTION', '--spoof-source takes one address');
+    if (!args.allowRemote && !isLoopbackRange(range)) {
+      throw attackError('SW_ERR_ATTACK_REMOTE_REFUSED', `--spoof-source ${args.spoofSource} is not loopback`);
+    }
+    spoofSource = range.at(0);
+  }
+  return {
+    ...common,
+    ...(uas === undefined ? {} : { uas }),
+    ...(spoofSource === undefined ? {} : { spoofSource }),
+  };
 }
