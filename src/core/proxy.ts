@@ -208,7 +208,8 @@ export class SipProxy {
       this.#log.debug({ code: verdict.code, reason: verdict.reason, flow }, 'invalid message');
       if (this.#inspector.malformed(packet, verdict).action === 'drop') return;
       if (message.kind === 'request' && message.method !== 'ACK') {
-        this.#reply(message, flow, verdict.status, verdict.reason);
+        // RFC 3261 20.43: a Warning says what was wrong, for the engineer reading a trace.
+        this.#reply(message, flow, verdict.status, verdict.reason, [warning(verdict.reason)]);
       }
       return;
     }
@@ -777,4 +778,9 @@ function identityOf(request: SipRequest): string {
     return `${sip.user ?? ''}@${sip.host}`.toLowerCase();
   }
   return request.from.uriText.toLowerCase();
+}
+
+/** `Warning: 399 sipwarden "..."`: our own words, quoted-string safe. */
+function warning(reason: string): { name: string; value: string } {
+  return { name: 'Warning', value: `399 sipwarden "${reason.replace(/["\\\r\n]/g, "'")}"` };
 }

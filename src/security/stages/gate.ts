@@ -16,7 +16,7 @@ import { parseStageSettings } from '../stage-settings.ts';
 
 const settingsSchema = z.strictObject({
   /** Datagrams or stream messages per second from one untrusted source address. */
-  packetsPerSecond: z.number().int().min(1).max(1_000_000).default(400),
+  packetsPerSecond: z.number().int().min(1).max(1_000_000).default(1000),
   /** Known-good sources (they authenticated) get this many times the budget. */
   trustedMultiplier: z.number().int().min(1).max(1000).default(10),
   overload: z

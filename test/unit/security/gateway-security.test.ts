@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ManagementClient } from '../../../src/api/client.ts';
+import { defaultConfig } from '../../../src/config/load-config.ts';
+import type { SipwardenConfig } from '../../../src/config/schema.ts';
+import { type Gateway, startGateway } from '../../../src/gateway.ts';
+import { silentLogger } from '../../../src/log/logger.ts';
+import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
+
+/**
+ * The security pipeline in a running gateway: real sockets on loopback, the default
+ * stages, the event store and the management API. Each test sends the offending traffic
+ * and checks what the sender, the upstream and the operator see.
+ */
+
+let seq = 0;
+
+/**
+ * Sends a burst in small slices with short pauses, so the kernel's receive buffer (the
+ * gateway runs in this same process) is not what stops it. Bounded by `count`.
+ */
+async function burst(peer: UdpPeer, port: number, count: number, make: (i: number) => string): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    peer.send(make(i), port);
+    if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function securityConfig(
+  upstreamPort: number,
+  security: Partial<SipwardenConfig['security']> = {},
+): SipwardenConfig {
+  const base = defaultConfig();
+  return {
+    ...base,
+    listen: [{ host: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
+    upstream: { host: '127.0.0.1', port: upstreamPort, transport: 'udp' },
+    management: { ...base.management, enabled: true, host: '127.0.0.1', port: 0 },
+    events: { ...base.events, database: ':memory:', aggregateWindowMs: 1000 },
+    security: { ...base.security, ...security },
+  };
+}
+
+function sipRequest(
+  method: string,
+  from: UdpPeer,
+  options: {
+    userAgent?: string;
+    toUser?: string;
+    fromUser?: string;
+    extra?: string[];
+    toTag?: string;
+    callId?: string;
+    cseq?: number;
+  } = {},
+): string {
+  seq++;
+  return [
+    `${method} sip:${options.toUser ?? '200'}@pbx.example.com SIP/2.0`,
+    `Via: SIP/2.0/UDP ${from.address}:${from.port};branch=z9hG4bK-sec-${seq};rport`,
+    'Max-Forwards: 70',
+    `From: <sip:${options.fromUser ?? 'bob'}@pbx.example.com>;tag=f${seq}`,
+    `To: <sip:${options.toUser ?? '200'}@pbx.example.com>${options.toTag ? `;tag=${options.toTag}` : ''}`,
+    `Call-ID: ${options.callId ?? `sec-${seq}`}@client`,
+    `CSeq: ${options.cseq ?? 1} ${method}`,
+    `Contact: <sip:${options.fromUser ?? 'bob'}@${from.address}:${from.port}>`,
+    ...(options.userAgent ? [`User-Agent: ${options.userAgent}`] : []),
+    ...(options.extra ?? []),
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+function answer(forwarded: string, status: number, reason: string, extra: string[] = []): string {
+  return [
+    `SIP/2.0 ${status} ${reason}`,
+    ...headers(forwarded, 'via').map((v) => `Via: ${v}`),
+    `From: ${header(forwarded, 'from')}`,
+    `To: ${header(forwarded, 'to')}${header(forwarded, 'to')!.includes('tag=') ? '' : ';tag=uas'}`,
+    `Call-ID: ${header(forwarded, 'call-id')}`,
+    `CSeq: ${header(forwarded, 'cseq')}`,
+    ...extra,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+const sameCall = (sent: string) => (text: string) => header(text, 'call-id') === header(sent, 'call-id');
+const isMethod = (method: string) => (text: string) => startLine(text).startsWith(`${method} `);
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('the security pipeline with its defaults', () => {
+  let gateway: Gateway;
+  let upstream: UdpPeer;
+  let port: number;
+  let api: ManagementClient;
+
+  before(async () => {
+    upstream = await UdpPeer.bind();
+    gateway = await startGateway(
+      securityConfig(upstream.port, { allowlist: ['127.0.9.0/24'] }),
+      silentLogger,
+    );
+    port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+    const address = gateway.managementAddress!;
+    api = new ManagementClient(`http://${address.host}:${address.port}`);
+  });
+
+  after(async () => {
+    await gateway.close();
+    upstream.close();
+  });
+
+  test('a scanner gets no answer, is blocked, and the block and event are visible through the API', async () => {
+    const scanner = await UdpPeer.bind('127.0.1.1');
+    try {
+      const probe = sipRequest('OPTIONS', scanner, { userAgent: 'friendly-scanner' });
+      scanner.send(probe, port);
+      assert.equal(await scanner.count(() => true), 0);
+      assert.equal(await upstream.count(sameCall(probe), 0), 0);
+      // Even an ordinary request from it now goes nowhere.
+      const later = sipRequest('OPTIONS', scanner);
+      scanner.send(later, port);
+      assert.equal(await scanner.count(() => true), 0);
+      assert.equal(await upstream.count(sameCall(later), 0), 0);
+      const { blocks } = await api.blocks();
+      assert.ok(
+        blocks.some((b) => b.key === '127.0.1.1'),
+        JSON.stringify(blocks),
+      );
+      await until(async () => (await api.events({ type: 'scanner' })).events.length > 0);
+    } finally {
+      scanner.close();
+    }
+  });
+
+  test('an INVITE flood from one source is blocked, while another caller still gets through', async () => {
+    const attacker = await UdpPeer.bind('127.0.2.1');
+    const caller = await UdpPeer.bind('127.0.2.2');
+    try {
+      await burst(attacker, port, 400, (i) => sipRequest('INVITE', attacker, { toUser: `${1000 + i}` }));
+      await until(async () => (await api.blocks()).blocks.some((b) => b.key === '127.0.2.1'));
+      const forwardedBefore = upstream.received.filter((m) => isMethod('INVITE')(m.text)).length;
+      assert.ok(forwardedBefore < 400, `forwarded ${forwardedBefore} of 400`);
+      const call = sipRequest('INVITE', caller);
+      caller.send(call, port);
+      await upstream.next((t) => isMethod('INVITE')(t) && sameCall(call)(t));
+      await until(async () =>
+        (await api.events({ type: 'flood' })).events.some((e) => e.rule === 'invite-flood'),
+      );
+    } finally {
+      attacker.close();
+      caller.close();
+    }
+  });
+
+  test('an allowlisted source sending the same flood is never blocked', async () => {
+    const trunk = await UdpPeer.bind('127.0.9.1');
+    try {
+      await burst(trunk, port, 400, (i) => sipRequest('INVITE', trunk, { toUser: `${2000 + i}` }));
+      const last = sipRequest('INVITE', trunk);
+      trunk.send(last, port);
+      await upstream.next((t) => isMethod('INVITE')(t) && sameCall(last)(t));
+      assert.equal(
+        (await api.blocks()).blocks.some((b) => b.key === '127.0.9.1'),
+        false,
+      );
+    } finally {
+      trunk.close();
+    }
+  });
+
+  test('a flood of malformed datagrams blocks its source', async () => {
+    const fuzzer = await UdpPeer.bind('127.0.3.1');
+    try {
+      for (let i = 0; i < 60; i++) fuzzer.send(`INVITE sip:x SIP/2.0\r\nVia: broken ${i}\r\n\r\n`, port);
+      await until(async () => (await api.blocks()).blocks.some((b) => b.key === '127.0.3.1'));
+      await until(async () => (await api.events({ type: 'malformed' })).events.length > 0);
+    } finally {
+      fuzzer.close();
+    }
+  });
+
+  test('an operator block through the API silences a source, and unblock lets it back', async () => {
+    const phone = await UdpPeer.bind('127.0.4.1');
+    try {
+      await api.block({ address: '127.0.4.1', duration: '10m', reason: 'test' });
+      const blocked = sipRequest('OPTIONS', phone);
+      phone.send(blocked, port);
+      assert.equal(await upstream.count(sameCall(blocked)), 0);
+      await api.unblock('127.0.4.1');
+      const allowed = sipRequest('OPTIONS', phone);
+      phone.send(allowed, port);
+      await upstream.next(sameCall(allowed));
+    } finally {
+      phone.close();
+    }
+  });
+
+  test('password guessing against one user is blocked after a few failures', async () => {
+    const guesser = await UdpPeer.bind('127.0.5.1');
+    try {
+      for (let i = 0; i < 12; i++) {
+        const register = sipRequest('REGISTER', guesser, {
+          fromUser: '300',
+          toUser: '300',
+          extra: [
+            `Authorization: Digest username="300", realm="pbx", nonce="n${i}", uri="sip:pbx.example.com", response="0123456789abcdef0123456789abcdef"`,
+          ],
+        });
+        guesser.send(register, port);
+        const forwarded = await upstream.next(sameCall(register), 1000).catch(() => undefined);
+        if (!forwarded) break; // blocked: no longer forwarded
+        upstream.send(answer(forwarded, 403, 'Forbidden'), port);
+        await guesser.next(sameCall(register));
+      }
+      await until(async () => (await api.blocks()).blocks.some((b) => b.key === '127.0.5.1'));
+      await until(async () => (await api.events({ type: 'password-guessing' })).events.length > 0);
+    } finally {
+      guesser.close();
+    }
+  });
+
+  test('extension enumeration (many users answered 404) blocks the source', async () => {
+    const enumerator = await UdpPeer.bind('127.0.6.1');
+    try {
+      for (let i = 0; i < 30; i++) {
+        const probe = sipRequest('REGISTER', enumerator, { fromUser: `${500 + i}`, toUser: `${500 + i}` });
+        enumerator.send(probe, port);
+        const forwarded = await upstream.next(sameCall(probe), 1000).catch(() => undefined);
+        if (!forwarded) break;
+        upstream.send(answer(forwarded, 404, 'Not Found'), port);
+      }
+      await until(async () => (await api.blocks()).blocks.some((b) => b.key === '127.0.6.1'));
+    } finally {
+      enumerator.close();
+    }
+  });
+
+  test('a request with an invalid Contact URI gets 400 with a Warning saying why', async () => {
+    const phone = await UdpPeer.bind('127.0.7.1');
+    try {
+      const bad = sipRequest('INVITE', phone).replace(
+        /Contact: <[^>]+>/,
+        'Contact: <sip:bob@host.example:99999>',
+      );
+      phone.send(bad, port);
+      const reply = await phone.next(sameCall(bad));
+      assert.match(startLine(reply), /^SIP\/2\.0 400 /);
+      assert.match(header(reply, 'warning') ?? '', /^399 /);
+      assert.equal(await upstream.count(sameCall(bad), 100), 0);
+    } finally {
+      phone.close();
+    }
+  });
+
+  test('the sixth concurrent call of one caller is refused with 403', async () => {
+    const phone = await UdpPeer.bind('127.0.8.1');
+    try {
+      for (let i = 0; i < 5; i++) {
+        const invite = sipRequest('INVITE', phone, { fromUser: 'busy-caller', toUser: `${700 + i}` });
+        phone.send(invite, port);
+        const forwarded = await upstream.next((t) => isMethod('INVITE')(t) && sameCall(invite)(t));
+        upstream.send(answer(forwarded, 200, 'OK'), port);
+        await phone.next((t) => sameCall(invite)(t) && startLine(t).startsWith('SIP/2.0 200'));
+      }
+      const sixth = sipRequest('INVITE', phone, { fromUser: 'busy-caller', toUser: '799' });
+      phone.send(sixth, port);
+      const reply = await phone.next((t) => sameCall(sixth)(t) && !startLine(t).startsWith('SIP/2.0 100'));
+      assert.equal(startLine(reply), 'SIP/2.0 403 Too Many Concurrent Calls');
+    } finally {
+      phone.close();
+    }
+  });
+
+  test('metrics count messages by stage and verdict, and active blocks', async () => {
+    const address = gateway.managementAddress!;
+    const text = await (await fetch(`http://${address.host}:${address.port}/metrics`)).text();
+    assert.match(text, /sipwarden_messages_total\{stage="gate",verdict="drop"\} [1-9]/);
+    assert.match(text, /sipwarden_blocks_active [1-9]/);
+    assert.match(text, /sipwarden_processing_seconds_bucket/);
+  });
+});
+
+describe('the security pipeline in dry run', () => {
+  test('a flood is reported but nothing is blocked', async () => {
+    const upstream = await UdpPeer.bind();
+    const gateway = await startGateway(securityConfig(upstream.port, { dryRun: true }), silentLogger);
+    const attacker = await UdpPeer.bind('127.0.10.1');
+    try {
+      const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+      const address = gateway.managementAddress!;
+      const api = new ManagementClient(`http://${address.host}:${address.port}`);
+      await burst(attacker, port, 400, (i) => sipRequest('INVITE', attacker, { toUser: `${3000 + i}` }));
+      await until(async () =>
+        (await api.events({ type: 'flood' })).events.some(
+          (e) => e.rule === 'invite-flood' && e.action === 'alert',
+        ),
+      );
+      assert.equal((await api.blocks()).blocks.length, 0);
+      const last = sipRequest('INVITE', attacker);
+      attacker.send(last, port);
+      await upstream.next((t) => isMethod('INVITE')(t) && sameCall(last)(t));
+    } finally {
+      attacker.close();
+      await gateway.close();
+      upstream.close();
+    }
+  });
+});
