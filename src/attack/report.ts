@@ -69,6 +69,8 @@ export interface AttackReport {
 /** `INVITE` -> `INVITEs`, `guess` -> `guesses`. */
 export function plural(unit: string, n: number): string {
   if (n === 1) return unit;
+  // SIP methods stay as they are ("20 OPTIONS"), or take a plain s ("20 INVITEs").
+  if (unit === unit.toUpperCase()) return unit.endsWith('S') ? unit : `${unit}s`;
   return /(s|x|ch|sh)$/.test(unit) ? `${unit}es` : `${unit}s`;
 }
 

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, messageOf } from './cli-error.ts';
+import { registerAssess } from './commands/assess.ts';
 import { registerAttack } from './commands/attack.ts';
 import { registerBlock } from './commands/block.ts';
 import { registerBlocks } from './commands/blocks.ts';
@@ -21,6 +22,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerCheckConfig,
   registerTlsCert,
   registerAttack,
+  registerAssess,
   registerBlock,
   registerUnblock,
   registerBlocks,

@@ -42,7 +42,7 @@ export async function runByeSpoof(options: ByeSpoofOptions): Promise<AttackRepor
     const n = seq++;
     const branch = `${MAGIC_COOKIE}${FORGED_MARKER}${random.token(10)}`;
     tally.sentOne(n);
-    const exchange = await forger.request(text(branch), target, { branch, method, timeoutMs: 2000 });
+    const exchange = await forger.request(text(branch), target, { branch, method, timeoutMs: 1000 });
     const status = exchange.final?.status ?? 0;
     if (status > 0) tally.answer(n, status);
     return status;

@@ -17,7 +17,7 @@ import {
 } from '../context.ts';
 import { pace } from '../pacer.ts';
 import { COMMON_USER_AGENTS, Random } from '../random.ts';
-import { type AttackReport, sourceSummary } from '../report.ts';
+import { type AttackReport, plural, sourceSummary } from '../report.ts';
 import { ackForFailure, MAGIC_COOKIE, requestText, sdpOffer, sipUri } from '../sip-text.ts';
 import { SourcePool } from '../source-pool.ts';
 import { seqFromBranch, Tally } from '../tally.ts';
@@ -123,7 +123,7 @@ export async function runFlood(options: FloodOptions): Promise<AttackReport> {
     let succeeded: boolean;
     if (answers.blockedAfter) {
       succeeded = false;
-      outcome = `the target went silent after ${answers.blockedAfter.messages} ${method}s (${answers.blockedAfter.seconds} s)`;
+      outcome = `the target went silent after ${answers.blockedAfter.messages} ${plural(method, answers.blockedAfter.messages)} (${answers.blockedAfter.seconds} s)`;
     } else if (answers.answered === 0) {
       succeeded = false;
       outcome = 'no answer at all: the target dropped every request, or nothing listens there';

@@ -26,14 +26,13 @@ import type { AttackReport, JsonValue } from '../report.ts';
 import { MAGIC_COOKIE, requestText, sdpOffer, sipUri } from '../sip-text.ts';
 import { seqFromBranch, Tally } from '../tally.ts';
 import { type Endpoint, formatEndpoint } from '../target.ts';
-import { Callee } from '../ua/callee.ts';
 import { SipEndpoint } from '../ua/endpoint.ts';
 import { legitAddress } from './tcp-exhaust.ts';
+import { type CalleeChoice, openCallee } from './third-party.ts';
 
-export interface MalformedOptions extends CommonOptions {
+export interface MalformedOptions extends CommonOptions, CalleeChoice {
   /** Messages between liveness checks. */
   readonly batch: number;
-  readonly uas?: Endpoint;
 }
 
 const SEED_METHODS = ['OPTIONS', 'INVITE', 'REGISTER', 'MESSAGE', 'BYE'] as const;
@@ -101,9 +100,11 @@ export async function runMalformed(options: MalformedOptions): Promise<AttackRep
   const runId = random.token(6);
   const branchPrefix = `${MAGIC_COOKIE}${runId}-`;
   const range = sourcesOf(options);
-  const callee =
-    options.uas === undefined ? undefined : await Callee.start(options.uas.address, options.uas.port);
-  const closers: (() => void)[] = [() => callee?.close()];
+  const opened = await openCallee(options);
+  const callee = opened.callee;
+  // A shared callee has counted before this run: only what arrives now is ours.
+  const malformedBefore = callee?.malformed ?? 0;
+  const closers: (() => void)[] = [() => opened.release()];
   try {
     const fuzzer = await SipEndpoint.bind(range.at(0));
     closers.push(() => fuzzer.close());
@@ -206,7 +207,7 @@ export async function runMalformed(options: MalformedOptions): Promise<AttackRep
     // Silence is the right answer to much of what a fuzzer sends: liveness, not silence, tells a block here.
     const { blockedAfter: _silence, ...answers } = tally.summary();
     const accepted = acceptedSeqs.size;
-    const reachedCallee = callee?.malformed ?? 0;
+    const reachedCallee = (callee?.malformed ?? 0) - malformedBefore;
     const crashed = stopped !== undefined;
     const succeeded = crashed || accepted > 0 || reachedCallee > 0;
     const reasons: string[] = [];

@@ -8,15 +8,13 @@ import { pace } from '../pacer.ts';
 import { COMMON_USER_AGENTS, Random } from '../random.ts';
 import type { AttackReport } from '../report.ts';
 import { Tally } from '../tally.ts';
-import { type Endpoint, formatEndpoint } from '../target.ts';
-import { Callee } from '../ua/callee.ts';
+import { formatEndpoint } from '../target.ts';
 import { makeCall, Phone } from '../ua/caller.ts';
 import { SipEndpoint } from '../ua/endpoint.ts';
+import { type CalleeChoice, openCallee } from './third-party.ts';
 
-export interface SpitOptions extends CommonOptions {
+export interface SpitOptions extends CommonOptions, CalleeChoice {
   readonly users: readonly string[];
-  /** Our own callee, listening where the target forwards calls; absent: the target answers. */
-  readonly uas?: Endpoint;
   readonly holdMs: number;
   readonly concurrency: number;
 }
@@ -24,10 +22,9 @@ export interface SpitOptions extends CommonOptions {
 export async function runSpit(options: SpitOptions): Promise<AttackReport> {
   const { target, limits, users } = options;
   const random = new Random(options.seed);
-  const callee =
-    options.uas === undefined ? undefined : await Callee.start(options.uas.address, options.uas.port);
+  const opened = await openCallee(options);
   const endpoint = await SipEndpoint.bind(sourcesOf(options).at(0)).catch((error: unknown) => {
-    callee?.close();
+    opened.release();
     throw error;
   });
   const phone = new Phone(endpoint, target, random);
@@ -115,6 +112,6 @@ export async function runSpit(options: SpitOptions): Promise<AttackReport> {
     };
   } finally {
     endpoint.close();
-    callee?.close();
+    opened.release();
   }
 }

@@ -12,9 +12,40 @@ import { Callee } from '../ua/callee.ts';
 import { Phone } from '../ua/caller.ts';
 import { SipEndpoint } from '../ua/endpoint.ts';
 
-export interface ThirdPartyOptions extends CommonOptions {
+export interface CalleeChoice {
   /** Our own callee's address (the target's upstream); absent: the target is the callee. */
   readonly uas?: Endpoint;
+  /** A callee already running there (assess shares one across attacks); wins over uas. */
+  readonly callee?: Callee;
+}
+
+/**
+ * The callee for one run: the shared one (its ring time set for the run, restored after),
+ * or one started on --uas for the run, or none (the target answers).
+ */
+export async function openCallee(
+  choice: CalleeChoice,
+  ringMs = 0,
+): Promise<{ callee: Callee | undefined; release(): void }> {
+  const shared = choice.callee;
+  if (shared !== undefined) {
+    const before = shared.ringMs;
+    shared.ringMs = ringMs;
+    return {
+      callee: shared,
+      release: () => {
+        shared.ringMs = before;
+      },
+    };
+  }
+  if (choice.uas !== undefined) {
+    const started = await Callee.start(choice.uas.address, choice.uas.port, { ringMs });
+    return { callee: started, release: () => started.close() };
+  }
+  return { callee: undefined, release: () => {} };
+}
+
+export interface ThirdPartyOptions extends CommonOptions, CalleeChoice {
   /** Where forged requests come from; default another loopback address. */
   readonly spoofSource?: string;
 }
@@ -43,11 +74,9 @@ export async function cast(options: ThirdPartyOptions, random: Random, ringMs: n
     closers.push(() => callerEndpoint.close());
     const forger = await SipEndpoint.bind(forgerAddress(options, callerAddress));
     closers.push(() => forger.close());
-    const callee =
-      options.uas === undefined
-        ? undefined
-        : await Callee.start(options.uas.address, options.uas.port, { ringMs });
-    if (callee) closers.push(() => callee.close());
+    const opened = await openCallee(options, ringMs);
+    closers.push(() => opened.release());
+    const callee = opened.callee;
     const phone = new Phone(callerEndpoint, options.target, random);
     return {
       phone,

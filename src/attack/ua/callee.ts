@@ -84,12 +84,15 @@ export class Callee {
   readonly #dialogs = new Map<string, Dialog>();
   readonly #nonces = new Set<string>();
   readonly #options: CalleeOptions;
+  /** Time between 180 and 200 for calls from now on (kinds that need a ringing call raise it). */
+  ringMs: number;
 
   private constructor(
     readonly endpoint: SipEndpoint,
     options: CalleeOptions,
   ) {
     this.#options = options;
+    this.ringMs = options.ringMs ?? 0;
     endpoint.onRequest = (request, from) => this.#onRequest(request, from);
   }
 
@@ -255,7 +258,7 @@ export class Callee {
       };
       dialog.retransmitTimer = setTimeout(again, interval);
     };
-    const ringMs = this.#options.ringMs ?? 0;
+    const ringMs = this.ringMs;
     if (ringMs > 0) dialog.answerTimer = setTimeout(answer, ringMs);
     else answer();
   }
