@@ -108,7 +108,8 @@ export async function runByeSpoof(options: ByeSpoofOptions): Promise<AttackRepor
     }
     phone.forget(call);
 
-    const answers = tally.summary();
+    // Forgeries are not a stream the target answers in turn: silence here is no block.
+    const { blockedAfter: _silence, ...answers } = tally.summary();
     const succeeded = bye === 'killed' || cancel === 'cancelled';
     const tested = bye !== 'not-tested' || cancel !== 'not-tested';
     const parts = [

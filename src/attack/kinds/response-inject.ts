@@ -105,7 +105,8 @@ export async function runResponseInject(options: ResponseInjectOptions): Promise
     }
     phone.forget(call);
     for (let i = 0; i < Math.min(reached.length, forgeries); i++) tally.answer(i, reached[i]!.status);
-    const answers = tally.summary();
+    // Forgeries are not a stream the target answers in turn: silence here is no block.
+    const { blockedAfter: _silence, ...answers } = tally.summary();
     const finalForged = invited.final !== undefined && (toTag(invited.final) ?? '').startsWith(FORGED_MARKER);
     const succeeded = reached.length > 0;
     const how =
