@@ -17,12 +17,14 @@
  * one target after the other, the order rotated at every step so that the machine's
  * background noise falls on each in turn. A step passes when fewer than 0.1 % of the calls
  * failed (any call that did not end successfully counts: rejected, timed out, unfinished)
- * and sipp achieved at least 95 % of the asked rate. A failed step is run once more (the
- * machine is shared; one burst of other work should not decide); a target leaves the race
- * when the repeat fails too. Its sustained rate is the last step it passed. Then every target runs one
- * more step at half of Kamailio's sustained rate, the reference the goal is stated against
+ * and sipp achieved at least 95 % of the asked rate. A failed step is run once more, on a
+ * fresh target (the machine is shared; one burst of other work should not decide, and the
+ * aftermath of an overload should not decide the repeat); a target leaves the race when the
+ * repeat fails too. Its sustained rate is the last step it passed. Then every target, fresh
+ * again, runs three interleaved rounds at half of Kamailio's sustained rate (the median
+ * round by p99 kept), the reference the goal is stated against
  * ("p99 response time added by the proxy under 5 ms at half that rate"); the time a proxy
- * adds is its p99 minus the direct p99 of that step.
+ * adds is its p99 minus the direct p99, both at that rate.
  *
  * Response time: per call, from just after the UAC wrote the INVITE to the moment it
  * processed the 200 (microsecond clock inside sipp; see test/interop/harness/sipp.ts).
@@ -41,11 +43,20 @@ import { stopAll } from '../../test/interop/harness/process.ts';
 import { runSipp, type SippResult } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT } from '../../test/interop/harness/sipwarden.ts';
 import { loadAverageText, machineInfo } from './machine.ts';
-import { HOST, startTarget, TARGET_NAMES, type Target, type TargetName, targetAvailable } from './targets.ts';
+import {
+  HOST,
+  startTarget,
+  TARGET_NAMES,
+  type Target,
+  type TargetName,
+  type TargetOptions,
+  targetAvailable,
+} from './targets.ts';
 
 const FAILED_LIMIT = 0.001;
 const ACHIEVED_MIN = 0.95;
-const DEFAULT_RATES = [100, 200, 400, 800, 1200, 1600, 2000, 2400, 3200, 4000, 4800, 6400];
+const DEFAULT_RATES = [100, 200, 400, 800, 1200, 1600, 2000, 2400, 3200, 4000, 4800, 6400, 8000, 9600, 12800];
+const HALF_ROUNDS = 3;
 
 export interface StepResult {
   readonly target: TargetName;
@@ -199,6 +210,23 @@ async function main(): Promise<void> {
     );
   }
 
+  // A fresh target (new UAS, new proxy): after an overloaded run the old ones still carry its
+  // aftermath (the UAS retransmits unacknowledged 200s for up to 32 s, through the proxy).
+  // It is warmed up (2 s at half the rate, not recorded) so that a just-compiled JavaScript
+  // proxy is not measured cold.
+  const targetOptions: TargetOptions = {
+    uasScenario: 'uas-answer.xml',
+    uasTimeoutS,
+    kamailioMemoryManager: kamailioMm,
+  };
+  const restart = async (name: TargetName, rate: number) => {
+    await targets.get(name)?.stop();
+    const fresh = await startTarget(name, targetOptions);
+    targets.set(name, fresh);
+    await runStep(fresh, Math.max(50, Math.round(rate / 2)), 2);
+    await sleep(1000);
+  };
+
   const steps: StepResult[] = [];
   const inRace = new Set(names);
   let stoppedEarly = '';
@@ -224,10 +252,13 @@ async function main(): Promise<void> {
               `failed ${step.failed}/${step.attempted}, p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms` +
               `${step.passed ? '' : last ? `  -> out (${step.note})` : `  -> again (${step.note})`}`,
           );
-          // Let retransmissions and transaction timers of this run settle before the next one.
-          await sleep(step.passed ? 1000 : 3000);
-          if (step.passed) break;
+          if (step.passed) {
+            // Let retransmissions and transaction timers of this run settle before the next one.
+            await sleep(1000);
+            break;
+          }
           if (last) inRace.delete(name);
+          else await restart(name, rate);
         }
       }
       if (stoppedEarly) break;
@@ -238,13 +269,18 @@ async function main(): Promise<void> {
     const halfRate = Math.max(50, Math.round(reference / 2 / 50) * 50);
     const halfSteps: StepResult[] = [];
     if (reference > 0 && Date.now() < deadline) {
-      for (const name of names) {
-        const step = await runStep(targets.get(name)!, halfRate, seconds * 2);
-        halfSteps.push(step);
-        console.log(
-          `half rate ${name.padEnd(15)} ${halfRate}/s: p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms`,
-        );
-        await sleep(1000);
+      // Fresh targets, then HALF_ROUNDS rounds interleaved; the figure kept per target is the
+      // median round by p99, so that one burst of other work on the machine does not decide it.
+      for (const name of names) await restart(name, halfRate);
+      for (let round = 1; round <= HALF_ROUNDS; round++) {
+        for (const name of names) {
+          const step = { ...(await runStep(targets.get(name)!, halfRate, seconds)), attempt: round };
+          halfSteps.push(step);
+          console.log(
+            `half rate ${name.padEnd(15)} ${halfRate}/s round ${round}: p50 ${ms(step.p50)} ms, p99 ${ms(step.p99)} ms`,
+          );
+          await sleep(1000);
+        }
       }
     }
 
@@ -294,7 +330,15 @@ function render(r: {
 }): string {
   const { machine } = r;
   const best = summarize(r.names, r.steps).best;
-  const half = new Map(r.halfSteps.map((s) => [s.target, s]));
+  const half = new Map<TargetName, StepResult>();
+  for (const name of r.names) {
+    const rounds = r.halfSteps.filter((s) => s.target === name);
+    const byP99 = [...rounds].sort(
+      (a, b) => (a.p99 ?? Number.POSITIVE_INFINITY) - (b.p99 ?? Number.POSITIVE_INFINITY),
+    );
+    const median = byP99[Math.floor((byP99.length - 1) / 2)];
+    if (median) half.set(name, median);
+  }
   const directHalf = half.get('direct');
   const added = (name: TargetName): string => {
     const s = half.get(name);
@@ -342,9 +386,9 @@ function render(r: {
   }
   lines.push(`- Kamailio / direct: ${ratio(ka, di)}`);
   lines.push(
-    `- Half rate: ${r.halfRate} calls/s (half of Kamailio's sustained rate, rounded to 50), ` +
-      `${r.seconds * 2} s per target; "added" is the target's p99 minus the direct p99 at that rate ` +
-      '(goal for sipwarden: under 5 ms).',
+    `- Half rate: ${r.halfRate} calls/s (half of Kamailio's sustained rate, rounded to 50), fresh ` +
+      `targets, ${HALF_ROUNDS} interleaved rounds of ${r.seconds} s; per target the median round by p99 is ` +
+      'kept; "added" is its p99 minus the direct p99 (goal for sipwarden: under 5 ms).',
   );
   if (r.stoppedEarly) lines.push(`- Stopped early: ${r.stoppedEarly}.`);
   lines.push('');
@@ -353,8 +397,8 @@ function render(r: {
     `Steps of ${r.seconds} s at ${r.rates.join(', ')} calls/s, targets interleaved within a step, the ` +
       'order rotated at each step. Each call: INVITE, 200, ACK, BYE, 200 over UDP; ACK and BYE follow ' +
       'the Record-Route. A step passes with fewer than 0.1 % failed calls (any call not ended ' +
-      'successfully) and at least 95 % of the asked rate achieved; a failed step is run once more, ' +
-      'and a target leaves when the repeat fails too. Response time: from just after the UAC wrote ' +
+      'successfully) and at least 95 % of the asked rate achieved; a failed step is run once more on ' +
+      'a fresh target (new UAS and proxy), and a target leaves when the repeat fails too. Response time: from just after the UAC wrote ' +
       'the INVITE to its processing of the 200, measured inside sipp with a microsecond clock. ' +
       'Kamailio: test/interop/kamailio/proxy.cfg, children=1 (one UDP worker), ' +
       `${r.kamailioMm} allocator, 1 GB shared memory (so that memory never limits its rate: ` +
@@ -364,7 +408,7 @@ function render(r: {
       'source and caller identity of the load), "sipwarden-plain" has it off.',
   );
   lines.push('', '## Every step', '', table(r.steps), '');
-  if (r.halfSteps.length > 0) lines.push('## Half rate', '', table(r.halfSteps), '');
+  if (r.halfSteps.length > 0) lines.push('## Half rate (run = round)', '', table(r.halfSteps), '');
   return lines.join('\n');
 }
 
