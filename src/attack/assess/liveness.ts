@@ -7,8 +7,8 @@ import type { SipEndpoint } from '../ua/endpoint.ts';
 export async function isAlive(
   endpoint: SipEndpoint,
   target: Endpoint,
-  tries = 3,
-  timeoutMs = 2000,
+  tries = 2,
+  timeoutMs = 1500,
 ): Promise<boolean> {
   const random = new Random();
   for (let i = 0; i < tries; i++) {
