@@ -102,3 +102,21 @@ export function buildPipeline(
     ...(observer ? { observer } : {}),
   });
 }
+
+/**
+ * Checks `security` the way the gateway will build it (every stage's own settings, the
+ * allowlist), without starting anything: for `sipwarden check-config`. Returns the
+ * problems as `path: reason` lines.
+ */
+export function checkSecuritySettings(security: SecuritySettings, deps: StageDependencies): string[] {
+  const issues: string[] = [];
+  for (const check of [() => buildAllowlist(security.allowlist), () => buildStages(security, deps)]) {
+    try {
+      check();
+    } catch (error) {
+      if (!(error instanceof StageConfigError)) throw error;
+      issues.push(...error.issues);
+    }
+  }
+  return issues;
+}

@@ -1,15 +1,15 @@
 import { z } from 'zod';
 import type { RequestContext } from '../../core/inspector.ts';
 import { eventFor } from '../event-input.ts';
+import { integer, parseStageSettings } from '../rule-schema.ts';
 import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
-import { parseStageSettings } from '../stage-settings.ts';
 
 /**
  * At most N concurrent calls per caller identity, counted from the dialogs the proxy
  * holds: a stolen account cannot run up a bill with a hundred parallel calls.
  */
 const settingsSchema = z.strictObject({
-  maxConcurrentCalls: z.number().int().min(1).max(100_000).default(5),
+  maxConcurrentCalls: integer(1, 100_000).default(5),
 });
 
 export function createCallLimitStage(raw: unknown, _deps: StageDependencies): Stage {

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { PacketContext, RequestContext } from '../../core/inspector.ts';
 import type { SipUri } from '../../sip/message.ts';
 import { eventFor } from '../event-input.ts';
+import { integer, oneOf, parseStageSettings } from '../rule-schema.ts';
 import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
-import { parseStageSettings } from '../stage-settings.ts';
 
 /**
  * The gate: the first and cheapest stage (DESIGN.md, pipeline step 1). Before any parsing
@@ -16,16 +16,16 @@ import { parseStageSettings } from '../stage-settings.ts';
 
 const settingsSchema = z.strictObject({
   /** Datagrams or stream messages per second from one untrusted source address. */
-  packetsPerSecond: z.number().int().min(1).max(1_000_000).default(1000),
+  packetsPerSecond: integer(1, 1_000_000).default(1000),
   /** Known-good sources (they authenticated) get this many times the budget. */
-  trustedMultiplier: z.number().int().min(1).max(1000).default(10),
+  trustedMultiplier: integer(1, 1000).default(10),
   overload: z
     .strictObject({
       /** Messages per second, all sources together, above which shedding starts. */
-      messagesPerSecond: z.number().int().min(1).max(10_000_000).default(20_000),
+      messagesPerSecond: integer(1, 10_000_000).default(20_000),
       /** Shed with `503 Service Unavailable` and Retry-After, or silently. */
-      action: z.enum(['reject', 'drop']).default('reject'),
-      retryAfterSeconds: z.number().int().min(1).max(3600).default(5),
+      action: oneOf(['reject', 'drop']).default('reject'),
+      retryAfterSeconds: integer(1, 3600).default(5),
     })
     .prefault({}),
 });

@@ -35,8 +35,8 @@ import { parseDigits } from '../../sip/headers/scalar.ts';
 import { scanHost } from '../../sip/host.ts';
 import type { NameAddr, SipMessage, SipResponse, SipUri, Uri } from '../../sip/message.ts';
 import { eventFor } from '../event-input.ts';
+import { parseStageSettings } from '../rule-schema.ts';
 import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
-import { parseStageSettings } from '../stage-settings.ts';
 
 const count = (min: number, max: number, fallback: number) =>
   z
