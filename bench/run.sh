@@ -3,6 +3,7 @@
 #   - bench/micro/parser.bench.ts (when present): parser micro-benchmark
 #   - bench/load/call-rate.ts: highest sustained call rate and response times, direct sipp
 #     vs Kamailio vs sipwarden, in the same run (load-<date>.md)
+#   - bench/load/blocked-drop.ts: datagrams per core dropped from a blocked source
 #   - bench/load/memory.ts: resident memory with 10,000 INVITE transactions in flight
 #     (load-memory-<date>.md)
 # Needs sipp and Kamailio (scripts/install-test-deps.sh). All traffic on loopback; every
@@ -37,3 +38,6 @@ if [ "${SKIP_MEMORY:-0}" != "1" ]; then
   echo "== load: memory with 10,000 transactions in flight"
   node --import tsx bench/load/memory.ts
 fi
+
+echo "== load: datagrams dropped from a blocked source"
+node --import tsx bench/load/blocked-drop.ts
