@@ -13,6 +13,8 @@ export interface MachineInfo {
   readonly sipp: string;
   readonly kamailio: string;
   readonly commit: string;
+  /** Files under src/ that differ from the commit (uncommitted work in the checkout). */
+  readonly sourcesChanged: number;
   readonly loadAverage: string;
 }
 
@@ -37,10 +39,15 @@ export function loadAverageText(): string {
 
 export function machineInfo(repoRoot: string): MachineInfo {
   let commit = 'unknown';
+  let sourcesChanged = 0;
   try {
     commit = execFileSync('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD'], {
       encoding: 'latin1',
     }).trim();
+    const status = execFileSync('git', ['-C', repoRoot, 'status', '--porcelain', '--', 'src'], {
+      encoding: 'latin1',
+    });
+    sourcesChanged = status.split('\n').filter((l) => l.trim() !== '').length;
   } catch {
     // not a checkout
   }
@@ -53,6 +60,7 @@ export function machineInfo(repoRoot: string): MachineInfo {
     sipp: firstLine('sipp', ['-v'], /SIPp v/),
     kamailio: firstLine('kamailio', ['-v'], /^version:/),
     commit,
+    sourcesChanged,
     loadAverage: loadAverageText(),
   };
 }

@@ -15,7 +15,7 @@
  * What "memory" is: sipwarden is one process: VmRSS from /proc/PID/status. Kamailio is a
  * group of processes sharing one shared-memory segment where its transactions live: the sum
  * of their proportional set sizes (Pss, /proc/PID/smaps_rollup), which counts shared pages
- * once. Kamailio runs with 1 GB of shared memory here (-m 1024, -x tlsf, as in the call-rate
+ * once. Kamailio runs with 4 GB of shared memory here (-m 4096, -x tlsf, as in the call-rate
  * benchmark) so that 10,000 transactions fit; only the pages it touches count.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -62,7 +62,7 @@ async function measure(
     uasScenario: 'uas-hold.xml',
     uasPauseMs: holdSeconds * 1000,
     uasTimeoutS: rampSeconds + holdSeconds + 60,
-    kamailioSharedMemoryMb: 1024,
+    kamailioSharedMemoryMb: 4096,
     kamailioMemoryManager: 'tlsf',
   });
   let uacResult: SippResult | undefined;
@@ -132,7 +132,7 @@ function render(
       `response after ${holdSeconds} s, so every call is an open INVITE transaction in the proxy when memory is read.`,
     '- sipwarden: VmRSS of its one process (security pipeline on with 127.0.0.0/8 allowlisted; ' +
       'sipwarden-plain: off). Kamailio: sum of Pss over its processes (shared memory counted ' +
-      'once; -m 1024 -x tlsf, one worker).',
+      'once; -m 4096 -x tlsf, one worker).',
     '',
     '| target | calls held | idle (MiB) | loaded (MiB) | per transaction (KiB) | note |',
     '|---|---:|---:|---:|---:|---|',

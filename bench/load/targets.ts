@@ -87,7 +87,7 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
     const kamailio = await startKamailio({
       port: await freePort(),
       upstream: { host: HOST, port: uasPort },
-      sharedMemoryMb: options.kamailioSharedMemoryMb ?? 1024,
+      sharedMemoryMb: options.kamailioSharedMemoryMb ?? 4096,
       ...(options.kamailioMemoryManager ? { memoryManager: options.kamailioMemoryManager } : {}),
     });
     return {
