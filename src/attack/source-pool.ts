@@ -36,6 +36,7 @@ function bindSocket(
   address: string,
   port: number,
   onMessage: (data: Buffer, from: RemoteInfo) => void,
+  onError: () => void,
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
@@ -51,8 +52,8 @@ function bindSocket(
     socket.once('error', fail);
     socket.bind({ address, port, exclusive: true }, () => {
       socket.off('error', fail);
-      // Send errors (ENOBUFS, ECONNREFUSED echoes) are counted by the caller, never thrown.
-      socket.on('error', () => {});
+      // Send errors (ENOBUFS, ECONNREFUSED echoes) are counted, never thrown.
+      socket.on('error', onError);
       socket.on('message', onMessage);
       resolve(socket);
     });
@@ -62,13 +63,18 @@ function bindSocket(
 export class SourcePool {
   readonly #options: SourcePoolOptions;
   readonly #sockets: (Socket | undefined)[];
+  /** Local port per source, kept: socket.address() is a system call, too dear per datagram. */
+  readonly #ports: Uint16Array;
   readonly size: number;
+  /** Send errors reported by the sockets (ENOBUFS under an unpaced flood, ICMP echoes). */
+  sendErrors = 0;
   #closed = false;
 
   constructor(options: SourcePoolOptions) {
     this.#options = options;
     this.size = Math.max(1, Math.min(options.range.size, options.maxSources ?? DEFAULT_MAX_SOURCES));
     this.#sockets = new Array(this.size);
+    this.#ports = new Uint16Array(this.size);
   }
 
   /** The source index message `seq` goes out from. */
@@ -95,8 +101,13 @@ export class SourcePool {
   async #open(index: number): Promise<Socket> {
     const existing = this.#sockets[index];
     if (existing) return existing;
-    const socket = await bindSocket(this.addressOf(index), this.#options.port ?? 0, (data, from) =>
-      this.#options.onMessage(data, from, index),
+    const socket = await bindSocket(
+      this.addressOf(index),
+      this.#options.port ?? 0,
+      (data, from) => this.#options.onMessage(data, from, index),
+      () => {
+        this.sendErrors++;
+      },
     );
     if (this.#closed) {
       socket.close();
@@ -117,6 +128,7 @@ export class SourcePool {
       });
     }
     this.#sockets[index] = socket;
+    this.#ports[index] = socket.address().port;
     return socket;
   }
 
@@ -137,8 +149,7 @@ export class SourcePool {
 
   /** Local port of source `index` (0 before it is bound). */
   portOf(index: number): number {
-    const socket = this.#sockets[index];
-    return socket ? socket.address().port : 0;
+    return this.#ports[index] ?? 0;
   }
 
   /** How many sockets are bound. */

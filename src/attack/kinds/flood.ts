@@ -104,7 +104,8 @@ export async function runFlood(options: FloodOptions): Promise<AttackReport> {
           : {}),
       });
       tally.sentOne(seq);
-      socket.send(Buffer.from(text, 'latin1'), countError);
+      // No callback: a failed send surfaces as the socket's 'error', counted by the pool.
+      socket.send(Buffer.from(text, 'latin1'));
       return undefined;
     });
     const sentAll = paced.sent;
@@ -140,7 +141,7 @@ export async function runFlood(options: FloodOptions): Promise<AttackReport> {
       unit: method,
       rate: { asked: limits.rate, achieved: achievedRate(sentAll, paced.elapsedMs) },
       sources: { ...sourceSummary(addresses), count: used },
-      sendErrors,
+      sendErrors: sendErrors + pool.sendErrors,
       answers,
       succeeded,
       applicable: true,
