@@ -14,16 +14,27 @@
  * behind one NAT address is not taken for a flood. Rules not keyed on the source spare
  * trusted sources their action; rules counting distinct sources do not count them at all:
  * an authenticated address is not one of a distributed attack's many sources.
+ *
+ * register-distributed: a REGISTER flood spread over many sources, each sending a few
+ * requests with random users, Call-IDs and User-Agents, stays under every per-source and
+ * per-key rule. What tells its sources from phones is what they do with a digest challenge
+ * (RFC 3261 22.2): a phone answers its 401 within a round trip, a flood tool never does.
+ * While credential-less REGISTERs from untrusted sources surge (over `factor` x their learnt
+ * rate and over `floor`), an untrusted source that ignored most of the challenges it was sent
+ * (at least `ignoredChallenges`, each left unanswered for `graceMs`) is blocked. See
+ * REGISTER_DISTRIBUTED for why these figures.
  */
 import { z } from 'zod';
 import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
 import { type Attribute, MessageAttributes } from '../attributes.ts';
-import { BaselineRate } from '../baseline-rate.ts';
+import { BaselineRate, type BaselineReading } from '../baseline-rate.ts';
+import { credentialsOf } from '../credentials.ts';
 import { eventFor } from '../event-input.ts';
 import {
   type ActionSpec,
   actionFields,
   attribute,
+  blockSpec,
   boolean,
   decimal,
   integer,
@@ -146,6 +157,38 @@ const baselineSchema = z
     }
   });
 
+const registerDistributedSchema = z
+  .strictObject({
+    /** `block` the sources that ignore challenges during a surge, or only `alert`. */
+    action: oneOf(['block', 'alert']).default('block'),
+    block: blockSpec.default({ scope: 'address', durationMs: 10 * 60 * 1000 }),
+    /** Unanswered challenges a source must have had (and answered fewer than half of them). */
+    ignoredChallenges: integer(1, 1000).default(3),
+    /** The window over which challenges and answers are counted per source. */
+    windowMs: windowMs.default(60_000),
+    /** A challenge counts as unanswered only this long after it was sent: a round trip and more. */
+    graceMs: integer(100, 60_000, 'must be a delay in milliseconds from 100 to 60000').default(2000),
+    /** The surge: credential-less REGISTERs from untrusted sources against their learnt rate. */
+    surge: z
+      .strictObject({
+        windowMs: windowMs.default(10_000),
+        factor: decimal(1.1, 1000).default(5),
+        floor: threshold.default(1000),
+        smoothing: decimal(0.001, 1).default(0.1),
+      })
+      .prefault({}),
+  })
+  .superRefine((r, ctx) => {
+    if (r.block.scope === 'key') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['block', 'scope'],
+        message: 'must be address or network: the rule blocks the sources that ignore challenges',
+      });
+    }
+  })
+  .prefault({});
+
 type RuleInput = z.input<typeof ruleSchema>;
 type BaselineInput = z.input<typeof baselineSchema>;
 
@@ -184,6 +227,7 @@ type BaselineInput = z.input<typeof baselineSchema>;
  *   phones of one model re-register after a restart: they only alert.
  * Baselines (alert only): INVITE, REGISTER and OPTIONS rates against 5x their learnt
  *   normal, with floors (500, 5000, 2000 per 10 s) under which nothing is reported.
+ * register-distributed (settings `registerDistributed`), blocks: see below.
  */
 const DEFAULT_BLOCK = { scope: 'address', durationMs: 10 * 60 * 1000 } as const;
 
@@ -249,7 +293,42 @@ export const DEFAULT_FLOOD_BASELINES: readonly BaselineInput[] = [
   { name: 'options-baseline', match: { method: 'OPTIONS' }, floor: 2000 },
 ];
 
-const DEFAULT_NAMES = new Set([...DEFAULT_FLOOD_RULES, ...DEFAULT_FLOOD_BASELINES].map((r) => r.name));
+/**
+ * register-distributed, and why these figures. A distributed REGISTER flood's sources are
+ * indistinguishable from phones by count: an office of 200 phones behind one NAT address
+ * sends 200 credential-less REGISTERs after an outage, a flood source may send 10. They
+ * differ in what they do with the 401: every phone answers it (with its password, right or
+ * wrong: wrong ones are the password-guessing stage's), a flood tool ignores it.
+ *
+ * - Only during a surge: credential-less REGISTERs from untrusted sources over 5 x their
+ *   learnt rate and over 1000 per 10 s. Outside one, a source ignoring challenges (a phone
+ *   without a password, retrying every 30 s) is left alone. Normally such REGISTERs are
+ *   rare: a phone's address earns trust at its first successful registration (24 h, renewed
+ *   by each one), and trusted sources are not counted.
+ * - Only untrusted sources: a trusted one is neither counted nor blocked.
+ * - A challenge counts as ignored 2 s after it was sent (the 401 must reach the phone and
+ *   its answer come back: a round trip, however slow the link), and a source is blocked
+ *   only when it has had at least 3 such challenges in 60 s and answered fewer than half
+ *   of all its challenges: a NAT office whose phones answer is never taken for one, even
+ *   when its registrar is slow and every phone's first REGISTER came before any answer.
+ * - After a restart of sipwarden, trust (in memory) is gone: a re-registration storm of the
+ *   whole customer base may make a surge, but its phones answer their challenges and are
+ *   not blocked; at worst the overload gate sheds new credential-less requests with 503 and
+ *   Retry-After, and lets requests with credentials through.
+ * - A trunk sends INVITEs, not REGISTERs, and authenticates by address: it is not concerned.
+ *   INVITE floods are not treated this way for that reason: a trunk never earns trust.
+ * - Not caught: a flood that answers challenges with made-up credentials. Those answers
+ *   fail (401/403), and the password-guessing stage blocks a source past 5 failures.
+ * - When the registrar does not challenge at all (it answers 200 or nothing), there is no
+ *   challenge to ignore: the baselines and user-agent-distributed alert, the per-source
+ *   rules and the overload gate remain.
+ */
+export const REGISTER_DISTRIBUTED = 'register-distributed';
+
+const DEFAULT_NAMES = new Set([
+  ...[...DEFAULT_FLOOD_RULES, ...DEFAULT_FLOOD_BASELINES].map((r) => r.name),
+  REGISTER_DISTRIBUTED,
+]);
 
 const settingsSchema = z
   .strictObject({
@@ -260,6 +339,8 @@ const settingsSchema = z
     trustedMultiplier: trustedMultiplier.default(10),
     rules: z.array(ruleSchema).max(256, { error: 'must list at most 256 rules' }).default([]),
     baselines: z.array(baselineSchema).max(32, { error: 'must list at most 32 baselines' }).default([]),
+    /** The built-in register-distributed rule's settings. */
+    registerDistributed: registerDistributedSchema,
   })
   .superRefine((s, ctx) => {
     s.disabled.forEach((name, i) => {
@@ -274,12 +355,16 @@ const settingsSchema = z
           ctx.addIssue({
             code: 'custom',
             path: [field, i, 'name'],
-            message: `repeats the rule name ${r.name}`,
+            message:
+              r.name === REGISTER_DISTRIBUTED
+                ? `${r.name} is a built-in rule set under registerDistributed`
+                : `repeats the rule name ${r.name}`,
           });
         }
         seen.add(r.name);
       });
     };
+    seen.add(REGISTER_DISTRIBUTED);
     check(s.rules, 'rules');
     check(s.baselines, 'baselines');
   });
@@ -382,6 +467,40 @@ function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
+/** Challenges waiting for their grace period; past this many, newer ones are not counted. */
+const MAX_PENDING_CHALLENGES = 65_536;
+
+/**
+ * Digest challenges sent to untrusted sources, counted per source once they are `graceMs`
+ * old: a FIFO ring of (source, sent at), drained in order of time. Bounded: when full, a
+ * new challenge is not counted (the rule then errs towards not blocking).
+ */
+class PendingChallenges {
+  readonly #sources: (string | undefined)[] = new Array(MAX_PENDING_CHALLENGES);
+  readonly #times = new Float64Array(MAX_PENDING_CHALLENGES);
+  #head = 0;
+  #size = 0;
+
+  add(source: string, now: number): void {
+    if (this.#size === MAX_PENDING_CHALLENGES) return;
+    const slot = (this.#head + this.#size) % MAX_PENDING_CHALLENGES;
+    this.#sources[slot] = source;
+    this.#times[slot] = now;
+    this.#size++;
+  }
+
+  /** Hands each challenge sent at or before `until` to `matured`, oldest first. */
+  drain(until: number, matured: (source: string) => void): void {
+    while (this.#size > 0 && this.#times[this.#head]! <= until) {
+      const source = this.#sources[this.#head]!;
+      this.#sources[this.#head] = undefined;
+      this.#head = (this.#head + 1) % MAX_PENDING_CHALLENGES;
+      this.#size--;
+      matured(source);
+    }
+  }
+}
+
 export const createFloodStage: StageFactory = (settings: unknown, deps: StageDependencies): Stage => {
   const s = parseStageSettings(settingsSchema, settings);
   const defaultRules = DEFAULT_FLOOD_RULES.map((r) => ruleSchema.parse(r));
@@ -392,6 +511,17 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
   const outcomeRules = rules.filter((r) => r.statuses !== undefined);
   const multiplier = s.trustedMultiplier;
   const { store, blocks, trust } = deps;
+  const rd = s.registerDistributed;
+  const registerDistributed = s.defaults && !s.disabled.includes(REGISTER_DISTRIBUTED);
+  const surge = new BaselineRate(rd.surge);
+  const pending = new PendingChallenges();
+  const rdSpec: ActionSpec = { action: rd.action, block: rd.block, tarpitMs: 0 };
+  const challengedPrefix = `flood:${REGISTER_DISTRIBUTED}|challenged|source=`;
+  const answeredPrefix = `flood:${REGISTER_DISTRIBUTED}|answered|source=`;
+  /** The surge holds until this time: to the end of the window after the last reading over its threshold. */
+  let surgeUntil = Number.NEGATIVE_INFINITY;
+  let lastSurge: BaselineReading | undefined;
+  const matured = (source: string, now: number) => store.hit(challengedPrefix + source, rd.windowMs, now);
 
   /** The rule's verdict for this message, or undefined when it does not fire. */
   function evaluate(rule: CompiledRule, attrs: MessageAttributes, now: number): StageVerdict | undefined {
@@ -497,6 +627,63 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
     });
   }
 
+  /**
+   * register-distributed for a client REGISTER: counts answers and the surge, and blocks an
+   * untrusted source that ignores its challenges while the surge lasts.
+   */
+  function evaluateRegisterDistributed(context: RequestContext, now: number): StageVerdict | undefined {
+    pending.drain(now - rd.graceMs, (source) => matured(source, now));
+    const source = context.flow.remoteAddress;
+    if (trust.isTrusted(source, now)) return undefined;
+    if (credentialsOf(context.request) !== undefined) {
+      store.hit(answeredPrefix + source, rd.windowMs, now);
+      return undefined;
+    }
+    const reading = surge.add(now);
+    if (reading.count > reading.threshold) {
+      surgeUntil = (Math.floor(now / rd.surge.windowMs) + 2) * rd.surge.windowMs;
+      lastSurge = reading;
+    }
+    if (now >= surgeUntil || lastSurge === undefined) return undefined;
+    const challenged = store.peek(challengedPrefix + source, rd.windowMs, now);
+    if (challenged < rd.ignoredChallenges) return undefined;
+    const answered = store.peek(answeredPrefix + source, rd.windowMs, now);
+    if (answered * 2 >= challenged) return undefined;
+    return verdictFor(rdSpec, context.flow, {
+      type: 'flood',
+      stage: STAGE,
+      rule: REGISTER_DISTRIBUTED,
+      key: `flood:${REGISTER_DISTRIBUTED}|source=${source}`,
+      reason: `${REGISTER_DISTRIBUTED}: ignored ${Math.round(challenged - answered)} of ${Math.round(
+        challenged,
+      )} digest challenges in ${rd.windowMs} ms while credential-less REGISTERs surge (${
+        lastSurge.count
+      } in a ${rd.surge.windowMs} ms window, over ${round(lastSurge.threshold)})`,
+      details: {
+        challenged: round(challenged),
+        answered: round(answered),
+        threshold: rd.ignoredChallenges,
+        windowMs: rd.windowMs,
+        graceMs: rd.graceMs,
+        surgeCount: lastSurge.count,
+        surgeThreshold: round(lastSurge.threshold),
+        surgeBaseline: round(lastSurge.baseline),
+        surgeWindowMs: rd.surge.windowMs,
+      },
+      defaultStatus: DEFAULT_REJECT_STATUS,
+    });
+  }
+
+  /** A 401/407 to an untrusted source's credential-less REGISTER: a challenge it should answer. */
+  function noteChallenge(context: OutcomeContext, now: number): void {
+    const { request, status } = context;
+    if (status !== 401 && status !== 407) return;
+    if (credentialsOf(request) !== undefined) return;
+    const source = context.flow.remoteAddress;
+    if (trust.isTrusted(source, now)) return;
+    pending.add(source, now);
+  }
+
   return {
     name: 'flood',
     phase: 'detect',
@@ -528,12 +715,20 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
           bestSeverity = severity(verdict);
         }
       }
+      if (registerDistributed && dir === 'client' && request.method === 'REGISTER') {
+        // On a tie (two alerts) the source's own verdict says more than a global rate's.
+        const verdict = evaluateRegisterDistributed(context, now);
+        if (verdict !== undefined && severity(verdict) >= bestSeverity) best = verdict;
+      }
       return best;
     },
 
     outcome(context: OutcomeContext, now: number): StageVerdict {
-      if (outcomeRules.length === 0) return STAGE_PASS;
       const { request, direction: dir, status } = context;
+      if (registerDistributed && dir === 'client' && request.method === 'REGISTER') {
+        noteChallenge(context, now);
+      }
+      if (outcomeRules.length === 0) return STAGE_PASS;
       let attrs: MessageAttributes | undefined;
       let best: StageVerdict = STAGE_PASS;
       let bestSeverity = 0;

@@ -556,3 +556,201 @@ test('settings errors name the key and the reason', () => {
     ['rules[0].match.method: must be a value or a list of values'],
   );
 });
+
+/*
+ * register-distributed: during a surge of credential-less REGISTERs from untrusted sources,
+ * a source that ignores its digest challenges is blocked.
+ */
+
+const registerFrom = (user: string, withCredentials = false) =>
+  request({ method: 'REGISTER', fromUser: user, ...(withCredentials ? { authUser: user } : {}) });
+
+interface FloodRun {
+  /** Per source, the actions of its REGISTERs in order. */
+  readonly actions: Map<string, string[]>;
+  readonly verdicts: StageVerdict[];
+  readonly end: number;
+}
+
+/**
+ * A REGISTER flood at 1000 per second, round robin over `sources` addresses 10.9.x.y, each
+ * REGISTER answered 401 by the registrar at once (the flood never answers the challenge),
+ * until every source has sent `perSource`. A source blocked stops being counted (the gate
+ * drops what it sends next).
+ */
+function registerFlood(
+  flood: ReturnType<typeof createFloodStage>,
+  sources: number,
+  perSource: number,
+  start = T0,
+  during?: (now: number) => void,
+): FloodRun {
+  const actions = new Map<string, string[]>();
+  const verdicts: StageVerdict[] = [];
+  const blocked = new Set<string>();
+  let now = start;
+  for (let k = 0; k < sources * perSource; k++) {
+    now = start + k;
+    during?.(now);
+    const address = `10.9.${(k % sources) >> 8}.${(k % sources) & 255}`;
+    if (blocked.has(address)) continue;
+    const req = registerFrom(String(1000 + (k % 5000)));
+    const v = flood.request!(requestContext(req, flow(address)), now) as StageVerdict;
+    verdicts.push(v);
+    const list = actions.get(address) ?? [];
+    list.push(v.action);
+    actions.set(address, list);
+    if (v.action === 'block') {
+      blocked.add(address);
+      continue;
+    }
+    flood.outcome!(outcomeContext(req, flow(address), 401), now);
+  }
+  return { actions, verdicts, end: now };
+}
+
+test('register-distributed blocks, during a surge, each untrusted source that left 3 challenges unanswered for 2 s', () => {
+  const { flood } = stage();
+  // 1200 sources at 1000 REGISTERs per second: each source sends one every 1.2 s.
+  const run = registerFlood(flood, 1200, 6);
+  assert.equal(run.actions.size, 1200);
+  for (const [address, actions] of run.actions) {
+    // Challenges at 0, 1.2 and 2.4 s are unanswered by 4.4 s: the REGISTER at 4.8 s is blocked.
+    assert.deepEqual(actions, ['pass', 'pass', 'pass', 'pass', 'block'], address);
+  }
+  const v = run.verdicts.find((x) => x.action === 'block')!;
+  assert.ok(v.action === 'block');
+  assert.equal(v.scope, 'address');
+  assert.equal(v.key, '10.9.0.0');
+  assert.equal(v.durationMs, 600_000);
+  assert.equal(v.event.type, 'flood');
+  assert.equal(v.event.rule, 'register-distributed');
+  assert.equal(v.event.key, 'flood:register-distributed|source=10.9.0.0');
+  assert.equal(v.event.details?.challenged, 3);
+  assert.equal(v.event.details?.answered, 0);
+  assert.equal(v.event.details?.threshold, 3);
+  assert.equal(v.event.details?.surgeThreshold, 1000);
+  assert.match(
+    v.event.reason,
+    /ignored 3 of 3 digest challenges in 60000 ms while credential-less REGISTERs surge/,
+  );
+  // No per-source rule fired: each source sent 5 REGISTERs.
+  assert.ok(run.verdicts.every((x) => x.action === 'pass' || x.event.rule === 'register-distributed'));
+});
+
+test('register-distributed spares phones that answer their challenges, even during the surge and untrusted', () => {
+  const { flood } = stage();
+  const phones = Array.from({ length: 50 }, (_, i) => flow(`198.51.100.${i + 1}`));
+  const phoneActions: string[] = [];
+  // Every 100 ms one of 50 phones registers: credential-less, challenged, then with credentials.
+  const run = registerFlood(flood, 1200, 6, T0, (now) => {
+    if ((now - T0) % 100 !== 0) return;
+    const phone = phones[((now - T0) / 100) % 50]!;
+    const user = `p${phone.remoteAddress}`;
+    const first = registerFrom(user);
+    phoneActions.push(actionOf(flood.request!(requestContext(first, phone), now)));
+    flood.outcome!(outcomeContext(first, phone, 401), now);
+    // The answer: wrong or right, it is an answer (the registrar's verdict is another stage's business).
+    const second = registerFrom(user, true);
+    phoneActions.push(actionOf(flood.request!(requestContext(second, phone), now)));
+    flood.outcome!(outcomeContext(second, phone, 200), now);
+  });
+  assert.ok(run.verdicts.some((v) => v.action === 'block'));
+  assert.equal(phoneActions.length, 2 * 72);
+  // Alerts are the global REGISTER baseline's; nothing acts on a phone.
+  assert.deepEqual(
+    phoneActions.filter((a) => a !== 'pass' && a !== 'alert'),
+    [],
+  );
+});
+
+test('register-distributed never blocks a NAT office whose slow registrar challenges every phone at once during a surge', () => {
+  const { flood } = stage();
+  const office = flow('198.51.100.77', 5060);
+  const officeActions: string[] = [];
+  const pendingFirst: { req: ReturnType<typeof registerFrom>; user: string }[] = [];
+  registerFlood(flood, 1200, 8, T0, (now) => {
+    const t = now - T0;
+    // From 1 s on, 200 phones send their first REGISTER, 5 ms apart.
+    if (t >= 1000 && t < 2000 && t % 5 === 0) {
+      const user = String(2000 + (t - 1000) / 5);
+      const req = registerFrom(user);
+      officeActions.push(actionOf(flood.request!(requestContext(req, office), now)));
+      pendingFirst.push({ req, user });
+    }
+    // At 3.5 s the registrar, slowed by the flood, challenges all of them.
+    if (t === 3500) for (const { req } of pendingFirst) flood.outcome!(outcomeContext(req, office, 401), now);
+    // The phones' answers come back over a slow link, 300 ms later.
+    if (t === 3800) {
+      for (const { user } of pendingFirst) {
+        const req = registerFrom(user, true);
+        officeActions.push(actionOf(flood.request!(requestContext(req, office), now)));
+      }
+    }
+    // Later, phones that were switched on late send their first REGISTERs.
+    if (t >= 6000 && t < 7000 && t % 50 === 0) {
+      officeActions.push(actionOf(flood.request!(requestContext(registerFrom(`late${t}`), office), now)));
+    }
+  });
+  assert.equal(officeActions.length, 420);
+  assert.deepEqual(
+    officeActions.filter((a) => a !== 'pass' && a !== 'alert'),
+    [],
+  );
+});
+
+test('register-distributed leaves a source ignoring its challenges alone when there is no surge', () => {
+  const { flood } = stage();
+  // A phone without a password, trying every second for a minute, and a slow svwar-like sweep.
+  const phone = flow('198.51.100.20');
+  for (let i = 0; i < 60; i++) {
+    const req = registerFrom('100');
+    assert.equal(actionOf(flood.request!(requestContext(req, phone), T0 + i * 1000)), 'pass');
+    flood.outcome!(outcomeContext(req, phone, 401), T0 + i * 1000);
+  }
+});
+
+test('register-distributed neither counts nor blocks a trusted source', () => {
+  const { deps, flood } = stage();
+  deps.trust.succeed('10.9.0.5', '100', T0 - 1000);
+  const run = registerFlood(flood, 1200, 6);
+  // Its last REGISTER comes after 5000 in the window: the global baseline's alert, no more.
+  assert.deepEqual(run.actions.get('10.9.0.5'), ['pass', 'pass', 'pass', 'pass', 'pass', 'alert']);
+  assert.deepEqual(run.actions.get('10.9.0.6'), ['pass', 'pass', 'pass', 'pass', 'block']);
+});
+
+test('register-distributed can be disabled, or set to alert only', () => {
+  const off = registerFlood(stage({ disabled: ['register-distributed'] }).flood, 1200, 6);
+  assert.ok(off.verdicts.every((v) => v.action === 'pass' || v.event.rule === 'register-baseline'));
+  const alerting = registerFlood(stage({ registerDistributed: { action: 'alert' } }).flood, 1200, 6);
+  const fired = alerting.verdicts.filter((v) => v.action !== 'pass');
+  assert.ok(fired.every((v) => v.action === 'alert'));
+  const alerted = new Set(
+    fired.filter((v) => v.event.rule === 'register-distributed').map((v) => v.event.source?.address),
+  );
+  assert.equal(alerted.size, 1200);
+});
+
+test('register-distributed follows its settings: surge floor, challenges, grace', () => {
+  const { flood } = stage({
+    registerDistributed: { ignoredChallenges: 1, graceMs: 500, surge: { floor: 100 } },
+  });
+  // 200 sources at 1000/s: one REGISTER per source every 200 ms; the surge begins past 100.
+  const run = registerFlood(flood, 200, 6);
+  // Challenge at 0 unanswered by 500 ms: the REGISTER at 600 ms is blocked.
+  for (const actions of run.actions.values()) assert.deepEqual(actions, ['pass', 'pass', 'pass', 'block']);
+});
+
+test('register-distributed settings errors name the key and the reason', () => {
+  assert.deepEqual(errors({ registerDistributed: { block: { scope: 'key' } } }), [
+    'registerDistributed.block.scope: must be address or network: the rule blocks the sources that ignore challenges',
+  ]);
+  assert.deepEqual(errors({ registerDistributed: { graceMs: 5, surge: { floor: 0 } } }), [
+    'registerDistributed.graceMs: must be a delay in milliseconds from 100 to 60000',
+    'registerDistributed.surge.floor: must be an integer from 1 to 10000000',
+  ]);
+  assert.deepEqual(
+    errors({ rules: [{ name: 'register-distributed', key: [], threshold: { count: 1, windowMs: 1000 } }] }),
+    ['rules[0].name: register-distributed is a built-in rule set under registerDistributed'],
+  );
+});

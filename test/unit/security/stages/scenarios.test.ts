@@ -331,3 +331,46 @@ test('a source sending malformed messages is blocked at the 21st in 10 s', () =>
   assert.equal(verdicts.indexOf('drop'), 20);
   assert.deepEqual(verdicts.slice(21), ['blocked', 'blocked', 'blocked', 'blocked']);
 });
+
+test('during a REGISTER flood from 1200 sources, the flood is blocked and an office of 200 phones re-registering meanwhile is not', () => {
+  const h = detection();
+  const office = flow('198.51.100.77', 5060);
+  const flooders = new Set<string>();
+  const officeResults: string[] = [];
+  // 1000 REGISTERs per second round robin over 1200 sources, each challenged and never answered.
+  for (let k = 0; k < 1200 * 8; k++) {
+    h.clock.now = T0 + k;
+    const address = `10.8.${(k % 1200) >> 8}.${(k % 1200) & 255}`;
+    flooders.add(address);
+    const flood = request({
+      method: 'REGISTER',
+      fromUser: String(5000 + (k % 3000)),
+      userAgent: 'MicroSIP/3.21.3',
+    });
+    if (h.send(flood, flow(address)) === 'pass') h.answer(flood, flow(address), 401, CHALLENGE);
+    // From 2 s on, the office's 200 phones register, one every 10 ms: challenged, then answered.
+    const t = k - 2000;
+    if (t >= 0 && t < 2000 && t % 10 === 0) {
+      const user = String(2000 + t / 10);
+      const first = request({ method: 'REGISTER', fromUser: user, callId: `reg-${user}`, cseq: 1 });
+      officeResults.push(h.send(first, office));
+      h.answer(first, office, 401, CHALLENGE);
+      const second = request({
+        method: 'REGISTER',
+        fromUser: user,
+        callId: `reg-${user}`,
+        cseq: 2,
+        authUser: user,
+      });
+      officeResults.push(h.send(second, office));
+      h.answer(second, office, 200);
+    }
+  }
+  assert.equal(officeResults.length, 400);
+  assert.ok(officeResults.every((r) => r === 'pass'));
+  assert.equal(h.blocked('198.51.100.77'), false);
+  const blocked = [...flooders].filter((a) => h.blocked(a));
+  assert.equal(blocked.length, 1200);
+  const rules = new Set(h.actions().map((e) => `${e.type}/${e.rule}`));
+  assert.deepEqual([...rules], ['flood/register-distributed']);
+});
