@@ -31,6 +31,7 @@ const rounds = arg('rounds', 31);
 const msPerRun = arg('ms', 60);
 const write = !process.argv.includes('--no-write');
 
+const loadAtStart = loadavg();
 const corpusDir = join(import.meta.dirname, 'corpus');
 const files = readdirSync(corpusDir)
   .filter((f) => f.endsWith('.sip'))
@@ -153,6 +154,7 @@ function pairedRatio(name: string): number {
   return median(ratios);
 }
 
+const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' ');
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const rows = candidates.map((c) => {
   const xs = samples.get(c.name)!;
@@ -165,10 +167,9 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const report = [
   '# Parser micro-benchmark',
   '',
-  `Run: ${date}, node ${process.version}, nproc ${availableParallelism()}, ${cpu}, load average at the end`,
-  `${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')} (other work shares the machine: absolute figures are noisy, the interleaved ratios less so).`,
+  `Run: ${date}, node ${process.version}, nproc ${availableParallelism()}, ${cpu}, load average`,
+  `${fmtLoad(loadAtStart)} at the start and ${fmtLoad(loadavg())} at the end (other work shares the`,
+  'machine: absolute figures are noisy, the interleaved ratios less so).',
   `Corpus: ${files.join(', ')} (bench/micro/corpus). ${rounds} interleaved rounds of about ${msPerRun} ms`,
   'per parser; figures are messages per second, median and range over the rounds. The ratio of a',
   'sipwarden row is the median over rounds of its rate divided by the faster baseline in that round.',
