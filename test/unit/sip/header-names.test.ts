@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalName, compactName, longName } from '../../../src/sip/header-names.ts';
+import {
+  canonicalName,
+  compactName,
+  knownName,
+  longName,
+  nameHashStep,
+} from '../../../src/sip/header-names.ts';
 
 test('expands compact forms of any case to lower-case long names', () => {
   const pairs: [string, string][] = [
@@ -51,4 +57,25 @@ test('treats names that are Object prototype keys as plain names', () => {
 test('gives the compact form of a long name when one exists', () => {
   assert.equal(compactName('via'), 'v');
   assert.equal(compactName('max-forwards'), undefined);
+});
+
+test('recognises common names on their bytes in any case and nothing else', () => {
+  const hashOf = (s: string): number => {
+    let h = 0;
+    for (let i = 0; i < s.length; i++) h = nameHashStep(h, s.charCodeAt(i));
+    return h;
+  };
+  const at = (name: string): string | undefined => {
+    const line = `X${name}: 1`;
+    return knownName(line, 1, 1 + name.length, hashOf(name));
+  };
+  assert.equal(at('Via'), 'via');
+  assert.equal(at('vIA'), 'via');
+  assert.equal(at('v'), 'via');
+  assert.equal(at('Call-ID'), 'call-id');
+  assert.equal(at('CONTENT-LENGTH'), 'content-length');
+  assert.equal(at('i'), 'call-id');
+  for (const near of ['Vias', 'Vi', 'Xia', 'Via-', 'Call_ID', 'Content-Lengthx', 'q', 'X-Via']) {
+    assert.equal(at(near), undefined, near);
+  }
 });
