@@ -36,7 +36,7 @@
  * reaches, and a proxy's sustained rate can never exceed it. Every loop is bounded in count
  * and time; all traffic is on loopback.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -312,9 +312,15 @@ async function main(): Promise<void> {
   }
 }
 
+/** bench/results/load-<date>.md, or load-<date>-2.md... when that day already has one. */
 function defaultOutput(): string {
   const date = new Date().toISOString().slice(0, 10);
-  return join(REPO_ROOT, 'bench', 'results', `load-${date}.md`);
+  const dir = join(REPO_ROOT, 'bench', 'results');
+  for (let n = 1; n < 100; n++) {
+    const path = join(dir, `load-${date}${n === 1 ? '' : `-${n}`}.md`);
+    if (!existsSync(path)) return path;
+  }
+  return join(dir, `load-${date}-last.md`);
 }
 
 function render(r: {
