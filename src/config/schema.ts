@@ -86,6 +86,9 @@ const limits = z
     headerLines: integer(8, 4096).default(256),
     tokenBytes: integer(16, 65535).default(1024),
     bodyBytes: integer(1, 16 * 1024 * 1024).default(4000),
+    // The kernel's UDP receive buffer to ask for (it caps the request at net.core.rmem_max):
+    // room for bursts and garbage-collection pauses, as Kamailio probes for the largest it can get.
+    udpReceiveBufferBytes: integer(65536, 256 * 1024 * 1024).default(4 * 1024 * 1024),
   })
   .prefault({});
 

@@ -11,11 +11,13 @@ import type { Flow, SendTarget, TransportName } from '../transport/types.ts';
  */
 
 const TAG_BYTES = 10;
+const CACHE_ENTRIES = 10_000;
 const TRANSPORT_CODES: Record<TransportName, number> = { udp: 1, tcp: 2, tls: 3 };
 const TRANSPORTS: readonly (TransportName | undefined)[] = [undefined, 'udp', 'tcp', 'tls'];
 
 export class FlowTokenCodec {
   readonly #secret: Buffer;
+  readonly #cache = new Map<string, string>();
 
   constructor(secret: Buffer) {
     if (secret.length < 16) throw new RangeError('flow token secret must be at least 16 bytes');
@@ -24,9 +26,15 @@ export class FlowTokenCodec {
 
   encode(flow: Flow): string {
     const payload = `${TRANSPORT_CODES[flow.transport]}|${flow.remoteAddress}|${flow.remotePort}|${flow.connectionId ?? 0}`;
+    // A client sends many requests over one flow: its token is computed once, not per request.
+    const cached = this.#cache.get(payload);
+    if (cached !== undefined) return cached;
     const body = Buffer.from(payload, 'latin1');
-    const tag = this.#tag(body);
-    return Buffer.concat([tag, body]).toString('base64url');
+    const token = Buffer.concat([this.#tag(body), body]).toString('base64url');
+    // Bounded: when full, start over (a flood of new flows costs the HMAC, nothing more).
+    if (this.#cache.size >= CACHE_ENTRIES) this.#cache.clear();
+    this.#cache.set(payload, token);
+    return token;
   }
 
   /** The target a token names, or undefined when it is malformed or its signature does not verify. */

@@ -654,7 +654,7 @@ export class SipProxy {
 
   #send(target: SendTarget, data: Buffer): void {
     // The transport logs and counts failures; a failed send never throws.
-    void this.#transport.send(target, data);
+    this.#transport.sendNow(target, data);
   }
 
   #isAddressedToUs(request: SipRequest): boolean {

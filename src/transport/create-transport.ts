@@ -428,6 +428,31 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
     }
   }
 
+  /**
+   * Fire and forget: the hot path. A UDP datagram goes out with no promise and no closure
+   * per message; a failure is logged and counted when the socket reports it. Streams go
+   * through send().
+   */
+  sendNow(target: SendTarget, data: Buffer): void {
+    if (target.transport !== 'udp' || this.#closing !== undefined) {
+      void this.send(target, data);
+      return;
+    }
+    const family = addressFamily(target.address);
+    const endpoint = family === 0 || !isPort(target.port) ? undefined : this.#udpEndpoint(family);
+    if (endpoint === undefined || (family === 4 && endpoint.family === 6)) {
+      void this.send(target, data);
+      return;
+    }
+    endpoint.socket.send(data, target.port, target.address, (error) => {
+      if (error) this.#failed(target, { reason: 'socket-error', error });
+    });
+  }
+
+  #udpEndpoint(family: number): UdpEndpoint | undefined {
+    return this.#udp.find((candidate) => candidate.family === family);
+  }
+
   #sendUdp(target: SendTarget, data: Buffer): Promise<Failure | undefined> {
     const family = addressFamily(target.address);
     let address = target.address;

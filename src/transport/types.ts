@@ -94,6 +94,11 @@ export interface TransportLayer {
    * false. Stream targets without an open connection are connected to (outbound).
    */
   send(target: SendTarget, data: Buffer): Promise<boolean>;
+  /**
+   * The same without a result, for the hot path: no promise is made for a UDP datagram.
+   * Failures are logged and counted all the same.
+   */
+  sendNow(target: SendTarget, data: Buffer): void;
   /** The addresses actually bound (port 0 in the config resolves to the real port). */
   listening(): readonly ListenerAddress[];
   /** The local address and port to write in Via/Record-Route for a transport (first listener). */
