@@ -46,6 +46,7 @@ import { runSipp, type SippResult } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT } from '../../test/interop/harness/sipwarden.ts';
 import { loadAverageText, machineInfo } from './machine.ts';
 import {
+  deadProcess,
   HOST,
   startTarget,
   TARGET_NAMES,
@@ -76,6 +77,8 @@ export interface StepResult {
   readonly note: string;
   /** 1, or 2 for the repeat of a failed step. */
   readonly attempt?: number;
+  /** Set when a process of the target died during the run: the step measured nothing. */
+  readonly invalid?: string;
 }
 
 function stepOf(target: TargetName, rate: number, attempted: number, result: SippResult): StepResult {
@@ -125,7 +128,9 @@ async function runStep(target: Target, rate: number, seconds: number): Promise<S
     responseTimes: true,
     name: `uac-${target.name}-${rate}`,
   });
-  return stepOf(target.name, rate, attempted, result);
+  const step = stepOf(target.name, rate, attempted, result);
+  const dead = deadProcess(target);
+  return dead ? { ...step, passed: false, invalid: dead, note: `not counted: ${dead}` } : step;
 }
 
 const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(2));
@@ -138,7 +143,7 @@ function table(steps: readonly StepResult[]): string {
   for (const s of steps) {
     lines.push(
       `| ${s.target} | ${s.rate} | ${s.attempt ?? 1} | ${s.achievedRate.toFixed(0)} | ${s.failed}/${s.attempted} | ${ms(s.p50)} | ` +
-        `${ms(s.p99)} | ${s.retransmissions} | ${s.loadAverage} | ${s.passed ? 'pass' : `FAIL: ${s.note}`} |`,
+        `${ms(s.p99)} | ${s.retransmissions} | ${s.loadAverage} | ${s.passed ? 'pass' : s.invalid ? s.note : `FAIL: ${s.note}`} |`,
     );
   }
   return lines.join('\n');
@@ -245,9 +250,23 @@ async function main(): Promise<void> {
         }
         // A failed step runs once more before the target leaves: the machine is shared, and
         // one burst of someone else's work should not decide a target's figure.
+        let invalidRuns = 0;
         for (let attempt = 1; attempt <= 2; attempt++) {
+          const before = deadProcess(targets.get(name)!);
+          if (before) {
+            console.log(`# ${name}: ${before}; starting it again`);
+            await restart(name, rate);
+          }
           const step = { ...(await runStep(targets.get(name)!, rate, seconds)), attempt };
           steps.push(step);
+          if (step.invalid) {
+            console.log(`${name.padEnd(15)} ${String(rate).padStart(5)}/s: ${step.note}; run again`);
+            // Bounded: a target whose processes keep dying stops the whole benchmark.
+            if (++invalidRuns > 5) throw new Error(`${name}: processes keep exiting (${step.invalid})`);
+            await restart(name, rate);
+            attempt--;
+            continue;
+          }
           const last = step.passed || attempt === 2;
           console.log(
             `${name.padEnd(15)} ${String(rate).padStart(5)}/s: achieved ${step.achievedRate.toFixed(0)}/s, ` +
@@ -276,6 +295,11 @@ async function main(): Promise<void> {
       for (const name of names) await restart(name, halfRate);
       for (let round = 1; round <= HALF_ROUNDS; round++) {
         for (const name of names) {
+          const dead = deadProcess(targets.get(name)!);
+          if (dead) {
+            console.log(`# ${name}: ${dead}; starting it again`);
+            await restart(name, halfRate);
+          }
           const step = { ...(await runStep(targets.get(name)!, halfRate, seconds)), attempt: round };
           halfSteps.push(step);
           console.log(
@@ -340,7 +364,7 @@ function render(r: {
   const best = summarize(r.names, r.steps).best;
   const half = new Map<TargetName, StepResult>();
   for (const name of r.names) {
-    const rounds = r.halfSteps.filter((s) => s.target === name);
+    const rounds = r.halfSteps.filter((s) => s.target === name && !s.invalid);
     const byP99 = [...rounds].sort(
       (a, b) => (a.p99 ?? Number.POSITIVE_INFINITY) - (b.p99 ?? Number.POSITIVE_INFINITY),
     );

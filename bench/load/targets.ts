@@ -13,6 +13,7 @@
  */
 import { type Kamailio, startKamailio } from '../../test/interop/harness/kamailio.ts';
 import { freePort } from '../../test/interop/harness/ports.ts';
+import type { ManagedProcess } from '../../test/interop/harness/process.ts';
 import { type SippRun, startSipp } from '../../test/interop/harness/sipp.ts';
 import {
   type Sipwarden,
@@ -41,7 +42,24 @@ export interface Target {
   readonly pid?: number;
   readonly kamailio?: Kamailio;
   readonly sipwarden?: Sipwarden;
+  /** The processes the target is made of (UAS, proxy). */
+  readonly processes: readonly ManagedProcess[];
   stop(): Promise<void>;
+}
+
+/**
+ * The first of the target's processes that is no longer running, described ("uas-direct
+ * exited: signal SIGTERM"), or undefined when all run. Test daemons on a shared machine can
+ * be ended by something else; a step run against a dead UAS measures nothing.
+ */
+export function deadProcess(target: Target): string | undefined {
+  for (const p of target.processes) {
+    if (p.running) continue;
+    const status = p.exitStatus;
+    const how = status?.signal ? `signal ${status.signal}` : `code ${status?.code}`;
+    return `${p.name} (pid ${p.pid}) exited: ${how}`;
+  }
+  return undefined;
 }
 
 export interface TargetOptions {
@@ -81,7 +99,7 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
     await uas.stop();
   };
   if (name === 'direct') {
-    return { name, port: uasPort, uas, stop: stopUas };
+    return { name, port: uasPort, uas, processes: [uas.process], stop: stopUas };
   }
   if (name === 'kamailio') {
     const kamailio = await startKamailio({
@@ -96,6 +114,7 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
       uas,
       pid: kamailio.pid,
       kamailio,
+      processes: [uas.process, kamailio.process],
       stop: async () => {
         await kamailio.stop();
         await stopUas();
@@ -114,6 +133,7 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
     uas,
     pid: sipwarden.pid,
     sipwarden,
+    processes: [uas.process, sipwarden.process],
     stop: async () => {
       await sipwarden.stop();
       await stopUas();
