@@ -279,6 +279,17 @@ export const DEFAULT_FLOOD_RULES: readonly RuleInput[] = [
     action: 'alert',
   },
   {
+    // SPIT: one caller ringing many different extensions. Alert only by default: an
+    // anonymous caller ID on a trunk ("anonymous") also reaches many users, and blocking a
+    // trunk is worse than a spam call. Operators whose trunks are allowlisted can set
+    // `action: block` for this rule by name.
+    name: 'spit-fanout',
+    match: { method: 'INVITE', inDialog: false },
+    key: ['fromUser'],
+    threshold: { distinct: 'toUser', count: 20, windowMs: 60_000 },
+    action: 'alert',
+  },
+  {
     name: 'from-domain-distributed',
     match: { method: 'INVITE', inDialog: false },
     key: ['fromDomain'],

@@ -210,12 +210,49 @@ test('user-agent-distributed alerts when one User-Agent comes from more than 200
   assert.equal(eventOf(v).key, 'flood:user-agent-distributed|userAgent=Bot/1.0');
 });
 
+test('spit-fanout alerts when one caller rings more than 20 distinct users in 60 s', () => {
+  const { flood } = stage();
+  const verdicts: StageVerdict[] = [];
+  for (let i = 0; i < 30; i++) {
+    const req = request({
+      method: 'INVITE',
+      fromUser: 'spammer',
+      ruriUser: `${3000 + i}`,
+      toUser: `${3000 + i}`,
+    });
+    verdicts.push(flood.request!(requestContext(req, flow('10.2.0.1')), T0 + i * 1000) as StageVerdict);
+  }
+  const first = firstNonPass(verdicts);
+  assertNear(first, 20);
+  assert.equal(eventOf(verdicts[first]!).rule, 'spit-fanout');
+  assert.equal(verdicts[first]!.action, 'alert');
+});
+
+test('spit-fanout stays quiet for callers who each ring a few users', () => {
+  const { flood } = stage();
+  for (let i = 0; i < 60; i++) {
+    const req = request({
+      method: 'INVITE',
+      fromUser: `caller${i % 30}`,
+      ruriUser: `${4000 + i}`,
+      toUser: `${4000 + i}`,
+    });
+    const v = flood.request!(requestContext(req, flow('10.2.0.2')), T0 + i * 500) as StageVerdict;
+    assert.equal(v.action, 'pass');
+  }
+});
+
 test('from-domain-distributed alerts when INVITEs from one From domain come from more than 100 sources in 10 s', () => {
   const { flood } = stage();
   const verdicts: StageVerdict[] = [];
   for (let i = 0; i < 115; i++) {
     // Each call to another user: only the From domain is shared.
-    const req = request({ method: 'INVITE', fromDomain: 'spam.example', ruriUser: `${1000 + i}` });
+    const req = request({
+      method: 'INVITE',
+      fromDomain: 'spam.example',
+      fromUser: `caller${i}`,
+      ruriUser: `${1000 + i}`,
+    });
     verdicts.push(flood.request!(requestContext(req, flow(`10.1.0.${i}`)), T0 + i * 10) as StageVerdict);
   }
   const first = firstNonPass(verdicts);
@@ -471,6 +508,7 @@ test('every built-in rule is valid and documented by name', () => {
     'request-flood',
     'invite-target-distributed',
     'user-agent-distributed',
+    'spit-fanout',
     'from-domain-distributed',
   ]);
   assert.doesNotThrow(() => createFloodStage(undefined, makeDeps()));
