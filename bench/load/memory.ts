@@ -27,7 +27,7 @@ import { processGroupMembers, stopAll } from '../../test/interop/harness/process
 import { type SippResult, startSipp } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT } from '../../test/interop/harness/sipwarden.ts';
 import { machineInfo, proportionalKiB, residentKiB } from './machine.ts';
-import { HOST, startTarget, type Target, type TargetName, targetAvailable } from './targets.ts';
+import { deadProcess, HOST, startTarget, type Target, type TargetName, targetAvailable } from './targets.ts';
 
 interface MemoryResult {
   readonly target: TargetName;
@@ -97,7 +97,10 @@ async function measure(
     }
     held = Math.max(held, (await target.uas.snapshot()).current);
     uacResult = await uac.stop();
-    const note = held < inFlight ? `only ${held} of ${inFlight} calls reached the UAS` : '';
+    const dead = deadProcess(target);
+    const note = [held < inFlight ? `only ${held} of ${inFlight} calls reached the UAS` : '', dead ?? '']
+      .filter(Boolean)
+      .join('; ');
     return {
       target: name,
       inFlightWanted: inFlight,
