@@ -27,7 +27,10 @@ export interface Guarded {
   readonly apiUrl: string;
 }
 
-/** sipwarden with its default security settings (plus `config`), in front of 127.0.0.1:`upstreamPort`. */
+/**
+ * sipwarden with its default security settings (plus `config`), in front of
+ * 127.0.0.1:`upstreamPort`. It logs at warn (every event); SW_GUARD_LOG=info shows more.
+ */
 export async function startGuard(upstreamPort: number, config: SipwardenConfig = {}): Promise<Guarded> {
   const port = await freePort();
   const apiPort = await freePort('127.0.0.1', ['tcp']);
