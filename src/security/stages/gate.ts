@@ -47,6 +47,12 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
 
   function admit(packet: PacketContext, now: number): StageVerdict {
     const address = packet.flow.remoteAddress;
+    // The upstream is the protected service itself: a block that happens to cover its
+    // address (an operator's typo, a scanner sharing its host) must never cut it off.
+    if (packet.direction === 'upstream') {
+      store.hit(TOTAL_KEY, SECOND, now);
+      return STAGE_PASS;
+    }
     const block = blocks.match(address, now);
     if (block) {
       block.hits++;
@@ -63,7 +69,6 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
       };
     }
     const total = store.hit(TOTAL_KEY, SECOND, now);
-    if (packet.direction === 'upstream') return STAGE_PASS;
     const budget = trust.isTrusted(address, now)
       ? settings.packetsPerSecond * settings.trustedMultiplier
       : settings.packetsPerSecond;
@@ -86,6 +91,7 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
   }
 
   function request(context: RequestContext, now: number): StageVerdict {
+    if (context.direction === 'upstream') return STAGE_PASS;
     const { request: message, flow } = context;
     const keyBlocks: (string | undefined)[] = [
       userOf(message.from.uri) && `fromUser:${userOf(message.from.uri)}`,
@@ -111,7 +117,7 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
         };
       }
     }
-    if (context.direction === 'upstream' || context.inDialog) return STAGE_PASS;
+    if (context.inDialog) return STAGE_PASS;
     const total = store.peek(TOTAL_KEY, SECOND, now);
     const overload = settings.overload;
     if (total <= overload.messagesPerSecond) return STAGE_PASS;

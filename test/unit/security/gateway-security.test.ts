@@ -213,6 +213,21 @@ describe('the security pipeline with its defaults', () => {
     }
   });
 
+  test('a block that covers the upstream address never cuts off the upstream', async () => {
+    const phone = await UdpPeer.bind('127.0.11.1');
+    try {
+      await api.block({ address: '127.0.0.1', duration: '10m', reason: 'operator typo' });
+      const message = sipRequest('MESSAGE', phone);
+      phone.send(message, port);
+      const forwarded = await upstream.next(sameCall(message));
+      upstream.send(answer(forwarded, 200, 'OK'), port);
+      assert.match(startLine(await phone.next(sameCall(message))), /^SIP\/2\.0 200 /);
+    } finally {
+      await api.unblock('127.0.0.1');
+      phone.close();
+    }
+  });
+
   test('password guessing against one user is blocked after a few failures', async () => {
     const guesser = await UdpPeer.bind('127.0.5.1');
     try {
