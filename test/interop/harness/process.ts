@@ -69,6 +69,8 @@ export class ManagedProcess {
   private readonly err: Tail;
   private status: ExitStatus | undefined;
   private readonly listeners = new Set<() => void>();
+  /** The leader's 'exit' (which can come well before 'close', while forked workers hold the pipes). */
+  private leaderExited = false;
 
   constructor(command: string, args: readonly string[], options: StartOptions = {}) {
     const limit = options.outputLimit ?? OUTPUT_LIMIT;
@@ -114,6 +116,9 @@ export class ManagedProcess {
       });
       // 'close' (not 'exit'): the output streams are drained by then.
       this.child.once('close', (code, signal) => done({ code, signal }));
+      this.child.once('exit', () => {
+        this.leaderExited = true;
+      });
     });
   }
 
@@ -193,6 +198,9 @@ export class ManagedProcess {
   /** Sends `signal` to the process group (the process and whatever it forked). */
   signal(signal: NodeJS.Signals): void {
     if (!this.running) return;
+    // Once the leader and its whole group are gone, its pid may belong to someone else's
+    // new process group (pids are reused quickly): never signal it then.
+    if (this.leaderExited && processGroupMembers(this.pid).length === 0) return;
     signalGroup(this.pid, signal);
   }
 
@@ -209,7 +217,7 @@ export class ManagedProcess {
     let timer: NodeJS.Timeout | undefined;
     const killed = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        signalGroup(this.pid, 'SIGKILL');
+        this.signal('SIGKILL');
         resolve();
       }, graceMs);
     });
