@@ -1,0 +1,126 @@
+/**
+ * What the security pipeline costs per call: sipwarden's own CPU time (from /proc/PID/stat)
+ * for the same sipp load with every default stage on and with the pipeline off, in
+ * interleaved rounds of one run. The ratio off/on estimates the call rate the pipeline
+ * leaves (1.0: free; the goal is at least 0.8), free of the noise that other processes put
+ * on a call-rate ramp on a shared 2-core machine.
+ *
+ *   node --import tsx bench/load/pipeline-cost.ts [--calls 6000] [--rate 1000] [--rounds 3]
+ *
+ * "on" allowlists the load source, as the call-rate benchmark does: every stage runs on
+ * every message, and the rules it trips are recorded as alerts instead of blocking the one
+ * source and caller that sipp's load comes from. Loopback only; every run bounded.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { freePort } from '../../test/interop/harness/ports.ts';
+import { stopAll } from '../../test/interop/harness/process.ts';
+import { runSipp, startSipp } from '../../test/interop/harness/sipp.ts';
+import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
+import { loadAverageText, machineInfo } from './machine.ts';
+
+const { values } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '6000' },
+    rate: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+    out: { type: 'string' },
+  },
+});
+const CALLS = Number(values.calls);
+const RATE = Number(values.rate);
+const ROUNDS = Number(values.rounds);
+const HOST = '127.0.0.1';
+const CLOCK_TICKS = 100;
+
+const CONFIGS = {
+  on: { security: { allowlist: ['127.0.0.0/8'] } },
+  off: { security: { enabled: false } },
+} as const;
+type Mode = keyof typeof CONFIGS;
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** CPU milliseconds sipwarden spends per call, and how many of the calls succeeded. */
+async function measure(mode: Mode): Promise<{ cpuMsPerCall: number; successful: number; failed: number }> {
+  const uasPort = await freePort();
+  const uas = await startSipp({ scenario: 'uas-answer.xml', localPort: uasPort, timeoutS: 120 });
+  await uas.ready();
+  const port = await freePort();
+  const sipwarden = await startSipwarden({
+    port,
+    upstream: { host: HOST, port: uasPort },
+    config: CONFIGS[mode],
+    extraArgs: ['--log-level', 'error'],
+  });
+  try {
+    const call = async (calls: number, rate: number) =>
+      runSipp({
+        scenario: 'uac-call.xml',
+        localPort: await freePort(),
+        remote: { host: HOST, port },
+        calls,
+        rate,
+        timeoutS: Math.ceil(calls / rate) + 30,
+      });
+    // Warm up the JIT first: the measured run is the steady state.
+    await call(Math.min(2000, CALLS), 400);
+    const before = cpuSeconds(sipwarden.pid);
+    const run = await call(CALLS, RATE);
+    const cpu = cpuSeconds(sipwarden.pid) - before;
+    return { cpuMsPerCall: (cpu * 1000) / CALLS, successful: run.successful, failed: run.failed };
+  } finally {
+    await sipwarden.stop();
+    await uas.stop();
+  }
+}
+
+const median = (list: number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
+
+async function main(): Promise<void> {
+  const results: Record<Mode, { cpuMsPerCall: number; successful: number; failed: number }[]> = {
+    on: [],
+    off: [],
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of (round % 2 === 0 ? ['off', 'on'] : ['on', 'off']) as Mode[]) {
+      const result = await measure(mode);
+      results[mode].push(result);
+      process.stdout.write(`round ${round + 1} ${mode}: ${result.cpuMsPerCall.toFixed(3)} ms CPU per call\n`);
+    }
+  }
+  const on = median(results.on.map((r) => r.cpuMsPerCall));
+  const off = median(results.off.map((r) => r.cpuMsPerCall));
+  const info = machineInfo(REPO_ROOT);
+  const row = (mode: Mode) =>
+    `| ${mode} | ${median(results[mode].map((r) => r.cpuMsPerCall)).toFixed(3)} | ${results[mode]
+      .map((r) => r.cpuMsPerCall.toFixed(3))
+      .join(', ')} | ${results[mode].map((r) => `${r.successful}/${r.successful + r.failed}`).join(', ')} |`;
+  const lines = [
+    '# What the security pipeline costs per call',
+    '',
+    `Run ${new Date().toISOString()} on ${info.cpus} cores (${info.cpuModel}), load average ${loadAverageText()}, commit ${info.commit}.`,
+    `${CALLS} calls at ${RATE} calls/s per round (after a warm-up), ${ROUNDS} interleaved rounds; CPU time is sipwarden's own.`,
+    '',
+    '| pipeline | CPU ms per call (median) | rounds | calls completed |',
+    '| --- | ---: | --- | --- |',
+    row('off'),
+    row('on'),
+    '',
+    `Call rate the pipeline leaves (CPU off / on): **${(off / on).toFixed(2)}** (goal: at least 0.8).`,
+    '',
+  ];
+  const out = values.out ?? join(REPO_ROOT, 'bench', 'results', 'pipeline-cost.md');
+  writeFileSync(out, lines.join('\n'));
+  process.stdout.write(`\n${lines.join('\n')}`);
+}
+
+try {
+  await main();
+} finally {
+  await stopAll();
+}
