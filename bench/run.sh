@@ -41,3 +41,9 @@ fi
 
 echo "== load: datagrams dropped from a blocked source"
 node --import tsx bench/load/blocked-drop.ts
+
+echo "== load: the security pipeline's CPU cost per call"
+node --import tsx bench/load/pipeline-cost.ts
+
+echo "== load: legitimate calls during floods, sipwarden and Kamailio with pike"
+node --import tsx bench/load/flood-resilience.ts
