@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, waitForListening } from '../../test/interop/harness/ports.ts';
 import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
+import { median } from '../stats.ts';
 import { loadAverageText, machineInfo } from './machine.ts';
 
 const { values } = parseArgs({
@@ -100,8 +101,6 @@ async function measure(pid: number, api: string, source: string, port: number): 
   const cpu = cpuSeconds(pid) - cpuBefore;
   return { datagrams, cpuSeconds: cpu, perCore: cpu > 0 ? datagrams / cpu : 0 };
 }
-
-const median = (list: number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
 
 async function main(): Promise<void> {
   const port = await freePort();

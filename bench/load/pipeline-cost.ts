@@ -18,6 +18,7 @@ import { freePort } from '../../test/interop/harness/ports.ts';
 import { stopAll } from '../../test/interop/harness/process.ts';
 import { runSipp, startSipp } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
+import { median } from '../stats.ts';
 import { loadAverageText, machineInfo } from './machine.ts';
 
 const { values } = parseArgs({
@@ -78,8 +79,6 @@ async function measure(mode: Mode): Promise<{ cpuMsPerCall: number; successful: 
     await uas.stop();
   }
 }
-
-const median = (list: number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
 
 async function main(): Promise<void> {
   const results: Record<Mode, { cpuMsPerCall: number; successful: number; failed: number }[]> = {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseMessage } from '../../src/sip/parse.ts';
 import { serializeMessage } from '../../src/sip/serialize.ts';
 import { validateMessage } from '../../src/sip/validate.ts';
+import { median } from '../stats.ts';
 
 const require = createRequire(import.meta.url);
 const jssipParser = require('jssip/lib/Parser') as {
@@ -134,12 +135,6 @@ for (let r = 0; r < rounds; r++) {
     const c = candidates[(k + r) % candidates.length]!;
     samples.get(c.name)!.push(measure(c));
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 const medians = new Map(candidates.map((c) => [c.name, median(samples.get(c.name)!)]));

@@ -24,6 +24,7 @@ import { parseMessage } from '../../src/sip/parse.ts';
 import { createMemoryActivityStore } from '../../src/state/memory-activity-store.ts';
 import { createMemoryBlockTable } from '../../src/state/memory-block-table.ts';
 import { createMemoryTrustTable } from '../../src/state/memory-trust-table.ts';
+import { median } from '../stats.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -173,12 +174,6 @@ for (let r = 0; r < rounds; r++) {
     const c = candidates[(k + r) % candidates.length]!;
     samples.get(c.name)!.push(measure(c));
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Per round, the candidate against its group's baseline in that same round; the median of those. */

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { AddressSet } from '../../src/state/cidr.ts';
 import { createMemoryActivityStore } from '../../src/state/memory-activity-store.ts';
 import { createMemoryBlockTable } from '../../src/state/memory-block-table.ts';
+import { median } from '../stats.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -171,11 +172,6 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 const base = median(samples.get(candidates[0]!.name)!);
 const rows = candidates.map((c) => {
