@@ -39,6 +39,8 @@ export interface SipwardenOptions {
   /** What to wait for on `port` before resolving; default UDP only. */
   readonly listenKinds?: readonly PortKind[];
   readonly extraArgs?: readonly string[];
+  /** Flags for node itself, before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  readonly nodeArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   /** Working directory; a fresh temporary one by default. */
   readonly cwd?: string;
@@ -88,7 +90,7 @@ export async function startSipwarden(options: SipwardenOptions): Promise<Sipward
   const config = mergeConfig(HARNESS_BASE_CONFIG, options.config ?? {});
   const configPath = join(cwd, 'sipwarden.yaml');
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
-  const args = [SIPWARDEN_BIN, 'start', '-c', configPath];
+  const args = [...(options.nodeArgs ?? []), SIPWARDEN_BIN, 'start', '-c', configPath];
   if (config.listen === undefined) args.push('--listen', `${host}:${options.port}`);
   args.push('--upstream', `${options.upstream.host}:${options.upstream.port}`, ...(options.extraArgs ?? []));
   const child = startProcess(process.execPath, args, {
