@@ -39,6 +39,8 @@ export interface SipwardenOptions {
   /** What to wait for on `port` before resolving; default UDP only. */
   readonly listenKinds?: readonly PortKind[];
   readonly extraArgs?: readonly string[];
+  /** The entry point to run; this checkout's bin/sipwarden.js by default (A/B runs name another). */
+  readonly bin?: string;
   /** Flags for node itself, before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   readonly nodeArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
@@ -90,7 +92,7 @@ export async function startSipwarden(options: SipwardenOptions): Promise<Sipward
   const config = mergeConfig(HARNESS_BASE_CONFIG, options.config ?? {});
   const configPath = join(cwd, 'sipwarden.yaml');
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
-  const args = [...(options.nodeArgs ?? []), SIPWARDEN_BIN, 'start', '-c', configPath];
+  const args = [...(options.nodeArgs ?? []), options.bin ?? SIPWARDEN_BIN, 'start', '-c', configPath];
   if (config.listen === undefined) args.push('--listen', `${host}:${options.port}`);
   args.push('--upstream', `${options.upstream.host}:${options.upstream.port}`, ...(options.extraArgs ?? []));
   const child = startProcess(process.execPath, args, {
