@@ -11,7 +11,7 @@
  * every message, and the rules it trips are recorded as alerts instead of blocking the one
  * source and caller that sipp's load comes from. Loopback only; every run bounded.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../../test/interop/harness/ports.ts';
@@ -27,11 +27,16 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '3' },
     out: { type: 'string' },
+    // Only these modes, comma-separated (a profiling run wants one); results file only when all run.
+    modes: { type: 'string' },
+    // Writes a V8 CPU profile of each sipwarden run (node --cpu-prof) into this directory.
+    profile: { type: 'string' },
   },
 });
 const CALLS = Number(values.calls);
 const RATE = Number(values.rate);
 const ROUNDS = Number(values.rounds);
+const ONLY = values.modes?.split(',');
 const HOST = '127.0.0.1';
 const CLOCK_TICKS = 100;
 
@@ -40,6 +45,32 @@ const CONFIGS = {
   off: { security: { enabled: false } },
 } as const;
 type Mode = keyof typeof CONFIGS;
+
+/**
+ * node refuses --cpu-prof in NODE_OPTIONS, so a profiled sipwarden gets a preload that runs
+ * the inspector's profiler in-process and writes the profile when the process exits.
+ */
+function profilerPreload(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'preload.mjs');
+  writeFileSync(
+    path,
+    `import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+const session = new Session();
+session.connect();
+session.post('Profiler.enable');
+session.post('Profiler.setSamplingInterval', { interval: 200 });
+session.post('Profiler.start');
+process.on('exit', () => {
+  session.post('Profiler.stop', (error, result) => {
+    if (!error) writeFileSync(${JSON.stringify(dir)} + '/sipwarden-' + process.pid + '.cpuprofile', JSON.stringify(result.profile));
+  });
+});
+`,
+  );
+  return path;
+}
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -57,6 +88,9 @@ async function measure(mode: Mode): Promise<{ cpuMsPerCall: number; successful: 
     upstream: { host: HOST, port: uasPort },
     config: CONFIGS[mode],
     extraArgs: ['--log-level', 'error'],
+    ...(values.profile
+      ? { env: { ...process.env, NODE_OPTIONS: `--import=${profilerPreload(values.profile)}` } }
+      : {}),
   });
   try {
     const call = async (calls: number, rate: number) =>
@@ -87,11 +121,13 @@ async function main(): Promise<void> {
   };
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of (round % 2 === 0 ? ['off', 'on'] : ['on', 'off']) as Mode[]) {
+      if (ONLY && !ONLY.includes(mode)) continue;
       const result = await measure(mode);
       results[mode].push(result);
       process.stdout.write(`round ${round + 1} ${mode}: ${result.cpuMsPerCall.toFixed(3)} ms CPU per call\n`);
     }
   }
+  if (ONLY) return;
   const on = median(results.on.map((r) => r.cpuMsPerCall));
   const off = median(results.off.map((r) => r.cpuMsPerCall));
   const info = machineInfo(REPO_ROOT);
