@@ -1,5 +1,6 @@
 import { createSocket, type Socket as DatagramSocket } from 'node:dgram';
-import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
+import { type LookupOneOptions, lookup } from 'node:dns';
+import { connect as connectTcp, createServer, isIP, type Server, type Socket } from 'node:net';
 import {
   type ConnectionOptions,
   connect as connectTls,
@@ -25,6 +26,25 @@ import type {
   TransportName,
   TransportStats,
 } from './types.ts';
+
+/**
+ * Name resolution for the UDP sockets. Every address sipwarden sends to is already an IP
+ * literal, and Node's default lookup answers even those on the next tick: one deferred call
+ * per datagram on the hot path. Literals are answered at once; a name still goes to the
+ * resolver.
+ */
+function literalLookup(
+  hostname: string,
+  options: LookupOneOptions | number,
+  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = isIP(hostname);
+  if (family !== 0) {
+    callback(null, hostname, family);
+    return;
+  }
+  lookup(hostname, typeof options === 'number' ? { family: options } : options, callback);
+}
 
 /** Attempts at finding a port free for both UDP and the stream transport of one entry. */
 const SHARED_PORT_ATTEMPTS = 8;
@@ -202,7 +222,7 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
 
   #bindUdp(host: string, port: number, family: 4 | 6): Promise<DatagramSocket> {
     return new Promise((resolve, reject) => {
-      const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+      const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
       const onError = (error: Error): void => {
         try {
           socket.close();
@@ -444,10 +464,23 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
       void this.send(target, data);
       return;
     }
-    endpoint.socket.send(data, target.port, target.address, (error) => {
-      if (error) this.#failed(target, { reason: 'socket-error', error });
-    });
+    endpoint.socket.send(data, target.port, target.address, this.#afterUdpSend);
   }
+
+  /** One callback for every hot-path datagram: no closure per message; the error names the address. */
+  readonly #afterUdpSend = (error: Error | null): void => {
+    if (!error) return;
+    // Node's send errors carry the destination (ExceptionWithHostPort).
+    const { address, port } = error as Error & { address?: unknown; port?: unknown };
+    this.#failed(
+      {
+        transport: 'udp',
+        address: typeof address === 'string' ? address : '',
+        port: typeof port === 'number' ? port : 0,
+      },
+      { reason: 'socket-error', error },
+    );
+  };
 
   #udpEndpoint(family: number): UdpEndpoint | undefined {
     return this.#udp.find((candidate) => candidate.family === family);

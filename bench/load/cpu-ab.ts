@@ -1,0 +1,90 @@
+/**
+ * A/B of sipwarden's CPU per call between two checkouts (for example the previous commit in
+ * a `git worktree` and this tree), in interleaved rounds of one run: the same sipp load
+ * through each, sipwarden's own CPU time read from /proc. Lower is better; the ratio is B/A.
+ *
+ *   node --import tsx bench/load/cpu-ab.ts --a /path/to/other/checkout [--b .] [--mode off|on]
+ *     [--calls 6000] [--rate 1000] [--rounds 3]
+ *
+ * Loopback only; every run bounded.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { freePort } from '../../test/interop/harness/ports.ts';
+import { runSipp, startSipp } from '../../test/interop/harness/sipp.ts';
+import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
+import { median } from '../stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    a: { type: 'string' },
+    b: { type: 'string', default: REPO_ROOT },
+    mode: { type: 'string', default: 'off' },
+    calls: { type: 'string', default: '6000' },
+    rate: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
+if (values.a === undefined) throw new Error('--a CHECKOUT is required');
+const HOST = '127.0.0.1';
+const CLOCK_TICKS = 100;
+const CALLS = Number(values.calls);
+const RATE = Number(values.rate);
+const config =
+  values.mode === 'on' ? { security: { allowlist: ['127.0.0.0/8'] } } : { security: { enabled: false } };
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+async function measure(root: string): Promise<number> {
+  const uasPort = await freePort();
+  const uas = await startSipp({
+    scenario: 'uas-answer.xml',
+    localPort: uasPort,
+    timeoutS: 300,
+    maxConcurrent: 50000,
+  });
+  await uas.ready();
+  const port = await freePort();
+  const sipwarden = await startSipwarden({
+    port,
+    upstream: { host: HOST, port: uasPort },
+    config,
+    bin: join(resolve(root), 'bin', 'sipwarden.js'),
+    extraArgs: ['--log-level', 'error'],
+  });
+  try {
+    const call = async (calls: number, rate: number) =>
+      runSipp({
+        scenario: 'uac-call.xml',
+        localPort: await freePort(),
+        remote: { host: HOST, port },
+        calls,
+        rate,
+        timeoutS: Math.ceil(calls / rate) + 30,
+      });
+    await call(Math.min(2000, CALLS), 400);
+    const before = cpuSeconds(sipwarden.pid);
+    const run = await call(CALLS, RATE);
+    if (run.failed > 0) process.stdout.write(`  (${run.failed} failed calls)\n`);
+    return ((cpuSeconds(sipwarden.pid) - before) * 1000) / CALLS;
+  } finally {
+    await sipwarden.stop();
+    await uas.stop();
+  }
+}
+
+const results: { a: number[]; b: number[] } = { a: [], b: [] };
+for (let round = 0; round < Number(values.rounds); round++) {
+  for (const which of (round % 2 === 0 ? ['a', 'b'] : ['b', 'a']) as ('a' | 'b')[]) {
+    const ms = await measure(which === 'a' ? values.a : values.b);
+    results[which].push(ms);
+    process.stdout.write(`round ${round + 1} ${which}: ${ms.toFixed(3)} ms CPU per call\n`);
+  }
+}
+const a = median(results.a);
+const b = median(results.b);
+process.stdout.write(`median A ${a.toFixed(3)} B ${b.toFixed(3)} ms per call; B/A ${(b / a).toFixed(3)}\n`);

@@ -1,0 +1,117 @@
+/**
+ * Profiles sipwarden under a sipp call load: starts a sipp UAS, sipwarden (pipeline on or off)
+ * with V8's CPU profiler, runs one bounded sipp UAC batch, stops sipwarden and prints where
+ * the profile says its time went (self time by function, top entries).
+ *
+ *   node --import tsx bench/load/profile-run.ts [--mode off|on] [--calls 20000] [--rate 2000]
+ *     [--dir DIR] [--cpu-only | --perf]
+ *
+ * Loopback only; the batch is bounded in count and time.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { freePort } from '../../test/interop/harness/ports.ts';
+import { runSipp, startSipp } from '../../test/interop/harness/sipp.ts';
+import { startSipwarden } from '../../test/interop/harness/sipwarden.ts';
+import { tempDir } from '../../test/interop/harness/workdir.ts';
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'off' },
+    calls: { type: 'string', default: '20000' },
+    rate: { type: 'string', default: '2000' },
+    dir: { type: 'string' },
+    top: { type: 'string', default: '40' },
+    'cpu-only': { type: 'boolean', default: false },
+    perf: { type: 'boolean', default: false },
+  },
+});
+const HOST = '127.0.0.1';
+const dir = values.dir ?? tempDir('profile');
+mkdirSync(dir, { recursive: true });
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly hitCount?: number;
+}
+interface Profile {
+  readonly nodes: readonly ProfileNode[];
+}
+
+const uasPort = await freePort();
+const uas = await startSipp({ scenario: 'uas-answer.xml', localPort: uasPort, timeoutS: 300 });
+await uas.ready();
+const port = await freePort();
+const config =
+  values.mode === 'on' ? { security: { allowlist: ['127.0.0.0/8'] } } : { security: { enabled: false } };
+const sipwarden = await startSipwarden({
+  port,
+  upstream: { host: HOST, port: uasPort },
+  config,
+  extraArgs: ['--log-level', 'error'],
+  nodeArgs: values.perf
+    ? ['--perf-basic-prof']
+    : !values['cpu-only']
+      ? ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+      : [],
+});
+/** User and system CPU seconds of a process so far. */
+function cpuTimes(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+}
+try {
+  const before = cpuTimes(sipwarden.pid);
+  // Linux perf sees native and kernel frames that V8's sampler misattributes (--perf-basic-prof names the JIT code).
+  const perf = values.perf
+    ? spawn(
+        'perf',
+        ['record', '-F', '1999', '-g', '-p', String(sipwarden.pid), '-o', join(dir, 'perf.data')],
+        {
+          stdio: 'ignore',
+        },
+      )
+    : undefined;
+  const calls = Number(values.calls);
+  const result = await runSipp({
+    scenario: 'uac-call.xml',
+    localPort: await freePort(),
+    remote: { host: HOST, port },
+    calls,
+    rate: Number(values.rate),
+    timeoutS: Math.ceil(calls / Number(values.rate)) + 60,
+  });
+  const after = cpuTimes(sipwarden.pid);
+  if (perf) {
+    perf.kill('SIGINT');
+    await new Promise((resolve) => perf.once('exit', resolve));
+  }
+  const perCall = (seconds: number) => ((seconds * 1e6) / calls).toFixed(0);
+  console.log(
+    `calls: ${result.successful} ok, ${result.failed} failed; sipwarden CPU per call: user ${perCall(after.user - before.user)} us, system ${perCall(after.system - before.system)} us`,
+  );
+} finally {
+  await sipwarden.stop();
+  await uas.stop();
+}
+
+if (values['cpu-only'] || values.perf) process.exit(0);
+const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+if (file === undefined) throw new Error(`no profile written in ${dir}`);
+const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
+const self = new Map<string, number>();
+let total = 0;
+for (const node of profile.nodes) {
+  const hits = node.hitCount ?? 0;
+  total += hits;
+  const frame = node.callFrame;
+  const key = `${frame.functionName || '(anon)'} ${frame.url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${frame.lineNumber + 1}`;
+  self.set(key, (self.get(key) ?? 0) + hits);
+}
+console.log(`profile: ${join(dir, file)}, ${total} samples`);
+for (const [key, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
+  console.log(`${((100 * hits) / total).toFixed(1).padStart(5)} %  ${key}`);
+}
