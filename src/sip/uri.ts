@@ -4,7 +4,8 @@
  */
 import { ALPHA, CHAR, DIGIT, HNV, PARAMCHAR, PASSWORD, PHONE, scanEscaped, URIC, USER } from './chars.ts';
 import { type SipParseError, sipError } from './errors.ts';
-import { lowerSlice, MAX_PARAMS, NO_HEADERS, NO_PARAMS } from './headers/params.ts';
+import { HOST_RE, PARAMCHAR_RE, PASSWORD_RE, USER_RE } from './grammar-regex.ts';
+import { lowerSlice, MAX_PARAMS, NO_HEADERS, NO_PARAMS, paramsOfMatched } from './headers/params.ts';
 import { scanHost, scanPort } from './host.ts';
 import type { OtherUri, SipUri, TelUri, Uri } from './message.ts';
 
@@ -24,6 +25,21 @@ function tooLong(what: string): SipParseError {
  */
 export function parseUri(text: string, maxComponent: number = DEFAULT_MAX_COMPONENT): Uri | SipParseError {
   // Fast path for the schemes nearly every URI has.
+  if (text.startsWith('sip:'))
+    return fastSipUri(text, 4, 'sip', maxComponent) ?? parseSipUri(text, 4, 'sip', maxComponent);
+  if (text.startsWith('sips:'))
+    return fastSipUri(text, 5, 'sips', maxComponent) ?? parseSipUri(text, 5, 'sips', maxComponent);
+  return parseUriWalk(text, maxComponent);
+}
+
+/**
+ * The character-walking URI grammar alone, without the fast path: the reference the fast
+ * path is tested against.
+ */
+export function parseUriWalk(
+  text: string,
+  maxComponent: number = DEFAULT_MAX_COMPONENT,
+): Uri | SipParseError {
   if (text.startsWith('sip:')) return parseSipUri(text, 4, 'sip', maxComponent);
   if (text.startsWith('sips:')) return parseSipUri(text, 5, 'sips', maxComponent);
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
@@ -44,6 +60,79 @@ export function parseUri(text: string, maxComponent: number = DEFAULT_MAX_COMPON
   if (scheme === 'sip' || scheme === 'sips') return parseSipUri(text, i + 1, scheme, maxComponent);
   if (scheme === 'tel') return parseTelUri(text, i + 1, maxComponent);
   return parseOtherUri(text, i + 1, scheme, maxComponent);
+}
+
+/**
+ * SIP-URI without URI headers or an IPv6 reference, after the scheme (RFC 3261 25.1):
+ *   [ userinfo ] hostport uri-parameters
+ * One expression with userinfo and one without, chosen as the walk does (by the first "@").
+ * Groups: user, password, host, port, parameters.
+ */
+export const FAST_URI_USERINFO = `(${USER_RE})(?::(${PASSWORD_RE}))?@`;
+export const FAST_URI_HOSTPORT_PARAMS = `(${HOST_RE})(?::([0-9]{1,5}))?((?:;${PARAMCHAR_RE}(?:=${PARAMCHAR_RE})?)*)`;
+const FAST_SIP_URI_USER = new RegExp(`${FAST_URI_USERINFO}${FAST_URI_HOSTPORT_PARAMS}$`, 'y');
+const FAST_SIP_URI_HOST = new RegExp(`${FAST_URI_HOSTPORT_PARAMS}$`, 'y');
+
+/** The port of a fast-path match (at most 5 digits), or -1 when over 65535. */
+export function portOf(text: string): number {
+  let port = 0;
+  for (let k = 0; k < text.length; k++) port = port * 10 + (text.charCodeAt(k) - 0x30);
+  return port > 65535 ? -1 : port;
+}
+
+/**
+ * The common SIP URI in one native match; undefined when the text is anything else (URI
+ * headers, IPv6, a component over the limit, a repeated parameter, an error), which the
+ * walk then decides. Same result object as parseSipUri.
+ */
+export function fastSipUri(
+  s: string,
+  start: number,
+  scheme: 'sip' | 'sips',
+  max: number,
+): SipUri | undefined {
+  // Every component is shorter than the text, so a text within the limit needs no per-part check.
+  if (s.length - start > max) return undefined;
+  if (s.indexOf('@', start) >= 0) {
+    FAST_SIP_URI_USER.lastIndex = start;
+    const m = FAST_SIP_URI_USER.exec(s);
+    if (m === null) return undefined;
+    return sipUriOfMatch(scheme, m[1], m[2], m[3]!, m[4], s, s.length - m[5]!.length, s.length);
+  }
+  FAST_SIP_URI_HOST.lastIndex = start;
+  const m = FAST_SIP_URI_HOST.exec(s);
+  if (m === null) return undefined;
+  return sipUriOfMatch(scheme, undefined, undefined, m[1]!, m[2], s, s.length - m[3]!.length, s.length);
+}
+
+/** The SipUri of fast-path groups; parameters are read from `s` between `ps` and `pe`. */
+export function sipUriOfMatch(
+  scheme: 'sip' | 'sips',
+  user: string | undefined,
+  password: string | undefined,
+  host: string,
+  portText: string | undefined,
+  s: string,
+  ps: number,
+  pe: number,
+): SipUri | undefined {
+  let port: number | undefined;
+  if (portText !== undefined) {
+    port = portOf(portText);
+    if (port < 0) return undefined;
+  }
+  const params = paramsOfMatched(s, ps, pe, false);
+  if (params === undefined) return undefined;
+  // Same shape as parseSipUri's result.
+  return {
+    scheme,
+    user,
+    password,
+    host,
+    port,
+    params,
+    headers: NO_HEADERS,
+  };
 }
 
 function parseSipUri(s: string, start: number, scheme: 'sip' | 'sips', max: number): SipUri | SipParseError {

@@ -108,7 +108,7 @@ function isDigitsUpTo(s: string, max: number): boolean {
 }
 
 /** Checks the value of a Via parameter RFC 3261 20.42 / RFC 3581 define. */
-function viaValueOk(name: string, value: string | null): boolean {
+export function viaValueOk(name: string, value: string | null): boolean {
   switch (name) {
     case 'branch':
       // branch = token; quoted strings and IPv6 references are not tokens.
@@ -181,6 +181,46 @@ export function parseParams(s: string, p: number, max: number, mode: number): nu
   }
   if (params !== undefined) parsedParams = params;
   return p;
+}
+
+/**
+ * The parameter map of `*( ";" name [ "=" value ] )` text in `s` from `p` to `end` that a
+ * fast-path expression has already matched: no whitespace, and neither names nor values hold
+ * ";" or "=". Names lower-cased, values as written, as parseParams gives them. Returns
+ * undefined on a repeated name, too many parameters or (for Via) a bad value of a parameter
+ * RFC 3261 defines, so the walk reports the error.
+ */
+export function paramsOfMatched(
+  s: string,
+  p: number,
+  end: number,
+  via: boolean,
+): ReadonlyMap<string, string | null> | undefined {
+  if (p >= end) return NO_PARAMS;
+  const params = new Map<string, string | null>();
+  // The next "=" after p, or -1 when there is none before the end; only ever searched
+  // forward, so the whole is linear.
+  let eq = s.indexOf('=', p + 1);
+  if (eq >= end) eq = -1;
+  while (p < end) {
+    let semi = s.indexOf(';', p + 1);
+    if (semi < 0 || semi > end) semi = end;
+    if (eq >= 0 && eq <= p) {
+      eq = s.indexOf('=', p + 1);
+      if (eq >= end) eq = -1;
+    }
+    let name: string;
+    let value: string | null = null;
+    if (eq >= 0 && eq < semi) {
+      name = lowerSlice(s, p + 1, eq);
+      value = s.slice(eq + 1, semi);
+    } else name = lowerSlice(s, p + 1, semi);
+    if (via && !viaValueOk(name, value)) return undefined;
+    if (params.has(name) || params.size >= MAX_PARAMS) return undefined;
+    params.set(name, value);
+    p = semi;
+  }
+  return params;
 }
 
 /** Parameter names seen in nearly every message, by length, returned as shared constants. */

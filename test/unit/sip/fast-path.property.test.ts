@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { fastNameAddr, parseNameAddrWalk } from '../../../src/sip/headers/name-addr.ts';
+import { fastVia, parseViaValuesWalk } from '../../../src/sip/headers/via.ts';
+import { fastSipUri, parseUriWalk } from '../../../src/sip/uri.ts';
+import { nameAddr, sipUri, via } from './arbitraries.ts';
+
+const runs = (n: number): number => Number(process.env.FC_RUNS ?? n);
+
+/** Characters that move a value across the grammar's edges. */
+const EDGE = [
+  ';',
+  '=',
+  ':',
+  '@',
+  '<',
+  '>',
+  '"',
+  '\\',
+  ' ',
+  '\t',
+  ',',
+  '?',
+  '&',
+  '[',
+  ']',
+  '%',
+  '-',
+  '.',
+  'A',
+  '0',
+  '\x00',
+  '\x7f',
+  '\xe9',
+];
+
+/** A value with a few characters inserted, deleted or replaced. */
+function mutated(base: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  return fc
+    .tuple(
+      base,
+      fc.array(fc.tuple(fc.nat(), fc.constantFrom(...EDGE), fc.nat(2)), { minLength: 0, maxLength: 3 }),
+    )
+    .map(([s, edits]) => {
+      let out = s;
+      for (const [at, c, op] of edits) {
+        const i = out.length === 0 ? 0 : at % out.length;
+        out =
+          op === 0
+            ? out.slice(0, i) + c + out.slice(i)
+            : op === 1
+              ? out.slice(0, i) + out.slice(i + 1)
+              : out.slice(0, i) + c + out.slice(i + 1);
+      }
+      return out;
+    });
+}
+
+/**
+ * A fast path may decline any input, but what it accepts the walk must accept with the same
+ * result; and it must take the common spelling (else it would be dead code).
+ */
+function checkAgreement<T>(
+  values: fc.Arbitrary<string>,
+  fast: (v: string) => T | undefined,
+  walk: (v: string) => unknown,
+): number {
+  let taken = 0;
+  fc.assert(
+    fc.property(values, (v) => {
+      const f = fast(v);
+      if (f === undefined) return;
+      taken++;
+      assert.deepEqual(f, walk(v), v);
+    }),
+    { numRuns: runs(3000) },
+  );
+  return taken;
+}
+
+const uriFast = (v: string) =>
+  v.startsWith('sip:')
+    ? fastSipUri(v, 4, 'sip', 1024)
+    : v.startsWith('sips:')
+      ? fastSipUri(v, 5, 'sips', 1024)
+      : undefined;
+
+test('the SIP URI fast path gives the walk result for every URI it takes', () => {
+  assert.ok(checkAgreement(sipUri, uriFast, (v) => parseUriWalk(v)) > 0);
+});
+
+test('the SIP URI fast path takes no mutated URI the walk refuses, and agrees on the rest', () => {
+  assert.ok(checkAgreement(mutated(sipUri), uriFast, (v) => parseUriWalk(v)) > 0);
+});
+
+test('the Via fast path gives the walk result for every Via it takes', () => {
+  assert.ok(
+    checkAgreement(
+      via,
+      (v) => fastVia(v, 1024),
+      (v) => {
+        const r = parseViaValuesWalk(v);
+        return Array.isArray(r) ? r[0] : r;
+      },
+    ) > 0,
+  );
+});
+
+test('the Via fast path takes no mutated Via the walk refuses, and agrees on the rest', () => {
+  checkAgreement(
+    mutated(via),
+    (v) => fastVia(v, 1024),
+    (v) => {
+      const r = parseViaValuesWalk(v);
+      return Array.isArray(r) && r.length === 1 ? r[0] : r;
+    },
+  );
+});
+
+test('the name-addr fast path gives the walk result for every name-addr it takes', () => {
+  assert.ok(
+    checkAgreement(
+      nameAddr,
+      (v) => fastNameAddr(v, 1024),
+      (v) => parseNameAddrWalk(v),
+    ) > 0,
+  );
+});
+
+test('the name-addr fast path takes no mutated name-addr the walk refuses, and agrees on the rest', () => {
+  assert.ok(
+    checkAgreement(
+      mutated(nameAddr),
+      (v) => fastNameAddr(v, 1024),
+      (v) => parseNameAddrWalk(v),
+    ) > 0,
+  );
+});
+
+test('the fast paths decline values longer than the token limit, leaving the error to the walk', () => {
+  const long = `sip:${'a'.repeat(40)}@example.com`;
+  assert.equal(fastSipUri(long, 4, 'sip', 32), undefined);
+  assert.equal(fastVia('SIP/2.0/UDP h;branch=z9hG4bK1', 8), undefined);
+  assert.equal(fastNameAddr('<sip:a@example.com>', 8), undefined);
+});
+
+test('the fast paths decline repeated parameters and bad Via values, leaving the error to the walk', () => {
+  assert.equal(fastSipUri('sip:a@h;lr;LR', 4, 'sip', 1024), undefined);
+  assert.equal(fastVia('SIP/2.0/UDP h;branch=a;branch=b', 1024), undefined);
+  assert.equal(fastVia('SIP/2.0/UDP h;ttl=256', 1024), undefined);
+  assert.equal(fastVia('SIP/2.0/UDP h;received=example.com', 1024), undefined);
+  assert.equal(fastVia('SIP/2.0/UDP h:65536', 1024), undefined);
+  assert.equal(fastNameAddr('<sip:a@h>;tag=1;tag=2', 1024), undefined);
+});
+
+test('the fast-path expressions finish on long adversarial values (no catastrophic backtracking)', () => {
+  // Each input drives one repetition to its end and then fails, the worst case for a
+  // backtracking engine; a nested ambiguous quantifier would not return. No timing: a
+  // regression shows as a hung test.
+  const n = 20000;
+  const big = 1 << 30;
+  const uris = [
+    `sip:${'a.'.repeat(n)}-`,
+    `sip:${'a-'.repeat(n)}`,
+    `sip:${'1.'.repeat(n)}1`,
+    `sip:${'a;'.repeat(n)}`,
+    `sip:${'a;'.repeat(n)}@`,
+    `sip:${'%41'.repeat(n)}%4`,
+    `sip:u@h${';a=b'.repeat(n)};`,
+    `sip:u@h${';a'.repeat(n)}=`,
+    `sip:${'a:'.repeat(n)}@h`,
+    `sip:u:${'a'.repeat(n)}:@h`,
+  ];
+  for (const u of uris) {
+    assert.equal(fastSipUri(u, 4, 'sip', big), undefined, u.slice(0, 40));
+  }
+  const vias = [
+    `SIP/2.0/UDP ${'a.'.repeat(n)}-`,
+    `SIP/2.0/UDP ${'a-a'.repeat(n)}-`,
+    `SIP/2.0/UDP h${';a=b'.repeat(n)};`,
+    `SIP/2.0/UDP h${';a'.repeat(n)}==`,
+    `SIP/2.0/${'U'.repeat(n)}`,
+    `SIP/2.0/UDP ${'1.1.1.1.'.repeat(n)}`,
+  ];
+  for (const v of vias) assert.equal(fastVia(v, big), undefined, v.slice(0, 40));
+  const names = [
+    `${'a '.repeat(n)}`,
+    `${'a \t'.repeat(n)}<`,
+    `"${'a'.repeat(n)}`,
+    `<sip:${'a;'.repeat(n)}>`,
+    `<sip:u@h>${';t=x'.repeat(n)};`,
+    `${'a'.repeat(n)} <sip:${'b.'.repeat(n)}>`,
+  ];
+  for (const v of names) assert.equal(fastNameAddr(v, big), undefined, v.slice(0, 40));
+});
