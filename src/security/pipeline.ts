@@ -14,7 +14,7 @@ import type { SipParseError } from '../sip/errors.ts';
 import type { SipResponse } from '../sip/message.ts';
 import type { BlockTable } from '../state/types.ts';
 import { eventFor } from './event-input.ts';
-import type { Stage, StageVerdict } from './stage.ts';
+import { STAGE_PASS, type Stage, type StageVerdict } from './stage.ts';
 
 /** Counts per stage and verdict, read by the metrics. */
 export interface PipelineObserver {
@@ -73,8 +73,20 @@ export class SecurityPipeline implements MessageInspector {
 
   admit(packet: PacketContext): Verdict {
     const now = this.#now();
-    for (const stage of this.#admitStages) {
-      const verdict = this.#call(stage, () => stage.admit!(packet, now));
+    const stages = this.#admitStages;
+    for (let i = 0; i < stages.length; i++) {
+      const stage = stages[i]!;
+      let verdict: StageVerdict;
+      // Inline rather than through a closure: this runs for every packet and every stage.
+      try {
+        verdict = stage.admit!(packet, now);
+      } catch (error) {
+        verdict = this.#stageFailed(stage, error);
+      }
+      if (verdict === STAGE_PASS) {
+        this.#options.observer?.decision(stage.name, 'pass');
+        continue;
+      }
       const result = this.#apply(stage, verdict, packet.flow.remoteAddress, now);
       if (result) return result;
     }
@@ -107,8 +119,20 @@ export class SecurityPipeline implements MessageInspector {
     const stages = this.#requestStages;
     for (let i = 0; i < stages.length; i++) {
       const stage = stages[i]!;
-      const verdict = this.#callMaybeAsync(stage, () => stage.request!(context, now));
-      if (verdict instanceof Promise) return this.#continueAsync(context, now, i, verdict);
+      let verdict: StageVerdict | Promise<StageVerdict>;
+      try {
+        verdict = stage.request!(context, now);
+      } catch (error) {
+        verdict = this.#stageFailed(stage, error);
+      }
+      if (verdict === STAGE_PASS) {
+        this.#options.observer?.decision(stage.name, 'pass');
+        continue;
+      }
+      if (verdict instanceof Promise) {
+        const pending = verdict.catch((error: unknown) => this.#stageFailed(stage, error));
+        return this.#continueAsync(context, now, i, pending);
+      }
       const result = this.#apply(stage, verdict, context.flow.remoteAddress, now);
       if (result) return result;
     }
@@ -134,8 +158,19 @@ export class SecurityPipeline implements MessageInspector {
 
   inspectResponse(context: RequestContext, response: SipResponse): Verdict {
     const now = this.#now();
-    for (const stage of this.#responseStages) {
-      const verdict = this.#call(stage, () => stage.response!(context, response, now));
+    const stages = this.#responseStages;
+    for (let i = 0; i < stages.length; i++) {
+      const stage = stages[i]!;
+      let verdict: StageVerdict;
+      try {
+        verdict = stage.response!(context, response, now);
+      } catch (error) {
+        verdict = this.#stageFailed(stage, error);
+      }
+      if (verdict === STAGE_PASS) {
+        this.#options.observer?.decision(stage.name, 'pass');
+        continue;
+      }
       const result = this.#apply(stage, verdict, context.flow.remoteAddress, now);
       // A response is never answered: any refusal drops it.
       if (result) return DROP;
@@ -145,8 +180,19 @@ export class SecurityPipeline implements MessageInspector {
 
   outcome(context: OutcomeContext): void {
     const now = this.#now();
-    for (const stage of this.#outcomeStages) {
-      const verdict = this.#call(stage, () => stage.outcome!(context, now));
+    const stages = this.#outcomeStages;
+    for (let i = 0; i < stages.length; i++) {
+      const stage = stages[i]!;
+      let verdict: StageVerdict;
+      try {
+        verdict = stage.outcome!(context, now);
+      } catch (error) {
+        verdict = this.#stageFailed(stage, error);
+      }
+      if (verdict === STAGE_PASS) {
+        this.#options.observer?.decision(stage.name, 'pass');
+        continue;
+      }
       // The transaction is over: a verdict here acts on what comes next (a block, say).
       this.#apply(stage, verdict, context.flow.remoteAddress, now);
     }

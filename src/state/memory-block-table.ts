@@ -283,6 +283,10 @@ export function createMemoryBlockTable(options: MemoryBlockTableOptions): Memory
       return b;
     },
 
+    hasKeyBlocks() {
+      return keys.size > 0;
+    },
+
     block(entry) {
       const target = parseBlockKey(entry.scope, entry.key, prefixV4, prefixV6);
       if (target === undefined) {

@@ -60,6 +60,11 @@ export interface BlockTable {
   match(address: string, now: number): BlockEntry | undefined;
   /** The block on a rule key (`user:alice@example.com`), if any. */
   matchKey(key: string, now: number): BlockEntry | undefined;
+  /**
+   * False when no rule key is blocked, so that a caller can skip building the keys it would
+   * look up (expired key blocks not yet removed may still count). O(1).
+   */
+  hasKeyBlocks(): boolean;
   /** Adds or extends a block; returns the entry in force. Bounded: the soonest-expiring entry gives way when full. */
   block(entry: Omit<BlockEntry, 'hits'>): BlockEntry;
   /** Removes a block by its key; true when there was one. */

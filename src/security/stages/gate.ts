@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { PacketContext, RequestContext } from '../../core/inspector.ts';
 import type { SipUri } from '../../sip/message.ts';
+import type { BlockEntry } from '../../state/types.ts';
+import { headerValue } from '../attributes.ts';
 import { eventFor } from '../event-input.ts';
 import { integer, oneOf, parseStageSettings } from '../rule-schema.ts';
 import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
@@ -90,32 +92,41 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
     return STAGE_PASS;
   }
 
+  /** The block on one of the request's keys (From user, To user, User-Agent), if any. */
+  function keyBlock(message: RequestContext['request'], now: number): BlockEntry | undefined {
+    const fromUser = userOf(message.from.uri);
+    if (fromUser) {
+      const block = blocks.matchKey(`fromUser:${fromUser}`, now);
+      if (block) return block;
+    }
+    const toUser = userOf(message.to.uri);
+    if (toUser) {
+      const block = blocks.matchKey(`toUser:${toUser}`, now);
+      if (block) return block;
+    }
+    const userAgent = headerValue(message, 'user-agent');
+    if (userAgent) return blocks.matchKey(`userAgent:${userAgent.slice(0, 128).toLowerCase()}`, now);
+    return undefined;
+  }
+
   function request(context: RequestContext, now: number): StageVerdict {
     if (context.direction === 'upstream') return STAGE_PASS;
     const { request: message, flow } = context;
-    const keyBlocks: (string | undefined)[] = [
-      userOf(message.from.uri) && `fromUser:${userOf(message.from.uri)}`,
-      userOf(message.to.uri) && `toUser:${userOf(message.to.uri)}`,
-    ];
-    const userAgent = message.headers.find((h) => h.name === 'user-agent')?.value;
-    if (userAgent) keyBlocks.push(`userAgent:${userAgent.slice(0, 128).toLowerCase()}`);
-    for (const key of keyBlocks) {
-      if (!key) continue;
-      const block = blocks.matchKey(key, now);
-      if (block) {
-        block.hits++;
-        return {
+    // Most of the time no key is blocked at all: then no key is built.
+    const block = blocks.hasKeyBlocks() ? keyBlock(message, now) : undefined;
+    if (block) {
+      block.hits++;
+      return {
+        action: 'drop',
+        event: eventFor(flow, {
+          type: 'blocked',
+          stage: 'gate',
+          rule: block.rule,
           action: 'drop',
-          event: eventFor(flow, {
-            type: 'blocked',
-            stage: 'gate',
-            rule: block.rule,
-            action: 'drop',
-            key: block.key,
-            reason: `key blocked: ${block.reason}`,
-          }),
-        };
-      }
+          key: block.key,
+          reason: `key blocked: ${block.reason}`,
+        }),
+      };
     }
     if (context.inDialog) return STAGE_PASS;
     const total = store.peek(TOTAL_KEY, SECOND, now);

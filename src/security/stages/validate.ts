@@ -187,12 +187,13 @@ function sipUriFault(uri: Uri): 'port' | 'maddr' | undefined {
   return undefined;
 }
 
+/** `where`: a header name as in our tables (`record-route`), or already for display (`Request-URI`). */
 function uriProblem(where: string, uri: Uri, schemes?: ReadonlySet<string>): Problem | undefined {
   if (schemes !== undefined && !schemes.has(uri.scheme))
-    return problem('SW_ERR_BAD_HEADER_URI', `${where} URI scheme not allowed`);
+    return problem('SW_ERR_BAD_HEADER_URI', `${display(where)} URI scheme not allowed`);
   const fault = sipUriFault(uri);
-  if (fault === 'port') return problem('SW_ERR_BAD_PORT', `${where} URI port out of range`);
-  if (fault === 'maddr') return problem('SW_ERR_BAD_HEADER_URI', `${where} URI maddr is not a host`);
+  if (fault === 'port') return problem('SW_ERR_BAD_PORT', `${display(where)} URI port out of range`);
+  if (fault === 'maddr') return problem('SW_ERR_BAD_HEADER_URI', `${display(where)} URI maddr is not a host`);
   return undefined;
 }
 
@@ -275,10 +276,122 @@ interface Walk {
   referTo: number;
 }
 
-function walkHeaders(m: SipMessage, s: ValidateSettings, walk: Walk): Problem | undefined {
+/**
+ * What one header value of name-addrs came to: unparsable (`problem` then says why), or
+ * how many values it holds and the first problem among them, if any.
+ */
+interface ValueOutcome {
+  readonly parsed: boolean;
+  readonly values: number;
+  readonly problem: Problem | undefined;
+}
+
+/** Longest header value remembered, and how many per cache. */
+const MAX_CACHED_VALUE_LENGTH = 512;
+const MAX_CACHED_VALUES = 1024;
+
+/**
+ * Outcomes of the name-addr checks by header value. A phone sends the same Contact in every
+ * request and every dialog carries the same route set, so most values were checked before;
+ * a check is a pure function of the value (and the stage's settings), so its outcome is
+ * remembered rather than the value parsed again. Bounded: long values are not kept, and a
+ * full cache starts over (values an attacker makes up cost what they cost uncached).
+ */
+class OutcomeCache {
+  readonly #outcomes = new Map<string, ValueOutcome>();
+
+  get(value: string): ValueOutcome | undefined {
+    return this.#outcomes.get(value);
+  }
+
+  set(value: string, outcome: ValueOutcome): ValueOutcome {
+    if (value.length > MAX_CACHED_VALUE_LENGTH) return outcome;
+    if (this.#outcomes.size >= MAX_CACHED_VALUES) this.#outcomes.clear();
+    this.#outcomes.set(value, outcome);
+    return outcome;
+  }
+}
+
+const NO_VALUES: ValueOutcome = Object.freeze({ parsed: true, values: 0, problem: undefined });
+/** `Contact: *` (RFC 3261 10.2.2): one value, never more than the bound allows on its own. */
+const STAR: ValueOutcome = Object.freeze({ parsed: true, values: 1, problem: undefined });
+
+/** One Contact header value: `*` counts as one value. */
+function contactOutcome(value: string, s: ValidateSettings): ValueOutcome {
+  const list = parseNameAddrList(value);
+  if (list instanceof SipParseError)
+    return { parsed: false, values: 0, problem: problem('SW_ERR_BAD_HEADER_URI', 'bad Contact header') };
+  if (list === '*') return STAR;
+  let first: Problem | undefined;
+  for (const c of list) {
+    first = contactProblem(c, s);
+    if (first !== undefined) break;
+  }
+  return list.length === 0 && first === undefined
+    ? NO_VALUES
+    : { parsed: true, values: list.length, problem: first };
+}
+
+/** One value of a comma-separated name-addr header (Route, P-Asserted-Identity...). */
+function uriListOutcome(name: string, value: string): ValueOutcome {
+  const list = parseNameAddrList(value);
+  if (list instanceof SipParseError || list === '*')
+    return {
+      parsed: false,
+      values: 0,
+      problem: problem('SW_ERR_BAD_HEADER_URI', `bad ${display(name)} header`),
+    };
+  const schemes = URI_LISTS.get(name);
+  let first: Problem | undefined;
+  for (const v of list) {
+    first = uriProblem(name, v.uri, schemes);
+    if (first !== undefined) break;
+  }
+  return { parsed: true, values: list.length, problem: first };
+}
+
+/** One single name-addr header (Refer-To, Referred-By...). */
+function uriSingleOutcome(name: string, value: string): ValueOutcome {
+  const one = parseNameAddr(value);
+  if (one instanceof SipParseError)
+    return {
+      parsed: false,
+      values: 0,
+      problem: problem('SW_ERR_BAD_HEADER_URI', `bad ${display(name)} header`),
+    };
+  return { parsed: true, values: 1, problem: uriProblem(name, one.uri) };
+}
+
+/** The stage's caches of name-addr outcomes: Contact, and one per other header name. */
+interface OutcomeCaches {
+  readonly contact: OutcomeCache;
+  readonly byName: Map<string, OutcomeCache>;
+}
+
+function cacheFor(caches: OutcomeCaches, name: string): OutcomeCache {
+  let cache = caches.byName.get(name);
+  if (cache === undefined) {
+    cache = new OutcomeCache();
+    caches.byName.set(name, cache);
+  }
+  return cache;
+}
+
+function walkHeaders(
+  m: SipMessage,
+  s: ValidateSettings,
+  walk: Walk,
+  caches: OutcomeCaches,
+): Problem | undefined {
   let seen = 0;
-  const routeCounts = new Map<string, number>();
-  for (const h of m.headers) {
+  // Values counted per route set name: Route, Record-Route, Path, Service-Route.
+  let routes = 0;
+  let recordRoutes = 0;
+  let paths = 0;
+  let serviceRoutes = 0;
+  const headers = m.headers;
+  for (let k = 0; k < headers.length; k++) {
+    const h = headers[k]!;
     const bit = SINGLE_BIT.get(h.name);
     if (bit !== undefined) {
       if ((seen & bit) !== 0) return problem('SW_ERR_DUPLICATE_HEADER', `repeated ${display(h.name)} header`);
@@ -287,19 +400,17 @@ function walkHeaders(m: SipMessage, s: ValidateSettings, walk: Walk): Problem | 
     switch (h.name) {
       case 'contact': {
         walk.hasContact = true;
-        const list = parseNameAddrList(h.value);
-        if (list instanceof SipParseError) return problem('SW_ERR_BAD_HEADER_URI', 'bad Contact header');
-        if (list === '*') {
+        const outcome =
+          caches.contact.get(h.value) ?? caches.contact.set(h.value, contactOutcome(h.value, s));
+        if (!outcome.parsed) return outcome.problem;
+        if (outcome === STAR) {
           walk.contacts++;
           break;
         }
-        walk.contacts += list.length;
+        walk.contacts += outcome.values;
         if (walk.contacts > s.maxContact)
           return problem('SW_ERR_TOO_MANY_CONTACT', 'too many Contact values');
-        for (const c of list) {
-          const bad = contactProblem(c, s);
-          if (bad !== undefined) return bad;
-        }
+        if (outcome.problem !== undefined) return outcome.problem;
         break;
       }
       case 'expires':
@@ -348,27 +459,32 @@ function walkHeaders(m: SipMessage, s: ValidateSettings, walk: Walk): Problem | 
         }
         if (URI_SINGLES.has(h.name)) {
           if (h.name === 'refer-to') walk.referTo++;
-          const one = parseNameAddr(h.value);
-          if (one instanceof SipParseError)
-            return problem('SW_ERR_BAD_HEADER_URI', `bad ${display(h.name)} header`);
-          const bad = uriProblem(display(h.name), one.uri);
-          if (bad !== undefined) return bad;
+          const cache = cacheFor(caches, h.name);
+          const outcome = cache.get(h.value) ?? cache.set(h.value, uriSingleOutcome(h.name, h.value));
+          if (outcome.problem !== undefined) return outcome.problem;
           break;
         }
         if (URI_LISTS.has(h.name)) {
-          const list = parseNameAddrList(h.value);
-          if (list instanceof SipParseError || list === '*')
-            return problem('SW_ERR_BAD_HEADER_URI', `bad ${display(h.name)} header`);
-          if (ROUTE_SETS.has(h.name)) {
-            const n = (routeCounts.get(h.name) ?? 0) + list.length;
-            if (n > s.maxRoute) return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
-            routeCounts.set(h.name, n);
+          const cache = cacheFor(caches, h.name);
+          const outcome = cache.get(h.value) ?? cache.set(h.value, uriListOutcome(h.name, h.value));
+          if (!outcome.parsed) return outcome.problem;
+          let n = -1;
+          switch (h.name) {
+            case 'route':
+              n = routes += outcome.values;
+              break;
+            case 'record-route':
+              n = recordRoutes += outcome.values;
+              break;
+            case 'path':
+              n = paths += outcome.values;
+              break;
+            case 'service-route':
+              n = serviceRoutes += outcome.values;
+              break;
           }
-          const schemes = URI_LISTS.get(h.name);
-          for (const v of list) {
-            const bad = uriProblem(display(h.name), v.uri, schemes);
-            if (bad !== undefined) return bad;
-          }
+          if (n > s.maxRoute) return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
+          if (outcome.problem !== undefined) return outcome.problem;
         }
       }
     }
@@ -482,7 +598,12 @@ function bodyProblem(
 }
 
 /** Every check, cheapest first; undefined when the message passes. */
-function check(m: SipMessage, s: ValidateSettings, sdpLimits: SdpLimits): Problem | undefined {
+function check(
+  m: SipMessage,
+  s: ValidateSettings,
+  sdpLimits: SdpLimits,
+  caches: OutcomeCaches,
+): Problem | undefined {
   if (m.via.length > s.maxVia) return problem('SW_ERR_TOO_MANY_VIA', 'too many Via values');
   const crowded = crowdedHeader(m, s.maxHeaderFields);
   if (crowded !== undefined) return problem('SW_ERR_TOO_MANY_HEADER_FIELDS', 'too many fields of one header');
@@ -505,7 +626,7 @@ function check(m: SipMessage, s: ValidateSettings, sdpLimits: SdpLimits): Proble
     hasRAck: false,
     referTo: 0,
   };
-  const bad = walkHeaders(m, s, walk);
+  const bad = walkHeaders(m, s, walk, caches);
   if (bad !== undefined) return bad;
   if (m.kind === 'request') {
     const gap = missingForMethod(m.method, walk, m);
@@ -523,6 +644,7 @@ function warning(reason: string): { readonly name: string; readonly value: strin
 export function createValidateStage(settings: unknown, _deps: StageDependencies): Stage {
   const s = parseStageSettings(settingsSchema, settings);
   const sdpLimits: SdpLimits = Object.freeze({ ...s.sdp });
+  const caches: OutcomeCaches = { contact: new OutcomeCache(), byName: new Map() };
 
   return {
     name: 'validate',
@@ -532,7 +654,7 @@ export function createValidateStage(settings: unknown, _deps: StageDependencies)
 
     request(context: RequestContext): StageVerdict {
       const { request, flow } = context;
-      const found = check(request, s, sdpLimits);
+      const found = check(request, s, sdpLimits, caches);
       if (found === undefined) return STAGE_PASS;
       // An ACK is never answered (RFC 3261 17.2.3): it is dropped.
       if (request.method === 'ACK')
@@ -564,7 +686,7 @@ export function createValidateStage(settings: unknown, _deps: StageDependencies)
     },
 
     response(context: RequestContext, response: SipResponse): StageVerdict {
-      const found = check(response, s, sdpLimits);
+      const found = check(response, s, sdpLimits, caches);
       if (found === undefined) return STAGE_PASS;
       return {
         action: 'drop',
