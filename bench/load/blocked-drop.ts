@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { freePort, waitForListening } from '../../test/interop/harness/ports.ts';
 import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
 import { median } from '../stats.ts';
-import { loadAverageText, machineInfo } from './machine.ts';
+import { buildSipwarden, loadAverageText, machineInfo } from './machine.ts';
 
 const { values } = parseArgs({
   options: {
@@ -103,6 +103,7 @@ async function measure(pid: number, api: string, source: string, port: number): 
 }
 
 async function main(): Promise<void> {
+  buildSipwarden(REPO_ROOT);
   const port = await freePort();
   const apiPort = await freePort(HOST, ['tcp']);
   const sipwarden = await startSipwarden({

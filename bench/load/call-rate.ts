@@ -44,7 +44,7 @@ import { freePort } from '../../test/interop/harness/ports.ts';
 import { stopAll } from '../../test/interop/harness/process.ts';
 import { runSipp, type SippResult } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT } from '../../test/interop/harness/sipwarden.ts';
-import { loadAverageText, machineInfo } from './machine.ts';
+import { buildSipwarden, loadAverageText, machineInfo } from './machine.ts';
 import {
   deadProcess,
   HOST,
@@ -172,6 +172,7 @@ function ratio(a: number | undefined, b: number | undefined): string {
 }
 
 async function main(): Promise<void> {
+  buildSipwarden(REPO_ROOT);
   const { values } = parseArgs({
     options: {
       targets: { type: 'string', default: TARGET_NAMES.join(',') },
@@ -437,7 +438,8 @@ function render(r: {
       'Kamailio: test/interop/kamailio/proxy.cfg, children=1 (one UDP worker), ' +
       `${r.kamailioMm} allocator, 4 GB shared memory (so that memory never limits its rate: ` +
       'transactions stay in memory a few seconds after they end). sipwarden: `sipwarden start ' +
-      '-c CONFIG --listen --upstream --log-level warn`, one process; "sipwarden" runs its security ' +
+      '-c CONFIG --listen --upstream --log-level warn`, one process, running its build (dist/, made at ' +
+      'the start of the run, as `npm ci` makes it); "sipwarden" runs its security ' +
       'pipeline with 127.0.0.0/8 allowlisted (every stage runs and reports, none refuses the one ' +
       'source and caller identity of the load), "sipwarden-plain" has it off.',
   );

@@ -4,7 +4,7 @@
  * through each, sipwarden's own CPU time read from /proc. Lower is better; the ratio is B/A.
  *
  *   node --import tsx bench/load/cpu-ab.ts --a /path/to/other/checkout [--b .] [--mode off|on]
- *     [--calls 6000] [--rate 1000] [--rounds 3]
+ *     [--a-entry bin/sipwarden.js] [--b-entry dist/cli/main.js] [--calls 6000] [--rate 1000] [--rounds 3]
  *
  * Loopback only; every run bounded.
  */
@@ -21,6 +21,9 @@ const { values } = parseArgs({
     a: { type: 'string' },
     b: { type: 'string', default: REPO_ROOT },
     mode: { type: 'string', default: 'off' },
+    // The entry point within each checkout: bin/sipwarden.js (sources through tsx) or dist/cli/main.js (the build).
+    'a-entry': { type: 'string', default: 'bin/sipwarden.js' },
+    'b-entry': { type: 'string', default: 'bin/sipwarden.js' },
     calls: { type: 'string', default: '6000' },
     rate: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '3' },
@@ -39,7 +42,7 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
-async function measure(root: string): Promise<number> {
+async function measure(root: string, entry: string): Promise<number> {
   const uasPort = await freePort();
   const uas = await startSipp({
     scenario: 'uas-answer.xml',
@@ -53,7 +56,7 @@ async function measure(root: string): Promise<number> {
     port,
     upstream: { host: HOST, port: uasPort },
     config,
-    bin: join(resolve(root), 'bin', 'sipwarden.js'),
+    bin: join(resolve(root), entry),
     extraArgs: ['--log-level', 'error'],
   });
   try {
@@ -80,7 +83,10 @@ async function measure(root: string): Promise<number> {
 const results: { a: number[]; b: number[] } = { a: [], b: [] };
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const which of (round % 2 === 0 ? ['a', 'b'] : ['b', 'a']) as ('a' | 'b')[]) {
-    const ms = await measure(which === 'a' ? values.a : values.b);
+    const ms = await measure(
+      which === 'a' ? values.a : values.b,
+      which === 'a' ? values['a-entry'] : values['b-entry'],
+    );
     results[which].push(ms);
     process.stdout.write(`round ${round + 1} ${which}: ${ms.toFixed(3)} ms CPU per call\n`);
   }

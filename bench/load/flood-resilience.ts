@@ -26,7 +26,7 @@ import { freePort } from '../../test/interop/harness/ports.ts';
 import { stopAll } from '../../test/interop/harness/process.ts';
 import { runSipp, type SippResult, startSipp } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
-import { loadAverageText, machineInfo } from './machine.ts';
+import { buildSipwarden, loadAverageText, machineInfo } from './machine.ts';
 
 const { values } = parseArgs({
   options: {
@@ -175,6 +175,7 @@ function percent(run: SippResult): string {
 }
 
 async function main(): Promise<void> {
+  buildSipwarden(REPO_ROOT);
   const rows: Row[] = [];
   const floods: FloodName[] = ['none', 'invite-flood', 'register-flood (1,024 sources)', 'malformed'];
   for (const floodName of floods) {

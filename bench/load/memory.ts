@@ -26,7 +26,7 @@ import { freePort } from '../../test/interop/harness/ports.ts';
 import { processGroupMembers, stopAll } from '../../test/interop/harness/process.ts';
 import { type SippResult, startSipp } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT } from '../../test/interop/harness/sipwarden.ts';
-import { machineInfo, proportionalKiB, residentKiB } from './machine.ts';
+import { buildSipwarden, machineInfo, proportionalKiB, residentKiB } from './machine.ts';
 import { deadProcess, HOST, startTarget, type Target, type TargetName, targetAvailable } from './targets.ts';
 
 interface MemoryResult {
@@ -153,6 +153,7 @@ function render(
 }
 
 async function main(): Promise<void> {
+  buildSipwarden(REPO_ROOT);
   const { values } = parseArgs({
     options: {
       targets: { type: 'string', default: 'kamailio,sipwarden,sipwarden-plain' },
