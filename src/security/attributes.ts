@@ -89,6 +89,8 @@ export class MessageAttributes {
   readonly request: SipRequest | undefined;
   readonly status: number | undefined;
   readonly #values: (string | undefined)[] = [];
+  /** `name=value` per attribute, as counter keys spell it. */
+  readonly #parts: (string | undefined)[] = [];
 
   constructor(flow: Flow, request?: SipRequest, status?: number) {
     this.flow = flow;
@@ -104,6 +106,20 @@ export class MessageAttributes {
     const value = this.#read(name);
     this.#values[i] = value;
     return value;
+  }
+
+  /**
+   * `name=value`, the attribute as a counter key spells it; '' when the message has none.
+   * Made once per message, however many rules count on the attribute.
+   */
+  part(name: Attribute): string {
+    const i = INDEX[name];
+    const cached = this.#parts[i];
+    if (cached !== undefined) return cached;
+    const value = this.get(name);
+    const part = value === '' ? '' : `${name}=${value}`;
+    this.#parts[i] = part;
+    return part;
   }
 
   #read(name: Attribute): string {

@@ -100,7 +100,12 @@ export function verdictFor(spec: ActionSpec, flow: Flow, d: Decision): StageVerd
 
 /** How strong a verdict is, to keep the strongest when several rules fire on one message. */
 export function severity(verdict: StageVerdict): number {
-  switch (verdict.action) {
+  return actionSeverity(verdict.action);
+}
+
+/** The severity of a verdict with this action. */
+export function actionSeverity(action: StageVerdict['action']): number {
+  switch (action) {
     case 'pass':
       return 0;
     case 'alert':

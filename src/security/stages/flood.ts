@@ -57,7 +57,7 @@ import {
   type StageFactory,
   type StageVerdict,
 } from '../stage.ts';
-import { actsOnSource, severity, verdictFor } from '../verdicts.ts';
+import { actionSeverity, actsOnSource, severity, verdictFor } from '../verdicts.ts';
 
 const STAGE = 'detect:flood';
 /** A flood answered with `reject` gets 503 unless the rule says otherwise (RFC 3261 21.5.4). */
@@ -403,12 +403,15 @@ interface CompiledRule extends Matcher, ActionSpec {
   readonly windowMs: number;
   readonly keyBlock: boolean;
   readonly actsOnSource: boolean;
+  /** The severity of the verdict the rule gives when it fires. */
+  readonly severity: number;
 }
 
 interface CompiledBaseline extends Matcher, ActionSpec {
   readonly name: string;
   readonly key: string;
   readonly rate: BaselineRate;
+  readonly severity: number;
 }
 
 function matches(m: Matcher, dir: 'client' | 'upstream', methodName: string, inDialog: boolean): boolean {
@@ -440,6 +443,7 @@ function compileRule(rule: z.output<typeof ruleSchema>): CompiledRule {
     tarpitMs: rule.tarpitMs,
     keyBlock: rule.action === 'block' && rule.block?.scope === 'key',
     actsOnSource: actsOnSource(rule),
+    severity: actionSeverity(rule.action),
   };
 }
 
@@ -459,7 +463,34 @@ function compileBaseline(b: z.output<typeof baselineSchema>): CompiledBaseline {
     action: b.action,
     status: b.status,
     tarpitMs: b.tarpitMs,
+    severity: actionSeverity(b.action),
   };
+}
+
+/**
+ * The rules that may match a request, by method, in their configured order: those naming
+ * the method and those naming none. Computed once, at start, so that a message meets only
+ * the rules that can count it.
+ */
+class RulesByMethod<R extends Matcher> {
+  readonly #byMethod = new Map<string, readonly R[]>();
+  readonly #anyMethod: readonly R[];
+
+  constructor(rules: readonly R[]) {
+    this.#anyMethod = rules.filter((r) => r.methods === undefined);
+    const named = new Set<string>();
+    for (const r of rules) if (r.methods !== undefined) for (const m of r.methods) named.add(m);
+    for (const m of named) {
+      this.#byMethod.set(
+        m,
+        rules.filter((r) => r.methods === undefined || r.methods.has(m)),
+      );
+    }
+  }
+
+  for(method: string): readonly R[] {
+    return this.#byMethod.get(method) ?? this.#anyMethod;
+  }
 }
 
 /** Merges the built-in rules with the configured ones: same name replaces, `disabled` removes. */
@@ -518,7 +549,8 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
   const defaultBaselines = DEFAULT_FLOOD_BASELINES.map((b) => baselineSchema.parse(b));
   const rules = effective(defaultRules, s.rules, s).map(compileRule);
   const baselines = effective(defaultBaselines, s.baselines, s).map(compileBaseline);
-  const requestRules = rules.filter((r) => r.statuses === undefined);
+  const requestRules = new RulesByMethod(rules.filter((r) => r.statuses === undefined));
+  const baselinesByMethod = new RulesByMethod(baselines);
   const outcomeRules = rules.filter((r) => r.statuses !== undefined);
   const multiplier = s.trustedMultiplier;
   const { store, blocks, trust } = deps;
@@ -535,16 +567,25 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
   const matured = (source: string, now: number) => store.hit(challengedPrefix + source, rd.windowMs, now);
 
   /** The rule's verdict for this message, or undefined when it does not fire. */
-  function evaluate(rule: CompiledRule, attrs: MessageAttributes, now: number): StageVerdict | undefined {
+  /**
+   * The rule's verdict for this message, or undefined when it does not fire or when its
+   * verdict could not be stronger than `beat` (the strongest so far): the message is
+   * counted all the same, only the verdict that would be thrown away is not built.
+   */
+  function evaluate(
+    rule: CompiledRule,
+    attrs: MessageAttributes,
+    now: number,
+    beat: number,
+  ): StageVerdict | undefined {
     let key = rule.prefix;
     if (rule.key.length === 0) key += '*';
     for (let i = 0; i < rule.key.length; i++) {
-      const name = rule.key[i]!;
-      const value = attrs.get(name);
+      const part = attrs.part(rule.key[i]!);
       // A message without the attribute is not counted: 200 phones' OPTIONS to the bare
       // server URI are not 200 calls to one user named ''.
-      if (value === '') return undefined;
-      key += i === 0 ? `${name}=${value}` : `|${name}=${value}`;
+      if (part === '') return undefined;
+      key += i === 0 ? part : `|${part}`;
     }
     const flow = attrs.flow;
     const source = flow.remoteAddress;
@@ -578,7 +619,7 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
     } else {
       n = store.hit(key, rule.windowMs, now);
     }
-    if (n <= rule.count) return undefined;
+    if (n <= rule.count || rule.severity <= beat) return undefined;
     let limit = rule.count;
     if (rule.perSource) {
       trusted ??= trust.isTrusted(source, now);
@@ -613,9 +654,10 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
     b: CompiledBaseline,
     attrs: MessageAttributes,
     now: number,
+    beat: number,
   ): StageVerdict | undefined {
     const reading = b.rate.add(now);
-    if (reading.count <= reading.threshold) return undefined;
+    if (reading.count <= reading.threshold || b.severity <= beat) return undefined;
     const flow = attrs.flow;
     if (b.action !== 'alert' && trust.isTrusted(flow.remoteAddress, now)) return undefined;
     return verdictFor(b, flow, {
@@ -708,19 +750,23 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
       let bestSeverity = 0;
       // Every matching rule counts the message, even after one has fired: each counter must
       // see all the traffic it is meant to, whatever the other rules decided.
-      for (const rule of requestRules) {
+      const rules = requestRules.for(request.method);
+      for (let i = 0; i < rules.length; i++) {
+        const rule = rules[i]!;
         if (!matches(rule, dir, request.method, inDialog)) continue;
         attrs ??= new MessageAttributes(context.flow, request);
-        const verdict = evaluate(rule, attrs, now);
+        const verdict = evaluate(rule, attrs, now, bestSeverity);
         if (verdict !== undefined && severity(verdict) > bestSeverity) {
           best = verdict;
           bestSeverity = severity(verdict);
         }
       }
-      for (const b of baselines) {
+      const rates = baselinesByMethod.for(request.method);
+      for (let i = 0; i < rates.length; i++) {
+        const b = rates[i]!;
         if (!matches(b, dir, request.method, inDialog)) continue;
         attrs ??= new MessageAttributes(context.flow, request);
-        const verdict = evaluateBaseline(b, attrs, now);
+        const verdict = evaluateBaseline(b, attrs, now, bestSeverity);
         if (verdict !== undefined && severity(verdict) > bestSeverity) {
           best = verdict;
           bestSeverity = severity(verdict);
@@ -748,7 +794,7 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
         const inDialog = request.to.params.has('tag');
         if (!rule.statuses!.has(status) || !matches(rule, dir, request.method, inDialog)) continue;
         attrs ??= new MessageAttributes(context.flow, request, status);
-        const verdict = evaluate(rule, attrs, now);
+        const verdict = evaluate(rule, attrs, now, bestSeverity);
         if (verdict !== undefined && severity(verdict) > bestSeverity) {
           best = verdict;
           bestSeverity = severity(verdict);
