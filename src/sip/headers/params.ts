@@ -216,7 +216,7 @@ export function paramsOfMatched(
       value = s.slice(eq + 1, semi);
     } else name = lowerSlice(s, p + 1, semi);
     if (via && !viaValueOk(name, value)) return undefined;
-    if (params.has(name) || params.size >= MAX_PARAMS) return undefined;
+    if (params.size > 0 && (params.has(name) || params.size >= MAX_PARAMS)) return undefined;
     params.set(name, value);
     p = semi;
   }

@@ -21,8 +21,19 @@ export function parseDigits(value: string, maxDigits: number): number {
   return n > maxDigits && v >= 10 ** maxDigits ? -2 : v;
 }
 
-/** callid = word [ "@" word ] */
+/**
+ * callid = word [ "@" word ], word = 1*( alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" /
+ * "`" / "'" / "~" / "(" / ")" / "<" / ">" / ":" / "\\" / DQUOTE / "/" / "[" / "]" / "?" /
+ * "{" / "}" ). One anchored native match; the classes hold no "@", so it is linear.
+ */
+const CALL_ID = /^[A-Za-z0-9\-.!%*_+`'~()<>:\\"/[\]?{}]+(?:@[A-Za-z0-9\-.!%*_+`'~()<>:\\"/[\]?{}]+)?$/;
+
 export function isCallId(value: string): boolean {
+  return CALL_ID.test(value);
+}
+
+/** isCallId by the character walk: the reference the expression is tested against. */
+export function isCallIdWalk(value: string): boolean {
   const n = value.length;
   if (n === 0) return false;
   let at = -1;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { fastNameAddr, parseNameAddrWalk } from '../../../src/sip/headers/name-addr.ts';
+import { isCallId, isCallIdWalk } from '../../../src/sip/headers/scalar.ts';
 import { fastVia, parseViaValuesWalk } from '../../../src/sip/headers/via.ts';
 import { fastSipUri, parseUriWalk } from '../../../src/sip/uri.ts';
 import { nameAddr, sipUri, via } from './arbitraries.ts';
@@ -136,6 +137,21 @@ test('the name-addr fast path takes no mutated name-addr the walk refuses, and a
       (v) => parseNameAddrWalk(v),
     ) > 0,
   );
+});
+
+test('the Call-ID expression accepts and refuses what the character walk does', () => {
+  const word = fc.string({
+    unit: fc.constantFrom(...'aZ09-.!%*_+`\'~()<>:\\"/[]?{}@ \t;,=&#$^|\x00\x7f\xe9'.split('')),
+    maxLength: 24,
+  });
+  fc.assert(
+    fc.property(word, (v) => {
+      assert.equal(isCallId(v), isCallIdWalk(v), JSON.stringify(v));
+    }),
+    { numRuns: runs(5000) },
+  );
+  assert.equal(isCallId(`${'a'.repeat(20000)}@${'b'.repeat(20000)}@`), false);
+  assert.equal(isCallId(`${'a@'.repeat(20000)}`), false);
 });
 
 test('the fast paths decline values longer than the token limit, leaving the error to the walk', () => {
