@@ -103,8 +103,12 @@ export function isFqdn(s: string, i = 0, e = s.length): boolean {
 
 /** 224.0.0.0/4 (RFC 5771). The caller has checked the address is IPv4. */
 export function isIPv4Multicast(address: string): boolean {
-  const dot = address.indexOf('.');
-  const first = Number(address.slice(0, dot));
+  let first = 0;
+  for (let k = 0; k < address.length; k++) {
+    const c = address.charCodeAt(k);
+    if (c === 0x2e) break;
+    first = first * 10 + (c - 0x30);
+  }
   return first >= 224 && first <= 239;
 }
 

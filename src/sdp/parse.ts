@@ -93,9 +93,16 @@ function isDigits(s: string, max: number): boolean {
   return true;
 }
 
-/** A number of at most `max` digits, or -1. */
+/** A number of at most `max` digits (at most 15: exact in a double), or -1. */
 function digits(s: string, max: number): number {
-  return isDigits(s, max) ? Number(s) : -1;
+  if (s.length === 0 || s.length > max) return -1;
+  let n = 0;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return -1;
+    n = n * 10 + (c - 0x30);
+  }
+  return n;
 }
 
 /** non-ws-string = 1*(VCHAR / %x80-FF) (RFC 8866 9) */
@@ -108,11 +115,21 @@ function isNonWsString(s: string): boolean {
   return true;
 }
 
-/** Splits on single SP; an empty field (two SP in a row, or at either end) yields undefined. */
+/**
+ * Splits on single SP into at most `maxFields + 1` fields (so that a caller sees there were
+ * too many); an empty field (two SP in a row, or at either end) yields undefined.
+ */
 function fields(value: string, maxFields: number): string[] | undefined {
-  const out = value.split(' ', maxFields + 1);
-  for (const f of out) if (f.length === 0) return undefined;
-  return out;
+  const out: string[] = [];
+  let start = 0;
+  for (;;) {
+    const sp = value.indexOf(' ', start);
+    const end = sp < 0 ? value.length : sp;
+    if (end === start) return undefined;
+    out.push(value.slice(start, end));
+    if (sp < 0 || out.length > maxFields) return out;
+    start = sp + 1;
+  }
 }
 
 function addressType(s: string): SdpAddressType | undefined {
@@ -266,10 +283,33 @@ interface MediaBuilder {
   line: number;
 }
 
-/** True for the RTP profiles: RTP/AVP, RTP/SAVP, RTP/AVPF, RTP/SAVPF, UDP/TLS/RTP/SAVPF, TCP/RTP/AVP... */
-function isRtpProto(proto: string): boolean {
-  for (const part of proto.split('/')) if (part.toUpperCase() === 'RTP') return true;
-  return false;
+/**
+ * A media protocol's `/`-separated tokens (RFC 8866 9, proto): -1 when one is not a token,
+ * 1 for the RTP profiles (a part `RTP`, any case: RTP/AVP, RTP/SAVPF, UDP/TLS/RTP/SAVPF,
+ * TCP/RTP/AVP...), 0 for any other protocol.
+ */
+function protoKind(proto: string): -1 | 0 | 1 {
+  let rtp = false;
+  let start = 0;
+  for (;;) {
+    const slash = proto.indexOf('/', start);
+    const end = slash < 0 ? proto.length : slash;
+    if (end === start) return -1;
+    for (let k = start; k < end; k++) {
+      const c = proto.charCodeAt(k);
+      if (c > 0x7e || TOKEN_CHAR[c] === 0) return -1;
+    }
+    // Tokens are ASCII: `| 0x20` folds exactly the letters' case here.
+    if (
+      end - start === 3 &&
+      (proto.charCodeAt(start) | 0x20) === 0x72 &&
+      (proto.charCodeAt(start + 1) | 0x20) === 0x74 &&
+      (proto.charCodeAt(start + 2) | 0x20) === 0x70
+    )
+      rtp = true;
+    if (slash < 0) return rtp ? 1 : 0;
+    start = slash + 1;
+  }
 }
 
 /** m=<media> <port>[/<number of ports>] <proto> <fmt> ... (RFC 8866 5.14) */
@@ -292,11 +332,11 @@ function parseMediaLine(value: string, line: number, limits: SdpLimits): MediaBu
       return problem('SW_ERR_SDP_BAD_PORT', 'media port count out of range');
   }
   const proto = f[2]!;
-  for (const part of proto.split('/'))
-    if (!isToken(part)) return problem('SW_ERR_SDP_BAD_PROTO', 'bad media protocol');
+  const kind = protoKind(proto);
+  if (kind < 0) return problem('SW_ERR_SDP_BAD_PROTO', 'bad media protocol');
   const formats = f.slice(3);
   let payloadTypes: Set<number> | undefined;
-  if (isRtpProto(proto)) {
+  if (kind === 1) {
     // RFC 3551: RTP payload types are 7 bits.
     payloadTypes = new Set();
     for (const fmt of formats) {
@@ -344,19 +384,22 @@ function parseRtpMap(value: string, media: MediaBuilder | undefined): SdpRtpMap 
   if (!listsFormat(media, ptText))
     return problem('SW_ERR_SDP_BAD_RTPMAP', 'rtpmap for a payload type not on the m= line');
   if (media.mapped.has(pt)) return problem('SW_ERR_SDP_BAD_RTPMAP', 'second rtpmap for one payload type');
-  const parts = value.slice(sp + 1).split('/', 4);
-  const encoding = parts[0]!;
-  if (!isToken(encoding) || parts.length > 3) return problem('SW_ERR_SDP_BAD_RTPMAP', 'bad rtpmap encoding');
-  if (parts.length === 1) {
+  // <encoding name>/<clock rate>[/<encoding parameters>], read without splitting.
+  const first = value.indexOf('/', sp + 1);
+  const second = first < 0 ? -1 : value.indexOf('/', first + 1);
+  const encoding = first < 0 ? value.slice(sp + 1) : value.slice(sp + 1, first);
+  if (!isToken(encoding) || (second >= 0 && value.indexOf('/', second + 1) >= 0))
+    return problem('SW_ERR_SDP_BAD_RTPMAP', 'bad rtpmap encoding');
+  if (first < 0) {
     // RFC 3551 6 fixes the clock rate of the static payload types (0..34): older senders omit it.
     if (pt > 34) return problem('SW_ERR_SDP_BAD_RTPMAP', 'rtpmap without a clock rate');
     return { payloadType: pt, encoding };
   }
-  const clockRate = digits(parts[1]!, 10);
+  const clockRate = digits(second < 0 ? value.slice(first + 1) : value.slice(first + 1, second), 10);
   if (clockRate < 1 || clockRate > 0xffffffff)
     return problem('SW_ERR_SDP_BAD_RTPMAP', 'bad rtpmap clock rate');
-  if (parts.length === 2) return { payloadType: pt, encoding, clockRate };
-  const channels = digits(parts[2]!, 3);
+  if (second < 0) return { payloadType: pt, encoding, clockRate };
+  const channels = digits(value.slice(second + 1), 3);
   if (channels < 1) return problem('SW_ERR_SDP_BAD_RTPMAP', 'bad rtpmap encoding parameters');
   return { payloadType: pt, encoding, clockRate, channels };
 }
@@ -446,10 +489,29 @@ const SESSION_RANK: Readonly<Record<string, number>> = {
 };
 const MEDIA_RANK: Readonly<Record<string, number>> = { i: 21, c: 22, b: 23, k: 24, a: 25 };
 /** Lines that appear at most once per section. */
-const SINGLE = new Set(['v', 'o', 's', 'i', 'u', 'c', 'z', 'k']);
-const MEDIA_SINGLE = new Set(['i', 'k']);
+const SINGLE = 'vosiuczk';
+const MEDIA_SINGLE = 'ik';
 /** Every type letter RFC 8866 defines; any other makes the description unusable (RFC 8866 5). */
 const KNOWN_TYPES = 'vosiuepcbtrzkam';
+
+/** The tables above by type letter code (a..z), built once: -1 for no rank. */
+const SESSION_RANK_BY_CODE = rankTable(SESSION_RANK);
+const MEDIA_RANK_BY_CODE = rankTable(MEDIA_RANK);
+const KNOWN_BY_CODE = letterSet(KNOWN_TYPES);
+const SINGLE_BY_CODE = letterSet(SINGLE);
+const MEDIA_SINGLE_BY_CODE = letterSet(MEDIA_SINGLE);
+
+function rankTable(ranks: Readonly<Record<string, number>>): Int8Array {
+  const table = new Int8Array(128).fill(-1);
+  for (const [letter, rank] of Object.entries(ranks)) table[letter.charCodeAt(0)] = rank;
+  return table;
+}
+
+function letterSet(letters: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (const letter of letters) table[letter.charCodeAt(0)] = 1;
+  return table;
+}
 
 interface SessionBuilder {
   version?: 0;
@@ -468,8 +530,17 @@ interface SessionBuilder {
   media: MediaBuilder[];
 }
 
-/** NUL, or CR not followed by LF: byte-string excludes both (RFC 8866 9); a bare CR would hide a line end. */
-const BAD_BYTE = /\0|\r(?!\n|$)/;
+/**
+ * Where the first NUL, or CR not followed by LF, is; -1 when none. byte-string excludes
+ * both (RFC 8866 9); a bare CR would hide a line end. A CR ending the text is let through.
+ */
+function badByteAt(s: string): number {
+  const nul = s.indexOf('\0');
+  for (let k = s.indexOf('\r'); k >= 0 && (nul < 0 || k < nul); k = s.indexOf('\r', k + 1)) {
+    if (k + 1 < s.length && s.charCodeAt(k + 1) !== 0x0a) return k;
+  }
+  return nul;
+}
 
 /** 1-based line number of offset `at`. */
 function lineOf(s: string, at: number): number {
@@ -484,8 +555,8 @@ function parse(data: Buffer | string, limits: SdpLimits): SdpParseResult {
   const s = typeof data === 'string' ? data : data.toString('latin1');
   const n = s.length;
   // One scan of the whole text instead of one per line.
-  const bad = BAD_BYTE.exec(s);
-  if (bad !== null) return fail('SW_ERR_SDP_BAD_CHARACTER', 'NUL or bare CR in a line', lineOf(s, bad.index));
+  const bad = badByteAt(s);
+  if (bad >= 0) return fail('SW_ERR_SDP_BAD_CHARACTER', 'NUL or bare CR in a line', lineOf(s, bad));
   const session: SessionBuilder = {
     emails: [],
     phones: [],
@@ -516,12 +587,13 @@ function parse(data: Buffer | string, limits: SdpLimits): SdpParseResult {
       continue;
     }
     if (blankAt !== 0) return fail('SW_ERR_SDP_BAD_LINE', 'empty line inside the description', blankAt);
-    const type = s[pos]!;
-    if (s.charCodeAt(pos + 1) !== 0x3d || end - pos < 2 || type < 'a' || type > 'z')
+    const code = s.charCodeAt(pos);
+    if (s.charCodeAt(pos + 1) !== 0x3d || end - pos < 2 || code < 0x61 || code > 0x7a)
       return fail('SW_ERR_SDP_BAD_LINE', 'line is not <type>=<value>', lineNo);
+    const type = s[pos]!;
     const value = s.slice(pos + 2, end);
     pos = next;
-    if (!KNOWN_TYPES.includes(type)) return fail('SW_ERR_SDP_UNKNOWN_LINE', 'unknown line type', lineNo);
+    if (KNOWN_BY_CODE[code] === 0) return fail('SW_ERR_SDP_UNKNOWN_LINE', 'unknown line type', lineNo);
 
     // Order and presence (RFC 8866 5).
     if (type === 'm') {
@@ -537,11 +609,11 @@ function parse(data: Buffer | string, limits: SdpLimits): SdpParseResult {
       previous = type;
       continue;
     }
-    const r = media === undefined ? SESSION_RANK[type] : MEDIA_RANK[type];
-    if (r === undefined)
+    const r = (media === undefined ? SESSION_RANK_BY_CODE : MEDIA_RANK_BY_CODE)[code]!;
+    if (r < 0)
       return fail('SW_ERR_SDP_LINE_ORDER', `${type}= line not allowed in a media description`, lineNo);
     if (r < rank) return fail('SW_ERR_SDP_LINE_ORDER', `${type}= line out of order`, lineNo);
-    if (r === rank && (media === undefined ? SINGLE : MEDIA_SINGLE).has(type))
+    if (r === rank && (media === undefined ? SINGLE_BY_CODE : MEDIA_SINGLE_BY_CODE)[code] === 1)
       return fail('SW_ERR_SDP_REPEATED_LINE', `repeated ${type}= line`, lineNo);
     if (type === 'r' && previous !== 't' && previous !== 'r')
       return fail('SW_ERR_SDP_LINE_ORDER', 'r= line not after t=', lineNo);
