@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../../test/interop/harness/ports.ts';
 import { runSipp, startSipp } from '../../test/interop/harness/sipp.ts';
-import { startSipwarden } from '../../test/interop/harness/sipwarden.ts';
+import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
 import { tempDir } from '../../test/interop/harness/workdir.ts';
+import { buildSipwarden } from './machine.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +42,8 @@ interface Profile {
   readonly nodes: readonly ProfileNode[];
 }
 
+// The build, as an installed sipwarden runs (bin/sipwarden.js would run the sources while they are newer).
+buildSipwarden(REPO_ROOT);
 const uasPort = await freePort();
 const uas = await startSipp({ scenario: 'uas-answer.xml', localPort: uasPort, timeoutS: 300 });
 await uas.ready();
@@ -52,6 +55,7 @@ const sipwarden = await startSipwarden({
   upstream: { host: HOST, port: uasPort },
   config,
   extraArgs: ['--log-level', 'error'],
+  bin: join(REPO_ROOT, 'dist', 'cli', 'main.js'),
   nodeArgs: values.perf
     ? ['--perf-basic-prof']
     : !values['cpu-only']

@@ -2,6 +2,11 @@
  * The systems a load benchmark measures, each with its own sipp UAS behind it:
  * - direct:          sipp UAC -> sipp UAS (the ceiling: what sipp itself does on this machine)
  * - kamailio:        sipp UAC -> Kamailio (proxy.cfg: stateful, record-routing, one worker) -> UAS
+ * - kamailio-secure: the same Kamailio with sanity checks, pike and an htable ban list
+ *                    (proxy-secure.cfg), the reference for sipwarden with its pipeline on;
+ *                    pike's density raised to PIKE_ALLOWING_DENSITY so that it counts every
+ *                    request of the one load source but never bans it, as sipwarden
+ *                    allowlists that source
  * - sipwarden:       sipp UAC -> sipwarden (one process, `sipwarden start`) -> UAS, with its
  *                    security pipeline on and the load generator's addresses allowlisted, as an
  *                    operator allowlists a trunk: every stage still runs on every message and
@@ -22,8 +27,20 @@ import {
   startSipwarden,
 } from '../../test/interop/harness/sipwarden.ts';
 
-export type TargetName = 'direct' | 'kamailio' | 'sipwarden' | 'sipwarden-plain';
-export const TARGET_NAMES: readonly TargetName[] = ['direct', 'kamailio', 'sipwarden', 'sipwarden-plain'];
+export type TargetName = 'direct' | 'kamailio' | 'kamailio-secure' | 'sipwarden' | 'sipwarden-plain';
+export const TARGET_NAMES: readonly TargetName[] = [
+  'direct',
+  'kamailio',
+  'kamailio-secure',
+  'sipwarden',
+  'sipwarden-plain',
+];
+
+/**
+ * Requests per pike sampling unit (2 s) from one source before pike flags it: far above
+ * what one sipp UAC sends (three requests a call at 10,000 calls/s is 60,000 per unit).
+ */
+export const PIKE_ALLOWING_DENSITY = 1_000_000;
 
 /** sipwarden's settings per target (merged over the harness's base config). */
 export const SIPWARDEN_CONFIGS: Readonly<Record<'sipwarden' | 'sipwarden-plain', SipwardenConfig>> = {
@@ -101,8 +118,11 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
   if (name === 'direct') {
     return { name, port: uasPort, uas, processes: [uas.process], stop: stopUas };
   }
-  if (name === 'kamailio') {
+  if (name === 'kamailio' || name === 'kamailio-secure') {
     const kamailio = await startKamailio({
+      ...(name === 'kamailio-secure'
+        ? { variant: 'proxy-secure' as const, defines: { PIKE_DENSITY: PIKE_ALLOWING_DENSITY } }
+        : {}),
       port: await freePort(),
       upstream: { host: HOST, port: uasPort },
       sharedMemoryMb: options.kamailioSharedMemoryMb ?? 4096,
