@@ -191,6 +191,26 @@ export function knownName(s: string, start: number, end: number, hash: number): 
   }
 }
 
+/**
+ * knownName over bytes: the name at b[start, end) of a message buffer. Typed-array reads
+ * are cheaper than charCodeAt in the parser's per-line loop.
+ */
+export function knownNameBytes(b: Uint8Array, start: number, end: number, hash: number): string | undefined {
+  const len = end - start;
+  let i = hash & TABLE_MASK;
+  for (;;) {
+    const known = TABLE[i];
+    if (known === undefined) return undefined;
+    if (known.hash === hash && known.spelled.length === len) {
+      const spelled = known.spelled;
+      let k = 0;
+      while (k < len && (b[start + k]! | 0x20) === spelled.charCodeAt(k)) k++;
+      if (k === len) return known.long;
+    }
+    i = (i + 1) & TABLE_MASK;
+  }
+}
+
 const LONG_CACHE_MAX = 512;
 /** Raw (any case) name -> lower-case long name; bounded so hostile names cannot grow it. */
 const longCache = new Map<string, string>();

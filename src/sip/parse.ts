@@ -14,9 +14,9 @@
  * validateMessage, which every caller runs next: keeping them off the parse path leaves it
  * the summaries every stage needs.
  */
-import { CHAR, skipWs, TOKEN } from './chars.ts';
+import { CHAR, TOKEN } from './chars.ts';
 import { type SipErrorCode, SipParseError, sipError } from './errors.ts';
-import { knownName, longName, nameHashStep } from './header-names.ts';
+import { knownNameBytes, longName, nameHashStep } from './header-names.ts';
 import { parseCSeq } from './headers/cseq.ts';
 import { parseNameAddr } from './headers/name-addr.ts';
 import { isCallId, parseDigits } from './headers/scalar.ts';
@@ -329,18 +329,19 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
       error ??= sipError('SW_ERR_TOO_MANY_HEADERS', 'too many header lines', 'maxHeaderLines');
       break;
     }
-    // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
+    // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS. The walks read the bytes (at
+    // head offset + `start`), cheaper than charCodeAt; `head` is their latin1 text.
     let nameEnd = pos;
     let hash = 0;
     while (nameEnd < eol) {
-      const c = head.charCodeAt(nameEnd);
-      if (c > 255 || (CHAR[c]! & TOKEN) === 0) break;
+      const c = data[nameEnd + start]!;
+      if ((CHAR[c]! & TOKEN) === 0) break;
       hash = nameHashStep(hash, c);
       nameEnd++;
     }
     let colon = nameEnd;
-    while (head.charCodeAt(colon) === 0x20 || head.charCodeAt(colon) === 0x09) colon++;
-    if (nameEnd === pos || colon >= eol || head.charCodeAt(colon) !== 0x3a) {
+    while (colon < eol && (data[colon + start] === 0x20 || data[colon + start] === 0x09)) colon++;
+    if (nameEnd === pos || colon >= eol || data[colon + start] !== 0x3a) {
       error ??= sipError('SW_ERR_BAD_HEADER', 'malformed header line');
       break;
     }
@@ -352,12 +353,14 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
     if (folded) {
       value = unfold(head, colon + 1, eol);
     } else {
-      const vs = skipWs(head, colon + 1);
+      let vs = colon + 1;
+      while (vs < eol && (data[vs + start] === 0x20 || data[vs + start] === 0x09)) vs++;
       let ve = eol;
-      while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
+      while (ve > vs && (data[ve - 1 + start] === 0x20 || data[ve - 1 + start] === 0x09)) ve--;
       value = head.slice(vs, ve);
     }
-    const name = knownName(head, pos, nameEnd, hash) ?? longName(head.slice(pos, nameEnd));
+    const name =
+      knownNameBytes(data, pos + start, nameEnd + start, hash) ?? longName(head.slice(pos, nameEnd));
     headers.push({ name, value, raw: head.slice(pos, eol) });
     pos = eol + 2;
     if (error !== undefined) continue; // keep reading fields for the partial message only
