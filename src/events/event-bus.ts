@@ -25,7 +25,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
-import type { EventEmitter, EventInput, EventSink, EventSource, EventType, SecurityEvent } from './types.ts';
+import type {
+  EventAction,
+  EventEmitter,
+  EventInput,
+  EventSink,
+  EventSource,
+  EventType,
+  SecurityEvent,
+} from './types.ts';
 
 export interface EventBusOptions {
   /** Occurrences within this many ms of an aggregate's first one join it. */
@@ -37,7 +45,11 @@ export interface EventBusOptions {
   /** The clock of the flush timer and of `stop()`. */
   readonly clock?: () => number;
   readonly log?: Logger;
-  /** Called on every emit (for counters): must be O(1) and must not throw. */
+  /**
+   * Called on every occurrence (for counters): must be O(1) and must not throw. It gets the
+   * occurrence's event, or for one counted by `bump` (which has no event built), the event
+   * of the aggregate it joined with the occurrence's action.
+   */
   readonly onEmit?: (event: EventInput) => void;
 }
 
@@ -72,6 +84,8 @@ interface Aggregate {
   count: number;
   /** The count last reported to sinks; 0 before the first report. */
   reported: number;
+  /** `event` with another action, for `onEmit` when `bump` counts one: made once, kept. */
+  otherAction: EventInput | undefined;
 }
 
 export class EventBus implements EventEmitter {
@@ -133,6 +147,30 @@ export class EventBus implements EventEmitter {
       this.#openCount++;
     }
     byKey.set(key, this.#newAggregate(cleanEvent(event), now));
+  }
+
+  /**
+   * Counts an occurrence into its open aggregate without its event (see EventEmitter.bump):
+   * the same lookups as `emit`, and nothing to build, cut or clean.
+   */
+  bump(type: EventType, rule: string, rawKey: string, action: EventAction, now: number): boolean {
+    const byKey = this.#open.get(type)?.get(rule);
+    if (byKey === undefined) return false;
+    const open = byKey.get(rawKey.length > MAX_KEY_LENGTH ? rawKey.slice(0, MAX_KEY_LENGTH) : rawKey);
+    if (open === undefined) return false;
+    // As in emit: past its window the occurrence opens the next aggregate, which takes its event.
+    if (now - open.firstSeen >= this.#windowMs && this.#closed.length < this.#maxAggregates) return false;
+    this.#emitted++;
+    if (this.#onEmit !== undefined) {
+      let event = open.event;
+      if (event.action !== action) {
+        if (open.otherAction?.action !== action) open.otherAction = { ...event, action };
+        event = open.otherAction;
+      }
+      this.#onEmit(event);
+    }
+    bump(open, now);
+    return true;
   }
 
   /** Registers a sink; returns the function that removes it. */
@@ -226,6 +264,7 @@ export class EventBus implements EventEmitter {
       lastSeen: now,
       count: 1,
       reported: 0,
+      otherAction: undefined,
     };
   }
 

@@ -77,4 +77,11 @@ export interface EventSink {
 export interface EventEmitter {
   /** Hot path: O(1), allocation-light; aggregates per (type, rule, key) per window. */
   emit(event: EventInput, now: number): void;
+  /**
+   * The hot path's shortcut, where an emitter aggregates: counts one occurrence of (type,
+   * rule or else stage, key or else source address) with `action` into its aggregate when
+   * one is open in its window, and returns true, so that the caller need not build the
+   * event; returns false, counting nothing, when the caller must `emit` the event.
+   */
+  bump?(type: EventType, rule: string, key: string, action: EventAction, now: number): boolean;
 }

@@ -6,7 +6,11 @@ export function sourceOf(flow: Flow): EventSource {
   return { address: flow.remoteAddress, port: flow.remotePort, transport: flow.transport };
 }
 
-/** Builds an event for a decision about a message from `flow`. */
+/**
+ * Builds an event for a decision about a message from `flow`. It takes `fields` over (every
+ * caller passes a fresh literal) and adds the source to it rather than copying it: an
+ * allowlisted source over a threshold has one built for every message it sends.
+ */
 export function eventFor(
   flow: Flow,
   fields: {
@@ -18,7 +22,9 @@ export function eventFor(
     key?: string;
     status?: number;
     details?: Readonly<Record<string, string | number>>;
+    source?: EventSource;
   },
 ): EventInput {
-  return { ...fields, source: sourceOf(flow) };
+  fields.source = sourceOf(flow);
+  return fields;
 }

@@ -259,6 +259,10 @@ export class SecurityPipeline implements MessageInspector {
     const exempt = stage.phase !== 'validate' && action !== 'alert' && options.isAllowlisted(address);
     if (action === 'alert' || exempt || !enforced) {
       if (action !== 'alert') {
+        // Reported as an alert: when its aggregate is open, counted without building the reworded event.
+        const key = event.key ?? event.source?.address ?? '';
+        if (options.events.bump?.(event.type, event.rule ?? event.stage, key, 'alert', now) === true)
+          return undefined;
         event = {
           ...event,
           action: 'alert',

@@ -175,8 +175,20 @@ export const createScannerStage: StageFactory = (settings: unknown, _deps: Stage
   const signatures = [...new Set([...DEFAULT_SIGNATURES.filter((x) => !removed.has(x)), ...s.addSignatures])];
   const trust = _deps.trust;
 
-  function find(text: string): string | undefined {
-    if (text.length === 0) return undefined;
+  /**
+   * Any signature, any case, anywhere: a test that most values fail, so that they are
+   * neither cut nor lower-cased. Message text is latin1, where only A-Z lower-case to
+   * ASCII, so this finds whatever the lower-cased search would.
+   */
+  const anySignature =
+    signatures.length === 0
+      ? undefined
+      : new RegExp(signatures.map((sig) => sig.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
+
+  /** The first signature, in list order, in the searched part of `value`. */
+  function find(value: string | undefined): string | undefined {
+    if (value === undefined || value.length === 0 || anySignature?.test(value) !== true) return undefined;
+    const text = searched(value);
     for (const sig of signatures) if (text.includes(sig)) return sig;
     return undefined;
   }
@@ -225,22 +237,24 @@ export const createScannerStage: StageFactory = (settings: unknown, _deps: Stage
     request(context: RequestContext, now: number): StageVerdict {
       if (s.direction !== 'any' && s.direction !== context.direction) return STAGE_PASS;
       const request = context.request;
-      const fields: readonly [string, string | undefined][] = [
-        ['User-Agent', headerValue(request, 'user-agent')],
-        ['From display name', request.from.displayName],
-        ['To display name', request.to.displayName],
-      ];
-      for (const [field, value] of fields) {
-        const sig = find(searched(value));
-        if (sig !== undefined) {
-          return decide(
-            context,
-            'signature',
-            { signature: sig, field, method: request.method.slice(0, 32) },
-            `scanner signature "${sig}" in ${field}`,
-            now,
-          );
-        }
+      let field = 'User-Agent';
+      let sig = find(headerValue(request, 'user-agent'));
+      if (sig === undefined) {
+        field = 'From display name';
+        sig = find(request.from.displayName);
+      }
+      if (sig === undefined) {
+        field = 'To display name';
+        sig = find(request.to.displayName);
+      }
+      if (sig !== undefined) {
+        return decide(
+          context,
+          'signature',
+          { signature: sig, field, method: request.method.slice(0, 32) },
+          `scanner signature "${sig}" in ${field}`,
+          now,
+        );
       }
       if (s.fingerprints) {
         const evidence = sipviciousEvidence(request);

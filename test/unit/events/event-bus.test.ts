@@ -200,3 +200,49 @@ test('an unsubscribed sink receives nothing more', () => {
   bus.flush(T0 + 2);
   assert.equal(batches, 1);
 });
+
+test('bump counts an occurrence into its open aggregate without an event', () => {
+  const { bus, all } = collectingBus();
+  bus.emit(flood('203.0.113.7'), T0);
+  for (let i = 1; i < 100; i++) {
+    assert.equal(bus.bump('flood', 'invite-flood', 'src:203.0.113.7', 'block', T0 + i), true);
+  }
+  bus.flush(T0 + WINDOW);
+  const events = all();
+  assert.equal(events.length, 1);
+  assert.equal(events[0]!.count, 100);
+  assert.equal(events[0]!.lastSeen, T0 + 99);
+  assert.equal(bus.stats().emitted, 100);
+});
+
+test('bump counts nothing when no aggregate is open or its window is over', () => {
+  const { bus, all } = collectingBus();
+  assert.equal(bus.bump('flood', 'invite-flood', 'src:203.0.113.7', 'block', T0), false);
+  bus.emit(flood('203.0.113.7'), T0);
+  assert.equal(bus.bump('flood', 'invite-flood', 'src:203.0.113.8', 'block', T0), false);
+  assert.equal(bus.bump('flood', 'other-rule', 'src:203.0.113.7', 'block', T0), false);
+  assert.equal(bus.bump('scanner', 'invite-flood', 'src:203.0.113.7', 'block', T0), false);
+  assert.equal(bus.bump('flood', 'invite-flood', 'src:203.0.113.7', 'block', T0 + WINDOW), false);
+  bus.flush(T0 + WINDOW);
+  assert.deepEqual(
+    all().map((e) => e.count),
+    [1],
+  );
+  assert.equal(bus.stats().emitted, 1);
+});
+
+test('bump finds an aggregate whose key was cut to the bound', () => {
+  const { bus } = collectingBus();
+  const key = `src:${'a'.repeat(1000)}`;
+  bus.emit(flood('203.0.113.7', { key }), T0);
+  assert.equal(bus.bump('flood', 'invite-flood', key, 'block', T0 + 1), true);
+});
+
+test('onEmit sees a bumped occurrence with its own action', () => {
+  const seen: string[] = [];
+  const bus = new EventBus({ windowMs: WINDOW, onEmit: (e) => seen.push(`${e.type}/${e.action}`) });
+  bus.emit(flood('203.0.113.7'), T0);
+  bus.bump('flood', 'invite-flood', 'src:203.0.113.7', 'alert', T0 + 1);
+  bus.bump('flood', 'invite-flood', 'src:203.0.113.7', 'block', T0 + 2);
+  assert.deepEqual(seen, ['flood/block', 'flood/alert', 'flood/block']);
+});

@@ -107,3 +107,14 @@ test('a table of 100,000 blocks matches addresses and networks', () => {
   assert.ok(table.match('10.1.134.159', t0));
   assert.equal(table.match('11.0.0.1', t0), undefined);
 });
+
+test('hasKeyBlocks is true only while a rule key is blocked', () => {
+  const table = createMemoryBlockTable({ maxEntries: 10 });
+  assert.equal(table.hasKeyBlocks(), false);
+  table.block(block('203.0.113.7', t0 + minute));
+  assert.equal(table.hasKeyBlocks(), false);
+  table.block(block('toUser:100', t0 + minute, 'key'));
+  assert.equal(table.hasKeyBlocks(), true);
+  table.unblock('toUser:100');
+  assert.equal(table.hasKeyBlocks(), false);
+});

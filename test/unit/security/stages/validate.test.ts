@@ -218,6 +218,31 @@ test('rejects more Contact values than maxContact', () => {
   rejects(sip({ method: 'REGISTER', ruri: 'sip:pbx.example.com', contact }), 'SW_ERR_TOO_MANY_CONTACT', s);
 });
 
+test('a Contact value seen before is judged again: refused again, and its values still counted', () => {
+  const s = stage({ maxContact: 3 });
+  const bad = '<sip:100@198.51.100.7:0>';
+  rejects(sip({ contact: bad }), 'SW_ERR_BAD_PORT', s);
+  rejects(sip({ contact: bad }), 'SW_ERR_BAD_PORT', s);
+  const two = '<sip:100@198.51.100.7>, <sip:100@198.51.100.8>';
+  const register = { method: 'REGISTER', ruri: 'sip:pbx.example.com' };
+  passes(sip({ ...register, contact: two }), s);
+  rejects(sip({ ...register, contact: two, headers: [`Contact: ${two}`] }), 'SW_ERR_TOO_MANY_CONTACT', s);
+});
+
+test('a Route value seen before still counts toward maxRoute across fields', () => {
+  const s = stage({ maxRoute: 3 });
+  const route = 'Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>';
+  passes(sip({ headers: [route] }), s);
+  rejects(sip({ headers: [route, route] }), 'SW_ERR_TOO_MANY_ROUTE', s);
+});
+
+test('one value in two headers is judged by the rules of each', () => {
+  const s = stage();
+  passes(sip({ headers: ['P-Asserted-Identity: <tel:+15551234567>'] }), s);
+  const r = rejects(sip({ headers: ['Route: <tel:+15551234567>'] }), 'SW_ERR_BAD_HEADER_URI', s);
+  assert.equal(r.reason, 'Route URI scheme not allowed');
+});
+
 test('rejects more fields of one header than maxHeaderFields', () => {
   const s = stage({ maxHeaderFields: 3 });
   passes(sip({ headers: ['X-Tag: 1', 'X-Tag: 2', 'X-Tag: 3'] }), s);
