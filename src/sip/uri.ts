@@ -65,20 +65,14 @@ export function parseUriWalk(
 /**
  * SIP-URI without URI headers or an IPv6 reference, after the scheme (RFC 3261 25.1):
  *   [ userinfo ] hostport uri-parameters
- * One expression with userinfo and one without, chosen as the walk does (by the first "@").
- * Groups: user, password, host, port, parameters.
+ * userinfo ends at the first "@" (neither user nor password may hold one), the host holds
+ * no ":" or ";", and neither a parameter name nor a value holds ";" or "=": once matched,
+ * the parts are found with indexOf.
  */
-export const FAST_URI_USERINFO = `(${USER_RE})(?::(${PASSWORD_RE}))?@`;
-export const FAST_URI_HOSTPORT_PARAMS = `(${HOST_RE})(?::([0-9]{1,5}))?((?:;${PARAMCHAR_RE}(?:=${PARAMCHAR_RE})?)*)`;
-const FAST_SIP_URI_USER = new RegExp(`${FAST_URI_USERINFO}${FAST_URI_HOSTPORT_PARAMS}$`, 'y');
-const FAST_SIP_URI_HOST = new RegExp(`${FAST_URI_HOSTPORT_PARAMS}$`, 'y');
-
-/** The port of a fast-path match (at most 5 digits), or -1 when over 65535. */
-export function portOf(text: string): number {
-  let port = 0;
-  for (let k = 0; k < text.length; k++) port = port * 10 + (text.charCodeAt(k) - 0x30);
-  return port > 65535 ? -1 : port;
-}
+export const FAST_URI_BODY = `(?:${USER_RE}(?::${PASSWORD_RE})?@)?${HOST_RE}(?::[0-9]{1,5})?(?:;${PARAMCHAR_RE}(?:=${PARAMCHAR_RE})?)*`;
+/** The same with the userinfo required (the walk's choice when the text holds an "@"). */
+export const FAST_URI_BODY_USER = `${USER_RE}(?::${PASSWORD_RE})?@${HOST_RE}(?::[0-9]{1,5})?(?:;${PARAMCHAR_RE}(?:=${PARAMCHAR_RE})?)*`;
+const FAST_SIP_URI = new RegExp(`${FAST_URI_BODY}$`, 'y');
 
 /**
  * The common SIP URI in one native match; undefined when the text is anything else (URI
@@ -93,42 +87,52 @@ export function fastSipUri(
 ): SipUri | undefined {
   // Every component is shorter than the text, so a text within the limit needs no per-part check.
   if (s.length - start > max) return undefined;
-  if (s.indexOf('@', start) >= 0) {
-    FAST_SIP_URI_USER.lastIndex = start;
-    const m = FAST_SIP_URI_USER.exec(s);
-    if (m === null) return undefined;
-    return sipUriOfMatch(scheme, m[1], m[2], m[3]!, m[4], s, s.length - m[5]!.length, s.length);
-  }
-  FAST_SIP_URI_HOST.lastIndex = start;
-  const m = FAST_SIP_URI_HOST.exec(s);
-  if (m === null) return undefined;
-  return sipUriOfMatch(scheme, undefined, undefined, m[1]!, m[2], s, s.length - m[3]!.length, s.length);
+  FAST_SIP_URI.lastIndex = start;
+  if (!FAST_SIP_URI.test(s)) return undefined;
+  return sipUriOfMatched(s, start, s.length, scheme);
 }
 
-/** The SipUri of fast-path groups; parameters are read from `s` between `ps` and `pe`. */
-export function sipUriOfMatch(
-  scheme: 'sip' | 'sips',
-  user: string | undefined,
-  password: string | undefined,
-  host: string,
-  portText: string | undefined,
+/**
+ * The SipUri of s[start, end), text a fast-path expression has matched (FAST_URI_BODY);
+ * undefined when the port is over 65535 or a parameter repeats (the walk reports those).
+ */
+export function sipUriOfMatched(
   s: string,
-  ps: number,
-  pe: number,
+  start: number,
+  end: number,
+  scheme: 'sip' | 'sips',
 ): SipUri | undefined {
-  let port: number | undefined;
-  if (portText !== undefined) {
-    port = portOf(portText);
-    if (port < 0) return undefined;
+  let user: string | undefined;
+  let password: string | undefined;
+  let p = start;
+  const at = s.indexOf('@', start);
+  if (at >= 0 && at < end) {
+    const colon = s.indexOf(':', start);
+    if (colon >= 0 && colon < at) {
+      user = s.slice(start, colon);
+      password = s.slice(colon + 1, at);
+    } else user = s.slice(start, at);
+    p = at + 1;
   }
-  const params = paramsOfMatched(s, ps, pe, false);
+  let semi = s.indexOf(';', p);
+  if (semi < 0 || semi > end) semi = end;
+  let hostEnd = semi;
+  let port: number | undefined;
+  const colon = s.indexOf(':', p);
+  if (colon >= 0 && colon < semi) {
+    hostEnd = colon;
+    port = 0;
+    for (let k = colon + 1; k < semi; k++) port = port * 10 + (s.charCodeAt(k) - 0x30);
+    if (port > 65535) return undefined;
+  }
+  const params = paramsOfMatched(s, semi, end, false);
   if (params === undefined) return undefined;
   // Same shape as parseSipUri's result.
   return {
     scheme,
     user,
     password,
-    host,
+    host: s.slice(p, hostEnd),
     port,
     params,
     headers: NO_HEADERS,

@@ -9,7 +9,7 @@ import { skipWs } from '../chars.ts';
 import { SipParseError, sipError } from '../errors.ts';
 import { TOKEN_RE } from '../grammar-regex.ts';
 import type { NameAddr } from '../message.ts';
-import { FAST_URI_HOSTPORT_PARAMS, FAST_URI_USERINFO, formatUri, parseUri, sipUriOfMatch } from '../uri.ts';
+import { FAST_URI_BODY_USER, formatUri, parseUri, sipUriOfMatched } from '../uri.ts';
 import {
   formatParams,
   GENERIC_PARAMS,
@@ -107,15 +107,14 @@ function parseOne(s: string, p: number, max: number): NameAddr | SipParseError {
 /**
  * name-addr in its common spelling: an optional display name (a quoted-string without
  * quoted-pairs, or tokens), a SIP URI with a user part in <>, and header parameters with token
- * values, no whitespace around separators (RFC 3261 25.1). Groups: quoted display name, token
- * display name, URI text, scheme, user, password, host, port, URI parameters, header
- * parameters.
+ * values, no whitespace around separators (RFC 3261 25.1). Once matched, the parts are found
+ * with indexOf: the quoted display name ends at the next DQUOTE, the URI at the first ">".
  */
 const FAST_NAME_ADDR = new RegExp(
-  '^(?:"([\\t\\x20\\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]*)"[ \\t]*|' +
-    `(${TOKEN_RE}(?:[ \\t]+${TOKEN_RE})*)[ \\t]*)?` +
-    `<((sips?):${FAST_URI_USERINFO}${FAST_URI_HOSTPORT_PARAMS})>` +
-    `((?:;${TOKEN_RE}(?:=${TOKEN_RE})?)*)$`,
+  '^(?:"[\\t\\x20\\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]*"[ \\t]*|' +
+    `${TOKEN_RE}(?:[ \\t]+${TOKEN_RE})*[ \\t]*)?` +
+    `<sips?:${FAST_URI_BODY_USER}>` +
+    `(?:;${TOKEN_RE}(?:=${TOKEN_RE})?)*$`,
 );
 
 /**
@@ -125,27 +124,27 @@ const FAST_NAME_ADDR = new RegExp(
  * Same result as parseOne.
  */
 export function fastNameAddr(value: string, max: number): NameAddr | undefined {
-  if (value.length > max) return undefined;
-  const m = FAST_NAME_ADDR.exec(value);
-  if (m === null) return undefined;
-  const uriText = m[3]!;
-  const paramsText = m[10]!;
-  const paramsStart = value.length - paramsText.length;
-  // The URI parameters end at the ">" before the header parameters.
-  const uri = sipUriOfMatch(
-    m[4] === 'sip' ? 'sip' : 'sips',
-    m[5],
-    m[6],
-    m[7]!,
-    m[8],
-    value,
-    paramsStart - 1 - m[9]!.length,
-    paramsStart - 1,
-  );
+  if (value.length > max || !FAST_NAME_ADDR.test(value)) return undefined;
+  let displayName: string | undefined;
+  let lt = 0;
+  const c0 = value.charCodeAt(0);
+  if (c0 === 0x22) {
+    const q = value.indexOf('"', 1);
+    displayName = value.slice(1, q);
+    lt = value.indexOf('<', q + 1);
+  } else if (c0 !== 0x3c) {
+    lt = value.indexOf('<');
+    let te = lt;
+    while (value.charCodeAt(te - 1) === 0x20 || value.charCodeAt(te - 1) === 0x09) te--;
+    displayName = value.slice(0, te);
+  }
+  const gt = value.indexOf('>', lt + 1);
+  const sips = value.charCodeAt(lt + 4) === 0x73;
+  const uri = sipUriOfMatched(value, lt + (sips ? 6 : 5), gt, sips ? 'sips' : 'sip');
   if (uri === undefined) return undefined;
-  const params = paramsOfMatched(value, paramsStart, value.length, false);
+  const params = paramsOfMatched(value, gt + 1, value.length, false);
   if (params === undefined) return undefined;
-  return { displayName: m[1] ?? m[2], uriText, uri, params };
+  return { displayName, uriText: value.slice(lt + 1, gt), uri, params };
 }
 
 /** Parses a single name-addr / addr-spec with parameters (From, To). */

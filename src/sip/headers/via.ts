@@ -122,11 +122,12 @@ function parseOne(s: string, p: number, max: number): Via | SipParseError {
 
 /**
  * One via-parm in its canonical spelling: "SIP/2.0/" transport SP host [ ":" port ] and
- * parameters with token values, no whitespace around separators (RFC 3261 25.1). Groups:
- * transport, host, port, parameters.
+ * parameters with token values, no whitespace around separators (RFC 3261 25.1). Once
+ * matched, the parts are found with indexOf: neither the transport nor the host holds SP,
+ * ":" or ";".
  */
 const FAST_VIA = new RegExp(
-  `^SIP/2\\.0/(${TOKEN_RE}) (${HOST_RE})(?::([0-9]{1,5}))?((?:;${TOKEN_RE}(?:=${TOKEN_RE})?)*)$`,
+  `^SIP/2\\.0/${TOKEN_RE} ${HOST_RE}(?::[0-9]{1,5})?(?:;${TOKEN_RE}(?:=${TOKEN_RE})?)*$`,
 );
 
 /**
@@ -135,21 +136,23 @@ const FAST_VIA = new RegExp(
  * limit, any error), which the walk then decides. Same result as parseOne.
  */
 export function fastVia(value: string, max: number): Via | undefined {
-  if (value.length > max) return undefined;
-  const m = FAST_VIA.exec(value);
-  if (m === null) return undefined;
+  if (value.length > max || !FAST_VIA.test(value)) return undefined;
+  const sp = value.indexOf(' ', 8);
+  let semi = value.indexOf(';', sp);
+  if (semi < 0) semi = value.length;
+  let hostEnd = semi;
   let port: number | undefined;
-  const portText = m[3];
-  if (portText !== undefined) {
+  const colon = value.indexOf(':', sp);
+  if (colon >= 0 && colon < semi) {
+    hostEnd = colon;
     port = 0;
-    for (let k = 0; k < portText.length; k++) port = port * 10 + (portText.charCodeAt(k) - 0x30);
+    for (let k = colon + 1; k < semi; k++) port = port * 10 + (value.charCodeAt(k) - 0x30);
     if (port > 65535) return undefined;
   }
-  const params = paramsOfMatched(value, value.length - m[4]!.length, value.length, true);
+  const params = paramsOfMatched(value, semi, value.length, true);
   if (params === undefined) return undefined;
-  const transport = m[1]!;
   const branch = params.size === 0 ? undefined : (params.get('branch') ?? undefined);
-  return { transport: upperToken(transport, 0, transport.length), host: m[2]!, port, params, branch };
+  return { transport: upperToken(value, 8, sp), host: value.slice(sp + 1, hostEnd), port, params, branch };
 }
 
 /**
