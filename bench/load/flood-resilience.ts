@@ -3,11 +3,15 @@
  * pike and an htable ban list (test/interop/kamailio/proxy-secure.cfg), on the same floods
  * in the same run.
  *
- *   node --import tsx bench/load/flood-resilience.ts [--calls 600] [--rate 30] [--flood-rate 3000]
+ *   node --import tsx bench/load/flood-resilience.ts [--calls 1000] [--rate 30] [--flood-rate 3000]
+ *     [--targets sipwarden,kamailio-secure,kamailio-secure-tuned] [--floods none,invite-flood,...]
  *
- * For each target and each flood, a fresh target with its own sipp UAS; a sipp UAC places
- * `calls` legitimate calls at `rate` calls/s from 127.0.0.1 (not allowlisted) while the flood
- * runs from other loopback addresses:
+ * For each target and each flood, a fresh target with the security interop tests' sipp PBX
+ * behind it (test/interop/security/scenarios/uas-pbx.xml: it answers calls to the legitimate
+ * user, 404s any other, challenges every REGISTER with 401, as a registrar does); a sipp UAC
+ * places `calls` legitimate calls at `rate` calls/s from 127.0.0.1 (not allowlisted), each
+ * from its own caller number (uac-call-callers.xml, as a trunk or an office sends them),
+ * while the flood runs from other loopback addresses:
  *   - invite-flood: INVITEs from one source (127.0.3.1), random users and Call-IDs;
  *   - register-flood: REGISTERs from 1,024 sources (127.1.0.0/16), a few each;
  *   - malformed: broken datagrams from one source (127.0.4.1).
@@ -26,11 +30,15 @@ import { freePort } from '../../test/interop/harness/ports.ts';
 import { stopAll } from '../../test/interop/harness/process.ts';
 import { runSipp, type SippResult, startSipp } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
+import { CALLERS_SCENARIO, LEGIT_USER, PBX_SCENARIO } from '../../test/interop/security/helpers.ts';
 import { buildSipwarden, loadAverageText, machineInfo } from './machine.ts';
 
 const { values } = parseArgs({
   options: {
-    calls: { type: 'string', default: '600' },
+    // 1,000 calls or more, so that one failed call moves the figure by at most 0.1 %.
+    calls: { type: 'string', default: '1000' },
+    targets: { type: 'string', default: 'sipwarden,kamailio-secure,kamailio-secure-tuned' },
+    floods: { type: 'string', default: 'none,invite-flood,register-flood,malformed' },
     rate: { type: 'string', default: '30' },
     'flood-rate': { type: 'string', default: '3000' },
     out: { type: 'string' },
@@ -119,7 +127,7 @@ function floodSeenByUas(uas: SippResult, legitCalls: number): number {
 
 async function runOne(target: TargetName, floodName: FloodName): Promise<Row> {
   const uasPort = await freePort();
-  const uas = await startSipp({ scenario: 'uas-answer.xml', localPort: uasPort, timeoutS: 120 });
+  const uas = await startSipp({ scenario: PBX_SCENARIO, localPort: uasPort, timeoutS: 180 });
   await uas.ready();
   const proxyPort = await freePort();
   const stop: (() => Promise<unknown>)[] = [];
@@ -143,7 +151,8 @@ async function runOne(target: TargetName, floodName: FloodName): Promise<Row> {
   }
   try {
     const legitRun = runSipp({
-      scenario: 'uac-call.xml',
+      scenario: CALLERS_SCENARIO,
+      service: LEGIT_USER,
       localPort: await freePort(),
       remote: { host: HOST, port: proxyPort },
       calls: CALLS,
@@ -177,14 +186,25 @@ function percent(run: SippResult): string {
 async function main(): Promise<void> {
   buildSipwarden(REPO_ROOT);
   const rows: Row[] = [];
-  const floods: FloodName[] = ['none', 'invite-flood', 'register-flood (1,024 sources)', 'malformed'];
+  const allFloods: FloodName[] = ['none', 'invite-flood', 'register-flood (1,024 sources)', 'malformed'];
+  const wantedFloods = values.floods.split(',');
+  const floods = allFloods.filter((f) => wantedFloods.some((w) => f.startsWith(w)));
+  const allTargets: TargetName[] = ['sipwarden', 'kamailio-secure', 'kamailio-secure-tuned'];
+  const targets = allTargets.filter((t) => values.targets.split(',').includes(t));
   for (const floodName of floods) {
-    // Interleaved: both targets meet each flood one after the other.
-    for (const target of ['sipwarden', 'kamailio-secure', 'kamailio-secure-tuned'] as const) {
+    // Interleaved: the targets meet each flood one after the other.
+    for (const target of targets) {
       process.stdout.write(`${target} / ${floodName} ... `);
       const row = await runOne(target, floodName);
       rows.push(row);
-      process.stdout.write(`${percent(row.legit)} p99 ${row.legit.responseTimeP99?.toFixed(2)} ms\n`);
+      const failures = Object.entries(row.legit.failedBy)
+        .map(([why, n]) => `${why} ${n}`)
+        .join(', ');
+      process.stdout.write(
+        `${percent(row.legit)} p99 ${row.legit.responseTimeP99?.toFixed(2)} ms${failures ? ` (failed: ${failures})` : ''}\n`,
+      );
+      // What the legitimate caller got instead (sipp's error log), for the reader of the run.
+      if (failures) process.stdout.write(`${row.legit.errors.split('\n').slice(0, 12).join('\n')}\n`);
     }
   }
   const info = machineInfo(REPO_ROOT);
@@ -195,7 +215,8 @@ async function main(): Promise<void> {
     `${CALLS} legitimate calls at ${RATE} calls/s from 127.0.0.1 (not allowlisted) while each flood runs at ${FLOOD_RATE} messages/s for ${FLOOD_MS} ms.`,
     'Response time: INVITE sent to 200 received, at the legitimate UAC. Everything (UAC, UAS, proxy, flood) shares the 2 cores.',
     'kamailio-secure: proxy-secure.cfg as written (pike 30 requests per 2 s per source); kamailio-secure-tuned: pike density 300.',
-    'A call is three requests from the caller (INVITE, ACK, BYE): at 30 calls/s that is 90 requests/s from one address.',
+    'A call is three requests from the caller (INVITE, ACK, BYE): at 30 calls/s that is 90 requests/s from one address; each call has its own caller number (From), as from a trunk.',
+    'The PBX behind each proxy is a sipp UAS that answers the legitimate callee, 404s any other user and challenges every REGISTER with 401 (test/interop/security/scenarios/uas-pbx.xml).',
     '',
     '| flood | target | legitimate success | p50 ms | p99 ms | flood sent | flood INVITEs the PBX answered |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
