@@ -143,6 +143,8 @@ export function nameHashStep(h: number, c: number): number {
 export interface KnownName {
   readonly hash: number;
   readonly spelled: string;
+  /** `spelled` as bytes, for the byte comparison of knownNameBytes. */
+  readonly bytes: Uint8Array;
   readonly long: string;
 }
 
@@ -163,7 +165,7 @@ const TABLE: (KnownName | undefined)[] = (() => {
       if (table[i]!.spelled === spelled) return;
       i = (i + 1) & TABLE_MASK;
     }
-    table[i] = { hash, spelled, long };
+    table[i] = { hash, spelled, bytes: Buffer.from(spelled, 'latin1'), long };
   };
   for (const name of COMMON) add(name, name);
   for (const [compact, long] of COMPACT) add(compact, long);
@@ -202,9 +204,9 @@ export function knownNameBytes(b: Uint8Array, start: number, end: number, hash: 
     const known = TABLE[i];
     if (known === undefined) return undefined;
     if (known.hash === hash && known.spelled.length === len) {
-      const spelled = known.spelled;
+      const spelled = known.bytes;
       let k = 0;
-      while (k < len && (b[start + k]! | 0x20) === spelled.charCodeAt(k)) k++;
+      while (k < len && (b[start + k]! | 0x20) === spelled[k]) k++;
       if (k === len) return known.long;
     }
     i = (i + 1) & TABLE_MASK;

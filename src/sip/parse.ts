@@ -200,13 +200,13 @@ const INCOMPLETE = -1;
 const BARE_LF = -2;
 
 /**
- * Index of the CR ending the line that starts at `from`; `end` for the last line of the
- * header section; INCOMPLETE for a last line without CRLF when the section has no end;
- * BARE_LF when the line ends in LF alone (refused). Searching LF alone is the fast path.
+ * Index of the CR ending the line that starts at `from`; INCOMPLETE when no LF follows (the
+ * header section has no end); BARE_LF when the line ends in LF alone (refused). Searching
+ * LF alone is the fast path.
  */
-function findLineEnd(head: string, from: number, end: number, noEnd: boolean): number {
+function findLineEnd(head: string, from: number): number {
   const lf = head.indexOf('\n', from);
-  if (lf < 0 || lf > end) return noEnd ? INCOMPLETE : end;
+  if (lf < 0) return INCOMPLETE;
   return head.charCodeAt(lf - 1) === 0x0d && lf > from ? lf - 1 : BARE_LF;
 }
 
@@ -276,13 +276,13 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
   let start = 0;
   while (head.charCodeAt(start) === 0x0d && head.charCodeAt(start + 1) === 0x0a) start += 2;
   if (start > 0) head = head.slice(start);
-  let headLen = head.indexOf('\r\n\r\n');
-  const noEnd = headLen < 0;
-  if (noEnd) headLen = head.length;
-  const headEnd = start + headLen;
+  // The header section ends at the first CRLF CRLF: found by the line loop below as the
+  // first empty line, so the text is searched once.
+  let headLen = -1;
+  let noEnd = false;
 
   let lineEnd = head.indexOf('\r\n');
-  if (lineEnd < 0) lineEnd = headLen;
+  if (lineEnd < 0) lineEnd = head.length;
   const sl = parseStartLine(head, lineEnd, limits);
   if (sl instanceof SipParseError) {
     return fail(tooLarge ? sipError('SW_ERR_MESSAGE_TOO_LARGE', 'message too large', 'maxMessageBytes') : sl);
@@ -306,16 +306,27 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
   let lines = 0;
   let pos = lineEnd + 2;
 
-  while (pos < headLen) {
-    let eol = findLineEnd(head, pos, headLen, noEnd);
-    if (eol === INCOMPLETE) break;
+  for (;;) {
+    if (pos >= head.length) {
+      noEnd = true;
+      break;
+    }
+    if (head.charCodeAt(pos) === 0x0d && head.charCodeAt(pos + 1) === 0x0a) {
+      headLen = pos - 2; // the empty line: CRLF CRLF starts at the end of the line before
+      break;
+    }
+    let eol = findLineEnd(head, pos);
+    if (eol === INCOMPLETE) {
+      noEnd = true;
+      break;
+    }
     lines++;
     let folded = false;
     // Continuation lines start with SP or HTAB (RFC 3261 7.3.1).
-    while (eol >= 0 && eol < headLen) {
+    while (eol >= 0) {
       const c = head.charCodeAt(eol + 2);
       if (c !== 0x20 && c !== 0x09) break;
-      const next = findLineEnd(head, eol + 2, headLen, noEnd);
+      const next = findLineEnd(head, eol + 2);
       if (next === INCOMPLETE) break;
       folded = true;
       eol = next;
@@ -462,7 +473,7 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
   if (callId === undefined) return fail(missing('Call-ID'), partialOf(sl, headers));
   if (cseq === undefined) return fail(missing('CSeq'), partialOf(sl, headers));
 
-  const bodyStart = headEnd + 4;
+  const bodyStart = start + headLen + 4;
   const available = total - bodyStart;
   let bodyLength: number;
   if (contentLength !== undefined) {
