@@ -19,7 +19,7 @@ import { stopAll } from '../../test/interop/harness/process.ts';
 import { runSipp, startSipp } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
 import { median } from '../stats.ts';
-import { loadAverageText, machineInfo } from './machine.ts';
+import { buildSipwarden, loadAverageText, machineInfo } from './machine.ts';
 
 const { values } = parseArgs({
   options: {
@@ -57,14 +57,24 @@ function profilerPreload(dir: string): string {
     path,
     `import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 const session = new Session();
 session.connect();
 session.post('Profiler.enable');
 session.post('Profiler.setSamplingInterval', { interval: 200 });
 session.post('Profiler.start');
+const gc = { count: 0, ms: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.count++;
+    gc.ms += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 process.on('exit', () => {
+  const out = ${JSON.stringify(dir)} + '/sipwarden-' + process.pid;
+  writeFileSync(out + '.gc.json', JSON.stringify(gc));
   session.post('Profiler.stop', (error, result) => {
-    if (!error) writeFileSync(${JSON.stringify(dir)} + '/sipwarden-' + process.pid + '.cpuprofile', JSON.stringify(result.profile));
+    if (!error) writeFileSync(out + '.cpuprofile', JSON.stringify(result.profile));
   });
 });
 `,
@@ -115,6 +125,8 @@ async function measure(mode: Mode): Promise<{ cpuMsPerCall: number; successful: 
 }
 
 async function main(): Promise<void> {
+  // The build, as an installed package runs, not the sources through tsx.
+  buildSipwarden(REPO_ROOT);
   const results: Record<Mode, { cpuMsPerCall: number; successful: number; failed: number }[]> = {
     on: [],
     off: [],

@@ -377,6 +377,63 @@ function cacheFor(caches: OutcomeCaches, name: string): OutcomeCache {
   return cache;
 }
 
+/** What the header walk does with a header name (those it has nothing to do with are absent). */
+const CONTACT = 1;
+const EXPIRES = 2;
+const OPTION_TAGS = 3;
+const OPTION_TAGS_OR_EMPTY = 4;
+const ACCEPT = 5;
+const CONTENT_TYPE = 6;
+const CONTENT_ENCODING = 7;
+const EVENT = 8;
+const SUBSCRIPTION_STATE = 9;
+const RACK = 10;
+const DELTA = 11;
+const URI_SINGLE = 12;
+const URI_LIST = 13;
+
+interface HeaderCheck {
+  readonly kind: number;
+  /** Its bit among the single-valued names; 0 when it may repeat. */
+  readonly bit: number;
+  /** For Route, Record-Route, Path and Service-Route: which count (0..3); -1 otherwise. */
+  readonly routeSet: number;
+}
+
+/**
+ * Every name the walk checks, with what it checks: one lookup per header field, and none
+ * of the rest for the many fields (Via, Call-ID, CSeq...) it leaves to src/sip.
+ */
+const HEADER_CHECKS: ReadonlyMap<string, HeaderCheck> = (() => {
+  const kinds = new Map<string, number>([
+    ['contact', CONTACT],
+    ['expires', EXPIRES],
+    ['require', OPTION_TAGS],
+    ['proxy-require', OPTION_TAGS],
+    ['supported', OPTION_TAGS_OR_EMPTY],
+    ['unsupported', OPTION_TAGS_OR_EMPTY],
+    ['accept', ACCEPT],
+    ['content-type', CONTENT_TYPE],
+    ['content-encoding', CONTENT_ENCODING],
+    ['event', EVENT],
+    ['subscription-state', SUBSCRIPTION_STATE],
+    ['rack', RACK],
+  ]);
+  for (const name of DELTA_SECONDS) kinds.set(name, DELTA);
+  for (const name of URI_SINGLES) kinds.set(name, URI_SINGLE);
+  for (const name of URI_LISTS.keys()) kinds.set(name, URI_LIST);
+  const routeSets = [...ROUTE_SETS];
+  const checks = new Map<string, HeaderCheck>();
+  for (const name of new Set([...kinds.keys(), ...SINGLE_BIT.keys()])) {
+    checks.set(name, {
+      kind: kinds.get(name) ?? 0,
+      bit: SINGLE_BIT.get(name) ?? 0,
+      routeSet: routeSets.indexOf(name),
+    });
+  }
+  return checks;
+})();
+
 function walkHeaders(
   m: SipMessage,
   s: ValidateSettings,
@@ -384,21 +441,23 @@ function walkHeaders(
   caches: OutcomeCaches,
 ): Problem | undefined {
   let seen = 0;
-  // Values counted per route set name: Route, Record-Route, Path, Service-Route.
-  let routes = 0;
-  let recordRoutes = 0;
-  let paths = 0;
-  let serviceRoutes = 0;
+  // Values counted per route set: Route, Record-Route, Path, Service-Route.
+  let routes0 = 0;
+  let routes1 = 0;
+  let routes2 = 0;
+  let routes3 = 0;
   const headers = m.headers;
   for (let k = 0; k < headers.length; k++) {
     const h = headers[k]!;
-    const bit = SINGLE_BIT.get(h.name);
-    if (bit !== undefined) {
-      if ((seen & bit) !== 0) return problem('SW_ERR_DUPLICATE_HEADER', `repeated ${display(h.name)} header`);
-      seen |= bit;
+    const check = HEADER_CHECKS.get(h.name);
+    if (check === undefined) continue;
+    if (check.bit !== 0) {
+      if ((seen & check.bit) !== 0)
+        return problem('SW_ERR_DUPLICATE_HEADER', `repeated ${display(h.name)} header`);
+      seen |= check.bit;
     }
-    switch (h.name) {
-      case 'contact': {
+    switch (check.kind) {
+      case CONTACT: {
         walk.hasContact = true;
         const outcome =
           caches.contact.get(h.value) ?? caches.contact.set(h.value, contactOutcome(h.value, s));
@@ -413,79 +472,75 @@ function walkHeaders(
         if (outcome.problem !== undefined) return outcome.problem;
         break;
       }
-      case 'expires':
+      case EXPIRES:
         // src/sip checked 1*DIGIT up to 2^32-1; the configured bound may be lower.
         if (parseDigits(h.value, 10) > s.maxExpires)
           return problem('SW_ERR_EXPIRES_RANGE', 'Expires too large');
         break;
-      case 'require':
-      case 'proxy-require':
+      case OPTION_TAGS:
         if (!isOptionTagList(h.value, false))
           return problem('SW_ERR_BAD_OPTION_TAGS', `bad ${display(h.name)} option tags`);
         break;
-      case 'supported':
-      case 'unsupported':
+      case OPTION_TAGS_OR_EMPTY:
         if (!isOptionTagList(h.value, true))
           return problem('SW_ERR_BAD_OPTION_TAGS', `bad ${display(h.name)} option tags`);
         break;
-      case 'accept':
+      case ACCEPT:
         if (!isAcceptList(h.value)) return problem('SW_ERR_BAD_ACCEPT', 'bad Accept media range');
         break;
-      case 'content-type': {
+      case CONTENT_TYPE: {
         const t = parseMediaType(h.value);
         if (t === undefined) return problem('SW_ERR_BAD_CONTENT_TYPE', 'bad Content-Type');
         walk.contentType = t;
         break;
       }
-      case 'content-encoding':
+      case CONTENT_ENCODING:
         walk.contentEncoding =
           walk.contentEncoding === undefined ? h.value : `${walk.contentEncoding},${h.value}`;
         break;
-      case 'event':
+      case EVENT:
         walk.hasEvent = true;
         if (!isEvent(h.value)) return problem('SW_ERR_BAD_EVENT', 'bad Event package');
         break;
-      case 'subscription-state':
+      case SUBSCRIPTION_STATE:
         walk.hasSubscriptionState = true;
         break;
-      case 'rack':
+      case RACK:
         walk.hasRAck = true;
         break;
-      default: {
-        if (DELTA_SECONDS.has(h.name)) {
-          if (!isLeadingDeltaSeconds(h.value))
-            return problem('SW_ERR_BAD_DELTA_SECONDS', `${display(h.name)} is not a number of seconds`);
-          break;
+      case DELTA:
+        if (!isLeadingDeltaSeconds(h.value))
+          return problem('SW_ERR_BAD_DELTA_SECONDS', `${display(h.name)} is not a number of seconds`);
+        break;
+      case URI_SINGLE: {
+        if (h.name === 'refer-to') walk.referTo++;
+        const cache = cacheFor(caches, h.name);
+        const outcome = cache.get(h.value) ?? cache.set(h.value, uriSingleOutcome(h.name, h.value));
+        if (outcome.problem !== undefined) return outcome.problem;
+        break;
+      }
+      case URI_LIST: {
+        const cache = cacheFor(caches, h.name);
+        const outcome = cache.get(h.value) ?? cache.set(h.value, uriListOutcome(h.name, h.value));
+        if (!outcome.parsed) return outcome.problem;
+        let n = -1;
+        switch (check.routeSet) {
+          case 0:
+            n = routes0 += outcome.values;
+            break;
+          case 1:
+            n = routes1 += outcome.values;
+            break;
+          case 2:
+            n = routes2 += outcome.values;
+            break;
+          case 3:
+            n = routes3 += outcome.values;
+            break;
         }
-        if (URI_SINGLES.has(h.name)) {
-          if (h.name === 'refer-to') walk.referTo++;
-          const cache = cacheFor(caches, h.name);
-          const outcome = cache.get(h.value) ?? cache.set(h.value, uriSingleOutcome(h.name, h.value));
-          if (outcome.problem !== undefined) return outcome.problem;
-          break;
-        }
-        if (URI_LISTS.has(h.name)) {
-          const cache = cacheFor(caches, h.name);
-          const outcome = cache.get(h.value) ?? cache.set(h.value, uriListOutcome(h.name, h.value));
-          if (!outcome.parsed) return outcome.problem;
-          let n = -1;
-          switch (h.name) {
-            case 'route':
-              n = routes += outcome.values;
-              break;
-            case 'record-route':
-              n = recordRoutes += outcome.values;
-              break;
-            case 'path':
-              n = paths += outcome.values;
-              break;
-            case 'service-route':
-              n = serviceRoutes += outcome.values;
-              break;
-          }
-          if (n > s.maxRoute) return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
-          if (outcome.problem !== undefined) return outcome.problem;
-        }
+        if (n > s.maxRoute) return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
+        if (outcome.problem !== undefined) return outcome.problem;
+        break;
       }
     }
   }
