@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** RFC 3261 section 8.1.1.7: every branch we create starts with the magic cookie. */
 export const MAGIC_COOKIE = 'z9hG4bK';
@@ -69,8 +69,12 @@ export function computeLoopHash(fields: readonly string[]): string {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
 }
 
-/** Branch for an ACK to a 2xx, forwarded statelessly: the same input gives the same branch (RFC 3261 16.11). */
-export function statelessBranch(secret: Buffer, incomingBranch: string): string {
-  const digest = createHash('sha256').update(secret).update(incomingBranch, 'latin1').digest('base64url');
+/**
+ * Branch for an ACK to a 2xx, forwarded statelessly: the same input gives the same branch
+ * (RFC 3261 16.11), and nobody without the key can compute it. One-shot hash: no hash
+ * object per ACK.
+ */
+export function statelessBranch(key: string, incomingBranch: string): string {
+  const digest = hash('sha256', key + '|' + incomingBranch, 'base64url');
   return MAGIC_COOKIE + OUR_MARK + 'a' + digest.slice(0, 16);
 }

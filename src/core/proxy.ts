@@ -12,7 +12,8 @@ import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch, statelessBranch }
 import { DialogTable, dialogId, partyOf } from './dialog/dialog-table.ts';
 import { FlowTokenCodec } from './flow-token.ts';
 import { type Direction, type MessageInspector, PASS_ALL, type Verdict } from './inspector.ts';
-import { type AdvertisedAddress, formatHostPort, hostForUri, LocalIdentity } from './local-identity.ts';
+import { type AdvertisedAddress, hostForUri, LocalIdentity } from './local-identity.ts';
+import { withOwnVia } from './own-via.ts';
 import { capRegisterExpires } from './register-expires.ts';
 import { buildAck, buildCancel } from './request-builders.ts';
 import { firstRouteUri, routeValues } from './routes.ts';
@@ -81,6 +82,8 @@ export class SipProxy {
   readonly #log: Logger;
   readonly #identity: LocalIdentity;
   readonly #tokens: FlowTokenCodec;
+  /** Keys the stateless ACK branches: the secret as text, made once. */
+  readonly #branchKey: string;
   readonly #upstreamTarget: SendTarget;
   readonly #upstreamSources: ReadonlySet<string>;
   readonly #byServerKey = new Map<string, ProxyTransaction>();
@@ -124,6 +127,7 @@ export class SipProxy {
     this.#log = log;
     this.#identity = new LocalIdentity(settings.localHosts, settings.localPorts);
     this.#tokens = new FlowTokenCodec(settings.secret);
+    this.#branchKey = settings.secret.toString('base64');
     this.#upstreamTarget = { ...settings.upstream };
     this.#upstreamSources = new Set(settings.upstreamSources ?? []);
     const timers = settings.timers ?? RFC3261_TIMERS;
@@ -496,9 +500,7 @@ export class SipProxy {
     // Over the request as it leaves (our Route entries gone): a looped copy arrives with the same fields.
     const loopHash = computeLoopHash(loopFields(routed));
     const branch = newBranch(loopHash);
-    const via = `SIP/2.0/${outwardFacing.transport.toUpperCase()} ${formatHostPort(outwardFacing)};branch=${branch};rport`;
-    message = prependHeader(message, 'Via', via);
-    return { message, branch };
+    return { message: withOwnVia(message, outwardFacing, branch), branch };
   }
 
   #stampReceived(message: SipRequest, flow: Flow): SipRequest {
@@ -549,9 +551,8 @@ export class SipProxy {
         ? appendHeader(message, 'Max-Forwards', String(this.#settings.maxForwards))
         : setHeader(message, 'Max-Forwards', String(maxForwards - 1));
     const outwardFacing = fromUpstream ? this.#clientFacing(routed.target.transport) : this.#upstreamFacing();
-    const branch = statelessBranch(this.#settings.secret, ack.via[0]!.branch ?? ack.callId + ack.cseq.seq);
-    const via = `SIP/2.0/${outwardFacing.transport.toUpperCase()} ${formatHostPort(outwardFacing)};branch=${branch};rport`;
-    message = prependHeader(message, 'Via', via);
+    const branch = statelessBranch(this.#branchKey, ack.via[0]!.branch ?? ack.callId + ack.cseq.seq);
+    message = withOwnVia(message, outwardFacing, branch);
     this.stats.requestsForwarded++;
     this.#send(routed.target, serializeMessage(message));
   }
