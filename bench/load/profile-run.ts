@@ -4,7 +4,7 @@
  * the profile says its time went (self time by function, top entries).
  *
  *   node --import tsx bench/load/profile-run.ts [--mode off|on] [--calls 20000] [--rate 2000]
- *     [--dir DIR] [--cpu-only | --perf]
+ *     [--dir DIR] [--cpu-only | --perf | --trace-gc]
  *
  * Loopback only; the batch is bounded in count and time.
  */
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     top: { type: 'string', default: '40' },
     'cpu-only': { type: 'boolean', default: false },
     perf: { type: 'boolean', default: false },
+    'trace-gc': { type: 'boolean', default: false },
   },
 });
 const HOST = '127.0.0.1';
@@ -56,11 +57,13 @@ const sipwarden = await startSipwarden({
   config,
   extraArgs: ['--log-level', 'error'],
   bin: join(REPO_ROOT, 'dist', 'cli', 'main.js'),
-  nodeArgs: values.perf
-    ? ['--perf-basic-prof']
-    : !values['cpu-only']
-      ? ['--cpu-prof', `--cpu-prof-dir=${dir}`]
-      : [],
+  nodeArgs: values['trace-gc']
+    ? ['--trace-gc']
+    : values.perf
+      ? ['--perf-basic-prof']
+      : !values['cpu-only']
+        ? ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+        : [],
 });
 /** User and system CPU seconds of a process so far. */
 function cpuTimes(pid: number): { user: number; system: number } {
@@ -102,7 +105,21 @@ try {
   await uas.stop();
 }
 
-if (values['cpu-only'] || values.perf) process.exit(0);
+if (values['trace-gc']) {
+  // Pause lengths from V8's own trace, kept in the process's output tail.
+  const pauses = [
+    ...sipwarden.process
+      .tail()
+      .matchAll(/(Scavenge|Mark-Compact|Mark-sweep)[^,]*, ([0-9.]+) \/ ([0-9.]+) ms/g),
+  ];
+  const byKind = new Map<string, number[]>();
+  for (const m of pauses) byKind.set(m[1]!, [...(byKind.get(m[1]!) ?? []), Number(m[2])]);
+  for (const [kind, ms] of byKind) {
+    ms.sort((a, b) => a - b);
+    console.log(`${kind}: ${ms.length} pauses, median ${ms[ms.length >> 1]} ms, max ${ms[ms.length - 1]} ms`);
+  }
+}
+if (values['cpu-only'] || values.perf || values['trace-gc']) process.exit(0);
 const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
 if (file === undefined) throw new Error(`no profile written in ${dir}`);
 const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
