@@ -45,6 +45,22 @@ export function parseSdp(data: Buffer | string, limits: SdpLimits = DEFAULT_SDP_
   }
 }
 
+/**
+ * Checks one session description as `parseSdp` does, without building its model: the
+ * error, or undefined when it is well formed. For a caller that only needs the verdict.
+ */
+export function checkSdp(
+  data: Buffer | string,
+  limits: SdpLimits = DEFAULT_SDP_LIMITS,
+): SdpError | undefined {
+  try {
+    const r = parse(data, limits, false);
+    return r.ok ? undefined : r.error;
+  } catch {
+    return sdpError('SW_ERR_SDP_INTERNAL', 'internal SDP parser error');
+  }
+}
+
 /** The parser without its exception guard, for property tests: a throw here is a bug. */
 export function parseSdpUnguarded(
   data: Buffer | string,
@@ -52,6 +68,9 @@ export function parseSdpUnguarded(
 ): SdpParseResult {
   return parse(data, limits);
 }
+
+/** What parse returns without a model: never handed out by parseSdp. */
+const CHECKED: SdpParseResult = Object.freeze({ ok: true, sdp: Object.freeze({}) as SdpSession });
 
 function fail(code: SdpErrorCode, reason: string, line?: number): SdpParseResult {
   return { ok: false, error: sdpError(code, reason, line) };
@@ -549,7 +568,8 @@ function lineOf(s: string, at: number): number {
   return line;
 }
 
-function parse(data: Buffer | string, limits: SdpLimits): SdpParseResult {
+/** `model` false: the result's `sdp` is left empty (checkSdp). */
+function parse(data: Buffer | string, limits: SdpLimits, model = true): SdpParseResult {
   const size = typeof data === 'string' ? data.length : data.length;
   if (size > limits.maxBytes) return fail('SW_ERR_SDP_TOO_LARGE', 'session description too large');
   const s = typeof data === 'string' ? data : data.toString('latin1');
@@ -645,7 +665,7 @@ function parse(data: Buffer | string, limits: SdpLimits): SdpParseResult {
         );
     }
   }
-  return { ok: true, sdp: build(session) };
+  return model ? { ok: true, sdp: build(session) } : CHECKED;
 }
 
 /** The first line a rank `r` line needs before it (v, o, s, t), as an error; undefined when none is missing. */

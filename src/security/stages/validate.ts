@@ -28,7 +28,7 @@ import { z } from 'zod';
 import type { RequestContext } from '../../core/inspector.ts';
 import { findSdpBodies, isSdpType, type MediaType, parseMediaType } from '../../sdp/body.ts';
 import type { SdpLimits } from '../../sdp/limits.ts';
-import { parseSdp } from '../../sdp/parse.ts';
+import { checkSdp } from '../../sdp/parse.ts';
 import { SipParseError } from '../../sip/errors.ts';
 import { parseNameAddr, parseNameAddrList } from '../../sip/headers/name-addr.ts';
 import { parseDigits } from '../../sip/headers/scalar.ts';
@@ -646,8 +646,8 @@ function bodyProblem(
     return problem(found.error.code, `bad multipart body: ${found.error.reason}`);
   }
   for (const sdp of found.sdp) {
-    const r = parseSdp(sdp, sdpLimits);
-    if (!r.ok) return problem(r.error.code, `bad SDP: ${r.error.reason}`);
+    const error = checkSdp(sdp, sdpLimits);
+    if (error !== undefined) return problem(error.code, `bad SDP: ${error.reason}`);
   }
   return undefined;
 }

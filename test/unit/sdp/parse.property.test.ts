@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { findSdpBodies, parseMediaType } from '../../../src/sdp/body.ts';
 import { SDP_ERROR_CODES, SdpError } from '../../../src/sdp/errors.ts';
 import { DEFAULT_SDP_LIMITS } from '../../../src/sdp/limits.ts';
-import { parseSdpUnguarded } from '../../../src/sdp/parse.ts';
+import { checkSdp, parseSdp, parseSdpUnguarded } from '../../../src/sdp/parse.ts';
 import { serializeSdp } from '../../../src/sdp/serialize.ts';
 import { session } from './arbitraries.ts';
 
@@ -95,6 +95,28 @@ test('mutated realistic descriptions never make the parser throw', () => {
       },
     ),
     { numRuns: runs(3000) },
+  );
+});
+
+test('checkSdp gives the verdict parseSdp gives, on mutated realistic descriptions', () => {
+  const mutation = fc.record({
+    at: fc.nat(),
+    cut: fc.nat({ max: 8 }),
+    insert: fc.uint8Array({ maxLength: 8 }),
+  });
+  fc.assert(
+    fc.property(fc.constantFrom(...corpus), fc.array(mutation, { maxLength: 3 }), (base, edits) => {
+      let data = Buffer.from(base);
+      for (const e of edits) {
+        const at = e.at % (data.length + 1);
+        data = Buffer.concat([data.subarray(0, at), Buffer.from(e.insert), data.subarray(at + e.cut)]);
+      }
+      const parsed = parseSdp(data);
+      const checked = checkSdp(data);
+      if (parsed.ok) assert.equal(checked, undefined);
+      else assert.deepEqual(checked, parsed.error);
+    }),
+    { numRuns: runs(2000) },
   );
 });
 
