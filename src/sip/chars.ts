@@ -1,6 +1,7 @@
 /**
  * Character classes of the RFC 3261 section 25 grammar as one byte table of bit flags, so a
- * grammar rule is one table lookup per character (no regular expressions on attacker data).
+ * grammar rule is one table lookup per character. The walks built on it are the reference
+ * grammar; grammar-regex.ts holds the expressions of the fast paths.
  */
 
 export const ALPHA = 1;

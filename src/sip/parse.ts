@@ -1,10 +1,13 @@
 /**
  * The strict, bounded SIP message parser (RFC 3261 sections 7 and 25). Bytes in, a message
  * or a typed error out: it never throws, never allocates beyond the limits, and runs in time
- * linear in its input (no backtracking regular expressions on attacker data).
+ * linear in its input (its regular expressions are anchored and hold no ambiguous nested
+ * repetition: see grammar-regex.ts).
  *
  * Text is handled as latin1 strings (one character per byte), so offsets are byte counts and
- * the raw header lines round-trip byte-exactly, UTF-8 included.
+ * the raw header lines round-trip byte-exactly, UTF-8 included. The common spellings of the
+ * Request-URI, Via, From and To are matched by expressions that encode their grammar (fast
+ * paths); the character walks decide everything else.
  *
  * Checked here, to the section 25 grammar: the start line and Request-URI, header names,
  * line folding and line ends, Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length,
