@@ -154,6 +154,99 @@ test('the Call-ID expression accepts and refuses what the character walk does', 
   assert.equal(isCallId(`${'a@'.repeat(20000)}`), false);
 });
 
+test('the fast paths agree with the walk on host, port and escape edge cases', () => {
+  const hosts = [
+    '1.2.3.4',
+    '001.002.003.004',
+    '255.255.255.255',
+    '256.1.1.1',
+    '1.2.3.256',
+    '1.2.3',
+    '1.2.3.4.5',
+    '1.2.3.4.',
+    '1.2.3.4.a',
+    'a.1.2.3',
+    '1a.b',
+    'a.1b',
+    'a-.b',
+    '-a.b',
+    'a.-b',
+    'a--b.c',
+    'a..b',
+    '.a',
+    'a.',
+    'example.com.',
+    'x',
+    '9',
+    '0x1.com',
+    'a_b.com',
+    '1.2.3.04',
+    '1.2.3.0004',
+  ];
+  const ports = ['', ':0', ':5060', ':65535', ':65536', ':99999', ':000080', ':', ':1a'];
+  const users = ['', 'a@', 'a:@', 'a:b@', '%41@', '%4@', '%zz@', 'a;b?c/d@', 'a:b:c@', '@', ':@'];
+  const params = ['', ';lr', ';LR', ';a=b', ';a=', ';=b', ';a=b=c', ';a;A', ';a%41=%42', ';a=%4', ';[x]=:y'];
+  let taken = 0;
+  for (const h of hosts)
+    for (const port of ports)
+      for (const u of users)
+        for (const ps of params) {
+          const uri = `sip:${u}${h}${port}${ps}`;
+          const fast = uriFast(uri);
+          if (fast !== undefined) {
+            taken++;
+            assert.deepEqual(fast, parseUriWalk(uri), uri);
+          }
+          const na = `"N" <${uri}>;tag=1`;
+          const fna = fastNameAddr(na, 1024);
+          if (fna !== undefined) assert.deepEqual(fna, parseNameAddrWalk(na), na);
+          const v = `SIP/2.0/UDP ${h}${port}${ps}`;
+          const fv = fastVia(v, 1024);
+          if (fv !== undefined) {
+            const r = parseViaValuesWalk(v);
+            assert.deepEqual(fv, Array.isArray(r) ? r[0] : r, v);
+          }
+        }
+  assert.ok(taken > 1000);
+});
+
+test('the Via fast path agrees with the walk on the values of the parameters RFC 3261 defines', () => {
+  const values = [
+    ';ttl=0',
+    ';ttl=255',
+    ';ttl=256',
+    ';ttl=0255',
+    ';ttl',
+    ';ttl=a',
+    ';received=1.2.3.4',
+    ';received=1.2.3.256',
+    ';received=a.b',
+    ';received',
+    ';rport',
+    ';rport=0',
+    ';rport=65535',
+    ';rport=65536',
+    ';rport=x',
+    ';maddr=a.b',
+    ';maddr=a-.b',
+    ';maddr=1.2.3.4',
+    ';maddr',
+    ';branch',
+    ';branch=z9hG4bK.x~',
+    ';BRANCH=a',
+    ';branch=a;Branch=b',
+    ';x-y=%z',
+  ];
+  for (const a of values)
+    for (const b of ['', ...values]) {
+      const v = `SIP/2.0/TLS example.com:5061${a}${b}`;
+      const fv = fastVia(v, 1024);
+      if (fv === undefined) continue;
+      const r = parseViaValuesWalk(v);
+      assert.deepEqual(fv, Array.isArray(r) ? r[0] : r, v);
+    }
+});
+
 test('the fast paths decline values longer than the token limit, leaving the error to the walk', () => {
   const long = `sip:${'a'.repeat(40)}@example.com`;
   assert.equal(fastSipUri(long, 4, 'sip', 32), undefined);
