@@ -295,7 +295,8 @@ const MAX_CACHED_VALUES = 1024;
  * request and every dialog carries the same route set, so most values were checked before;
  * a check is a pure function of the value (and the stage's settings), so its outcome is
  * remembered rather than the value parsed again. Bounded: long values are not kept, and a
- * full cache starts over (values an attacker makes up cost what they cost uncached).
+ * full cache starts over (values an attacker makes up cost what they cost uncached); at
+ * most MAX_CACHED_VALUES x MAX_CACHED_VALUE_LENGTH characters per header name.
  */
 class OutcomeCache {
   readonly #outcomes = new Map<string, ValueOutcome>();
@@ -307,7 +308,9 @@ class OutcomeCache {
   set(value: string, outcome: ValueOutcome): ValueOutcome {
     if (value.length > MAX_CACHED_VALUE_LENGTH) return outcome;
     if (this.#outcomes.size >= MAX_CACHED_VALUES) this.#outcomes.clear();
-    this.#outcomes.set(value, outcome);
+    // A header value is a slice of its whole message's text, which keeping the slice would
+    // keep alive: the key is a copy (slicing a concatenation copies it into a flat string).
+    this.#outcomes.set(`${value} `.slice(0, -1), outcome);
     return outcome;
   }
 }
