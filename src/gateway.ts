@@ -172,6 +172,7 @@ export async function startGateway(
     maxForwards: config.proxy.maxForwards,
     recordRoute: config.proxy.recordRoute,
     maxTransactions: config.proxy.maxTransactions,
+    maxLingeringTransactions: config.proxy.maxLingeringTransactions,
     answerOptions: config.proxy.answerOptions,
     maxRegisterExpires: config.proxy.maxRegisterExpires,
     sessionTimeoutMs: config.proxy.sessionTimeoutMs,

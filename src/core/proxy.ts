@@ -36,7 +36,13 @@ export interface ProxySettings {
   readonly streamLimits: ParserLimits;
   readonly maxForwards: number;
   readonly recordRoute: boolean;
+  /** Transactions in progress at once (before their final response); beyond it new requests get 503. */
   readonly maxTransactions: number;
+  /**
+   * Finished transactions kept to absorb retransmissions (for 64*T1 on UDP). Beyond it the
+   * oldest ends early: it could only have absorbed a late retransmission. Default maxTransactions.
+   */
+  readonly maxLingeringTransactions?: number;
   readonly answerOptions: boolean;
   readonly timers?: TimerSettings;
   /** Dialogs tracked at once; the oldest gives way beyond it. */
@@ -88,6 +94,9 @@ export class SipProxy {
   readonly #upstreamSources: ReadonlySet<string>;
   readonly #byServerKey = new Map<string, ProxyTransaction>();
   readonly #byClientKey = new Map<string, ProxyTransaction>();
+  /** Finished transactions still absorbing retransmissions, oldest first. */
+  readonly #lingering = new Set<ProxyTransaction>();
+  readonly #maxLingering: number;
   readonly #host: TransactionHost;
   readonly #inspector: MessageInspector;
   readonly stats: ProxyStats = {
@@ -113,6 +122,7 @@ export class SipProxy {
   ) {
     this.#settings = settings;
     this.#inspector = inspector;
+    this.#maxLingering = settings.maxLingeringTransactions ?? settings.maxTransactions;
     this.#dialogs = new DialogTable({
       maxDialogs: settings.maxDialogs ?? 100_000,
       // RFC 4028 leaves it to policy; 12 h is the field's common signal timeout.
@@ -147,7 +157,19 @@ export class SipProxy {
         }
         this.#inspector.outcome({ flow: t.serverFlow, direction: t.direction, request, status });
       },
+      lingering: (t) => {
+        // Re-armed (an ACK after a non-2xx): it moves to the young end.
+        this.#lingering.delete(t);
+        this.#lingering.add(t);
+        while (this.#lingering.size > this.#maxLingering) {
+          const oldest = this.#lingering.values().next().value;
+          if (oldest === undefined) break;
+          this.#lingering.delete(oldest);
+          oldest.terminate();
+        }
+      },
       terminated: (t) => {
+        this.#lingering.delete(t);
         if (this.#byServerKey.get(t.serverKey) === t) this.#byServerKey.delete(t.serverKey);
         if (this.#byClientKey.get(t.clientKey) === t) this.#byClientKey.delete(t.clientKey);
         this.stats.transactions = this.#byServerKey.size;
@@ -172,8 +194,14 @@ export class SipProxy {
     for (const t of [...this.#byServerKey.values()]) t.terminate();
   }
 
+  /** Transactions held, in progress and lingering. */
   get transactionCount(): number {
     return this.#byServerKey.size;
+  }
+
+  /** Finished transactions kept to absorb retransmissions. */
+  get lingeringCount(): number {
+    return this.#lingering.size;
   }
 
   get dialogCount(): number {
@@ -394,7 +422,9 @@ export class SipProxy {
       return;
     }
 
-    if (this.#byServerKey.size >= this.#settings.maxTransactions) {
+    // Only transactions in progress count: finished ones lingering to absorb retransmissions
+    // would otherwise fill the table at a steady 1,600 calls/s (two per call, for 32 s each).
+    if (this.#byServerKey.size - this.#lingering.size >= this.#settings.maxTransactions) {
       this.#log.warn(
         { limit: this.#settings.maxTransactions },
         'transaction table full: refusing new requests',

@@ -27,6 +27,8 @@ export interface TransactionHost {
   buildAck(forwarded: SipRequest, response: SipResponse): Buffer;
   /** The transaction got its final status (from the target, or 408 on timeout). */
   completed(transaction: ProxyTransaction, request: SipRequest, status: number): void;
+  /** Its final response went through; it stays only to absorb retransmissions (Timers D, I, J, K, L, M). */
+  lingering(transaction: ProxyTransaction): void;
   terminated(transaction: ProxyTransaction): void;
 }
 
@@ -312,6 +314,7 @@ export class ProxyTransaction {
     }
     this.#lingerTimer = setTimeout(() => this.terminate(), ms);
     this.#lingerTimer.unref();
+    this.#host.lingering(this);
   }
 
   terminate(): void {
