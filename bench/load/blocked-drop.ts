@@ -11,12 +11,13 @@
  * process. Loopback only; every send loop is bounded in count and in time.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, waitForListening } from '../../test/interop/harness/ports.ts';
 import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
 import { median } from '../stats.ts';
+import { cpuSeconds } from './cpu.ts';
 import { buildSipwarden, loadAverageText, machineInfo } from './machine.ts';
 
 const { values } = parseArgs({
@@ -31,7 +32,6 @@ const ROUNDS = Number(values.rounds);
 const HOST = '127.0.0.1';
 const BLOCKED = '127.0.0.50';
 const ALLOWED = '127.0.0.51';
-const CLOCK_TICKS = 100;
 
 /** The sender: its own process, bounded by count and by 30 s, paced so the kernel does not refuse sends. */
 const SENDER = `
@@ -62,12 +62,6 @@ socket.bind(0, source, () => {
   burst();
 });
 `;
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of /proc/PID/stat (11 and 12 after the command).
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
 
 async function received(api: string): Promise<number> {
   const text = await (await fetch(`${api}/metrics`)).text();

@@ -8,13 +8,13 @@
  *
  * Loopback only; every run bounded.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../../test/interop/harness/ports.ts';
-import { runSipp, startSipp } from '../../test/interop/harness/sipp.ts';
+import { startSipp } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
 import { median } from '../stats.ts';
+import { cpuPerCall } from './cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,16 +31,10 @@ const { values } = parseArgs({
 });
 if (values.a === undefined) throw new Error('--a CHECKOUT is required');
 const HOST = '127.0.0.1';
-const CLOCK_TICKS = 100;
 const CALLS = Number(values.calls);
 const RATE = Number(values.rate);
 const config =
   values.mode === 'on' ? { security: { allowlist: ['127.0.0.0/8'] } } : { security: { enabled: false } };
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
 
 async function measure(root: string, entry: string): Promise<number> {
   const uasPort = await freePort();
@@ -60,20 +54,9 @@ async function measure(root: string, entry: string): Promise<number> {
     extraArgs: ['--log-level', 'error'],
   });
   try {
-    const call = async (calls: number, rate: number) =>
-      runSipp({
-        scenario: 'uac-call.xml',
-        localPort: await freePort(),
-        remote: { host: HOST, port },
-        calls,
-        rate,
-        timeoutS: Math.ceil(calls / rate) + 30,
-      });
-    await call(Math.min(2000, CALLS), 400);
-    const before = cpuSeconds(sipwarden.pid);
-    const run = await call(CALLS, RATE);
+    const { userMsPerCall, systemMsPerCall, run } = await cpuPerCall(sipwarden.pid, HOST, port, CALLS, RATE);
     if (run.failed > 0) process.stdout.write(`  (${run.failed} failed calls)\n`);
-    return ((cpuSeconds(sipwarden.pid) - before) * 1000) / CALLS;
+    return userMsPerCall + systemMsPerCall;
   } finally {
     await sipwarden.stop();
     await uas.stop();

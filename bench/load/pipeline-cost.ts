@@ -17,14 +17,15 @@
  *   (what the pipeline costs for the many phones and trunks that stay under their rules).
  * Loopback only; every run bounded.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../../test/interop/harness/ports.ts';
 import { stopAll } from '../../test/interop/harness/process.ts';
-import { runSipp, startSipp } from '../../test/interop/harness/sipp.ts';
+import { startSipp } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
 import { median } from '../stats.ts';
+import { cpuPerCall } from './cpu.ts';
 import { buildSipwarden, loadAverageText, machineInfo } from './machine.ts';
 
 const { values } = parseArgs({
@@ -44,7 +45,6 @@ const RATE = Number(values.rate);
 const ROUNDS = Number(values.rounds);
 const ONLY = values.modes?.split(',');
 const HOST = '127.0.0.1';
-const CLOCK_TICKS = 100;
 
 /** The default flood rules sipp's one source trips, with thresholds far above its 1000 calls/s. */
 const QUIET_FLOOD_RULES = [
@@ -127,12 +127,6 @@ process.on('exit', () => {
   return path;
 }
 
-/** The process's user and system CPU seconds so far (utime and stime of /proc/PID/stat). */
-function cpuSeconds(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
-}
-
 /** CPU milliseconds sipwarden spends per call, and how many of the calls succeeded. */
 async function measure(mode: Mode): Promise<Result> {
   const uasPort = await freePort();
@@ -149,25 +143,10 @@ async function measure(mode: Mode): Promise<Result> {
       : {}),
   });
   try {
-    const call = async (calls: number, rate: number) =>
-      runSipp({
-        scenario: 'uac-call.xml',
-        localPort: await freePort(),
-        remote: { host: HOST, port },
-        calls,
-        rate,
-        timeoutS: Math.ceil(calls / rate) + 30,
-      });
-    // Warm up the JIT first: the measured run is the steady state.
-    await call(Math.min(2000, CALLS), 400);
-    const before = cpuSeconds(sipwarden.pid);
-    const run = await call(CALLS, RATE);
-    const after = cpuSeconds(sipwarden.pid);
-    const user = after.user - before.user;
-    const system = after.system - before.system;
+    const { userMsPerCall, systemMsPerCall, run } = await cpuPerCall(sipwarden.pid, HOST, port, CALLS, RATE);
     return {
-      cpuMsPerCall: ((user + system) * 1000) / CALLS,
-      systemMsPerCall: (system * 1000) / CALLS,
+      cpuMsPerCall: userMsPerCall + systemMsPerCall,
+      systemMsPerCall,
       successful: run.successful,
       failed: run.failed,
     };

@@ -16,6 +16,7 @@ import { freePort } from '../../test/interop/harness/ports.ts';
 import { runSipp, startSipp } from '../../test/interop/harness/sipp.ts';
 import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
 import { tempDir } from '../../test/interop/harness/workdir.ts';
+import { cpuTimes } from './cpu.ts';
 import { buildSipwarden } from './machine.ts';
 
 const { values } = parseArgs({
@@ -65,11 +66,6 @@ const sipwarden = await startSipwarden({
         ? ['--cpu-prof', `--cpu-prof-dir=${dir}`]
         : [],
 });
-/** User and system CPU seconds of a process so far. */
-function cpuTimes(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
-}
 try {
   const before = cpuTimes(sipwarden.pid);
   // Linux perf sees native and kernel frames that V8's sampler misattributes (--perf-basic-prof names the JIT code).
