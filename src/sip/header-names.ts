@@ -173,29 +173,9 @@ const TABLE: (KnownName | undefined)[] = (() => {
 })();
 
 /**
- * The lower-case long name of the header name at s[start, end) when `hash` (built with
- * nameHashStep over those characters) names a common header; undefined otherwise.
- */
-export function knownName(s: string, start: number, end: number, hash: number): string | undefined {
-  const len = end - start;
-  let i = hash & TABLE_MASK;
-  for (;;) {
-    const known = TABLE[i];
-    if (known === undefined) return undefined;
-    if (known.hash === hash && known.spelled.length === len) {
-      const spelled = known.spelled;
-      // c | 0x20 equals a lower-case letter only for that letter in either case.
-      let k = 0;
-      while (k < len && (s.charCodeAt(start + k) | 0x20) === spelled.charCodeAt(k)) k++;
-      if (k === len) return known.long;
-    }
-    i = (i + 1) & TABLE_MASK;
-  }
-}
-
-/**
- * knownName over bytes: the name at b[start, end) of a message buffer. Typed-array reads
- * are cheaper than charCodeAt in the parser's per-line loop.
+ * The lower-case long name of the header name at b[start, end) of a message buffer when
+ * `hash` (built with nameHashStep over those bytes) names a common header; undefined
+ * otherwise. Typed-array reads are cheaper than charCodeAt in the parser's per-line loop.
  */
 export function knownNameBytes(b: Uint8Array, start: number, end: number, hash: number): string | undefined {
   const len = end - start;
@@ -206,6 +186,7 @@ export function knownNameBytes(b: Uint8Array, start: number, end: number, hash: 
     if (known.hash === hash && known.spelled.length === len) {
       const spelled = known.bytes;
       let k = 0;
+      // b | 0x20 equals a lower-case letter only for that letter in either case.
       while (k < len && (b[start + k]! | 0x20) === spelled[k]) k++;
       if (k === len) return known.long;
     }
