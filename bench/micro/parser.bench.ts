@@ -9,7 +9,7 @@
  * The baselines get their input as a ready string (their API), sipwarden gets the Buffer a
  * socket delivers, so sipwarden's time includes the byte-to-text step theirs does not.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { parseMessage } from '../../src/sip/parse.ts';
 import { serializeMessage } from '../../src/sip/serialize.ts';
 import { validateMessage } from '../../src/sip/validate.ts';
 import { median } from '../stats.ts';
+import { numberArg, publish } from './cli.ts';
 
 const require = createRequire(import.meta.url);
 const jssipParser = require('jssip/lib/Parser') as {
@@ -24,13 +25,8 @@ const jssipParser = require('jssip/lib/Parser') as {
 };
 const sipLib = require('sip') as { parse(data: string): object | undefined };
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const rounds = arg('rounds', 31);
-const msPerRun = arg('ms', 60);
-const write = !process.argv.includes('--no-write');
+const rounds = numberArg('rounds', 31);
+const msPerRun = numberArg('ms', 60);
 
 const loadAtStart = loadavg();
 const corpusDir = join(import.meta.dirname, 'corpus');
@@ -181,6 +177,4 @@ const report = [
   '',
 ].join('\n');
 
-process.stdout.write(report);
-if (write) writeFileSync(join(import.meta.dirname, '..', 'results', 'parser.md'), report);
-if (sink < 0) process.stdout.write(String(sink));
+publish(report, 'parser.md', sink);

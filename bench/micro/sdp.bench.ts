@@ -9,7 +9,7 @@
  *
  * sdp-transform gets a ready string (its API); sipwarden gets the Buffer a SIP body is.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -25,14 +25,10 @@ import { createMemoryActivityStore } from '../../src/state/memory-activity-store
 import { createMemoryBlockTable } from '../../src/state/memory-block-table.ts';
 import { createMemoryTrustTable } from '../../src/state/memory-trust-table.ts';
 import { median } from '../stats.ts';
+import { numberArg, publish } from './cli.ts';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const rounds = arg('rounds', 11);
-const msPerRun = arg('ms', 150);
-const write = !process.argv.includes('--no-write');
+const rounds = numberArg('rounds', 11);
+const msPerRun = numberArg('ms', 150);
 
 const fixtures = join(import.meta.dirname, '..', '..', 'test', 'unit', 'sdp', 'fixtures');
 const typical = readFileSync(join(fixtures, 'asterisk-offer.sdp'));
@@ -216,6 +212,4 @@ const report = [
   '',
 ].join('\n');
 
-process.stdout.write(report);
-if (write) writeFileSync(join(import.meta.dirname, '..', 'results', 'sdp.md'), report);
-if (sink < 0) process.stdout.write(String(sink));
+publish(report, 'sdp.md', sink);

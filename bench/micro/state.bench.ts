@@ -10,21 +10,15 @@
  * over are fresh strings whose hash is computed once per lookup, which the "fresh string"
  * rows show.
  */
-import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { AddressSet } from '../../src/state/cidr.ts';
 import { createMemoryActivityStore } from '../../src/state/memory-activity-store.ts';
 import { createMemoryBlockTable } from '../../src/state/memory-block-table.ts';
 import { median } from '../stats.ts';
+import { numberArg, publish } from './cli.ts';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const rounds = arg('rounds', 7);
-const msPerRun = arg('ms', 150);
-const write = !process.argv.includes('--no-write');
+const rounds = numberArg('rounds', 7);
+const msPerRun = numberArg('ms', 150);
 
 const N = 100_000;
 const window = 10_000;
@@ -200,6 +194,4 @@ const report = [
   'Reproduce: `node --import tsx bench/micro/state.bench.ts`.',
   '',
 ].join('\n');
-process.stdout.write(report);
-if (write) writeFileSync(join(import.meta.dirname, '..', 'results', 'state.md'), report);
-if (sink < 0) process.stdout.write(String(sink));
+publish(report, 'state.md', sink);
