@@ -5,10 +5,10 @@
  * the end; the pool hands out address i modulo the number in use, so a run of N messages
  * from a /16 with the default 1024 sources uses min(N, 1024) addresses.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import type { AddressRange } from './address-range.ts';
 import { attackError } from './errors.ts';
+import { bindUdp } from './udp-bind.ts';
 
 export const DEFAULT_MAX_SOURCES = 1024;
 /** Sockets bound at once while opening the pool. */
@@ -32,32 +32,17 @@ export interface SourcePoolOptions {
   readonly connect?: { readonly address: string; readonly port: number };
 }
 
-function bindSocket(
+async function bindSocket(
   address: string,
   port: number,
   onMessage: (data: Buffer, from: RemoteInfo) => void,
   onError: () => void,
 ): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
-    const fail = (error: Error) => {
-      socket.close();
-      reject(
-        attackError(
-          'SW_ERR_ATTACK_BIND',
-          `cannot bind ${address}:${port}: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
-        ),
-      );
-    };
-    socket.once('error', fail);
-    socket.bind({ address, port, exclusive: true }, () => {
-      socket.off('error', fail);
-      // Send errors (ENOBUFS, ECONNREFUSED echoes) are counted, never thrown.
-      socket.on('error', onError);
-      socket.on('message', onMessage);
-      resolve(socket);
-    });
-  });
+  const socket = await bindUdp(address, port);
+  // Send errors (ENOBUFS, ECONNREFUSED echoes) are counted, never thrown.
+  socket.on('error', onError);
+  socket.on('message', onMessage);
+  return socket;
 }
 
 export class SourcePool {

@@ -7,12 +7,11 @@
  * A response is matched on its branch alone, from whatever address it comes, as many
  * phones do: that is what lets response-inject tell whether a forged answer got through.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import type { SipRequest, SipResponse } from '../../sip/message.ts';
 import { readMessage } from '../context.ts';
-import { attackError } from '../errors.ts';
 import type { Endpoint } from '../target.ts';
+import { bindUdp } from '../udp-bind.ts';
 
 /** RFC 3261 17.1.1.1 timer values. */
 export const T1_MS = 500;
@@ -79,24 +78,8 @@ export class SipEndpoint {
     });
   }
 
-  static bind(address: string, port = 0): Promise<SipEndpoint> {
-    return new Promise((resolve, reject) => {
-      const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
-      const fail = (error: Error) => {
-        socket.close();
-        reject(
-          attackError(
-            'SW_ERR_ATTACK_BIND',
-            `cannot bind ${address}:${port}: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
-          ),
-        );
-      };
-      socket.once('error', fail);
-      socket.bind({ address, port, exclusive: true }, () => {
-        socket.off('error', fail);
-        resolve(new SipEndpoint(socket));
-      });
-    });
+  static async bind(address: string, port = 0): Promise<SipEndpoint> {
+    return new SipEndpoint(await bindUdp(address, port));
   }
 
   get address(): string {
