@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { fastNameAddr, parseNameAddrWalk } from '../../../src/sip/headers/name-addr.ts';
 import { isCallId, isCallIdWalk } from '../../../src/sip/headers/scalar.ts';
 import { fastVia, parseViaValuesWalk } from '../../../src/sip/headers/via.ts';
+import { checkOpaqueValue, noControlBytes } from '../../../src/sip/parse.ts';
 import { fastSipUri, parseUriWalk } from '../../../src/sip/uri.ts';
 import { nameAddr, sipUri, via } from './arbitraries.ts';
 
@@ -152,6 +153,27 @@ test('the Call-ID expression accepts and refuses what the character walk does', 
   );
   assert.equal(isCallId(`${'a'.repeat(20000)}@${'b'.repeat(20000)}@`), false);
   assert.equal(isCallId(`${'a@'.repeat(20000)}`), false);
+});
+
+test('the byte check of an opaque header value passes only values the full check accepts', () => {
+  const value = fc.string({
+    unit: fc.constantFrom(...'aZ09 \t\\"\x00\x01\x08\x0a\x0b\x0d\x1f\x7f\x80\xe9\xff;,='.split('')),
+    maxLength: 40,
+  });
+  let passed = 0;
+  let refused = 0;
+  fc.assert(
+    fc.property(value, fc.integer({ min: 1, max: 48 }), (v, max) => {
+      // As the parser reads it: the value's bytes inside a larger buffer.
+      const b = Buffer.from(`X: ${v}\r\n`, 'latin1');
+      if (v.length <= max && noControlBytes(b, 3, 3 + v.length)) {
+        passed++;
+        assert.equal(checkOpaqueValue(v, max), undefined, JSON.stringify(v));
+      } else if (checkOpaqueValue(v, max) !== undefined) refused++;
+    }),
+    { numRuns: runs(5000) },
+  );
+  assert.ok(passed > 0 && refused > 0);
 });
 
 test('the fast paths agree with the walk on host, port and escape edge cases', () => {
