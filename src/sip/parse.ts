@@ -127,7 +127,13 @@ function versionCheck(s: string, start: number, end: number): SipParseError | un
  * Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF (RFC 3261 25.1).
  * Exactly one SP between elements (RFC 4475 3.1.2.8 to 3.1.2.10).
  */
-function parseStartLine(s: string, end: number, limits: ParserLimits): StartLine | SipParseError {
+function parseStartLine(
+  s: string,
+  end: number,
+  limits: ParserLimits,
+  data: Buffer,
+  start: number,
+): StartLine | SipParseError {
   if (
     end >= 4 &&
     (s.charCodeAt(3) === 0x2f || s.charCodeAt(3) === 0x2f) &&
@@ -183,7 +189,8 @@ function parseStartLine(s: string, end: number, limits: ParserLimits): StartLine
   const uriText = s.slice(sp1 + 1, sp2);
   let error: SipParseError | undefined = versionError;
   let uri: Uri | undefined;
-  const parsed = parseUri(uriText, limits.maxTokenBytes);
+  // data[start + i] holds the code of s[i] (see parse).
+  const parsed = parseUri(uriText, limits.maxTokenBytes, data, start + sp1 + 1);
   if (parsed instanceof SipParseError) {
     if (error === undefined)
       error =
@@ -298,7 +305,7 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
 
   let lineEnd = head.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = head.length;
-  const sl = parseStartLine(head, lineEnd, limits);
+  const sl = parseStartLine(head, lineEnd, limits, data, start);
   if (sl instanceof SipParseError) {
     return fail(tooLarge ? sipError('SW_ERR_MESSAGE_TOO_LARGE', 'message too large', 'maxMessageBytes') : sl);
   }
@@ -395,7 +402,9 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
 
     switch (name) {
       case 'via': {
-        const r = parseViaValues(value, maxToken, MAX_VIA_VALUES - via.length, via);
+        const r = folded
+          ? parseViaValues(value, maxToken, MAX_VIA_VALUES - via.length, via)
+          : parseViaValues(value, maxToken, MAX_VIA_VALUES - via.length, via, data, vsOf + start);
         if (r instanceof SipParseError) error = r;
         break;
       }
@@ -405,7 +414,9 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
           error = duplicate(name === 'from' ? 'From' : 'To');
           break;
         }
-        const r = parseNameAddr(value, maxToken);
+        const r = folded
+          ? parseNameAddr(value, maxToken)
+          : parseNameAddr(value, maxToken, data, vsOf + start);
         if (r instanceof SipParseError) {
           error =
             r.code === 'SW_ERR_BAD_NAME_ADDR'

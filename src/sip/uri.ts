@@ -23,12 +23,21 @@ function tooLong(what: string): SipParseError {
  * Parses URI text (no surrounding `<>` and no whitespace). `maxComponent` bounds every
  * component (user, password, host, parameter, header).
  */
-export function parseUri(text: string, maxComponent: number = DEFAULT_MAX_COMPONENT): Uri | SipParseError {
+export function parseUri(
+  text: string,
+  maxComponent: number = DEFAULT_MAX_COMPONENT,
+  bytes?: Uint8Array,
+  offset = 0,
+): Uri | SipParseError {
   // Fast path for the schemes nearly every URI has.
   if (text.startsWith('sip:'))
-    return fastSipUri(text, 4, 'sip', maxComponent) ?? parseSipUri(text, 4, 'sip', maxComponent);
+    return (
+      fastSipUri(text, 4, 'sip', maxComponent, bytes, offset) ?? parseSipUri(text, 4, 'sip', maxComponent)
+    );
   if (text.startsWith('sips:'))
-    return fastSipUri(text, 5, 'sips', maxComponent) ?? parseSipUri(text, 5, 'sips', maxComponent);
+    return (
+      fastSipUri(text, 5, 'sips', maxComponent, bytes, offset) ?? parseSipUri(text, 5, 'sips', maxComponent)
+    );
   return parseUriWalk(text, maxComponent);
 }
 
@@ -77,19 +86,22 @@ const FAST_SIP_URI = new RegExp(`${FAST_URI_BODY}$`, 'y');
 /**
  * The common SIP URI in one native match; undefined when the text is anything else (URI
  * headers, IPv6, a component over the limit, a repeated parameter, an error), which the
- * walk then decides. Same result object as parseSipUri.
+ * walk then decides. Same result object as parseSipUri. `bytes`, when given, holds the code
+ * of s[i] at bytes[offset + i] (the message buffer; see lowerSliceOfBytes).
  */
 export function fastSipUri(
   s: string,
   start: number,
   scheme: 'sip' | 'sips',
   max: number,
+  bytes?: Uint8Array,
+  offset = 0,
 ): SipUri | undefined {
   // Every component is shorter than the text, so a text within the limit needs no per-part check.
   if (s.length - start > max) return undefined;
   FAST_SIP_URI.lastIndex = start;
   if (!FAST_SIP_URI.test(s)) return undefined;
-  return sipUriOfMatched(s, start, s.length, scheme);
+  return sipUriOfMatched(s, start, s.length, scheme, bytes, offset);
 }
 
 /**
@@ -101,6 +113,8 @@ export function sipUriOfMatched(
   start: number,
   end: number,
   scheme: 'sip' | 'sips',
+  bytes?: Uint8Array,
+  offset = 0,
 ): SipUri | undefined {
   let user: string | undefined;
   let password: string | undefined;
@@ -125,7 +139,7 @@ export function sipUriOfMatched(
     for (let k = colon + 1; k < semi; k++) port = port * 10 + (s.charCodeAt(k) - 0x30);
     if (port > 65535) return undefined;
   }
-  const params = paramsOfMatched(s, semi, end, false);
+  const params = paramsOfMatched(s, semi, end, false, bytes, offset);
   if (params === undefined) return undefined;
   // Same shape as parseSipUri's result.
   return {

@@ -121,9 +121,14 @@ const FAST_NAME_ADDR = new RegExp(
  * A From / To value of the common spelling in one native match; undefined for anything else
  * (an addr-spec without <>, quoted-pairs, whitespace around separators, quoted parameter
  * values, another URI form, a value over the limit, any error), which the walk then decides.
- * Same result as parseOne.
+ * Same result as parseOne. `bytes`: see parseNameAddr.
  */
-export function fastNameAddr(value: string, max: number): NameAddr | undefined {
+export function fastNameAddr(
+  value: string,
+  max: number,
+  bytes?: Uint8Array,
+  offset = 0,
+): NameAddr | undefined {
   if (value.length > max || !FAST_NAME_ADDR.test(value)) return undefined;
   let displayName: string | undefined;
   let lt = 0;
@@ -140,16 +145,24 @@ export function fastNameAddr(value: string, max: number): NameAddr | undefined {
   }
   const gt = value.indexOf('>', lt + 1);
   const sips = value.charCodeAt(lt + 4) === 0x73;
-  const uri = sipUriOfMatched(value, lt + (sips ? 6 : 5), gt, sips ? 'sips' : 'sip');
+  const uri = sipUriOfMatched(value, lt + (sips ? 6 : 5), gt, sips ? 'sips' : 'sip', bytes, offset);
   if (uri === undefined) return undefined;
-  const params = paramsOfMatched(value, gt + 1, value.length, false);
+  const params = paramsOfMatched(value, gt + 1, value.length, false, bytes, offset);
   if (params === undefined) return undefined;
   return { displayName, uriText: value.slice(lt + 1, gt), uri, params };
 }
 
-/** Parses a single name-addr / addr-spec with parameters (From, To). */
-export function parseNameAddr(value: string, max: number = DEFAULT_MAX): NameAddr | SipParseError {
-  return fastNameAddr(value, max) ?? parseNameAddrWalk(value, max);
+/**
+ * Parses a single name-addr / addr-spec with parameters (From, To). The parser passes the
+ * message buffer as `bytes`, holding the code of value[i] at bytes[offset + i].
+ */
+export function parseNameAddr(
+  value: string,
+  max: number = DEFAULT_MAX,
+  bytes?: Uint8Array,
+  offset = 0,
+): NameAddr | SipParseError {
+  return fastNameAddr(value, max, bytes, offset) ?? parseNameAddrWalk(value, max);
 }
 
 /** parseNameAddr by the character walk alone: the reference the fast path is tested against. */

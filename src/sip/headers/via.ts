@@ -133,9 +133,10 @@ const FAST_VIA = new RegExp(
 /**
  * A Via value holding one via-parm of the common spelling, in one native match; undefined
  * for anything else (several values, whitespace, quoted or IPv6 values, a value over the
- * limit, any error), which the walk then decides. Same result as parseOne.
+ * limit, any error), which the walk then decides. Same result as parseOne. `bytes`: see
+ * parseViaValues.
  */
-export function fastVia(value: string, max: number): Via | undefined {
+export function fastVia(value: string, max: number, bytes?: Uint8Array, offset = 0): Via | undefined {
   if (value.length > max || !FAST_VIA.test(value)) return undefined;
   const sp = value.indexOf(' ', 8);
   let semi = value.indexOf(';', sp);
@@ -149,24 +150,34 @@ export function fastVia(value: string, max: number): Via | undefined {
     for (let k = colon + 1; k < semi; k++) port = port * 10 + (value.charCodeAt(k) - 0x30);
     if (port > 65535) return undefined;
   }
-  const params = paramsOfMatched(value, semi, value.length, true);
+  const params = paramsOfMatched(value, semi, value.length, true, bytes, offset);
   if (params === undefined) return undefined;
   const branch = params.size === 0 ? undefined : (params.get('branch') ?? undefined);
-  return { transport: upperToken(value, 8, sp), host: value.slice(sp + 1, hostEnd), port, params, branch };
+  const transport =
+    bytes !== undefined && sp === 11 && isUdpAt(bytes, offset + 8) ? 'UDP' : upperToken(value, 8, sp);
+  return { transport, host: value.slice(sp + 1, hostEnd), port, params, branch };
+}
+
+/** The bytes "UDP" at b[i]: the transport of nearly every Via, read without startsWith. */
+function isUdpAt(b: Uint8Array, i: number): boolean {
+  return b[i] === 0x55 && b[i + 1] === 0x44 && b[i + 2] === 0x50;
 }
 
 /**
  * Parses the comma-separated via-parm values of one Via header field value, appending them
- * to `out` when given (the parser collects every Via of a message in one array).
+ * to `out` when given (the parser collects every Via of a message in one array). The parser
+ * passes the message buffer as `bytes`, holding the code of value[i] at bytes[offset + i].
  */
 export function parseViaValues(
   value: string,
   max: number = DEFAULT_MAX,
   maxValues = 64,
   out: Via[] = [],
+  bytes?: Uint8Array,
+  offset = 0,
 ): Via[] | SipParseError {
   if (maxValues >= 1) {
-    const v = fastVia(value, max);
+    const v = fastVia(value, max, bytes, offset);
     if (v !== undefined) {
       out.push(v);
       return out;
