@@ -103,9 +103,28 @@ function badLine(reason: string): SipParseError {
   return sipError('SW_ERR_BAD_START_LINE', reason);
 }
 
+/** The bytes "SIP/2.0" at b[i], read without startsWith. */
+function isSip20(b: Buffer, i: number): boolean {
+  return (
+    b[i] === 0x53 &&
+    b[i + 1] === 0x49 &&
+    b[i + 2] === 0x50 &&
+    b[i + 3] === 0x2f &&
+    b[i + 4] === 0x32 &&
+    b[i + 5] === 0x2e &&
+    b[i + 6] === 0x30
+  );
+}
+
 /** SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT, "SIP" case-insensitive (RFC 3261 7.1). */
-function versionCheck(s: string, start: number, end: number): SipParseError | undefined {
-  if (end - start === 7 && s.startsWith('SIP/2.0', start)) return undefined;
+function versionCheck(
+  s: string,
+  start: number,
+  end: number,
+  data: Buffer,
+  dataStart: number,
+): SipParseError | undefined {
+  if (end - start === 7 && isSip20(data, dataStart + start)) return undefined;
   const v = s.slice(start, end);
   const slash = v.indexOf('/');
   const dot = v.indexOf('.', slash + 1);
@@ -141,7 +160,7 @@ function parseStartLine(
   ) {
     const sp1 = s.indexOf(' ', 0);
     if (sp1 < 0 || sp1 > end) return badLine('malformed status line');
-    const versionError = versionCheck(s, 0, sp1);
+    const versionError = versionCheck(s, 0, sp1, data, start);
     if (versionError?.code === 'SW_ERR_BAD_START_LINE') return versionError;
     let status = 0;
     let k = sp1 + 1;
@@ -183,7 +202,7 @@ function parseStartLine(
   if (sp2 < 0 || sp2 >= end || sp2 === sp1 + 1) return badLine('malformed request line');
   const vEnd = s.indexOf(' ', sp2 + 1);
   if (vEnd >= 0 && vEnd < end) return badLine('extra SP in request line');
-  const versionError = versionCheck(s, sp2 + 1, end);
+  const versionError = versionCheck(s, sp2 + 1, end, data, start);
   if (versionError?.code === 'SW_ERR_BAD_START_LINE') return versionError;
   const method = s.slice(0, sp1);
   const uriText = s.slice(sp1 + 1, sp2);

@@ -29,7 +29,18 @@ export function parseUri(
   bytes?: Uint8Array,
   offset = 0,
 ): Uri | SipParseError {
-  // Fast path for the schemes nearly every URI has.
+  // Fast path for the schemes nearly every URI has ("sip:" read from the bytes when given).
+  if (
+    bytes !== undefined &&
+    bytes[offset] === 0x73 &&
+    bytes[offset + 1] === 0x69 &&
+    bytes[offset + 2] === 0x70 &&
+    bytes[offset + 3] === 0x3a &&
+    text.length >= 4
+  )
+    return (
+      fastSipUri(text, 4, 'sip', maxComponent, bytes, offset) ?? parseSipUri(text, 4, 'sip', maxComponent)
+    );
   if (text.startsWith('sip:'))
     return (
       fastSipUri(text, 4, 'sip', maxComponent, bytes, offset) ?? parseSipUri(text, 4, 'sip', maxComponent)

@@ -6,7 +6,7 @@ import { lowerSlice, lowerSliceOfBytes } from '../../../src/sip/headers/params.t
 import { isCallId, isCallIdWalk } from '../../../src/sip/headers/scalar.ts';
 import { fastVia, parseViaValuesWalk } from '../../../src/sip/headers/via.ts';
 import { checkOpaqueValue, noControlBytes } from '../../../src/sip/parse.ts';
-import { fastSipUri, parseUriWalk } from '../../../src/sip/uri.ts';
+import { fastSipUri, parseUri, parseUriWalk } from '../../../src/sip/uri.ts';
 import { nameAddr, sipUri, via } from './arbitraries.ts';
 
 const runs = (n: number): number => Number(process.env.FC_RUNS ?? n);
@@ -114,6 +114,16 @@ test('the SIP URI fast path gives the walk result for every URI it takes', () =>
 
 test('the SIP URI fast path takes no mutated URI the walk refuses, and agrees on the rest', () => {
   assert.ok(checkAgreement(mutated(sipUri), uriFast, (v) => parseUriWalk(v)) > 0);
+});
+
+test('parseUri gives the same result with the message bytes as without', () => {
+  fc.assert(
+    fc.property(fc.oneof(sipUri, mutated(sipUri)), (v) => {
+      const bytes = Buffer.from(`INVITE ${v} SIP/2.0\r\n`, 'latin1');
+      assert.deepEqual(parseUri(v, 1024, bytes, 7), parseUri(v, 1024), v);
+    }),
+    { numRuns: runs(3000) },
+  );
 });
 
 test('the Via fast path gives the walk result for every Via it takes', () => {
