@@ -296,7 +296,28 @@ export function checkOpaqueValue(value: string, maxToken: number): SipErrorCode 
  * checkOpaqueValue, read from the bytes with no call per value. Exported for its test.
  */
 export function noControlBytes(b: Buffer, from: number, to: number): boolean {
-  for (let k = from; k < to; k++) {
+  let k = from;
+  // Four bytes per step with one branch: c - 0x20 is negative for c below SP and
+  // (c ^ 0x7f) - 1 for DEL; a flagged group is looked at byte by byte (HTAB is allowed).
+  for (; k + 4 <= to; k += 4) {
+    const c0 = b[k]!;
+    const c1 = b[k + 1]!;
+    const c2 = b[k + 2]!;
+    const c3 = b[k + 3]!;
+    if (
+      ((c0 - 0x20) |
+        ((c0 ^ 0x7f) - 1) |
+        (c1 - 0x20) |
+        ((c1 ^ 0x7f) - 1) |
+        (c2 - 0x20) |
+        ((c2 ^ 0x7f) - 1) |
+        (c3 - 0x20) |
+        ((c3 ^ 0x7f) - 1)) <
+      0
+    )
+      break;
+  }
+  for (; k < to; k++) {
     const c = b[k]!;
     if (c < 0x20 ? c !== 0x09 : c === 0x7f) return false;
   }
