@@ -113,7 +113,8 @@ const proxy = z
     // Transactions in progress at once (new requests beyond it get 503).
     maxTransactions: integer(1, 10_000_000).default(100_000),
     // Finished transactions kept for 64*T1 to absorb retransmissions; beyond it the oldest end early.
-    maxLingeringTransactions: integer(1, 10_000_000).default(100_000),
+    // Each takes about 1.4 KiB once used (kept off the JavaScript heap, reserved at start).
+    maxLingeringTransactions: integer(1, 1_000_000).default(100_000),
     answerOptions: boolean.default(true),
     // Registrations asking for longer are shortened to this (RFC 3261 10.2.1 lets a proxy lower it).
     maxRegisterExpires: integer(60, 604_800).default(3600),

@@ -8,6 +8,7 @@ import { createResponse, createResponseFromPartial } from '../sip/response.ts';
 import { serializeMessage } from '../sip/serialize.ts';
 import { validateMessage } from '../sip/validate.ts';
 import type { Flow, InboundMessage, SendTarget, TransportLayer, TransportName } from '../transport/types.ts';
+import { detach } from '../util/detach.ts';
 import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch, statelessBranch } from './branch.ts';
 import { DialogTable, dialogId, partyOf } from './dialog/dialog-table.ts';
 import { FlowTokenCodec } from './flow-token.ts';
@@ -17,8 +18,10 @@ import { withOwnVia } from './own-via.ts';
 import { capRegisterExpires } from './register-expires.ts';
 import { buildAck, buildCancel } from './request-builders.ts';
 import { firstRouteUri, routeValues } from './routes.ts';
+import { LingerQueue } from './transaction/linger-queue.ts';
 import { flowTarget, ProxyTransaction, type TransactionHost } from './transaction/proxy-transaction.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './transaction/timers.ts';
+import { TombstoneTable } from './transaction/tombstones.ts';
 
 export interface ProxySettings {
   /** The protected service: every request from the untrusted side goes here and nowhere else. */
@@ -94,9 +97,10 @@ export class SipProxy {
   readonly #upstreamSources: ReadonlySet<string>;
   readonly #byServerKey = new Map<string, ProxyTransaction>();
   readonly #byClientKey = new Map<string, ProxyTransaction>();
-  /** Finished transactions still absorbing retransmissions, oldest first. */
-  readonly #lingering = new Set<ProxyTransaction>();
-  readonly #maxLingering: number;
+  /** Finished transactions still absorbing retransmissions: tombstones, off the heap ... */
+  readonly #tombstones: TombstoneTable;
+  /** ... or whole objects, for what a tombstone does not hold (a non-2xx INVITE awaiting its ACK). */
+  readonly #lingering: LingerQueue<ProxyTransaction>;
   readonly #host: TransactionHost;
   readonly #inspector: MessageInspector;
   readonly stats: ProxyStats = {
@@ -122,7 +126,9 @@ export class SipProxy {
   ) {
     this.#settings = settings;
     this.#inspector = inspector;
-    this.#maxLingering = settings.maxLingeringTransactions ?? settings.maxTransactions;
+    const maxLingering = settings.maxLingeringTransactions ?? Math.min(settings.maxTransactions, 1_000_000);
+    this.#tombstones = new TombstoneTable({ maxSize: maxLingering });
+    this.#lingering = new LingerQueue({ maxSize: maxLingering });
     this.#dialogs = new DialogTable({
       maxDialogs: settings.maxDialogs ?? 100_000,
       // RFC 4028 leaves it to policy; 12 h is the field's common signal timeout.
@@ -157,22 +163,15 @@ export class SipProxy {
         }
         this.#inspector.outcome({ flow: t.serverFlow, direction: t.direction, request, status });
       },
-      lingering: (t) => {
-        // Re-armed (an ACK after a non-2xx): it moves to the young end.
-        this.#lingering.delete(t);
-        this.#lingering.add(t);
-        while (this.#lingering.size > this.#maxLingering) {
-          const oldest = this.#lingering.values().next().value;
-          if (oldest === undefined) break;
-          this.#lingering.delete(oldest);
-          oldest.terminate();
-        }
+      linger: (t, ms) => {
+        if (this.#entomb(t, ms)) t.terminate();
+        else this.#lingering.add(t, ms);
       },
       terminated: (t) => {
         this.#lingering.delete(t);
         if (this.#byServerKey.get(t.serverKey) === t) this.#byServerKey.delete(t.serverKey);
         if (this.#byClientKey.get(t.clientKey) === t) this.#byClientKey.delete(t.clientKey);
-        this.stats.transactions = this.#byServerKey.size;
+        this.stats.transactions = this.#byServerKey.size + this.#tombstones.size;
       },
     };
   }
@@ -191,17 +190,19 @@ export class SipProxy {
   /** Ends every transaction (on shutdown). */
   close(): void {
     clearInterval(this.#sweepTimer);
+    this.#lingering.clear();
+    this.#tombstones.clear();
     for (const t of [...this.#byServerKey.values()]) t.terminate();
   }
 
   /** Transactions held, in progress and lingering. */
   get transactionCount(): number {
-    return this.#byServerKey.size;
+    return this.#byServerKey.size + this.#tombstones.size;
   }
 
   /** Finished transactions kept to absorb retransmissions. */
   get lingeringCount(): number {
-    return this.#lingering.size;
+    return this.#lingering.size + this.#tombstones.size;
   }
 
   get dialogCount(): number {
@@ -376,10 +377,37 @@ export class SipProxy {
   /** A retransmission of a request whose transaction exists: absorbed, answered from the transaction. */
   #absorbed(serverKey: string): boolean {
     const existing = this.#byServerKey.get(serverKey);
-    if (!existing) return false;
+    if (existing) {
+      this.stats.retransmissionsAbsorbed++;
+      existing.onRequestRetransmission();
+      return true;
+    }
+    const slot = this.#tombstones.findServer(serverKey);
+    if (slot < 0) return false;
     this.stats.retransmissionsAbsorbed++;
-    existing.onRequestRetransmission();
+    // A non-INVITE's final response is repeated (Timer J); an accepted INVITE's retransmission is
+    // only absorbed: its 2xx is the UAS's to repeat, end to end (RFC 6026 section 7.1).
+    const response = this.#tombstones.response(slot);
+    if (response) this.#send(this.#tombstones.serverTarget(slot), response);
     return true;
+  }
+
+  /** Keeps a finished transaction as a tombstone when one holds all it still needs. */
+  #entomb(t: ProxyTransaction, ms: number): boolean {
+    const kept = t.isInvite ? t.serverState === 'accepted' : t.serverState === 'completed';
+    if (!kept) return false;
+    const response = t.isInvite ? undefined : t.lastResponse;
+    return this.#tombstones.add(
+      {
+        serverKey: t.serverKey,
+        clientKey: t.clientKey,
+        isInvite: t.isInvite,
+        serverTarget: t.serverTarget,
+        clientTarget: t.target,
+        ...(response ? { response } : {}),
+      },
+      ms,
+    );
   }
 
   #continueRequest(
@@ -444,7 +472,8 @@ export class SipProxy {
     const bytes = serializeMessage(forwarded.message);
     const transaction = new ProxyTransaction(
       this.#host,
-      { server: serverKey, client: forwarded.branch + '|' + request.cseq.method },
+      // Copies: keys cut from the message would keep its whole text while the transaction lingers.
+      { server: detach(serverKey), client: detach(forwarded.branch + '|' + request.cseq.method) },
       request,
       flow,
       direction,
@@ -452,9 +481,9 @@ export class SipProxy {
       bytes,
       routed.target,
     );
-    this.#byServerKey.set(serverKey, transaction);
+    this.#byServerKey.set(transaction.serverKey, transaction);
     this.#byClientKey.set(transaction.clientKey, transaction);
-    this.stats.transactions = this.#byServerKey.size;
+    this.stats.transactions = this.#byServerKey.size + this.#tombstones.size;
     this.stats.requestsForwarded++;
     const trying =
       request.method === 'INVITE' ? serializeMessage(createResponse(request, 100, 'Trying')) : undefined;
@@ -589,7 +618,16 @@ export class SipProxy {
 
   #onCancel(cancel: SipRequest, flow: Flow, topVia: Via): void {
     // RFC 3261 9.2 and 16.10: CANCEL matches the INVITE with the same branch and sent-by.
-    const invite = this.#byServerKey.get(serverTransactionKey(cancel, topVia, 'INVITE'));
+    const inviteKey = serverTransactionKey(cancel, topVia, 'INVITE');
+    const invite = this.#byServerKey.get(inviteKey);
+    if (!invite) {
+      // An INVITE already answered 2xx still exists (RFC 6026 Accepted): the CANCEL gets its 200 and does nothing.
+      const slot = this.#tombstones.findServer(inviteKey);
+      if (slot >= 0 && sameTarget(this.#tombstones.serverTarget(slot), flowTarget(flow))) {
+        this.#reply(cancel, flow, 200, 'OK');
+        return;
+      }
+    }
     if (!invite || !sameTarget(invite.serverTarget, flowTarget(flow))) {
       this.#inspector.refused({
         flow,
@@ -614,28 +652,16 @@ export class SipProxy {
       this.stats.strayResponses++;
       return;
     }
-    const transaction = this.#byClientKey.get(branch + '|' + response.cseq.method);
+    const clientKey = branch + '|' + response.cseq.method;
+    const transaction = this.#byClientKey.get(clientKey);
     if (!transaction) {
-      // Responses to our own CANCEL, or late retransmissions: nothing to forward.
-      this.stats.strayResponses++;
+      this.#onFinishedResponse(response, flow, clientKey);
       return;
     }
     // Only the party we sent the request to may answer it (RFC 3261 17.1.3 matches on
     // branch alone; a forged response from a third address must not reach the caller).
     if (!fromTarget(flow, transaction.target)) {
-      this.stats.strayResponses++;
-      this.#inspector.refused({
-        flow,
-        direction: this.#isFromUpstream(flow) ? 'upstream' : 'client',
-        kind: 'transaction',
-        code: 'response-from-wrong-address',
-        reason: 'response from an address its request was not sent to',
-        method: response.cseq.method,
-      });
-      this.#log.debug(
-        { flow, target: transaction.target },
-        'response from an address the request was not sent to',
-      );
+      this.#refuseForeignResponse(response, flow);
       return;
     }
     const stripped = removeFirstValue(response, 'via');
@@ -658,6 +684,41 @@ export class SipProxy {
     }
     this.stats.responsesForwarded++;
     transaction.onResponse(stripped, serializeMessage(stripped));
+  }
+
+  /** A response for a finished transaction: a 2xx to an INVITE goes on while Accepted lasts (RFC 6026). */
+  #onFinishedResponse(response: SipResponse, flow: Flow, clientKey: string): void {
+    const slot = this.#tombstones.findClient(clientKey);
+    if (slot < 0) {
+      // Responses to our own CANCEL, or late retransmissions: nothing to forward.
+      this.stats.strayResponses++;
+      return;
+    }
+    if (!this.#tombstones.isFromClientTarget(slot, flow)) {
+      this.#refuseForeignResponse(response, flow);
+      return;
+    }
+    const accepted = this.#tombstones.isInvite(slot) && response.status >= 200 && response.status < 300;
+    const stripped = accepted ? removeFirstValue(response, 'via') : undefined;
+    if (stripped === undefined || stripped.via.length === 0) {
+      this.stats.retransmissionsAbsorbed++;
+      return;
+    }
+    this.stats.responsesForwarded++;
+    this.#send(this.#tombstones.serverTarget(slot), serializeMessage(stripped));
+  }
+
+  #refuseForeignResponse(response: SipResponse, flow: Flow): void {
+    this.stats.strayResponses++;
+    this.#inspector.refused({
+      flow,
+      direction: this.#isFromUpstream(flow) ? 'upstream' : 'client',
+      kind: 'transaction',
+      code: 'response-from-wrong-address',
+      reason: 'response from an address its request was not sent to',
+      method: response.cseq.method,
+    });
+    this.#log.debug({ flow }, 'response from an address the request was not sent to');
   }
 
   #answerOptions(request: SipRequest, flow: Flow): void {

@@ -1,4 +1,5 @@
 import type { Flow } from '../../transport/types.ts';
+import { detach } from '../../util/detach.ts';
 import type { Direction } from '../inspector.ts';
 
 /**
@@ -88,12 +89,13 @@ export class DialogTable {
     const existing = this.#dialogs.get(fields.id);
     if (existing) return existing;
     if (this.#dialogs.size >= this.#maxDialogs) this.#evictOldest();
+    // Copies: strings cut from the message would keep its whole text for the dialog's life.
     const dialog: Dialog = {
-      id: fields.id,
-      callId: fields.callId,
+      id: detach(fields.id),
+      callId: detach(fields.callId),
       caller: fields.caller,
       callee: fields.callee,
-      identity: fields.identity,
+      identity: detach(fields.identity),
       createdAt: fields.now,
       expiresAt: fields.now + this.#sessionTimeoutMs,
       callerCSeq: fields.callerCSeq,

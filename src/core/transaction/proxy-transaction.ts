@@ -27,8 +27,11 @@ export interface TransactionHost {
   buildAck(forwarded: SipRequest, response: SipResponse): Buffer;
   /** The transaction got its final status (from the target, or 408 on timeout). */
   completed(transaction: ProxyTransaction, request: SipRequest, status: number): void;
-  /** Its final response went through; it stays only to absorb retransmissions (Timers D, I, J, K, L, M). */
-  lingering(transaction: ProxyTransaction): void;
+  /**
+   * Its final response went through; it stays only to absorb retransmissions for `ms`
+   * (Timers D, I, J, K, L, M), then the host ends it with `expire()`.
+   */
+  linger(transaction: ProxyTransaction, ms: number): void;
   terminated(transaction: ProxyTransaction): void;
 }
 
@@ -68,7 +71,12 @@ export class ProxyTransaction {
   #retransmitTimer: NodeJS.Timeout | undefined;
   #retransmitInterval = 0;
   #timeoutTimer: NodeJS.Timeout | undefined;
-  #lingerTimer: NodeJS.Timeout | undefined;
+
+  // Timer callbacks shared by every transaction (the transaction is the timer's argument):
+  // a closure per transaction would live, and be traced by the GC, as long as it does.
+  static #retransmitRequestOf = (t: ProxyTransaction): void => t.#retransmitRequest();
+  static #retransmitResponseOf = (t: ProxyTransaction): void => t.#retransmitResponse();
+  static #onTimeoutOf = (t: ProxyTransaction): void => t.#onTimeout();
 
   constructor(
     host: TransactionHost,
@@ -104,11 +112,15 @@ export class ProxyTransaction {
     // Timers A and E: retransmit over unreliable transports (RFC 3261 17.1.1.2, 17.1.2.2).
     if (this.target.transport === 'udp') {
       this.#retransmitInterval = host.timers.T1;
-      this.#retransmitTimer = setTimeout(this.#retransmitRequest, this.#retransmitInterval);
+      this.#retransmitTimer = setTimeout(
+        ProxyTransaction.#retransmitRequestOf,
+        this.#retransmitInterval,
+        this,
+      );
       this.#retransmitTimer.unref();
     }
     // Timers B and F: give up when the target does not answer at all.
-    this.#timeoutTimer = setTimeout(this.#onTimeout, sixtyFourT1(host.timers));
+    this.#timeoutTimer = setTimeout(ProxyTransaction.#onTimeoutOf, sixtyFourT1(host.timers), this);
     this.#timeoutTimer.unref();
   }
 
@@ -133,6 +145,11 @@ export class ProxyTransaction {
   /** The request as received, until its final response has gone through. */
   get request(): SipRequest | undefined {
     return this.#request;
+  }
+
+  /** The last response sent to the server side (a finished transaction's final response). */
+  get lastResponse(): Buffer | undefined {
+    return this.#lastResponse;
   }
 
   /** True when this INVITE already had a 2xx (an ACK with its branch is then end to end). */
@@ -224,7 +241,11 @@ export class ProxyTransaction {
     if (this.isInvite && serverUnreliable) {
       // Timer G: repeat the final response until the ACK comes; Timer H bounds it.
       this.#retransmitInterval = host.timers.T1;
-      this.#retransmitTimer = setTimeout(this.#retransmitResponse, this.#retransmitInterval);
+      this.#retransmitTimer = setTimeout(
+        ProxyTransaction.#retransmitResponseOf,
+        this.#retransmitInterval,
+        this,
+      );
       this.#retransmitTimer.unref();
     }
     // Timers D, H, J, K: keep absorbing retransmissions on unreliable transports.
@@ -233,7 +254,7 @@ export class ProxyTransaction {
     this.#linger(Math.max(linger, kOnly));
   }
 
-  #retransmitRequest = (): void => {
+  #retransmitRequest(): void {
     if (this.clientState !== 'calling' && !(this.clientState === 'proceeding' && !this.isInvite)) return;
     const bytes = this.#forwardedBytes;
     if (!bytes) return;
@@ -242,19 +263,23 @@ export class ProxyTransaction {
     this.#retransmitInterval = this.isInvite
       ? this.#retransmitInterval * 2
       : Math.min(this.#retransmitInterval * 2, this.#host.timers.T2);
-    this.#retransmitTimer = setTimeout(this.#retransmitRequest, this.#retransmitInterval);
+    this.#retransmitTimer = setTimeout(ProxyTransaction.#retransmitRequestOf, this.#retransmitInterval, this);
     this.#retransmitTimer.unref();
-  };
+  }
 
-  #retransmitResponse = (): void => {
+  #retransmitResponse(): void {
     if (this.serverState !== 'completed' || !this.#lastResponse) return;
     this.#host.send(this.serverTarget, this.#lastResponse);
     this.#retransmitInterval = Math.min(this.#retransmitInterval * 2, this.#host.timers.T2);
-    this.#retransmitTimer = setTimeout(this.#retransmitResponse, this.#retransmitInterval);
+    this.#retransmitTimer = setTimeout(
+      ProxyTransaction.#retransmitResponseOf,
+      this.#retransmitInterval,
+      this,
+    );
     this.#retransmitTimer.unref();
-  };
+  }
 
-  #onTimeout = (): void => {
+  #onTimeout(): void {
     this.#timeoutTimer = undefined;
     if (this.isInvite && this.clientState === 'proceeding' && !this.#timerCFired) {
       // Timer C fired: cancel the INVITE; the target's 487 then completes it (RFC 3261 16.8).
@@ -276,7 +301,7 @@ export class ProxyTransaction {
     }
     if (request) this.#host.completed(this, request, 408);
     this.terminate();
-  };
+  }
 
   #sendCancel(): void {
     const forwarded = this.#forwarded;
@@ -287,7 +312,7 @@ export class ProxyTransaction {
 
   #restartTimeout(ms: number): void {
     if (this.#timeoutTimer) clearTimeout(this.#timeoutTimer);
-    this.#timeoutTimer = setTimeout(this.#onTimeout, ms);
+    this.#timeoutTimer = setTimeout(ProxyTransaction.#onTimeoutOf, ms, this);
     this.#timeoutTimer.unref();
   }
 
@@ -307,14 +332,16 @@ export class ProxyTransaction {
   }
 
   #linger(ms: number): void {
-    if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     if (ms <= 0) {
       this.terminate();
       return;
     }
-    this.#lingerTimer = setTimeout(() => this.terminate(), ms);
-    this.#lingerTimer.unref();
-    this.#host.lingering(this);
+    this.#host.linger(this, ms);
+  }
+
+  /** Its linger time is over (called by the host's linger queue). */
+  expire(): void {
+    this.terminate();
   }
 
   terminate(): void {
@@ -323,9 +350,7 @@ export class ProxyTransaction {
     this.clientState = 'terminated';
     this.#clearRetransmit();
     if (this.#timeoutTimer) clearTimeout(this.#timeoutTimer);
-    if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     this.#timeoutTimer = undefined;
-    this.#lingerTimer = undefined;
     this.#request = undefined;
     this.#forwarded = undefined;
     this.#forwardedBytes = undefined;
