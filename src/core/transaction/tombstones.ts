@@ -110,14 +110,13 @@ class KeyIndex {
     this.#table[i] = slot;
   }
 
-  /** The slot whose hash is `hash` and whose key matches, or NONE. */
-  find(hash: number, hashes: Int32Array, matches: (slot: number) => boolean): number {
-    const table = this.#table;
-    for (let i = hash & this.#mask; ; i = (i + 1) & this.#mask) {
-      const slot = table[i]!;
-      if (slot === NONE) return NONE;
-      if (hashes[slot] === hash && matches(slot)) return slot;
-    }
+  /** Slot numbers by position (NONE where empty), probed linearly from `hash & mask`. */
+  get table(): Int32Array {
+    return this.#table;
+  }
+
+  get mask(): number {
+    return this.#mask;
   }
 
   /** Removes one slot; backward-shift deletion keeps every probe sequence unbroken. */
@@ -246,17 +245,13 @@ export class TombstoneTable {
   /** The slot of the transaction a request with this key belongs to, or -1. */
   findServer(serverKey: string): number {
     if (this.#size === 0) return NONE;
-    return this.#serverIndex.find(hashOf(serverKey), this.#serverHash, (slot) =>
-      this.#keyIs(slot, 0, serverKey),
-    );
+    return this.#find(this.#serverIndex, this.#serverHash, 0, serverKey);
   }
 
   /** The slot of the transaction a response with this key belongs to, or -1. */
   findClient(clientKey: string): number {
     if (this.#size === 0) return NONE;
-    return this.#clientIndex.find(hashOf(clientKey), this.#clientHash, (slot) =>
-      this.#keyIs(slot, 1, clientKey),
-    );
+    return this.#find(this.#clientIndex, this.#clientHash, 1, clientKey);
   }
 
   isInvite(slot: number): boolean {
@@ -303,6 +298,17 @@ export class TombstoneTable {
     const slots = this.#maxSize;
     for (let i = 0; i < slots; i++) this.#freeSlots[i] = slots - 1 - i;
     this.#freeCount = slots;
+  }
+
+  #find(index: KeyIndex, hashes: Int32Array, which: 0 | 1, key: string): number {
+    const hash = hashOf(key);
+    const table = index.table;
+    const mask = index.mask;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const slot = table[i]!;
+      if (slot === NONE) return NONE;
+      if (hashes[slot] === hash && this.#keyIs(slot, which, key)) return slot;
+    }
   }
 
   #storeKey(slot: number, which: 0 | 1, key: string): void {
