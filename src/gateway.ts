@@ -178,7 +178,11 @@ export async function startGateway(
     sessionTimeoutMs: config.proxy.sessionTimeoutMs,
     maxDialogs: config.proxy.maxDialogs,
     secret: randomBytes(32),
-    timers: options.timers ?? { ...RFC3261_TIMERS, timerC: config.proxy.inviteTimeoutMs },
+    timers: options.timers ?? {
+      ...RFC3261_TIMERS,
+      timerC: config.proxy.inviteTimeoutMs,
+      trying: config.proxy.tryingDelayMs,
+    },
   };
   const log = logger.child({ module: 'proxy' });
   const security = config.security;

@@ -120,6 +120,9 @@ const proxy = z
     maxRegisterExpires: integer(60, 604_800).default(3600),
     // How long an INVITE may wait for its final answer once ringing (Timer C, RFC 3261 16.6 item 11).
     inviteTimeoutMs: integer(1000, 3_600_000).default(180_000),
+    // An INVITE gets our 100 (Trying) after this long unless the upstream's provisional or final
+    // answer went back first (RFC 3261 17.2.1 allows 200 ms); 0 sends it at once.
+    tryingDelayMs: integer(0, 200).default(100),
     // A dialog with no request for this long is forgotten (the signal/session timeout).
     sessionTimeoutMs: integer(60_000, 604_800_000).default(43_200_000),
     maxDialogs: integer(1, 10_000_000).default(100_000),

@@ -485,9 +485,7 @@ export class SipProxy {
     this.#byClientKey.set(transaction.clientKey, transaction);
     this.stats.transactions = this.#byServerKey.size + this.#tombstones.size;
     this.stats.requestsForwarded++;
-    const trying =
-      request.method === 'INVITE' ? serializeMessage(createResponse(request, 100, 'Trying')) : undefined;
-    transaction.start(trying);
+    transaction.start();
   }
 
   /**

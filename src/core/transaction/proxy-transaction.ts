@@ -2,7 +2,7 @@ import type { Logger } from '../../log/logger.ts';
 import type { SipRequest, SipResponse } from '../../sip/message.ts';
 import type { Flow, SendTarget } from '../../transport/types.ts';
 import type { Direction } from '../inspector.ts';
-import { sixtyFourT1, type TimerSettings } from './timers.ts';
+import { DEFAULT_TRYING_DELAY_MS, sixtyFourT1, type TimerSettings } from './timers.ts';
 
 /**
  * One proxied request: the server transaction facing whoever sent it and the client
@@ -71,12 +71,15 @@ export class ProxyTransaction {
   #retransmitTimer: NodeJS.Timeout | undefined;
   #retransmitInterval = 0;
   #timeoutTimer: NodeJS.Timeout | undefined;
+  /** Pending 100 (Trying): sent only when nothing else has gone back to the caller in time. */
+  #tryingTimer: NodeJS.Timeout | undefined;
 
   // Timer callbacks shared by every transaction (the transaction is the timer's argument):
   // a closure per transaction would live, and be traced by the GC, as long as it does.
   static #retransmitRequestOf = (t: ProxyTransaction): void => t.#retransmitRequest();
   static #retransmitResponseOf = (t: ProxyTransaction): void => t.#retransmitResponse();
   static #onTimeoutOf = (t: ProxyTransaction): void => t.#onTimeout();
+  static #tryingOf = (t: ProxyTransaction): void => t.#sendTrying();
 
   constructor(
     host: TransactionHost,
@@ -101,14 +104,23 @@ export class ProxyTransaction {
     this.target = target;
   }
 
-  /** Sends the request on; for INVITE answers 100 Trying at once (RFC 3261 section 16.2). */
-  start(trying: Buffer | undefined): void {
+  /**
+   * Sends the request on. An INVITE gets 100 (Trying) unless the target's provisional or final
+   * response goes back first (RFC 3261 17.2.1: within 200 ms), which saves a datagram each
+   * way for the many calls a PBX answers or rings at once.
+   */
+  start(): void {
     const host = this.#host;
-    if (trying) {
-      this.#lastResponse = trying;
-      host.send(this.serverTarget, trying);
-    }
     host.send(this.target, this.#forwardedBytes!);
+    if (this.isInvite) {
+      const delay = host.timers.trying ?? DEFAULT_TRYING_DELAY_MS;
+      if (delay <= 0) {
+        this.#sendTrying();
+      } else {
+        this.#tryingTimer = setTimeout(ProxyTransaction.#tryingOf, delay, this);
+        this.#tryingTimer.unref();
+      }
+    }
     // Timers A and E: retransmit over unreliable transports (RFC 3261 17.1.1.2, 17.1.2.2).
     if (this.target.transport === 'udp') {
       this.#retransmitInterval = host.timers.T1;
@@ -128,6 +140,21 @@ export class ProxyTransaction {
   onRequestRetransmission(): void {
     if (this.serverState === 'terminated') return;
     if (this.#lastResponse) this.#host.send(this.serverTarget, this.#lastResponse);
+    // The caller is retransmitting: its 100 (Trying) is due now.
+    else if (this.#tryingTimer) this.#sendTrying();
+  }
+
+  #sendTrying(): void {
+    this.#clearTrying();
+    const request = this.#request;
+    if (this.serverState !== 'proceeding' || this.#lastResponse || !request) return;
+    this.#lastResponse = this.#host.respond(request, 100, 'Trying');
+    this.#host.send(this.serverTarget, this.#lastResponse);
+  }
+
+  #clearTrying(): void {
+    if (this.#tryingTimer) clearTimeout(this.#tryingTimer);
+    this.#tryingTimer = undefined;
   }
 
   /** ACK matching this INVITE server transaction: the end of a non-2xx exchange, hop by hop. */
@@ -189,6 +216,7 @@ export class ProxyTransaction {
     if (this.isInvite && firstProvisional && this.#cancelRequested) this.#sendCancel();
     // 100 Trying is hop by hop and never forwarded (RFC 3261 16.7 item 3).
     if (status === 100 || this.serverState !== 'proceeding') return;
+    this.#clearTrying();
     this.#lastResponse = bytes;
     this.#host.send(this.serverTarget, bytes);
   }
@@ -324,6 +352,7 @@ export class ProxyTransaction {
   /** Drops what is no longer needed once a final response went through: lingering stays cheap. */
   #release(): void {
     this.#clearRetransmit();
+    this.#clearTrying();
     if (this.#timeoutTimer) clearTimeout(this.#timeoutTimer);
     this.#timeoutTimer = undefined;
     this.#request = undefined;
@@ -349,6 +378,7 @@ export class ProxyTransaction {
     this.serverState = 'terminated';
     this.clientState = 'terminated';
     this.#clearRetransmit();
+    this.#clearTrying();
     if (this.#timeoutTimer) clearTimeout(this.#timeoutTimer);
     this.#timeoutTimer = undefined;
     this.#request = undefined;
