@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util';
 import { freePort } from '../../test/interop/harness/ports.ts';
 import { runSipp } from '../../test/interop/harness/sipp.ts';
+import { REPO_ROOT } from '../../test/interop/harness/sipwarden.ts';
+import { buildSipwarden } from './machine.ts';
 import { HOST, startTarget, type TargetName } from './targets.ts';
 
 const { values } = parseArgs({
@@ -11,6 +13,7 @@ const { values } = parseArgs({
     calls: { type: 'string', default: '1000' },
   },
 });
+buildSipwarden(REPO_ROOT);
 const target = await startTarget(values.target as TargetName, {
   uasScenario: 'uas-answer.xml',
   uasTimeoutS: 300,

@@ -16,11 +16,13 @@
  *                    Kamailio's plain proxy.cfg
  * All on loopback, on free ports.
  */
+import { join } from 'node:path';
 import { type Kamailio, startKamailio } from '../../test/interop/harness/kamailio.ts';
 import { freePort } from '../../test/interop/harness/ports.ts';
 import type { ManagedProcess } from '../../test/interop/harness/process.ts';
 import { type SippRun, startSipp } from '../../test/interop/harness/sipp.ts';
 import {
+  REPO_ROOT,
   type Sipwarden,
   type SipwardenConfig,
   sipwardenAvailable,
@@ -147,6 +149,9 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
     upstream: { host: HOST, port: uasPort },
     config: SIPWARDEN_CONFIGS[name],
     extraArgs: ['--log-level', 'warn', ...(options.sipwardenArgs ?? [])],
+    // The build the benchmark made at its start (buildSipwarden), named directly: bin/sipwarden.js
+    // would switch to the sources through tsx as soon as one is edited during the run.
+    bin: join(REPO_ROOT, 'dist', 'cli', 'main.js'),
   });
   return {
     name,
