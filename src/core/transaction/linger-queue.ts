@@ -9,13 +9,12 @@
  * duration is already ordered by expiry: the sweep only looks at queue heads.
  */
 
+import { SweepTimer, sweepSlack } from './sweep-timer.ts';
+
 export interface Lingering {
   /** Ends the entry; it is already out of the queue when this runs. */
   expire(): void;
 }
-
-/** How late past its time an entry may end, so that one sweep ends a batch (ms). */
-const MAX_SLACK_MS = 250;
 
 export class LingerQueue<T extends Lingering> {
   /** Per linger duration, entries in the order they were added, with their expiry times. */
@@ -23,12 +22,12 @@ export class LingerQueue<T extends Lingering> {
   readonly #where = new Map<T, Map<T, number>>();
   readonly #maxSize: number;
   readonly #now: () => number;
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Number.POSITIVE_INFINITY;
+  readonly #timer: SweepTimer;
 
   constructor(options: { maxSize: number; now?: () => number }) {
     this.#maxSize = options.maxSize;
     this.#now = options.now ?? (() => performance.now());
+    this.#timer = new SweepTimer(() => this.#sweep(), this.#now);
   }
 
   get size(): number {
@@ -48,7 +47,7 @@ export class LingerQueue<T extends Lingering> {
     this.#where.set(entry, queue);
     // Bounded: past the cap the entry closest to its end goes first.
     while (this.#where.size > this.#maxSize) this.#expireEarliest();
-    this.#arm(expiresAt + Math.min(MAX_SLACK_MS, Math.ceil(ms / 16)));
+    this.#timer.arm(expiresAt + sweepSlack(ms));
   }
 
   delete(entry: T): void {
@@ -60,9 +59,7 @@ export class LingerQueue<T extends Lingering> {
 
   /** Ends every entry at once (shutdown). */
   clear(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Number.POSITIVE_INFINITY;
+    this.#timer.cancel();
     const entries = [...this.#where.keys()];
     for (const queue of this.#queues.values()) queue.clear();
     this.#where.clear();
@@ -86,32 +83,19 @@ export class LingerQueue<T extends Lingering> {
     earliest.expire();
   }
 
-  #arm(at: number): void {
-    // A timer due no later than this one will sweep and re-arm for what remains.
-    if (this.#timer !== undefined && this.#timerAt <= at) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = setTimeout(LingerQueue.#sweepOf, Math.max(0, at - this.#now()), this);
-    this.#timer.unref();
-  }
-
-  static #sweepOf = (queue: LingerQueue<Lingering>): void => queue.#sweep();
-
   #sweep(): void {
-    this.#timer = undefined;
-    this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.#now();
     let next = Number.POSITIVE_INFINITY;
     for (const [ms, queue] of this.#queues) {
       for (const [entry, at] of queue) {
         if (at > now) {
-          next = Math.min(next, at + Math.min(MAX_SLACK_MS, Math.ceil(ms / 16)));
+          next = Math.min(next, at + sweepSlack(ms));
           break;
         }
         this.delete(entry);
         entry.expire();
       }
     }
-    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+    if (next !== Number.POSITIVE_INFINITY) this.#timer.arm(next);
   }
 }

@@ -1,4 +1,5 @@
 import type { Flow, SendTarget, TransportName } from '../../transport/types.ts';
+import { SweepTimer, sweepSlack } from './sweep-timer.ts';
 
 /**
  * Finished transactions, kept off the JavaScript heap while they absorb retransmissions
@@ -31,8 +32,6 @@ export interface Tombstone {
 /** Room per slot: common keys are 40-90 bytes, a BYE's or REGISTER's 200 about 300-600. */
 export const MAX_KEY_BYTES = 128;
 export const MAX_RESPONSE_BYTES = 1024;
-/** How late past its time an entry may end, so that one sweep ends a batch (ms). */
-const MAX_SLACK_MS = 250;
 const NONE = -1;
 
 const TRANSPORT_CODES: readonly TransportName[] = ['udp', 'tcp', 'tls'];
@@ -171,13 +170,13 @@ export class TombstoneTable {
   readonly #clientIndex: KeyIndex;
   /** Slots in the order they were added, one list per linger time: each is ordered by expiry. */
   readonly #fifos = new Map<number, Fifo>();
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Number.POSITIVE_INFINITY;
+  readonly #timer: SweepTimer;
 
   constructor(options: { maxSize: number; now?: () => number }) {
     const slots = Math.max(1, options.maxSize);
     this.#maxSize = slots;
     this.#now = options.now ?? (() => performance.now());
+    this.#timer = new SweepTimer(() => this.#sweep(), this.#now);
     this.#freeSlots = new Int32Array(slots);
     this.#serverHash = new Int32Array(slots);
     this.#clientHash = new Int32Array(slots);
@@ -232,13 +231,13 @@ export class TombstoneTable {
     this.#next[slot] = NONE;
     let fifo = this.#fifos.get(ms);
     if (fifo === undefined) {
-      fifo = { head: NONE, tail: NONE, slackMs: Math.min(MAX_SLACK_MS, Math.ceil(ms / 16)) };
+      fifo = { head: NONE, tail: NONE, slackMs: sweepSlack(ms) };
       this.#fifos.set(ms, fifo);
     }
     if (fifo.tail === NONE) fifo.head = slot;
     else this.#next[fifo.tail] = slot;
     fifo.tail = slot;
-    this.#arm(expiresAt + fifo.slackMs);
+    this.#timer.arm(expiresAt + fifo.slackMs);
     return true;
   }
 
@@ -283,9 +282,7 @@ export class TombstoneTable {
 
   /** Drops every entry (shutdown). */
   clear(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Number.POSITIVE_INFINITY;
+    this.#timer.cancel();
     this.#fifos.clear();
     this.#addresses.clear();
     this.#serverIndex.clear();
@@ -373,26 +370,13 @@ export class TombstoneTable {
     this.#remove(slot);
   }
 
-  #arm(at: number): void {
-    // A timer due no later than this one will sweep and re-arm for what remains.
-    if (this.#timer !== undefined && this.#timerAt <= at) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = setTimeout(TombstoneTable.#sweepOf, Math.max(0, at - this.#now()), this);
-    this.#timer.unref();
-  }
-
-  static #sweepOf = (table: TombstoneTable): void => table.#sweep();
-
   #sweep(): void {
-    this.#timer = undefined;
-    this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.#now();
     let next = Number.POSITIVE_INFINITY;
     for (const fifo of this.#fifos.values()) {
       while (fifo.head !== NONE && this.#expiresAt[fifo.head]! <= now) this.#popHead(fifo);
       if (fifo.head !== NONE) next = Math.min(next, this.#expiresAt[fifo.head]! + fifo.slackMs);
     }
-    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+    if (next !== Number.POSITIVE_INFINITY) this.#timer.arm(next);
   }
 }
