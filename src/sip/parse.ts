@@ -155,8 +155,11 @@ function parseStartLine(
 ): StartLine | SipParseError {
   if (
     end >= 4 &&
-    (s.charCodeAt(3) === 0x2f || s.charCodeAt(3) === 0x2f) &&
-    s.slice(0, 4).toUpperCase() === 'SIP/'
+    s.charCodeAt(3) === 0x2f &&
+    // "SIP" in any case, from the bytes (b | 0x20 is "s", "i" or "p" only for that letter).
+    (data[start]! | 0x20) === 0x73 &&
+    (data[start + 1]! | 0x20) === 0x69 &&
+    (data[start + 2]! | 0x20) === 0x70
   ) {
     const sp1 = s.indexOf(' ', 0);
     if (sp1 < 0 || sp1 > end) return badLine('malformed status line');
@@ -190,11 +193,7 @@ function parseStartLine(
     };
   }
   let sp1 = 0;
-  while (sp1 < end) {
-    const c = s.charCodeAt(sp1);
-    if (c > 255 || (CHAR[c]! & TOKEN) === 0) break;
-    sp1++;
-  }
+  while (sp1 < end && (CHAR[data[sp1 + start]!]! & TOKEN) !== 0) sp1++;
   if (sp1 === 0 || sp1 >= end || s.charCodeAt(sp1) !== 0x20) return badLine('malformed request line');
   if (sp1 > limits.maxTokenBytes)
     return sipError('SW_ERR_TOKEN_TOO_LONG', 'method too long', 'maxTokenBytes');
@@ -373,7 +372,7 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
       noEnd = true;
       break;
     }
-    if (head.charCodeAt(pos) === 0x0d && head.charCodeAt(pos + 1) === 0x0a) {
+    if (data[pos + start] === 0x0d && data[pos + 1 + start] === 0x0a) {
       headLen = pos - 2; // the empty line: CRLF CRLF starts at the end of the line before
       break;
     }
@@ -386,7 +385,7 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
     let folded = false;
     // Continuation lines start with SP or HTAB (RFC 3261 7.3.1).
     while (eol >= 0) {
-      const c = head.charCodeAt(eol + 2);
+      const c = data[eol + 2 + start];
       if (c !== 0x20 && c !== 0x09) break;
       const next = findLineEnd(head, eol + 2);
       if (next === INCOMPLETE) break;

@@ -130,12 +130,15 @@ export function sipUriOfMatched(
   let user: string | undefined;
   let password: string | undefined;
   let p = start;
+  // Neither user, password nor host holds ":", so the first ":" is the password's (before
+  // the "@") or the port's (after it, before any ";").
+  let colon = s.indexOf(':', start);
   const at = s.indexOf('@', start);
   if (at >= 0 && at < end) {
-    const colon = s.indexOf(':', start);
     if (colon >= 0 && colon < at) {
       user = s.slice(start, colon);
       password = s.slice(colon + 1, at);
+      colon = s.indexOf(':', at + 1);
     } else user = s.slice(start, at);
     p = at + 1;
   }
@@ -143,11 +146,12 @@ export function sipUriOfMatched(
   if (semi < 0 || semi > end) semi = end;
   let hostEnd = semi;
   let port: number | undefined;
-  const colon = s.indexOf(':', p);
   if (colon >= 0 && colon < semi) {
     hostEnd = colon;
     port = 0;
-    for (let k = colon + 1; k < semi; k++) port = port * 10 + (s.charCodeAt(k) - 0x30);
+    if (bytes === undefined)
+      for (let k = colon + 1; k < semi; k++) port = port * 10 + (s.charCodeAt(k) - 0x30);
+    else for (let k = colon + 1; k < semi; k++) port = port * 10 + (bytes[offset + k]! - 0x30);
     if (port > 65535) return undefined;
   }
   const params = paramsOfMatched(s, semi, end, false, bytes, offset);

@@ -136,7 +136,7 @@ export function fastNameAddr(
   if (c0 === 0x22) {
     const q = value.indexOf('"', 1);
     displayName = value.slice(1, q);
-    lt = value.indexOf('<', q + 1);
+    lt = value.charCodeAt(q + 1) === 0x3c ? q + 1 : value.indexOf('<', q + 1);
   } else if (c0 !== 0x3c) {
     lt = value.indexOf('<');
     let te = lt;

@@ -138,7 +138,8 @@ const FAST_VIA = new RegExp(
  */
 export function fastVia(value: string, max: number, bytes?: Uint8Array, offset = 0): Via | undefined {
   if (value.length > max || !FAST_VIA.test(value)) return undefined;
-  const sp = value.indexOf(' ', 8);
+  // A three-letter transport (UDP, TCP, TLS, WSS) ends at 11.
+  const sp = value.charCodeAt(11) === 0x20 ? 11 : value.indexOf(' ', 8);
   let semi = value.indexOf(';', sp);
   if (semi < 0) semi = value.length;
   let hostEnd = semi;
@@ -147,7 +148,9 @@ export function fastVia(value: string, max: number, bytes?: Uint8Array, offset =
   if (colon >= 0 && colon < semi) {
     hostEnd = colon;
     port = 0;
-    for (let k = colon + 1; k < semi; k++) port = port * 10 + (value.charCodeAt(k) - 0x30);
+    if (bytes === undefined)
+      for (let k = colon + 1; k < semi; k++) port = port * 10 + (value.charCodeAt(k) - 0x30);
+    else for (let k = colon + 1; k < semi; k++) port = port * 10 + (bytes[offset + k]! - 0x30);
     if (port > 65535) return undefined;
   }
   const params = paramsOfMatched(value, semi, value.length, true, bytes, offset);

@@ -251,6 +251,21 @@ test('ignores CRLFs before the start line (RFC 3261 7.5)', () => {
   assert.equal(parseRequest(`\r\n\r\n${invite()}`).method, 'INVITE');
 });
 
+test('reads the start line and every field the same after leading CRLFs (bytes and text agree)', () => {
+  // The parser reads some checks from the bytes and the rest from the text after the CRLFs.
+  const request = invite('Via: SIP/2.0/TCP example.com:5061;branch=z9hG4bK2;received=192.0.2.1\r\n');
+  const plain = parseRequest(request);
+  const shifted = parseRequest(`\r\n\r\n\r\n${request}`);
+  assert.deepEqual({ ...shifted, body: undefined }, { ...plain, body: undefined });
+  const status = request.replace('INVITE sip:bob@biloxi.example.com SIP/2.0', 'SIP/2.0 180 Ringing');
+  for (const version of ['SIP/2.0', 'sip/2.0', 'Sip/2.0', 'sIP/2.0']) {
+    const text = status.replace('SIP/2.0 180', `${version} 180`);
+    assert.equal(parseResponse(text).status, 180, version);
+    assert.equal(parseResponse(`\r\n${text}`).status, 180, version);
+  }
+  parseFails(status.replace('SIP/2.0 180', 'SIQ/2.0 180'), 'SW_ERR_BAD_START_LINE');
+});
+
 test('returns the fields read before the error for an answer', () => {
   const partial = parseFails(invite().replace('CSeq: 314159 INVITE', 'CSeq: x INVITE'), 'SW_ERR_BAD_CSEQ');
   assert.equal(partial?.kind, 'request');
