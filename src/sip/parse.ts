@@ -20,9 +20,9 @@
 import { CHAR, TOKEN } from './chars.ts';
 import { type SipErrorCode, SipParseError, sipError } from './errors.ts';
 import { knownNameBytes, longName, nameHashStep } from './header-names.ts';
-import { parseCSeq } from './headers/cseq.ts';
+import { cseqOfBytes, parseCSeq } from './headers/cseq.ts';
 import { parseNameAddr } from './headers/name-addr.ts';
-import { isCallId, parseDigits } from './headers/scalar.ts';
+import { digitsOfBytes, isCallId, parseDigits } from './headers/scalar.ts';
 import { parseViaValues } from './headers/via.ts';
 import { DEFAULT_UDP_LIMITS, type ParserLimits } from './limits.ts';
 import type {
@@ -168,18 +168,16 @@ function parseStartLine(
     let status = 0;
     let k = sp1 + 1;
     for (; k < end && k < sp1 + 4; k++) {
-      const c = s.charCodeAt(k);
+      const c = data[k + start]!;
       if (c < 0x30 || c > 0x39) break;
       status = status * 10 + (c - 0x30);
     }
-    if (k !== sp1 + 4 || status < 100 || status > 699 || (k < end && s.charCodeAt(k) !== 0x20))
+    if (k !== sp1 + 4 || status < 100 || status > 699 || (k < end && data[k + start] !== 0x20))
       return sipError('SW_ERR_BAD_STATUS_CODE', 'malformed status code');
     if (k === end) return badLine('missing SP after status code');
     // Reason-Phrase: any text but control characters (HTAB allowed).
-    for (let r = k + 1; r < end; r++) {
-      const c = s.charCodeAt(r);
-      if ((c < 0x20 && c !== 0x09) || c === 0x7f) return badLine('control character in reason phrase');
-    }
+    if (!noControlBytes(data, k + 1 + start, end + start))
+      return badLine('control character in reason phrase');
     if (end - k - 1 > limits.maxTokenBytes)
       return sipError('SW_ERR_TOKEN_TOO_LONG', 'reason phrase too long', 'maxTokenBytes');
     return {
@@ -232,10 +230,11 @@ const BARE_LF = -2;
  * header section has no end); BARE_LF when the line ends in LF alone (refused). Searching
  * LF alone is the fast path.
  */
-function findLineEnd(head: string, from: number): number {
+function findLineEnd(head: string, from: number, data: Buffer, start: number): number {
   const lf = head.indexOf('\n', from);
   if (lf < 0) return INCOMPLETE;
-  return head.charCodeAt(lf - 1) === 0x0d && lf > from ? lf - 1 : BARE_LF;
+  // data[i + start] is the byte of head[i] (see parse).
+  return data[lf - 1 + start] === 0x0d && lf > from ? lf - 1 : BARE_LF;
 }
 
 /** A header value with line folding: each [*WSP] CRLF 1*WSP becomes one SP (RFC 3261 7.3.1). */
@@ -376,7 +375,7 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
       headLen = pos - 2; // the empty line: CRLF CRLF starts at the end of the line before
       break;
     }
-    let eol = findLineEnd(head, pos);
+    let eol = findLineEnd(head, pos, data, start);
     if (eol === INCOMPLETE) {
       noEnd = true;
       break;
@@ -387,7 +386,7 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
     while (eol >= 0) {
       const c = data[eol + 2 + start];
       if (c !== 0x20 && c !== 0x09) break;
-      const next = findLineEnd(head, eol + 2);
+      const next = findLineEnd(head, eol + 2, data, start);
       if (next === INCOMPLETE) break;
       folded = true;
       eol = next;
@@ -477,7 +476,9 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
           error = duplicate('CSeq');
           break;
         }
-        const r = parseCSeq(value, maxToken);
+        const r =
+          (folded ? undefined : cseqOfBytes(data, vsOf + start, value, maxToken)) ??
+          parseCSeq(value, maxToken);
         if (r instanceof SipParseError) error = r;
         else cseq = r;
         break;
@@ -488,7 +489,7 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
           break;
         }
         // Max-Forwards = 1*DIGIT; the 0..255 range is a validation rule.
-        const v = parseDigits(value, 10);
+        const v = folded ? parseDigits(value, 10) : digitsOfBytes(data, vsOf + start, value.length, 10);
         if (v < 0) error = sipError('SW_ERR_BAD_MAX_FORWARDS', 'malformed Max-Forwards');
         else maxForwards = v;
         break;
@@ -498,7 +499,7 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
           error = duplicate('Content-Length');
           break;
         }
-        const v = parseDigits(value, 10);
+        const v = folded ? parseDigits(value, 10) : digitsOfBytes(data, vsOf + start, value.length, 10);
         if (v < 0) error = sipError('SW_ERR_BAD_CONTENT_LENGTH', 'malformed Content-Length');
         else contentLength = v;
         break;

@@ -21,6 +21,18 @@ export function parseDigits(value: string, maxDigits: number): number {
   return n > maxDigits && v >= 10 ** maxDigits ? -2 : v;
 }
 
+/** parseDigits of the `length` bytes at b[at]: the same result, read from the message bytes. */
+export function digitsOfBytes(b: Uint8Array, at: number, length: number, maxDigits: number): number {
+  if (length === 0) return -1;
+  let v = 0;
+  for (let i = at; i < at + length; i++) {
+    const c = b[i]!;
+    if (c < 0x30 || c > 0x39) return -1;
+    v = v * 10 + (c - 0x30);
+  }
+  return length > maxDigits && v >= 10 ** maxDigits ? -2 : v;
+}
+
 /**
  * callid = word [ "@" word ], word = 1*( alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" /
  * "`" / "'" / "~" / "(" / ")" / "<" / ">" / ":" / "\\" / DQUOTE / "/" / "[" / "]" / "?" /

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { cseqOfBytes, parseCSeq } from '../../../src/sip/headers/cseq.ts';
 import { fastNameAddr, parseNameAddrWalk } from '../../../src/sip/headers/name-addr.ts';
 import { lowerSlice, lowerSliceOfBytes } from '../../../src/sip/headers/params.ts';
-import { isCallId, isCallIdWalk } from '../../../src/sip/headers/scalar.ts';
+import { digitsOfBytes, isCallId, isCallIdWalk, parseDigits } from '../../../src/sip/headers/scalar.ts';
 import { fastVia, parseViaValuesWalk } from '../../../src/sip/headers/via.ts';
 import { checkOpaqueValue, noControlBytes } from '../../../src/sip/parse.ts';
 import { fastSipUri, parseUri, parseUriWalk } from '../../../src/sip/uri.ts';
@@ -188,6 +189,43 @@ test('parameter names read from the bytes are the names read from the string', (
         lowerSlice(s, start, start + n.length),
         n,
       );
+    }),
+    { numRuns: runs(5000) },
+  );
+});
+
+test('the CSeq read from the bytes is the one parseCSeq gives, or left to it', () => {
+  const value = fc.oneof(
+    fc
+      .tuple(
+        fc.nat(),
+        fc.constantFrom(' ', '  ', '\t', ''),
+        fc.constantFrom('INVITE', 'ACK', 'x.y', 'BYE', ''),
+      )
+      .map(([n, ws, m]) => `${n}${ws}${m}`),
+    fc.constantFrom('4294967295 BYE', '4294967296 BYE', '0 A', '1 IN VITE', '1 INVITE ', '01 ACK', '1 A@B'),
+    fc.string({ unit: fc.constantFrom(...'0189 \tAZaz-.!@;\x00'.split('')), maxLength: 14 }),
+  );
+  let taken = 0;
+  fc.assert(
+    fc.property(value, fc.integer({ min: 1, max: 12 }), (v, max) => {
+      const bytes = Buffer.from(`CSeq: ${v}\r\n`, 'latin1');
+      const fast = cseqOfBytes(bytes, 6, v, max);
+      if (fast === undefined) return;
+      taken++;
+      assert.deepEqual(fast, parseCSeq(v, max), JSON.stringify(v));
+    }),
+    { numRuns: runs(5000) },
+  );
+  assert.ok(taken > 0);
+});
+
+test('digits read from the bytes are the ones parseDigits gives', () => {
+  const value = fc.string({ unit: fc.constantFrom(...'0123456789 a\x00'.split('')), maxLength: 14 });
+  fc.assert(
+    fc.property(value, fc.integer({ min: 1, max: 12 }), (v, max) => {
+      const bytes = Buffer.from(`X: ${v}\r\n`, 'latin1');
+      assert.equal(digitsOfBytes(bytes, 3, v.length, max), parseDigits(v, max), JSON.stringify(v));
     }),
     { numRuns: runs(5000) },
   );
