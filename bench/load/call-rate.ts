@@ -25,7 +25,9 @@
  * aftermath of an overload should not decide the repeat); a target leaves the race when the
  * repeat fails too. Its sustained rate is the last step it passed. Then every target, fresh
  * again and warmed up for 10 s at that rate, runs three interleaved rounds at half of Kamailio's sustained rate (the median
- * round by p99 kept), the reference the goal is stated against
+ * round by p99 kept), each recorded right after 5 s of the same load on the same target, so
+ * that it reads the steady state, not a target just back from idling while the others ran;
+ * that rate is the reference the goal is stated against
  * ("p99 response time added by the proxy under 5 ms at half that rate"); the time a proxy
  * adds is its p99 minus the direct p99, both at that rate.
  *
@@ -67,6 +69,8 @@ const DEFAULT_RATES = [
 ];
 const HALF_ROUNDS = 3;
 const HALF_WARM_UP_S = 10;
+/** Seconds of unrecorded load right before each measured half-rate round. */
+const HALF_LEAD_IN_S = 5;
 
 export interface StepResult {
   readonly target: TargetName;
@@ -312,6 +316,11 @@ async function main(): Promise<void> {
             console.log(`# ${name}: ${dead}; starting it again`);
             await restart(name, halfRate, HALF_WARM_UP);
           }
+          // The measured round follows the same load on the same target without a pause, so it
+          // reads the steady state and not the first seconds after the other targets' rounds
+          // left this one idle (an idle JavaScript heap enters the next load with its
+          // collections due at once).
+          await runStep(targets.get(name)!, halfRate, HALF_LEAD_IN_S);
           const step = { ...(await runStep(targets.get(name)!, halfRate, seconds)), attempt: round };
           halfSteps.push(step);
           console.log(
@@ -440,7 +449,8 @@ function render(r: {
   lines.push(`- sipwarden / direct: ${ratio(sw, di)}; Kamailio / direct: ${ratio(ka, di)}`);
   lines.push(
     `- Half rate: ${r.halfRate} calls/s (half of Kamailio's sustained rate, rounded to 50), fresh ` +
-      `targets warmed up for ${HALF_WARM_UP_S} s at that rate, ${HALF_ROUNDS} interleaved rounds of ${r.seconds} s; per target the median round by p99 is ` +
+      `targets warmed up for ${HALF_WARM_UP_S} s at that rate, ${HALF_ROUNDS} interleaved rounds of ${r.seconds} s, each right after ${HALF_LEAD_IN_S} s ` +
+      'of the same load on the same target (steady state); per target the median round by p99 is ' +
       'kept; "added" is its p99 minus the direct p99 (goal for sipwarden: under 5 ms).',
   );
   if (r.stoppedEarly) lines.push(`- Stopped early: ${r.stoppedEarly}.`);
