@@ -175,6 +175,10 @@ const rows = candidates.map((c) => {
   return `| ${c.name} | ${fmt(medians.get(c.name)!)} | ${fmt(Math.min(...xs))} – ${fmt(Math.max(...xs))} | ${ratio.toFixed(2)}x |`;
 });
 const ratio = pairedRatio('sipwarden parseMessage');
+/** The per-round ratios of parseMessage to the faster baseline: their range. */
+const roundRatios = samples
+  .get('sipwarden parseMessage')!
+  .map((v, r) => v / Math.max(...baselines.map((b) => samples.get(b.name)![r]!)));
 const date = new Date().toISOString();
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const report = [
@@ -195,7 +199,8 @@ const report = [
   '| --- | ---: | ---: | ---: |',
   ...rows,
   '',
-  `sipwarden parseMessage / ${fastestBaselineName}: **${ratio.toFixed(2)}x** (target: at least 3x).`,
+  `sipwarden parseMessage / ${fastestBaselineName}: **${ratio.toFixed(2)}x** (per-round range ` +
+    `${Math.min(...roundRatios).toFixed(2)}x – ${Math.max(...roundRatios).toFixed(2)}x; target: at least 3x).`,
   '',
   'Reproduce: `node --import tsx bench/micro/parser.bench.ts`.',
   '',
