@@ -92,3 +92,24 @@ export function headers(text: string, name: string): string[] {
 }
 
 export const startLine = (text: string): string => text.slice(0, text.indexOf('\r\n'));
+
+/**
+ * The upstream's answer to a forwarded request: every Via and Record-Route copied, To tagged
+ * (`uas-1`) unless it already has a tag or the status is 100, then `extra` header lines.
+ */
+export function answer(forwarded: string, status: number, reason: string, extra: string[] = []): string {
+  const to = header(forwarded, 'to')!;
+  return [
+    `SIP/2.0 ${status} ${reason}`,
+    ...headers(forwarded, 'via').map((v) => `Via: ${v}`),
+    ...headers(forwarded, 'record-route').map((v) => `Record-Route: ${v}`),
+    `From: ${header(forwarded, 'from')}`,
+    `To: ${to}${status > 100 && !to.includes('tag=') ? ';tag=uas-1' : ''}`,
+    `Call-ID: ${header(forwarded, 'call-id')}`,
+    `CSeq: ${header(forwarded, 'cseq')}`,
+    ...extra,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { defaultConfig } from '../../../src/config/load-config.ts';
-import { type Gateway, startGateway } from '../../../src/gateway.ts';
-import { silentLogger } from '../../../src/log/logger.ts';
-import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
+import type { Gateway } from '../../../src/gateway.ts';
+import { startCoreGateway } from '../../support/core-gateway.ts';
+import { answer, header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 // RFC timers (T1 500 ms): a finished transaction lingers 32 s, far longer than these tests.
 let gateway: Gateway;
@@ -30,22 +29,6 @@ function request(method: string, branch: string, callId: string, extra: string[]
   ].join('\r\n');
 }
 
-function answer(forwarded: string, status: number, reason: string): string {
-  return [
-    `SIP/2.0 ${status} ${reason}`,
-    ...headers(forwarded, 'via').map((v) => `Via: ${v}`),
-    ...headers(forwarded, 'record-route').map((v) => `Record-Route: ${v}`),
-    `From: ${header(forwarded, 'from')}`,
-    `To: ${header(forwarded, 'to')};tag=uas-1`,
-    `Call-ID: ${header(forwarded, 'call-id')}`,
-    `CSeq: ${header(forwarded, 'cseq')}`,
-    `Contact: <sip:alice@127.0.0.1:${upstream.port}>`,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-}
-
 const sameCall = (callId: string) => (text: string) => header(text, 'call-id') === callId;
 const isStatus = (status: number) => (text: string) => startLine(text).startsWith(`SIP/2.0 ${status} `);
 const isMethod = (method: string) => (text: string) => startLine(text).startsWith(`${method} `);
@@ -57,7 +40,7 @@ async function complete(method: string, status = 200, reason = 'OK') {
   const sent = request(method, `z9hG4bK-finished-${seq}`, callId);
   client.send(sent, port);
   const forwarded = await upstream.next((t) => sameCall(callId)(t) && isMethod(method)(t));
-  const final = answer(forwarded, status, reason);
+  const final = answer(forwarded, status, reason, [`Contact: <sip:alice@127.0.0.1:${upstream.port}>`]);
   upstream.send(final, port);
   await client.next((t) => sameCall(callId)(t) && isStatus(status)(t));
   client.received.length = 0;
@@ -69,19 +52,7 @@ describe('finished transactions absorb retransmissions while they linger', () =>
     upstream = await UdpPeer.bind();
     client = await UdpPeer.bind();
     third = await UdpPeer.bind();
-    const base = defaultConfig();
-    gateway = await startGateway(
-      {
-        ...base,
-        listen: [{ host: '127.0.0.1', port: 0, transports: ['udp'] }],
-        upstream: { host: '127.0.0.1', port: upstream.port, transport: 'udp' },
-        management: { ...base.management, enabled: false },
-        events: { ...base.events, database: ':memory:' },
-        security: { ...base.security, enabled: false },
-      },
-      silentLogger,
-    );
-    port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+    ({ gateway, port } = await startCoreGateway(upstream.port));
   });
 
   after(async () => {

@@ -4,7 +4,7 @@ import { defaultConfig } from '../../../src/config/load-config.ts';
 import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
-import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
+import { answer, header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 // Short SIP timers so Timer A/B behaviour shows within a test; the logic is the same.
 const TEST_TIMERS = { T1: 20, T2: 80, T4: 100, timerC: 5000 };
@@ -55,24 +55,6 @@ function request(
     `CSeq: ${options.cseq ?? 1} ${method}`,
     `Contact: <sip:bob@127.0.0.1:${client.port}>`,
     ...(options.extra ?? []),
-    'Content-Length: 0',
-    '',
-    '',
-  ];
-  return lines.join('\r\n');
-}
-
-/** The upstream's answer to a forwarded request: every Via copied, To tagged. */
-function answer(forwarded: string, status: number, reason: string, extra: string[] = []): string {
-  const lines = [
-    `SIP/2.0 ${status} ${reason}`,
-    ...headers(forwarded, 'via').map((v) => `Via: ${v}`),
-    ...headers(forwarded, 'record-route').map((v) => `Record-Route: ${v}`),
-    `From: ${header(forwarded, 'from')}`,
-    `To: ${header(forwarded, 'to')}${status > 100 && !header(forwarded, 'to')!.includes('tag=') ? ';tag=uas-1' : ''}`,
-    `Call-ID: ${header(forwarded, 'call-id')}`,
-    `CSeq: ${header(forwarded, 'cseq')}`,
-    ...extra,
     'Content-Length: 0',
     '',
     '',

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { defaultConfig } from '../../../src/config/load-config.ts';
-import { type Gateway, startGateway } from '../../../src/gateway.ts';
-import { silentLogger } from '../../../src/log/logger.ts';
-import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
+import type { Gateway } from '../../../src/gateway.ts';
+import { startCoreGateway } from '../../support/core-gateway.ts';
+import { answer, header, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 // RFC timers (T1 500 ms): a finished transaction lingers 32 s, far longer than this test.
 const MAX_IN_PROGRESS = 2;
@@ -33,20 +32,6 @@ function register(): string {
   ].join('\r\n');
 }
 
-function ok(forwarded: string): string {
-  return [
-    'SIP/2.0 200 OK',
-    ...headers(forwarded, 'via').map((v) => `Via: ${v}`),
-    `From: ${header(forwarded, 'from')}`,
-    `To: ${header(forwarded, 'to')};tag=uas`,
-    `Call-ID: ${header(forwarded, 'call-id')}`,
-    `CSeq: ${header(forwarded, 'cseq')}`,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-}
-
 const sameCall = (sent: string) => (text: string) => header(text, 'call-id') === header(sent, 'call-id');
 
 /** One REGISTER through the proxy, answered 200 by the upstream; resolves with what the client got. */
@@ -54,7 +39,7 @@ async function completeOne(): Promise<string> {
   const sent = register();
   client.send(sent, port);
   const forwarded = await upstream.next(sameCall(sent));
-  upstream.send(ok(forwarded), port);
+  upstream.send(answer(forwarded, 200, 'OK'), port);
   return client.next(sameCall(sent));
 }
 
@@ -62,20 +47,9 @@ describe('transaction limits count transactions in progress, not finished ones',
   before(async () => {
     upstream = await UdpPeer.bind();
     client = await UdpPeer.bind();
-    const base = defaultConfig();
-    gateway = await startGateway(
-      {
-        ...base,
-        listen: [{ host: '127.0.0.1', port: 0, transports: ['udp'] }],
-        upstream: { host: '127.0.0.1', port: upstream.port, transport: 'udp' },
-        management: { ...base.management, enabled: false },
-        events: { ...base.events, database: ':memory:' },
-        security: { ...base.security, enabled: false },
-        proxy: { ...base.proxy, maxTransactions: MAX_IN_PROGRESS, maxLingeringTransactions: MAX_LINGERING },
-      },
-      silentLogger,
-    );
-    port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+    ({ gateway, port } = await startCoreGateway(upstream.port, {
+      proxy: { maxTransactions: MAX_IN_PROGRESS, maxLingeringTransactions: MAX_LINGERING },
+    }));
   });
 
   after(async () => {

@@ -1,30 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { defaultConfig } from '../../../src/config/load-config.ts';
 import { RFC3261_TIMERS } from '../../../src/core/transaction/timers.ts';
-import { type Gateway, startGateway } from '../../../src/gateway.ts';
-import { silentLogger } from '../../../src/log/logger.ts';
-import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
+import { startCoreGateway } from '../../support/core-gateway.ts';
+import { answer, header, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 let upstream: UdpPeer;
 let client: UdpPeer;
 let seq = 0;
 
-async function gatewayWithTryingDelay(trying: number): Promise<{ gateway: Gateway; port: number }> {
-  const base = defaultConfig();
-  const gateway = await startGateway(
-    {
-      ...base,
-      listen: [{ host: '127.0.0.1', port: 0, transports: ['udp'] }],
-      upstream: { host: '127.0.0.1', port: upstream.port, transport: 'udp' },
-      management: { ...base.management, enabled: false },
-      events: { ...base.events, database: ':memory:' },
-      security: { ...base.security, enabled: false },
-    },
-    silentLogger,
-    { timers: { ...RFC3261_TIMERS, trying } },
-  );
-  return { gateway, port: gateway.listening().find((l) => l.transport === 'udp')!.port };
+function gatewayWithTryingDelay(trying: number) {
+  return startCoreGateway(upstream.port, { gateway: { timers: { ...RFC3261_TIMERS, trying } } });
 }
 
 function invite(): { text: string; callId: string } {
@@ -44,20 +29,6 @@ function invite(): { text: string; callId: string } {
     '',
   ].join('\r\n');
   return { text, callId };
-}
-
-function answer(forwarded: string, status: number, reason: string): string {
-  return [
-    `SIP/2.0 ${status} ${reason}`,
-    ...headers(forwarded, 'via').map((v) => `Via: ${v}`),
-    `From: ${header(forwarded, 'from')}`,
-    `To: ${header(forwarded, 'to')};tag=uas-1`,
-    `Call-ID: ${header(forwarded, 'call-id')}`,
-    `CSeq: ${header(forwarded, 'cseq')}`,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
 }
 
 const sameCall = (callId: string) => (text: string) => header(text, 'call-id') === callId;
