@@ -34,6 +34,7 @@ import { parseNameAddr, parseNameAddrList } from '../../sip/headers/name-addr.ts
 import { parseDigits } from '../../sip/headers/scalar.ts';
 import { scanHost } from '../../sip/host.ts';
 import type { NameAddr, SipMessage, SipResponse, SipUri, Uri } from '../../sip/message.ts';
+import { detach } from '../../util/detach.ts';
 import { eventFor } from '../event-input.ts';
 import { parseStageSettings } from '../rule-schema.ts';
 import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
@@ -309,8 +310,8 @@ class OutcomeCache {
     if (value.length > MAX_CACHED_VALUE_LENGTH) return outcome;
     if (this.#outcomes.size >= MAX_CACHED_VALUES) this.#outcomes.clear();
     // A header value is a slice of its whole message's text, which keeping the slice would
-    // keep alive: the key is a copy (slicing a concatenation copies it into a flat string).
-    this.#outcomes.set(`${value} `.slice(0, -1), outcome);
+    // keep alive: the key is a copy.
+    this.#outcomes.set(detach(value), outcome);
     return outcome;
   }
 }

@@ -5,7 +5,7 @@ import { defaultConfig } from '../../../src/config/load-config.ts';
 import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
-import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
+import { answer, header, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 /**
  * The security pipeline in a running gateway: real sockets on loopback, the default
@@ -66,21 +66,6 @@ function sipRequest(
     `Contact: <sip:${options.fromUser ?? 'bob'}@${from.address}:${from.port}>`,
     ...(options.userAgent ? [`User-Agent: ${options.userAgent}`] : []),
     ...(options.extra ?? []),
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-}
-
-function answer(forwarded: string, status: number, reason: string, extra: string[] = []): string {
-  return [
-    `SIP/2.0 ${status} ${reason}`,
-    ...headers(forwarded, 'via').map((v) => `Via: ${v}`),
-    `From: ${header(forwarded, 'from')}`,
-    `To: ${header(forwarded, 'to')}${header(forwarded, 'to')!.includes('tag=') ? '' : ';tag=uas'}`,
-    `Call-ID: ${header(forwarded, 'call-id')}`,
-    `CSeq: ${header(forwarded, 'cseq')}`,
-    ...extra,
     'Content-Length: 0',
     '',
     '',
