@@ -9,6 +9,7 @@ import { serializeMessage } from '../sip/serialize.ts';
 import { validateMessage } from '../sip/validate.ts';
 import type { Flow, InboundMessage, SendTarget, TransportLayer, TransportName } from '../transport/types.ts';
 import { detach } from '../util/detach.ts';
+import { StringTable } from '../util/string-table.ts';
 import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch, statelessBranch } from './branch.ts';
 import { DialogTable, dialogId, partyOf } from './dialog/dialog-table.ts';
 import { FlowTokenCodec } from './flow-token.ts';
@@ -95,8 +96,8 @@ export class SipProxy {
   readonly #branchKey: string;
   readonly #upstreamTarget: SendTarget;
   readonly #upstreamSources: ReadonlySet<string>;
-  readonly #byServerKey = new Map<string, ProxyTransaction>();
-  readonly #byClientKey = new Map<string, ProxyTransaction>();
+  readonly #byServerKey = new StringTable<ProxyTransaction>();
+  readonly #byClientKey = new StringTable<ProxyTransaction>();
   /** Finished transactions still absorbing retransmissions: tombstones, off the heap ... */
   readonly #tombstones: TombstoneTable;
   /** ... or whole objects, for what a tombstone does not hold (a non-2xx INVITE awaiting its ACK). */
@@ -192,7 +193,7 @@ export class SipProxy {
     clearInterval(this.#sweepTimer);
     this.#lingering.clear();
     this.#tombstones.clear();
-    for (const t of [...this.#byServerKey.values()]) t.terminate();
+    for (const t of this.#byServerKey.valuesSnapshot()) t.terminate();
   }
 
   /** Transactions held, in progress and lingering. */

@@ -1,5 +1,6 @@
 import type { Flow } from '../../transport/types.ts';
 import { detach } from '../../util/detach.ts';
+import { StringTable } from '../../util/string-table.ts';
 import type { Direction } from '../inspector.ts';
 
 /**
@@ -63,9 +64,30 @@ function sameParty(party: DialogParty, flow: Flow, direction: Direction): boolea
   return party.connectionId === flow.connectionId;
 }
 
+/** A table entry: the dialog, linked in creation order (oldest first) for eviction and sweeps. */
+class DialogRecord implements Dialog {
+  older: DialogRecord | undefined;
+  newer: DialogRecord | undefined;
+  calleeCSeq = 0;
+
+  constructor(
+    readonly id: string,
+    readonly callId: string,
+    readonly caller: DialogParty,
+    readonly callee: DialogParty,
+    readonly identity: string,
+    readonly createdAt: number,
+    public expiresAt: number,
+    public callerCSeq: number,
+  ) {}
+}
+
 export class DialogTable {
-  readonly #dialogs = new Map<string, Dialog>();
-  readonly #perIdentity = new Map<string, number>();
+  // Not Maps: a dialog is added and removed for every call (see StringTable).
+  readonly #dialogs = new StringTable<DialogRecord>();
+  readonly #perIdentity = new StringTable<number>();
+  #oldest: DialogRecord | undefined;
+  #newest: DialogRecord | undefined;
   readonly #maxDialogs: number;
   readonly #sessionTimeoutMs: number;
   evictions = 0;
@@ -90,18 +112,22 @@ export class DialogTable {
     if (existing) return existing;
     if (this.#dialogs.size >= this.#maxDialogs) this.#evictOldest();
     // Copies: strings cut from the message would keep its whole text for the dialog's life.
-    const dialog: Dialog = {
-      id: detach(fields.id),
-      callId: detach(fields.callId),
-      caller: fields.caller,
-      callee: fields.callee,
-      identity: detach(fields.identity),
-      createdAt: fields.now,
-      expiresAt: fields.now + this.#sessionTimeoutMs,
-      callerCSeq: fields.callerCSeq,
-      calleeCSeq: 0,
-    };
+    const dialog = new DialogRecord(
+      detach(fields.id),
+      detach(fields.callId),
+      fields.caller,
+      fields.callee,
+      detach(fields.identity),
+      fields.now,
+      fields.now + this.#sessionTimeoutMs,
+      fields.callerCSeq,
+    );
     this.#dialogs.set(dialog.id, dialog);
+    const newest = this.#newest;
+    dialog.older = newest;
+    if (newest) newest.newer = dialog;
+    else this.#oldest = dialog;
+    this.#newest = dialog;
     this.#perIdentity.set(dialog.identity, this.countFor(dialog.identity) + 1);
     return dialog;
   }
@@ -139,6 +165,7 @@ export class DialogTable {
     const dialog = this.#dialogs.get(id);
     if (!dialog) return;
     this.#dialogs.delete(id);
+    this.#unlink(dialog);
     const count = this.countFor(dialog.identity) - 1;
     if (count > 0) this.#perIdentity.set(dialog.identity, count);
     else this.#perIdentity.delete(dialog.identity);
@@ -147,20 +174,32 @@ export class DialogTable {
   /** Ends dialogs past their session timeout; the table is bounded, so is the work. */
   sweep(now: number): number {
     let removed = 0;
-    for (const dialog of this.#dialogs.values()) {
+    for (let dialog = this.#oldest; dialog; ) {
+      const newer = dialog.newer;
       if (dialog.expiresAt <= now) {
         this.remove(dialog.id);
         removed++;
       }
+      dialog = newer;
     }
     return removed;
   }
 
+  #unlink(dialog: DialogRecord): void {
+    const { older, newer } = dialog;
+    if (older) older.newer = newer;
+    else this.#oldest = newer;
+    if (newer) newer.older = older;
+    else this.#newest = older;
+    dialog.older = undefined;
+    dialog.newer = undefined;
+  }
+
   #evictOldest(): void {
-    // Map order is insertion order: the oldest dialog gives way.
-    const oldest = this.#dialogs.keys().next();
-    if (!oldest.done) {
-      this.remove(oldest.value);
+    // The oldest dialog gives way.
+    const oldest = this.#oldest;
+    if (oldest) {
+      this.remove(oldest.id);
       this.evictions++;
     }
   }

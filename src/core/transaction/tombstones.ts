@@ -1,4 +1,5 @@
 import type { Flow, SendTarget, TransportName } from '../../transport/types.ts';
+import { randomHashSeed, StringTable, seededHash } from '../../util/string-table.ts';
 import { SweepTimer, sweepSlack } from './sweep-timer.ts';
 
 /**
@@ -38,7 +39,8 @@ const TRANSPORT_CODES: readonly TransportName[] = ['udp', 'tcp', 'tls'];
 
 /** Addresses by small integer, counted by the slots that use them, so a slot stores a number. */
 class AddressIds {
-  readonly #ids = new Map<string, number>();
+  // Not a Map: addresses come and go with the calls (see StringTable).
+  readonly #ids = new StringTable<number>();
   #addresses: (string | undefined)[] = [];
   #uses: number[] = [];
   readonly #free: number[] = [];
@@ -73,13 +75,6 @@ class AddressIds {
     this.#uses = [];
     this.#free.length = 0;
   }
-}
-
-/** FNV-1a over the string's code units (keys are latin1, checked before storing). */
-function hashOf(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h | 0;
 }
 
 function fitsKey(text: string): boolean {
@@ -151,6 +146,8 @@ export class TombstoneTable {
   readonly #maxSize: number;
   readonly #now: () => number;
   readonly #addresses = new AddressIds();
+  /** Keys are chosen by remote parties: a secret seed keeps them from colliding on purpose. */
+  readonly #seed = randomHashSeed();
   #size = 0;
   // Per slot, allocated once for `maxSize` slots: the operating system maps pages only as
   // slots are first used (free slots are handed out lowest first), and nothing is ever copied.
@@ -210,8 +207,8 @@ export class TombstoneTable {
 
     this.#storeKey(slot, 0, serverKey);
     this.#storeKey(slot, 1, clientKey);
-    const serverHash = hashOf(serverKey);
-    const clientHash = hashOf(clientKey);
+    const serverHash = seededHash(serverKey, this.#seed);
+    const clientHash = seededHash(clientKey, this.#seed);
     this.#serverHash[slot] = serverHash;
     this.#clientHash[slot] = clientHash;
     this.#flags[slot] = entry.isInvite ? 1 : 0;
@@ -298,7 +295,7 @@ export class TombstoneTable {
   }
 
   #find(index: KeyIndex, hashes: Int32Array, which: 0 | 1, key: string): number {
-    const hash = hashOf(key);
+    const hash = seededHash(key, this.#seed);
     const table = index.table;
     const mask = index.mask;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
