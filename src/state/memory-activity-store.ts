@@ -1,4 +1,5 @@
 import { createHash, randomInt } from 'node:crypto';
+import { StringTable } from '../util/string-table.ts';
 import { DistinctSketch } from './distinct-sketch.ts';
 import { StateError } from './errors.ts';
 import { hash32 } from './hash.ts';
@@ -93,7 +94,8 @@ export function createMemoryActivityStore(options: MemoryActivityStoreOptions): 
   const sketchMaxBytes = new DistinctSketch(precision).bytes() + 160 + 2 * (1 << precision);
   const maxBytes = maxKeys * (ENTRY_BYTES + keyBytes('x'.repeat(maxKeyLength)) + sketchMaxBytes);
 
-  const table = new Map<string, Entry>();
+  // Not a Map: keys come and go with the traffic (see StringTable).
+  const table = new StringTable<Entry>(Math.min(maxKeys, 1024));
   const ring: Entry[] = [];
   /** Ring slots freed by `reset`, reused before the hand evicts. */
   const free: Entry[] = [];
