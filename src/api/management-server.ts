@@ -117,14 +117,22 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   const app = fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
-    maxParamLength: 300,
+    routerOptions: { maxParamLength: 300 },
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     forceCloseConnections: true,
     return503OnClosing: true,
     // Unknown fields are an error, not silently dropped: a misspelt `duraton` must not
     // quietly become the default hour.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: 'array',
+        allErrors: false,
+        // `duration` is "90s" or 90: a union type, said so rather than warned about at start.
+        allowUnionTypes: true,
+      },
+    },
   });
   // Only JSON bodies: a cross-site form post (text/plain) is refused with 415.
   app.removeContentTypeParser('text/plain');

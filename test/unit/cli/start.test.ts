@@ -46,9 +46,11 @@ interface Started {
   readonly line: (msg: string) => Promise<Record<string, unknown> | undefined>;
 }
 
-function startCli(args: readonly string[]): Started {
+function startCli(
+  args: readonly string[],
   // No management port or event file of its own: tests run side by side, in the checkout.
-  const isolated = ['--management', 'off', '--events-db', ':memory:'];
+  isolated: readonly string[] = ['--management', 'off', '--events-db', ':memory:'],
+): Started {
   const child = spawn(process.execPath, [bin, 'start', ...isolated, ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -155,6 +157,29 @@ test('start listens on --listen, answers OPTIONS addressed to itself with 200, a
     cli.child.kill('SIGTERM');
     assert.equal(await cli.exit, 0);
     assert.ok(await cli.line('sipwarden stopped'));
+  } finally {
+    if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+  }
+});
+
+test('start with the management API on prints nothing to stderr: no library warnings for the operator', {
+  timeout: 120_000,
+}, async () => {
+  const port = await freePort();
+  const managementPort = await freePort();
+  const cli = startCli(
+    ['--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${await freePort()}`],
+    ['--management', `127.0.0.1:${managementPort}`, '--events-db', ':memory:'],
+  );
+  try {
+    const listening = await cli.line('sipwarden listening');
+    assert.ok(listening, `sipwarden did not start: ${cli.stderr()}`);
+    const health = await fetch(`http://127.0.0.1:${managementPort}/metrics`);
+    assert.equal(health.status, 200);
+    await health.text();
+    cli.child.kill('SIGTERM');
+    assert.equal(await cli.exit, 0);
+    assert.equal(cli.stderr(), '');
   } finally {
     if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
   }
