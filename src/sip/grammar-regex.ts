@@ -51,3 +51,8 @@ const TOPLABEL = '[A-Za-z][A-Za-z0-9]*(?:-+[A-Za-z0-9]+)*';
 export const HOSTNAME_RE = `(?:${LABEL}\\.)*${TOPLABEL}\\.?`;
 /** host without the IPv6 reference (that form goes to the walk). */
 export const HOST_RE = `(?:${IPV4_RE}|${HOSTNAME_RE})`;
+/**
+ * port = 1*DIGIT of at most 65535, in at most five digits (leading zeros allowed, as the walk
+ * does): a matched port needs no range check after the match.
+ */
+export const PORT_RE = '(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';

@@ -4,7 +4,7 @@
  */
 import { ALPHA, CHAR, DIGIT, HNV, PARAMCHAR, PASSWORD, PHONE, scanEscaped, URIC, USER } from './chars.ts';
 import { type SipParseError, sipError } from './errors.ts';
-import { HOST_RE, PARAMCHAR_RE, PASSWORD_RE, USER_RE } from './grammar-regex.ts';
+import { HOST_RE, PARAMCHAR_RE, PASSWORD_RE, PORT_RE, USER_RE } from './grammar-regex.ts';
 import { lowerSlice, MAX_PARAMS, NO_HEADERS, NO_PARAMS, paramsOfMatched } from './headers/params.ts';
 import { scanHost, scanPort } from './host.ts';
 import type { OtherUri, SipUri, TelUri, Uri } from './message.ts';
@@ -87,18 +87,19 @@ export function parseUriWalk(
  *   [ userinfo ] hostport uri-parameters
  * userinfo ends at the first "@" (neither user nor password may hold one), the host holds
  * no ":" or ";", and neither a parameter name nor a value holds ";" or "=": once matched,
- * the parts are found with indexOf.
+ * the parts are found with indexOf. The port is matched within 0..65535.
  */
-export const FAST_URI_BODY = `(?:${USER_RE}(?::${PASSWORD_RE})?@)?${HOST_RE}(?::[0-9]{1,5})?(?:;${PARAMCHAR_RE}(?:=${PARAMCHAR_RE})?)*`;
+export const FAST_URI_BODY = `(?:${USER_RE}(?::${PASSWORD_RE})?@)?${HOST_RE}(?::${PORT_RE})?(?:;${PARAMCHAR_RE}(?:=${PARAMCHAR_RE})?)*`;
 /** The same with the userinfo required (the walk's choice when the text holds an "@"). */
-export const FAST_URI_BODY_USER = `${USER_RE}(?::${PASSWORD_RE})?@${HOST_RE}(?::[0-9]{1,5})?(?:;${PARAMCHAR_RE}(?:=${PARAMCHAR_RE})?)*`;
+export const FAST_URI_BODY_USER = `${USER_RE}(?::${PASSWORD_RE})?@${HOST_RE}(?::${PORT_RE})?(?:;${PARAMCHAR_RE}(?:=${PARAMCHAR_RE})?)*`;
 const FAST_SIP_URI = new RegExp(`${FAST_URI_BODY}$`, 'y');
 
 /**
  * The common SIP URI in one native match; undefined when the text is anything else (URI
  * headers, IPv6, a component over the limit, a repeated parameter, an error), which the
- * walk then decides. Same result object as parseSipUri. `bytes`, when given, holds the code
- * of s[i] at bytes[offset + i] (the message buffer; see lowerSliceOfBytes).
+ * walk then decides. Same value as parseSipUri, as a MatchedSipUri whose parts are cut on
+ * first read. `bytes`, when given, holds the code of s[i] at bytes[offset + i] (the message
+ * buffer; see lowerSliceOfBytes).
  */
 export function fastSipUri(
   s: string,
@@ -112,7 +113,84 @@ export function fastSipUri(
   if (s.length - start > max) return undefined;
   FAST_SIP_URI.lastIndex = start;
   if (!FAST_SIP_URI.test(s)) return undefined;
-  return sipUriOfMatched(s, start, s.length, scheme, bytes, offset);
+  return start === scheme.length + 1
+    ? matchedSipUri(s, scheme, bytes, offset)
+    : sipUriOfMatched(s, start, s.length, scheme, bytes, offset);
+}
+
+/**
+ * The SipUri of `text` (a whole URI, scheme included) whose part after the scheme a fast-path
+ * expression has matched (FAST_URI_BODY, port within range): a MatchedSipUri when at most one
+ * URI parameter leaves nothing more to check, else the parts cut at once (undefined on a
+ * repeated parameter, for the walk to report). `bytes`: see lowerSliceOfBytes.
+ */
+export function matchedSipUri(
+  text: string,
+  scheme: 'sip' | 'sips',
+  bytes?: Uint8Array,
+  offset = 0,
+): SipUri | undefined {
+  const start = scheme.length + 1;
+  // Neither user nor password holds "@", and the host no ";": the first ";" after the "@"
+  // (or the scheme) opens the parameters, and a repetition needs a second one.
+  const at = text.indexOf('@', start);
+  const semi = text.indexOf(';', at >= 0 ? at : start);
+  if (semi >= 0 && text.indexOf(';', semi + 1) >= 0)
+    return sipUriOfMatched(text, start, text.length, scheme, bytes, offset);
+  return new MatchedSipUri(text, scheme);
+}
+
+/**
+ * A SIP URI that the grammar has fully checked, its parts (user, host, port, parameters)
+ * cut from the text on first read and kept. The parser checks the Request-URI, From and To
+ * of every message, but most stages read none of their parts and a proxy forwards the text
+ * as received. Read like plain data (the parts are getters); `toJSON` gives the parts for
+ * logs. Never holds URI headers (the fast path takes no "?").
+ */
+export class MatchedSipUri implements SipUri {
+  readonly scheme: 'sip' | 'sips';
+  readonly #text: string;
+  #parts: SipUri | undefined;
+
+  constructor(text: string, scheme: 'sip' | 'sips') {
+    this.scheme = scheme;
+    this.#text = text;
+  }
+
+  #cut(): SipUri {
+    // Matched and checked already: sipUriOfMatched cannot refuse it.
+    this.#parts ??= sipUriOfMatched(this.#text, this.scheme.length + 1, this.#text.length, this.scheme)!;
+    return this.#parts;
+  }
+
+  get user(): string | undefined {
+    return this.#cut().user;
+  }
+
+  get password(): string | undefined {
+    return this.#cut().password;
+  }
+
+  get host(): string {
+    return this.#cut().host;
+  }
+
+  get port(): number | undefined {
+    return this.#cut().port;
+  }
+
+  get params(): ReadonlyMap<string, string | null> {
+    return this.#cut().params;
+  }
+
+  get headers(): ReadonlyMap<string, string> {
+    return NO_HEADERS;
+  }
+
+  /** The parts as a plain SipUri object. */
+  toJSON(): SipUri {
+    return this.#cut();
+  }
 }
 
 /**

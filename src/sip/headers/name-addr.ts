@@ -9,7 +9,7 @@ import { skipWs } from '../chars.ts';
 import { SipParseError, sipError } from '../errors.ts';
 import { TOKEN_RE } from '../grammar-regex.ts';
 import type { NameAddr } from '../message.ts';
-import { FAST_URI_BODY_USER, formatUri, parseUri, sipUriOfMatched } from '../uri.ts';
+import { FAST_URI_BODY_USER, formatUri, matchedSipUri, parseUri } from '../uri.ts';
 import {
   formatParams,
   GENERIC_PARAMS,
@@ -145,11 +145,12 @@ export function fastNameAddr(
   }
   const gt = value.indexOf('>', lt + 1);
   const sips = codeAt(value, bytes, offset, lt + 4) === 0x73;
-  const uri = sipUriOfMatched(value, lt + (sips ? 6 : 5), gt, sips ? 'sips' : 'sip', bytes, offset);
+  const uriText = value.slice(lt + 1, gt);
+  const uri = matchedSipUri(uriText, sips ? 'sips' : 'sip', bytes, offset + lt + 1);
   if (uri === undefined) return undefined;
   const params = paramsOfMatched(value, gt + 1, value.length, false, bytes, offset);
   if (params === undefined) return undefined;
-  return { displayName, uriText: value.slice(lt + 1, gt), uri, params };
+  return { displayName, uriText, uri, params };
 }
 
 /** The code of value[i], from the message bytes when given (cheaper than charCodeAt on a slice). */

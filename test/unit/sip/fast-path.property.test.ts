@@ -9,6 +9,7 @@ import { fastVia, parseViaValuesWalk } from '../../../src/sip/headers/via.ts';
 import { checkOpaqueValue, noControlBytes } from '../../../src/sip/parse.ts';
 import { fastSipUri, parseUri, parseUriWalk } from '../../../src/sip/uri.ts';
 import { nameAddr, sipUri, via } from './arbitraries.ts';
+import { plain } from './helpers.ts';
 
 const runs = (n: number): number => Number(process.env.FC_RUNS ?? n);
 
@@ -76,7 +77,7 @@ function checkAgreement<T>(
       const f = fast(v);
       if (f === undefined) return;
       taken++;
-      assert.deepEqual(f, walk(v), v);
+      assert.deepEqual(plain(f), plain(walk(v)), v);
     }),
     { numRuns: runs(3000) },
   );
@@ -92,10 +93,10 @@ function withBytes<T>(
   f: (v: string, bytes?: Uint8Array, offset?: number) => T | undefined,
 ): (v: string) => T | undefined {
   return (v) => {
-    const plain = f(v);
+    const alone = f(v);
     const bytes = Buffer.from(`X: ${v}\r\n`, 'latin1');
-    assert.deepEqual(f(v, bytes, 3), plain, `bytes: ${v}`);
-    return plain;
+    assert.deepEqual(plain(f(v, bytes, 3)), plain(alone), `bytes: ${v}`);
+    return alone;
   };
 }
 
@@ -121,7 +122,7 @@ test('parseUri gives the same result with the message bytes as without', () => {
   fc.assert(
     fc.property(fc.oneof(sipUri, mutated(sipUri)), (v) => {
       const bytes = Buffer.from(`INVITE ${v} SIP/2.0\r\n`, 'latin1');
-      assert.deepEqual(parseUri(v, 1024, bytes, 7), parseUri(v, 1024), v);
+      assert.deepEqual(plain(parseUri(v, 1024, bytes, 7)), plain(parseUri(v, 1024)), v);
     }),
     { numRuns: runs(3000) },
   );
@@ -293,11 +294,11 @@ test('the fast paths agree with the walk on host, port and escape edge cases', (
           const fast = uriFast(uri);
           if (fast !== undefined) {
             taken++;
-            assert.deepEqual(fast, parseUriWalk(uri), uri);
+            assert.deepEqual(plain(fast), plain(parseUriWalk(uri)), uri);
           }
           const na = `"N" <${uri}>;tag=1`;
           const fna = nameAddrFast(na);
-          if (fna !== undefined) assert.deepEqual(fna, parseNameAddrWalk(na), na);
+          if (fna !== undefined) assert.deepEqual(plain(fna), plain(parseNameAddrWalk(na)), na);
           const v = `SIP/2.0/UDP ${h}${port}${ps}`;
           const fv = viaFast(v);
           if (fv !== undefined) {

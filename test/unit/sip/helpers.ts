@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { ParserLimits } from '../../../src/sip/limits.ts';
 import type { SipMessage, SipRequest, SipResponse } from '../../../src/sip/message.ts';
 import { type PartialMessage, parseMessage } from '../../../src/sip/parse.ts';
+import { MatchedSipUri } from '../../../src/sip/uri.ts';
 
 export const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -56,4 +57,19 @@ export function parseFails(
   if (status !== undefined) assert.equal(r.error.status, status);
   assert.match(r.error.reason, /^[\x20-\x7e]{1,200}$/);
   return r.partial;
+}
+
+/**
+ * `value` with every MatchedSipUri (a URI whose parts are cut on first read) replaced by its
+ * parts, so that deepEqual compares what a reader sees and not the lazy object's one own
+ * field. Maps (parameters, URI headers) hold strings only and are kept as they are.
+ */
+export function plain(value: unknown): unknown {
+  if (value instanceof MatchedSipUri) return plain(value.toJSON());
+  if (Array.isArray(value)) return value.map(plain);
+  if (value === null || typeof value !== 'object' || value instanceof Map || value instanceof Uint8Array)
+    return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = plain(v);
+  return Object.setPrototypeOf(out, Object.getPrototypeOf(value) as object | null) as unknown;
 }

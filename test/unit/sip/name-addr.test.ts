@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { SipParseError } from '../../../src/sip/errors.ts';
 import { formatNameAddr, parseNameAddr, parseNameAddrList } from '../../../src/sip/headers/name-addr.ts';
 import type { NameAddr } from '../../../src/sip/message.ts';
+import { plain } from './helpers.ts';
 
 function na(value: string): NameAddr {
   const r = parseNameAddr(value);
@@ -112,7 +113,7 @@ test('formats a name-addr that parses back to the same value', () => {
   );
   const text = formatNameAddr(r);
   assert.equal(text, '"Quoted string \\"\\"" <sip:jdrosen@example.com>;newparam=newvalue;secondparam;q=0.33');
-  assert.deepEqual(na(text), r);
+  assert.deepEqual(plain(na(text)), plain(r));
 });
 
 test('bounds the number of header parameters', () => {

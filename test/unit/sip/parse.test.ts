@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_STREAM_LIMITS } from '../../../src/sip/limits.ts';
 import { parseMessage } from '../../../src/sip/parse.ts';
-import { bytes, invite, parseFails, parseOk, parseRequest, parseResponse } from './helpers.ts';
+import {
+  bytes,
+  invite,
+  parseFails,
+  parseOk,
+  parseRequest,
+  parseResponse,
+  plain as plainParts,
+} from './helpers.ts';
 
 test('parses the request line, the summaries and every header field in order', () => {
   const m = parseRequest(invite());
@@ -256,7 +264,7 @@ test('reads the start line and every field the same after leading CRLFs (bytes a
   const request = invite('Via: SIP/2.0/TCP example.com:5061;branch=z9hG4bK2;received=192.0.2.1\r\n');
   const plain = parseRequest(request);
   const shifted = parseRequest(`\r\n\r\n\r\n${request}`);
-  assert.deepEqual({ ...shifted, body: undefined }, { ...plain, body: undefined });
+  assert.deepEqual(plainParts({ ...shifted, body: undefined }), plainParts({ ...plain, body: undefined }));
   const status = request.replace('INVITE sip:bob@biloxi.example.com SIP/2.0', 'SIP/2.0 180 Ringing');
   for (const version of ['SIP/2.0', 'sip/2.0', 'Sip/2.0', 'sIP/2.0']) {
     const text = status.replace('SIP/2.0 180', `${version} 180`);
