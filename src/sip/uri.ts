@@ -131,10 +131,9 @@ export function matchedSipUri(
   offset = 0,
 ): SipUri | undefined {
   const start = scheme.length + 1;
-  // Neither user nor password holds "@", and the host no ";": the first ";" after the "@"
-  // (or the scheme) opens the parameters, and a repetition needs a second one.
-  const at = text.indexOf('@', start);
-  const semi = text.indexOf(';', at >= 0 ? at : start);
+  // A repeated parameter needs two ";" (a user part may hold one more: then it is cut at
+  // once all the same).
+  const semi = text.indexOf(';', start);
   if (semi >= 0 && text.indexOf(';', semi + 1) >= 0)
     return sipUriOfMatched(text, start, text.length, scheme, bytes, offset);
   return new MatchedSipUri(text, scheme);
