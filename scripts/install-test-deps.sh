@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the real components the tests and benchmarks start:
 # sipp (load and scenario peer), Kamailio with its TLS module (reference proxy and an
-# independent TLS peer), openssl, iproute2 (network namespaces), and SIPVicious (the scanner
-# whose source the scanner stage's fingerprints were read from).
+# independent TLS peer), openssl, iproute2 (network namespaces), SIPVicious (the scanner
+# whose source the scanner stage's fingerprints were read from), and wabt (wat2wasm: a test
+# assembles the parser's WebAssembly source and compares it with the bytes it ships).
 # Idempotent: packages already present are skipped. Must run as root (CI does).
 set -euo pipefail
 
-packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious)
+packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious wabt)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,7 +5,9 @@
  * repetition: see grammar-regex.ts).
  *
  * Text is handled as latin1 strings (one character per byte), so offsets are byte counts and
- * the raw header lines round-trip byte-exactly, UTF-8 included. The common spellings of the
+ * the raw header lines round-trip byte-exactly, UTF-8 included. A SIMD pre-scan (head-scan.ts)
+ * finds the line ends and whether the header section is free of control characters; the
+ * walks here do both themselves when it cannot (parseMessageWalk). The common spellings of the
  * Request-URI, Via, From and To are matched by expressions that encode their grammar (fast
  * paths); the character walks decide everything else.
  *
@@ -19,6 +21,7 @@
  */
 import { CHAR, TOKEN } from './chars.ts';
 import { type SipErrorCode, SipParseError, sipError } from './errors.ts';
+import { HEAD_NOT_SCANNED, headLfs, scanHead } from './head-scan.ts';
 import { knownNameBytes, longName, nameHashStep } from './header-names.ts';
 import { cseqOfBytes, parseCSeq } from './headers/cseq.ts';
 import { parseNameAddr } from './headers/name-addr.ts';
@@ -67,7 +70,7 @@ function fail(error: SipParseError, partial?: PartialMessage): ParseResult {
  */
 export function parseMessage(data: Buffer, limits: ParserLimits = DEFAULT_UDP_LIMITS): ParseResult {
   try {
-    return parse(data, limits);
+    return parse(data, limits, true);
   } catch {
     // There should be none; the boundary holds anyway.
     return fail(sipError('SW_ERR_INTERNAL', 'internal parser error'));
@@ -79,7 +82,15 @@ export function parseMessage(data: Buffer, limits: ParserLimits = DEFAULT_UDP_LI
  * Everything else uses parseMessage.
  */
 export function parseMessageUnguarded(data: Buffer, limits: ParserLimits = DEFAULT_UDP_LIMITS): ParseResult {
-  return parse(data, limits);
+  return parse(data, limits, true);
+}
+
+/**
+ * The parser without its SIMD pre-scan (scanHead): line ends searched in the text and every
+ * header value's bytes read. The reference the scan is tested against; same results.
+ */
+export function parseMessageWalk(data: Buffer, limits: ParserLimits = DEFAULT_UDP_LIMITS): ParseResult {
+  return parse(data, limits, false);
 }
 
 interface StartLine {
@@ -226,12 +237,27 @@ const INCOMPLETE = -1;
 const BARE_LF = -2;
 
 /**
+ * The LFs of the message being parsed, from scanHead (offsets in the message): how many
+ * (-1: not scanned, search the text) and the next one to read. Set by parse for each message.
+ */
+let lfCount = -1;
+let lfNext = 0;
+
+/**
  * Index of the CR ending the line that starts at `from`; INCOMPLETE when no LF follows (the
- * header section has no end); BARE_LF when the line ends in LF alone (refused). Searching
- * LF alone is the fast path.
+ * header section has no end); BARE_LF when the line ends in LF alone (refused). The LF
+ * comes from scanHead's list when there is one (lines are read in order), else from a
+ * search of the text.
  */
 function findLineEnd(head: string, from: number, data: Buffer, start: number): number {
-  const lf = head.indexOf('\n', from);
+  let lf = -1;
+  if (lfCount >= 0) {
+    const target = from + start;
+    while (lfNext < lfCount && headLfs[lfNext]! < target) lfNext++;
+    if (lfNext < lfCount) lf = headLfs[lfNext]! - start;
+  }
+  // The list ends with the header section; past it (never, in order), search.
+  if (lf < 0) lf = head.indexOf('\n', from);
   if (lf < 0) return INCOMPLETE;
   // data[i + start] is the byte of head[i] (see parse).
   return data[lf - 1 + start] === 0x0d && lf > from ? lf - 1 : BARE_LF;
@@ -326,7 +352,7 @@ function duplicate(name: string): SipParseError {
   return sipError('SW_ERR_DUPLICATE_HEADER', `repeated ${name} header`); // RFC 3261 7.3.1
 }
 
-function parse(data: Buffer, limits: ParserLimits): ParseResult {
+function parse(data: Buffer, limits: ParserLimits, prescan: boolean): ParseResult {
   const total = data.length;
   const tooLarge = total > limits.maxMessageBytes;
   // One latin1 string of the whole (bounded) message: finding the empty line in it is
@@ -340,6 +366,12 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
   // first empty line, so the text is searched once.
   let headLen = -1;
   let noEnd = false;
+
+  // One SIMD pass finds the line ends and whether the section is clean of control characters.
+  const scanned = prescan ? scanHead(data, start, start + head.length) : HEAD_NOT_SCANNED;
+  lfCount = scanned === HEAD_NOT_SCANNED ? -1 : scanned >> 1;
+  lfNext = 0;
+  const clean = scanned !== HEAD_NOT_SCANNED && (scanned & 1) === 1;
 
   let lineEnd = head.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = head.length;
@@ -519,12 +551,13 @@ function parse(data: Buffer, limits: ParserLimits): ParseResult {
         seenExpires = true;
         break;
       default: {
-        // The bytes of an unfolded value first, with no call: most values hold no control
-        // character, and any that does gets checkOpaqueValue's full rule (quoted-pairs).
+        // A clean section (scanHead) holds no control character in any unfolded value; else
+        // the value's bytes are read here, and one that holds any gets checkOpaqueValue's
+        // full rule (quoted-pairs).
         if (
           !folded &&
           value.length <= maxToken &&
-          noControlBytes(data, vsOf + start, vsOf + start + value.length)
+          (clean || noControlBytes(data, vsOf + start, vsOf + start + value.length))
         )
           break;
         const code = checkOpaqueValue(value, maxToken);
