@@ -18,11 +18,11 @@ export const HEAD_SCAN_WASM =
 /** The LF table: at most this many positions, as i32 from address 0. */
 const MAX_LFS = 1024;
 /** Where the message bytes go in the module's memory (after the LF table). */
-const DATA_BASE = MAX_LFS * 4;
+export const HEAD_COPY_BASE = MAX_LFS * 4;
 /** The module's memory: two 64 KiB pages. */
 const MEMORY_BYTES = 2 * 65536;
 /** Largest message the scan takes: its 16-byte loads may read 15 bytes past the end. */
-export const MAX_SCAN_BYTES = MEMORY_BYTES - DATA_BASE - 16;
+export const MAX_SCAN_BYTES = MEMORY_BYTES - HEAD_COPY_BASE - 16;
 
 /** scanHead's answer when it found no end of the header section (or could not look). */
 export const HEAD_NOT_SCANNED = -1;
@@ -64,6 +64,13 @@ const module = instantiate();
 export const headLfs: Int32Array = module?.lfs ?? new Int32Array(0);
 
 /**
+ * The scan's copy of the message, valid until the next call: message byte i is at
+ * HEAD_COPY_BASE + i, and 16 bytes past the end stay readable. Empty when the module could
+ * not be instantiated.
+ */
+export const headCopy: DataView = new DataView(module?.bytes.buffer ?? new ArrayBuffer(0));
+
+/**
  * Scans data[from, to) up to the end of the header section (the LF of the first empty
  * line). Returns HEAD_NOT_SCANNED, or (n << 1) | clean: the first n entries of headLfs are
  * the positions of every LF from `from` to that end, in order, the last one ending the
@@ -72,8 +79,8 @@ export const headLfs: Int32Array = module?.lfs ?? new Int32Array(0);
  */
 export function scanHead(data: Uint8Array, from: number, to: number): number {
   if (module === undefined || to > MAX_SCAN_BYTES || from >= to) return HEAD_NOT_SCANNED;
-  module.bytes.set(data.length <= to ? data : data.subarray(0, to), DATA_BASE);
-  return module.scan(DATA_BASE + from, DATA_BASE + to);
+  module.bytes.set(data.length <= to ? data : data.subarray(0, to), HEAD_COPY_BASE);
+  return module.scan(HEAD_COPY_BASE + from, HEAD_COPY_BASE + to);
 }
 
 /**

@@ -2,6 +2,7 @@
  * Header names: compact forms (RFC 3261 section 7.3.3 and the IANA SIP parameters registry)
  * and the canonical capitalisation used when writing a header the proxy built itself.
  */
+import { CHAR, TOKEN } from './chars.ts';
 
 /** Compact form -> lower-case long name (IANA "Header Fields" registry). */
 const COMPACT: ReadonlyMap<string, string> = new Map(
@@ -132,66 +133,130 @@ const COMMON = [
 ];
 
 /**
- * One step of the case-insensitive name hash: `h = nameHashStep(h, charCode)`. Kept within
- * 28 bits so it stays a small integer (no heap number per step).
+ * The known names (COMMON, then the compact forms), bucketed by first letter in that order,
+ * as flat arrays: the parser compares a line's bytes against a bucket's few entries, each
+ * usually decided in a byte or two, instead of walking and hashing the name first.
  */
-export function nameHashStep(h: number, c: number): number {
-  return (Math.imul(h, 31) + (c | 0x20)) & 0xfffffff;
-}
-
-/** A name as spelled in lower case and the long name it stands for. */
-export interface KnownName {
-  readonly hash: number;
-  readonly spelled: string;
-  /** `spelled` as bytes, for the byte comparison of knownNameBytes. */
-  readonly bytes: Uint8Array;
-  readonly long: string;
-}
-
-function hashOf(lower: string): number {
-  let h = 0;
-  for (let i = 0; i < lower.length; i++) h = nameHashStep(h, lower.charCodeAt(i));
-  return h;
-}
-
-/** Open-addressed table of the common and compact names, indexed by hash & TABLE_MASK. */
-const TABLE_MASK = 511;
-const TABLE: (KnownName | undefined)[] = (() => {
-  const table: (KnownName | undefined)[] = new Array(TABLE_MASK + 1).fill(undefined);
-  const add = (spelled: string, long: string): void => {
-    const hash = hashOf(spelled);
-    let i = hash & TABLE_MASK;
-    while (table[i] !== undefined) {
-      if (table[i]!.spelled === spelled) return;
-      i = (i + 1) & TABLE_MASK;
+const KNOWN = [...COMMON.map((name) => [name, name] as const), ...COMPACT];
+/** Entry i: its lower-case long name, its length, its bytes at KNOWN_BYTES[KNOWN_OFFSET[i]]. */
+const KNOWN_LONG: readonly string[] = KNOWN.map(([, long]) => long);
+const KNOWN_LENGTH = Int32Array.from(KNOWN, ([spelled]) => spelled.length);
+const KNOWN_OFFSET = new Int32Array(KNOWN.length);
+/** The spelled names' bytes in lower case, and per byte the bits OR-ed into the message byte. */
+const KNOWN_BYTES = new Uint8Array(KNOWN.reduce((n, [spelled]) => n + spelled.length, 0));
+/**
+ * 0x20 for a letter (b | 0x20 equals a lower-case letter only for that letter in either
+ * case), 0 for anything else: "-" must be "-", not CR (0x0d | 0x20 is "-").
+ */
+const KNOWN_CASE = new Uint8Array(KNOWN_BYTES.length);
+/** Entries by first letter, lower case: bucket c holds BUCKET_ENTRIES[BUCKET_START[c], BUCKET_START[c + 1]). */
+const BUCKET_START = new Int32Array(129);
+const BUCKET_ENTRIES = new Int32Array(KNOWN.length);
+{
+  let offset = 0;
+  KNOWN.forEach(([spelled], i) => {
+    KNOWN_OFFSET[i] = offset;
+    for (let k = 0; k < spelled.length; k++) {
+      const c = spelled.charCodeAt(k);
+      KNOWN_BYTES[offset + k] = c;
+      KNOWN_CASE[offset + k] = c >= 0x61 && c <= 0x7a ? 0x20 : 0;
     }
-    table[i] = { hash, spelled, bytes: Buffer.from(spelled, 'latin1'), long };
-  };
-  for (const name of COMMON) add(name, name);
-  for (const [compact, long] of COMPACT) add(compact, long);
-  return table;
-})();
+    offset += spelled.length;
+  });
+  let n = 0;
+  for (let c = 0; c < 128; c++) {
+    BUCKET_START[c] = n;
+    KNOWN.forEach(([spelled], i) => {
+      if (spelled.charCodeAt(0) === c) BUCKET_ENTRIES[n++] = i;
+    });
+  }
+  BUCKET_START[128] = n;
+}
+/**
+ * The same names as 32-bit little-endian words for knownNameInWords, four bytes a compare:
+ * entry i's words are KNOWN_WORD[KNOWN_WORD_AT[i], KNOWN_WORD_AT[i + 1]); a message word w
+ * matches when ((w | KNOWN_WORD_CASE) & KNOWN_WORD_KEEP) === KNOWN_WORD (KEEP drops the bytes
+ * past the name's end).
+ */
+const KNOWN_WORD_AT = new Int32Array(KNOWN.length + 1);
+const KNOWN_WORD = new Int32Array(KNOWN.reduce((n, [spelled]) => n + Math.ceil(spelled.length / 4), 0));
+const KNOWN_WORD_CASE = new Int32Array(KNOWN_WORD.length);
+const KNOWN_WORD_KEEP = new Int32Array(KNOWN_WORD.length);
+{
+  let w = 0;
+  KNOWN.forEach(([spelled], i) => {
+    KNOWN_WORD_AT[i] = w;
+    for (let k = 0; k < spelled.length; k++, w += k % 4 === 0 ? 1 : 0) {
+      const shift = (k % 4) * 8;
+      KNOWN_WORD[w]! |= KNOWN_BYTES[KNOWN_OFFSET[i]! + k]! << shift;
+      KNOWN_WORD_CASE[w]! |= KNOWN_CASE[KNOWN_OFFSET[i]! + k]! << shift;
+      KNOWN_WORD_KEEP[w]! |= 0xff << shift;
+    }
+    if (spelled.length % 4 !== 0) w++;
+  });
+  KNOWN_WORD_AT[KNOWN.length] = w;
+}
+
+/** knownNameAt's answer when the bytes start no known name. */
+export const NO_KNOWN_NAME = -1;
 
 /**
- * The lower-case long name of the header name at b[start, end) of a message buffer when
- * `hash` (built with nameHashStep over those bytes) names a common header; undefined
- * otherwise. Typed-array reads are cheaper than charCodeAt in the parser's per-line loop.
+ * The known header name that b[start, end) starts with, in any case, when the byte after it
+ * is not a token character (so "Via" in "Via:" or "Via :", not in "Vias:"): an entry for
+ * knownNameLong and knownNameLength, or NO_KNOWN_NAME. `end` bounds the read (the line end).
  */
-export function knownNameBytes(b: Uint8Array, start: number, end: number, hash: number): string | undefined {
-  const len = end - start;
-  let i = hash & TABLE_MASK;
-  for (;;) {
-    const known = TABLE[i];
-    if (known === undefined) return undefined;
-    if (known.hash === hash && known.spelled.length === len) {
-      const spelled = known.bytes;
-      let k = 0;
-      // b | 0x20 equals a lower-case letter only for that letter in either case.
-      while (k < len && (b[start + k]! | 0x20) === spelled[k]) k++;
-      if (k === len) return known.long;
-    }
-    i = (i + 1) & TABLE_MASK;
+export function knownNameAt(b: Uint8Array, start: number, end: number): number {
+  const first = b[start]! | 0x20;
+  if (first >= 128) return NO_KNOWN_NAME;
+  const room = end - start;
+  for (let e = BUCKET_START[first]!, last = BUCKET_START[first + 1]!; e < last; e++) {
+    const entry = BUCKET_ENTRIES[e]!;
+    const len = KNOWN_LENGTH[entry]!;
+    if (len >= room) continue;
+    const at = KNOWN_OFFSET[entry]!;
+    let k = 1;
+    while (k < len && (b[start + k]! | KNOWN_CASE[at + k]!) === KNOWN_BYTES[at + k]) k++;
+    if (k === len && (CHAR[b[start + len]!]! & TOKEN) === 0) return entry;
   }
+  return NO_KNOWN_NAME;
+}
+
+/**
+ * knownNameAt over a copy of the message in `memory` (the pre-scan's), reading the name four
+ * bytes at a time: `at` is where b[start] is in it, and at least 3 bytes past `end` are
+ * readable. Same answers as knownNameAt on the same bytes.
+ */
+export function knownNameInWords(memory: DataView, at: number, end: number): number {
+  const first = memory.getUint8(at) | 0x20;
+  if (first >= 128) return NO_KNOWN_NAME;
+  const room = end - at;
+  for (let e = BUCKET_START[first]!, last = BUCKET_START[first + 1]!; e < last; e++) {
+    const entry = BUCKET_ENTRIES[e]!;
+    const len = KNOWN_LENGTH[entry]!;
+    if (len >= room) continue;
+    let w = KNOWN_WORD_AT[entry]!;
+    const wEnd = KNOWN_WORD_AT[entry + 1]!;
+    let p = at;
+    while (
+      w < wEnd &&
+      ((memory.getInt32(p, true) | KNOWN_WORD_CASE[w]!) & KNOWN_WORD_KEEP[w]!) === KNOWN_WORD[w]
+    ) {
+      w++;
+      p += 4;
+    }
+    if (w === wEnd && (CHAR[memory.getUint8(at + len)]! & TOKEN) === 0) return entry;
+  }
+  return NO_KNOWN_NAME;
+}
+
+/** The lower-case long name of a knownNameAt entry (`v` -> `via`). */
+export function knownNameLong(entry: number): string {
+  return KNOWN_LONG[entry]!;
+}
+
+/** The length of the name as written, of a knownNameAt entry (`v` -> 1). */
+export function knownNameLength(entry: number): number {
+  return KNOWN_LENGTH[entry]!;
 }
 
 const LONG_CACHE_MAX = 512;

@@ -21,8 +21,15 @@
  */
 import { CHAR, TOKEN } from './chars.ts';
 import { type SipErrorCode, SipParseError, sipError } from './errors.ts';
-import { HEAD_NOT_SCANNED, headLfs, scanHead } from './head-scan.ts';
-import { knownNameBytes, longName, nameHashStep } from './header-names.ts';
+import { HEAD_COPY_BASE, HEAD_NOT_SCANNED, headCopy, headLfs, scanHead } from './head-scan.ts';
+import {
+  knownNameAt,
+  knownNameInWords,
+  knownNameLength,
+  knownNameLong,
+  longName,
+  NO_KNOWN_NAME,
+} from './header-names.ts';
 import { cseqOfBytes, parseCSeq } from './headers/cseq.ts';
 import { parseNameAddr } from './headers/name-addr.ts';
 import { digitsOfBytes, isCallId, parseDigits } from './headers/scalar.ts';
@@ -57,6 +64,8 @@ export interface PartialMessage {
  * searching for the control characters.
  */
 const NO_CTL = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** The body of every message without one: shared, it has no bytes to change. */
+const NO_BODY = Buffer.alloc(0);
 /** Largest number of Via values across all Via fields of one message. */
 const MAX_VIA_VALUES = 64;
 
@@ -355,25 +364,26 @@ function duplicate(name: string): SipParseError {
 function parse(data: Buffer, limits: ParserLimits, prescan: boolean): ParseResult {
   const total = data.length;
   const tooLarge = total > limits.maxMessageBytes;
-  // One latin1 string of the whole (bounded) message: finding the empty line in it is
-  // cheaper than a Buffer search plus a second conversion.
-  let head = data.toString('latin1', 0, tooLarge ? limits.maxMessageBytes : total);
+  const end = tooLarge ? limits.maxMessageBytes : total;
   // RFC 3261 7.5: CRLFs before the start line are ignored.
   let start = 0;
-  while (head.charCodeAt(start) === 0x0d && head.charCodeAt(start + 1) === 0x0a) start += 2;
-  if (start > 0) head = head.slice(start);
+  while (start + 1 < end && data[start] === 0x0d && data[start + 1] === 0x0a) start += 2;
   // The header section ends at the first CRLF CRLF: found by the line loop below as the
   // first empty line, so the text is searched once.
   let headLen = -1;
   let noEnd = false;
 
   // One SIMD pass finds the line ends and whether the section is clean of control characters.
-  const scanned = prescan ? scanHead(data, start, start + head.length) : HEAD_NOT_SCANNED;
+  const scanned = prescan ? scanHead(data, start, end) : HEAD_NOT_SCANNED;
   lfCount = scanned === HEAD_NOT_SCANNED ? -1 : scanned >> 1;
   lfNext = 0;
   const clean = scanned !== HEAD_NOT_SCANNED && (scanned & 1) === 1;
+  // One latin1 string (a character per byte) of the header section when the scan found its
+  // end, else of the whole (bounded) message; `head` offset i is message byte start + i.
+  const head = data.toString('latin1', start, lfCount > 0 ? headLfs[lfCount - 1]! + 1 : end);
 
-  let lineEnd = head.indexOf('\r\n');
+  // A clean section has a CR before every LF: the first LF ends the start line.
+  let lineEnd = clean ? headLfs[0]! - 1 - start : head.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = head.length;
   const sl = parseStartLine(head, lineEnd, limits, data, start);
   if (sl instanceof SipParseError) {
@@ -434,14 +444,14 @@ function parse(data: Buffer, limits: ParserLimits, prescan: boolean): ParseResul
     }
     // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS. The walks read the bytes (at
     // head offset + `start`), cheaper than charCodeAt; `head` is their latin1 text.
+    // A known name is matched on its bytes at once; any other is walked and lower-cased.
+    const known =
+      lfCount >= 0
+        ? knownNameInWords(headCopy, HEAD_COPY_BASE + pos + start, HEAD_COPY_BASE + eol + start)
+        : knownNameAt(data, pos + start, eol + start);
     let nameEnd = pos;
-    let hash = 0;
-    while (nameEnd < eol) {
-      const c = data[nameEnd + start]!;
-      if ((CHAR[c]! & TOKEN) === 0) break;
-      hash = nameHashStep(hash, c);
-      nameEnd++;
-    }
+    if (known !== NO_KNOWN_NAME) nameEnd += knownNameLength(known);
+    else while (nameEnd < eol && (CHAR[data[nameEnd + start]!]! & TOKEN) !== 0) nameEnd++;
     let colon = nameEnd;
     while (colon < eol && (data[colon + start] === 0x20 || data[colon + start] === 0x09)) colon++;
     if (nameEnd === pos || colon >= eol || data[colon + start] !== 0x3a) {
@@ -464,8 +474,7 @@ function parse(data: Buffer, limits: ParserLimits, prescan: boolean): ParseResul
       value = head.slice(vs, ve);
       vsOf = vs;
     }
-    const name =
-      knownNameBytes(data, pos + start, nameEnd + start, hash) ?? longName(head.slice(pos, nameEnd));
+    const name = known !== NO_KNOWN_NAME ? knownNameLong(known) : longName(head.slice(pos, nameEnd));
     headers.push({ name, value, raw: head.slice(pos, eol) });
     pos = eol + 2;
     if (error !== undefined) continue; // keep reading fields for the partial message only
@@ -607,7 +616,7 @@ function parse(data: Buffer, limits: ParserLimits, prescan: boolean): ParseResul
       );
     bodyLength = available;
   }
-  const body = data.subarray(bodyStart, bodyStart + bodyLength);
+  const body = bodyLength === 0 ? NO_BODY : data.subarray(bodyStart, bodyStart + bodyLength);
   const trailingBytes = available - bodyLength;
 
   let message: SipMessage;
