@@ -133,7 +133,7 @@ const COMMON = [
 ];
 
 /**
- * The known names (COMMON, then the compact forms), bucketed by first letter in that order,
+ * The known names (COMMON, then the compact forms), bucketed by their first two bytes in that order,
  * as flat arrays: the parser compares a line's bytes against a bucket's few entries, each
  * usually decided in a byte or two, instead of walking and hashing the name first.
  */
@@ -149,9 +149,19 @@ const KNOWN_BYTES = new Uint8Array(KNOWN.reduce((n, [spelled]) => n + spelled.le
  * case), 0 for anything else: "-" must be "-", not CR (0x0d | 0x20 is "-").
  */
 const KNOWN_CASE = new Uint8Array(KNOWN_BYTES.length);
-/** Entries by first letter, lower case: bucket c holds BUCKET_ENTRIES[BUCKET_START[c], BUCKET_START[c + 1]). */
-const BUCKET_START = new Int32Array(129);
-const BUCKET_ENTRIES = new Int32Array(KNOWN.length);
+/**
+ * Entries by their first two bytes: bucket k = bucketOf(first, second) holds
+ * BUCKET_ENTRIES[BUCKET_START[k], BUCKET_START[k + 1]). A compact name sits in the buckets
+ * of its letter followed by ":", SP or HTAB (what can follow a name before its colon).
+ * Unrelated pairs may share a bucket; every candidate is compared in full.
+ */
+const BUCKETS = 1024;
+const BUCKET_START = new Int32Array(BUCKETS + 1);
+/** Lower-cased, five bits of each byte: letters keep their identity. */
+function bucketOf(first: number, second: number): number {
+  return (((first | 0x20) & 0x1f) << 5) | ((second | 0x20) & 0x1f);
+}
+const BUCKET_ENTRIES = new Int32Array(KNOWN.reduce((n, [spelled]) => n + (spelled.length === 1 ? 3 : 1), 0));
 {
   let offset = 0;
   KNOWN.forEach(([spelled], i) => {
@@ -163,14 +173,18 @@ const BUCKET_ENTRIES = new Int32Array(KNOWN.length);
     }
     offset += spelled.length;
   });
+  const keysOf = (spelled: string): number[] =>
+    spelled.length === 1
+      ? [0x3a, 0x20, 0x09].map((next) => bucketOf(spelled.charCodeAt(0), next))
+      : [bucketOf(spelled.charCodeAt(0), spelled.charCodeAt(1))];
   let n = 0;
-  for (let c = 0; c < 128; c++) {
-    BUCKET_START[c] = n;
+  for (let k = 0; k < BUCKETS; k++) {
+    BUCKET_START[k] = n;
     KNOWN.forEach(([spelled], i) => {
-      if (spelled.charCodeAt(0) === c) BUCKET_ENTRIES[n++] = i;
+      if (keysOf(spelled).includes(k)) BUCKET_ENTRIES[n++] = i;
     });
   }
-  BUCKET_START[128] = n;
+  BUCKET_START[BUCKETS] = n;
 }
 /**
  * The same names as 32-bit little-endian words for knownNameInWords, four bytes a compare:
@@ -207,9 +221,10 @@ export const NO_KNOWN_NAME = -1;
  */
 export function knownNameAt(b: Uint8Array, start: number, end: number): number {
   const first = b[start]! | 0x20;
-  if (first >= 128) return NO_KNOWN_NAME;
+  if (first < 0x61 || first > 0x7a) return NO_KNOWN_NAME;
   const room = end - start;
-  for (let e = BUCKET_START[first]!, last = BUCKET_START[first + 1]!; e < last; e++) {
+  const bucket = bucketOf(first, b[start + 1]!);
+  for (let e = BUCKET_START[bucket]!, last = BUCKET_START[bucket + 1]!; e < last; e++) {
     const entry = BUCKET_ENTRIES[e]!;
     const len = KNOWN_LENGTH[entry]!;
     if (len >= room) continue;
@@ -228,9 +243,10 @@ export function knownNameAt(b: Uint8Array, start: number, end: number): number {
  */
 export function knownNameInWords(memory: DataView, at: number, end: number): number {
   const first = memory.getUint8(at) | 0x20;
-  if (first >= 128) return NO_KNOWN_NAME;
+  if (first < 0x61 || first > 0x7a) return NO_KNOWN_NAME;
   const room = end - at;
-  for (let e = BUCKET_START[first]!, last = BUCKET_START[first + 1]!; e < last; e++) {
+  const bucket = bucketOf(first, memory.getUint8(at + 1));
+  for (let e = BUCKET_START[bucket]!, last = BUCKET_START[bucket + 1]!; e < last; e++) {
     const entry = BUCKET_ENTRIES[e]!;
     const len = KNOWN_LENGTH[entry]!;
     if (len >= room) continue;
