@@ -133,20 +133,21 @@ const COMMON = [
 ];
 
 /**
- * The known names (COMMON, then the compact forms), bucketed by their first two bytes in that order,
- * as flat arrays: the parser compares a line's bytes against a bucket's few entries, each
- * usually decided in a byte or two, instead of walking and hashing the name first.
+ * The known names (COMMON, then the compact forms) as flat arrays, bucketed by their first
+ * two bytes: the parser compares a line's bytes against the few entries of its bucket, each
+ * usually decided by its first word, instead of walking the name to its end first.
  */
 const KNOWN = [...COMMON.map((name) => [name, name] as const), ...COMPACT];
 /** Entry i: its lower-case long name, its length, its bytes at KNOWN_BYTES[KNOWN_OFFSET[i]]. */
 const KNOWN_LONG: readonly string[] = KNOWN.map(([, long]) => long);
 const KNOWN_LENGTH = Int32Array.from(KNOWN, ([spelled]) => spelled.length);
 const KNOWN_OFFSET = new Int32Array(KNOWN.length);
-/** The spelled names' bytes in lower case, and per byte the bits OR-ed into the message byte. */
+/** The spelled names' bytes, in lower case. */
 const KNOWN_BYTES = new Uint8Array(KNOWN.reduce((n, [spelled]) => n + spelled.length, 0));
 /**
- * 0x20 for a letter (b | 0x20 equals a lower-case letter only for that letter in either
- * case), 0 for anything else: "-" must be "-", not CR (0x0d | 0x20 is "-").
+ * Per byte of KNOWN_BYTES, what is OR-ed into the message byte before comparing: 0x20 for a
+ * letter (b | 0x20 equals a lower-case letter only for that letter in either case), 0 for
+ * anything else: "-" must be "-", not CR (0x0d | 0x20 is "-").
  */
 const KNOWN_CASE = new Uint8Array(KNOWN_BYTES.length);
 /**
