@@ -174,16 +174,16 @@ const BUCKET_ENTRIES = new Int32Array(KNOWN.reduce((n, [spelled]) => n + (spelle
     }
     offset += spelled.length;
   });
-  const keysOf = (spelled: string): number[] =>
-    spelled.length === 1
-      ? [0x3a, 0x20, 0x09].map((next) => bucketOf(spelled.charCodeAt(0), next))
-      : [bucketOf(spelled.charCodeAt(0), spelled.charCodeAt(1))];
+  // (bucket, entry) pairs in KNOWN order; the stable sort by bucket keeps that order within one.
+  const pairs = KNOWN.flatMap(([spelled], entry) =>
+    (spelled.length === 1 ? [0x3a, 0x20, 0x09] : [spelled.charCodeAt(1)]).map(
+      (second) => [bucketOf(spelled.charCodeAt(0), second), entry] as const,
+    ),
+  ).sort((a, b) => a[0] - b[0]);
   let n = 0;
   for (let k = 0; k < BUCKETS; k++) {
     BUCKET_START[k] = n;
-    KNOWN.forEach(([spelled], i) => {
-      if (keysOf(spelled).includes(k)) BUCKET_ENTRIES[n++] = i;
-    });
+    while (n < pairs.length && pairs[n]![0] === k) BUCKET_ENTRIES[n] = pairs[n++]![1];
   }
   BUCKET_START[BUCKETS] = n;
 }
