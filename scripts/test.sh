@@ -15,15 +15,7 @@ npx tsc -p tsconfig.json --noEmit
 npx biome check .
 
 shopt -s globstar nullglob
-# The flood test holds legitimate calls to 99.9 % success while thousands of attack messages
-# per second go through sipwarden: it measures sipwarden's own capacity, so it starts last
-# and shares the two cores with at most the tail of one other file, not a whole interop suite.
-last=(test/interop/security/floods.test.ts)
-files=()
-for f in test/**/*.test.ts; do
-  case " ${last[*]} " in *" $f "*) ;; *) files+=("$f") ;; esac
-done
-for f in "${last[@]}"; do [ -f "$f" ] && files+=("$f"); done
+files=(test/**/*.test.ts)
 if [ ${#files[@]} -eq 0 ]; then
   echo "no test files found" >&2
   exit 1
