@@ -13,12 +13,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseAddressRange } from '../../../src/attack/address-range.ts';
-import { runFlood } from '../../../src/attack/kinds/flood.ts';
-import { runMalformed } from '../../../src/attack/kinds/malformed.ts';
-import { freePort } from '../harness/ports.ts';
-import { stopAll } from '../harness/process.ts';
-import { describeSipp, type SippResult, type SippRun, startSipp } from '../harness/sipp.ts';
+import { parseAddressRange } from '../../src/attack/address-range.ts';
+import { runFlood } from '../../src/attack/kinds/flood.ts';
+import { runMalformed } from '../../src/attack/kinds/malformed.ts';
+import { freePort } from '../interop/harness/ports.ts';
+import { stopAll } from '../interop/harness/process.ts';
+import { describeSipp, type SippResult, type SippRun, startSipp } from '../interop/harness/sipp.ts';
 import {
   allBlocks,
   CALLERS_SCENARIO,
@@ -32,7 +32,7 @@ import {
   until,
   waitForEvent,
   whyGone,
-} from './helpers.ts';
+} from '../interop/security/helpers.ts';
 
 after(() => stopAll());
 
