@@ -40,7 +40,10 @@ export interface RequestContext {
   readonly request: SipRequest;
   /** True when the request belongs to a dialog the proxy knows, from one of its parties (RFC 3261 12.2). */
   readonly inDialog: boolean;
-  /** For a new INVITE from the client side: dialogs its caller identity has open now. */
+  /**
+   * For a new INVITE from the client side: calls (INVITE dialogs) its caller identity has
+   * open now, each once even when it passes the proxy twice; SUBSCRIBE dialogs do not count.
+   */
   readonly activeDialogs?: number;
 }
 

@@ -11,7 +11,7 @@ import type { Flow, InboundMessage, SendTarget, TransportLayer, TransportName } 
 import { detach } from '../util/detach.ts';
 import { StringTable } from '../util/string-table.ts';
 import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch, statelessBranch } from './branch.ts';
-import { DialogTable, dialogId, partyOf } from './dialog/dialog-table.ts';
+import { type DialogMatched, DialogTable, partyOf } from './dialog/dialog-table.ts';
 import { FlowTokenCodec } from './flow-token.ts';
 import { type Direction, type MessageInspector, PASS_ALL, type Verdict } from './inspector.ts';
 import { type AdvertisedAddress, hostForUri, LocalIdentity } from './local-identity.ts';
@@ -160,7 +160,7 @@ export class SipProxy {
           request.method === 'BYE' &&
           ((status >= 200 && status < 300) || status === 481 || status === 408)
         ) {
-          this.#endDialog(request);
+          this.#endDialog(request, t.direction);
         }
         this.#inspector.outcome({ flow: t.serverFlow, direction: t.direction, request, status });
       },
@@ -272,12 +272,13 @@ export class SipProxy {
 
     const dialog = this.#checkDialog(request, flow, direction);
     if (dialog === 'refused') return;
+    const inDialog = typeof dialog === 'object';
     const context = {
       flow,
       direction,
       request,
-      inDialog: dialog === 'in-dialog',
-      ...(request.method === 'INVITE' && direction === 'client' && dialog !== 'in-dialog'
+      inDialog,
+      ...(request.method === 'INVITE' && direction === 'client' && !inDialog
         ? { activeDialogs: this.#dialogs.countFor(identityOf(request)) }
         : {}),
     };
@@ -287,26 +288,27 @@ export class SipProxy {
         (verdict) => {
           // A retransmission may have started the transaction while the check was pending.
           if (this.#absorbed(serverKey)) return;
-          this.#continueRequest(request, flow, direction, serverKey, topVia, verdict);
+          this.#continueRequest(request, flow, direction, serverKey, topVia, verdict, dialog);
         },
         (error: unknown) => this.#log.error({ err: error }, 'request inspection failed'),
       );
       return;
     }
-    this.#continueRequest(request, flow, direction, serverKey, topVia, inspected);
+    this.#continueRequest(request, flow, direction, serverKey, topVia, inspected, dialog);
   }
 
   /**
    * RFC 3261 12.2: a request with a To tag claims a dialog. From the client side it must
    * match one we know and come from one of its parties, with a growing CSeq; otherwise it
    * is refused (481, or 500 for a CSeq out of order, RFC 3261 12.2.2). The upstream side is
-   * trusted to speak of dialogs we may not know (after a restart, say).
+   * trusted to speak of dialogs we may not know (after a restart, say). A match changes
+   * nothing yet: the caller commits it once the request is forwarded.
    */
   #checkDialog(
     request: SipRequest,
     flow: Flow,
     direction: Direction,
-  ): 'in-dialog' | 'out-of-dialog' | 'refused' {
+  ): DialogMatched | 'out-of-dialog' | 'refused' {
     const toTag = request.to.params.get('tag');
     if (toTag === undefined || toTag === null || request.method === 'CANCEL') return 'out-of-dialog';
     const match = this.#dialogs.match(
@@ -321,7 +323,7 @@ export class SipProxy {
       direction,
       Date.now(),
     );
-    if (match.ok) return 'in-dialog';
+    if (match.ok) return match;
     if (direction === 'upstream') return 'out-of-dialog';
     this.stats.dialogRefusals++;
     const outOfOrder = match.reason === 'cseq-not-increasing';
@@ -356,8 +358,10 @@ export class SipProxy {
     const toTag = response.to.params.get('tag');
     if (!fromTag || !toTag || request.to.params.get('tag') !== undefined) return;
     this.#dialogs.create({
-      id: dialogId(request.callId, fromTag, toTag),
       callId: request.callId,
+      fromTag,
+      toTag,
+      method: request.method,
       caller: partyOf(serverFlow, direction),
       callee: partyOf(responseFlow, direction === 'client' ? 'upstream' : 'client'),
       identity: identityOf(request),
@@ -367,11 +371,12 @@ export class SipProxy {
     this.stats.dialogs = this.#dialogs.size;
   }
 
-  #endDialog(request: SipRequest): void {
+  /** A BYE sent from `direction` was answered (2xx, 481 or 408): the leg it travelled on ends. */
+  #endDialog(request: SipRequest, direction: Direction): void {
     const fromTag = request.from.params.get('tag');
     const toTag = request.to.params.get('tag');
     if (!fromTag || !toTag) return;
-    this.#dialogs.remove(dialogId(request.callId, fromTag, toTag));
+    this.#dialogs.end({ callId: request.callId, fromTag, toTag }, direction);
     this.stats.dialogs = this.#dialogs.size;
   }
 
@@ -418,6 +423,7 @@ export class SipProxy {
     serverKey: string,
     topVia: Via,
     verdict: Verdict,
+    dialog: DialogMatched | 'out-of-dialog',
   ): void {
     if (verdict.action !== 'pass') return this.#applyVerdict(request, flow, verdict);
 
@@ -485,6 +491,8 @@ export class SipProxy {
     this.#byServerKey.set(transaction.serverKey, transaction);
     this.#byClientKey.set(transaction.clientKey, transaction);
     this.stats.transactions = this.#byServerKey.size + this.#tombstones.size;
+    // Forwarded: only now does the request count in its dialog (CSeq, session timer).
+    if (typeof dialog === 'object') this.#dialogs.commit(dialog, Date.now());
     this.stats.requestsForwarded++;
     transaction.start();
   }
@@ -582,26 +590,33 @@ export class SipProxy {
     }
     // An ACK for a 2xx is end to end: forward it statelessly along the same route (RFC 3261 16.11).
     if (ack.maxForwards === 0) return;
-    if (this.#checkDialog(ack, flow, direction) === 'refused') return;
+    const dialog = this.#checkDialog(ack, flow, direction);
+    if (dialog === 'refused') return;
     const context = { flow, direction, request: ack, inDialog: ack.to.params.get('tag') !== undefined };
     const inspected = this.#inspector.inspectRequest(context);
     if (inspected instanceof Promise) {
       inspected.then(
         (verdict) => {
-          if (verdict.action === 'pass') this.#forwardAck(ack, flow, direction);
+          if (verdict.action === 'pass') this.#forwardAck(ack, flow, direction, dialog);
         },
         (error: unknown) => this.#log.error({ err: error }, 'request inspection failed'),
       );
       return;
     }
     // An ACK is never answered: any other verdict drops it.
-    if (inspected.action === 'pass') this.#forwardAck(ack, flow, direction);
+    if (inspected.action === 'pass') this.#forwardAck(ack, flow, direction, dialog);
   }
 
-  #forwardAck(ack: SipRequest, flow: Flow, direction: Direction): void {
+  #forwardAck(
+    ack: SipRequest,
+    flow: Flow,
+    direction: Direction,
+    dialog: DialogMatched | 'out-of-dialog',
+  ): void {
     const fromUpstream = direction === 'upstream';
     const routed = this.#route(ack, fromUpstream, flow);
     if (!routed.ok) return;
+    if (typeof dialog === 'object') this.#dialogs.commit(dialog, Date.now());
     let message = this.#stampReceived(routed.request, flow);
     const maxForwards = ack.maxForwards;
     message =

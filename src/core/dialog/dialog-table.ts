@@ -7,7 +7,14 @@ import type { Direction } from '../inspector.ts';
  * Dialogs the proxy has seen established (RFC 3261 section 12): created by a 2xx to an
  * INVITE or SUBSCRIBE that passed through, ended by a 2xx to BYE, by the session timeout,
  * or evicted when the table is full. An in-dialog request must match one and come from
- * one of its two parties: a spoofed BYE from a third address goes nowhere.
+ * the party that the dialog expects it from: a spoofed BYE from a third address goes nowhere.
+ *
+ * One dialog can pass through the proxy twice. A call between two phones registered
+ * through it goes phone A -> proxy -> upstream -> proxy (back along the Path the proxy
+ * added at REGISTER, RFC 3327) -> phone B: the same Call-ID and tags on two legs, the
+ * outer one created by A's request from the client side, the inner one by the upstream's
+ * request towards B. Each leg is kept apart, keyed by the side that sent the creating
+ * request, with its own parties and CSeq numbers.
  */
 
 export interface DialogParty {
@@ -19,27 +26,72 @@ export interface DialogParty {
 }
 
 export interface Dialog {
+  /** The leg's key in the table: the dialog's identifier and its leg. */
   readonly id: string;
   readonly callId: string;
+  /** The side that sent the dialog-creating request through the proxy: the leg. */
+  readonly leg: Direction;
+  /** INVITE or SUBSCRIBE: only INVITE dialogs (calls) count for an identity. */
+  readonly method: string;
+  /** The From tag of the creating request: a request carrying it in From comes from the caller's side. */
+  readonly callerTag: string;
   /** The party that sent the dialog-creating request, and the one that answered it. */
   readonly caller: DialogParty;
   readonly callee: DialogParty;
   /** Who placed the call (From user@host of the creating request), for per-identity limits. */
   readonly identity: string;
   readonly createdAt: number;
-  expiresAt: number;
-  /** Highest CSeq seen in requests from each party (RFC 3261 12.2.2: it must grow). */
-  callerCSeq: number;
-  calleeCSeq: number;
+  readonly expiresAt: number;
+  /** Highest CSeq forwarded in requests from each party (RFC 3261 12.2.2: it must grow). */
+  readonly callerCSeq: number;
+  readonly calleeCSeq: number;
+}
+
+/** What an in-dialog request claims: its dialog's identifiers and its CSeq. */
+export interface InDialogRequest {
+  readonly callId: string;
+  readonly fromTag: string;
+  readonly toTag: string;
+  readonly cseq: number;
+  readonly method: string;
+}
+
+export interface DialogMatched {
+  readonly ok: true;
+  readonly dialog: Dialog;
+  readonly fromCaller: boolean;
+  /** The matched request's CSeq number and method, for `commit`. */
+  readonly cseq: number;
+  readonly method: string;
 }
 
 export type DialogMatch =
-  | { readonly ok: true; readonly dialog: Dialog; readonly fromCaller: boolean }
+  | DialogMatched
   | { readonly ok: false; readonly reason: 'unknown-dialog' | 'wrong-party' | 'cseq-not-increasing' };
 
+export interface NewDialog {
+  readonly callId: string;
+  /** From tag of the creating request and To tag of its 2xx. */
+  readonly fromTag: string;
+  readonly toTag: string;
+  readonly method: string;
+  readonly caller: DialogParty;
+  readonly callee: DialogParty;
+  readonly identity: string;
+  readonly callerCSeq: number;
+  readonly now: number;
+}
+
+const LEGS: readonly Direction[] = ['client', 'upstream'];
+
+/** The dialog's identifier (RFC 3261 12): both parties name it with their tags in opposite From/To order. */
 export function dialogId(callId: string, tagA: string, tagB: string): string {
-  // Both parties name the same dialog with their tags in opposite From/To order.
   return tagA < tagB ? `${callId}|${tagA}|${tagB}` : `${callId}|${tagB}|${tagA}`;
+}
+
+/** The table key of one leg of a dialog. */
+export function legId(id: string, leg: Direction): string {
+  return `${id}|${leg === 'client' ? 'c' : 'u'}`;
 }
 
 export function partyOf(flow: Flow, direction: Direction): DialogParty {
@@ -64,15 +116,21 @@ function sameParty(party: DialogParty, flow: Flow, direction: Direction): boolea
   return party.connectionId === flow.connectionId;
 }
 
-/** A table entry: the dialog, linked in creation order (oldest first) for eviction and sweeps. */
+/** A table entry: the leg, linked in creation order (oldest first) for eviction and sweeps. */
 class DialogRecord implements Dialog {
   older: DialogRecord | undefined;
   newer: DialogRecord | undefined;
   calleeCSeq = 0;
+  /** This leg holds its call's one count for the identity (a spiral's other leg does not). */
+  counted = false;
 
   constructor(
     readonly id: string,
+    readonly dialogId: string,
     readonly callId: string,
+    readonly leg: Direction,
+    readonly method: string,
+    readonly callerTag: string,
     readonly caller: DialogParty,
     readonly callee: DialogParty,
     readonly identity: string,
@@ -97,24 +155,35 @@ export class DialogTable {
     this.#sessionTimeoutMs = options.sessionTimeoutMs;
   }
 
+  /** Legs held (a spiralled dialog holds two). */
   get size(): number {
     return this.#dialogs.size;
   }
 
-  /** Active dialogs placed by an identity. */
+  /**
+   * Calls placed by an identity and open now: INVITE dialogs only (a phone's SUBSCRIBE
+   * dialogs for busy lamps are no calls), each call once however many legs it has here.
+   */
   countFor(identity: string): number {
     return this.#perIdentity.get(identity) ?? 0;
   }
 
-  /** Records a dialog confirmed by a 2xx; a retransmitted 2xx finds it already there. */
-  create(fields: Omit<Dialog, 'expiresAt' | 'calleeCSeq' | 'createdAt'> & { now: number }): Dialog {
-    const existing = this.#dialogs.get(fields.id);
+  /** Records a leg confirmed by a 2xx; a retransmitted 2xx finds it already there. */
+  create(fields: NewDialog): Dialog {
+    const leg = fields.caller.direction;
+    const id = dialogId(fields.callId, fields.fromTag, fields.toTag);
+    const existing = this.#dialogs.get(legId(id, leg));
     if (existing) return existing;
     if (this.#dialogs.size >= this.#maxDialogs) this.#evictOldest();
     // Copies: strings cut from the message would keep its whole text for the dialog's life.
+    const shared = detach(id);
     const dialog = new DialogRecord(
-      detach(fields.id),
+      legId(shared, leg),
+      shared,
       detach(fields.callId),
+      leg,
+      fields.method === 'INVITE' ? 'INVITE' : detach(fields.method),
+      detach(fields.fromTag),
       fields.caller,
       fields.callee,
       detach(fields.identity),
@@ -128,47 +197,80 @@ export class DialogTable {
     if (newest) newest.newer = dialog;
     else this.#oldest = dialog;
     this.#newest = dialog;
-    this.#perIdentity.set(dialog.identity, this.countFor(dialog.identity) + 1);
+    if (dialog.method === 'INVITE' && !this.#otherLeg(dialog)?.counted) this.#count(dialog);
     return dialog;
   }
 
   /**
-   * Matches an in-dialog request: the dialog must exist, the request must come from one of
-   * its parties, and its CSeq must be higher than that party's last (ACK and CANCEL reuse
-   * the INVITE's number and are exempt). A match refreshes the session timer.
+   * Matches an in-dialog request without changing anything: the dialog must exist, the
+   * request must come from the party the leg expects it from (its From tag says which
+   * side sent it, the flow must be that side's), and its CSeq must be higher than that
+   * party's last (ACK and CANCEL reuse the INVITE's number and are exempt). Only
+   * `commit`, once the request is forwarded, records its CSeq and refreshes the session
+   * timer: a request refused on its way leaves the dialog as it was.
    */
-  match(
-    request: { callId: string; fromTag: string; toTag: string; cseq: number; method: string },
-    flow: Flow,
-    direction: Direction,
-    now: number,
-  ): DialogMatch {
-    const dialog = this.#dialogs.get(dialogId(request.callId, request.fromTag, request.toTag));
-    if (!dialog || dialog.expiresAt <= now) {
-      if (dialog) this.remove(dialog.id);
-      return { ok: false, reason: 'unknown-dialog' };
+  match(request: InDialogRequest, flow: Flow, direction: Direction, now: number): DialogMatch {
+    const id = dialogId(request.callId, request.fromTag, request.toTag);
+    let known = false;
+    for (const leg of LEGS) {
+      const dialog = this.#dialogs.get(legId(id, leg));
+      if (!dialog) continue;
+      if (dialog.expiresAt <= now) {
+        this.remove(dialog.id);
+        continue;
+      }
+      known = true;
+      const fromCaller = request.fromTag === dialog.callerTag;
+      if (!sameParty(fromCaller ? dialog.caller : dialog.callee, flow, direction)) continue;
+      if (request.method !== 'ACK' && request.method !== 'CANCEL') {
+        const last = fromCaller ? dialog.callerCSeq : dialog.calleeCSeq;
+        if (request.cseq <= last) return { ok: false, reason: 'cseq-not-increasing' };
+      }
+      return { ok: true, dialog, fromCaller, cseq: request.cseq, method: request.method };
     }
-    const fromCaller = sameParty(dialog.caller, flow, direction);
-    if (!fromCaller && !sameParty(dialog.callee, flow, direction))
-      return { ok: false, reason: 'wrong-party' };
-    if (request.method !== 'ACK' && request.method !== 'CANCEL') {
-      const last = fromCaller ? dialog.callerCSeq : dialog.calleeCSeq;
-      if (request.cseq <= last) return { ok: false, reason: 'cseq-not-increasing' };
-      if (fromCaller) dialog.callerCSeq = request.cseq;
-      else dialog.calleeCSeq = request.cseq;
-    }
-    dialog.expiresAt = now + this.#sessionTimeoutMs;
-    return { ok: true, dialog, fromCaller };
+    return { ok: false, reason: known ? 'wrong-party' : 'unknown-dialog' };
   }
 
+  /**
+   * Records a matched request that was forwarded: its CSeq becomes its party's last and
+   * the session timer restarts. A leg ended meanwhile stays ended.
+   */
+  commit(matched: DialogMatched, now: number): void {
+    const dialog = this.#dialogs.get(matched.dialog.id);
+    if (dialog !== matched.dialog) return;
+    if (matched.method !== 'ACK' && matched.method !== 'CANCEL') {
+      // The highest: two requests may pass the match while an inspection is pending.
+      if (matched.fromCaller) dialog.callerCSeq = Math.max(dialog.callerCSeq, matched.cseq);
+      else dialog.calleeCSeq = Math.max(dialog.calleeCSeq, matched.cseq);
+    }
+    dialog.expiresAt = now + this.#sessionTimeoutMs;
+  }
+
+  /**
+   * Ends the leg that an in-dialog request sent from `direction` travels on (its BYE was
+   * answered): the leg where the sender's side, told by its From tag, is `direction`.
+   */
+  end(request: { callId: string; fromTag: string; toTag: string }, direction: Direction): void {
+    const id = dialogId(request.callId, request.fromTag, request.toTag);
+    for (const leg of LEGS) {
+      const dialog = this.#dialogs.get(legId(id, leg));
+      if (!dialog) continue;
+      const sender = request.fromTag === dialog.callerTag ? dialog.caller : dialog.callee;
+      if (sender.direction === direction) this.remove(dialog.id);
+    }
+  }
+
+  /** Removes one leg by its id (`Dialog.id`). */
   remove(id: string): void {
     const dialog = this.#dialogs.get(id);
     if (!dialog) return;
     this.#dialogs.delete(id);
     this.#unlink(dialog);
-    const count = this.countFor(dialog.identity) - 1;
-    if (count > 0) this.#perIdentity.set(dialog.identity, count);
-    else this.#perIdentity.delete(dialog.identity);
+    if (!dialog.counted) return;
+    this.#uncount(dialog);
+    // The call goes on along its other leg: the count moves there.
+    const other = this.#otherLeg(dialog);
+    if (other?.method === 'INVITE') this.#count(other);
   }
 
   /** Ends dialogs past their session timeout; the table is bounded, so is the work. */
@@ -183,6 +285,22 @@ export class DialogTable {
       dialog = newer;
     }
     return removed;
+  }
+
+  #otherLeg(dialog: DialogRecord): DialogRecord | undefined {
+    return this.#dialogs.get(legId(dialog.dialogId, dialog.leg === 'client' ? 'upstream' : 'client'));
+  }
+
+  #count(dialog: DialogRecord): void {
+    dialog.counted = true;
+    this.#perIdentity.set(dialog.identity, this.countFor(dialog.identity) + 1);
+  }
+
+  #uncount(dialog: DialogRecord): void {
+    dialog.counted = false;
+    const count = this.countFor(dialog.identity) - 1;
+    if (count > 0) this.#perIdentity.set(dialog.identity, count);
+    else this.#perIdentity.delete(dialog.identity);
   }
 
   #unlink(dialog: DialogRecord): void {

@@ -304,6 +304,19 @@ describe('the proxy core over UDP', () => {
     assert.equal(await upstream.count((t) => isMethod('INFO')(t) && sameCall(stale)(t), 150), 0);
   });
 
+  test('an in-dialog request refused on its way (Max-Forwards 0) leaves the dialog as it was', async () => {
+    const callId = await establishCall();
+    const spent = request('BYE', { callId, toTag: 'uas-1', cseq: 2, maxForwards: 0 });
+    client.send(spent, port);
+    assert.equal(startLine(await client.next(sameCall(spent))), 'SIP/2.0 483 Too Many Hops');
+    // The refused BYE's CSeq was not recorded: the real BYE with the same number still passes.
+    const bye = request('BYE', { callId, toTag: 'uas-1', cseq: 2 });
+    client.send(bye, port);
+    const forwarded = await upstream.next((text) => isMethod('BYE')(text) && sameCall(bye)(text));
+    upstream.send(answer(forwarded, 200, 'OK'), port);
+    await client.next((text) => isStatus(200)(text) && sameCall(bye)(text));
+  });
+
   test('drops an ACK that claims a dialog it does not know', async () => {
     const ack = request('ACK', { toTag: 'unknown-tag' });
     client.send(ack, port);

@@ -295,6 +295,66 @@ describe('the security pipeline with its defaults', () => {
     }
   });
 
+  test('a phone with five busy-lamp subscriptions (SUBSCRIBE dialogs) can still call', async () => {
+    const phone = await UdpPeer.bind('127.0.8.2');
+    try {
+      for (let i = 0; i < 5; i++) {
+        const subscribe = sipRequest('SUBSCRIBE', phone, {
+          fromUser: 'blf-phone',
+          toUser: `${600 + i}`,
+          extra: ['Event: dialog', 'Expires: 3600'],
+        });
+        phone.send(subscribe, port);
+        const forwarded = await upstream.next((t) => isMethod('SUBSCRIBE')(t) && sameCall(subscribe)(t));
+        upstream.send(answer(forwarded, 200, 'OK', ['Expires: 3600']), port);
+        await phone.next((t) => sameCall(subscribe)(t) && startLine(t).startsWith('SIP/2.0 200'));
+      }
+      const invite = sipRequest('INVITE', phone, { fromUser: 'blf-phone', toUser: '699' });
+      phone.send(invite, port);
+      await upstream.next((t) => isMethod('INVITE')(t) && sameCall(invite)(t));
+    } finally {
+      phone.close();
+    }
+  });
+
+  test('an in-dialog request the pipeline refuses leaves the dialog as it was', async () => {
+    const phone = await UdpPeer.bind('127.0.8.3');
+    try {
+      const invite = sipRequest('INVITE', phone, { fromUser: 'carol', toUser: '650' });
+      phone.send(invite, port);
+      const forwarded = await upstream.next((t) => isMethod('INVITE')(t) && sameCall(invite)(t));
+      upstream.send(answer(forwarded, 200, 'OK'), port);
+      await phone.next((t) => sameCall(invite)(t) && startLine(t).startsWith('SIP/2.0 200'));
+      const callId = header(invite, 'call-id')!.replace(/@client$/, '');
+      const fromTag = /tag=([^;\s>]+)/.exec(header(invite, 'from')!)![1]!;
+      const inDialog = (method: string, extra: string[] = []) =>
+        sipRequest(method, phone, {
+          fromUser: 'carol',
+          toUser: '650',
+          toTag: 'uas-1',
+          callId,
+          cseq: 2,
+          extra,
+        }).replace(/tag=f\d+/, `tag=${fromTag}`);
+      // A re-INVITE without Contact (RFC 3261 8.1.1.8 requires one): refused by the pipeline's validation.
+      const reinvite = inDialog('INVITE').replace(/Contact: [^\r]+\r\n/, '');
+      phone.send(reinvite, port);
+      const refusal = await phone.next(
+        (t) =>
+          sameCall(reinvite)(t) &&
+          / INVITE$/.test(header(t, 'cseq') ?? '') &&
+          !startLine(t).startsWith('SIP/2.0 100'),
+      );
+      assert.match(startLine(refusal), /^SIP\/2\.0 4\d\d /);
+      // Its CSeq 2 was not recorded: the BYE with the same number goes through.
+      const bye = inDialog('BYE');
+      phone.send(bye, port);
+      await upstream.next((t) => isMethod('BYE')(t) && sameCall(bye)(t));
+    } finally {
+      phone.close();
+    }
+  });
+
   test('metrics count messages by stage and verdict, and active blocks', async () => {
     const address = gateway.managementAddress!;
     const text = await (await fetch(`http://${address.host}:${address.port}/metrics`)).text();
