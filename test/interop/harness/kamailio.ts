@@ -9,6 +9,8 @@
  *   limiting (pike) and sanity checks in front.
  * - `tls`: tls.cfg, listens on UDP and relays over TLS to the upstream (tls module, with
  *   certificate verification off for the test's self-signed certificate).
+ * - `registrar`: registrar.cfg, a registrar (usrloc in memory) that keeps each binding's
+ *   Path (RFC 3327) and relays calls to registered users along it; it has no upstream.
  *
  * One worker per transport (children=1, tcp_children=1 in the configs), in the foreground
  * (-DD: no daemon, still forks its workers), logging to stderr (-E), small fixed memory
@@ -27,7 +29,7 @@ import { tempDir } from './workdir.ts';
 export const KAMAILIO_CONFIG_DIR = join(import.meta.dirname, '..', 'kamailio');
 export const KAMAILIO_BIN = process.env.KAMAILIO_BIN ?? 'kamailio';
 
-export type KamailioVariant = 'proxy' | 'proxy-secure' | 'tls';
+export type KamailioVariant = 'proxy' | 'proxy-secure' | 'tls' | 'registrar';
 export type SipTransport = 'udp' | 'tcp' | 'tls';
 
 export interface KamailioOptions {
@@ -38,8 +40,8 @@ export interface KamailioOptions {
   readonly port: number;
   /** TLS listening port: required by the tls variant (outgoing TLS leaves from a TLS socket). */
   readonly tlsPort?: number;
-  /** Where initial requests go. */
-  readonly upstream: { readonly host: string; readonly port: number; readonly transport?: SipTransport };
+  /** Where initial requests go; required by every variant but `registrar`. */
+  readonly upstream?: { readonly host: string; readonly port: number; readonly transport?: SipTransport };
   /** Log one line per request routed by Record-Route ("sw-interop: loose-route BYE"). */
   readonly dialogLog?: boolean;
   /** More -A defines: NAME, or NAME with a number or string value. */
@@ -88,7 +90,7 @@ function defineArg(name: string, value: true | number | string): string {
 }
 
 /** The upstream as a SIP URI with its transport (`;transport=` omitted for UDP). */
-export function upstreamUri(upstream: KamailioOptions['upstream']): string {
+export function upstreamUri(upstream: NonNullable<KamailioOptions['upstream']>): string {
   const host = upstream.host.includes(':') ? `[${upstream.host}]` : upstream.host;
   const transport = upstream.transport ?? 'udp';
   return `sip:${host}:${upstream.port}${transport === 'udp' ? '' : `;transport=${transport}`}`;
@@ -128,7 +130,10 @@ export async function startKamailio(options: KamailioOptions): Promise<Kamailio>
   args.push('-m', String(options.sharedMemoryMb ?? 64), '-M', String(options.privateMemoryMb ?? 8));
   if (options.memoryManager) args.push('-x', options.memoryManager);
   args.push('-l', `udp:${host}:${options.port}`, '-l', `tcp:${host}:${options.port}`);
-  const defines: Record<string, true | number | string> = { UPSTREAM: upstreamUri(options.upstream) };
+  if (!options.upstream && variant !== 'registrar') throw new Error(`the ${variant} variant needs upstream`);
+  const defines: Record<string, true | number | string> = options.upstream
+    ? { UPSTREAM: upstreamUri(options.upstream) }
+    : {};
   if (variant === 'tls') {
     if (options.tlsPort === undefined) throw new Error('the tls variant needs tlsPort');
     args.push('-l', `tls:${host}:${options.tlsPort}`);

@@ -1,0 +1,521 @@
+/**
+ * Calls between two phones that both registered through sipwarden, with Kamailio as the
+ * registrar and proxy behind it honouring Path (RFC 3327): phone A -> sipwarden -> Kamailio
+ * -> sipwarden (along the Path added at REGISTER) -> phone B. The dialog passes sipwarden
+ * twice with one Call-ID and tag pair (a spiral). The phones are sipp instances on distinct
+ * loopback addresses (over UDP a party is its address, so phones sharing one address would
+ * hide a mix-up of the two legs), over UDP and TCP, with sipwarden's defaults.
+ *
+ * Each phone is one sipp process that registers first: the caller's scenario then places
+ * its call (one sipp call, so its REGISTER and INVITE share a Call-ID); the callee's main
+ * scenario only registers and waits, and it answers the incoming call with its out-of-call
+ * scenario (-oocsf), over the flow it registered on. The scenarios are written per case
+ * from the steps below. What the callee did is read from its -trace_logs lines.
+ * Loopback only, free ports, every process stopped by its pid.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { header, startLine, UdpPeer } from '../support/udp-peer.ts';
+import { type Kamailio, startKamailio } from './harness/kamailio.ts';
+import { freePort } from './harness/ports.ts';
+import { stopAll } from './harness/process.ts';
+import { describeSipp, type SippRun, type SippTransport, startSipp } from './harness/sipp.ts';
+import { type Sipwarden, startSipwarden } from './harness/sipwarden.ts';
+import { tempDir } from './harness/workdir.ts';
+
+after(() => stopAll());
+
+const HOST = '127.0.0.1';
+const PHONE_A = '127.0.0.21';
+const PHONE_B = '127.0.0.22';
+const FORGER = '127.0.0.23';
+const DOMAIN = 'spiral.test';
+const CALLER_TAG = 'caller-tag-1';
+const CALLEE_TAG = 'callee-tag-1';
+
+const scenarioDir = tempDir('spiral-scenarios');
+
+/** A sipp <send> of `lines` (sipp trims each line and ends them with CRLF). */
+function send(lines: string[], retrans = false): string {
+  return `<send${retrans ? ' retrans="500"' : ''}><![CDATA[\n\n${lines.join('\n')}\n\n]]></send>`;
+}
+
+function log(message: string): string {
+  return `<action><log message="${message}" /></action>`;
+}
+
+const SDP = [
+  'v=0',
+  'o=phone 1 1 IN IP[local_ip_type] [local_ip]',
+  's=-',
+  'c=IN IP[media_ip_type] [media_ip]',
+  't=0 0',
+  'm=audio [media_port] RTP/AVP 0',
+  'a=rtpmap:0 PCMU/8000',
+];
+
+const contact = (user: string) => `Contact: <sip:${user}@[local_ip]:[local_port];transport=[transport]>`;
+const via = 'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]';
+
+function register(user: string): string {
+  return [
+    send(
+      [
+        `REGISTER sip:${DOMAIN} SIP/2.0`,
+        via,
+        `From: <sip:${user}@${DOMAIN}>;tag=reg-[pid]`,
+        `To: <sip:${user}@${DOMAIN}>`,
+        'Call-ID: [call_id]',
+        'CSeq: 1 REGISTER',
+        contact(user),
+        'Expires: 300',
+        'Max-Forwards: 70',
+        'Content-Length: 0',
+      ],
+      true,
+    ),
+    `<recv response="200">${log('registered')}</recv>`,
+  ].join('\n');
+}
+
+/** The caller's side of the dialog: requests along the route set from the 2xx (rrs). */
+function callerRequest(method: string, cseq: number, user: string, callee: string, body = false): string {
+  return send(
+    [
+      `${method} [next_url] SIP/2.0`,
+      via,
+      '[routes]',
+      `From: <sip:${user}@${DOMAIN}>;tag=${CALLER_TAG}`,
+      `To: <sip:${callee}@${DOMAIN}>;tag=${CALLEE_TAG}`,
+      'Call-ID: [call_id]',
+      `CSeq: ${cseq} ${method}`,
+      contact(user),
+      'Max-Forwards: 70',
+      ...(body
+        ? ['Content-Type: application/sdp', 'Content-Length: [len]', '', ...SDP]
+        : ['Content-Length: 0']),
+    ],
+    method !== 'ACK',
+  );
+}
+
+function invite(user: string, callee: string): string {
+  return send(
+    [
+      `INVITE sip:${callee}@${DOMAIN} SIP/2.0`,
+      via,
+      `From: <sip:${user}@${DOMAIN}>;tag=${CALLER_TAG}`,
+      `To: <sip:${callee}@${DOMAIN}>`,
+      'Call-ID: [call_id]',
+      'CSeq: 2 INVITE',
+      contact(user),
+      'Max-Forwards: 70',
+      'Content-Type: application/sdp',
+      'Content-Length: [len]',
+      '',
+      ...SDP,
+    ],
+    true,
+  );
+}
+
+/** Answers a request of the dialog with 200 (BYE, or a re-INVITE when `body`). */
+function ok(user: string, body = false): string {
+  return send([
+    'SIP/2.0 200 OK',
+    '[last_Via:]',
+    '[last_From:]',
+    '[last_To:]',
+    '[last_Call-ID:]',
+    '[last_CSeq:]',
+    contact(user),
+    ...(body
+      ? ['Content-Type: application/sdp', 'Content-Length: [len]', '', ...SDP]
+      : ['Content-Length: 0']),
+  ]);
+}
+
+/** What the caller does once the call is answered and acknowledged. */
+type CallerEnd = 'bye' | 'reinvite-then-bye' | 'await-bye';
+
+function callerScenario(user: string, callee: string, end: CallerEnd | 'cancel'): string {
+  const steps = [
+    register(user),
+    invite(user, callee),
+    '<recv response="100" optional="true" />',
+    `<recv response="180"${end === 'cancel' ? '' : ' optional="true"'} />`,
+  ];
+  if (end === 'cancel') {
+    // RFC 3261 9.1: the CANCEL names the INVITE's Request-URI, top Via, Call-ID, From, To and CSeq number.
+    steps.push(
+      send(
+        [
+          `CANCEL sip:${callee}@${DOMAIN} SIP/2.0`,
+          '[last_Via:]',
+          `From: <sip:${user}@${DOMAIN}>;tag=${CALLER_TAG}`,
+          `To: <sip:${callee}@${DOMAIN}>`,
+          'Call-ID: [call_id]',
+          'CSeq: 2 CANCEL',
+          'Max-Forwards: 70',
+          'Content-Length: 0',
+        ],
+        true,
+      ),
+      '<recv response="200" />',
+      '<recv response="487" />',
+      send([
+        `ACK sip:${callee}@${DOMAIN} SIP/2.0`,
+        '[last_Via:]',
+        `From: <sip:${user}@${DOMAIN}>;tag=${CALLER_TAG}`,
+        '[last_To:]',
+        'Call-ID: [call_id]',
+        'CSeq: 2 ACK',
+        'Max-Forwards: 70',
+        'Content-Length: 0',
+      ]),
+    );
+    return scenario('caller', steps);
+  }
+  steps.push('<recv response="200" rrs="true" />', callerRequest('ACK', 2, user, callee));
+  if (end === 'await-bye') {
+    steps.push('<recv request="BYE" />', ok(user));
+  } else {
+    steps.push('<pause />');
+    if (end === 'reinvite-then-bye') {
+      steps.push(
+        callerRequest('INVITE', 3, user, callee, true),
+        '<recv response="100" optional="true" />',
+        '<recv response="200" />',
+        callerRequest('ACK', 3, user, callee),
+      );
+    }
+    steps.push(
+      callerRequest('BYE', end === 'reinvite-then-bye' ? 4 : 3, user, callee),
+      '<recv response="200" />',
+    );
+  }
+  return scenario('caller', steps);
+}
+
+/** The callee's main scenario: it registers and waits; the test ends it. */
+function calleeMainScenario(user: string): string {
+  return scenario('callee', [register(user), '<pause milliseconds="60000" />']);
+}
+
+type CalleeEnd = 'answer' | 'answer-reinvite' | 'hang-up' | 'ring';
+
+/** The callee's out-of-call scenario: the incoming call. */
+function calleeCallScenario(user: string, caller: string, end: CalleeEnd): string {
+  const response = (status: string, body = false) =>
+    send(
+      [
+        `SIP/2.0 ${status}`,
+        '[last_Via:]',
+        '[last_Record-Route:]',
+        '[last_From:]',
+        `[last_To:];tag=${CALLEE_TAG}`,
+        '[last_Call-ID:]',
+        '[last_CSeq:]',
+        contact(user),
+        ...(body
+          ? ['Content-Type: application/sdp', 'Content-Length: [len]', '', ...SDP]
+          : ['Content-Length: 0']),
+      ],
+      status.startsWith('200'),
+    );
+  // The INVITE's Via set and CSeq, for the 487 that follows a CANCEL (which has only one Via).
+  // Four Vias on this path: sipwarden (to the callee), Kamailio, sipwarden (from the caller), the caller.
+  const VIAS = 4;
+  const keep = `<action>${Array.from(
+    { length: VIAS },
+    (_, i) =>
+      `<ereg regexp=".*" search_in="hdr" header="Via:" occurrence="${i + 1}" assign_to="invite_via${i}" />`,
+  ).join('')}<ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="invite_cseq" /></action>`;
+  const steps = [
+    `<recv request="INVITE" rrs="true">${end === 'ring' ? keep : ''}</recv>`,
+    response('180 Ringing'),
+  ];
+  if (end === 'ring') {
+    steps.push(
+      `<recv request="CANCEL">${log('cancelled')}</recv>`,
+      send([
+        'SIP/2.0 200 OK',
+        '[last_Via:]',
+        '[last_From:]',
+        '[last_To:]',
+        '[last_Call-ID:]',
+        '[last_CSeq:]',
+        'Content-Length: 0',
+      ]),
+      send([
+        'SIP/2.0 487 Request Terminated',
+        ...Array.from({ length: VIAS }, (_, i) => `Via: [$invite_via${i}]`),
+        '[last_From:]',
+        `[last_To:];tag=${CALLEE_TAG}`,
+        '[last_Call-ID:]',
+        'CSeq: [$invite_cseq]',
+        'Content-Length: 0',
+      ]),
+      `<recv request="ACK">${log('acked-487')}</recv>`,
+    );
+    return scenario('callee-call', steps);
+  }
+  steps.push(response('200 OK', true), `<recv request="ACK">${log('acked')}</recv>`);
+  if (end === 'answer-reinvite') {
+    steps.push(
+      `<recv request="INVITE">${log('reinvited')}</recv>`,
+      ok(user, true),
+      `<recv request="ACK">${log('reacked')}</recv>`,
+    );
+  }
+  if (end === 'hang-up') {
+    steps.push(
+      '<pause milliseconds="300" />',
+      send(
+        [
+          'BYE [next_url] SIP/2.0',
+          via,
+          '[routes]',
+          `From: <sip:${user}@${DOMAIN}>;tag=${CALLEE_TAG}`,
+          `To: <sip:${caller}@${DOMAIN}>;tag=${CALLER_TAG}`,
+          'Call-ID: [call_id]',
+          'CSeq: 1 BYE',
+          'Max-Forwards: 70',
+          'Content-Length: 0',
+        ],
+        true,
+      ),
+      `<recv response="200">${log('bye-answered')}</recv>`,
+    );
+  } else {
+    steps.push(`<recv request="BYE">${log('bye')}</recv>`, ok(user));
+  }
+  // Stay a while for retransmissions (UDP).
+  steps.push('<timewait milliseconds="2000" />');
+  return scenario('callee-call', steps);
+}
+
+let written = 0;
+function scenario(name: string, steps: string[]): string {
+  const path = join(scenarioDir, `${name}-${++written}.xml`);
+  writeFileSync(
+    path,
+    `<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="sipwarden spiral ${name}">\n${steps.join('\n')}\n</scenario>\n`,
+  );
+  return path;
+}
+
+/** The <log> lines a sipp run has written so far. */
+async function logLines(run: SippRun): Promise<string[]> {
+  const files = await readdir(run.workDir);
+  const name = files.find((f) => f.endsWith(`_${run.pid}_logs.log`));
+  if (!name) return [];
+  return (await readFile(join(run.workDir, name), 'latin1')).split('\n').filter((l) => l !== '');
+}
+
+async function waitForLog(run: SippRun, line: string, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await logLines(run)).includes(line)) {
+    if (Date.now() > deadline)
+      throw new Error(`${run.process.name}: no "${line}" log line\n${run.process.tail()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('calls between two phones registered through sipwarden, Kamailio as registrar (a spiral)', () => {
+  let kamailio: Kamailio;
+  let sipwarden: Sipwarden;
+  let cases = 0;
+
+  before(async () => {
+    const kamailioPort = await freePort();
+    kamailio = await startKamailio({ variant: 'registrar', port: kamailioPort });
+    sipwarden = await startSipwarden({
+      port: await freePort(),
+      upstream: { host: HOST, port: kamailioPort },
+      listenKinds: ['udp', 'tcp'],
+      extraArgs: ['--log-level', 'warn'],
+    });
+  });
+
+  after(async () => {
+    await sipwarden.stop();
+    await kamailio.stop();
+  });
+
+  interface CallCase {
+    readonly transport: SippTransport;
+    readonly callerHost: string;
+    readonly calleeHost: string;
+    readonly callerEnd: CallerEnd | 'cancel';
+    readonly calleeEnd: CalleeEnd;
+    /** -d for the caller's <pause/> between the ACK and its next request. */
+    readonly pauseMs?: number;
+    /** Runs while the call is up (after the callee saw the ACK). */
+    readonly during?: (call: { callId: string; caller: string; callee: string }) => Promise<void>;
+  }
+
+  /** Both phones register, then the caller calls the callee; returns the callee's log lines. */
+  async function placeCall(c: CallCase): Promise<string[]> {
+    const n = ++cases;
+    const caller = `a${n}`;
+    const callee = `b${n}`;
+    const callId = `spiral-${n}-1@${DOMAIN}`;
+    const remote = { host: HOST, port: sipwarden.port };
+    const calleeRun = await startSipp({
+      scenario: calleeMainScenario(callee),
+      localHost: c.calleeHost,
+      localPort: await freePort(c.calleeHost),
+      remote,
+      transport: c.transport,
+      calls: 1,
+      timeoutS: 40,
+      timeoutIsError: false,
+      extraArgs: ['-oocsf', calleeCallScenario(callee, caller, c.calleeEnd), '-trace_logs'],
+      name: `sipp-callee-${n}`,
+    });
+    try {
+      await waitForLog(calleeRun, 'registered');
+      const callerRun = await startSipp({
+        scenario: callerScenario(caller, callee, c.callerEnd),
+        localHost: c.callerHost,
+        localPort: await freePort(c.callerHost),
+        remote,
+        transport: c.transport,
+        calls: 1,
+        timeoutS: 30,
+        pauseMs: c.pauseMs ?? 200,
+        extraArgs: ['-cid_str', `spiral-${n}-%u@${DOMAIN}`],
+        name: `sipp-caller-${n}`,
+      });
+      if (c.during) {
+        await waitForLog(calleeRun, 'acked');
+        await c.during({ callId, caller, callee });
+      }
+      const result = await callerRun.done();
+      const context = `${describeSipp(result)}\ncallee log: ${(await logLines(calleeRun)).join(' | ')}\n${sipwarden.process.tail()}`;
+      assert.equal(result.failed, 0, context);
+      assert.equal(result.successful, 1, context);
+      const last = {
+        bye: 'bye',
+        'reinvite-then-bye': 'bye',
+        'await-bye': 'bye-answered',
+        cancel: 'acked-487',
+      }[c.callerEnd];
+      await waitForLog(calleeRun, last);
+      return await logLines(calleeRun);
+    } finally {
+      await calleeRun.stop();
+    }
+  }
+
+  for (const [transport, label] of [
+    ['u1', 'UDP'],
+    ['t1', 'TCP'],
+  ] as const) {
+    test(`${label}: A calls B, A hangs up`, async () => {
+      const log = await placeCall({
+        transport,
+        callerHost: PHONE_A,
+        calleeHost: PHONE_B,
+        callerEnd: 'bye',
+        calleeEnd: 'answer',
+      });
+      assert.deepEqual(log, ['registered', 'acked', 'bye']);
+    });
+
+    test(`${label}: B calls A, B hangs up`, async () => {
+      const log = await placeCall({
+        transport,
+        callerHost: PHONE_B,
+        calleeHost: PHONE_A,
+        callerEnd: 'bye',
+        calleeEnd: 'answer',
+      });
+      assert.deepEqual(log, ['registered', 'acked', 'bye']);
+    });
+
+    test(`${label}: A calls B, B hangs up`, async () => {
+      const log = await placeCall({
+        transport,
+        callerHost: PHONE_A,
+        calleeHost: PHONE_B,
+        callerEnd: 'await-bye',
+        calleeEnd: 'hang-up',
+      });
+      assert.deepEqual(log, ['registered', 'acked', 'bye-answered']);
+    });
+
+    test(`${label}: B calls A, A hangs up`, async () => {
+      const log = await placeCall({
+        transport,
+        callerHost: PHONE_B,
+        calleeHost: PHONE_A,
+        callerEnd: 'await-bye',
+        calleeEnd: 'hang-up',
+      });
+      assert.deepEqual(log, ['registered', 'acked', 'bye-answered']);
+    });
+
+    test(`${label}: A re-INVITEs B during the call, then hangs up`, async () => {
+      const log = await placeCall({
+        transport,
+        callerHost: PHONE_A,
+        calleeHost: PHONE_B,
+        callerEnd: 'reinvite-then-bye',
+        calleeEnd: 'answer-reinvite',
+      });
+      assert.deepEqual(log, ['registered', 'acked', 'reinvited', 'reacked', 'bye']);
+    });
+
+    test(`${label}: A cancels its call while B is ringing`, async () => {
+      const log = await placeCall({
+        transport,
+        callerHost: PHONE_A,
+        calleeHost: PHONE_B,
+        callerEnd: 'cancel',
+        calleeEnd: 'ring',
+      });
+      assert.deepEqual(log, ['registered', 'cancelled', 'acked-487']);
+    });
+
+    test(`${label}: a BYE forged from a third address gets 481, and the call goes on to its real BYE`, async () => {
+      const log = await placeCall({
+        transport,
+        callerHost: PHONE_A,
+        calleeHost: PHONE_B,
+        callerEnd: 'bye',
+        calleeEnd: 'answer',
+        // Long enough for the forged BYE and its answer while the call is up.
+        pauseMs: 3000,
+        during: async ({ callId, caller, callee }) => {
+          const forger = await UdpPeer.bind(FORGER);
+          try {
+            const forged = [
+              `BYE sip:${callee}@${PHONE_B} SIP/2.0`,
+              `Via: SIP/2.0/UDP ${FORGER}:${forger.port};branch=z9hG4bK-forged-${caller};rport`,
+              'Max-Forwards: 70',
+              `From: <sip:${caller}@${DOMAIN}>;tag=${CALLER_TAG}`,
+              `To: <sip:${callee}@${DOMAIN}>;tag=${CALLEE_TAG}`,
+              `Call-ID: ${callId}`,
+              'CSeq: 10 BYE',
+              'Content-Length: 0',
+              '',
+              '',
+            ].join('\r\n');
+            forger.send(forged, sipwarden.port, HOST);
+            const reply = await forger.next((t) => header(t, 'call-id') === callId);
+            // "Not A Party": the dialog exists and the forger is none of its parties.
+            assert.equal(startLine(reply), 'SIP/2.0 481 Not A Party Of This Dialog');
+          } finally {
+            forger.close();
+          }
+        },
+      });
+      assert.deepEqual(log, ['registered', 'acked', 'bye']);
+    });
+  }
+});
