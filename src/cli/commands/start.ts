@@ -16,6 +16,7 @@ import { createLogger } from '../../log/create-logger.ts';
 import type { Logger } from '../../log/logger.ts';
 import { CliError, configError, EXIT_FAILURE } from '../cli-error.ts';
 import { describeStartError } from '../describe-start-error.ts';
+import { securityIssues } from '../security-issues.ts';
 
 interface StartOptions {
   readonly config?: string;
@@ -66,6 +67,10 @@ async function start(options: StartOptions): Promise<void> {
   });
   if (!result.ok) throw configError(result.errors);
   const config = result.config;
+  // A stage's settings are configuration too: refused as check-config refuses them (exit 2),
+  // before anything is opened.
+  const issues = securityIssues(config);
+  if (issues.length > 0) throw configError(issues);
   const logger = createLogger({ level: config.log.level });
 
   // The conventional reload signal; until reloading exists it must not end the process,

@@ -581,3 +581,26 @@ test('a fatal error writes the pending events, then exits 1', { timeout: 120_000
   assert.ok(cli.lines().some((line) => line.msg === 'sipwarden stopped by an unexpected error'));
   assert.equal(recordedCount(database), 5);
 });
+
+test('start refuses a security stage setting as a configuration error (exit 2), as check-config does, opening nothing', {
+  timeout: 120_000,
+}, async () => {
+  const port = await freePort();
+  const { dir, file } = configIn(
+    'bad-stage-setting',
+    `listen: [{host: 127.0.0.1, port: ${port}}]\n` +
+      'management: {enabled: false}\n' +
+      'security: {settings: {scanner: {action: bogus}}}\n',
+  );
+  const cli = startCli(['--config', file], []);
+  try {
+    assert.equal(await exitWithin(cli), 2);
+    assert.match(
+      cli.stderr(),
+      /^sipwarden: config error: security\.settings\.scanner\.action: must be one of alert, reject, drop, block, tarpit\n$/,
+    );
+    assert.ok(!existsSync(join(dir, 'events.db')), 'no events database was created');
+  } finally {
+    kill(cli);
+  }
+});
