@@ -604,3 +604,24 @@ test('start refuses a security stage setting as a configuration error (exit 2), 
     kill(cli);
   }
 });
+
+test('start exits 1 when the data directory cannot be created, naming it', { timeout: 120_000 }, async () => {
+  const port = await freePort();
+  const { dir, file } = configIn(
+    'data-dir-blocked',
+    `listen: [{host: 127.0.0.1, port: ${port}}]\nmanagement: {enabled: false}\ndataDir: blocker/state\n`,
+  );
+  // A regular file where a directory should be: no user, root included, can create it.
+  writeFileSync(join(dir, 'blocker'), '');
+  const cli = startCli(['--config', file], []);
+  try {
+    assert.equal(await exitWithin(cli), 1);
+    assert.match(
+      cli.stderr(),
+      /^sipwarden: cannot start: dataDir: cannot create .*\/blocker\/state: ENOTDIR\n$/,
+    );
+    assert.ok(await portIsFree(port));
+  } finally {
+    kill(cli);
+  }
+});
