@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { homedir, networkInterfaces } from 'node:os';
 import { createManagementStack, type ManagementStack } from './api/management-stack.ts';
+import { type DataDirContext, type EventsDatabaseLocation, locateEventsDatabase } from './config/data-dir.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
@@ -29,6 +30,13 @@ export interface Gateway {
   readonly management: ManagementStack;
   /** Where the management API listens, when enabled. */
   readonly managementAddress: { host: string; port: number } | undefined;
+  /** The events database: an absolute file path, or `:memory:`. */
+  readonly eventsDatabase: string;
+  /**
+   * Reports every open event aggregate as final and writes it to the store at once: for
+   * exits that cannot wait for close() (a fatal error, a stop that took too long).
+   */
+  flushEvents(): void;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
@@ -137,74 +145,113 @@ function addressing(
   };
 }
 
-/** Settings that are not configuration: shorter SIP timers for tests. */
+/** Settings that are not configuration. */
 export interface GatewayOptions {
+  /** Shorter SIP timers for tests. */
   readonly timers?: TimerSettings;
+  /** What the data directory depends on (config/data-dir.ts); this process's, without a file, when absent. */
+  readonly dataDir?: DataDirContext;
 }
 
+function processDataDirContext(): DataDirContext {
+  return { env: process.env, uid: process.getuid?.(), home: homedir(), cwd: process.cwd() };
+}
+
+/** Creates the data directory, owner-only, unless it exists (an existing one keeps its mode). */
+function ensureDataDir(location: EventsDatabaseLocation): void {
+  if (!location.inDataDir) return;
+  try {
+    mkdirSync(location.dataDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new Error(
+      `dataDir: cannot create ${location.dataDir}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Starts everything in the order that opens the fewest things before a likely failure:
+ * files first (TLS, the events database), then the SIP listeners, the pipeline and the
+ * management API. A failure at any step closes what the steps before it opened, so that
+ * the process can exit.
+ */
 export async function startGateway(
   config: SipwardenConfig,
   logger: Logger,
   options: GatewayOptions = {},
 ): Promise<Gateway> {
   const upstreamAddress = await resolveHost(config.upstream.host);
-  const transport = await createTransport(
-    {
-      listen: config.listen,
-      ...(config.tls ? { tls: readTls(config)! } : {}),
-      maxUdpMessageBytes: config.limits.udpMessageBytes,
-      udpReceiveBufferBytes: config.limits.udpReceiveBufferBytes,
-      maxStreamMessageBytes: config.limits.streamMessageBytes,
-      maxConnections: config.connections.max,
-      maxConnectionsPerAddress: config.connections.perAddress,
-      idleTimeoutMs: config.connections.idleTimeoutMs,
-      headerTimeoutMs: config.connections.headerTimeoutMs,
-      connectTimeoutMs: config.connections.connectTimeoutMs,
-      maxWriteBufferBytes: config.connections.maxWriteBufferBytes,
-    },
-    logger.child({ module: 'transport' }),
-  );
-  const settings: ProxySettings = {
-    upstream: { transport: config.upstream.transport, address: upstreamAddress, port: config.upstream.port },
-    ...addressing(config, transport, upstreamAddress),
-    udpLimits: parserLimits(config, DEFAULT_UDP_LIMITS, config.limits.udpMessageBytes),
-    streamLimits: parserLimits(config, DEFAULT_STREAM_LIMITS, config.limits.streamMessageBytes),
-    maxForwards: config.proxy.maxForwards,
-    recordRoute: config.proxy.recordRoute,
-    maxTransactions: config.proxy.maxTransactions,
-    maxLingeringTransactions: config.proxy.maxLingeringTransactions,
-    answerOptions: config.proxy.answerOptions,
-    maxRegisterExpires: config.proxy.maxRegisterExpires,
-    sessionTimeoutMs: config.proxy.sessionTimeoutMs,
-    maxDialogs: config.proxy.maxDialogs,
-    secret: randomBytes(32),
-    timers: options.timers ?? {
-      ...RFC3261_TIMERS,
-      timerC: config.proxy.inviteTimeoutMs,
-      trying: config.proxy.tryingDelayMs,
-    },
-  };
-  const log = logger.child({ module: 'proxy' });
+  const tls = readTls(config);
+  const location = locateEventsDatabase(config, options.dataDir ?? processDataDirContext());
+  ensureDataDir(location);
   const security = config.security;
   const activity = createMemoryActivityStore({ maxKeys: security.activityKeys });
   const blocks = createMemoryBlockTable({ maxEntries: security.maxBlocks });
   const trust = createMemoryTrustTable({ maxEntries: security.maxTrusted });
   let proxy: SipProxy | undefined;
-  const management = createManagementStack(config.management, config.events, {
-    blocks,
-    log: logger,
-    readings: () => ({
-      transactions: proxy?.transactionCount ?? 0,
-      dialogs: proxy?.dialogCount ?? 0,
-      blocks: blocks.stats().active,
-      transport: transport.stats(),
-      activity: activity.stats(),
-    }),
-  });
-  let inspector: MessageInspector = PASS_ALL;
+  let transport: TransportLayer | undefined;
+  // Throws (SW_ERR_EVENT_STORE_OPEN, naming the file) before anything else is open.
+  const management = createManagementStack(
+    config.management,
+    { ...config.events, database: location.database },
+    {
+      blocks,
+      log: logger,
+      readings: () => ({
+        transactions: proxy?.transactionCount ?? 0,
+        dialogs: proxy?.dialogCount ?? 0,
+        blocks: blocks.stats().active,
+        ...(transport === undefined ? {} : { transport: transport.stats() }),
+        activity: activity.stats(),
+      }),
+    },
+  );
+  let sweep: NodeJS.Timeout | undefined;
   try {
+    transport = await createTransport(
+      {
+        listen: config.listen,
+        ...(tls === undefined ? {} : { tls }),
+        maxUdpMessageBytes: config.limits.udpMessageBytes,
+        udpReceiveBufferBytes: config.limits.udpReceiveBufferBytes,
+        maxStreamMessageBytes: config.limits.streamMessageBytes,
+        maxConnections: config.connections.max,
+        maxConnectionsPerAddress: config.connections.perAddress,
+        idleTimeoutMs: config.connections.idleTimeoutMs,
+        headerTimeoutMs: config.connections.headerTimeoutMs,
+        connectTimeoutMs: config.connections.connectTimeoutMs,
+        maxWriteBufferBytes: config.connections.maxWriteBufferBytes,
+      },
+      logger.child({ module: 'transport' }),
+    );
+    const settings: ProxySettings = {
+      upstream: {
+        transport: config.upstream.transport,
+        address: upstreamAddress,
+        port: config.upstream.port,
+      },
+      ...addressing(config, transport, upstreamAddress),
+      udpLimits: parserLimits(config, DEFAULT_UDP_LIMITS, config.limits.udpMessageBytes),
+      streamLimits: parserLimits(config, DEFAULT_STREAM_LIMITS, config.limits.streamMessageBytes),
+      maxForwards: config.proxy.maxForwards,
+      recordRoute: config.proxy.recordRoute,
+      maxTransactions: config.proxy.maxTransactions,
+      maxLingeringTransactions: config.proxy.maxLingeringTransactions,
+      answerOptions: config.proxy.answerOptions,
+      maxRegisterExpires: config.proxy.maxRegisterExpires,
+      sessionTimeoutMs: config.proxy.sessionTimeoutMs,
+      maxDialogs: config.proxy.maxDialogs,
+      secret: randomBytes(32),
+      timers: options.timers ?? {
+        ...RFC3261_TIMERS,
+        timerC: config.proxy.inviteTimeoutMs,
+        trying: config.proxy.tryingDelayMs,
+      },
+    };
+    let inspector: MessageInspector = PASS_ALL;
+    const metrics = management.metrics;
     if (security.enabled) {
-      const metrics = management.metrics;
       inspector = buildPipeline(
         security,
         { store: activity, blocks, trust, log: logger.child({ module: 'security' }) },
@@ -213,42 +260,43 @@ export async function startGateway(
         { decision: (stage, verdict) => metrics.message(stage, verdict) },
       );
     }
-  } catch (error) {
-    await management.close();
-    await transport.close();
-    throw error;
-  }
-  proxy = new SipProxy(settings, transport, log, inspector);
-  const metrics = management.metrics;
-  const handle = proxy.handle;
-  transport.onMessage((message) => {
-    const started = process.hrtime.bigint();
-    handle(message);
-    metrics.processing(Number(process.hrtime.bigint() - started) / 1e9);
-  });
-  const sweep = setInterval(() => blocks.sweep(Date.now()), 5_000);
-  sweep.unref();
-  let managementAddress: { host: string; port: number } | undefined;
-  try {
-    managementAddress = await management.start();
+    proxy = new SipProxy(settings, transport, logger.child({ module: 'proxy' }), inspector);
+    const handle = proxy.handle;
+    transport.onMessage((message) => {
+      const started = process.hrtime.bigint();
+      handle(message);
+      metrics.processing(Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    sweep = setInterval(() => blocks.sweep(Date.now()), 5_000);
+    sweep.unref();
+    const managementAddress = await management.start();
+    const running = { proxy, transport, sweep };
+    return {
+      proxy: running.proxy,
+      management,
+      managementAddress,
+      eventsDatabase: location.database,
+      listening: () => running.transport.listening(),
+      flushEvents: () => management.flushEvents(),
+      close: async () => {
+        clearInterval(running.sweep);
+        running.proxy.close();
+        try {
+          await running.transport.close();
+        } finally {
+          // Events last: every decision made until the listeners closed is in the store.
+          await management.close();
+        }
+      },
+    };
   } catch (error) {
     clearInterval(sweep);
-    proxy.close();
-    await management.close();
-    await transport.close();
+    proxy?.close();
+    try {
+      await transport?.close();
+    } finally {
+      await management.close();
+    }
     throw error;
   }
-  const running = proxy;
-  return {
-    proxy: running,
-    management,
-    managementAddress,
-    listening: () => transport.listening(),
-    close: async () => {
-      clearInterval(sweep);
-      running.close();
-      await transport.close();
-      await management.close();
-    },
-  };
 }

@@ -3,7 +3,8 @@
  * config sections: the event bus (with its log and SQLite sinks and the event counter), the
  * event store, the metrics registry and, when enabled, the management HTTP API.
  *
- * Order: start() starts the bus's flush timer and the store's pruning, then listens;
+ * Order: creating it opens the store; start() starts the bus's flush timer and the
+ * store's pruning, then listens;
  * close() stops listening, flushes the bus (every open aggregate reported final, so the
  * store has the last counts), then closes the store.
  */
@@ -38,12 +39,20 @@ export interface ManagementStack {
   readonly server: ManagementServer | undefined;
   /** Starts the timers and the API; resolves to the API's bound address, if enabled. */
   start(): Promise<{ host: string; port: number } | undefined>;
+  /**
+   * Reports every open event aggregate as final and writes every waiting row now, without
+   * waiting for anything: for the exits that cannot wait for close() (a fatal error).
+   */
+  flushEvents(): void;
   close(): Promise<void>;
 }
 
+/** The `events` section with its database located (config/data-dir.ts): a file path or `:memory:`. */
+export type LocatedEventsConfig = SipwardenConfig['events'] & { readonly database: string };
+
 export function createManagementStack(
   management: SipwardenConfig['management'],
-  events: SipwardenConfig['events'],
+  events: LocatedEventsConfig,
   deps: ManagementStackDependencies,
 ): ManagementStack {
   const now = deps.now ?? Date.now;
@@ -75,18 +84,24 @@ export function createManagementStack(
     };
   }, 'management');
   if (deps.readings !== undefined) metrics.setProvider(deps.readings, 'gateway');
-  const server = management.enabled
-    ? createManagementServer({
-        host: management.host,
-        port: management.port,
-        blocks: deps.blocks,
-        events: store,
-        metrics,
-        bus,
-        log: deps.log.child({ module: 'api' }),
-        now,
-      })
-    : undefined;
+  let server: ManagementServer | undefined;
+  try {
+    server = management.enabled
+      ? createManagementServer({
+          host: management.host,
+          port: management.port,
+          blocks: deps.blocks,
+          events: store,
+          metrics,
+          bus,
+          log: deps.log.child({ module: 'api' }),
+          now,
+        })
+      : undefined;
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   let started = false;
   let closed = false;
   return {
@@ -101,6 +116,10 @@ export function createManagementStack(
         store.start();
       }
       return server?.listen();
+    },
+    flushEvents() {
+      bus.stop();
+      store.drain();
     },
     async close() {
       if (closed) return;

@@ -139,7 +139,11 @@ const management = z
   })
   .prefault({});
 
-/** The event store: one SQLite file (or `:memory:`), with a retention period. */
+/**
+ * The event store: one SQLite file (or `:memory:`), with a retention period. Absent, the
+ * file is `events.db` in the data directory; a relative path is taken from the data
+ * directory (see config/data-dir.ts).
+ */
 const events = z
   .strictObject({
     database: z
@@ -147,7 +151,7 @@ const events = z
         error: (issue) => (issue.input === undefined ? undefined : 'must be a file path or :memory:'),
       })
       .min(1, { error: 'must be a file path or :memory:' })
-      .default('sipwarden-events.db'),
+      .optional(),
     retentionDays: integer(1, 3650).default(30),
     /** Occurrences of one rule and key within this window become one event with a count. */
     aggregateWindowMs: integer(100, 3_600_000).default(10_000),
@@ -197,6 +201,11 @@ export const configSchema = z
     events,
     security,
     log,
+    // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.
+    dataDir: z
+      .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a directory path') })
+      .min(1, { error: 'must be a directory path' })
+      .optional(),
   })
   .superRefine((config, context) => {
     // A listener repeated would fail at bind time with a less helpful message.

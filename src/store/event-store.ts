@@ -9,8 +9,10 @@
  * per event-loop turn, so the proxy is never held up for more than one chunk (about 10 ms),
  * and at most MAX_PENDING rows wait (beyond that they are counted as dropped). Write
  * failures (disk full, file removed) are logged and counted, never thrown into the bus. Rows older than the retention
- * period, and the oldest beyond `maxRows`, are deleted at start and every hour.
+ * period, and the oldest beyond `maxRows`, are deleted at start and every hour. A file the
+ * store creates is its owner's only (mode 0600), and so are SQLite's -wal and -shm files.
  */
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { EventAction, EventSink, EventType, SecurityEvent } from '../events/types.ts';
 import type { Logger } from '../log/logger.ts';
@@ -162,6 +164,7 @@ export class EventStore implements EventSink, EventReader {
     this.#retentionMs = options.retentionDays * DAY_MS;
     this.#maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
     try {
+      createOwnerOnly(options.database);
       this.#db = new Database(options.database);
     } catch (error) {
       throw new EventStoreError(
@@ -328,6 +331,33 @@ export class EventStore implements EventSink, EventReader {
     this.#db.close();
   }
 }
+
+/**
+ * Creates the database file readable and writable by its owner only, unless it exists (an
+ * existing file keeps the mode its owner gave it). SQLite gives the -wal and -shm files it
+ * creates beside it the mode of the database file, so they are owner-only too.
+ */
+function createOwnerOnly(database: string): void {
+  if (database === ':memory:' || database === '' || database.startsWith('file:')) return;
+  try {
+    closeSync(openSync(database, 'wx', 0o600));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    throw new Error(FILE_ERRORS[code ?? ''] ?? `cannot create the file (${code ?? 'error'})`, {
+      cause: error,
+    });
+  }
+}
+
+const FILE_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'the directory does not exist',
+  ENOTDIR: 'a part of the path is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+  EISDIR: 'it is a directory',
+};
 
 export function createEventStore(options: EventStoreOptions): EventStore {
   return new EventStore(options);

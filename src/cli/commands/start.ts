@@ -1,9 +1,14 @@
 /**
  * `sipwarden start`: loads the configuration (a file, or the embedded defaults), applies
  * the command-line overrides, starts the gateway and runs until SIGINT or SIGTERM.
+ * SIGHUP is logged and ignored until reloading exists. Every exit writes the pending events:
+ * a stop through close(), a fatal error or an overlong stop through flushEvents().
  */
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { applyOverrides } from '../../config/apply-overrides.ts';
+import { MEMORY_DATABASE } from '../../config/data-dir.ts';
 import { defaultConfig, loadConfigFile } from '../../config/load-config.ts';
 import type { SipwardenConfig } from '../../config/schema.ts';
 import type { Gateway } from '../../gateway.ts';
@@ -11,6 +16,7 @@ import { createLogger } from '../../log/create-logger.ts';
 import type { Logger } from '../../log/logger.ts';
 import { CliError, configError, EXIT_FAILURE } from '../cli-error.ts';
 import { describeStartError } from '../describe-start-error.ts';
+import { securityIssues } from '../security-issues.ts';
 
 interface StartOptions {
   readonly config?: string;
@@ -37,7 +43,10 @@ export function registerStart(program: Command): void {
     .option('--upstream <host:port>', 'forward to this upstream (keeps the configured transport)')
     .option('--log-level <level>', 'trace, debug, info, warn, error or fatal')
     .option('--management <host:port|off>', 'where the management API listens, or off')
-    .option('--events-db <file>', 'the event store file, or :memory:')
+    .option(
+      '--events-db <file>',
+      'the event store file, or :memory: (default: events.db in the data directory)',
+    )
     .action((options: StartOptions) => start(options));
 }
 
@@ -49,17 +58,42 @@ async function start(options: StartOptions): Promise<void> {
     ...(options.upstream === undefined ? {} : { upstream: options.upstream }),
     ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
     ...(options.management === undefined ? {} : { management: options.management }),
-    ...(options.eventsDb === undefined ? {} : { eventsDatabase: options.eventsDb }),
+    // A file named on the command line is the working directory's, not the data directory's.
+    ...(options.eventsDb === undefined
+      ? {}
+      : {
+          eventsDatabase: options.eventsDb === MEMORY_DATABASE ? options.eventsDb : resolve(options.eventsDb),
+        }),
   });
   if (!result.ok) throw configError(result.errors);
   const config = result.config;
+  // A stage's settings are configuration too: refused as check-config refuses them (exit 2),
+  // before anything is opened.
+  const issues = securityIssues(config);
+  if (issues.length > 0) throw configError(issues);
   const logger = createLogger({ level: config.log.level });
 
+  // The conventional reload signal; until reloading exists it must not end the process,
+  // which is Node's default for SIGHUP. (A signal listener does not keep the process alive.)
+  process.on('SIGHUP', () => {
+    logger.warn(
+      { signal: 'SIGHUP' },
+      'sipwarden: reload is not supported yet; restart it to apply configuration changes',
+    );
+  });
   let gateway: Gateway;
   try {
     // Loaded here, not at the top: the other commands need none of the proxy.
     const { startGateway } = await import('../../gateway.ts');
-    gateway = await startGateway(config, logger);
+    gateway = await startGateway(config, logger, {
+      dataDir: {
+        ...(options.config === undefined ? {} : { configFile: options.config }),
+        env: process.env,
+        uid: process.getuid?.(),
+        home: homedir(),
+        cwd: process.cwd(),
+      },
+    });
   } catch (error) {
     const reason = describeStartError(error);
     logger.fatal({ err: error }, `sipwarden cannot start: ${reason}`);
@@ -67,17 +101,28 @@ async function start(options: StartOptions): Promise<void> {
   }
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'sipwarden stopped by an unexpected error');
-    process.exit(EXIT_FAILURE);
+    exitNow(gateway, logger, EXIT_FAILURE);
   });
   logger.info(
     {
       listening: gateway.listening(),
       upstream: upstreamOf(config),
       ...(gateway.managementAddress ? { management: gateway.managementAddress } : {}),
+      eventsDatabase: gateway.eventsDatabase,
     },
     'sipwarden listening',
   );
   stopOnSignals(gateway, logger);
+}
+
+/** Exits without waiting for close(): writes the pending events first, whatever else failed. */
+function exitNow(gateway: Gateway, logger: Logger, code: number): never {
+  try {
+    gateway.flushEvents();
+  } catch (error) {
+    logger.error({ err: error }, 'sipwarden: cannot write the pending events');
+  }
+  process.exit(code);
 }
 
 function upstreamOf(config: SipwardenConfig): Record<string, unknown> {
@@ -90,13 +135,13 @@ function stopOnSignals(gateway: Gateway, logger: Logger): void {
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
       logger.warn({ signal }, 'sipwarden: second signal, exiting now');
-      process.exit(EXIT_FAILURE);
+      exitNow(gateway, logger, EXIT_FAILURE);
     }
     stopping = true;
     logger.info({ signal }, 'sipwarden stopping');
     setTimeout(() => {
       logger.error({ graceMs: STOP_GRACE_MS }, 'sipwarden did not stop in time, exiting');
-      process.exit(EXIT_FAILURE);
+      exitNow(gateway, logger, EXIT_FAILURE);
     }, STOP_GRACE_MS).unref();
     gateway.close().then(
       () => {
@@ -105,7 +150,7 @@ function stopOnSignals(gateway: Gateway, logger: Logger): void {
       },
       (error: unknown) => {
         logger.error({ err: error }, 'sipwarden did not stop cleanly');
-        process.exit(EXIT_FAILURE);
+        exitNow(gateway, logger, EXIT_FAILURE);
       },
     );
   };

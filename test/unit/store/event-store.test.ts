@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -224,4 +224,37 @@ test('writes after close are ignored and queries after close are a typed error',
   store.close();
   assert.doesNotThrow(() => store.write([event()]));
   assert.throws(() => store.query({}), { code: 'SW_ERR_EVENT_STORE_CLOSED' });
+});
+
+test('a database file the store creates is its owner’s only, and so are its -wal and -shm files', () => {
+  const file = join(scratch, 'private.db');
+  const store = createEventStore({ database: file, retentionDays: 30 });
+  try {
+    store.write([event()]);
+    // Open in WAL mode with a write done: SQLite has made both companion files.
+    for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+      assert.equal((statSync(path).mode & 0o777).toString(8), '600', path);
+    }
+  } finally {
+    store.close();
+  }
+});
+
+test('an existing database file keeps the mode its owner gave it', () => {
+  const file = join(scratch, 'shared.db');
+  writeFileSync(file, '');
+  chmodSync(file, 0o640);
+  const store = createEventStore({ database: file, retentionDays: 30 });
+  store.close();
+  assert.equal((statSync(file).mode & 0o777).toString(8), '640');
+});
+
+test('a database in a directory that does not exist names the file and says why', () => {
+  const file = join(scratch, 'no-such-dir', 'events.db');
+  assert.throws(
+    () => createEventStore({ database: file, retentionDays: 30 }),
+    (error: unknown) =>
+      error instanceof EventStoreError &&
+      error.message === `events.database: cannot open ${file}: the directory does not exist`,
+  );
 });
