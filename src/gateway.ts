@@ -152,7 +152,6 @@ export async function startGateway(
     {
       listen: config.listen,
       ...(config.tls ? { tls: readTls(config)! } : {}),
-      maxUdpMessageBytes: config.limits.udpMessageBytes,
       udpReceiveBufferBytes: config.limits.udpReceiveBufferBytes,
       maxStreamMessageBytes: config.limits.streamMessageBytes,
       maxConnections: config.connections.max,
