@@ -277,7 +277,7 @@ export class SipProxy {
 
   #onRequest(request: SipRequest, flow: Flow, direction: Direction): void {
     const topVia = request.via[0]!;
-    const serverKey = serverTransactionKey(request, topVia);
+    const serverKey = serverTransactionKey(request, topVia, flow);
 
     if (request.method === 'ACK') return this.#onAck(request, flow, serverKey, direction);
     if (this.#absorbed(serverKey)) return;
@@ -629,7 +629,7 @@ export class SipProxy {
 
   #onCancel(cancel: SipRequest, flow: Flow, topVia: Via): void {
     // RFC 3261 9.2 and 16.10: CANCEL matches the INVITE with the same branch and sent-by.
-    const inviteKey = serverTransactionKey(cancel, topVia, 'INVITE');
+    const inviteKey = serverTransactionKey(cancel, topVia, flow, 'INVITE');
     const invite = this.#byServerKey.get(inviteKey);
     if (!invite) {
       // An INVITE already answered 2xx still exists (RFC 6026 Accepted): the CANCEL gets its 200 and does nothing.
@@ -798,15 +798,24 @@ export class SipProxy {
  * RFC 3261 16.6 item 8 hashes the top Via too; a looped request arrives with our Via on
  * top instead, so the hash leaves Via out and keeps the fields that decide routing.
  */
-/** RFC 3261 17.2.3: branch, sent-by and method (ACK matches INVITE); RFC 2543 peers fall back to the request's identity. */
-function serverTransactionKey(request: SipRequest, topVia: Via, methodOverride?: string): string {
+/**
+ * RFC 3261 17.2.3: branch, sent-by and method (ACK matches INVITE); RFC 2543 peers fall back
+ * to the request's identity. The flow it arrived on is part of the key: a retransmission
+ * comes over the same one, and a request with the same Via over another transport or from
+ * another source is a transaction of its own, answered over its own connection (RFC 3261
+ * 18.2.2), never absorbed into one whose answers go elsewhere (a TCP request sent after the
+ * same bytes over UDP got no answer at all). A third party cannot claim or pre-empt a
+ * transaction by copying its branch either.
+ */
+function serverTransactionKey(request: SipRequest, topVia: Via, flow: Flow, methodOverride?: string): string {
   const method = methodOverride ?? (request.method === 'ACK' ? 'INVITE' : request.method);
   const sentBy = `${topVia.host}:${topVia.port ?? ''}`;
+  const source = `${flow.transport}|${flow.remoteAddress}|${flow.remotePort}`;
   const branch = topVia.branch;
-  if (branch?.startsWith(MAGIC_COOKIE)) return `${branch}|${sentBy}|${method}`;
+  if (branch?.startsWith(MAGIC_COOKIE)) return `${branch}|${sentBy}|${method}|${source}`;
   // RFC 3261 17.2.3 fallback for RFC 2543 requests: Request-URI, tags, Call-ID, CSeq number, top Via.
   const fromTag = request.from.params.get('tag') ?? '';
-  return `2543|${request.uriText}|${fromTag}|${request.callId}|${request.cseq.seq}|${sentBy}|${method}`;
+  return `2543|${request.uriText}|${fromTag}|${request.callId}|${request.cseq.seq}|${sentBy}|${method}|${source}`;
 }
 
 function loopFields(request: SipRequest): string[] {

@@ -11,7 +11,7 @@ import { defaultConfig } from '../../../src/config/load-config.ts';
 import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
-import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
+import { answer, header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 const TEST_TIMERS = { T1: 20, T2: 80, T4: 100, timerC: 5000 };
 
@@ -75,6 +75,14 @@ async function tcpClient(): Promise<{ socket: Socket; text: () => string; closed
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   return { socket, text: () => received, closed };
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 describe('refusals answered as documented', () => {
@@ -186,5 +194,22 @@ describe('refusals answered as documented', () => {
     assert.match(startLine(reply), /^SIP\/2\.0 400 /);
     assert.equal(header(reply, 'call-id'), header(sent, 'call-id'));
     assert.match(header(reply, 'warning') ?? '', /^399 sipwarden "Content-Length/);
+  });
+
+  test('a request over TCP with the Via of an earlier one over UDP is answered over TCP (RFC 3261 18.2.2)', async () => {
+    // The same bytes, first as a datagram: its transaction must not swallow the TCP copy.
+    const sent = request();
+    client.send(sent, udpPort);
+    const first = await upstream.next(sameCall(sent));
+    upstream.send(answer(first, 200, 'OK'), udpPort);
+    await client.next(sameCall(sent));
+    const tcp = await tcpClient();
+    tcp.socket.write(sent);
+    const second = await upstream.next(sameCall(sent));
+    upstream.send(answer(second, 202, 'Accepted'), udpPort);
+    await waitFor(() => tcp.text().includes('SIP/2.0 202 Accepted'));
+    tcp.socket.destroy();
+    // And the datagram's client heard nothing more.
+    assert.equal(await client.count(sameCall(sent), 100), 0);
   });
 });
