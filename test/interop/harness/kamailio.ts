@@ -9,6 +9,8 @@
  *   limiting (pike) and sanity checks in front.
  * - `tls`: tls.cfg, listens on UDP and relays over TLS to the upstream (tls module, with
  *   certificate verification off for the test's self-signed certificate).
+ * - `answer-all`: answer-all.cfg, a stateless UAS that answers every request but ACK with
+ *   "200 Answered By Upstream" and logs its Call-ID (the `upstream` option is not used).
  *
  * One worker per transport (children=1, tcp_children=1 in the configs), in the foreground
  * (-DD: no daemon, still forks its workers), logging to stderr (-E), small fixed memory
@@ -27,7 +29,7 @@ import { tempDir } from './workdir.ts';
 export const KAMAILIO_CONFIG_DIR = join(import.meta.dirname, '..', 'kamailio');
 export const KAMAILIO_BIN = process.env.KAMAILIO_BIN ?? 'kamailio';
 
-export type KamailioVariant = 'proxy' | 'proxy-secure' | 'tls';
+export type KamailioVariant = 'proxy' | 'proxy-secure' | 'tls' | 'answer-all';
 export type SipTransport = 'udp' | 'tcp' | 'tls';
 
 export interface KamailioOptions {
