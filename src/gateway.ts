@@ -213,7 +213,6 @@ export async function startGateway(
       {
         listen: config.listen,
         ...(tls === undefined ? {} : { tls }),
-        maxUdpMessageBytes: config.limits.udpMessageBytes,
         udpReceiveBufferBytes: config.limits.udpReceiveBufferBytes,
         maxStreamMessageBytes: config.limits.streamMessageBytes,
         maxConnections: config.connections.max,

@@ -82,7 +82,8 @@ const advertise = z.strictObject({ host });
 const limits = z
   .strictObject({
     udpMessageBytes: integer(512, MAX_UDP_PAYLOAD).default(6048),
-    streamMessageBytes: integer(512, 16 * 1024 * 1024).default(65535),
+    // The field's 6048 bytes on streams too: a transport is no reason to accept a larger message.
+    streamMessageBytes: integer(512, 16 * 1024 * 1024).default(6048),
     headerLines: integer(8, 4096).default(256),
     tokenBytes: integer(16, 65535).default(1024),
     bodyBytes: integer(1, 16 * 1024 * 1024).default(4000),

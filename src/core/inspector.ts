@@ -72,8 +72,16 @@ export interface OutcomeContext {
 export interface MessageInspector {
   /** Before parsing: the cheapest checks (block list, budgets, size). Synchronous by design. */
   admit(packet: PacketContext): Verdict;
-  /** A message that failed to parse or validate. */
-  malformed(packet: PacketContext, error: Pick<SipParseError, 'code' | 'status' | 'reason'>): Verdict;
+  /**
+   * A message that failed to parse, frame or validate. `answerable` says whether the core
+   * can answer it (a request, not an ACK, with a Via, From, To, Call-ID and CSeq it can copy):
+   * unless a stage drops it, it then gets `error.status`; otherwise it is dropped.
+   */
+  malformed(
+    packet: PacketContext,
+    error: Pick<SipParseError, 'code' | 'status' | 'reason'>,
+    answerable: boolean,
+  ): Verdict;
   /** A parsed, valid request about to be processed (not a retransmission, not a hop-by-hop ACK). */
   inspectRequest(context: RequestContext): Verdict | Promise<Verdict>;
   /** A response from the target, before it is forwarded (the final one and provisional ones). */

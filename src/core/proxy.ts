@@ -2,11 +2,12 @@ import type { Logger } from '../log/logger.ts';
 import { appendHeader, prependHeader, removeFirstValue, setHeader } from '../sip/edit.ts';
 import { formatVia } from '../sip/headers/via.ts';
 import type { ParserLimits } from '../sip/limits.ts';
-import type { SipRequest, SipResponse, SipUri, Via } from '../sip/message.ts';
-import { parseMessage } from '../sip/parse.ts';
+import type { SipMessage, SipRequest, SipResponse, SipUri, Via } from '../sip/message.ts';
+import { type PartialMessage, parseMessage } from '../sip/parse.ts';
 import { createResponse, createResponseFromPartial } from '../sip/response.ts';
 import { serializeMessage } from '../sip/serialize.ts';
 import { validateMessage } from '../sip/validate.ts';
+import { warningHeader } from '../sip/warning.ts';
 import type { Flow, InboundMessage, SendTarget, TransportLayer, TransportName } from '../transport/types.ts';
 import { detach } from '../util/detach.ts';
 import { StringTable } from '../util/string-table.ts';
@@ -219,15 +220,25 @@ export class SipProxy {
     if (admitted.action === 'drop') return;
     const limits = flow.transport === 'udp' ? this.#settings.udpLimits : this.#settings.streamLimits;
     const parsed = parseMessage(inbound.data, limits);
-    if (!parsed.ok) {
+    if (!parsed.ok || inbound.framingError !== undefined) {
       this.stats.malformed++;
-      const error = parsed.error;
+      // A stream message that could not be framed: its head was read only to answer it.
+      const error = inbound.framingError ?? (parsed.ok ? undefined : parsed.error)!;
+      const partial: PartialMessage | undefined = parsed.ok ? partialOf(parsed.message) : parsed.partial;
+      // A malformed request gets the error's status (400, 513...) with a Warning saying what
+      // was wrong (RFC 3261 20.43), built from the fields that can be read; a request that
+      // cannot be answered, and a malformed response, is dropped.
+      const answer =
+        partial === undefined
+          ? undefined
+          : createResponseFromPartial(partial, error.status, error.reason, {
+              headers: [warningHeader(error.reason)],
+            });
       this.#log.debug({ code: error.code, reason: error.reason, flow }, 'malformed message');
-      if (this.#inspector.malformed(packet, error).action === 'drop') return;
-      // A malformed request gets 400 (or the error's status) when we can address it; a malformed response is dropped.
-      if (parsed.partial?.kind === 'request' && parsed.partial.method !== 'ACK') {
-        const answer = createResponseFromPartial(parsed.partial, error.status, error.reason);
-        if (answer) this.#send(flowTarget(flow), answer);
+      if (this.#inspector.malformed(packet, error, answer !== undefined).action === 'drop') return;
+      if (answer !== undefined) {
+        this.stats.rejected++;
+        this.#send(flowTarget(flow), answer);
       }
       return;
     }
@@ -240,10 +251,11 @@ export class SipProxy {
     if (!verdict.ok) {
       this.stats.malformed++;
       this.#log.debug({ code: verdict.code, reason: verdict.reason, flow }, 'invalid message');
-      if (this.#inspector.malformed(packet, verdict).action === 'drop') return;
-      if (message.kind === 'request' && message.method !== 'ACK') {
+      const answerable = message.kind === 'request' && message.method !== 'ACK';
+      if (this.#inspector.malformed(packet, verdict, answerable).action === 'drop') return;
+      if (answerable) {
         // RFC 3261 20.43: a Warning says what was wrong, for the engineer reading a trace.
-        this.#reply(message, flow, verdict.status, verdict.reason, [warning(verdict.reason)]);
+        this.#reply(message, flow, verdict.status, verdict.reason, [warningHeader(verdict.reason)]);
       }
       return;
     }
@@ -265,7 +277,7 @@ export class SipProxy {
 
   #onRequest(request: SipRequest, flow: Flow, direction: Direction): void {
     const topVia = request.via[0]!;
-    const serverKey = serverTransactionKey(request, topVia);
+    const serverKey = serverTransactionKey(request, topVia, flow);
 
     if (request.method === 'ACK') return this.#onAck(request, flow, serverKey, direction);
     if (this.#absorbed(serverKey)) return;
@@ -632,7 +644,7 @@ export class SipProxy {
 
   #onCancel(cancel: SipRequest, flow: Flow, topVia: Via): void {
     // RFC 3261 9.2 and 16.10: CANCEL matches the INVITE with the same branch and sent-by.
-    const inviteKey = serverTransactionKey(cancel, topVia, 'INVITE');
+    const inviteKey = serverTransactionKey(cancel, topVia, flow, 'INVITE');
     const invite = this.#byServerKey.get(inviteKey);
     if (!invite) {
       // An INVITE already answered 2xx still exists (RFC 6026 Accepted): the CANCEL gets its 200 and does nothing.
@@ -801,15 +813,24 @@ export class SipProxy {
  * RFC 3261 16.6 item 8 hashes the top Via too; a looped request arrives with our Via on
  * top instead, so the hash leaves Via out and keeps the fields that decide routing.
  */
-/** RFC 3261 17.2.3: branch, sent-by and method (ACK matches INVITE); RFC 2543 peers fall back to the request's identity. */
-function serverTransactionKey(request: SipRequest, topVia: Via, methodOverride?: string): string {
+/**
+ * RFC 3261 17.2.3: branch, sent-by and method (ACK matches INVITE); RFC 2543 peers fall back
+ * to the request's identity. The flow it arrived on is part of the key: a retransmission
+ * comes over the same one, and a request with the same Via over another transport or from
+ * another source is a transaction of its own, answered over its own connection (RFC 3261
+ * 18.2.2), never absorbed into one whose answers go elsewhere (a TCP request sent after the
+ * same bytes over UDP got no answer at all). A third party cannot claim or pre-empt a
+ * transaction by copying its branch either.
+ */
+function serverTransactionKey(request: SipRequest, topVia: Via, flow: Flow, methodOverride?: string): string {
   const method = methodOverride ?? (request.method === 'ACK' ? 'INVITE' : request.method);
   const sentBy = `${topVia.host}:${topVia.port ?? ''}`;
+  const source = `${flow.transport}|${flow.remoteAddress}|${flow.remotePort}`;
   const branch = topVia.branch;
-  if (branch?.startsWith(MAGIC_COOKIE)) return `${branch}|${sentBy}|${method}`;
+  if (branch?.startsWith(MAGIC_COOKIE)) return `${branch}|${sentBy}|${method}|${source}`;
   // RFC 3261 17.2.3 fallback for RFC 2543 requests: Request-URI, tags, Call-ID, CSeq number, top Via.
   const fromTag = request.from.params.get('tag') ?? '';
-  return `2543|${request.uriText}|${fromTag}|${request.callId}|${request.cseq.seq}|${sentBy}|${method}`;
+  return `2543|${request.uriText}|${fromTag}|${request.callId}|${request.cseq.seq}|${sentBy}|${method}|${source}`;
 }
 
 function loopFields(request: SipRequest): string[] {
@@ -886,7 +907,9 @@ function identityOf(request: SipRequest): string {
   return request.from.uriText.toLowerCase();
 }
 
-/** `Warning: 399 sipwarden "..."`: our own words, quoted-string safe. */
-function warning(reason: string): { name: string; value: string } {
-  return { name: 'Warning', value: `399 sipwarden "${reason.replace(/["\\\r\n]/g, "'")}"` };
+/** A parsed message seen as the fields an answer is built from (a framed stream message's head). */
+function partialOf(message: SipMessage): PartialMessage {
+  return message.kind === 'request'
+    ? { kind: 'request', method: message.method, headers: message.headers }
+    : { kind: 'response', headers: message.headers };
 }

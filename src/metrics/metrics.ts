@@ -43,11 +43,6 @@ export const PROCESSING_BUCKETS = [
 const TRANSPORT_COUNTERS = [
   ['udpDatagramsIn', 'sipwarden_transport_udp_datagrams_total', 'UDP datagrams received'],
   ['streamMessagesIn', 'sipwarden_transport_stream_messages_total', 'messages received over TCP or TLS'],
-  [
-    'udpDatagramsDropped',
-    'sipwarden_transport_udp_datagrams_dropped_total',
-    'oversized UDP datagrams dropped',
-  ],
   ['keepAlivesIn', 'sipwarden_transport_keepalives_total', 'CRLF keep-alives received'],
   ['sendFailures', 'sipwarden_transport_send_failures_total', 'messages that could not be sent'],
   ['framingErrors', 'sipwarden_transport_framing_errors_total', 'stream framing errors'],

@@ -93,25 +93,36 @@ export class SecurityPipeline implements MessageInspector {
     return PASS;
   }
 
-  malformed(packet: PacketContext, error: Pick<SipParseError, 'code' | 'status' | 'reason'>): Verdict {
+  malformed(
+    packet: PacketContext,
+    error: Pick<SipParseError, 'code' | 'status' | 'reason'>,
+    answerable: boolean,
+  ): Verdict {
     const now = this.#now();
+    let result: Verdict = PASS;
+    for (const stage of this.#malformedStages) {
+      const verdict = this.#call(stage, () => stage.malformed!(packet, error, now));
+      const applied = this.#apply(stage, verdict, packet.flow.remoteAddress, now);
+      if (applied) {
+        result = applied;
+        break;
+      }
+    }
+    // The event says what happens to the message: answered with the error's status, or
+    // dropped (nothing to build an answer from, or a stage dropped it).
+    const answered = answerable && result.action !== 'drop';
     this.#options.events.emit(
       eventFor(packet.flow, {
         type: 'malformed',
         stage: 'parse',
         rule: error.code,
-        action: 'reject',
+        action: answered ? 'reject' : 'drop',
         reason: error.reason,
-        status: error.status,
+        ...(answered ? { status: error.status } : {}),
       }),
       now,
     );
-    for (const stage of this.#malformedStages) {
-      const verdict = this.#call(stage, () => stage.malformed!(packet, error, now));
-      const result = this.#apply(stage, verdict, packet.flow.remoteAddress, now);
-      if (result) return result;
-    }
-    return PASS;
+    return result;
   }
 
   inspectRequest(context: RequestContext): Verdict | Promise<Verdict> {

@@ -12,3 +12,4 @@ export * from './response.ts';
 export * from './serialize.ts';
 export { formatSipUri, formatUri, isSipUri, isTelUri, parseUri } from './uri.ts';
 export * from './validate.ts';
+export { warningHeader } from './warning.ts';

@@ -1,7 +1,8 @@
 /**
  * Parser limits: every buffer, list and token the parser reads is bounded by one of these.
- * Defaults follow the field (DESIGN.md): 6048 bytes per UDP message, 1024 bytes per header
- * parameter, 4000 bytes of body.
+ * Defaults follow the field (DESIGN.md): 6048 bytes per message on every transport (a
+ * stream is no reason to accept a larger one), 1024 bytes per header parameter, 4000 bytes
+ * of body.
  */
 export interface ParserLimits {
   /** Largest message accepted (start line, headers and body). */
@@ -28,9 +29,9 @@ export const DEFAULT_UDP_LIMITS: ParserLimits = Object.freeze({
 });
 
 export const DEFAULT_STREAM_LIMITS: ParserLimits = Object.freeze({
-  maxMessageBytes: 65535,
+  maxMessageBytes: 6048,
   maxHeaderLines: 256,
   maxTokenBytes: 1024,
-  maxBodyBytes: 16384,
+  maxBodyBytes: 4000,
   requireContentLength: true,
 });

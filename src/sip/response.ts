@@ -6,7 +6,6 @@ import { SipParseError } from './errors.ts';
 import { canonicalName, longName } from './header-names.ts';
 import { parseCSeq } from './headers/cseq.ts';
 import { parseNameAddr } from './headers/name-addr.ts';
-import { isCallId } from './headers/scalar.ts';
 import { parseViaValues } from './headers/via.ts';
 import type { HeaderField, NameAddr, SipRequest, SipResponse } from './message.ts';
 import type { PartialMessage } from './parse.ts';
@@ -172,15 +171,24 @@ export function createResponse(
 }
 
 /**
- * Answers a request that failed to parse, from the fields that could be read. Returns
- * undefined when Via, From, To, Call-ID or CSeq cannot be copied safely (then the request
- * is dropped), and for ACK (never answered, RFC 3261 17.2.1) and responses.
+ * Answers a request that failed to parse, from the fields that could be read (RFC 3261
+ * 8.2.6.2: Via, From, To, Call-ID and CSeq copied from the request). A field the message
+ * repeats is copied from its first value; one that does not parse is copied as it came, when
+ * it is printable text: the sender matches the answer by Via branch and CSeq, and a 400 that
+ * says what was wrong serves it better than silence. Returns undefined only when no answer
+ * can be built: no Via, or one that does not parse (nowhere to match the answer to), a
+ * missing From, To, Call-ID or CSeq, a field holding control characters, and for ACK
+ * (never answered, RFC 3261 17.2.1) and responses.
  */
 export function createResponseFromPartial(
   partial: PartialMessage,
   status: number,
   reason: string,
-  options?: { readonly toTag?: string },
+  options?: {
+    readonly toTag?: string;
+    /** Extra header fields (a Warning), written after the copied ones. */
+    readonly headers?: readonly { readonly name: string; readonly value: string }[];
+  },
 ): Buffer | undefined {
   if (partial.kind !== 'request' || partial.method === 'ACK') return undefined;
   if (!Number.isInteger(status) || status < 300 || status > 699) return undefined;
@@ -189,7 +197,6 @@ export function createResponseFromPartial(
   let to: HeaderField | undefined;
   let callId: HeaderField | undefined;
   let cseq: HeaderField | undefined;
-  let toHasTag = false;
   for (const h of partial.headers) {
     switch (h.name) {
       case 'via':
@@ -197,34 +204,35 @@ export function createResponseFromPartial(
         vias += line(h);
         break;
       case 'from':
-        if (from !== undefined || parseNameAddr(h.value) instanceof SipParseError) return undefined;
-        from = h;
+        from ??= h;
         break;
-      case 'to': {
-        const r = parseNameAddr(h.value);
-        if (to !== undefined || r instanceof SipParseError) return undefined;
-        toHasTag = r.params.has('tag');
-        to = h;
+      case 'to':
+        to ??= h;
         break;
-      }
       case 'call-id':
-        if (callId !== undefined || !isCallId(h.value)) return undefined;
-        callId = h;
+        callId ??= h;
         break;
-      case 'cseq': {
-        const r = parseCSeq(h.value);
-        if (cseq !== undefined || r instanceof SipParseError || r.method === 'ACK') return undefined;
-        cseq = h;
+      case 'cseq':
+        cseq ??= h;
         break;
-      }
     }
   }
   if (vias === '' || from === undefined || to === undefined || callId === undefined || cseq === undefined)
     return undefined;
+  if (!copyable(from) || !copyable(to) || !copyable(callId) || !copyable(cseq)) return undefined;
+  // An ACK is never answered, whatever its start line says (a CSeq that does not parse is judged by its last word).
+  const parsedCSeq = parseCSeq(cseq.value);
+  const cseqMethod =
+    parsedCSeq instanceof SipParseError ? cseq.value.trim().split(/\s+/).pop() : parsedCSeq.method;
+  if (cseqMethod === 'ACK') return undefined;
+  // RFC 3261 8.2.6.2: our To tag, added only to a To we could read and that has none.
+  const parsedTo = parseNameAddr(to.value);
   const toLine =
-    options?.toTag !== undefined && !toHasTag
+    options?.toTag !== undefined && !(parsedTo instanceof SipParseError) && !parsedTo.params.has('tag')
       ? 'To: ' + to.value + ';tag=' + options.toTag + '\r\n'
       : line(to);
+  let extra = '';
+  for (const h of options?.headers ?? []) extra += canonicalName(longName(h.name)) + ': ' + h.value + '\r\n';
   const text =
     'SIP/2.0 ' +
     status +
@@ -236,8 +244,28 @@ export function createResponseFromPartial(
     toLine +
     line(callId) +
     line(cseq) +
+    extra +
     'Content-Length: 0\r\n\r\n';
   return Buffer.from(text, 'latin1');
+}
+
+/** A field that can be written back as it came: its line holds no control character but HTAB. */
+function copyable(h: HeaderField): boolean {
+  const text = h.raw ?? h.value;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    // A folded field's raw text holds CRLF followed by whitespace: a continuation, kept as is.
+    if (c === 0x0d && text.charCodeAt(k + 1) === 0x0a) {
+      const next = text.charCodeAt(k + 2);
+      if (next === 0x20 || next === 0x09) {
+        k++;
+        continue;
+      }
+      return false;
+    }
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
 }
 
 function line(h: HeaderField): string {

@@ -11,7 +11,7 @@ import {
 import type { Logger } from '../log/logger.ts';
 import { addressFamily, isWildcard, mapIpv4, normalizeAddress } from './address.ts';
 import { ConnectionTable, remoteKey } from './connection-table.ts';
-import { type SendFailureReason, TransportError } from './errors.ts';
+import { type SendFailureReason, TRANSPORT_ERRORS, TransportError } from './errors.ts';
 import { resolveLimits, type TlsOptions, type TransportLimits, type TransportOptions } from './options.ts';
 import { type CloseReason, type ConnectionOwner, StreamConnection } from './stream-connection.ts';
 import type { FramingError } from './stream-framer.ts';
@@ -66,7 +66,6 @@ interface StreamListener {
 
 interface Counters {
   udpDatagramsIn: number;
-  udpDatagramsDropped: number;
   keepAlivesIn: number;
   streamMessagesIn: number;
   sendFailures: number;
@@ -134,7 +133,6 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
   #closing: Promise<void> | undefined;
   readonly #counters: Counters = {
     udpDatagramsIn: 0,
-    udpDatagramsDropped: 0,
     keepAlivesIn: 0,
     streamMessagesIn: 0,
     sendFailures: 0,
@@ -267,10 +265,8 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
   }
 
   #receiveDatagram(endpoint: UdpEndpoint, data: Buffer, address: string, port: number): void {
-    if (data.length > this.#limits.maxUdpMessageBytes) {
-      this.#counters.udpDatagramsDropped++;
-      return;
-    }
+    // Delivered whatever its size (UDP bounds it at 65,507 bytes): the SIP layer reads no
+    // more than its limit and answers an oversized request 513 when its head can be read.
     // RFC 5626 section 3.5.1 / 4.4.1: a datagram of only CRLFs is a keep-alive, not a message.
     if (isOnlyLineBreaks(data)) {
       this.#counters.keepAlivesIn++;
@@ -402,7 +398,8 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
 
   framingError(connection: StreamConnection, error: FramingError): void {
     this.#counters.framingErrors++;
-    this.#logger.info(
+    // Reported through the SIP layer (an event, aggregated): one log line per bad stream would let traffic grow the log.
+    this.#logger.debug(
       {
         transport: connection.transport,
         connectionId: connection.id,
@@ -413,6 +410,15 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
       },
       'closing connection: stream cannot be framed',
     );
+    // The message's head goes up so that the request can be answered (513, 400) on this
+    // connection before it closes (RFC 3261 18.2.2: responses go back over the connection).
+    if (error.head !== undefined && error.head.length > 0) {
+      this.#deliver({
+        flow: connection.flow,
+        data: error.head,
+        framingError: { code: error.code, status: TRANSPORT_ERRORS[error.code].status, reason: error.detail },
+      });
+    }
   }
 
   closed(connection: StreamConnection, reason: CloseReason, error: Error | undefined): void {

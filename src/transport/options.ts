@@ -23,8 +23,6 @@ export interface TlsOptions {
 }
 
 export interface TransportLimits {
-  /** Larger inbound datagrams are dropped and counted (6048: the figure common in the field). */
-  readonly maxUdpMessageBytes: number;
   /** Headers plus body of one message on a stream. */
   readonly maxStreamMessageBytes: number;
   /** Bytes of a message on a stream before the CRLFCRLF that ends its headers must be seen. */
@@ -59,8 +57,7 @@ export interface TransportOptions extends Partial<TransportLimits> {
 }
 
 export const DEFAULT_TRANSPORT_OPTIONS: Readonly<TransportLimits> = Object.freeze({
-  maxUdpMessageBytes: 6048,
-  maxStreamMessageBytes: 65535,
+  maxStreamMessageBytes: 6048,
   maxStreamHeaderBytes: 16384,
   maxConnections: 4096,
   maxConnectionsPerAddress: 64,
@@ -75,10 +72,14 @@ export const DEFAULT_TRANSPORT_OPTIONS: Readonly<TransportLimits> = Object.freez
 
 /** The limits in force: defaults overlaid with the caller's settings. */
 export function resolveLimits(options: TransportOptions): TransportLimits {
+  const maxStreamMessageBytes =
+    options.maxStreamMessageBytes ?? DEFAULT_TRANSPORT_OPTIONS.maxStreamMessageBytes;
   const limits: TransportLimits = {
-    maxUdpMessageBytes: options.maxUdpMessageBytes ?? DEFAULT_TRANSPORT_OPTIONS.maxUdpMessageBytes,
-    maxStreamMessageBytes: options.maxStreamMessageBytes ?? DEFAULT_TRANSPORT_OPTIONS.maxStreamMessageBytes,
-    maxStreamHeaderBytes: options.maxStreamHeaderBytes ?? DEFAULT_TRANSPORT_OPTIONS.maxStreamHeaderBytes,
+    maxStreamMessageBytes,
+    // Headers may take the whole message, never more.
+    maxStreamHeaderBytes:
+      options.maxStreamHeaderBytes ??
+      Math.min(DEFAULT_TRANSPORT_OPTIONS.maxStreamHeaderBytes, maxStreamMessageBytes),
     maxConnections: options.maxConnections ?? DEFAULT_TRANSPORT_OPTIONS.maxConnections,
     maxConnectionsPerAddress:
       options.maxConnectionsPerAddress ?? DEFAULT_TRANSPORT_OPTIONS.maxConnectionsPerAddress,

@@ -31,6 +31,9 @@ export interface ConnectionOwner {
   closed(connection: StreamConnection, reason: CloseReason, error: Error | undefined): void;
 }
 
+/** How long a connection closed after an answer keeps reading what the peer still sends. */
+const LINGER_MS = 2000;
+
 /** The keep-alive pong (RFC 5626 section 3.5.1). */
 const PONG = Buffer.from('\r\n', 'latin1');
 
@@ -110,8 +113,9 @@ export class StreamConnection implements TableEntry {
           this.write(PONG);
         },
         error: (error) => {
+          // The owner may answer the message on this connection: what it writes is sent before the close.
           this.#owner.framingError(this, error);
-          this.close('framing-error');
+          this.#closeAfterWrites('framing-error');
         },
       },
     );
@@ -154,7 +158,7 @@ export class StreamConnection implements TableEntry {
 
   /** Queues data; fails when the connection is gone or the peer has not read what we sent. */
   write(data: Buffer): SendFailureReason | undefined {
-    if (this.#closed || this.#socket.destroyed) return 'connection-closed';
+    if (this.#closed || this.#socket.destroyed || this.#socket.writableEnded) return 'connection-closed';
     if (this.#socket.writableLength + data.length > this.#limits.maxWriteBufferBytes) {
       this.close('write-buffer-full');
       return 'write-buffer-full';
@@ -168,6 +172,25 @@ export class StreamConnection implements TableEntry {
     this.#closeReason ??= reason;
     this.#socket.destroy();
     this.#finish(reason);
+  }
+
+  /**
+   * Sends what was written, then closes. Bytes still arriving (the rest of a refused
+   * message) are read and dropped meanwhile, for at most LINGER_MS: closing with unread
+   * input would reset the connection, and a reset can destroy the answer before the peer
+   * reads it.
+   */
+  #closeAfterWrites(reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closeReason ??= reason;
+    this.#framer.stop();
+    this.#socket.end();
+    const linger = setTimeout(
+      () => this.#socket.destroy(),
+      Math.min(LINGER_MS, this.#limits.headerTimeoutMs),
+    );
+    linger.unref();
+    this.#socket.once('close', () => clearTimeout(linger));
   }
 
   #onData(chunk: Buffer): void {

@@ -21,6 +21,12 @@ export type FramingErrorCode =
 export interface FramingError {
   readonly code: FramingErrorCode;
   readonly detail: string;
+  /**
+   * The message's bytes read when framing failed, at most maxHeaderBytes: its whole header
+   * block when the Content-Length was the problem, the start of it when the headers did not
+   * end in time. Enough to answer the request (513 or 400) before the connection closes.
+   */
+  readonly head?: Buffer;
 }
 
 export interface FramerSink {
@@ -117,9 +123,11 @@ export class StreamFramer {
       const end = this.#scanForHeaderEnd(data);
       if (end < 0) {
         if (this.#buffered + data.length > this.#limits.maxHeaderBytes) {
+          const held = Buffer.concat([...this.#chunks, data], this.#buffered + data.length);
           return this.#fail(
             'SW_ERR_HEADERS_TOO_LARGE',
             `no end of headers within ${this.#limits.maxHeaderBytes} bytes`,
+            held.subarray(0, this.#limits.maxHeaderBytes),
           );
         }
         this.#chunks.push(data);
@@ -128,18 +136,28 @@ export class StreamFramer {
       }
       const headerLength = this.#buffered + end;
       if (headerLength > this.#limits.maxHeaderBytes) {
-        return this.#fail('SW_ERR_HEADERS_TOO_LARGE', `headers of ${headerLength} bytes`);
+        const held = Buffer.concat([...this.#chunks, data.subarray(0, end)], headerLength);
+        return this.#fail(
+          'SW_ERR_HEADERS_TOO_LARGE',
+          `headers of ${headerLength} bytes, over ${this.#limits.maxHeaderBytes} bytes`,
+          held.subarray(0, this.#limits.maxHeaderBytes),
+        );
       }
       this.#chunks.push(data.subarray(0, end));
       this.#buffered = headerLength;
       const header = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, headerLength);
       this.#chunks = [header];
       const contentLength = readContentLength(header, this.#limits.maxMessageBytes);
-      if (typeof contentLength !== 'number') return this.#fail(contentLength.code, contentLength.detail);
+      if (typeof contentLength !== 'number')
+        return this.#fail(contentLength.code, contentLength.detail, header);
       // RFC 3261 section 18.3: on a stream the body is exactly Content-Length bytes.
       const messageLength = headerLength + contentLength;
       if (messageLength > this.#limits.maxMessageBytes) {
-        return this.#fail('SW_ERR_MESSAGE_TOO_LARGE', `message of ${messageLength} bytes`);
+        return this.#fail(
+          'SW_ERR_MESSAGE_TOO_LARGE',
+          `message of ${messageLength} bytes, over ${this.#limits.maxMessageBytes} bytes`,
+          header,
+        );
       }
       this.#headerLength = headerLength;
       this.#messageLength = messageLength;
@@ -193,9 +211,9 @@ export class StreamFramer {
     return -1;
   }
 
-  #fail(code: FramingErrorCode, detail: string): Buffer {
+  #fail(code: FramingErrorCode, detail: string, head: Buffer): Buffer {
     this.stop();
-    this.#sink.error({ code, detail });
+    this.#sink.error({ code, detail, head });
     return EMPTY;
   }
 }
@@ -275,7 +293,7 @@ function parseDecimal(header: Buffer, start: number, end: number, max: number): 
     if (byte < 0x30 || byte > 0x39) break;
     value = value * 10 + (byte - 0x30);
     if (++digits > MAX_LENGTH_DIGITS || value > max) {
-      return { code: 'SW_ERR_MESSAGE_TOO_LARGE', detail: `Content-Length over ${max}` };
+      return { code: 'SW_ERR_MESSAGE_TOO_LARGE', detail: `Content-Length over ${max} bytes` };
     }
     i++;
   }

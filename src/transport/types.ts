@@ -38,6 +38,13 @@ export interface TlsPeer {
 export interface InboundMessage {
   readonly flow: Flow;
   readonly data: Buffer;
+  /**
+   * Streams only: this message could not be framed (its Content-Length announces more than
+   * the limit or is no number, or its headers do not end within the limit). `data` then holds
+   * its header bytes, for an answer with `status`; the connection is closed after the handler
+   * returns, once what it wrote has been sent.
+   */
+  readonly framingError?: { readonly code: string; readonly status: number; readonly reason: string };
 }
 
 /** Where to send: an existing flow (answer on the same connection) or an address to reach. */
@@ -69,8 +76,6 @@ export interface TransportStats {
   readonly sendFailures: number;
   readonly rejectedConnections: number;
   readonly framingErrors: number;
-  /** Inbound datagrams over maxUdpMessageBytes, dropped unread. */
-  readonly udpDatagramsDropped?: number;
   /** CRLF keep-alives received (RFC 5626 section 3.5.1 and 4.4.1), answered or ignored. */
   readonly keepAlivesIn?: number;
   readonly idleTimeouts?: number;

@@ -34,6 +34,7 @@ import { parseNameAddr, parseNameAddrList } from '../../sip/headers/name-addr.ts
 import { parseDigits } from '../../sip/headers/scalar.ts';
 import { scanHost } from '../../sip/host.ts';
 import type { NameAddr, SipMessage, SipResponse, SipUri, Uri } from '../../sip/message.ts';
+import { warningHeader } from '../../sip/warning.ts';
 import { detach } from '../../util/detach.ts';
 import { eventFor } from '../event-input.ts';
 import { parseStageSettings } from '../rule-schema.ts';
@@ -695,11 +696,6 @@ function check(
   return bodyProblem(m, walk, s, sdpLimits);
 }
 
-/** Warning: 399 sipwarden "text" (RFC 3261 20.43); warn-text is a quoted-string. */
-function warning(reason: string): { readonly name: string; readonly value: string } {
-  return { name: 'Warning', value: `399 sipwarden "${reason.replace(/["\\]/g, '')}"` };
-}
-
 export function createValidateStage(settings: unknown, _deps: StageDependencies): Stage {
   const s = parseStageSettings(settingsSchema, settings);
   const sdpLimits: SdpLimits = Object.freeze({ ...s.sdp });
@@ -732,7 +728,7 @@ export function createValidateStage(settings: unknown, _deps: StageDependencies)
         action: 'reject',
         status,
         reason: found.reason,
-        headers: [warning(found.reason), ...(found.headers ?? [])],
+        headers: [warningHeader(found.reason), ...(found.headers ?? [])],
         event: eventFor(flow, {
           type: 'invalid',
           stage: 'validate',

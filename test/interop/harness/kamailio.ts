@@ -11,6 +11,8 @@
  *   certificate verification off for the test's self-signed certificate).
  * - `registrar`: registrar.cfg, a registrar (usrloc in memory) that keeps each binding's
  *   Path (RFC 3327) and relays calls to registered users along it; it has no upstream.
+ * - `answer-all`: answer-all.cfg, a stateless UAS that answers every request but ACK with
+ *   "200 Answered By Upstream" and logs its Call-ID (the `upstream` option is not used).
  *
  * One worker per transport (children=1, tcp_children=1 in the configs), in the foreground
  * (-DD: no daemon, still forks its workers), logging to stderr (-E), small fixed memory
@@ -29,7 +31,7 @@ import { tempDir } from './workdir.ts';
 export const KAMAILIO_CONFIG_DIR = join(import.meta.dirname, '..', 'kamailio');
 export const KAMAILIO_BIN = process.env.KAMAILIO_BIN ?? 'kamailio';
 
-export type KamailioVariant = 'proxy' | 'proxy-secure' | 'tls' | 'registrar';
+export type KamailioVariant = 'proxy' | 'proxy-secure' | 'tls' | 'registrar' | 'answer-all';
 export type SipTransport = 'udp' | 'tcp' | 'tls';
 
 export interface KamailioOptions {

@@ -182,6 +182,35 @@ describe('the security pipeline with its defaults', () => {
     }
   });
 
+  test('a malformed request is answered 400 and its event says reject; one no answer can be built for is dropped and its event says drop', async () => {
+    const phone = await UdpPeer.bind('127.0.3.2');
+    const broken = await UdpPeer.bind('127.0.3.3');
+    try {
+      const twoFroms = sipRequest('OPTIONS', phone, { extra: ['From: <sip:other@pbx.example.com>;tag=2'] });
+      phone.send(twoFroms, port);
+      const reply = await phone.next(sameCall(twoFroms));
+      assert.match(startLine(reply), /^SIP\/2\.0 400 /);
+      // No Via that parses: nowhere to match an answer to.
+      const noVia = sipRequest('OPTIONS', broken).replace(/Via: [^\r]+/, 'Via: SIP/2.0/UDP ;;,');
+      broken.send(noVia, port);
+      assert.equal(await broken.count(() => true), 0);
+      const eventOf = async (address: string) =>
+        (await api.events({ type: 'malformed', source: address })).events.find((e) => e.stage === 'parse');
+      await until(
+        async () => (await eventOf('127.0.3.2')) !== undefined && (await eventOf('127.0.3.3')) !== undefined,
+      );
+      const answered = (await eventOf('127.0.3.2'))!;
+      assert.equal(answered.action, 'reject');
+      assert.equal(answered.status, 400);
+      const dropped = (await eventOf('127.0.3.3'))!;
+      assert.equal(dropped.action, 'drop');
+      assert.equal(dropped.status, undefined);
+    } finally {
+      phone.close();
+      broken.close();
+    }
+  });
+
   test('an operator block through the API silences a source, and unblock lets it back', async () => {
     const phone = await UdpPeer.bind('127.0.4.1');
     try {

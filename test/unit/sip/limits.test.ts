@@ -26,7 +26,8 @@ test('the default limits follow the field and are frozen', () => {
     [6048, 256, 1024],
   );
   assert.equal(DEFAULT_UDP_LIMITS.maxBodyBytes, 4000);
-  assert.equal(DEFAULT_STREAM_LIMITS.maxMessageBytes, 65535);
+  // The same 6048 bytes on streams: TCP and TLS carry no larger message than UDP.
+  assert.equal(DEFAULT_STREAM_LIMITS.maxMessageBytes, 6048);
   assert.ok(Object.isFrozen(DEFAULT_UDP_LIMITS));
   assert.ok(Object.isFrozen(DEFAULT_STREAM_LIMITS));
 });

@@ -113,3 +113,49 @@ test('answers nothing when a field to copy is unreadable, for ACK, and for respo
   };
   assert.equal(createResponseFromPartial(response, 400, 'x'), undefined);
 });
+
+test('answers a request with two From, To or Call-ID headers from the first of each', () => {
+  const doubled = invite()
+    .replace('CSeq: 314159', 'From: Mallory <sip:m@evil.example.com>;tag=2\r\nCSeq: 314159')
+    .replace('CSeq: 314159', 'To: Carol <sip:carol@elsewhere.example.com>\r\nCSeq: 314159')
+    .replace('CSeq: 314159', 'Call-ID: second@elsewhere\r\nCSeq: 314159');
+  const partial = parseFails(doubled, 'SW_ERR_DUPLICATE_HEADER');
+  const answer = createResponseFromPartial(partial!, 400, 'repeated From header', { toTag: 't1' });
+  assert.ok(answer !== undefined);
+  const reply = parseOk(answer);
+  assert.equal(reply.from.uriText, 'sip:alice@atlanta.example.com');
+  assert.equal(reply.to.uriText, 'sip:bob@biloxi.example.com');
+  assert.equal(reply.to.params.get('tag'), 't1');
+  assert.equal(reply.callId, 'a84b4c76e66710@pc33.atlanta.example.com');
+  assert.equal(reply.headers.filter((h) => h.name === 'from').length, 1);
+});
+
+test('copies a From, To, Call-ID or CSeq that does not parse as it came, and writes the extra headers', () => {
+  const partial = parseFails(
+    invite().replace(
+      'From: Alice <sip:alice@atlanta.example.com>',
+      'From: "Alice <sip:alice@atlanta.example.com>',
+    ),
+    'SW_ERR_BAD_NAME_ADDR',
+  );
+  const answer = createResponseFromPartial(partial!, 400, 'bad From header', {
+    headers: [{ name: 'Warning', value: '399 sipwarden "bad From header"' }],
+  });
+  assert.ok(answer !== undefined);
+  const text = answer.toString('latin1');
+  assert.match(text, /\r\nFrom: "Alice <sip:alice@atlanta\.example\.com>;tag=1928301774\r\n/);
+  assert.match(text, /\r\nWarning: 399 sipwarden "bad From header"\r\nContent-Length: 0\r\n\r\n$/);
+});
+
+test('answers nothing when a field to copy holds a control character, or its CSeq names ACK', () => {
+  const nul = parseFails(
+    invite().replace('Call-ID: a84b4c76e66710', 'Call-ID: a84b\u0000c76e66710'),
+    'SW_ERR_BAD_CALL_ID',
+  );
+  assert.equal(createResponseFromPartial(nul!, 400, 'x'), undefined);
+  const ackCSeq = parseFails(
+    invite().replace('CSeq: 314159 INVITE', 'CSeq: 99999999999999 ACK'),
+    'SW_ERR_BAD_CSEQ',
+  );
+  assert.equal(createResponseFromPartial(ackCSeq!, 400, 'x'), undefined);
+});

@@ -102,6 +102,35 @@ describe('stream framer', () => {
     assert.deepEqual(events, [{ kind: 'error', code: 'SW_ERR_HEADERS_TOO_LARGE' }]);
   });
 
+  test('hands the header block of a message refused for its Content-Length to the sink, to answer it', () => {
+    const head = 'INVITE sip:a SIP/2.0\r\nCall-ID: big\r\nContent-Length: 5000\r\n\r\n';
+    const errors: FramingError[] = [];
+    const framer = new StreamFramer(LIMITS, {
+      message: () => {},
+      ping: () => {},
+      error: (e) => errors.push(e),
+    });
+    framer.push(Buffer.from(OPTIONS + head + 'x'.repeat(100), 'latin1'));
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.code, 'SW_ERR_MESSAGE_TOO_LARGE');
+    assert.equal(errors[0]!.head?.toString('latin1'), head);
+  });
+
+  test('hands at most maxHeaderBytes of headers that never end to the sink', () => {
+    const errors: FramingError[] = [];
+    const framer = new StreamFramer(LIMITS, {
+      message: () => {},
+      ping: () => {},
+      error: (e) => errors.push(e),
+    });
+    const start = 'OPTIONS sip:a SIP/2.0\r\nCall-ID: long\r\n';
+    framer.push(Buffer.from(start, 'latin1'));
+    framer.push(Buffer.from(`X-Long: ${'a'.repeat(3000)}`, 'latin1'));
+    assert.equal(errors[0]?.code, 'SW_ERR_HEADERS_TOO_LARGE');
+    assert.equal(errors[0]?.head?.length, LIMITS.maxHeaderBytes);
+    assert.ok(errors[0]?.head?.toString('latin1').startsWith(start));
+  });
+
   for (const value of ['', 'abc', '-1', '1 2', '0x10', '+5', '5;x']) {
     test(`rejects Content-Length ${JSON.stringify(value)} with SW_ERR_BAD_CONTENT_LENGTH`, () => {
       const events = frame([`MESSAGE sip:a SIP/2.0\r\nContent-Length: ${value}\r\n\r\n`]);

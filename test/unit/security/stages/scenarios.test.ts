@@ -325,7 +325,7 @@ test('a source sending malformed messages is blocked at the 21st in 10 s', () =>
       continue;
     }
     verdicts.push(
-      h.pipeline.malformed({ flow: fuzzer, data: Buffer.from('x'), direction: 'client' }, error).action,
+      h.pipeline.malformed({ flow: fuzzer, data: Buffer.from('x'), direction: 'client' }, error, true).action,
     );
   }
   assert.equal(verdicts.indexOf('drop'), 20);
