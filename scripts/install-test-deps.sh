@@ -7,7 +7,7 @@
 # Idempotent: packages already present are skipped. Must run as root (CI does).
 set -euo pipefail
 
-packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious wabt)
+packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious wabt baresip)
 
 missing=()
 for p in "${packages[@]}"; do
