@@ -16,7 +16,7 @@
 # after) is disabled again, so that it does not start at the next boot either.
 set -euo pipefail
 
-packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious wabt)
+packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious wabt baresip)
 # Units the packages above may enable on install.
 daemon_units=(kamailio.service)
 policy=/usr/sbin/policy-rc.d

@@ -1,7 +1,15 @@
 /**
- * The interop harness: real sipp, Kamailio and sipwarden processes on free loopback ports.
+ * The interop harness: real sipp, Kamailio, baresip and sipwarden processes on free loopback ports.
  * Register `after(stopAll)` in every test file that starts something.
  */
+export {
+  Baresip,
+  type BaresipEvent,
+  type BaresipOptions,
+  type BaresipResponse,
+  baresipAvailable,
+  startBaresip,
+} from './baresip.ts';
 export { type CertificateFiles, selfSignedCertificate } from './certs.ts';
 export {
   Kamailio,
