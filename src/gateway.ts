@@ -230,6 +230,7 @@ export async function startGateway(
         address: upstreamAddress,
         port: config.upstream.port,
       },
+      upstreamSources: config.upstream.sources ?? [],
       ...addressing(config, transport, upstreamAddress),
       udpLimits: parserLimits(config, DEFAULT_UDP_LIMITS, config.limits.udpMessageBytes),
       streamLimits: parserLimits(config, DEFAULT_STREAM_LIMITS, config.limits.streamMessageBytes),

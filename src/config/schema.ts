@@ -5,7 +5,7 @@
  * reads them after `sipwarden check-config`; load-config.ts turns issues into `path: reason`.
  */
 import { z } from 'zod';
-import { isHost } from './host.ts';
+import { isHost, isIpv4, isIpv6 } from './host.ts';
 
 export const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -74,6 +74,12 @@ const upstream = z
     host,
     port: integer(1, 65535),
     transport: oneOf(TRANSPORTS).default('udp'),
+    // Further addresses the upstream sends requests from (a PBX with several interfaces, a
+    // cluster): their requests are routed as the upstream's, by our signed Route entries.
+    sources: z
+      .array(z.string().refine((text) => isIpv4(text) || isIpv6(text), 'must be an IPv4 or IPv6 address'))
+      .max(64)
+      .optional(),
   })
   .default({ host: '127.0.0.1', port: 5080, transport: 'udp' });
 

@@ -271,7 +271,13 @@ export class SipProxy {
 
   #isFromUpstream(flow: Flow): boolean {
     const up = this.#settings.upstream;
-    if (flow.remoteAddress === up.address && flow.remotePort === up.port) return true;
+    if (flow.remoteAddress === up.address) {
+      if (flow.remotePort === up.port) return true;
+      // Over TCP and TLS the upstream sends its requests (calls to phones, along the Path) on
+      // a connection it opens itself, from a port of its choosing (RFC 3261 18.1.1): from
+      // its address, a stream is the upstream's when we reach it over a stream too.
+      if (flow.transport !== 'udp' && up.transport !== 'udp') return true;
+    }
     return this.#upstreamSources.has(flow.remoteAddress);
   }
 

@@ -325,197 +325,201 @@ async function waitForLog(run: SippRun, line: string, timeoutMs = 10000): Promis
   }
 }
 
-describe('calls between two phones registered through sipwarden, Kamailio as registrar (a spiral)', () => {
-  let kamailio: Kamailio;
-  let sipwarden: Sipwarden;
-  let cases = 0;
+// Over TCP the registrar opens its own connection to sipwarden for the INVITE along the Path,
+// from a port of its choosing: the case where sipwarden must still know it for the upstream.
+for (const upstreamTransport of ['udp', 'tcp'] as const)
+  describe(`calls between two phones registered through sipwarden, Kamailio as registrar over ${upstreamTransport.toUpperCase()} (a spiral)`, () => {
+    let kamailio: Kamailio;
+    let sipwarden: Sipwarden;
+    let cases = 0;
 
-  before(async () => {
-    const kamailioPort = await freePort();
-    kamailio = await startKamailio({ variant: 'registrar', port: kamailioPort });
-    sipwarden = await startSipwarden({
-      port: await freePort(),
-      upstream: { host: HOST, port: kamailioPort },
-      listenKinds: ['udp', 'tcp'],
-      extraArgs: ['--log-level', 'warn'],
+    before(async () => {
+      const kamailioPort = await freePort();
+      kamailio = await startKamailio({ variant: 'registrar', port: kamailioPort });
+      sipwarden = await startSipwarden({
+        port: await freePort(),
+        upstream: { host: HOST, port: kamailioPort },
+        config: { upstream: { host: HOST, port: kamailioPort, transport: upstreamTransport } },
+        listenKinds: ['udp', 'tcp'],
+        extraArgs: ['--log-level', 'warn'],
+      });
     });
-  });
 
-  after(async () => {
-    await sipwarden.stop();
-    await kamailio.stop();
-  });
-
-  interface CallCase {
-    readonly transport: SippTransport;
-    readonly callerHost: string;
-    readonly calleeHost: string;
-    readonly callerEnd: CallerEnd | 'cancel';
-    readonly calleeEnd: CalleeEnd;
-    /** -d for the caller's <pause/> between the ACK and its next request. */
-    readonly pauseMs?: number;
-    /** Runs while the call is up (after the callee saw the ACK). */
-    readonly during?: (call: { callId: string; caller: string; callee: string }) => Promise<void>;
-  }
-
-  /** Both phones register, then the caller calls the callee; returns the callee's log lines. */
-  async function placeCall(c: CallCase): Promise<string[]> {
-    const n = ++cases;
-    const caller = `a${n}`;
-    const callee = `b${n}`;
-    const callId = `spiral-${n}-1@${DOMAIN}`;
-    const remote = { host: HOST, port: sipwarden.port };
-    const calleeRun = await startSipp({
-      scenario: calleeMainScenario(callee),
-      localHost: c.calleeHost,
-      localPort: await freePort(c.calleeHost),
-      remote,
-      transport: c.transport,
-      calls: 1,
-      timeoutS: 40,
-      timeoutIsError: false,
-      extraArgs: ['-oocsf', calleeCallScenario(callee, caller, c.calleeEnd), '-trace_logs'],
-      name: `sipp-callee-${n}`,
+    after(async () => {
+      await sipwarden.stop();
+      await kamailio.stop();
     });
-    try {
-      await waitForLog(calleeRun, 'registered');
-      const callerRun = await startSipp({
-        scenario: callerScenario(caller, callee, c.callerEnd),
-        localHost: c.callerHost,
-        localPort: await freePort(c.callerHost),
+
+    interface CallCase {
+      readonly transport: SippTransport;
+      readonly callerHost: string;
+      readonly calleeHost: string;
+      readonly callerEnd: CallerEnd | 'cancel';
+      readonly calleeEnd: CalleeEnd;
+      /** -d for the caller's <pause/> between the ACK and its next request. */
+      readonly pauseMs?: number;
+      /** Runs while the call is up (after the callee saw the ACK). */
+      readonly during?: (call: { callId: string; caller: string; callee: string }) => Promise<void>;
+    }
+
+    /** Both phones register, then the caller calls the callee; returns the callee's log lines. */
+    async function placeCall(c: CallCase): Promise<string[]> {
+      const n = ++cases;
+      const caller = `a${n}`;
+      const callee = `b${n}`;
+      const callId = `spiral-${n}-1@${DOMAIN}`;
+      const remote = { host: HOST, port: sipwarden.port };
+      const calleeRun = await startSipp({
+        scenario: calleeMainScenario(callee),
+        localHost: c.calleeHost,
+        localPort: await freePort(c.calleeHost),
         remote,
         transport: c.transport,
         calls: 1,
-        timeoutS: 30,
-        pauseMs: c.pauseMs ?? 200,
-        extraArgs: ['-cid_str', `spiral-${n}-%u@${DOMAIN}`],
-        name: `sipp-caller-${n}`,
+        timeoutS: 40,
+        timeoutIsError: false,
+        extraArgs: ['-oocsf', calleeCallScenario(callee, caller, c.calleeEnd), '-trace_logs'],
+        name: `sipp-callee-${n}`,
       });
-      if (c.during) {
-        await waitForLog(calleeRun, 'acked');
-        await c.during({ callId, caller, callee });
+      try {
+        await waitForLog(calleeRun, 'registered');
+        const callerRun = await startSipp({
+          scenario: callerScenario(caller, callee, c.callerEnd),
+          localHost: c.callerHost,
+          localPort: await freePort(c.callerHost),
+          remote,
+          transport: c.transport,
+          calls: 1,
+          timeoutS: 30,
+          pauseMs: c.pauseMs ?? 200,
+          extraArgs: ['-cid_str', `spiral-${n}-%u@${DOMAIN}`],
+          name: `sipp-caller-${n}`,
+        });
+        if (c.during) {
+          await waitForLog(calleeRun, 'acked');
+          await c.during({ callId, caller, callee });
+        }
+        const result = await callerRun.done();
+        const context = `${describeSipp(result)}\ncallee log: ${(await logLines(calleeRun)).join(' | ')}\n${sipwarden.process.tail()}`;
+        assert.equal(result.failed, 0, context);
+        assert.equal(result.successful, 1, context);
+        const last = {
+          bye: 'bye',
+          'reinvite-then-bye': 'bye',
+          'await-bye': 'bye-answered',
+          cancel: 'acked-487',
+        }[c.callerEnd];
+        await waitForLog(calleeRun, last);
+        return await logLines(calleeRun);
+      } finally {
+        await calleeRun.stop();
       }
-      const result = await callerRun.done();
-      const context = `${describeSipp(result)}\ncallee log: ${(await logLines(calleeRun)).join(' | ')}\n${sipwarden.process.tail()}`;
-      assert.equal(result.failed, 0, context);
-      assert.equal(result.successful, 1, context);
-      const last = {
-        bye: 'bye',
-        'reinvite-then-bye': 'bye',
-        'await-bye': 'bye-answered',
-        cancel: 'acked-487',
-      }[c.callerEnd];
-      await waitForLog(calleeRun, last);
-      return await logLines(calleeRun);
-    } finally {
-      await calleeRun.stop();
     }
-  }
 
-  for (const [transport, label] of [
-    ['u1', 'UDP'],
-    ['t1', 'TCP'],
-  ] as const) {
-    test(`${label}: A calls B, A hangs up`, async () => {
-      const log = await placeCall({
-        transport,
-        callerHost: PHONE_A,
-        calleeHost: PHONE_B,
-        callerEnd: 'bye',
-        calleeEnd: 'answer',
+    for (const [transport, label] of [
+      ['u1', 'UDP'],
+      ['t1', 'TCP'],
+    ] as const) {
+      test(`${label}: A calls B, A hangs up`, async () => {
+        const log = await placeCall({
+          transport,
+          callerHost: PHONE_A,
+          calleeHost: PHONE_B,
+          callerEnd: 'bye',
+          calleeEnd: 'answer',
+        });
+        assert.deepEqual(log, ['registered', 'acked', 'bye']);
       });
-      assert.deepEqual(log, ['registered', 'acked', 'bye']);
-    });
 
-    test(`${label}: B calls A, B hangs up`, async () => {
-      const log = await placeCall({
-        transport,
-        callerHost: PHONE_B,
-        calleeHost: PHONE_A,
-        callerEnd: 'bye',
-        calleeEnd: 'answer',
+      test(`${label}: B calls A, B hangs up`, async () => {
+        const log = await placeCall({
+          transport,
+          callerHost: PHONE_B,
+          calleeHost: PHONE_A,
+          callerEnd: 'bye',
+          calleeEnd: 'answer',
+        });
+        assert.deepEqual(log, ['registered', 'acked', 'bye']);
       });
-      assert.deepEqual(log, ['registered', 'acked', 'bye']);
-    });
 
-    test(`${label}: A calls B, B hangs up`, async () => {
-      const log = await placeCall({
-        transport,
-        callerHost: PHONE_A,
-        calleeHost: PHONE_B,
-        callerEnd: 'await-bye',
-        calleeEnd: 'hang-up',
+      test(`${label}: A calls B, B hangs up`, async () => {
+        const log = await placeCall({
+          transport,
+          callerHost: PHONE_A,
+          calleeHost: PHONE_B,
+          callerEnd: 'await-bye',
+          calleeEnd: 'hang-up',
+        });
+        assert.deepEqual(log, ['registered', 'acked', 'bye-answered']);
       });
-      assert.deepEqual(log, ['registered', 'acked', 'bye-answered']);
-    });
 
-    test(`${label}: B calls A, A hangs up`, async () => {
-      const log = await placeCall({
-        transport,
-        callerHost: PHONE_B,
-        calleeHost: PHONE_A,
-        callerEnd: 'await-bye',
-        calleeEnd: 'hang-up',
+      test(`${label}: B calls A, A hangs up`, async () => {
+        const log = await placeCall({
+          transport,
+          callerHost: PHONE_B,
+          calleeHost: PHONE_A,
+          callerEnd: 'await-bye',
+          calleeEnd: 'hang-up',
+        });
+        assert.deepEqual(log, ['registered', 'acked', 'bye-answered']);
       });
-      assert.deepEqual(log, ['registered', 'acked', 'bye-answered']);
-    });
 
-    test(`${label}: A re-INVITEs B during the call, then hangs up`, async () => {
-      const log = await placeCall({
-        transport,
-        callerHost: PHONE_A,
-        calleeHost: PHONE_B,
-        callerEnd: 'reinvite-then-bye',
-        calleeEnd: 'answer-reinvite',
+      test(`${label}: A re-INVITEs B during the call, then hangs up`, async () => {
+        const log = await placeCall({
+          transport,
+          callerHost: PHONE_A,
+          calleeHost: PHONE_B,
+          callerEnd: 'reinvite-then-bye',
+          calleeEnd: 'answer-reinvite',
+        });
+        assert.deepEqual(log, ['registered', 'acked', 'reinvited', 'reacked', 'bye']);
       });
-      assert.deepEqual(log, ['registered', 'acked', 'reinvited', 'reacked', 'bye']);
-    });
 
-    test(`${label}: A cancels its call while B is ringing`, async () => {
-      const log = await placeCall({
-        transport,
-        callerHost: PHONE_A,
-        calleeHost: PHONE_B,
-        callerEnd: 'cancel',
-        calleeEnd: 'ring',
+      test(`${label}: A cancels its call while B is ringing`, async () => {
+        const log = await placeCall({
+          transport,
+          callerHost: PHONE_A,
+          calleeHost: PHONE_B,
+          callerEnd: 'cancel',
+          calleeEnd: 'ring',
+        });
+        assert.deepEqual(log, ['registered', 'cancelled', 'acked-487']);
       });
-      assert.deepEqual(log, ['registered', 'cancelled', 'acked-487']);
-    });
 
-    test(`${label}: a BYE forged from a third address gets 481, and the call goes on to its real BYE`, async () => {
-      const log = await placeCall({
-        transport,
-        callerHost: PHONE_A,
-        calleeHost: PHONE_B,
-        callerEnd: 'bye',
-        calleeEnd: 'answer',
-        // Long enough for the forged BYE and its answer while the call is up.
-        pauseMs: 3000,
-        during: async ({ callId, caller, callee }) => {
-          const forger = await UdpPeer.bind(FORGER);
-          try {
-            const forged = [
-              `BYE sip:${callee}@${PHONE_B} SIP/2.0`,
-              `Via: SIP/2.0/UDP ${FORGER}:${forger.port};branch=z9hG4bK-forged-${caller};rport`,
-              'Max-Forwards: 70',
-              `From: <sip:${caller}@${DOMAIN}>;tag=${CALLER_TAG}`,
-              `To: <sip:${callee}@${DOMAIN}>;tag=${CALLEE_TAG}`,
-              `Call-ID: ${callId}`,
-              'CSeq: 10 BYE',
-              'Content-Length: 0',
-              '',
-              '',
-            ].join('\r\n');
-            forger.send(forged, sipwarden.port, HOST);
-            const reply = await forger.next((t) => header(t, 'call-id') === callId);
-            // "Not A Party": the dialog exists and the forger is none of its parties.
-            assert.equal(startLine(reply), 'SIP/2.0 481 Not A Party Of This Dialog');
-          } finally {
-            forger.close();
-          }
-        },
+      test(`${label}: a BYE forged from a third address gets 481, and the call goes on to its real BYE`, async () => {
+        const log = await placeCall({
+          transport,
+          callerHost: PHONE_A,
+          calleeHost: PHONE_B,
+          callerEnd: 'bye',
+          calleeEnd: 'answer',
+          // Long enough for the forged BYE and its answer while the call is up.
+          pauseMs: 3000,
+          during: async ({ callId, caller, callee }) => {
+            const forger = await UdpPeer.bind(FORGER);
+            try {
+              const forged = [
+                `BYE sip:${callee}@${PHONE_B} SIP/2.0`,
+                `Via: SIP/2.0/UDP ${FORGER}:${forger.port};branch=z9hG4bK-forged-${caller};rport`,
+                'Max-Forwards: 70',
+                `From: <sip:${caller}@${DOMAIN}>;tag=${CALLER_TAG}`,
+                `To: <sip:${callee}@${DOMAIN}>;tag=${CALLEE_TAG}`,
+                `Call-ID: ${callId}`,
+                'CSeq: 10 BYE',
+                'Content-Length: 0',
+                '',
+                '',
+              ].join('\r\n');
+              forger.send(forged, sipwarden.port, HOST);
+              const reply = await forger.next((t) => header(t, 'call-id') === callId);
+              // "Not A Party": the dialog exists and the forger is none of its parties.
+              assert.equal(startLine(reply), 'SIP/2.0 481 Not A Party Of This Dialog');
+            } finally {
+              forger.close();
+            }
+          },
+        });
+        assert.deepEqual(log, ['registered', 'acked', 'bye']);
       });
-      assert.deepEqual(log, ['registered', 'acked', 'bye']);
-    });
-  }
-});
+    }
+  });
