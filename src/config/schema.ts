@@ -183,7 +183,7 @@ const trunk = z.strictObject({
     .optional(),
   /** Calls open at once per caller identity from the trunk (its total with one identity). */
   maxConcurrentCalls: integer(1, 1_000_000).default(500),
-  /** New calls (INVITEs out of dialog) per second from the trunk; over it, 503 with Retry-After. */
+  /** New calls (INVITEs out of dialog, a challenged one once) per second from the trunk; over it, 503 with Retry-After. */
   maxCallsPerSecond: integer(1, 100_000).default(50),
 });
 

@@ -87,6 +87,21 @@ export class Trunk {
     if (count) this.#current++;
     return this.#current + this.#previous * (1 - (now - second * 1000) / 1000);
   }
+
+  /**
+   * Takes back a call counted lately: the upstream challenged it (401/407), and the INVITE
+   * sent again with credentials is the same call, counted then.
+   */
+  uncountCall(now: number): void {
+    const second = Math.floor(now / 1000);
+    // Counted in the last second counted into (#current), else the one before it (#previous).
+    if (second === this.#second) {
+      if (this.#current > 0) this.#current--;
+      else if (this.#previous > 0) this.#previous--;
+    } else if (second === this.#second + 1 && this.#current > 0) {
+      this.#current--;
+    }
+  }
 }
 
 export class TrunkTable {

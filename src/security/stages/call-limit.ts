@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RequestContext } from '../../core/inspector.ts';
+import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
 import { eventFor } from '../event-input.ts';
 import { integer, parseStageSettings } from '../rule-schema.ts';
 import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
@@ -11,7 +11,8 @@ import { NO_TRUNKS, type Trunk } from '../trunks.ts';
  *
  * A declared trunk (`security.trunks`, see trunks.ts) is held to its own limits instead:
  * `maxConcurrentCalls` per caller identity (the trunk's total when it calls with one fixed
- * identity) and `maxCallsPerSecond` new calls from it. Nothing else raises the limit: a
+ * identity) and `maxCallsPerSecond` new calls from it (a call the upstream challenges
+ * counts once, not again when sent with credentials). Nothing else raises the limit: a
  * correct password proves the account, not that its holder is a trunk.
  */
 const settingsSchema = z.strictObject({
@@ -80,5 +81,15 @@ export function createCallLimitStage(raw: unknown, deps: StageDependencies): Sta
     }
     return active < settings.maxConcurrentCalls ? STAGE_PASS : overConcurrency(context, active, undefined);
   }
-  return { name: 'call-limit', phase: 'policy', failMode: 'open', request };
+  /** A trunk's call challenged by the upstream comes again with credentials: count it once. */
+  function outcome(context: OutcomeContext, now: number): StageVerdict {
+    const { request: message, status } = context;
+    if (status !== 401 && status !== 407) return STAGE_PASS;
+    if (context.direction !== 'client' || message.method !== 'INVITE' || message.to.params.has('tag')) {
+      return STAGE_PASS;
+    }
+    trunks.forCall(context.flow.remoteAddress, message)?.uncountCall(now);
+    return STAGE_PASS;
+  }
+  return { name: 'call-limit', phase: 'policy', failMode: 'open', request, outcome };
 }

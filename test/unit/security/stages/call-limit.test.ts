@@ -106,3 +106,15 @@ test("a declared trunk's addresses count as trusted for every stage; other addre
   deps.trust.succeed(PHONE, 'alice', T0);
   assert.equal(deps.trust.isTrusted(PHONE, T0 + 1), true);
 });
+
+test('a trunk whose every call the upstream challenges counts each call once: 25 calls/s under a rate of 30', () => {
+  const { stage } = stageWith([carrier]);
+  for (let i = 0; i < 25 * 10; i++) {
+    const now = T0 + i * 40;
+    const first = invite(TRUNK, 10);
+    assert.equal(verdict(stage.request!(first, now)).action, 'pass', `call ${i}`);
+    stage.outcome!({ flow: first.flow, direction: 'client', request: first.request, status: 407 }, now + 5);
+    const again = invite(TRUNK, 10);
+    assert.equal(verdict(stage.request!(again, now + 10)).action, 'pass', `call ${i} with credentials`);
+  }
+});
