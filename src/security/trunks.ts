@@ -19,8 +19,10 @@
  *   thresholds, no counting in distributed rules, no shedding under overload. Unlike an
  *   allowlisted address, a trunk is still blocked when it goes past the trusted thresholds.
  *
- * Matching is by the packet's source address, which an attacker can forge on UDP but then
- * never sees the answers: a forged call gets no further than its INVITE.
+ * Matching is by the packet's source address. On UDP an attacker can forge it: the answers
+ * then go to the trunk, so the forger holds no dialog and learns nothing, but its INVITEs
+ * reach the upstream with the trunk's limits, which bound them. Over TCP or TLS the
+ * address cannot be forged (the handshake needs the answers).
  */
 import type { SipRequest, SipUri } from '../sip/message.ts';
 import { AddressSet } from '../state/cidr.ts';
