@@ -19,8 +19,8 @@
  * the proxy drops responses from any other address.
  *
  * Bounds (SourceNonceTable: per-source cap, global cap, expiry). Challenges issued wait
- * 32 s (64 x T1, a transaction's life: an answer comes within a round trip), at most 32 per
- * source. A flood of requests from forged addresses, each challenged by the upstream, can
+ * 32 s (64 x T1, a transaction's life: an answer comes within a round trip), at most 64 per
+ * source; a proven one makes room at once. A flood of requests from forged addresses, each challenged by the upstream, can
  * churn this table, but no faster than the upstream issues challenges: at 20,000 a second
  * (the gate's default overload budget) an entry still lives over 3 s, longer than any
  * phone takes to answer its challenge. An INVITE's 2xx may come minutes later, after
@@ -46,7 +46,8 @@ const MAX_HEADERS = 8;
 const ISSUED_TTL_MS = 32_000;
 /** Longer than Timer C's default (3 min, RFC 3261 16.6 item 11): an INVITE answer may ring that long. */
 const ANSWERED_TTL_MS = 240_000;
-const PER_SOURCE = 32;
+/** Challenges awaiting their answer per source: an office behind one NAT address re-registering at once needs room. */
+const PER_SOURCE = 64;
 
 interface Challenge {
   readonly realm: string;
@@ -178,7 +179,9 @@ export class ChallengeProof {
     const print = this.#fingerprint(request);
     for (const answer of answers) {
       if (this.#challengeFor(source, answer, print, now) === undefined) continue;
+      // Proven: its room goes to challenges still awaiting their answer.
       this.#answered.delete(source, answer.nonce);
+      this.#issued.delete(source, answer.nonce);
       return answer.username;
     }
     return undefined;

@@ -54,7 +54,7 @@ test("one source flooding challenges cannot push out another source's: a phone s
   const proof = new ChallengeProof({ maxIssued: 100 });
   challenge(proof, first('p1'), '198.51.100.40', 'a1b2c3', T0);
   for (let i = 0; i < 1000; i++) challenge(proof, first(`j${i}`), '203.0.113.9', `n${i}`, T0 + 1);
-  assert.ok(proof.sizes.issued <= 33);
+  assert.ok(proof.sizes.issued <= 65);
   assert.equal(proof.proven('198.51.100.40', again('p1', 'a1b2c3'), 200, T0 + 50), 'alice');
 });
 
@@ -80,4 +80,36 @@ test('an answer refused by the upstream proves nothing later', () => {
   respond(proof, answer, '198.51.100.42', 403, T0 + 20);
   // The 403 ended the answer; the challenge itself has expired by now.
   assert.equal(proof.proven('198.51.100.42', answer, 200, T0 + 60_000), undefined);
+});
+
+test('an office of 200 phones behind one address, 40 challenges awaiting their answer at any time: every phone proves its password', () => {
+  const proof = new ChallengeProof();
+  const office = '198.51.100.77';
+  const reg = (user: string, cseq: number, auth: boolean) =>
+    request({
+      method: 'REGISTER',
+      fromUser: user,
+      callId: `reg-${user}`,
+      cseq,
+      ...(auth ? { authUser: user, nonce: `n-${user}` } : {}),
+    });
+  const proven: string[] = [];
+  for (let i = 0; i < 240; i++) {
+    if (i < 200) {
+      const user = String(2000 + i);
+      const first = reg(user, 1, false);
+      const response = parseResponse(
+        responseText(first, 401, `WWW-Authenticate: Digest realm="pbx.example.com", nonce="n-${user}"`),
+      );
+      proof.note(requestContext(first, flow(office)), response, T0 + i);
+    }
+    if (i >= 40) {
+      const user = String(2000 + i - 40);
+      const who = proof.proven(office, reg(user, 2, true), 200, T0 + i);
+      if (who !== undefined) proven.push(who);
+    }
+  }
+  assert.equal(proven.length, 200);
+  // Proven challenges made room: none is left behind.
+  assert.equal(proof.sizes.issued, 0);
 });
