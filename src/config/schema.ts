@@ -5,6 +5,7 @@
  * reads them after `sipwarden check-config`; load-config.ts turns issues into `path: reason`.
  */
 import { z } from 'zod';
+import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
 
 export const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
@@ -165,6 +166,38 @@ const events = z
   })
   .prefault({});
 
+/** An address or a CIDR network, as a source is matched against (`203.0.113.7`, `198.51.100.0/28`). */
+const addressOrNetwork = z
+  .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a string') })
+  .refine((text) => parseCidr(text.trim()) !== undefined, {
+    error: 'must be an IPv4 or IPv6 address or a CIDR network',
+  });
+
+/**
+ * A declared trunk (src/security/trunks.ts): calls from its addresses (and identity) get
+ * its own limits instead of the per-user ones, and its addresses count as trusted sources.
+ */
+const trunk = z.strictObject({
+  name: z
+    .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a string') })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+      error: 'must be 1-64 letters, digits, dots, dashes or underscores',
+    }),
+  addresses: z
+    .array(addressOrNetwork)
+    .min(1, { error: 'must list at least one address or network' })
+    .max(1000, { error: 'must list at most 1000 addresses or networks' }),
+  /** The From user (or user@host) the trunk calls with; calls from its addresses with another are a user's. */
+  identity: z
+    .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a string') })
+    .regex(/^[^\s@]{1,128}(@[^\s@]{1,255})?$/, { error: 'must be a user or user@host, without spaces' })
+    .optional(),
+  /** Calls open at once per caller identity from the trunk (its total with one identity). */
+  maxConcurrentCalls: integer(1, 1_000_000).default(500),
+  /** New calls (INVITEs out of dialog, a challenged one once) per second from the trunk; over it, 503 with Retry-After. */
+  maxCallsPerSecond: integer(1, 100_000).default(50),
+});
+
 /**
  * The security pipeline. Each stage's own settings are checked by that stage's factory at
  * start (it owns its schema), so here they are kept as given, by stage name.
@@ -178,6 +211,20 @@ const security = z
     stages: z.array(z.string().min(1)).max(64).optional(),
     /** Sources (addresses or CIDR networks) never blocked nor rate-limited: trunks, offices. */
     allowlist: z.array(z.string().min(1)).max(10_000).default([]),
+    /** Declared trunks, matched in order. */
+    trunks: z
+      .array(trunk)
+      .max(1000, { error: 'must list at most 1000 trunks' })
+      .default([])
+      .superRefine((list, context) => {
+        const seen = new Set<string>();
+        list.forEach((entry, index) => {
+          if (seen.has(entry.name)) {
+            context.addIssue({ code: 'custom', path: [index, 'name'], message: `repeats "${entry.name}"` });
+          }
+          seen.add(entry.name);
+        });
+      }),
     /** Settings per stage name. */
     settings: z.record(z.string(), z.unknown()).default({}),
     /** Keys the activity store tracks at once (memory bound, whatever attackers make up). */

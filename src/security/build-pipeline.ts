@@ -11,6 +11,7 @@ import { createMalformedRateStage } from './stages/malformed-rate.ts';
 import { createPasswordGuessingStage } from './stages/password-guessing.ts';
 import { createScannerStage } from './stages/scanner.ts';
 import { createValidateStage } from './stages/validate.ts';
+import { type TrunkSettings, TrunkTable, trustWithTrunks } from './trunks.ts';
 
 /** Every stage sipwarden knows, by the name used in `security.stages` and `security.settings`. */
 export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.freeze({
@@ -45,6 +46,8 @@ export interface SecuritySettings {
   readonly enabled: boolean;
   readonly stages?: readonly string[] | undefined;
   readonly allowlist: readonly string[];
+  /** Declared trunks: their own call limits, trusted by address (trunks.ts). */
+  readonly trunks?: readonly TrunkSettings[];
   readonly settings: Readonly<Record<string, unknown>>;
   readonly dryRun?: boolean;
 }
@@ -84,6 +87,20 @@ export function buildAllowlist(entries: readonly string[]): AddressSet {
   }
 }
 
+export function buildTrunks(trunks: readonly TrunkSettings[] = []): TrunkTable {
+  try {
+    return new TrunkTable(trunks);
+  } catch (error) {
+    throw new StageConfigError([(error as Error).message]);
+  }
+}
+
+/** The stages' dependencies with the declared trunks: theirs to limit, and trusted by address. */
+export function withTrunks(security: SecuritySettings, deps: StageDependencies): StageDependencies {
+  const trunks = buildTrunks(security.trunks);
+  return { ...deps, trunks, trust: trustWithTrunks(deps.trust, trunks) };
+}
+
 export function buildPipeline(
   security: SecuritySettings,
   deps: StageDependencies,
@@ -93,7 +110,7 @@ export function buildPipeline(
 ): SecurityPipeline {
   const allowlist = buildAllowlist(security.allowlist);
   return new SecurityPipeline({
-    stages: buildStages(security, deps),
+    stages: buildStages(security, withTrunks(security, deps)),
     blocks: deps.blocks,
     events,
     log,
@@ -105,12 +122,15 @@ export function buildPipeline(
 
 /**
  * Checks `security` the way the gateway will build it (every stage's own settings, the
- * allowlist), without starting anything: for `sipwarden check-config`. Returns the
+ * allowlist, the trunks), without starting anything: for `sipwarden check-config`. Returns the
  * problems as `path: reason` lines.
  */
 export function checkSecuritySettings(security: SecuritySettings, deps: StageDependencies): string[] {
   const issues: string[] = [];
-  for (const check of [() => buildAllowlist(security.allowlist), () => buildStages(security, deps)]) {
+  for (const check of [
+    () => buildAllowlist(security.allowlist),
+    () => buildStages(security, withTrunks(security, deps)),
+  ]) {
     try {
       check();
     } catch (error) {

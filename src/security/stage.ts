@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.ts';
 import type { SipParseError } from '../sip/errors.ts';
 import type { SipResponse } from '../sip/message.ts';
 import type { ActivityStore, BlockTable, TrustTable } from '../state/types.ts';
+import type { TrunkTable } from './trunks.ts';
 
 /**
  * The pipeline's unit: one stage, one job. A stage reads the message and the state; it
@@ -49,8 +50,11 @@ export const STAGE_PASS: StageVerdict = Object.freeze({ action: 'pass' });
 export interface StageDependencies {
   readonly store: ActivityStore;
   readonly blocks: BlockTable;
+  /** Known-good sources; with declared trunks, their addresses are trusted too (trustWithTrunks). */
   readonly trust: TrustTable;
   readonly log: Logger;
+  /** Declared trunks (`security.trunks`) and their call limits; none when absent. */
+  readonly trunks?: TrunkTable;
 }
 
 /**

@@ -2,15 +2,16 @@ import { StateError } from './errors.ts';
 import type { TrustTable } from './types.ts';
 
 /**
- * Known-good sources in process memory. An address earns trust by a successful
- * authentication (a 2xx to a request that carried credentials) and keeps it for `ttlMs`
+ * Known-good sources in process memory. An address earns trust by a proven
+ * authentication (the security stages decide what proves one: src/security/challenge-proof.ts,
+ * or a declared trunk) and keeps it for `ttlMs`
  * after its last success; the (address, user) pair it succeeded for is kept the same way,
  * so that a user under attack keeps working from the places they really use.
  *
  * One Map holds both kinds of entry in least-recently-succeeded order (a success moves an
- * entry to the end); past `maxEntries` the oldest entry gives way. Only a successful
+ * entry to the end); past `maxEntries` the oldest entry gives way. Only a proven
  * authentication creates an entry, so an attacker cannot fill the table without
- * credentials; the bound holds anyway. Lookups do not refresh an entry: only success does.
+ * passwords; the bound holds anyway. Lookups do not refresh an entry: only success does.
  */
 
 export interface MemoryTrustTableOptions {

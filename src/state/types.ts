@@ -74,9 +74,10 @@ export interface BlockTable {
 }
 
 /**
- * Known-good sources: an address that authenticated successfully (a 2xx to a request that
- * carried credentials) earns trust for a while, so that shared NAT addresses of real
- * customers are not mistaken for floods, and a user under attack keeps working from them.
+ * Known-good sources: an address that proved an account's password (the upstream accepted
+ * its answer to a digest challenge issued to it: src/security/challenge-proof.ts) earns
+ * trust for a while, so that shared NAT addresses of real customers are not mistaken for
+ * floods, and a user under attack keeps working from them.
  */
 export interface TrustTable {
   /** Records a success for `address` (optionally for a user) at `now`. */

@@ -1,7 +1,10 @@
 /**
  * Real peers calling through sipwarden with its default configuration (security pipeline
  * on, nothing allowlisted): sipp UAC -> sipwarden -> sipp UAS over UDP and TCP, and a
- * REGISTER with digest authentication passing through to a challenging registrar.
+ * REGISTER with digest authentication passing through to a challenging registrar. The
+ * calling sipp places 20 calls/s under one caller identity, as a trunk does: it is
+ * declared as one (`security.trunks`), or on a busy machine its calls overlap past the
+ * per-user limit of 5 concurrent calls and get 403.
  * Loopback only, free ports, every process stopped by its pid.
  */
 import assert from 'node:assert/strict';
@@ -26,6 +29,7 @@ describe('sipp calls through sipwarden with its defaults', () => {
       upstream: { host: HOST, port: uasPort },
       listenKinds: ['udp', 'tcp'],
       extraArgs: ['--log-level', 'warn'],
+      config: { security: { trunks: [{ name: 'sipp', addresses: [HOST], identity: `sipp@${HOST}` }] } },
     });
   });
 

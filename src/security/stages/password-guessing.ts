@@ -18,7 +18,10 @@
  *   (under attack), an untrusted source that fails for that user is blocked at once.
  * - The user's known-good sources (where they authenticated before) are never blocked by
  *   the per-user rule: an attacker cannot lock a user out by failing in their name.
- * - A 2xx to a request with credentials records the success in the trust table.
+ * - Trust comes only from proof (ChallengeProof): a 2xx to a REGISTER or INVITE whose
+ *   credentials answer a challenge the upstream issued to that source for that request
+ *   records the success in the trust table. Any other 2xx to a request with credentials
+ *   (a made-up Authorization header on an OPTIONS, say) proves nothing.
  *
  * Outcome verdicts apply to the source's next messages: the transaction already ended.
  */
@@ -26,6 +29,7 @@ import { z } from 'zod';
 import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
 import type { SipResponse } from '../../sip/message.ts';
 import { userOf } from '../attributes.ts';
+import { ChallengeProof } from '../challenge-proof.ts';
 import { credentialsOf } from '../credentials.ts';
 import {
   blockSpec,
@@ -66,7 +70,7 @@ const settingsSchema = z.strictObject({
   /** `alert` reports without blocking (a dry run). */
   action: oneOf(['block', 'alert']).default('block'),
   block: blockSpec.default({ scope: 'address', durationMs: HOUR }),
-  /** Record successes in the trust table (turn off when another stage does). */
+  /** Record proven successes in the trust table (turn off when another stage does). */
   recordTrust: boolean.default(true),
 });
 
@@ -88,6 +92,7 @@ export const createPasswordGuessingStage: StageFactory = (
   const { store, trust } = deps;
   const spec = { action: s.action, block: s.block, tarpitMs: 0 } as const;
   const stale = new StaleChallenges();
+  const proof = new ChallengeProof();
 
   return {
     name: 'password-guessing',
@@ -95,7 +100,10 @@ export const createPasswordGuessingStage: StageFactory = (
     failMode: 'open',
 
     response(context: RequestContext, response: SipResponse, now: number): StageVerdict {
-      if (context.direction === 'client') stale.note(context, response, now);
+      if (context.direction === 'client') {
+        stale.note(context, response, now);
+        if (s.recordTrust) proof.note(context, response, now);
+      }
       return STAGE_PASS;
     },
 
@@ -112,7 +120,8 @@ export const createPasswordGuessingStage: StageFactory = (
       const source = flow.remoteAddress;
       const user = targetUser(context, credentials.username);
       if (success) {
-        if (s.recordTrust) trust.succeed(source, user.length > 0 ? user : undefined, now);
+        const proven = s.recordTrust ? proof.proven(source, request, status, now) : undefined;
+        if (proven !== undefined) trust.succeed(source, proven, now);
         return STAGE_PASS;
       }
       if ((status === 401 || status === 407) && stale.take(source, request, now)) return STAGE_PASS;

@@ -64,6 +64,9 @@ export interface RequestOptions {
   readonly userAgent?: string;
   /** A Digest Authorization header for this user name. */
   readonly authUser?: string;
+  /** The credentials' nonce and realm (default `5f1d2c`, `pbx.example.com`). */
+  readonly nonce?: string;
+  readonly realm?: string;
   readonly proxyAuth?: boolean;
   readonly branch?: string;
   readonly fromTag?: string;
@@ -95,7 +98,7 @@ export function request(o: RequestOptions = {}): SipRequest {
   if (o.userAgent !== undefined) lines.push(`User-Agent: ${o.userAgent}`);
   if (o.authUser !== undefined) {
     lines.push(
-      `${o.proxyAuth ? 'Proxy-Authorization' : 'Authorization'}: Digest username="${o.authUser}", realm="pbx.example.com", nonce="5f1d2c", uri="${ruri}", response="0123456789abcdef0123456789abcdef", algorithm=MD5`,
+      `${o.proxyAuth ? 'Proxy-Authorization' : 'Authorization'}: Digest username="${o.authUser}", realm="${o.realm ?? 'pbx.example.com'}", nonce="${o.nonce ?? '5f1d2c'}", uri="${ruri}", response="0123456789abcdef0123456789abcdef", algorithm=MD5`,
     );
   }
   lines.push('Content-Length: 0', '', '');

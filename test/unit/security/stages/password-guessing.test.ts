@@ -138,16 +138,167 @@ test('a 401 whose challenge says stale=true is not a failure', () => {
   assert.equal(verdicts[5]!.action, 'block');
 });
 
-test('a success with credentials makes the source trusted and known for that user', () => {
+const CHALLENGE = 'WWW-Authenticate: Digest realm="pbx.example.com", nonce="a1b2c3", algorithm=MD5';
+
+/** The upstream's answer `status` (with `headers`) to `req` from `from`: the response hook, then the outcome. */
+function answer(
+  guard: ReturnType<typeof createPasswordGuessingStage>,
+  req: SipRequest,
+  from: ReturnType<typeof flow>,
+  status: number,
+  now: number,
+  headers = '',
+): StageVerdict {
+  guard.response!(requestContext(req, from), parseResponse(responseText(req, status, headers)), now);
+  return outcome(guard, req, from, status, now);
+}
+
+/** A phone's registration: REGISTER, 401 with a challenge (nonce a1b2c3), REGISTER with credentials for it, `status`. */
+function register(
+  guard: ReturnType<typeof createPasswordGuessingStage>,
+  from: ReturnType<typeof flow>,
+  user: string,
+  now: number,
+  status = 200,
+): StageVerdict {
+  const callId = `reg-${user}-${now}`;
+  answer(guard, request({ method: 'REGISTER', fromUser: user, callId, cseq: 1 }), from, 401, now, CHALLENGE);
+  const again = request({
+    method: 'REGISTER',
+    fromUser: user,
+    callId,
+    cseq: 2,
+    authUser: user,
+    nonce: 'a1b2c3',
+  });
+  return answer(guard, again, from, status, now + 20);
+}
+
+test('a 2xx to the answer to a challenge issued to the source makes it trusted and known for that user', () => {
   const { deps, guard } = stage();
-  const req = request({ method: 'REGISTER', fromUser: 'Alice', authUser: 'Alice' });
-  assert.equal(actionOf(outcome(guard, req, flow('198.51.100.20'), 200, T0)), 'pass');
-  assert.ok(deps.trust.isTrusted('198.51.100.20', T0 + 1));
-  assert.ok(deps.trust.isKnownFor('198.51.100.20', 'alice', T0 + 1));
-  assert.ok(!deps.trust.isKnownFor('198.51.100.20', 'bob', T0 + 1));
+  assert.equal(actionOf(register(guard, flow('198.51.100.20'), 'Alice', T0)), 'pass');
+  assert.ok(deps.trust.isTrusted('198.51.100.20', T0 + 100));
+  assert.ok(deps.trust.isKnownFor('198.51.100.20', 'alice', T0 + 100));
+  assert.ok(!deps.trust.isKnownFor('198.51.100.20', 'bob', T0 + 100));
   // A 200 to a request without credentials proves nothing.
   outcome(guard, request({ method: 'OPTIONS' }), flow('198.51.100.21'), 200, T0);
   assert.ok(!deps.trust.isTrusted('198.51.100.21', T0 + 1));
+});
+
+test('an INVITE answering its 407 proves the source when the call is answered, after minutes of ringing', () => {
+  const { deps, guard } = stage();
+  const phone = flow('198.51.100.22');
+  const invite = (cseq: number, auth: boolean) =>
+    request({
+      method: 'INVITE',
+      fromUser: 'carol',
+      ruriUser: '300',
+      callId: 'call-carol',
+      cseq,
+      ...(auth ? { authUser: 'carol', nonce: 'd4e5f6', proxyAuth: true } : {}),
+    });
+  answer(
+    guard,
+    invite(1, false),
+    phone,
+    407,
+    T0,
+    'Proxy-Authenticate: Digest realm="pbx.example.com", nonce="d4e5f6"',
+  );
+  const again = invite(2, true);
+  guard.response!(requestContext(again, phone), parseResponse(responseText(again, 180)), T0 + 30);
+  // Answered two minutes later, long after the challenge itself was forgotten.
+  answer(guard, again, phone, 200, T0 + 120_000);
+  assert.ok(deps.trust.isTrusted('198.51.100.22', T0 + 120_001));
+  assert.ok(deps.trust.isKnownFor('198.51.100.22', 'carol', T0 + 120_001));
+});
+
+test('a made-up Authorization header on an OPTIONS answered 200 earns no trust', () => {
+  const { deps, guard } = stage();
+  const forged = request({ method: 'OPTIONS', authUser: 'alice', nonce: 'made-up' });
+  assert.equal(actionOf(answer(guard, forged, attacker, 200, T0)), 'pass');
+  assert.ok(!deps.trust.isTrusted(attacker.remoteAddress, T0 + 1));
+  // Not even with a nonce the upstream really issued to it: an OPTIONS proves no password.
+  answer(guard, request({ method: 'OPTIONS', callId: 'o1', cseq: 1 }), attacker, 401, T0 + 10, CHALLENGE);
+  const answered = request({ method: 'OPTIONS', callId: 'o1', cseq: 2, authUser: 'alice', nonce: 'a1b2c3' });
+  answer(guard, answered, attacker, 200, T0 + 20);
+  assert.ok(!deps.trust.isTrusted(attacker.remoteAddress, T0 + 21));
+});
+
+test('a REGISTER answered 200 with credentials for a nonce never issued to the source earns no trust', () => {
+  const { deps, guard } = stage();
+  const req = request({ method: 'REGISTER', fromUser: 'alice', authUser: 'alice', nonce: 'never-issued' });
+  assert.equal(actionOf(answer(guard, req, attacker, 200, T0)), 'pass');
+  assert.ok(!deps.trust.isTrusted(attacker.remoteAddress, T0 + 1));
+  assert.ok(!deps.trust.isKnownFor(attacker.remoteAddress, 'alice', T0 + 1));
+});
+
+test('credentials for a nonce issued to another source earn no trust', () => {
+  const { deps, guard } = stage();
+  const phone = flow('198.51.100.30');
+  const first = request({ method: 'REGISTER', fromUser: 'alice', callId: 'r1', cseq: 1 });
+  answer(guard, first, phone, 401, T0, CHALLENGE);
+  // The attacker replays the phone's exchange from its own address.
+  const replay = request({
+    method: 'REGISTER',
+    fromUser: 'alice',
+    callId: 'r1',
+    cseq: 2,
+    authUser: 'alice',
+    nonce: 'a1b2c3',
+  });
+  answer(guard, replay, attacker, 200, T0 + 20);
+  assert.ok(!deps.trust.isTrusted(attacker.remoteAddress, T0 + 21));
+  assert.ok(!deps.trust.isTrusted('198.51.100.30', T0 + 21));
+});
+
+test('credentials with the right nonce but another realm, on another request, or after the challenge expired earn no trust', () => {
+  const { deps, guard } = stage();
+  const phone = flow('198.51.100.31');
+  const first = request({ method: 'REGISTER', fromUser: 'alice', callId: 'r2', cseq: 1 });
+  answer(guard, first, phone, 401, T0, CHALLENGE);
+  const realm = request({
+    method: 'REGISTER',
+    fromUser: 'alice',
+    callId: 'r2',
+    cseq: 2,
+    authUser: 'alice',
+    nonce: 'a1b2c3',
+    realm: 'elsewhere',
+  });
+  answer(guard, realm, phone, 200, T0 + 10);
+  // The challenge was issued to a REGISTER for alice; a call to 300 with its nonce is another request.
+  const call = request({
+    method: 'INVITE',
+    fromUser: 'alice',
+    ruriUser: '300',
+    callId: 'r2',
+    cseq: 3,
+    authUser: 'alice',
+    nonce: 'a1b2c3',
+  });
+  answer(guard, call, phone, 200, T0 + 20);
+  const otherUser = request({
+    method: 'REGISTER',
+    fromUser: 'bob',
+    callId: 'r2',
+    cseq: 4,
+    authUser: 'bob',
+    nonce: 'a1b2c3',
+  });
+  answer(guard, otherUser, phone, 200, T0 + 30);
+  assert.ok(!deps.trust.isTrusted('198.51.100.31', T0 + 31));
+  // The right answer, but 40 s after its challenge (a transaction lives 32 s).
+  const late = request({
+    method: 'REGISTER',
+    fromUser: 'alice',
+    callId: 'r2',
+    cseq: 5,
+    authUser: 'alice',
+    nonce: 'a1b2c3',
+  });
+  answer(guard, late, phone, 200, T0 + 40_000);
+  assert.ok(!deps.trust.isTrusted('198.51.100.31', T0 + 40_001));
 });
 
 test('a trusted source is allowed five times as many failures', () => {
@@ -170,7 +321,7 @@ test('guessing over 50 sources against one user: sources are blocked once the us
   const home = flow('198.51.100.50');
   const login = request({ method: 'REGISTER', fromUser: 'alice', authUser: 'alice' });
   // Alice registered from home earlier today.
-  outcome(guard, login, home, 200, T0 - 3_600_000);
+  register(guard, home, 'alice', T0 - 3_600_000);
 
   const verdicts: StageVerdict[] = [];
   for (let i = 0; i < 50; i++) {

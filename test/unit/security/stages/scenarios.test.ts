@@ -67,6 +67,7 @@ test('an office of 200 phones behind one NAT address re-registering after an out
       cseq: 2,
       userAgent: ua,
       authUser: user,
+      nonce: '4f2e1d',
     });
     assert.equal(h.send(second, office), 'pass');
     h.answer(second, office, 200);
@@ -93,6 +94,7 @@ test('an office of 200 phones behind one NAT address re-registering after an out
       cseq: 2,
       userAgent: ua,
       authUser: user,
+      nonce: '4f2e1e',
       proxyAuth: true,
     });
     assert.equal(h.send(again, office), 'pass');
@@ -216,7 +218,7 @@ test('password guessing over 50 sources against one user blocks the sources whil
       fromUser: 'alice',
       callId: 'alice-home',
       cseq,
-      ...(auth ? { authUser: 'alice' } : {}),
+      ...(auth ? { authUser: 'alice', nonce: '4f2e1d' } : {}),
     });
   // Alice's phone registers from home.
   h.clock.now = T0;
