@@ -28,6 +28,7 @@ import { z } from 'zod';
 import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
 import { type Attribute, MessageAttributes } from '../attributes.ts';
 import { BaselineRate, type BaselineReading } from '../baseline-rate.ts';
+import { floodKeyPrefix, sourceKey } from '../block-keys.ts';
 import { credentialsOf } from '../credentials.ts';
 import { eventFor } from '../event-input.ts';
 import {
@@ -431,7 +432,7 @@ function compileRule(rule: z.output<typeof ruleSchema>): CompiledRule {
     inDialog: rule.match.inDialog,
     statuses: rule.match.status === undefined ? undefined : new Set(rule.match.status),
     key: rule.key,
-    prefix: `flood:${rule.name}|`,
+    prefix: floodKeyPrefix(rule.name),
     perSource: rule.key.includes('source'),
     distinct,
     distinctSources: distinct === 'source' || distinct === 'network',
@@ -453,7 +454,7 @@ function compileBaseline(b: z.output<typeof baselineSchema>): CompiledBaseline {
     methods: b.match.method === undefined ? undefined : new Set(b.match.method),
     direction: b.match.direction,
     inDialog: b.match.inDialog,
-    key: `flood:${b.name}|*`,
+    key: `${floodKeyPrefix(b.name)}*`,
     rate: new BaselineRate({
       windowMs: b.windowMs,
       factor: b.factor,
@@ -559,8 +560,8 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
   const surge = new BaselineRate(rd.surge);
   const pending = new PendingChallenges();
   const rdSpec: ActionSpec = { action: rd.action, block: rd.block, tarpitMs: 0 };
-  const challengedPrefix = `flood:${REGISTER_DISTRIBUTED}|challenged|source=`;
-  const answeredPrefix = `flood:${REGISTER_DISTRIBUTED}|answered|source=`;
+  const challengedPrefix = `${floodKeyPrefix(REGISTER_DISTRIBUTED)}challenged|${sourceKey('')}`;
+  const answeredPrefix = `${floodKeyPrefix(REGISTER_DISTRIBUTED)}answered|${sourceKey('')}`;
   /** The surge holds until this time: to the end of the window after the last reading over its threshold. */
   let surgeUntil = Number.NEGATIVE_INFINITY;
   let lastSurge: BaselineReading | undefined;
@@ -706,7 +707,7 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
       type: 'flood',
       stage: STAGE,
       rule: REGISTER_DISTRIBUTED,
-      key: `flood:${REGISTER_DISTRIBUTED}|source=${source}`,
+      key: floodKeyPrefix(REGISTER_DISTRIBUTED) + sourceKey(source),
       reason: `${REGISTER_DISTRIBUTED}: ignored ${Math.round(challenged - answered)} of ${Math.round(
         challenged,
       )} digest challenges in ${rd.windowMs} ms while credential-less REGISTERs surge (${

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import type { PacketContext } from '../../core/inspector.ts';
 import type { SipParseError } from '../../sip/errors.ts';
+import { sourceKey } from '../block-keys.ts';
 import {
   actionFields,
   blockSpec,
@@ -77,7 +78,7 @@ export const createMalformedRateStage: StageFactory = (settings: unknown, deps: 
         type: 'malformed',
         stage: STAGE,
         rule: 'malformed-rate',
-        key: `source=${source}`,
+        key: sourceKey(source),
         reason: `${Math.round(n)} malformed messages in ${s.windowMs} ms, over ${max} (last: ${error.code})`,
         details: { count: Math.round(n), threshold: max, windowMs: s.windowMs, lastError: error.code },
         defaultStatus: 400,
