@@ -63,6 +63,12 @@ interface Plan {
   readonly kind: AttackKind;
   /** The attacker's addresses, to match events and blocks. */
   readonly sources: AddressRange;
+  /**
+   * A pause after the attack before the next one: a defence against a distributed attack
+   * acts on no address but on everyone unknown while its window lasts, and must not be
+   * what refuses the next attack's calls.
+   */
+  readonly settleMs?: number;
   run(common: CommonOptions): Promise<AttackReport>;
 }
 
@@ -114,19 +120,21 @@ function plans(target: Endpoint, callee: Callee | undefined): Plan[] {
       name: 'options-flood',
       kind: 'options-flood',
       sources: at.one(1),
-      run: (c) => runFlood({ ...c, method: 'OPTIONS', limits: limits(300, 300) }),
+      run: (c) => runFlood({ ...c, ...withCallee, method: 'OPTIONS', limits: limits(300, 300) }),
     },
     {
       name: 'register-flood',
       kind: 'register-flood',
       sources: at.one(2),
-      run: (c) => runFlood({ ...c, method: 'REGISTER', limits: limits(300, 300) }),
+      run: (c) => runFlood({ ...c, ...withCallee, method: 'REGISTER', limits: limits(300, 300) }),
     },
     {
       name: 'invite-flood (254 sources)',
       kind: 'invite-flood',
       sources: at.pool(1),
-      run: (c) => runFlood({ ...c, method: 'INVITE', limits: limits(300, 300) }),
+      // sipwarden's invite-distributed counts over 10 s, sliding: twice that.
+      settleMs: 20_000,
+      run: (c) => runFlood({ ...c, ...withCallee, method: 'INVITE', limits: limits(300, 300) }),
     },
     {
       name: 'enumerate (REGISTER)',
@@ -259,7 +267,7 @@ export async function runAssess(options: AssessOptions): Promise<Scorecard> {
       const row = await runOne(plan, options, background, observer);
       rows.push(row);
       options.onRow?.(row);
-      await sleep(300);
+      await sleep(plan.settleMs ?? 300);
     }
     const aliveAtEnd = await isAlive(observer, target);
     const count = (v: Verdict) => rows.filter((r) => r.verdict === v).length;
