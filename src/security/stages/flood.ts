@@ -114,11 +114,16 @@ const ruleSchema = z
     if (rule.block !== undefined && rule.action !== 'block') {
       ctx.addIssue({ code: 'custom', path: ['block'], message: 'only applies when action is block' });
     }
-    if (rule.status !== undefined && rule.action !== 'reject' && rule.action !== 'block') {
+    if (
+      rule.status !== undefined &&
+      rule.action !== 'reject' &&
+      rule.action !== 'block' &&
+      rule.action !== 'tarpit'
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['status'],
-        message: 'only applies when action is reject or block',
+        message: 'only applies when action is reject, block or tarpit',
       });
     }
     if (rule.action === 'block' && rule.block?.scope === 'key' && rule.key.length === 0) {
@@ -154,8 +159,12 @@ const baselineSchema = z
     tarpitMs: tarpitMs.default(5000),
   })
   .superRefine((rule, ctx) => {
-    if (rule.status !== undefined && rule.action !== 'reject') {
-      ctx.addIssue({ code: 'custom', path: ['status'], message: 'only applies when action is reject' });
+    if (rule.status !== undefined && rule.action !== 'reject' && rule.action !== 'tarpit') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['status'],
+        message: 'only applies when action is reject or tarpit',
+      });
     }
   });
 

@@ -39,7 +39,8 @@ const settingsSchema = z
     trustedMultiplier: trustedMultiplier.default(10),
     direction: oneOf(['client', 'upstream', 'any']).default('client'),
     ...actionFields,
-    action: actionFields.action.default('block'),
+    // No tarpit: the answer to a malformed message is the parser's, sent at once.
+    action: oneOf(['alert', 'reject', 'drop', 'block']).default('block'),
     block: blockSpec.default({ scope: 'address', durationMs: 10 * 60 * 1000 }),
   })
   .superRefine((s, ctx) => {

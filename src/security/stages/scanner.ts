@@ -87,11 +87,11 @@ const settingsSchema = z
         });
       }
     });
-    if (s.status !== undefined && s.action !== 'reject' && s.action !== 'block') {
+    if (s.status !== undefined && s.action !== 'reject' && s.action !== 'block' && s.action !== 'tarpit') {
       ctx.addIssue({
         code: 'custom',
         path: ['status'],
-        message: 'only applies when action is reject or block',
+        message: 'only applies when action is reject, block or tarpit',
       });
     }
   });

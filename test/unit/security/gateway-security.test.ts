@@ -332,3 +332,32 @@ describe('the security pipeline in dry run', () => {
     }
   });
 });
+
+describe('a tarpit', () => {
+  test("holds the scanner's answer back for tarpitMs, then sends the rule's status; the event says tarpit", async () => {
+    const upstream = await UdpPeer.bind();
+    const settings = { scanner: { action: 'tarpit', tarpitMs: 1500, status: 403 } };
+    const gateway = await startGateway(securityConfig(upstream.port, { settings }), silentLogger);
+    const scanner = await UdpPeer.bind('127.0.11.1');
+    try {
+      const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+      const probe = sipRequest('OPTIONS', scanner, { userAgent: 'friendly-scanner' });
+      const sentAt = performance.now();
+      scanner.send(probe, port);
+      const reply = await scanner.next(sameCall(probe), 10_000);
+      // A lower bound only: the answer cannot come before the hold ends, however busy the machine.
+      assert.ok(performance.now() - sentAt >= 1400, 'answered before the tarpit delay');
+      assert.equal(startLine(reply), 'SIP/2.0 403 Forbidden');
+      assert.equal(upstream.received.length, 0);
+      const address = gateway.managementAddress!;
+      const api = new ManagementClient(`http://${address.host}:${address.port}`);
+      await until(async () =>
+        (await api.events({ type: 'scanner' })).events.some((e) => e.action === 'tarpit' && e.status === 403),
+      );
+    } finally {
+      scanner.close();
+      await gateway.close();
+      upstream.close();
+    }
+  });
+});

@@ -576,7 +576,7 @@ test('settings errors name the key and the reason', () => {
     }),
     [
       'rules[0].threshold.distinct: must not be one of the key attributes (source is always 1 per key)',
-      'rules[0].status: only applies when action is reject or block',
+      'rules[0].status: only applies when action is reject, block or tarpit',
     ],
   );
   assert.deepEqual(
