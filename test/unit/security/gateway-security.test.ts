@@ -200,6 +200,72 @@ describe('the security pipeline with its defaults', () => {
     }
   });
 
+  test('an operator key block through the API (a caller identity) refuses its requests from any address, and unblock lets them back', async () => {
+    const one = await UdpPeer.bind('127.0.12.1');
+    const two = await UdpPeer.bind('127.0.12.2');
+    try {
+      const answer = await api.block({ address: 'fromUser=Robo-Caller', duration: '10m' });
+      assert.equal(answer.block.key, 'fromUser=robo-caller');
+      for (const peer of [one, two]) {
+        const call = sipRequest('INVITE', peer, { fromUser: 'robo-caller', toUser: '610' });
+        peer.send(call, port);
+        // Another identity from the same address passes: the block is on the key, not the source.
+        const other = sipRequest('INVITE', peer, { fromUser: `real-${peer.address}`, toUser: '611' });
+        peer.send(other, port);
+        await upstream.next((t) => isMethod('INVITE')(t) && sameCall(other)(t));
+        assert.equal(
+          upstream.received.some((m) => sameCall(call)(m.text)),
+          false,
+          'a blocked identity reached the upstream',
+        );
+      }
+      await until(async () =>
+        (await api.blocks()).blocks.some((b) => b.key === 'fromUser=robo-caller' && b.hits === 2),
+      );
+      await api.unblock('fromUser=robo-caller');
+      const again = sipRequest('INVITE', one, { fromUser: 'robo-caller', toUser: '612' });
+      one.send(again, port);
+      await upstream.next((t) => isMethod('INVITE')(t) && sameCall(again)(t));
+    } finally {
+      one.close();
+      two.close();
+    }
+  });
+
+  test('password guessing spread over many addresses, one guess each: the account is blocked, later guesses never reach the registrar', async () => {
+    const guessers: UdpPeer[] = [];
+    try {
+      let forwarded = 0;
+      for (let i = 0; i < 20; i++) {
+        const guesser = await UdpPeer.bind(`127.0.13.${i + 1}`);
+        guessers.push(guesser);
+        const register = sipRequest('REGISTER', guesser, {
+          fromUser: '640',
+          toUser: '640',
+          extra: [
+            `Authorization: Digest username="640", realm="pbx", nonce="g${i}", uri="sip:pbx.example.com", response="0123456789abcdef0123456789abcdef"`,
+          ],
+        });
+        guesser.send(register, port);
+        const reached = await upstream.next(sameCall(register), 1500).catch(() => undefined);
+        if (!reached) continue;
+        forwarded++;
+        upstream.send(answer(reached, 403, 'Forbidden'), port);
+        await guesser.next(sameCall(register));
+      }
+      // Ten failures put user 640 under attack; the eleventh blocks the account.
+      assert.equal(forwarded, 11);
+      const blocks = (await api.blocks()).blocks;
+      assert.ok(blocks.some((b) => b.key === 'user=640' && b.scope === 'key'));
+      assert.equal(
+        blocks.some((b) => b.key.startsWith('127.0.13.')),
+        false,
+      );
+    } finally {
+      for (const g of guessers) g.close();
+    }
+  });
+
   test('a block that covers the upstream address never cuts off the upstream', async () => {
     const phone = await UdpPeer.bind('127.0.11.1');
     try {
