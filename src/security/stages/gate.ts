@@ -106,6 +106,8 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
   function request(context: RequestContext, now: number): StageVerdict {
     if (context.direction === 'upstream') return STAGE_PASS;
     const { request: message, flow } = context;
+    // A key block refuses new requests; a dialog admitted before it goes on to its BYE.
+    if (context.inDialog) return STAGE_PASS;
     // Most of the time no key is blocked at all: then no key is built.
     const block = blocks.hasKeyBlocks() ? keyBlock(context, now) : undefined;
     if (block) {
@@ -121,7 +123,6 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
         }),
       };
     }
-    if (context.inDialog) return STAGE_PASS;
     const total = store.peek(TOTAL_KEY, SECOND, now);
     const overload = settings.overload;
     if (total <= overload.messagesPerSecond) return STAGE_PASS;

@@ -125,4 +125,7 @@ test("a blocked account refuses that user's requests from every source but the u
   assert.equal(h.send(request({ method: 'INVITE', fromUser: 'alice' }), flow('192.0.2.79')), 'drop');
   assert.equal(h.send(register(true), home), 'pass');
   assert.equal(h.send(request({ method: 'REGISTER', fromUser: 'bob' }), flow('192.0.2.77')), 'pass');
+  // A call of alice's set up before the block ends normally: in-dialog requests are not refused.
+  const bye = request({ method: 'BYE', fromUser: 'alice', toTag: 'b1' });
+  assert.equal(h.send(bye, flow('192.0.2.80'), true), 'pass');
 });
