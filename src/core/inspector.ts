@@ -20,6 +20,8 @@ export type Verdict =
       readonly status: number;
       readonly reason: string;
       readonly headers?: readonly { readonly name: string; readonly value: string }[];
+      /** Hold the answer back this long (a tarpit); the core bounds how many it holds. */
+      readonly delayMs?: number;
     }
   /** Say nothing at all: scanners learn nothing, floods cost no answer. */
   | { readonly action: 'drop' };

@@ -14,6 +14,7 @@ import { StringTable } from '../util/string-table.ts';
 import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch, statelessBranch } from './branch.ts';
 import { type DialogMatched, DialogTable, partyOf } from './dialog/dialog-table.ts';
 import { FlowTokenCodec } from './flow-token.ts';
+import { HeldAnswers } from './held-answers.ts';
 import { type Direction, type MessageInspector, PASS_ALL, type Verdict } from './inspector.ts';
 import { type AdvertisedAddress, hostForUri, LocalIdentity } from './local-identity.ts';
 import { withOwnVia } from './own-via.ts';
@@ -80,6 +81,8 @@ const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE']);
 const NO_RECORD_ROUTE = new Set(['REGISTER', 'CANCEL', 'ACK', 'OPTIONS', 'MESSAGE', 'PUBLISH']);
 const ALLOW =
   'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK, PUBLISH';
+/** Answers held back by tarpit verdicts at once; past it the one due soonest goes out early. */
+const MAX_HELD_ANSWERS = 1024;
 
 /**
  * A transaction-stateful proxy (RFC 3261 sections 16 and 17) that forwards every request
@@ -105,6 +108,8 @@ export class SipProxy {
   readonly #lingering: LingerQueue<ProxyTransaction>;
   readonly #host: TransactionHost;
   readonly #inspector: MessageInspector;
+  /** Answers a verdict holds back (a tarpit): at most MAX_HELD_ANSWERS at once. */
+  readonly #held = new HeldAnswers(MAX_HELD_ANSWERS);
   readonly stats: ProxyStats = {
     messagesIn: 0,
     requestsForwarded: 0,
@@ -192,6 +197,7 @@ export class SipProxy {
   /** Ends every transaction (on shutdown). */
   close(): void {
     clearInterval(this.#sweepTimer);
+    this.#held.clear();
     this.#lingering.clear();
     this.#tombstones.clear();
     for (const t of this.#byServerKey.valuesSnapshot()) t.terminate();
@@ -265,8 +271,10 @@ export class SipProxy {
 
   /** Carries out a non-pass verdict on a request. */
   #applyVerdict(request: SipRequest, flow: Flow, verdict: Verdict): void {
-    if (verdict.action === 'reject')
-      this.#reply(request, flow, verdict.status, verdict.reason, verdict.headers);
+    if (verdict.action !== 'reject') return;
+    const reply = () => this.#reply(request, flow, verdict.status, verdict.reason, verdict.headers);
+    if (verdict.delayMs !== undefined && verdict.delayMs > 0) this.#held.hold(verdict.delayMs, reply);
+    else reply();
   }
 
   #isFromUpstream(flow: Flow): boolean {

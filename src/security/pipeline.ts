@@ -307,9 +307,10 @@ export class SecurityPipeline implements MessageInspector {
         return DROP;
       }
       case 'drop':
-      case 'tarpit':
-        // A tarpit holds no state here: the answer is simply never sent, which costs a scanner its timeout.
         return DROP;
+      case 'tarpit':
+        // The core holds the answer back (bounded) and sends it late.
+        return { action: 'reject', status: verdict.status, reason: verdict.reason, delayMs: verdict.delayMs };
     }
   }
 }

@@ -98,12 +98,13 @@ export const blockSpec = z.strictObject({
 
 export type BlockSpec = z.infer<typeof blockSpec>;
 
-/** How long a tarpit holds a message before dropping it. */
+/** How long a tarpit holds a request's answer before sending it. */
 export const tarpitMs = integer(100, 60_000, 'must be a delay in milliseconds from 100 to 60000');
 
 /**
  * What a rule does when it fires: the fields every rule shares. `status` is the answer of a
- * `reject` (and, for a `block`, an answer to the message that set it; absent: no answer).
+ * `reject` or, `tarpitMs` later, of a `tarpit` (and, for a `block`, an answer to the message
+ * that set it; absent: no answer).
  */
 export const actionFields = {
   action: oneOf(ACTIONS),

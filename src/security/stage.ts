@@ -41,8 +41,17 @@ export type StageVerdict =
       readonly status?: number;
       readonly event: EventInput;
     }
-  /** Hold the answer back for a while (slows a scanner down), then drop. */
-  | { readonly action: 'tarpit'; readonly delayMs: number; readonly event: EventInput };
+  /**
+   * Answer a request with `status`, but only after `delayMs` (slows a scanner or a flood
+   * tool down: it waits for each answer). The core holds a bounded number of answers.
+   */
+  | {
+      readonly action: 'tarpit';
+      readonly delayMs: number;
+      readonly status: number;
+      readonly reason: string;
+      readonly event: EventInput;
+    };
 
 export const STAGE_PASS: StageVerdict = Object.freeze({ action: 'pass' });
 

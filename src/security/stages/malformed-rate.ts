@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import type { PacketContext } from '../../core/inspector.ts';
 import type { SipParseError } from '../../sip/errors.ts';
+import { sourceKey } from '../block-keys.ts';
 import {
   actionFields,
   blockSpec,
@@ -38,7 +39,8 @@ const settingsSchema = z
     trustedMultiplier: trustedMultiplier.default(10),
     direction: oneOf(['client', 'upstream', 'any']).default('client'),
     ...actionFields,
-    action: actionFields.action.default('block'),
+    // No tarpit: the answer to a malformed message is the parser's, sent at once.
+    action: oneOf(['alert', 'reject', 'drop', 'block']).default('block'),
     block: blockSpec.default({ scope: 'address', durationMs: 10 * 60 * 1000 }),
   })
   .superRefine((s, ctx) => {
@@ -77,7 +79,7 @@ export const createMalformedRateStage: StageFactory = (settings: unknown, deps: 
         type: 'malformed',
         stage: STAGE,
         rule: 'malformed-rate',
-        key: `source=${source}`,
+        key: sourceKey(source),
         reason: `${Math.round(n)} malformed messages in ${s.windowMs} ms, over ${max} (last: ${error.code})`,
         details: { count: Math.round(n), threshold: max, windowMs: s.windowMs, lastError: error.code },
         defaultStatus: 400,
