@@ -30,8 +30,11 @@ import { findSdpBodies, isSdpType, type MediaType, parseMediaType } from '../../
 import type { SdpLimits } from '../../sdp/limits.ts';
 import { checkSdp } from '../../sdp/parse.ts';
 import { SipParseError } from '../../sip/errors.ts';
+import { isAcceptList } from '../../sip/headers/accept.ts';
+import { isEvent } from '../../sip/headers/event.ts';
 import { parseNameAddr, parseNameAddrList } from '../../sip/headers/name-addr.ts';
-import { parseDigits } from '../../sip/headers/scalar.ts';
+import { isOptionTagList } from '../../sip/headers/option-tags.ts';
+import { isLeadingDeltaSeconds, parseDigits } from '../../sip/headers/scalar.ts';
 import { scanHost } from '../../sip/host.ts';
 import type { NameAddr, SipMessage, SipResponse, SipUri, Uri } from '../../sip/message.ts';
 import { detach } from '../../util/detach.ts';
@@ -198,71 +201,9 @@ function uriProblem(where: string, uri: Uri, schemes?: ReadonlySet<string>): Pro
   return undefined;
 }
 
-/** RFC 3261 25.1 token characters, as a table. */
-const TOKEN = new Uint8Array(128);
-for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
-  TOKEN[c.charCodeAt(0)] = 1;
-
-function isToken(s: string, from = 0, to = s.length): boolean {
-  if (to <= from) return false;
-  for (let k = from; k < to; k++) {
-    const c = s.charCodeAt(k);
-    if (c > 127 || TOKEN[c] === 0) return false;
-  }
-  return true;
-}
-
-/** option-tag *(COMMA option-tag) (RFC 3261 20.32, 20.37, 20.40); `optional` allows an empty value. */
-function isOptionTagList(value: string, optional: boolean): boolean {
-  if (value === '') return optional;
-  let tags = 0;
-  for (const part of value.split(',', 65)) {
-    if (++tags > 64 || !isToken(part.trim())) return false;
-  }
-  return true;
-}
-
-/** Splits a header value on commas outside quoted strings; at most `max` parts. */
-function splitList(value: string, max: number): string[] | undefined {
-  const out: string[] = [];
-  let start = 0;
-  let quoted = false;
-  for (let k = 0; k < value.length; k++) {
-    const c = value.charCodeAt(k);
-    if (quoted && c === 0x5c) k++;
-    else if (c === 0x22) quoted = !quoted;
-    else if (c === 0x2c && !quoted) {
-      out.push(value.slice(start, k));
-      if (out.length >= max) return undefined;
-      start = k + 1;
-    }
-  }
-  out.push(value.slice(start));
-  return out;
-}
-
-/** Accept = [ accept-range *(COMMA accept-range) ] (RFC 3261 20.1): media types, `*` allowed. */
-function isAcceptList(value: string): boolean {
-  if (value === '') return true;
-  const parts = splitList(value, 64);
-  return parts?.every((p) => parseMediaType(p) !== undefined) === true;
-}
-
-/** delta-seconds at the start of the value, up to 2^32-1 (RFC 3261 20.33, RFC 4028 4). */
-function isLeadingDeltaSeconds(value: string): boolean {
-  let end = 0;
-  while (end < value.length && value.charCodeAt(end) >= 0x30 && value.charCodeAt(end) <= 0x39) end++;
-  if (end === 0) return false;
-  const rest = value.charCodeAt(end);
-  if (end < value.length && rest !== 0x3b && rest !== 0x20 && rest !== 0x09 && rest !== 0x28) return false;
-  const n = parseDigits(value.slice(0, end), 10);
-  return n >= 0 && n <= 0xffffffff;
-}
-
-/** event-type = event-package *( "." event-template ), then parameters (RFC 6665 8.4). */
-function isEvent(value: string): boolean {
-  const semi = value.indexOf(';');
-  return isToken((semi < 0 ? value : value.slice(0, semi)).trim());
+/** Accept (RFC 3261 20.1): each accept-range a media range, `*` allowed, by the Content-Type grammar. */
+function isMediaRange(range: string): boolean {
+  return parseMediaType(range) !== undefined;
 }
 
 /** What the header walk learns for the checks that follow it. */
@@ -490,7 +431,8 @@ function walkHeaders(
           return problem('SW_ERR_BAD_OPTION_TAGS', `bad ${display(h.name)} option tags`);
         break;
       case ACCEPT:
-        if (!isAcceptList(h.value)) return problem('SW_ERR_BAD_ACCEPT', 'bad Accept media range');
+        if (!isAcceptList(h.value, isMediaRange))
+          return problem('SW_ERR_BAD_ACCEPT', 'bad Accept media range');
         break;
       case CONTENT_TYPE: {
         const t = parseMediaType(h.value);
