@@ -27,9 +27,10 @@
 import { z } from 'zod';
 import type { RequestContext } from '../../core/inspector.ts';
 import { findSdpBodies, isSdpType, type MediaType, parseMediaType } from '../../sdp/body.ts';
+import type { SdpError, SdpErrorCode } from '../../sdp/errors.ts';
 import type { SdpLimits } from '../../sdp/limits.ts';
 import { checkSdp } from '../../sdp/parse.ts';
-import { SipParseError } from '../../sip/errors.ts';
+import { ERROR_STATUS, type SipErrorCode, SipParseError } from '../../sip/errors.ts';
 import { isAcceptList } from '../../sip/headers/accept.ts';
 import { isEvent } from '../../sip/headers/event.ts';
 import { parseNameAddr, parseNameAddrList } from '../../sip/headers/name-addr.ts';
@@ -79,17 +80,22 @@ const settingsSchema = z.strictObject({
 
 export type ValidateSettings = z.infer<typeof settingsSchema>;
 
-/** One failed check: a stable code (the event's rule) and our own words for it. */
+/** One failed check: a stable code (the event's rule), our own words for it, and its SIP status. */
 interface Problem {
-  readonly code: string;
+  readonly code: SipErrorCode | SdpErrorCode;
   readonly reason: string;
-  /** 400 unless said otherwise. */
-  readonly status?: number;
+  readonly status: number;
   readonly headers?: readonly { readonly name: string; readonly value: string }[];
 }
 
-function problem(code: string, reason: string): Problem {
-  return { code, reason };
+/** A problem with the status the error registry (src/sip/errors.ts) gives its code. */
+function problem(code: SipErrorCode, reason: string): Problem {
+  return { code, reason, status: ERROR_STATUS[code] };
+}
+
+/** A session description the strict parser refused: 400 (RFC 3261 21.4.1). */
+function sdpProblem(error: SdpError, reason: string): Problem {
+  return { code: error.code, reason: `${reason}: ${error.reason}`, status: 400 };
 }
 
 /** RFC 3261 7.3.1: a header repeated only when its grammar is a comma-separated list. */
@@ -562,10 +568,8 @@ function hasContent(body: Buffer): boolean {
 }
 
 const UNSUPPORTED_ENCODING: Problem = {
-  code: 'SW_ERR_UNSUPPORTED_CONTENT_ENCODING',
-  reason: 'encoded session description',
+  ...problem('SW_ERR_UNSUPPORTED_CONTENT_ENCODING', 'encoded session description'),
   // RFC 3261 21.4.13: 415 lists what the server accepts.
-  status: 415,
   headers: [{ name: 'Accept-Encoding', value: 'identity' }],
 };
 
@@ -589,11 +593,11 @@ function bodyProblem(
   const found = findSdpBodies(type, m.body);
   if (!found.ok) {
     if (found.error.code === 'SW_ERR_SDP_UNSUPPORTED_ENCODING') return UNSUPPORTED_ENCODING;
-    return problem(found.error.code, `bad multipart body: ${found.error.reason}`);
+    return sdpProblem(found.error, 'bad multipart body');
   }
   for (const sdp of found.sdp) {
     const error = checkSdp(sdp, sdpLimits);
-    if (error !== undefined) return problem(error.code, `bad SDP: ${error.reason}`);
+    if (error !== undefined) return sdpProblem(error, 'bad SDP');
   }
   return undefined;
 }
@@ -669,7 +673,7 @@ export function createValidateStage(settings: unknown, _deps: StageDependencies)
             rule: found.code,
           }),
         };
-      const status = found.status ?? 400;
+      const status = found.status;
       return {
         action: 'reject',
         status,
