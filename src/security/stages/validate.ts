@@ -40,15 +40,11 @@ import { scanHost } from '../../sip/host.ts';
 import type { NameAddr, SipMessage, SipResponse, SipUri, Uri } from '../../sip/message.ts';
 import { detach } from '../../util/detach.ts';
 import { eventFor } from '../event-input.ts';
-import { parseStageSettings } from '../rule-schema.ts';
+import { boolean, integer, parseStageSettings } from '../rule-schema.ts';
 import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
 
 const count = (min: number, max: number, fallback: number) =>
-  z
-    .int({ error: `must be an integer ${min}..${max}` })
-    .min(min, { error: `must be an integer ${min}..${max}` })
-    .max(max, { error: `must be an integer ${min}..${max}` })
-    .default(fallback);
+  integer(min, max, `must be an integer ${min}..${max}`).default(fallback);
 
 const settingsSchema = z.strictObject({
   /** Via values (all Via fields together); RFC 4475 3.1.1.7 has 34. The parser stops at 64. */
@@ -66,7 +62,7 @@ const settingsSchema = z.strictObject({
    */
   maxExpires: count(0, 0xffffffff, 0xffffffff),
   /** Check session descriptions. */
-  checkSdp: z.boolean({ error: 'must be true or false' }).default(true),
+  checkSdp: boolean.default(true),
   sdp: z
     .strictObject({
       maxBytes: count(64, 65535, 4000),
