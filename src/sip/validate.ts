@@ -3,8 +3,8 @@
  * before it acts on a request (RFC 3261 16.3 "Request Validation" and 8.2).
  */
 
+import { NAME_ADDRS_MAX_TOKEN, nameAddrsOf } from './address-headers.ts';
 import { ERROR_STATUS, type SipErrorCode, SipParseError } from './errors.ts';
-import { parseNameAddrList } from './headers/name-addr.ts';
 import { parseDigits } from './headers/scalar.ts';
 import { isValidSentByHost } from './headers/via.ts';
 import type { SipMessage } from './message.ts';
@@ -71,7 +71,7 @@ export function validateMessage(m: SipMessage, options?: ValidateOptions): Valid
   if (m.contentLength !== undefined && m.contentLength !== m.body.length)
     return refuse('SW_ERR_CONTENT_LENGTH', 'Content-Length does not match the body');
 
-  const maxToken = options?.maxTokenBytes ?? 1024;
+  const maxToken = options?.maxTokenBytes ?? NAME_ADDRS_MAX_TOKEN;
   let contactStar = false;
   let contactCount = 0;
   let expiresZero = false;
@@ -85,14 +85,15 @@ export function validateMessage(m: SipMessage, options?: ValidateOptions): Valid
       case 'route':
       case 'record-route':
       case 'path': {
-        // Parsed on demand, not by parseMessage: syntax is checked here (RFC 3261 20.30, 20.34).
-        const list = parseNameAddrList(h.value, maxToken);
+        // Parsed on demand, not by parseMessage, and kept for the readers after this one; the
+        // syntax is checked here (RFC 3261 20.10, 20.30, 20.34).
+        const list = nameAddrsOf(h, maxToken);
         if (list instanceof SipParseError) return refuseParse(list, `bad ${h.name} header`);
         if (list === '*') return refuse('SW_ERR_BAD_NAME_ADDR', `bad ${h.name} header`);
         break;
       }
       case 'contact': {
-        const list = parseNameAddrList(h.value, maxToken);
+        const list = nameAddrsOf(h, maxToken);
         if (list instanceof SipParseError) return refuseParse(list, 'bad contact header');
         if (list === '*') {
           contactStar = true;

@@ -30,6 +30,7 @@ import { findSdpBodies, isSdpType, type MediaType, parseMediaType } from '../../
 import type { SdpError, SdpErrorCode } from '../../sdp/errors.ts';
 import type { SdpLimits } from '../../sdp/limits.ts';
 import { checkSdp } from '../../sdp/parse.ts';
+import { type NameAddrField, nameAddrsOf } from '../../sip/address-headers.ts';
 import { ERROR_STATUS, type SipErrorCode, SipParseError } from '../../sip/errors.ts';
 import { isAcceptList } from '../../sip/headers/accept.ts';
 import { isEvent } from '../../sip/headers/event.ts';
@@ -259,24 +260,30 @@ class OutcomeCache {
   }
 }
 
-const NO_VALUES: ValueOutcome = Object.freeze({ parsed: true, values: 0, problem: undefined });
-/** `Contact: *` (RFC 3261 10.2.2): one value, never more than the bound allows on its own. */
-const STAR: ValueOutcome = Object.freeze({ parsed: true, values: 1, problem: undefined });
-
-/** One Contact header value: `*` counts as one value. */
-function contactOutcome(value: string, s: ValidateSettings): ValueOutcome {
-  const list = parseNameAddrList(value);
-  if (list instanceof SipParseError)
-    return { parsed: false, values: 0, problem: problem('SW_ERR_BAD_HEADER_URI', 'bad Contact header') };
-  if (list === '*') return STAR;
-  let first: Problem | undefined;
-  for (const c of list) {
-    first = contactProblem(c, s);
-    if (first !== undefined) break;
+/** One Contact field: `*` (RFC 3261 10.2.2) counts as one value and is never over the bound on its own. */
+function contactFieldProblem(list: NameAddrField, s: ValidateSettings, walk: Walk): Problem | undefined {
+  if (list instanceof SipParseError) return problem('SW_ERR_BAD_HEADER_URI', 'bad Contact header');
+  if (list === '*') {
+    walk.contacts++;
+    return undefined;
   }
-  return list.length === 0 && first === undefined
-    ? NO_VALUES
-    : { parsed: true, values: list.length, problem: first };
+  walk.contacts += list.length;
+  if (walk.contacts > s.maxContact) return problem('SW_ERR_TOO_MANY_CONTACT', 'too many Contact values');
+  for (const c of list) {
+    const bad = contactProblem(c, s);
+    if (bad !== undefined) return bad;
+  }
+  return undefined;
+}
+
+/** The first value of a name-addr list whose URI is wrong for header `name`, if any. */
+function firstUriProblem(name: string, list: readonly NameAddr[]): Problem | undefined {
+  const schemes = URI_LISTS.get(name);
+  for (const v of list) {
+    const bad = uriProblem(name, v.uri, schemes);
+    if (bad !== undefined) return bad;
+  }
+  return undefined;
 }
 
 /** One value of a comma-separated name-addr header (Route, P-Asserted-Identity...). */
@@ -288,13 +295,7 @@ function uriListOutcome(name: string, value: string): ValueOutcome {
       values: 0,
       problem: problem('SW_ERR_BAD_HEADER_URI', `bad ${display(name)} header`),
     };
-  const schemes = URI_LISTS.get(name);
-  let first: Problem | undefined;
-  for (const v of list) {
-    first = uriProblem(name, v.uri, schemes);
-    if (first !== undefined) break;
-  }
-  return { parsed: true, values: list.length, problem: first };
+  return { parsed: true, values: list.length, problem: firstUriProblem(name, list) };
 }
 
 /** One single name-addr header (Refer-To, Referred-By...). */
@@ -309,9 +310,11 @@ function uriSingleOutcome(name: string, value: string): ValueOutcome {
   return { parsed: true, values: 1, problem: uriProblem(name, one.uri) };
 }
 
-/** The stage's caches of name-addr outcomes: Contact, and one per other header name. */
+/**
+ * The stage's caches of name-addr outcomes, one per header name other than Contact, Route,
+ * Record-Route and Path (those are parsed once per field: src/sip/address-headers.ts).
+ */
 interface OutcomeCaches {
-  readonly contact: OutcomeCache;
   readonly byName: Map<string, OutcomeCache>;
 }
 
@@ -338,6 +341,8 @@ const RACK = 10;
 const DELTA = 11;
 const URI_SINGLE = 12;
 const URI_LIST = 13;
+/** Route, Record-Route and Path: from the values parsed once per field. */
+const ROUTE_LIST = 14;
 
 interface HeaderCheck {
   readonly kind: number;
@@ -369,6 +374,7 @@ const HEADER_CHECKS: ReadonlyMap<string, HeaderCheck> = (() => {
   for (const name of DELTA_SECONDS) kinds.set(name, DELTA);
   for (const name of URI_SINGLES) kinds.set(name, URI_SINGLE);
   for (const name of URI_LISTS.keys()) kinds.set(name, URI_LIST);
+  for (const name of ['route', 'record-route', 'path']) kinds.set(name, ROUTE_LIST);
   const routeSets = [...ROUTE_SETS];
   const checks = new Map<string, HeaderCheck>();
   for (const name of new Set([...kinds.keys(), ...SINGLE_BIT.keys()])) {
@@ -389,10 +395,10 @@ function walkHeaders(
 ): Problem | undefined {
   let seen = 0;
   // Values counted per route set: Route, Record-Route, Path, Service-Route.
-  let routes0 = 0;
-  let routes1 = 0;
-  let routes2 = 0;
-  let routes3 = 0;
+  let routes = 0;
+  let recordRoutes = 0;
+  let paths = 0;
+  let serviceRoutes = 0;
   const headers = m.headers;
   for (let k = 0; k < headers.length; k++) {
     const h = headers[k]!;
@@ -406,17 +412,8 @@ function walkHeaders(
     switch (check.kind) {
       case CONTACT: {
         walk.hasContact = true;
-        const outcome =
-          caches.contact.get(h.value) ?? caches.contact.set(h.value, contactOutcome(h.value, s));
-        if (!outcome.parsed) return outcome.problem;
-        if (outcome === STAR) {
-          walk.contacts++;
-          break;
-        }
-        walk.contacts += outcome.values;
-        if (walk.contacts > s.maxContact)
-          return problem('SW_ERR_TOO_MANY_CONTACT', 'too many Contact values');
-        if (outcome.problem !== undefined) return outcome.problem;
+        const bad = contactFieldProblem(nameAddrsOf(h), s, walk);
+        if (bad !== undefined) return bad;
         break;
       }
       case EXPIRES:
@@ -471,23 +468,26 @@ function walkHeaders(
         const cache = cacheFor(caches, h.name);
         const outcome = cache.get(h.value) ?? cache.set(h.value, uriListOutcome(h.name, h.value));
         if (!outcome.parsed) return outcome.problem;
-        let n = -1;
-        switch (check.routeSet) {
-          case 0:
-            n = routes0 += outcome.values;
-            break;
-          case 1:
-            n = routes1 += outcome.values;
-            break;
-          case 2:
-            n = routes2 += outcome.values;
-            break;
-          case 3:
-            n = routes3 += outcome.values;
-            break;
+        // Service-Route is the one route set among these names (RFC 3608 5).
+        if (check.routeSet >= 0) {
+          serviceRoutes += outcome.values;
+          if (serviceRoutes > s.maxRoute)
+            return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
         }
-        if (n > s.maxRoute) return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
         if (outcome.problem !== undefined) return outcome.problem;
+        break;
+      }
+      case ROUTE_LIST: {
+        const list = nameAddrsOf(h);
+        if (list instanceof SipParseError || list === '*')
+          return problem('SW_ERR_BAD_HEADER_URI', `bad ${display(h.name)} header`);
+        let n: number;
+        if (check.routeSet === 0) n = routes += list.length;
+        else if (check.routeSet === 1) n = recordRoutes += list.length;
+        else n = paths += list.length;
+        if (n > s.maxRoute) return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
+        const bad = firstUriProblem(h.name, list);
+        if (bad !== undefined) return bad;
         break;
       }
     }
@@ -645,7 +645,7 @@ function warning(reason: string): { readonly name: string; readonly value: strin
 export function createValidateStage(settings: unknown, _deps: StageDependencies): Stage {
   const s = parseStageSettings(settingsSchema, settings);
   const sdpLimits: SdpLimits = Object.freeze({ ...s.sdp });
-  const caches: OutcomeCaches = { contact: new OutcomeCache(), byName: new Map() };
+  const caches: OutcomeCaches = { byName: new Map() };
 
   return {
     name: 'validate',
