@@ -1,4 +1,3 @@
-import type { SipParseError } from '../sip/errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Flow } from '../transport/types.ts';
 
@@ -71,6 +70,13 @@ export interface OutcomeContext {
   readonly status: number;
 }
 
+/** Why a message was refused before it could be processed: a parse, validation or framing error's code (from the sip or transport registry), status and reason. */
+export interface MalformedError {
+  readonly code: string;
+  readonly status: number;
+  readonly reason: string;
+}
+
 export interface MessageInspector {
   /** Before parsing: the cheapest checks (block list, budgets, size). Synchronous by design. */
   admit(packet: PacketContext): Verdict;
@@ -81,7 +87,7 @@ export interface MessageInspector {
    */
   malformed(
     packet: PacketContext,
-    error: Pick<SipParseError, 'code' | 'status' | 'reason'>,
+    error: MalformedError,
     answerable: boolean,
   ): Verdict;
   /** A parsed, valid request about to be processed (not a retransmission, not a hop-by-hop ACK). */

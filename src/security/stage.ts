@@ -1,7 +1,6 @@
-import type { OutcomeContext, PacketContext, RequestContext } from '../core/inspector.ts';
+import type { MalformedError, OutcomeContext, PacketContext, RequestContext } from '../core/inspector.ts';
 import type { EventInput } from '../events/types.ts';
 import type { Logger } from '../log/logger.ts';
-import type { SipParseError } from '../sip/errors.ts';
 import type { SipResponse } from '../sip/message.ts';
 import type { ActivityStore, BlockTable, TrustTable } from '../state/types.ts';
 import type { TrunkTable } from './trunks.ts';
@@ -92,7 +91,7 @@ export interface Stage {
   admit?(packet: PacketContext, now: number): StageVerdict;
   malformed?(
     packet: PacketContext,
-    error: Pick<SipParseError, 'code' | 'status' | 'reason'>,
+    error: MalformedError,
     now: number,
   ): StageVerdict;
   request?(context: RequestContext, now: number): StageVerdict | Promise<StageVerdict>;

@@ -9,8 +9,7 @@
  * log, and blocking it would cut every call.
  */
 import { z } from 'zod';
-import type { PacketContext } from '../../core/inspector.ts';
-import type { SipParseError } from '../../sip/errors.ts';
+import type { MalformedError, PacketContext } from '../../core/inspector.ts';
 import { sourceKey } from '../block-keys.ts';
 import {
   actionFields,
@@ -66,7 +65,7 @@ export const createMalformedRateStage: StageFactory = (settings: unknown, deps: 
 
     malformed(
       packet: PacketContext,
-      error: Pick<SipParseError, 'code' | 'status' | 'reason'>,
+      error: MalformedError,
       now: number,
     ): StageVerdict {
       if (s.direction !== 'any' && s.direction !== packet.direction) return STAGE_PASS;
