@@ -85,11 +85,7 @@ export interface MessageInspector {
    * can answer it (a request, not an ACK, with a Via, From, To, Call-ID and CSeq it can copy):
    * unless a stage drops it, it then gets `error.status`; otherwise it is dropped.
    */
-  malformed(
-    packet: PacketContext,
-    error: MalformedError,
-    answerable: boolean,
-  ): Verdict;
+  malformed(packet: PacketContext, error: MalformedError, answerable: boolean): Verdict;
   /** A parsed, valid request about to be processed (not a retransmission, not a hop-by-hop ACK). */
   inspectRequest(context: RequestContext): Verdict | Promise<Verdict>;
   /** A response from the target, before it is forwarded (the final one and provisional ones). */

@@ -1,7 +1,7 @@
 import {
   type CoreRefusal,
-  type MalformedError,
   DROP,
+  type MalformedError,
   type MessageInspector,
   type OutcomeContext,
   PASS,
@@ -52,7 +52,6 @@ type HookCall<A, B, R extends StageVerdict | Promise<StageVerdict>> = (
 ) => R;
 type SyncHookCall<A, B> = HookCall<A, B, StageVerdict>;
 type AnyHookCall<A, B> = HookCall<A, B, StageVerdict | Promise<StageVerdict>>;
-
 
 const callAdmit: SyncHookCall<PacketContext, undefined> = (stage, packet, _b, now) =>
   stage.admit!(packet, now);

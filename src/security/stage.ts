@@ -89,11 +89,7 @@ export interface Stage {
   readonly failMode: 'open' | 'closed';
   /** Before parsing: must be cheap and synchronous. */
   admit?(packet: PacketContext, now: number): StageVerdict;
-  malformed?(
-    packet: PacketContext,
-    error: MalformedError,
-    now: number,
-  ): StageVerdict;
+  malformed?(packet: PacketContext, error: MalformedError, now: number): StageVerdict;
   request?(context: RequestContext, now: number): StageVerdict | Promise<StageVerdict>;
   response?(context: RequestContext, response: SipResponse, now: number): StageVerdict;
   outcome?(context: OutcomeContext, now: number): StageVerdict;

@@ -63,11 +63,7 @@ export const createMalformedRateStage: StageFactory = (settings: unknown, deps: 
     phase: 'detect',
     failMode: 'open',
 
-    malformed(
-      packet: PacketContext,
-      error: MalformedError,
-      now: number,
-    ): StageVerdict {
+    malformed(packet: PacketContext, error: MalformedError, now: number): StageVerdict {
       if (s.direction !== 'any' && s.direction !== packet.direction) return STAGE_PASS;
       const source = packet.flow.remoteAddress;
       const n = store.hit(`malformed|${source}`, s.windowMs, now);
