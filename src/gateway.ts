@@ -5,12 +5,14 @@ import { networkInterfaces } from 'node:os';
 import { createManagementStack, type ManagementStack } from './api/management-stack.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
+import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import type { AdvertisedAddress } from './core/local-identity.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
+import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
-import { buildPipeline } from './security/build-pipeline.ts';
+import { buildAllowlist, buildPipeline } from './security/build-pipeline.ts';
 import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
 import { createMemoryActivityStore } from './state/memory-activity-store.ts';
 import { createMemoryBlockTable } from './state/memory-block-table.ts';
@@ -148,6 +150,9 @@ export async function startGateway(
   options: GatewayOptions = {},
 ): Promise<Gateway> {
   const upstreamAddress = await resolveHost(config.upstream.host);
+  // What traffic can make the core, the transport or the stages log is grouped, never a line
+  // per packet (the event log is grouped by the event bus already).
+  const trafficLog = aggregateLog(logger);
   const transport = await createTransport(
     {
       listen: config.listen,
@@ -162,7 +167,7 @@ export async function startGateway(
       connectTimeoutMs: config.connections.connectTimeoutMs,
       maxWriteBufferBytes: config.connections.maxWriteBufferBytes,
     },
-    logger.child({ module: 'transport' }),
+    trafficLog.child({ module: 'transport' }),
   );
   const settings: ProxySettings = {
     upstream: { transport: config.upstream.transport, address: upstreamAddress, port: config.upstream.port },
@@ -184,7 +189,7 @@ export async function startGateway(
       trying: config.proxy.tryingDelayMs,
     },
   };
-  const log = logger.child({ module: 'proxy' });
+  const log = trafficLog.child({ module: 'proxy' });
   const security = config.security;
   const activity = createMemoryActivityStore({ maxKeys: security.activityKeys });
   const blocks = createMemoryBlockTable({ maxEntries: security.maxBlocks });
@@ -207,9 +212,9 @@ export async function startGateway(
       const metrics = management.metrics;
       inspector = buildPipeline(
         security,
-        { store: activity, blocks, trust, log: logger.child({ module: 'security' }) },
+        { store: activity, blocks, trust, log: trafficLog.child({ module: 'security' }) },
         management.bus,
-        logger.child({ module: 'security' }),
+        trafficLog.child({ module: 'security' }),
         { decision: (stage, verdict) => metrics.message(stage, verdict) },
       );
     }
@@ -218,7 +223,21 @@ export async function startGateway(
     await transport.close();
     throw error;
   }
-  proxy = new SipProxy(settings, transport, log, inspector);
+  let admission: AdmissionControl;
+  try {
+    // Allowlisted peers and authenticated (trusted) sources are shed last under overload.
+    const allowlist = buildAllowlist(security.allowlist);
+    admission = new AdmissionControl(
+      config.overload,
+      { isPreferred: (address, now) => allowlist.has(address) || trust.isTrusted(address, now) },
+      () => transport.receiveQueueAgeMs?.() ?? 0,
+    );
+  } catch (error) {
+    await management.close();
+    await transport.close();
+    throw error;
+  }
+  proxy = new SipProxy({ ...settings, admission }, transport, log, inspector);
   const metrics = management.metrics;
   const handle = proxy.handle;
   transport.onMessage((message) => {
@@ -249,6 +268,7 @@ export async function startGateway(
       running.close();
       await transport.close();
       await management.close();
+      trafficLog.close();
     },
   };
 }

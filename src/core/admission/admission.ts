@@ -1,0 +1,191 @@
+import type { SipRequest } from '../../sip/message.ts';
+import type { Flow } from '../../transport/types.ts';
+import type { Direction } from '../inspector.ts';
+import { peekKind } from './peek.ts';
+import { UpstreamBudget } from './upstream-budget.ts';
+
+/**
+ * Admission control: what sipwarden takes on when it has more work than it can do.
+ *
+ * By the age of the work, not the length of a queue. Past its capacity a UDP server's
+ * receive queue fills with seconds of work that is useless by the time it is read (its
+ * sender has retransmitted, RFC 3261 17.1.1.2), and the retransmissions add load: the
+ * rate of completed calls collapses. The transport measures how long the work now being
+ * read waited (queue-probe.ts); past `maxWorkAgeMs` new out-of-dialog requests from
+ * untrusted sources are shed before they are parsed, which costs a peek at their first
+ * bytes, so the queue drains and what is admitted is still fresh. The classes, shed in
+ * this order (DESIGN.md: untrusted new work first):
+ *   0. new requests from untrusted sources: from `maxWorkAgeMs`, with 503 and Retry-After
+ *      (RFC 3261 21.5.4) while answers stay within their own budget and the wait is under
+ *      T1, silently after (the sender's retransmission is already on its way);
+ *   1. requests under way from untrusted sources (To tag, ACK, CANCEL) and their
+ *      responses: dropped from twice `maxWorkAgeMs`;
+ *   2. allowlisted peers, authenticated (trusted) sources and the upstream: only once the
+ *      work is older than any transaction lasts (64*T1), when it can be of no use.
+ *
+ * By budget and table, before a new transaction starts: the upstream never receives more
+ * than `upstreamRequestsPerSecond` new requests in any second, and untrusted new requests
+ * may take only `untrustedPercent` of that budget and of the transaction table, so that
+ * the rest stays free for the higher classes.
+ */
+
+export interface AdmissionSettings {
+  /** Work that waited longer than this is shed, lowest class first (ms). */
+  readonly maxWorkAgeMs: number;
+  /** New requests the upstream may receive per second, whatever their sources. */
+  readonly upstreamRequestsPerSecond: number;
+  /** Share (percent) of that budget and of the transaction table open to untrusted new requests. */
+  readonly untrustedPercent: number;
+  readonly retryAfterSeconds: number;
+  /** 503 answers to shed requests per second at most; beyond it they are dropped unanswered. */
+  readonly answersPerSecond: number;
+}
+
+export const DEFAULT_ADMISSION: AdmissionSettings = Object.freeze({
+  maxWorkAgeMs: 100,
+  upstreamRequestsPerSecond: 5000,
+  untrustedPercent: 80,
+  retryAfterSeconds: 5,
+  answersPerSecond: 1000,
+});
+
+/** Where sources stand: allowlisted peers and authenticated (trusted) sources come last in shedding. */
+export interface SourceStanding {
+  isPreferred(address: string, now: number): boolean;
+}
+
+export type PacketAdmission = 'admit' | 'reject' | 'drop';
+
+export type AdmissionRefusalCode = 'work-age' | 'upstream-budget' | 'transaction-table';
+
+export interface AdmissionRefusal {
+  readonly code: AdmissionRefusalCode;
+  readonly reason: string;
+  /** Answer with 503 (and Retry-After); otherwise drop. */
+  readonly answer: boolean;
+}
+
+export interface AdmissionStats {
+  /** Messages shed by their age before parsing, answered 503 or dropped. */
+  shedByAgeAnswered: number;
+  shedByAgeDropped: number;
+  /** New requests refused because the upstream's budget or the transaction table was under pressure. */
+  refusedByBudget: number;
+  refusedByTable: number;
+}
+
+/** RFC 3261 17.1.1.1: T1, the first retransmission interval over UDP. */
+const T1_MS = 500;
+/** 64*T1: no transaction outlives this; older work can be of no use. */
+const USELESS_MS = 64 * T1_MS;
+
+export class AdmissionControl {
+  readonly #settings: AdmissionSettings;
+  readonly #standing: SourceStanding;
+  readonly #workAgeMs: () => number;
+  readonly #now: () => number;
+  readonly #budget: UpstreamBudget;
+  readonly #answers: UpstreamBudget;
+  readonly stats: AdmissionStats = {
+    shedByAgeAnswered: 0,
+    shedByAgeDropped: 0,
+    refusedByBudget: 0,
+    refusedByTable: 0,
+  };
+
+  constructor(
+    settings: AdmissionSettings,
+    standing: SourceStanding,
+    workAgeMs: () => number,
+    now: () => number = () => performance.now(),
+  ) {
+    this.#settings = settings;
+    this.#standing = standing;
+    this.#workAgeMs = workAgeMs;
+    this.#now = now;
+    this.#budget = new UpstreamBudget(settings.upstreamRequestsPerSecond, settings.untrustedPercent);
+    this.#answers = new UpstreamBudget(settings.answersPerSecond, 100);
+  }
+
+  get settings(): AdmissionSettings {
+    return this.#settings;
+  }
+
+  /** Before parsing: admit, shed with an answer (`reject`: parse, then 503), or drop. */
+  admitPacket(flow: Flow, data: Buffer, direction: Direction): PacketAdmission {
+    const age = this.#workAgeMs();
+    const threshold = this.#settings.maxWorkAgeMs;
+    if (age < threshold) return 'admit';
+    if (direction === 'upstream') return this.#shed(age < USELESS_MS);
+    const kind = peekKind(data);
+    if (this.#standing.isPreferred(flow.remoteAddress, Date.now())) return this.#shed(age < USELESS_MS);
+    if (kind !== 'new') return this.#shed(age < 2 * threshold);
+    // Over a stream nothing is retransmitted: the sender waits for an answer (RFC 3261 17.1.1.2).
+    const fresh = flow.transport !== 'udp' || age < T1_MS;
+    if (fresh && this.#answers.take(true, this.#now())) {
+      this.stats.shedByAgeAnswered++;
+      return 'reject';
+    }
+    this.stats.shedByAgeDropped++;
+    return 'drop';
+  }
+
+  /**
+   * Before a request starts a transaction: `inProgress` transactions are under way of at
+   * most `maxTransactions`. Returns why not, or undefined to go on (and counts it against
+   * the upstream's budget when it goes there).
+   */
+  admitTransaction(
+    request: SipRequest,
+    flow: Flow,
+    direction: Direction,
+    inProgress: number,
+    maxTransactions: number,
+  ): AdmissionRefusal | undefined {
+    const high =
+      direction === 'upstream' ||
+      request.to.params.get('tag') !== undefined ||
+      this.#standing.isPreferred(flow.remoteAddress, Date.now());
+    const tableLimit = high
+      ? maxTransactions
+      : Math.max(1, Math.ceil((maxTransactions * this.#settings.untrustedPercent) / 100));
+    if (inProgress >= tableLimit) {
+      this.stats.refusedByTable++;
+      return {
+        code: 'transaction-table',
+        reason: high
+          ? 'transaction table full'
+          : 'transaction table under pressure: untrusted new requests shed',
+        answer: this.#answers.take(true, this.#now()),
+      };
+    }
+    if (direction === 'client' && !this.#budget.take(high, this.#now())) {
+      this.stats.refusedByBudget++;
+      return {
+        code: 'upstream-budget',
+        reason: high
+          ? 'upstream budget of new requests per second reached'
+          : 'upstream budget under pressure: untrusted new requests shed',
+        answer: this.#answers.take(true, this.#now()),
+      };
+    }
+    return undefined;
+  }
+
+  #shed(keep: boolean): PacketAdmission {
+    if (keep) return 'admit';
+    this.stats.shedByAgeDropped++;
+    return 'drop';
+  }
+}
+
+const NO_PREFERRED: SourceStanding = Object.freeze({ isPreferred: () => false });
+
+/** Admission with the default settings and no work-age measure: budget and table only (tests, embedders). */
+export function createAdmission(
+  settings: Partial<AdmissionSettings> = {},
+  standing: SourceStanding = NO_PREFERRED,
+  workAgeMs: () => number = () => 0,
+): AdmissionControl {
+  return new AdmissionControl({ ...DEFAULT_ADMISSION, ...settings }, standing, workAgeMs);
+}
