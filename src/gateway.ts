@@ -142,6 +142,10 @@ function addressing(
 /** Settings that are not configuration: shorter SIP timers for tests. */
 export interface GatewayOptions {
   readonly timers?: TimerSettings;
+  /** Replaces the measured age of work (the UDP queue probes), to test admission. */
+  readonly workAgeMs?: () => number;
+  /** Replaces the monotonic clock of the upstream budget, to test it without timing. */
+  readonly admissionClock?: () => number;
 }
 
 export async function startGateway(
@@ -230,7 +234,8 @@ export async function startGateway(
     admission = new AdmissionControl(
       config.overload,
       { isPreferred: (address, now) => allowlist.has(address) || trust.isTrusted(address, now) },
-      () => transport.receiveQueueAgeMs?.() ?? 0,
+      options.workAgeMs ?? (() => transport.receiveQueueAgeMs?.() ?? 0),
+      ...(options.admissionClock ? [options.admissionClock] : []),
     );
   } catch (error) {
     await management.close();

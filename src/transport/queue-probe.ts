@@ -74,7 +74,7 @@ export class QueueProbe {
     const bound = socket.address();
     probe.#localAddress = bound.address;
     probe.#localPort = bound.port;
-    probe.#timer = setInterval(() => probe.#send(), options.intervalMs ?? 20);
+    probe.#timer = setInterval(() => probe.send(), options.intervalMs ?? 20);
     probe.#timer.unref();
     socket.unref();
     return probe;
@@ -121,7 +121,8 @@ export class QueueProbe {
     }
   }
 
-  #send(): void {
+  /** Sends one probe now (the timer calls this every `intervalMs`). */
+  send(): void {
     const seq = this.#next++;
     this.#sentAt[seq % RING] = this.#now();
     this.#socket.send(`${MAGIC}${this.#token}${seq}`, this.#target.port, this.#target.host);
