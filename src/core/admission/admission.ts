@@ -19,7 +19,8 @@ import { UpstreamBudget } from './upstream-budget.ts';
  *      (RFC 3261 21.5.4) while answers stay within their own budget and the wait is under
  *      T1, silently after (the sender's retransmission is already on its way);
  *   1. requests under way from untrusted sources (To tag, ACK, CANCEL) and their
- *      responses: dropped from twice `maxWorkAgeMs`;
+ *      responses: dropped from twice `maxWorkAgeMs`, and not before T1 (by then the
+ *      sender has retransmitted: the copy behind it in the queue takes its place);
  *   2. allowlisted peers, authenticated (trusted) sources and the upstream: only once the
  *      work is older than any transaction lasts (64*T1), when it can be of no use.
  *
@@ -119,7 +120,8 @@ export class AdmissionControl {
     if (direction === 'upstream') return this.#shed(age < USELESS_MS);
     const kind = peekKind(data);
     if (this.#standing.isPreferred(flow.remoteAddress, Date.now())) return this.#shed(age < USELESS_MS);
-    if (kind !== 'new') return this.#shed(age < 2 * threshold);
+    // Work under way is shed only once its sender has retransmitted it (T1), at twice the threshold at least.
+    if (kind !== 'new') return this.#shed(age < Math.max(2 * threshold, T1_MS));
     // Over a stream nothing is retransmitted: the sender waits for an answer (RFC 3261 17.1.1.2).
     const fresh = flow.transport !== 'udp' || age < T1_MS;
     if (fresh && this.#answers.take(true, this.#now())) {
