@@ -138,7 +138,7 @@ const overload = z
     // Work (a datagram in the UDP receive queue, measured by a probe) older than this is shed:
     // untrusted new requests first, then requests under way; allowlisted peers, trusted sources,
     // the upstream and its responses only when older than any transaction lasts.
-    maxWorkAgeMs: integer(10, 10_000).default(100),
+    maxWorkAgeMs: integer(10, 10_000).default(400),
     // New requests (transactions) the upstream receives in any second, whatever their sources.
     upstreamRequestsPerSecond: integer(1, 1_000_000).default(5000),
     // Share of that budget and of proxy.maxTransactions that untrusted new requests may take;
@@ -146,7 +146,7 @@ const overload = z
     untrustedPercent: integer(1, 100).default(80),
     retryAfterSeconds: integer(1, 3600).default(5),
     // 503 answers to shed requests per second at most; beyond it they are dropped unanswered.
-    answersPerSecond: integer(1, 1_000_000).default(1000),
+    answersPerSecond: integer(1, 1_000_000).default(200),
   })
   .prefault({});
 

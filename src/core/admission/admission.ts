@@ -11,7 +11,8 @@ import { UpstreamBudget } from './upstream-budget.ts';
  * receive queue fills with seconds of work that is useless by the time it is read (its
  * sender has retransmitted, RFC 3261 17.1.1.2), and the retransmissions add load: the
  * rate of completed calls collapses. The transport measures how long the work now being
- * read waited (queue-probe.ts); past `maxWorkAgeMs` new out-of-dialog requests from
+ * read waited (queue-probe.ts); once it has stayed past `maxWorkAgeMs` for a whole second
+ * (a standing queue, not a stall of a busy machine), new out-of-dialog requests from
  * untrusted sources are shed before they are parsed, which costs a peek at their first
  * bytes, so the queue drains and what is admitted is still fresh. The classes, shed in
  * this order (DESIGN.md: untrusted new work first):
@@ -43,11 +44,11 @@ export interface AdmissionSettings {
 }
 
 export const DEFAULT_ADMISSION: AdmissionSettings = Object.freeze({
-  maxWorkAgeMs: 100,
+  maxWorkAgeMs: 400,
   upstreamRequestsPerSecond: 5000,
   untrustedPercent: 80,
   retryAfterSeconds: 5,
-  answersPerSecond: 1000,
+  answersPerSecond: 200,
 });
 
 /** Where sources stand: allowlisted peers and authenticated (trusted) sources come last in shedding. */
@@ -77,6 +78,9 @@ export interface AdmissionStats {
 
 /** RFC 3261 17.1.1.1: T1, the first retransmission interval over UDP. */
 const T1_MS = 500;
+/** The standing queue's window: an age must stay above the threshold this long before shedding starts. */
+const STANDING_WINDOW_MS = 1000;
+const STANDING_SLOT_MS = 100;
 /** 64*T1: no transaction outlives this; older work can be of no use. */
 const USELESS_MS = 64 * T1_MS;
 
@@ -87,6 +91,9 @@ export class AdmissionControl {
   readonly #now: () => number;
   readonly #budget: UpstreamBudget;
   readonly #answers: UpstreamBudget;
+  /** The lowest age seen per slot of STANDING_SLOT_MS, over the last STANDING_WINDOW_MS. */
+  readonly #slotMins = new Float64Array(STANDING_WINDOW_MS / STANDING_SLOT_MS).fill(Number.POSITIVE_INFINITY);
+  #slot = Number.NEGATIVE_INFINITY;
   readonly stats: AdmissionStats = {
     shedByAgeAnswered: 0,
     shedByAgeDropped: 0,
@@ -116,12 +123,17 @@ export class AdmissionControl {
   admitPacket(flow: Flow, data: Buffer, direction: Direction): PacketAdmission {
     const age = this.#workAgeMs();
     const threshold = this.#settings.maxWorkAgeMs;
-    if (age < threshold) return 'admit';
+    if (age < threshold) {
+      this.#standingAge(age);
+      return 'admit';
+    }
+    // A standing queue, not a stall: the age stayed above the threshold for a whole window.
+    if (this.#standingAge(age) < threshold) return 'admit';
     if (direction === 'upstream') return this.#shed(age < USELESS_MS);
     const kind = peekKind(data);
     if (this.#standing.isPreferred(flow.remoteAddress, Date.now())) return this.#shed(age < USELESS_MS);
     // Work under way is shed only once its sender has retransmitted it (T1), at twice the threshold at least.
-    if (kind !== 'new') return this.#shed(age < Math.max(2 * threshold, T1_MS));
+    if (kind !== 'new') return this.#shed(this.#standingAge(age) < Math.max(2 * threshold, T1_MS));
     // Over a stream nothing is retransmitted: the sender waits for an answer (RFC 3261 17.1.1.2).
     const fresh = flow.transport !== 'udp' || age < T1_MS;
     if (fresh && this.#answers.take(true, this.#now())) {
@@ -174,6 +186,31 @@ export class AdmissionControl {
     return undefined;
   }
 
+  /**
+   * The lowest age seen over the last STANDING_WINDOW_MS (CoDel's measure, RFC 8289 section
+   * 3.2: a queue that never drained in a whole window is standing, one that spiked and
+   * drained was a stall: a busy machine descheduling the process, a garbage collection).
+   * Slots in which no message came count as empty (no message, no queue); before the
+   * first message nothing is known, and the current age alone decides.
+   */
+  #standingAge(age: number): number {
+    const slot = Math.floor(this.#now() / STANDING_SLOT_MS);
+    const mins = this.#slotMins;
+    if (slot !== this.#slot) {
+      if (this.#slot !== Number.NEGATIVE_INFINITY) {
+        for (let s = Math.max(this.#slot + 1, slot - mins.length + 1); s < slot; s++)
+          mins[s % mins.length] = 0;
+      }
+      mins[slot % mins.length] = age;
+      this.#slot = slot;
+    } else {
+      mins[slot % mins.length] = Math.min(mins[slot % mins.length]!, age);
+    }
+    let lowest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < mins.length; i++) lowest = Math.min(lowest, mins[i]!);
+    return lowest;
+  }
+
   #shed(keep: boolean): PacketAdmission {
     if (keep) return 'admit';
     this.stats.shedByAgeDropped++;
@@ -188,6 +225,12 @@ export function createAdmission(
   settings: Partial<AdmissionSettings> = {},
   standing: SourceStanding = NO_PREFERRED,
   workAgeMs: () => number = () => 0,
+  now?: () => number,
 ): AdmissionControl {
-  return new AdmissionControl({ ...DEFAULT_ADMISSION, ...settings }, standing, workAgeMs);
+  return new AdmissionControl(
+    { ...DEFAULT_ADMISSION, ...settings },
+    standing,
+    workAgeMs,
+    ...(now ? [now] : []),
+  );
 }

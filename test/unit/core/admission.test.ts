@@ -89,32 +89,55 @@ describe('peeking at a datagram before parsing', () => {
 describe('admission by the age of work', () => {
   const preferred = new Set(['127.0.0.9']);
   let age = 0;
+  let clock = 0;
   const admission = createAdmission(
     { maxWorkAgeMs: 100, answersPerSecond: 2 },
     { isPreferred: (address) => preferred.has(address) },
     () => age,
+    () => clock,
   );
   const admit = (text: string, from = '127.0.0.1', direction: 'client' | 'upstream' = 'client') =>
     admission.admitPacket(flowFrom(from), Buffer.from(text, 'latin1'), direction);
+  /** Work of this age keeps arriving for a whole second (a message every 100 ms from the upstream). */
+  const hold = (value: number) => {
+    age = value;
+    for (let i = 0; i <= 10; i++) {
+      clock += 100;
+      admit('SIP/2.0 200 OK\r\n\r\n', '127.0.0.1', 'upstream');
+    }
+  };
 
   test('sheds untrusted new requests first, requests under way later, preferred sources last', () => {
-    age = 99;
+    hold(99);
     assert.equal(admit(request('INVITE')), 'admit');
-    age = 150;
+    hold(150);
     assert.equal(admit(request('INVITE')), 'reject', 'fresh enough for a 503');
     assert.equal(admit(request('BYE', { toTag: 't' })), 'admit');
     assert.equal(admit(request('INVITE'), '127.0.0.9'), 'admit', 'an allowlisted or trusted source');
     assert.equal(admit('SIP/2.0 200 OK\r\n\r\n', '127.0.0.1', 'upstream'), 'admit');
-    age = 250;
+    hold(250);
     assert.equal(admit(request('BYE', { toTag: 't' })), 'admit', 'under T1: not retransmitted yet');
     assert.equal(admit(request('INVITE'), '127.0.0.9'), 'admit');
     assert.equal(admit(request('REGISTER'), '127.0.0.1', 'upstream'), 'admit');
-    age = 600;
+    hold(600);
     assert.equal(admit(request('INVITE')), 'drop', 'older than T1: its retransmission is on its way');
     assert.equal(admit(request('BYE', { toTag: 't' })), 'drop');
     assert.equal(admit(request('INVITE'), '127.0.0.9'), 'admit');
-    age = 33_000;
+    hold(33_000);
     assert.equal(admit(request('INVITE'), '127.0.0.9'), 'drop', 'older than any transaction');
+  });
+
+  test('a stall is not a standing queue: nothing is shed while the age fell below the threshold within the second', () => {
+    hold(0);
+    age = 450;
+    clock += 100;
+    // One slot of old work after a second of fresh work: the queue drained a moment ago.
+    assert.equal(admit(request('INVITE')), 'admit');
+    clock += 300;
+    assert.equal(admit(request('INVITE')), 'admit');
+    // Once the whole window saw nothing younger, it is overload.
+    hold(450);
+    assert.equal(admit(request('INVITE')), 'reject');
   });
 
   test('answers at most answersPerSecond shed requests; the rest are dropped', () => {
@@ -185,7 +208,12 @@ describe('admission in the running proxy', () => {
         management: { ...base.management, enabled: false },
         events: { ...base.events, database: ':memory:' },
         security: { ...base.security, enabled: false, allowlist: ['127.0.0.2'] },
-        overload: { ...base.overload, upstreamRequestsPerSecond: 10, untrustedPercent: 50 },
+        overload: {
+          ...base.overload,
+          maxWorkAgeMs: 100,
+          upstreamRequestsPerSecond: 10,
+          untrustedPercent: 50,
+        },
       },
       silentLogger,
       // The budget's clock stands still: every request falls in the same second.
