@@ -92,7 +92,7 @@ export class AdmissionControl {
   readonly #budget: UpstreamBudget;
   readonly #answers: UpstreamBudget;
   /** The lowest age seen per slot of STANDING_SLOT_MS, over the last STANDING_WINDOW_MS. */
-  readonly #slotMins = new Float64Array(STANDING_WINDOW_MS / STANDING_SLOT_MS).fill(Number.POSITIVE_INFINITY);
+  readonly #slotMins = new Float64Array(STANDING_WINDOW_MS / STANDING_SLOT_MS); // zero: at start the queue is taken as empty
   #slot = Number.NEGATIVE_INFINITY;
   readonly stats: AdmissionStats = {
     shedByAgeAnswered: 0,
@@ -190,8 +190,9 @@ export class AdmissionControl {
    * The lowest age seen over the last STANDING_WINDOW_MS (CoDel's measure, RFC 8289 section
    * 3.2: a queue that never drained in a whole window is standing, one that spiked and
    * drained was a stall: a busy machine descheduling the process, a garbage collection).
-   * Slots in which no message came count as empty (no message, no queue); before the
-   * first message nothing is known, and the current age alone decides.
+   * Slots in which no message came count as empty (no message, no queue), and so does the
+   * time before the first message: a process just started (its code not yet compiled) is
+   * slow for a moment, and that is a stall too.
    */
   #standingAge(age: number): number {
     const slot = Math.floor(this.#now() / STANDING_SLOT_MS);
