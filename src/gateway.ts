@@ -6,12 +6,15 @@ import { createManagementStack, type ManagementStack } from './api/management-st
 import { type DataDirContext, type EventsDatabaseLocation, locateEventsDatabase } from './config/data-dir.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
+import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import type { AdvertisedAddress } from './core/local-identity.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
+import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
-import { buildPipeline } from './security/build-pipeline.ts';
+import { buildAllowlist, buildPipeline, buildTrunks } from './security/build-pipeline.ts';
+import { trustWithTrunks } from './security/trunks.ts';
 import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
 import { createMemoryActivityStore } from './state/memory-activity-store.ts';
 import { createMemoryBlockTable } from './state/memory-block-table.ts';
@@ -151,6 +154,10 @@ export interface GatewayOptions {
   readonly timers?: TimerSettings;
   /** What the data directory depends on (config/data-dir.ts); this process's, without a file, when absent. */
   readonly dataDir?: DataDirContext;
+  /** Replaces the measured age of work (the UDP queue probes), to test admission. */
+  readonly workAgeMs?: () => number;
+  /** Replaces the monotonic clock of the upstream budget, to test it without timing. */
+  readonly admissionClock?: () => number;
 }
 
 function processDataDirContext(): DataDirContext {
@@ -185,6 +192,9 @@ export async function startGateway(
   const tls = readTls(config);
   const location = locateEventsDatabase(config, options.dataDir ?? processDataDirContext());
   ensureDataDir(location);
+  // What traffic can make the core, the transport or the stages log is grouped, never a line
+  // per packet (the event log is grouped by the event bus already).
+  const trafficLog = aggregateLog(logger);
   const security = config.security;
   const activity = createMemoryActivityStore({ maxKeys: security.activityKeys });
   const blocks = createMemoryBlockTable({ maxEntries: security.maxBlocks });
@@ -222,7 +232,7 @@ export async function startGateway(
         connectTimeoutMs: config.connections.connectTimeoutMs,
         maxWriteBufferBytes: config.connections.maxWriteBufferBytes,
       },
-      logger.child({ module: 'transport' }),
+      trafficLog.child({ module: 'transport' }),
     );
     const settings: ProxySettings = {
       upstream: {
@@ -254,13 +264,29 @@ export async function startGateway(
     if (security.enabled) {
       inspector = buildPipeline(
         security,
-        { store: activity, blocks, trust, log: logger.child({ module: 'security' }) },
+        { store: activity, blocks, trust, log: trafficLog.child({ module: 'security' }) },
         management.bus,
-        logger.child({ module: 'security' }),
+        trafficLog.child({ module: 'security' }),
         { decision: (stage, verdict) => metrics.message(stage, verdict) },
       );
     }
-    proxy = new SipProxy(settings, transport, logger.child({ module: 'proxy' }), inspector);
+    // Allowlisted peers, declared trunks and authenticated (trusted) sources are shed last
+    // under overload.
+    const allowlist = buildAllowlist(security.allowlist);
+    const preferred = trustWithTrunks(trust, buildTrunks(security.trunks));
+    const measured = transport;
+    const admission = new AdmissionControl(
+      config.overload,
+      { isPreferred: (address, now) => allowlist.has(address) || preferred.isTrusted(address, now) },
+      options.workAgeMs ?? (() => measured.receiveQueueAgeMs?.() ?? 0),
+      ...(options.admissionClock ? [options.admissionClock] : []),
+    );
+    proxy = new SipProxy(
+      { ...settings, admission },
+      transport,
+      trafficLog.child({ module: 'proxy' }),
+      inspector,
+    );
     const handle = proxy.handle;
     transport.onMessage((message) => {
       const started = process.hrtime.bigint();
@@ -286,6 +312,7 @@ export async function startGateway(
         } finally {
           // Events last: every decision made until the listeners closed is in the store.
           await management.close();
+          trafficLog.close();
         }
       },
     };
@@ -296,6 +323,7 @@ export async function startGateway(
       await transport?.close();
     } finally {
       await management.close();
+      trafficLog.close();
     }
     throw error;
   }

@@ -110,6 +110,27 @@ const proxy = z
   })
   .prefault({});
 
+/**
+ * Admission under overload (src/core/admission): what is shed when there is more work than
+ * sipwarden can do, or more new requests than the upstream should get.
+ */
+const overload = z
+  .strictObject({
+    // Work (a datagram in the UDP receive queue, measured by a probe) older than this is shed:
+    // untrusted new requests first, then requests under way; allowlisted peers, trusted sources,
+    // the upstream and its responses only when older than any transaction lasts.
+    maxWorkAgeMs: integer(10, 10_000).default(400),
+    // New requests (transactions) the upstream receives in any second, whatever their sources.
+    upstreamRequestsPerSecond: integer(1, 1_000_000).default(5000),
+    // Share of that budget and of proxy.maxTransactions that untrusted new requests may take;
+    // the rest stays for allowlisted peers, trusted sources and in-dialog requests.
+    untrustedPercent: integer(1, 100).default(80),
+    retryAfterSeconds: integer(1, 3600).default(5),
+    // 503 answers to shed requests per second at most; beyond it they are dropped unanswered.
+    answersPerSecond: integer(1, 1_000_000).default(200),
+  })
+  .prefault({});
+
 /** The management HTTP listener: metrics, events, blocks. Loopback only unless said otherwise. */
 const management = z
   .strictObject({
@@ -224,6 +245,7 @@ export const configSchema = z
     limits,
     connections,
     proxy,
+    overload,
     management,
     events,
     security,

@@ -52,9 +52,11 @@ export interface RequestContext {
 export interface CoreRefusal {
   readonly flow: Flow;
   readonly direction: Direction;
-  readonly kind: 'dialog' | 'transaction';
-  /** Short code: `unknown-dialog`, `wrong-party`, `cseq-not-increasing`, `no-matching-invite`, `response-from-wrong-address`... */
+  readonly kind: 'dialog' | 'transaction' | 'overload';
+  /** Short code: `unknown-dialog`, `wrong-party`, `cseq-not-increasing`, `no-matching-invite`, `response-from-wrong-address`, `work-age`... */
   readonly code: string;
+  /** What the event aggregates on instead of the source address (overload: one aggregate for all sources). */
+  readonly key?: string;
   readonly reason: string;
   /** SIP status answered; absent when the message was dropped. */
   readonly status?: number;

@@ -11,6 +11,7 @@ import { warningHeader } from '../sip/warning.ts';
 import type { Flow, InboundMessage, SendTarget, TransportLayer, TransportName } from '../transport/types.ts';
 import { detach } from '../util/detach.ts';
 import { StringTable } from '../util/string-table.ts';
+import { type AdmissionControl, type AdmissionRefusal, createAdmission } from './admission/admission.ts';
 import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch, statelessBranch } from './branch.ts';
 import { type DialogMatched, DialogTable, partyOf } from './dialog/dialog-table.ts';
 import { FlowTokenCodec } from './flow-token.ts';
@@ -59,6 +60,8 @@ export interface ProxySettings {
   readonly maxRegisterExpires?: number;
   /** Signs flow tokens; random per process unless several nodes must share it. */
   readonly secret: Buffer;
+  /** What is shed under overload (src/core/admission); default: the defaults, no work-age measure. */
+  readonly admission?: AdmissionControl;
 }
 
 export interface ProxyStats {
@@ -72,7 +75,16 @@ export interface ProxyStats {
   transactions: number;
   dialogs: number;
   dialogRefusals: number;
+  /** Messages and new requests shed under overload (by age, budget or table), answered or not. */
+  shed: number;
 }
+
+/** Work shed by its age before parsing: answered 503 (the admission said `reject`) or dropped. */
+const SHED_BY_AGE: AdmissionRefusal = Object.freeze({
+  code: 'work-age',
+  reason: 'work waited too long: new requests shed under overload',
+  answer: true,
+});
 
 /** Methods whose 2xx creates a dialog we track (RFC 3261 12.1, RFC 6665). */
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE']);
@@ -121,7 +133,9 @@ export class SipProxy {
     transactions: 0,
     dialogs: 0,
     dialogRefusals: 0,
+    shed: 0,
   };
+  readonly #admission: AdmissionControl;
   readonly #dialogs: DialogTable;
   readonly #sweepTimer: NodeJS.Timeout;
 
@@ -133,6 +147,7 @@ export class SipProxy {
   ) {
     this.#settings = settings;
     this.#inspector = inspector;
+    this.#admission = settings.admission ?? createAdmission();
     const maxLingering = settings.maxLingeringTransactions ?? Math.min(settings.maxTransactions, 1_000_000);
     this.#tombstones = new TombstoneTable({ maxSize: maxLingering });
     this.#lingering = new LingerQueue({ maxSize: maxLingering });
@@ -221,6 +236,9 @@ export class SipProxy {
     const { flow } = inbound;
     const direction: Direction = this.#isFromUpstream(flow) ? 'upstream' : 'client';
     const packet = { flow, data: inbound.data, direction };
+    // Under overload, work too old to be useful is shed before it costs a parse.
+    const admission = this.#admission.admitPacket(flow, inbound.data, direction);
+    if (admission === 'drop') return this.#shedPacket(flow, direction);
     // The cheapest checks run before any parsing: a blocked source costs a lookup.
     const admitted = this.#inspector.admit(packet);
     if (admitted.action === 'drop') return;
@@ -249,6 +267,10 @@ export class SipProxy {
       return;
     }
     const message = parsed.message;
+    if (admission === 'reject') {
+      this.#overloaded(message, flow, direction, SHED_BY_AGE);
+      return;
+    }
     if (admitted.action === 'reject') {
       if (message.kind === 'request' && message.method !== 'ACK') this.#applyVerdict(message, flow, admitted);
       return;
@@ -485,12 +507,17 @@ export class SipProxy {
 
     // Only transactions in progress count: finished ones lingering to absorb retransmissions
     // would otherwise fill the table at a steady 1,600 calls/s (two per call, for 32 s each).
-    if (this.#byServerKey.size - this.#lingering.size >= this.#settings.maxTransactions) {
-      this.#log.warn(
-        { limit: this.#settings.maxTransactions },
-        'transaction table full: refusing new requests',
-      );
-      this.#reply(request, flow, 503, 'Service Unavailable', [{ name: 'Retry-After', value: '5' }]);
+    // Under pressure (table or upstream budget) untrusted new requests go first.
+    const inProgress = this.#byServerKey.size - this.#lingering.size;
+    const refusal = this.#admission.admitTransaction(
+      request,
+      flow,
+      direction,
+      inProgress,
+      this.#settings.maxTransactions,
+    );
+    if (refusal) {
+      this.#overloaded(request, flow, direction, refusal);
       return;
     }
 
@@ -759,6 +786,44 @@ export class SipProxy {
       method: response.cseq.method,
     });
     this.#log.debug({ flow }, 'response from an address the request was not sent to');
+  }
+
+  /** A message shed before parsing: counted and reported (the events aggregate it), never logged per message. */
+  #shedPacket(flow: Flow, direction: Direction): void {
+    this.stats.shed++;
+    this.#inspector.refused({
+      flow,
+      direction,
+      kind: 'overload',
+      code: SHED_BY_AGE.code,
+      reason: SHED_BY_AGE.reason,
+      key: SHED_BY_AGE.code,
+    });
+  }
+
+  /** A request shed under overload: 503 with Retry-After (RFC 3261 21.5.4) when answers are left, else dropped. */
+  #overloaded(
+    message: SipRequest | SipResponse,
+    flow: Flow,
+    direction: Direction,
+    refusal: AdmissionRefusal,
+  ): void {
+    this.stats.shed++;
+    const answer = refusal.answer && message.kind === 'request' && message.method !== 'ACK';
+    this.#inspector.refused({
+      flow,
+      direction,
+      kind: 'overload',
+      code: refusal.code,
+      reason: refusal.reason,
+      key: refusal.code,
+      ...(answer ? { status: 503 } : {}),
+      ...(message.kind === 'request' ? { method: message.method } : {}),
+    });
+    if (!answer) return;
+    this.#reply(message, flow, 503, 'Service Unavailable', [
+      { name: 'Retry-After', value: String(this.#admission.settings.retryAfterSeconds) },
+    ]);
   }
 
   #answerOptions(request: SipRequest, flow: Flow): void {

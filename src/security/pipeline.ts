@@ -248,6 +248,7 @@ export class SecurityPipeline implements MessageInspector {
         rule: refusal.code,
         action: refusal.status === undefined ? 'drop' : 'reject',
         reason: refusal.reason,
+        ...(refusal.key === undefined ? {} : { key: refusal.key }),
         ...(refusal.status === undefined ? {} : { status: refusal.status }),
         ...(refusal.method ? { details: { method: refusal.method } } : {}),
       }),

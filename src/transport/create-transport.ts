@@ -13,6 +13,7 @@ import { addressFamily, isWildcard, mapIpv4, normalizeAddress } from './address.
 import { ConnectionTable, remoteKey } from './connection-table.ts';
 import { type SendFailureReason, TRANSPORT_ERRORS, TransportError } from './errors.ts';
 import { resolveLimits, type TlsOptions, type TransportLimits, type TransportOptions } from './options.ts';
+import { QueueProbe } from './queue-probe.ts';
 import { type CloseReason, type ConnectionOwner, StreamConnection } from './stream-connection.ts';
 import type { FramingError } from './stream-framer.ts';
 import { describeTlsPeer, settleServerAuthorization } from './tls-peer.ts';
@@ -57,6 +58,8 @@ interface UdpEndpoint {
   readonly socket: DatagramSocket;
   readonly family: 4 | 6;
   readonly local: ListenerAddress;
+  /** Measures how long datagrams wait in this socket's receive queue (queue-probe.ts). */
+  probe?: QueueProbe;
 }
 
 interface StreamListener {
@@ -184,6 +187,19 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
       }
       await this.#listenEntry(entry.host, entry.port, family, transports.has('udp'), streamTransport);
     }
+    const probeMs = this.#options.udpQueueProbeMs ?? 20;
+    if (probeMs > 0) {
+      for (const endpoint of this.#udp) {
+        const { host, port } = endpoint.local;
+        endpoint.probe = await QueueProbe.start({ host, port, family: endpoint.family, intervalMs: probeMs });
+      }
+    }
+  }
+
+  receiveQueueAgeMs(): number {
+    let age = 0;
+    for (const endpoint of this.#udp) age = Math.max(age, endpoint.probe?.ageMs() ?? 0);
+    return age;
   }
 
   /** Opens one entry; with port 0 and both kinds, finds one port free for both. */
@@ -265,6 +281,7 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
   }
 
   #receiveDatagram(endpoint: UdpEndpoint, data: Buffer, address: string, port: number): void {
+    if (endpoint.probe?.take(address, port, data) === true) return;
     // Delivered whatever its size (UDP bounds it at 65,507 bytes): the SIP layer reads no
     // more than its limit and answers an oversized request 513 when its head can be read.
     // RFC 5626 section 3.5.1 / 4.4.1: a datagram of only CRLFs is a keep-alive, not a message.
@@ -652,7 +669,10 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
   async #closeAll(): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const { server } of this.#streams) closing.push(closeServer(server));
-    for (const { socket } of this.#udp) closing.push(closeDatagramSocket(socket));
+    for (const { socket, probe } of this.#udp) {
+      probe?.close();
+      closing.push(closeDatagramSocket(socket));
+    }
     for (const socket of this.#connectingSockets) socket.destroy();
     for (const connection of [...this.#table.values()]) connection.close('shutdown');
     await Promise.all(closing);

@@ -54,6 +54,11 @@ export interface TransportOptions extends Partial<TransportLimits> {
    * handled. Unset keeps the system default; Linux caps it at net.core.rmem_max.
    */
   readonly udpReceiveBufferBytes?: number;
+  /**
+   * Every this many ms a probe datagram measures how long work waits in each UDP socket's
+   * receive queue (queue-probe.ts), for admission by the age of work; 0 turns it off. Default 20.
+   */
+  readonly udpQueueProbeMs?: number;
 }
 
 export const DEFAULT_TRANSPORT_OPTIONS: Readonly<TransportLimits> = Object.freeze({

@@ -109,5 +109,10 @@ export interface TransportLayer {
   /** The local address and port to write in Via/Record-Route for a transport (first listener). */
   localFor(transport: TransportName): ListenerAddress | undefined;
   stats(): TransportStats;
+  /**
+   * How long the work now being read waited in the UDP receive queues, in ms (the oldest of
+   * them; 0 without UDP listeners or probes): the measure admission control sheds by.
+   */
+  receiveQueueAgeMs?(): number;
   close(): Promise<void>;
 }

@@ -47,6 +47,8 @@ export interface SipwardenOptions {
   /** Working directory; a fresh temporary one by default. */
   readonly cwd?: string;
   readonly startTimeoutMs?: number;
+  /** Bytes of output kept per stream (default: the process harness's). */
+  readonly outputLimit?: number;
 }
 
 export class Sipwarden {
@@ -99,6 +101,7 @@ export async function startSipwarden(options: SipwardenOptions): Promise<Sipward
     name: 'sipwarden',
     cwd,
     env: options.env ?? process.env,
+    ...(options.outputLimit === undefined ? {} : { outputLimit: options.outputLimit }),
   });
   try {
     await Promise.race([
