@@ -7,8 +7,8 @@ import { type DataDirContext, type EventsDatabaseLocation, locateEventsDatabase 
 import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
-import type { AdvertisedAddress } from './core/local-identity.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
+import type { AdvertisedAddress } from './core/route/local-identity.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
 import type { Logger } from './log/logger.ts';
 import { buildPipeline } from './security/build-pipeline.ts';

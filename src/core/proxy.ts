@@ -11,17 +11,23 @@ import { warningHeader } from '../sip/warning.ts';
 import type { Flow, InboundMessage, SendTarget, TransportLayer, TransportName } from '../transport/types.ts';
 import { detach } from '../util/detach.ts';
 import { StringTable } from '../util/string-table.ts';
-import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch, statelessBranch } from './branch.ts';
 import { type DialogMatched, DialogTable, partyOf } from './dialog/dialog-table.ts';
-import { FlowTokenCodec } from './flow-token.ts';
 import { type Direction, type MessageInspector, PASS_ALL, type Verdict } from './inspector.ts';
-import { type AdvertisedAddress, hostForUri, LocalIdentity } from './local-identity.ts';
-import { withOwnVia } from './own-via.ts';
-import { capRegisterExpires } from './register-expires.ts';
-import { buildAck, buildCancel } from './request-builders.ts';
-import { firstRouteUri, routeValues } from './routes.ts';
+import { FlowTokenCodec } from './route/flow-token.ts';
+import { type AdvertisedAddress, hostForUri, LocalIdentity } from './route/local-identity.ts';
+import { withOwnVia } from './route/own-via.ts';
+import { capRegisterExpires } from './route/register-expires.ts';
+import { firstRouteUri, routeValues } from './route/routes.ts';
+import {
+  computeLoopHash,
+  loopHashOf,
+  MAGIC_COOKIE,
+  newBranch,
+  statelessBranch,
+} from './transaction/branch.ts';
 import { LingerQueue } from './transaction/linger-queue.ts';
 import { flowTarget, ProxyTransaction, type TransactionHost } from './transaction/proxy-transaction.ts';
+import { buildAck, buildCancel } from './transaction/request-builders.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './transaction/timers.ts';
 import { TombstoneTable } from './transaction/tombstones.ts';
 

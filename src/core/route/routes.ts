@@ -1,6 +1,6 @@
-import { isSipParseError } from '../sip/errors.ts';
-import { parseNameAddrList } from '../sip/headers/name-addr.ts';
-import type { SipMessage, SipUri } from '../sip/message.ts';
+import { isSipParseError } from '../../sip/errors.ts';
+import { parseNameAddrList } from '../../sip/headers/name-addr.ts';
+import type { SipMessage, SipUri } from '../../sip/message.ts';
 
 /** Every Route value, in order, as written. */
 export function routeValues(message: SipMessage): string[] {
