@@ -41,6 +41,11 @@ export class LocalAnswers {
     this.send(flowTarget(flow), serializeMessage(response));
   }
 
+  /** Sends an answer already serialised back over the flow its request came on. */
+  sendBack(flow: Flow, data: Buffer): void {
+    this.send(flowTarget(flow), data);
+  }
+
   send(target: SendTarget, data: Buffer): void {
     // The transport logs and counts failures; a failed send never throws.
     this.#transport.sendNow(target, data);

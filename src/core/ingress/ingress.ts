@@ -8,7 +8,6 @@ import type { Flow, InboundMessage } from '../../transport/types.ts';
 import type { Direction, MessageInspector } from '../inspector.ts';
 import type { LocalAnswers } from '../local-answers.ts';
 import type { ProxyStats } from '../proxy-stats.ts';
-import { flowTarget } from '../transaction/proxy-transaction.ts';
 import type { FlowDirection } from './flow-direction.ts';
 import { malformedAnswer, partialOf } from './malformed-answer.ts';
 
@@ -74,7 +73,7 @@ export class Ingress {
       if (this.#inspector.malformed(packet, error, answer !== undefined).action === 'drop') return;
       if (answer !== undefined) {
         this.#stats.rejected++;
-        this.#answers.send(flowTarget(flow), answer);
+        this.#answers.sendBack(flow, answer);
       }
       return;
     }
