@@ -1,12 +1,11 @@
 import type { Logger } from '../log/logger.ts';
-import type { ParserLimits } from '../sip/limits.ts';
 import type { SipRequest, SipResponse, Via } from '../sip/message.ts';
 import { serializeMessage } from '../sip/serialize.ts';
-import type { Flow, InboundMessage, SendTarget, TransportLayer, TransportName } from '../transport/types.ts';
-import { DialogChecks } from './dialog/dialog-checks.ts';
+import type { Flow, InboundMessage, SendTarget, TransportLayer } from '../transport/types.ts';
+import { DialogChecks, type DialogSettings } from './dialog/dialog-checks.ts';
 import type { DialogMatched } from './dialog/dialog-table.ts';
 import { FlowDirection } from './ingress/flow-direction.ts';
-import { Ingress } from './ingress/ingress.ts';
+import { Ingress, type IngressSettings } from './ingress/ingress.ts';
 import {
   type Direction,
   type MessageInspector,
@@ -16,47 +15,18 @@ import {
 } from './inspector.ts';
 import { LocalAnswers } from './local-answers.ts';
 import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
-import type { AdvertisedAddress } from './route/local-identity.ts';
-import { Router } from './route/router.ts';
+import { Router, type RouteSettings } from './route/router.ts';
 import type { ProxyTransaction } from './transaction/proxy-transaction.ts';
-import type { TimerSettings } from './transaction/timers.ts';
-import { TransactionLayer } from './transaction/transaction-layer.ts';
+import { TransactionLayer, type TransactionSettings } from './transaction/transaction-layer.ts';
 
 export type { ProxyStats } from './proxy-stats.ts';
 
-export interface ProxySettings {
-  /** The protected service: every request from the untrusted side goes here and nowhere else. */
-  readonly upstream: { readonly transport: TransportName; readonly address: string; readonly port: number };
+/** The settings of every layer, and the few the proxy itself reads. */
+export interface ProxySettings extends IngressSettings, TransactionSettings, DialogSettings, RouteSettings {
   /** Further source addresses whose requests count as coming from the upstream side. */
   readonly upstreamSources?: readonly string[];
-  /** Addresses written in Via/Record-Route/Path, per transport, for the client side. */
-  readonly clientFacing: Partial<Record<TransportName, AdvertisedAddress>>;
-  /** Address written in Via/Record-Route/Path toward the upstream. */
-  readonly upstreamFacing: AdvertisedAddress;
-  /** Hosts and ports that are sipwarden itself (Route entries, OPTIONS health checks). */
-  readonly localHosts: readonly string[];
-  readonly localPorts: readonly number[];
-  readonly udpLimits: ParserLimits;
-  readonly streamLimits: ParserLimits;
-  readonly maxForwards: number;
-  readonly recordRoute: boolean;
-  /** Transactions in progress at once (before their final response); beyond it new requests get 503. */
-  readonly maxTransactions: number;
-  /**
-   * Finished transactions kept to absorb retransmissions (for 64*T1 on UDP). Beyond it the
-   * oldest ends early: it could only have absorbed a late retransmission. Default maxTransactions.
-   */
-  readonly maxLingeringTransactions?: number;
+  /** Answer OPTIONS addressed to sipwarden itself (health checks) instead of forwarding them. */
   readonly answerOptions: boolean;
-  readonly timers?: TimerSettings;
-  /** Dialogs tracked at once; the oldest gives way beyond it. */
-  readonly maxDialogs?: number;
-  /** A dialog with no in-dialog request for this long is forgotten (the session timeout). */
-  readonly sessionTimeoutMs?: number;
-  /** REGISTER lifetimes above this many seconds are shortened to it. */
-  readonly maxRegisterExpires?: number;
-  /** Signs flow tokens; random per process unless several nodes must share it. */
-  readonly secret: Buffer;
 }
 
 const ALLOW =
@@ -160,8 +130,7 @@ export class SipProxy {
         ? { activeDialogs: this.#dialogs.callsOf(request) }
         : {}),
     };
-    // Authentication plugs in as a pipeline stage here, between the dialog check and routing:
-    // its reject verdict carries the challenge (401/407), a promise covers a user lookup.
+    // Authentication plugs in here as a pipeline stage (after the dialog check, before routing).
     const inspected = this.#inspector.inspectRequest(context);
     if (inspected instanceof Promise) {
       inspected.then(

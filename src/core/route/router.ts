@@ -48,8 +48,9 @@ const NO_RECORD_ROUTE = new Set(['REGISTER', 'CANCEL', 'ACK', 'OPTIONS', 'MESSAG
  * written in the message.
  *
  * Topology hiding plugs in here, in both directions: into prepareForward and prepareAck for
- * requests and into prepareResponse for responses. Media (SDP rewriting of offers and
- * answers for the relay) plugs in at the same three places, on the bodies.
+ * requests and into prepareResponse for responses (every response the proxy forwards, live
+ * or an RFC 6026 2xx retransmission, passes it). Media (SDP rewriting of offers and answers
+ * for the relay) plugs in at the same three places, on the bodies.
  */
 export class Router {
   readonly #settings: RouteSettings;
@@ -136,6 +137,7 @@ export class Router {
       // RFC 3327: requests for this registration come back through us, over this flow.
       message = prependHeader(message, 'Path', routeUri(token, this.#upstreamFacing(), ';ob'));
     }
+    // Topology hiding (requests, both directions) and media (SDP offer/answer rewrite) plug in here.
     // Over the request as it leaves (our Route entries gone): a looped copy arrives with the same fields.
     const branch = newBranch(loopHash(routed));
     return { message: withOwnVia(message, outwardFacing, branch), branch };
@@ -152,6 +154,7 @@ export class Router {
     target: SendTarget,
     fromUpstream: boolean,
   ): SipRequest {
+    // Topology hiding and media (an ACK may carry the SDP answer) plug in here, as for other requests.
     const message = this.#decrementMaxForwards(stampReceived(routed, flow), ack);
     const outwardFacing = fromUpstream ? this.#clientFacing(target.transport) : this.#upstreamFacing();
     const branch = statelessBranch(this.#branchKey, ack.via[0]!.branch ?? ack.callId + ack.cseq.seq);
@@ -161,6 +164,7 @@ export class Router {
   /** RFC 3261 16.7 item 3: our Via comes off a response; undefined when none is left to send it on. */
   prepareResponse(response: SipResponse): SipResponse | undefined {
     const stripped = removeFirstValue(response, 'via');
+    // Topology hiding (responses, both directions) and media (SDP offer/answer rewrite) plug in here.
     return stripped.via.length === 0 ? undefined : stripped;
   }
 

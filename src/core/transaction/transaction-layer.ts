@@ -19,7 +19,10 @@ import { TombstoneTable } from './tombstones.ts';
 export interface TransactionSettings {
   /** Transactions in progress at once (before their final response); beyond it new requests get 503. */
   readonly maxTransactions: number;
-  /** Finished transactions kept to absorb retransmissions; default maxTransactions (at most a million). */
+  /**
+   * Finished transactions kept to absorb retransmissions (for 64*T1 on UDP). Beyond it the
+   * oldest ends early: it could only have absorbed a late retransmission. Default maxTransactions.
+   */
   readonly maxLingeringTransactions?: number;
   readonly timers?: TimerSettings;
 }
