@@ -96,7 +96,8 @@ const blockSchema = {
     additionalProperties: false,
     required: ['address'],
     properties: {
-      address: { type: 'string', minLength: 1, maxLength: 64 },
+      // An address, a network, or a rule key (`userAgent=` and up to 128 characters).
+      address: { type: 'string', minLength: 1, maxLength: 160 },
       duration: { type: ['string', 'number'], maxLength: 32 },
       reason: { type: 'string', minLength: 1, maxLength: MAX_REASON_LENGTH },
     },

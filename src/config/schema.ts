@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
+import { boolean, integer, oneOf, string } from './zod-fields.ts';
 
 export const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -15,38 +16,10 @@ export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
 /** Largest UDP payload over IPv4 (65535 minus the IP and UDP headers). */
 const MAX_UDP_PAYLOAD = 65507;
 
-/**
- * An integer in `min..max`. A missing value falls through to the parse-wide error map
- * (which says "is required"); anything else present but wrong reads "must be min..max".
- */
-function integer(min: number, max: number, message = `must be ${min}..${max}`) {
-  return z
-    .number({ error: (issue) => (issue.input === undefined ? undefined : message) })
-    .int({ error: message })
-    .min(min, { error: message })
-    .max(max, { error: message });
-}
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  return z.enum(values, { error: (issue) => (issue.input === undefined ? undefined : mustBeOneOf(values)) });
-}
-
-function mustBeOneOf(values: readonly string[]): string {
-  return `must be one of ${values.join(', ')}`;
-}
-
-const host = z
-  .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a string') })
-  .refine(isHost, { error: 'must be an IPv4 address, an IPv6 address or a hostname' });
+const host = string().refine(isHost, { error: 'must be an IPv4 address, an IPv6 address or a hostname' });
 
 /** A file path; existence is checked by whoever reads the file, with its own message. */
-const path = z
-  .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a file path') })
-  .min(1, { error: 'must be a file path' });
-
-const boolean = z.boolean({
-  error: (issue) => (issue.input === undefined ? undefined : 'must be true or false'),
-});
+const path = string('must be a file path').min(1, { error: 'must be a file path' });
 
 const transports = z
   .array(oneOf(TRANSPORTS))

@@ -1,4 +1,3 @@
-import type { SipParseError } from '../sip/errors.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Flow } from '../transport/types.ts';
 
@@ -20,6 +19,8 @@ export type Verdict =
       readonly status: number;
       readonly reason: string;
       readonly headers?: readonly { readonly name: string; readonly value: string }[];
+      /** Hold the answer back this long (a tarpit); the core bounds how many it holds. */
+      readonly delayMs?: number;
     }
   /** Say nothing at all: scanners learn nothing, floods cost no answer. */
   | { readonly action: 'drop' };
@@ -69,6 +70,13 @@ export interface OutcomeContext {
   readonly status: number;
 }
 
+/** Why a message was refused before it could be processed: a parse, validation or framing error's code (from the sip or transport registry), status and reason. */
+export interface MalformedError {
+  readonly code: string;
+  readonly status: number;
+  readonly reason: string;
+}
+
 export interface MessageInspector {
   /** Before parsing: the cheapest checks (block list, budgets, size). Synchronous by design. */
   admit(packet: PacketContext): Verdict;
@@ -77,11 +85,7 @@ export interface MessageInspector {
    * can answer it (a request, not an ACK, with a Via, From, To, Call-ID and CSeq it can copy):
    * unless a stage drops it, it then gets `error.status`; otherwise it is dropped.
    */
-  malformed(
-    packet: PacketContext,
-    error: Pick<SipParseError, 'code' | 'status' | 'reason'>,
-    answerable: boolean,
-  ): Verdict;
+  malformed(packet: PacketContext, error: MalformedError, answerable: boolean): Verdict;
   /** A parsed, valid request about to be processed (not a retransmission, not a hop-by-hop ACK). */
   inspectRequest(context: RequestContext): Verdict | Promise<Verdict>;
   /** A response from the target, before it is forwarded (the final one and provisional ones). */

@@ -2,9 +2,13 @@ import type { SipRequest } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import { serializeMessage } from '../sip/serialize.ts';
 import type { Flow, SendTarget, TransportLayer } from '../transport/types.ts';
+import { HeldAnswers } from './held-answers.ts';
 import type { Verdict } from './inspector.ts';
 import type { ProxyStats } from './proxy-stats.ts';
 import { flowTarget } from './transaction/proxy-transaction.ts';
+
+/** Answers held back by tarpit verdicts at once; past it the one due soonest goes out early. */
+const MAX_HELD_ANSWERS = 1024;
 
 /**
  * The answers the core gives itself (refusals, 200 to a CANCEL or an OPTIONS ping) and the
@@ -13,6 +17,8 @@ import { flowTarget } from './transaction/proxy-transaction.ts';
 export class LocalAnswers {
   readonly #transport: TransportLayer;
   readonly #stats: ProxyStats;
+  /** Answers a verdict holds back (a tarpit): at most MAX_HELD_ANSWERS at once. */
+  readonly #held = new HeldAnswers(MAX_HELD_ANSWERS);
 
   constructor(transport: TransportLayer, stats: ProxyStats) {
     this.#transport = transport;
@@ -21,8 +27,10 @@ export class LocalAnswers {
 
   /** Carries out a non-pass verdict on a request. */
   applyVerdict(request: SipRequest, flow: Flow, verdict: Verdict): void {
-    if (verdict.action === 'reject')
-      this.reply(request, flow, verdict.status, verdict.reason, verdict.headers);
+    if (verdict.action !== 'reject') return;
+    const reply = () => this.reply(request, flow, verdict.status, verdict.reason, verdict.headers);
+    if (verdict.delayMs !== undefined && verdict.delayMs > 0) this.#held.hold(verdict.delayMs, reply);
+    else reply();
   }
 
   /** Answers a request over the flow it came on (RFC 3261 18.2.2). */
@@ -44,6 +52,11 @@ export class LocalAnswers {
   /** Sends an answer already serialised back over the flow its request came on. */
   sendBack(flow: Flow, data: Buffer): void {
     this.send(flowTarget(flow), data);
+  }
+
+  /** Drops every held answer (the proxy is closing: nothing can be sent any more). */
+  close(): void {
+    this.#held.clear();
   }
 
   send(target: SendTarget, data: Buffer): void {

@@ -94,6 +94,7 @@ export class SipProxy {
   /** Ends every transaction (on shutdown). */
   close(): void {
     this.#dialogs.close();
+    this.#answers.close();
     this.#transactions.close();
   }
 

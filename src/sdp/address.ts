@@ -1,7 +1,8 @@
 /**
  * Addresses in SDP (RFC 8866 section 9 grammar): IPv4 and IPv6 literals (RFC 4291 2.2
  * text forms, the embedded IPv4 form included) and fully qualified domain names. Written
- * here, not shared with src/sip, because src/sdp imports nothing of ours from outside.
+ * here, not shared with src/sip, because src/sdp imports nothing of ours from outside;
+ * test/unit/sip/host.test.ts holds isIPv4 and isIPv6 to the results of src/sip/host.ts.
  */
 
 function isDigit(c: number): boolean {

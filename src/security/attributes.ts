@@ -11,6 +11,7 @@ import { isSipUri, isTelUri } from '../sip/uri.ts';
 import { networkOf } from '../state/cidr.ts';
 import { parseAddress } from '../state/ip.ts';
 import type { Flow } from '../transport/types.ts';
+import { attributeKey } from './block-keys.ts';
 
 export const ATTRIBUTES = [
   'source',
@@ -117,7 +118,7 @@ export class MessageAttributes {
     const cached = this.#parts[i];
     if (cached !== undefined) return cached;
     const value = this.get(name);
-    const part = value === '' ? '' : `${name}=${value}`;
+    const part = value === '' ? '' : attributeKey(name, value);
     this.#parts[i] = part;
     return part;
   }

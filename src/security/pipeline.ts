@@ -1,6 +1,7 @@
 import {
   type CoreRefusal,
   DROP,
+  type MalformedError,
   type MessageInspector,
   type OutcomeContext,
   PASS,
@@ -10,7 +11,6 @@ import {
 } from '../core/inspector.ts';
 import type { EventEmitter, EventInput } from '../events/types.ts';
 import type { Logger } from '../log/logger.ts';
-import type { SipParseError } from '../sip/errors.ts';
 import type { SipResponse } from '../sip/message.ts';
 import type { BlockTable } from '../state/types.ts';
 import { eventFor } from './event-input.ts';
@@ -41,11 +41,35 @@ export interface PipelineOptions {
 type Hook = 'admit' | 'malformed' | 'request' | 'response' | 'outcome';
 
 /**
+ * How the runner calls one hook of a stage, with the hook's arguments (`b` unused by the
+ * one-argument hooks). One function per hook, built once at load: a call allocates nothing.
+ */
+type HookCall<A, B, R extends StageVerdict | Promise<StageVerdict>> = (
+  stage: Stage,
+  a: A,
+  b: B,
+  now: number,
+) => R;
+type SyncHookCall<A, B> = HookCall<A, B, StageVerdict>;
+type AnyHookCall<A, B> = HookCall<A, B, StageVerdict | Promise<StageVerdict>>;
+
+const callAdmit: SyncHookCall<PacketContext, undefined> = (stage, packet, _b, now) =>
+  stage.admit!(packet, now);
+const callMalformed: SyncHookCall<PacketContext, MalformedError> = (stage, packet, error, now) =>
+  stage.malformed!(packet, error, now);
+const callRequest: AnyHookCall<RequestContext, undefined> = (stage, context, _b, now) =>
+  stage.request!(context, now);
+const callResponse: SyncHookCall<RequestContext, SipResponse> = (stage, context, response, now) =>
+  stage.response!(context, response, now);
+const callOutcome: SyncHookCall<OutcomeContext, undefined> = (stage, context, _b, now) =>
+  stage.outcome!(context, now);
+
+/**
  * Runs the configured stages in order and carries out their verdicts: alerts become
  * events and the message goes on; reject, drop, block and tarpit end its way here. A
  * block is written to the block table, so the next message from that source costs one
- * lookup in the gate. Synchronous stages cost no promise: the runner awaits only when a
- * stage returns one (as fastify does for hooks).
+ * lookup in the gate. Every hook goes through one runner (#run); synchronous stages cost
+ * no promise: it awaits only when a stage returns one (as fastify does for hooks).
  */
 export class SecurityPipeline implements MessageInspector {
   readonly #options: PipelineOptions;
@@ -73,41 +97,20 @@ export class SecurityPipeline implements MessageInspector {
 
   admit(packet: PacketContext): Verdict {
     const now = this.#now();
-    const stages = this.#admitStages;
-    for (let i = 0; i < stages.length; i++) {
-      const stage = stages[i]!;
-      let verdict: StageVerdict;
-      // Inline rather than through a closure: this runs for every packet and every stage.
-      try {
-        verdict = stage.admit!(packet, now);
-      } catch (error) {
-        verdict = this.#stageFailed(stage, error);
-      }
-      if (verdict === STAGE_PASS) {
-        this.#options.observer?.decision(stage.name, 'pass');
-        continue;
-      }
-      const result = this.#apply(stage, verdict, packet.flow.remoteAddress, now);
-      if (result) return result;
-    }
-    return PASS;
+    return this.#run(this.#admitStages, callAdmit, packet, undefined, packet.flow.remoteAddress, now, false);
   }
 
-  malformed(
-    packet: PacketContext,
-    error: Pick<SipParseError, 'code' | 'status' | 'reason'>,
-    answerable: boolean,
-  ): Verdict {
+  malformed(packet: PacketContext, error: MalformedError, answerable: boolean): Verdict {
     const now = this.#now();
-    let result: Verdict = PASS;
-    for (const stage of this.#malformedStages) {
-      const verdict = this.#call(stage, () => stage.malformed!(packet, error, now));
-      const applied = this.#apply(stage, verdict, packet.flow.remoteAddress, now);
-      if (applied) {
-        result = applied;
-        break;
-      }
-    }
+    const result = this.#run(
+      this.#malformedStages,
+      callMalformed,
+      packet,
+      error,
+      packet.flow.remoteAddress,
+      now,
+      false,
+    );
     // The event says what happens to the message: answered with the error's status, or
     // dropped (nothing to build an answer from, or a stage dropped it).
     const answered = answerable && result.action !== 'drop';
@@ -127,12 +130,82 @@ export class SecurityPipeline implements MessageInspector {
 
   inspectRequest(context: RequestContext): Verdict | Promise<Verdict> {
     const now = this.#now();
-    const stages = this.#requestStages;
-    for (let i = 0; i < stages.length; i++) {
+    return this.#run(
+      this.#requestStages,
+      callRequest,
+      context,
+      undefined,
+      context.flow.remoteAddress,
+      now,
+      false,
+    );
+  }
+
+  inspectResponse(context: RequestContext, response: SipResponse): Verdict {
+    const now = this.#now();
+    const verdict = this.#run(
+      this.#responseStages,
+      callResponse,
+      context,
+      response,
+      context.flow.remoteAddress,
+      now,
+      false,
+    );
+    // A response is never answered: any refusal drops it.
+    return verdict === PASS ? PASS : DROP;
+  }
+
+  outcome(context: OutcomeContext): void {
+    const now = this.#now();
+    // The transaction is over: a verdict here acts on what comes next (a block, say), and
+    // every stage sees the outcome.
+    this.#run(this.#outcomeStages, callOutcome, context, undefined, context.flow.remoteAddress, now, true);
+  }
+
+  /**
+   * The hook runner: calls `call` on each stage from `from` on and carries out its verdict.
+   * Returns the first verdict that ends the message's way (with `toEnd`, every stage runs
+   * and their refusals only act on what comes next), PASS when none does. A stage that
+   * passes with the shared STAGE_PASS costs no allocation; a promise is awaited only when
+   * a stage returns one, and the stages after it run when it settles.
+   */
+  #run<A, B>(
+    stages: readonly Stage[],
+    call: SyncHookCall<A, B>,
+    a: A,
+    b: B,
+    address: string,
+    now: number,
+    toEnd: boolean,
+    from?: number,
+  ): Verdict;
+  #run<A, B>(
+    stages: readonly Stage[],
+    call: AnyHookCall<A, B>,
+    a: A,
+    b: B,
+    address: string,
+    now: number,
+    toEnd: boolean,
+    from?: number,
+  ): Verdict | Promise<Verdict>;
+  #run<A, B>(
+    stages: readonly Stage[],
+    call: AnyHookCall<A, B>,
+    a: A,
+    b: B,
+    address: string,
+    now: number,
+    toEnd: boolean,
+    from = 0,
+  ): Verdict | Promise<Verdict> {
+    for (let i = from; i < stages.length; i++) {
       const stage = stages[i]!;
       let verdict: StageVerdict | Promise<StageVerdict>;
+      // A stage that throws fails open or closed as it declared; the process never sees it.
       try {
-        verdict = stage.request!(context, now);
+        verdict = call(stage, a, b, now);
       } catch (error) {
         verdict = this.#stageFailed(stage, error);
       }
@@ -142,71 +215,29 @@ export class SecurityPipeline implements MessageInspector {
       }
       if (verdict instanceof Promise) {
         const pending = verdict.catch((error: unknown) => this.#stageFailed(stage, error));
-        return this.#continueAsync(context, now, i, pending);
+        return this.#resume(stages, call, a, b, address, now, toEnd, i, pending);
       }
-      const result = this.#apply(stage, verdict, context.flow.remoteAddress, now);
-      if (result) return result;
+      const result = this.#apply(stage, verdict, address, now);
+      if (result && !toEnd) return result;
     }
     return PASS;
   }
 
-  async #continueAsync(
-    context: RequestContext,
+  /** #run after a stage returned a promise: its verdict once settled, then the stages after it. */
+  async #resume<A, B>(
+    stages: readonly Stage[],
+    call: AnyHookCall<A, B>,
+    a: A,
+    b: B,
+    address: string,
     now: number,
+    toEnd: boolean,
     index: number,
     pending: Promise<StageVerdict>,
   ): Promise<Verdict> {
-    const stages = this.#requestStages;
-    let verdict = await pending;
-    for (let i = index; i < stages.length; i++) {
-      const stage = stages[i]!;
-      if (i > index) verdict = await this.#callMaybeAsync(stage, () => stage.request!(context, now));
-      const result = this.#apply(stage, verdict, context.flow.remoteAddress, now);
-      if (result) return result;
-    }
-    return PASS;
-  }
-
-  inspectResponse(context: RequestContext, response: SipResponse): Verdict {
-    const now = this.#now();
-    const stages = this.#responseStages;
-    for (let i = 0; i < stages.length; i++) {
-      const stage = stages[i]!;
-      let verdict: StageVerdict;
-      try {
-        verdict = stage.response!(context, response, now);
-      } catch (error) {
-        verdict = this.#stageFailed(stage, error);
-      }
-      if (verdict === STAGE_PASS) {
-        this.#options.observer?.decision(stage.name, 'pass');
-        continue;
-      }
-      const result = this.#apply(stage, verdict, context.flow.remoteAddress, now);
-      // A response is never answered: any refusal drops it.
-      if (result) return DROP;
-    }
-    return PASS;
-  }
-
-  outcome(context: OutcomeContext): void {
-    const now = this.#now();
-    const stages = this.#outcomeStages;
-    for (let i = 0; i < stages.length; i++) {
-      const stage = stages[i]!;
-      let verdict: StageVerdict;
-      try {
-        verdict = stage.outcome!(context, now);
-      } catch (error) {
-        verdict = this.#stageFailed(stage, error);
-      }
-      if (verdict === STAGE_PASS) {
-        this.#options.observer?.decision(stage.name, 'pass');
-        continue;
-      }
-      // The transaction is over: a verdict here acts on what comes next (a block, say).
-      this.#apply(stage, verdict, context.flow.remoteAddress, now);
-    }
+    const result = this.#apply(stages[index]!, await pending, address, now);
+    if (result && !toEnd) return result;
+    return this.#run(stages, call, a, b, address, now, toEnd, index + 1);
   }
 
   refused(refusal: CoreRefusal): void {
@@ -222,29 +253,6 @@ export class SecurityPipeline implements MessageInspector {
       }),
       this.#now(),
     );
-  }
-
-  /** A stage that throws fails open or closed as it declared; the process never sees it. */
-  #call(stage: Stage, run: () => StageVerdict): StageVerdict {
-    try {
-      return run();
-    } catch (error) {
-      return this.#stageFailed(stage, error);
-    }
-  }
-
-  #callMaybeAsync(
-    stage: Stage,
-    run: () => StageVerdict | Promise<StageVerdict>,
-  ): StageVerdict | Promise<StageVerdict> {
-    try {
-      const verdict = run();
-      if (verdict instanceof Promise)
-        return verdict.catch((error: unknown) => this.#stageFailed(stage, error));
-      return verdict;
-    } catch (error) {
-      return this.#stageFailed(stage, error);
-    }
   }
 
   #stageFailed(stage: Stage, error: unknown): StageVerdict {
@@ -307,9 +315,10 @@ export class SecurityPipeline implements MessageInspector {
         return DROP;
       }
       case 'drop':
-      case 'tarpit':
-        // A tarpit holds no state here: the answer is simply never sent, which costs a scanner its timeout.
         return DROP;
+      case 'tarpit':
+        // The core holds the answer back (bounded) and sends it late.
+        return { action: 'reject', status: verdict.status, reason: verdict.reason, delayMs: verdict.delayMs };
     }
   }
 }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { formatIssues, genericMessage } from '../config/format-issues.ts';
+import { boolean, integer as boundedInteger, decimal, oneOf, string } from '../config/zod-fields.ts';
 import { ATTRIBUTES, type Attribute } from './attributes.ts';
 import { StageConfigError } from './stage.ts';
 
@@ -14,30 +15,10 @@ const DAY = 24 * HOUR;
 
 /** An integer in `min..max`; a missing value reads "is required". */
 export function integer(min: number, max: number, message = `must be an integer from ${min} to ${max}`) {
-  return z
-    .number({ error: (issue) => (issue.input === undefined ? undefined : message) })
-    .int({ error: message })
-    .min(min, { error: message })
-    .max(max, { error: message });
+  return boundedInteger(min, max, message);
 }
 
-/** A number (not necessarily whole) in `min..max`. */
-export function decimal(min: number, max: number, message = `must be a number from ${min} to ${max}`) {
-  return z
-    .number({ error: (issue) => (issue.input === undefined ? undefined : message) })
-    .min(min, { error: message })
-    .max(max, { error: message });
-}
-
-export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  return z.enum(values, {
-    error: (issue) => (issue.input === undefined ? undefined : `must be one of ${values.join(', ')}`),
-  });
-}
-
-export const boolean = z.boolean({
-  error: (issue) => (issue.input === undefined ? undefined : 'must be true or false'),
-});
+export { boolean, decimal, oneOf };
 
 /** A counting window: 100 ms to 1 day. */
 export const windowMs = integer(100, DAY, 'must be a window in milliseconds from 100 to 86400000 (1 day)');
@@ -59,9 +40,9 @@ export const trustedMultiplier = decimal(1, 1000);
 export const rejectStatus = integer(400, 699, 'must be a SIP status from 400 to 699');
 
 /** A rule or signature name: what events and `disabled` lists use. */
-export const ruleName = z
-  .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a string') })
-  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, { error: 'must be 1 to 64 lower-case letters, digits and dashes' });
+export const ruleName = string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, {
+  error: 'must be 1 to 64 lower-case letters, digits and dashes',
+});
 
 export const attribute = oneOf(ATTRIBUTES);
 
@@ -81,9 +62,9 @@ export function oneOrMany<T extends z.ZodType>(item: T, max: number) {
 }
 
 /** SIP methods are case-sensitive tokens (RFC 3261 section 7.1); configs spell them upper-case. */
-export const method = z
-  .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a string') })
-  .regex(/^[A-Za-z][A-Za-z0-9._!%*+`'~-]{0,31}$/, { error: 'must be a SIP method name such as INVITE' });
+export const method = string().regex(/^[A-Za-z][A-Za-z0-9._!%*+`'~-]{0,31}$/, {
+  error: 'must be a SIP method name such as INVITE',
+});
 
 export const ACTIONS = ['alert', 'reject', 'drop', 'block', 'tarpit'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -98,12 +79,13 @@ export const blockSpec = z.strictObject({
 
 export type BlockSpec = z.infer<typeof blockSpec>;
 
-/** How long a tarpit holds a message before dropping it. */
+/** How long a tarpit holds a request's answer before sending it. */
 export const tarpitMs = integer(100, 60_000, 'must be a delay in milliseconds from 100 to 60000');
 
 /**
  * What a rule does when it fires: the fields every rule shares. `status` is the answer of a
- * `reject` (and, for a `block`, an answer to the message that set it; absent: no answer).
+ * `reject` or, `tarpitMs` later, of a `tarpit` (and, for a `block`, an answer to the message
+ * that set it; absent: no answer).
  */
 export const actionFields = {
   action: oneOf(ACTIONS),

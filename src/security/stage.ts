@@ -1,7 +1,6 @@
-import type { OutcomeContext, PacketContext, RequestContext } from '../core/inspector.ts';
+import type { MalformedError, OutcomeContext, PacketContext, RequestContext } from '../core/inspector.ts';
 import type { EventInput } from '../events/types.ts';
 import type { Logger } from '../log/logger.ts';
-import type { SipParseError } from '../sip/errors.ts';
 import type { SipResponse } from '../sip/message.ts';
 import type { ActivityStore, BlockTable, TrustTable } from '../state/types.ts';
 import type { TrunkTable } from './trunks.ts';
@@ -41,8 +40,17 @@ export type StageVerdict =
       readonly status?: number;
       readonly event: EventInput;
     }
-  /** Hold the answer back for a while (slows a scanner down), then drop. */
-  | { readonly action: 'tarpit'; readonly delayMs: number; readonly event: EventInput };
+  /**
+   * Answer a request with `status`, but only after `delayMs` (slows a scanner or a flood
+   * tool down: it waits for each answer). The core holds a bounded number of answers.
+   */
+  | {
+      readonly action: 'tarpit';
+      readonly delayMs: number;
+      readonly status: number;
+      readonly reason: string;
+      readonly event: EventInput;
+    };
 
 export const STAGE_PASS: StageVerdict = Object.freeze({ action: 'pass' });
 
@@ -81,11 +89,7 @@ export interface Stage {
   readonly failMode: 'open' | 'closed';
   /** Before parsing: must be cheap and synchronous. */
   admit?(packet: PacketContext, now: number): StageVerdict;
-  malformed?(
-    packet: PacketContext,
-    error: Pick<SipParseError, 'code' | 'status' | 'reason'>,
-    now: number,
-  ): StageVerdict;
+  malformed?(packet: PacketContext, error: MalformedError, now: number): StageVerdict;
   request?(context: RequestContext, now: number): StageVerdict | Promise<StageVerdict>;
   response?(context: RequestContext, response: SipResponse, now: number): StageVerdict;
   outcome?(context: OutcomeContext, now: number): StageVerdict;

@@ -24,7 +24,7 @@ export interface Decision {
   readonly reason: string;
   /** Counters and thresholds; owned by this decision (a block adds its scope, key and period). */
   readonly details: Record<string, string | number>;
-  /** The status of a `reject` when the rule names none. */
+  /** The status of a `reject` (or a `tarpit`'s late answer) when the rule names none. */
   readonly defaultStatus: number;
 }
 
@@ -67,8 +67,16 @@ export function verdictFor(spec: ActionSpec, flow: Flow, d: Decision): StageVerd
       return { action: 'alert', event: event(flow, d, 'alert') };
     case 'drop':
       return { action: 'drop', event: event(flow, d, 'drop') };
-    case 'tarpit':
-      return { action: 'tarpit', delayMs: spec.tarpitMs, event: event(flow, d, 'tarpit') };
+    case 'tarpit': {
+      const status = spec.status ?? d.defaultStatus;
+      return {
+        action: 'tarpit',
+        delayMs: spec.tarpitMs,
+        status,
+        reason: reasonPhrase(status),
+        event: event(flow, d, 'tarpit', status),
+      };
+    }
     case 'reject': {
       const status = spec.status ?? d.defaultStatus;
       return {

@@ -5,12 +5,12 @@
  * phrase or a Warning header.
  */
 export class SipParseError {
-  readonly code: string;
+  readonly code: SipErrorCode;
   readonly status: number;
   readonly reason: string;
   readonly limit?: string;
 
-  constructor(code: string, status: number, reason: string, limit?: string) {
+  constructor(code: SipErrorCode, status: number, reason: string, limit?: string) {
     this.code = code;
     this.status = status;
     this.reason = reason;
@@ -48,6 +48,28 @@ export const ERROR_STATUS = Object.freeze({
   SW_ERR_BAD_MAX_FORWARDS: 400,
   SW_ERR_BAD_EXPIRES: 400,
   SW_ERR_INTERNAL: 500,
+  // Semantics of a parsed message (validate.ts, RFC 3261 8.2 and 16.3).
+  SW_ERR_EXPIRES_RANGE: 400,
+  SW_ERR_BAD_QVALUE: 400,
+  SW_ERR_UNSUPPORTED_URI_SCHEME: 416, // RFC 3261 21.4.14 Unsupported URI Scheme
+  SW_ERR_CSEQ_METHOD_MISMATCH: 400,
+  SW_ERR_MAX_FORWARDS_RANGE: 400,
+  SW_ERR_BAD_CONTACT_STAR: 400,
+  SW_ERR_BAD_EXTENSION: 420, // RFC 3261 21.4.15 Bad Extension
+  // The checks of the validate stage (src/security/stages/validate.ts).
+  SW_ERR_TOO_MANY_VIA: 400,
+  SW_ERR_TOO_MANY_HEADER_FIELDS: 400,
+  SW_ERR_TOO_MANY_CONTACT: 400,
+  SW_ERR_TOO_MANY_ROUTE: 400,
+  SW_ERR_BAD_PORT: 400,
+  SW_ERR_BAD_HEADER_URI: 400,
+  SW_ERR_BAD_OPTION_TAGS: 400,
+  SW_ERR_BAD_ACCEPT: 400,
+  SW_ERR_BAD_CONTENT_TYPE: 400,
+  SW_ERR_BAD_EVENT: 400,
+  SW_ERR_BAD_DELTA_SECONDS: 400,
+  SW_ERR_MISSING_CONTENT_TYPE: 400,
+  SW_ERR_UNSUPPORTED_CONTENT_ENCODING: 415, // RFC 3261 21.4.13 Unsupported Media Type
 } as const);
 
 export type SipErrorCode = keyof typeof ERROR_STATUS;

@@ -5,70 +5,108 @@
  */
 import { ALPHA, CHAR, DIGIT, HEX, HOSTNAME } from './chars.ts';
 
-/** IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each octet 0..255. */
-export function isIPv4(s: string, i: number, e: number): boolean {
-  let parts = 0;
-  while (parts < 4) {
-    let v = 0;
-    const start = i;
-    while (i < e) {
-      const c = s.charCodeAt(i);
-      if (c < 0x30 || c > 0x39) break;
-      v = v * 10 + (c - 0x30);
-      i++;
+/**
+ * IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each octet 0..255, between
+ * `i` and `e`, as an unsigned 32-bit integer; -1 when it is not one. `strict` refuses an
+ * octet with a leading zero (`01.2.3.4`), which some resolvers read as octal (RFC 6943
+ * 3.1.1): the form for addresses from the configuration and the state tables. SIP's grammar
+ * allows them (RFC 3261 25.1). The one IPv4 reader of the project: src/state and src/config
+ * use it too; src/sdp keeps its own, as it imports nothing of ours.
+ */
+export function ipv4Value(s: string, i: number, e: number, strict: boolean): number {
+  if (e - i < 7 || e - i > 15) return -1;
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let k = i; k < e; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 0x2e) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + octet;
+      dots++;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (strict && digits > 0 && octet === 0) return -1;
+      octet = octet * 10 + (c - 0x30);
+      if (++digits > 3 || octet > 255) return -1;
+    } else {
+      return -1;
     }
-    const n = i - start;
-    if (n < 1 || n > 3 || v > 255) return false;
-    parts++;
-    if (parts === 4) break;
-    if (s.charCodeAt(i) !== 0x2e || i >= e) return false;
-    i++;
   }
-  return i === e;
+  if (digits === 0 || dots !== 3) return -1;
+  return value * 256 + octet;
 }
 
-/** IPv6address (without brackets) between `i` and `e`. */
-export function isIPv6(s: string, i: number, e: number): boolean {
-  let groups = 0;
-  let doubleColon = false;
+/** IPv4address between `i` and `e`, leading zeros allowed (RFC 3261 25.1). */
+export function isIPv4(s: string, i: number, e: number): boolean {
+  return ipv4Value(s, i, e, false) >= 0;
+}
+
+/**
+ * IPv6address (RFC 4291 2.2 text forms, without brackets or zone) between `i` and `e`, into
+ * its eight 16-bit groups in `out`; false when it is not one. One "::" stands for one or more
+ * zero groups (RFC 5954 4: `2001:db8:::192.0.2.1` is invalid, RFC 5118 4.10); a trailing
+ * IPv4address, read as ipv4Value with `strict`, stands for the last two groups. Scans
+ * characters, allocates nothing: the state tables' per-packet lookups use it.
+ */
+export function ipv6Groups(s: string, i: number, e: number, out: Uint16Array, strict: boolean): boolean {
+  // The longest text form is 45 characters (six groups and a dotted quad).
+  if (e - i < 2 || e - i > 45) return false;
   let k = i;
-  if (k >= e) return false;
+  let n = 0;
+  /** Where "::" stands, in groups; -1 without. */
+  let gap = -1;
   if (s.charCodeAt(k) === 0x3a) {
     if (s.charCodeAt(k + 1) !== 0x3a) return false;
-    doubleColon = true;
+    gap = 0;
     k += 2;
-    if (k === e) return true;
   }
-  for (;;) {
-    const start = k;
-    while (k < e) {
-      const c = s.charCodeAt(k);
+  while (k < e) {
+    let value = 0;
+    let j = k;
+    for (; j < e; j++) {
+      const c = s.charCodeAt(j);
       if (c > 255 || (CHAR[c]! & HEX) === 0) break;
-      k++;
+      value = value * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
     }
-    if (k < e && s.charCodeAt(k) === 0x2e) {
-      // A trailing IPv4address counts as two groups.
-      if (!isIPv4(s, start, e)) return false;
-      groups += 2;
+    if (j < e && s.charCodeAt(j) === 0x2e) {
+      // RFC 4291 2.2 form 3: the low 32 bits as a dotted quad, last.
+      if (n > 6) return false;
+      const v4 = ipv4Value(s, k, e, strict);
+      if (v4 < 0) return false;
+      out[n++] = v4 >>> 16;
+      out[n++] = v4 & 0xffff;
       break;
     }
-    const len = k - start;
-    if (len < 1 || len > 4) return false;
-    groups++;
-    if (k === e) break;
-    if (s.charCodeAt(k) !== 0x3a) return false;
-    k++;
-    if (s.charCodeAt(k) === 0x3a) {
-      if (doubleColon) return false;
-      doubleColon = true;
-      k++;
-      if (k === e) break;
-    } else if (k === e) {
+    if (j === k || j - k > 4 || n === 8) return false;
+    out[n++] = value;
+    if (j === e) break;
+    if (s.charCodeAt(j) !== 0x3a) return false;
+    j++;
+    if (j < e && s.charCodeAt(j) === 0x3a) {
+      if (gap !== -1) return false;
+      gap = n;
+      j++;
+    } else if (j === e) {
       return false;
     }
-    if (groups > 8) return false;
+    k = j;
   }
-  return doubleColon ? groups <= 7 : groups === 8;
+  if (gap === -1) return n === 8;
+  if (n > 7) return false;
+  const tail = n - gap;
+  for (let t = 1; t <= tail; t++) out[8 - t] = out[n - t]!;
+  for (let t = gap; t < 8 - tail; t++) out[t] = 0;
+  return true;
+}
+
+const scratchGroups = new Uint16Array(8);
+
+/** IPv6address (without brackets) between `i` and `e`, leading zeros allowed in an IPv4 tail. */
+export function isIPv6(s: string, i: number, e: number): boolean {
+  return ipv6Groups(s, i, e, scratchGroups, false);
 }
 
 /**

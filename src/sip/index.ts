@@ -1,4 +1,5 @@
 /** The SIP layer's public API: pure, bytes in, values out. */
+export { type NameAddrField, nameAddrsOf } from './address-headers.ts';
 export * from './edit.ts';
 export * from './errors.ts';
 export { canonicalName, compactName, longName } from './header-names.ts';

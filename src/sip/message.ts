@@ -19,6 +19,8 @@ export interface HeaderField {
    * `Canonical-Name: value`.
    */
   readonly raw?: string;
+  // A Contact, Route, Record-Route or Path field keeps its parsed values once read, under a
+  // symbol key (src/sip/address-headers.ts nameAddrsOf).
 }
 
 export interface SipUri {

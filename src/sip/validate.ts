@@ -3,8 +3,8 @@
  * before it acts on a request (RFC 3261 16.3 "Request Validation" and 8.2).
  */
 
-import { SipParseError } from './errors.ts';
-import { parseNameAddrList } from './headers/name-addr.ts';
+import { NAME_ADDRS_MAX_TOKEN, nameAddrsOf } from './address-headers.ts';
+import { ERROR_STATUS, type SipErrorCode, SipParseError } from './errors.ts';
 import { parseDigits } from './headers/scalar.ts';
 import { isValidSentByHost } from './headers/via.ts';
 import type { SipMessage } from './message.ts';
@@ -13,7 +13,7 @@ export type ValidationResult =
   | { readonly ok: true }
   | {
       readonly ok: false;
-      readonly code: string;
+      readonly code: SipErrorCode;
       readonly status: number;
       readonly reason: string;
       /** For 420 (Bad Extension): the option tags to list in Unsupported (RFC 3261 8.2.2.3). */
@@ -32,8 +32,14 @@ const OK: ValidationResult = Object.freeze({ ok: true });
 /** delta-seconds: at most 2^32-1 (RFC 3261 20.19 and 20.10). */
 const MAX_DELTA_SECONDS = 0xffffffff;
 
-function refuse(code: string, status: number, reason: string): ValidationResult {
-  return { ok: false, code, status, reason };
+/** A refusal with the status the error registry gives its code. */
+function refuse(code: SipErrorCode, reason: string): ValidationResult {
+  return { ok: false, code, status: ERROR_STATUS[code], reason };
+}
+
+/** A refusal for a header that does not parse: the parse error's code and status. */
+function refuseParse(error: SipParseError, reason: string): ValidationResult {
+  return { ok: false, code: error.code, status: error.status, reason: `${reason}: ${error.reason}` };
 }
 
 /** qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (RFC 3261 25.1) */
@@ -60,12 +66,12 @@ export function validateMessage(m: SipMessage, options?: ValidateOptions): Valid
   // Via sent-by: the parser checked the grammar; summaries built by edits are checked here.
   for (const v of m.via) {
     if (!isValidSentByHost(v.host) || (v.port !== undefined && (v.port < 0 || v.port > 65535)))
-      return refuse('SW_ERR_BAD_VIA', 400, 'bad Via sent-by');
+      return refuse('SW_ERR_BAD_VIA', 'bad Via sent-by');
   }
   if (m.contentLength !== undefined && m.contentLength !== m.body.length)
-    return refuse('SW_ERR_CONTENT_LENGTH', 400, 'Content-Length does not match the body');
+    return refuse('SW_ERR_CONTENT_LENGTH', 'Content-Length does not match the body');
 
-  const maxToken = options?.maxTokenBytes ?? 1024;
+  const maxToken = options?.maxTokenBytes ?? NAME_ADDRS_MAX_TOKEN;
   let contactStar = false;
   let contactCount = 0;
   let expiresZero = false;
@@ -73,23 +79,22 @@ export function validateMessage(m: SipMessage, options?: ValidateOptions): Valid
   for (const h of m.headers) {
     switch (h.name) {
       case 'expires':
-        if (!isDeltaSeconds(h.value)) return refuse('SW_ERR_EXPIRES_RANGE', 400, 'Expires out of range');
+        if (!isDeltaSeconds(h.value)) return refuse('SW_ERR_EXPIRES_RANGE', 'Expires out of range');
         expiresZero = parseDigits(h.value, 10) === 0;
         break;
       case 'route':
       case 'record-route':
       case 'path': {
-        // Parsed on demand, not by parseMessage: syntax is checked here (RFC 3261 20.30, 20.34).
-        const list = parseNameAddrList(h.value, maxToken);
-        if (list instanceof SipParseError)
-          return refuse(list.code, list.status, `bad ${h.name} header: ${list.reason}`);
-        if (list === '*') return refuse('SW_ERR_BAD_NAME_ADDR', 400, `bad ${h.name} header`);
+        // Parsed on demand, not by parseMessage, and kept for the readers after this one; the
+        // syntax is checked here (RFC 3261 20.10, 20.30, 20.34).
+        const list = nameAddrsOf(h, maxToken);
+        if (list instanceof SipParseError) return refuseParse(list, `bad ${h.name} header`);
+        if (list === '*') return refuse('SW_ERR_BAD_NAME_ADDR', `bad ${h.name} header`);
         break;
       }
       case 'contact': {
-        const list = parseNameAddrList(h.value, maxToken);
-        if (list instanceof SipParseError)
-          return refuse(list.code, list.status, `bad contact header: ${list.reason}`);
+        const list = nameAddrsOf(h, maxToken);
+        if (list instanceof SipParseError) return refuseParse(list, 'bad contact header');
         if (list === '*') {
           contactStar = true;
           contactCount++;
@@ -99,10 +104,10 @@ export function validateMessage(m: SipMessage, options?: ValidateOptions): Valid
           contactCount++;
           const expires = c.params.get('expires');
           if (expires !== undefined && !isDeltaSeconds(expires))
-            return refuse('SW_ERR_EXPIRES_RANGE', 400, 'Contact expires out of range');
+            return refuse('SW_ERR_EXPIRES_RANGE', 'Contact expires out of range');
           const q = c.params.get('q');
           if (q !== undefined && (q === null || !isQValue(q)))
-            return refuse('SW_ERR_BAD_QVALUE', 400, 'Contact q out of range');
+            return refuse('SW_ERR_BAD_QVALUE', 'Contact q out of range');
         }
         break;
       }
@@ -121,17 +126,16 @@ export function validateMessage(m: SipMessage, options?: ValidateOptions): Valid
   // RFC 3261 8.2.2.1 and 16.3 step 2: a Request-URI scheme we do not understand gets 416.
   const scheme = m.uri.scheme;
   if (scheme !== 'sip' && scheme !== 'sips' && scheme !== 'tel')
-    return refuse('SW_ERR_UNSUPPORTED_URI_SCHEME', 416, 'unsupported Request-URI scheme');
+    return refuse('SW_ERR_UNSUPPORTED_URI_SCHEME', 'unsupported Request-URI scheme');
   // RFC 3261 8.1.1.5: the CSeq method matches the request method; ACK and CANCEL carry
   // their own method in CSeq too (RFC 3261 17.1.1.3 and 9.1).
-  if (m.cseq.method !== m.method)
-    return refuse('SW_ERR_CSEQ_METHOD_MISMATCH', 400, 'CSeq method does not match');
+  if (m.cseq.method !== m.method) return refuse('SW_ERR_CSEQ_METHOD_MISMATCH', 'CSeq method does not match');
   // RFC 3261 8.1.1.6: Max-Forwards is an integer in the range 0-255.
   if (m.maxForwards !== undefined && m.maxForwards > 255)
-    return refuse('SW_ERR_MAX_FORWARDS_RANGE', 400, 'Max-Forwards out of range');
+    return refuse('SW_ERR_MAX_FORWARDS_RANGE', 'Max-Forwards out of range');
   // RFC 3261 10.3 step 6: Contact "*" only alone and with Expires: 0.
   if (contactStar && (contactCount > 1 || !expiresZero || m.method !== 'REGISTER'))
-    return refuse('SW_ERR_BAD_CONTACT_STAR', 400, 'Contact * needs Expires: 0 and no other Contact');
+    return refuse('SW_ERR_BAD_CONTACT_STAR', 'Contact * needs Expires: 0 and no other Contact');
   // RFC 3261 16.3 step 5: a proxy refuses Proxy-Require option tags it does not support.
   if (proxyRequire !== undefined && m.method !== 'ACK' && m.method !== 'CANCEL') {
     const supported = options?.proxyExtensions;
@@ -140,7 +144,7 @@ export function validateMessage(m: SipMessage, options?: ValidateOptions): Valid
       return {
         ok: false,
         code: 'SW_ERR_BAD_EXTENSION',
-        status: 420,
+        status: ERROR_STATUS.SW_ERR_BAD_EXTENSION,
         reason: 'unsupported Proxy-Require option',
         unsupported,
       };

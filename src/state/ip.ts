@@ -6,6 +6,8 @@
  * dual-stack socket reports for an IPv4 peer) is the IPv4 address (RFC 4291 2.5.5.2).
  */
 
+import { ipv4Value, ipv6Groups } from '../sip/host.ts';
+
 export type Words = readonly [number, number, number, number];
 
 export interface ParsedAddress {
@@ -26,37 +28,7 @@ const MAX_ADDRESS_LENGTH = 64;
  * parsers read as octal) between `start` and `end`, as an unsigned integer; -1 otherwise.
  */
 export function parseIPv4(text: string, start = 0, end = text.length): number {
-  if (end - start < 7 || end - start > 15) return -1;
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46 /* . */) {
-      if (digits === 0 || dots === 3) return -1;
-      value = value * 256 + octet;
-      dots++;
-      octet = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return -1; // leading zero
-      octet = octet * 10 + (c - 48);
-      if (octet > 255) return -1;
-      digits++;
-    } else {
-      return -1;
-    }
-  }
-  if (digits === 0 || dots !== 3) return -1;
-  return value * 256 + octet;
-}
-
-function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
+  return ipv4Value(text, start, end, true);
 }
 
 /**
@@ -67,55 +39,7 @@ function hexDigit(c: number): number {
 export function parseIPv6Groups(text: string, out: Uint16Array): boolean {
   if (text.length > MAX_ADDRESS_LENGTH) return false;
   const zone = text.indexOf('%');
-  const end = zone === -1 ? text.length : zone;
-  if (end < 2 || end > 45) return false;
-  let i = 0;
-  let n = 0;
-  /** Where `::` stands, in groups; -1 without. */
-  let gap = -1;
-  if (text.charCodeAt(0) === 58) {
-    if (text.charCodeAt(1) !== 58) return false;
-    gap = 0;
-    i = 2;
-  }
-  while (i < end) {
-    let value = 0;
-    let j = i;
-    for (; j < end; j++) {
-      const d = hexDigit(text.charCodeAt(j));
-      if (d < 0) break;
-      value = value * 16 + d;
-    }
-    if (j < end && text.charCodeAt(j) === 46) {
-      // RFC 4291 2.2 form 3: the low 32 bits as a dotted quad, last.
-      if (n > 6) return false;
-      const v4 = parseIPv4(text, i, end);
-      if (v4 < 0) return false;
-      out[n++] = v4 >>> 16;
-      out[n++] = v4 & 0xffff;
-      break;
-    }
-    if (j === i || j - i > 4 || n === 8) return false;
-    out[n++] = value;
-    if (j === end) break;
-    if (text.charCodeAt(j) !== 58) return false;
-    j++;
-    if (j < end && text.charCodeAt(j) === 58) {
-      if (gap !== -1) return false;
-      gap = n;
-      j++;
-    } else if (j === end) {
-      return false;
-    }
-    i = j;
-  }
-  if (gap === -1) return n === 8;
-  // `::` stands for one or more zero groups (RFC 4291 2.2 form 2).
-  if (n > 7) return false;
-  const tail = n - gap;
-  for (let k = 1; k <= tail; k++) out[8 - k] = out[n - k]!;
-  for (let k = gap; k < 8 - tail; k++) out[k] = 0;
-  return true;
+  return ipv6Groups(text, 0, zone === -1 ? text.length : zone, out, true);
 }
 
 const scratch = new Uint16Array(8);

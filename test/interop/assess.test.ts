@@ -82,15 +82,31 @@ describe('assess against sipwarden with its defaults', () => {
     assert.ok(succeeded / attempted >= 0.9, `${succeeded} of ${attempted}`);
   });
 
-  test('every attack is detected and stopped', {
-    todo: 'a distributed INVITE flood (a request or two from each of 254 sources, random users) and SPIT are detected (alerts) but not blocked by the defaults',
+  test('every attack is stopped: 11 of 11, and assess exits 0', () => {
+    for (const row of card.rows) {
+      assert.equal(row.verdict, 'stopped', `${row.attack}: ${row.outcome}`);
+    }
+    assert.equal(card.summary.stopped, ATTACK_KINDS.length);
+    assert.equal(card.summary.succeeded, 0);
+    assert.equal(exitCode, 0);
+  });
+
+  test('the distributed INVITE flood and SPIT are stopped by their own rules, with no address blocked', () => {
+    const flood = card.rows.find((r) => r.kind === 'invite-flood')!;
+    const spit = card.rows.find((r) => r.kind === 'spit')!;
+    // The flood stopped reaching the callee; the spam reached some users before it was refused.
+    assert.match(flood.outcome, /stopped reaching the service behind the target/);
+    assert.match(spit.outcome, /refused the campaign's last \d+ calls/);
+    assert.ok(flood.legitCalls.succeeded === flood.legitCalls.attempted, JSON.stringify(flood.legitCalls));
+  });
+
+  test('every attack shows in the events', {
+    todo: 'tcp-exhaust: the slow connections the target closes raise no event',
   }, () => {
     for (const row of card.rows) {
       if (row.verdict === 'not-applicable') continue;
-      assert.equal(row.verdict, 'stopped', `${row.attack}: ${row.outcome}`);
       assert.equal(row.detected, true, `${row.attack} not in the events`);
     }
-    assert.equal(exitCode, 0);
   });
 });
 

@@ -52,6 +52,9 @@ export interface AssessOptions {
 export const ASSESS_PASSWORD = 'qwerty123';
 export const ASSESS_USERS = '100-159';
 
+/** How long to wait for late events when an attack has none yet. */
+const EVENTS_FLUSH_WAIT_MS = 1500;
+
 export function assessWordlist(): string[] {
   const words = COMMON_PASSWORDS.filter((w) => w !== ASSESS_PASSWORD).slice(0, 29);
   words.splice(24, 0, ASSESS_PASSWORD);
@@ -63,6 +66,12 @@ interface Plan {
   readonly kind: AttackKind;
   /** The attacker's addresses, to match events and blocks. */
   readonly sources: AddressRange;
+  /**
+   * A pause after the attack before the next one: a defence against a distributed attack
+   * acts on no address but on everyone unknown while its window lasts, and must not be
+   * what refuses the next attack's calls.
+   */
+  readonly settleMs?: number;
   run(common: CommonOptions): Promise<AttackReport>;
 }
 
@@ -114,19 +123,21 @@ function plans(target: Endpoint, callee: Callee | undefined): Plan[] {
       name: 'options-flood',
       kind: 'options-flood',
       sources: at.one(1),
-      run: (c) => runFlood({ ...c, method: 'OPTIONS', limits: limits(300, 300) }),
+      run: (c) => runFlood({ ...c, ...withCallee, method: 'OPTIONS', limits: limits(300, 300) }),
     },
     {
       name: 'register-flood',
       kind: 'register-flood',
       sources: at.one(2),
-      run: (c) => runFlood({ ...c, method: 'REGISTER', limits: limits(300, 300) }),
+      run: (c) => runFlood({ ...c, ...withCallee, method: 'REGISTER', limits: limits(300, 300) }),
     },
     {
       name: 'invite-flood (254 sources)',
       kind: 'invite-flood',
       sources: at.pool(1),
-      run: (c) => runFlood({ ...c, method: 'INVITE', limits: limits(300, 300) }),
+      // sipwarden's invite-distributed counts over 10 s, sliding: twice that.
+      settleMs: 20_000,
+      run: (c) => runFlood({ ...c, ...withCallee, method: 'INVITE', limits: limits(300, 300) }),
     },
     {
       name: 'enumerate (REGISTER)',
@@ -259,7 +270,7 @@ export async function runAssess(options: AssessOptions): Promise<Scorecard> {
       const row = await runOne(plan, options, background, observer);
       rows.push(row);
       options.onRow?.(row);
-      await sleep(300);
+      await sleep(plan.settleMs ?? 300);
     }
     const aliveAtEnd = await isAlive(observer, target);
     const count = (v: Verdict) => rows.filter((r) => r.verdict === v).length;
@@ -313,11 +324,18 @@ async function runOne(
   let detectedAfterSeconds: number | null = null;
   let apiBlockSeconds: number | null = null;
   let apiBlocked = false;
-  if (options.api) {
+  const api = options.api;
+  if (api) {
     try {
-      const events = (await options.api.events(startEpoch - 100)).filter((e) =>
-        eventMatches(e, plan.sources),
-      );
+      const read = async () =>
+        (await api.events(startEpoch - 100)).filter((e) => eventMatches(e, plan.sources));
+      let events = await read();
+      // A target may write its events in batches (sipwarden's bus flushes every second):
+      // what it decided at the end of the attack can take that long to show.
+      if (events.length === 0) {
+        await sleep(EVENTS_FLUSH_WAIT_MS);
+        events = await read();
+      }
       detected = events.length > 0;
       const first = Math.min(...events.map((e) => e.firstSeen ?? Number.POSITIVE_INFINITY));
       if (Number.isFinite(first)) detectedAfterSeconds = round(Math.max(0, first - startEpoch) / 1000);
@@ -325,7 +343,7 @@ async function runOne(
       const firstStop = Math.min(...stopping.map((e) => e.firstSeen ?? Number.POSITIVE_INFINITY));
       apiBlocked = stopping.length > 0;
       if (Number.isFinite(firstStop)) apiBlockSeconds = round(Math.max(0, firstStop - startEpoch) / 1000);
-      const blocks = await options.api.blocks();
+      const blocks = await api.blocks();
       if (blocks.some((b) => inRange(plan.sources, addressInKey(b) ?? b))) apiBlocked = true;
     } catch (error) {
       failure ??= `events API: ${error instanceof Error ? error.message : String(error)}`;

@@ -4,6 +4,11 @@
  * number is in its Via branch, so every answer is matched to what it answers; a final
  * non-2xx answer to an INVITE is acknowledged (RFC 3261 17.1.1.3) so the target stops
  * retransmitting it, a 2xx is not (flood tools do not complete calls).
+ *
+ * With our own callee behind the target (assess --uas), the verdict is what reached the
+ * service, not what came back: a target that refuses the flood itself (503, 403) answers
+ * to the end, yet stops it. The flood succeeded when its requests kept reaching the callee
+ * to the end of the run; it was stopped when the last of them no longer did.
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import type { SipResponse } from '../../sip/message.ts';
@@ -22,6 +27,7 @@ import { ackForFailure, MAGIC_COOKIE, requestText, sdpOffer, sipUri } from '../s
 import { SourcePool } from '../source-pool.ts';
 import { seqFromBranch, Tally } from '../tally.ts';
 import { formatEndpoint } from '../target.ts';
+import type { Callee } from '../ua/callee.ts';
 
 export type FloodMethod = 'INVITE' | 'REGISTER' | 'OPTIONS';
 
@@ -33,6 +39,26 @@ export interface FloodOptions extends CommonOptions {
   readonly callId?: string;
   /** Socket send buffer, for unpaced runs. */
   readonly sendBufferBytes?: number;
+  /** Our own callee behind the target: the flood is judged by what reaches it. */
+  readonly callee?: Callee;
+}
+
+/** Which of a run's requests reached the callee, by the sequence number in our Via's branch. */
+class Reached {
+  readonly #seen: Uint8Array;
+  count = 0;
+  last = -1;
+
+  constructor(capacity: number) {
+    this.#seen = new Uint8Array(capacity);
+  }
+
+  note(seq: number | undefined): void {
+    if (seq === undefined || seq < 0 || seq >= this.#seen.length || this.#seen[seq] === 1) return;
+    this.#seen[seq] = 1;
+    this.count++;
+    if (seq > this.last) this.last = seq;
+  }
 }
 
 export const FLOOD_KIND: Readonly<Record<FloodMethod, AttackReport['kind']>> = {
@@ -74,6 +100,12 @@ export async function runFlood(options: FloodOptions): Promise<AttackReport> {
   const countError = (error: Error | null): void => {
     if (error) sendErrors++;
   };
+
+  const reached = new Reached(limits.count);
+  // Our Via is below the target's: look at each (a retransmission names the same request).
+  const unwatch = options.callee?.watch((request) => {
+    for (const via of request.via) reached.note(seqFromBranch(via.branch, branchPrefix));
+  });
 
   const started = performance.now();
   const startedAt = new Date().toISOString();
@@ -122,7 +154,19 @@ export async function runFlood(options: FloodOptions): Promise<AttackReport> {
     const addresses = used === 0 ? [] : [pool.addressOf(0), ...(used > 1 ? [pool.addressOf(used - 1)] : [])];
     let outcome: string;
     let succeeded: boolean;
-    if (answers.blockedAfter) {
+    // The last requests must reach the service for the flood to have gone on to the end.
+    const trailing = sentAll - 1 - reached.last;
+    const cutOff = trailing >= Math.max(3, Math.ceil(sentAll * 0.05));
+    if (options.callee !== undefined && reached.count === 0) {
+      succeeded = false;
+      outcome = `none of the ${sentAll} ${plural(method, sentAll)} reached the service behind the target`;
+    } else if (options.callee !== undefined && cutOff) {
+      succeeded = false;
+      outcome = `the flood stopped reaching the service behind the target after ${reached.last + 1} ${plural(method, reached.last + 1)} (${reached.count} of ${sentAll} reached it; the target answered ${answers.answered}, refusing or dropping the rest)`;
+    } else if (options.callee !== undefined) {
+      succeeded = true;
+      outcome = `the flood reached the service behind the target to the end (${reached.count} of ${sentAll} requests)`;
+    } else if (answers.blockedAfter) {
       succeeded = false;
       outcome = `the target went silent after ${answers.blockedAfter.messages} ${plural(method, answers.blockedAfter.messages)} (${answers.blockedAfter.seconds} s)`;
     } else if (answers.answered === 0) {
@@ -150,10 +194,12 @@ export async function runFlood(options: FloodOptions): Promise<AttackReport> {
         seed: random.seed,
         stoppedBy: paced.stoppedBy,
         sendSeconds: Math.round(paced.elapsedMs) / 1000,
+        ...(options.callee === undefined ? {} : { reachedCallee: reached.count }),
       },
       notes: [],
     };
   } finally {
+    unwatch?.();
     pool.close();
   }
 }

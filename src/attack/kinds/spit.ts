@@ -1,7 +1,10 @@
 /**
  * spit (spam over IP telephony): many short calls fanned out to many users, each one
  * INVITE, ACK, a short hold, BYE, as a robocaller places them; paced by --rate, at most
- * --concurrency open at once. A call answered is a user reached.
+ * --concurrency open at once. A call answered is a user reached. The campaign succeeded
+ * when its calls kept reaching users to the end; it was stopped when the target went silent
+ * or refused its last calls (a detector needs a few calls to see the pattern: what matters
+ * is that the campaign cannot go on).
  */
 import { achievedRate, type CommonOptions, DEFAULT_ANSWER_WAIT_MS, sourcesOf } from '../context.ts';
 import { pace } from '../pacer.ts';
@@ -73,6 +76,14 @@ export async function runSpit(options: SpitOptions): Promise<AttackReport> {
     await Promise.all(jobs);
     const answers = tally.summary();
     const reached = answers.byStatus['200'] ?? 0;
+    // Calls at the end of the campaign that reached no one (refused, or not answered).
+    let trailing = 0;
+    for (let i = answers.sent - 1; i >= 0; i--) {
+      const status = tally.statusOf(i);
+      if (status >= 200 && status < 300) break;
+      trailing++;
+    }
+    const refusedAtEnd = trailing >= Math.max(3, Math.ceil(answers.sent * 0.05));
     let succeeded: boolean;
     let outcome: string;
     if (answers.blockedAfter) {
@@ -81,6 +92,9 @@ export async function runSpit(options: SpitOptions): Promise<AttackReport> {
     } else if (reached === 0) {
       succeeded = false;
       outcome = `no call was answered (${answers.answered} of ${answers.sent} got a final answer)`;
+    } else if (refusedAtEnd) {
+      succeeded = false;
+      outcome = `the target refused the campaign's last ${trailing} calls (${reached} of ${answers.sent} answered before: ${reachedUsers.size} users reached)`;
     } else {
       succeeded = true;
       outcome = `${reached} of ${answers.sent} calls answered: the spam reached ${reachedUsers.size} users`;

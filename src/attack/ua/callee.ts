@@ -84,6 +84,8 @@ export class Callee {
   readonly #dialogs = new Map<string, Dialog>();
   readonly #nonces = new Set<string>();
   readonly #options: CalleeOptions;
+  /** Who watches the requests that reach us (an attack telling its own apart); a few at most. */
+  readonly #watchers = new Set<(request: SipRequest) => void>();
   /** Time between 180 and 200 for calls from now on (kinds that need a ringing call raise it). */
   ringMs: number;
 
@@ -125,6 +127,12 @@ export class Callee {
     return dialog?.lastResponseTo ? { request: dialog.request, from: dialog.lastResponseTo } : undefined;
   }
 
+  /** Calls `watcher` with every valid request that reaches us until the returned function is called. */
+  watch(watcher: (request: SipRequest) => void): () => void {
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
+  }
+
   /** Requests received for this Call-ID. */
   requestsFor(callId: string): ReceivedRequest[] {
     return this.log.filter((r) => r.callId === callId);
@@ -153,6 +161,7 @@ export class Callee {
       this.stats.malformed++;
       return;
     }
+    for (const watcher of this.#watchers) watcher(request);
     if (this.log.length < MAX_LOG) {
       this.log.push({
         method: request.method,

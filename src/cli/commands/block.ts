@@ -1,6 +1,6 @@
 /**
- * `sipwarden block ADDRESS [--for 1h] [--reason TEXT] [--api URL]`: blocks an address or a
- * network on the running gateway, through its management API.
+ * `sipwarden block ADDRESS|KEY [--for 1h] [--reason TEXT] [--api URL]`: blocks an address, a
+ * network or a rule key (`user=alice`) on the running gateway, through its management API.
  */
 import type { Command } from 'commander';
 import { ManagementClient, resolveApiUrl } from '../../api/client.ts';
@@ -19,8 +19,11 @@ export const API_OPTION_HELP = 'management API URL (default: $SIPWARDEN_API or h
 export function registerBlock(program: Command): void {
   program
     .command('block')
-    .description('block an address or network on the running gateway')
-    .argument('<address>', 'an IP address, or a network in CIDR form (203.0.113.0/24)')
+    .description('block an address, a network or a key (a user, a caller) on the running gateway')
+    .argument(
+      '<address>',
+      'an IP address, a network in CIDR form (203.0.113.0/24), or a key: user=NAME (its known-good addresses keep working), fromUser=, toUser=, userAgent=, source=ADDRESS',
+    )
     .option('--for <duration>', 'how long: 30m, 1h, 2d, a number of seconds, or permanent', '1h')
     .option('--reason <text>', 'why, as the block list and the events show it')
     .option('--api <url>', API_OPTION_HELP)

@@ -1,6 +1,7 @@
+import { nameAddrsOf } from '../../sip/address-headers.ts';
 import { setHeader } from '../../sip/edit.ts';
 import { isSipParseError } from '../../sip/errors.ts';
-import { formatNameAddr, parseNameAddrList } from '../../sip/headers/name-addr.ts';
+import { formatNameAddr } from '../../sip/headers/name-addr.ts';
 import type { NameAddr, SipRequest } from '../../sip/message.ts';
 
 /**
@@ -19,7 +20,7 @@ export function capRegisterExpires(request: SipRequest, maxSeconds: number): Sip
   let changed = false;
   const rewritten: string[] = [];
   for (const field of contacts) {
-    const list = parseNameAddrList(field.value);
+    const list = nameAddrsOf(field);
     if (isSipParseError(list) || list === '*') return result;
     for (const contact of list) {
       const value = contact.params.get('expires');

@@ -20,6 +20,7 @@ import { z } from 'zod';
 import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
 import type { SipRequest, SipResponse } from '../../sip/message.ts';
 import { userOf } from '../attributes.ts';
+import { sourceKey } from '../block-keys.ts';
 import { credentialsOf } from '../credentials.ts';
 import {
   type ActionSpec,
@@ -122,7 +123,7 @@ export const createEnumerationStage: StageFactory = (settings: unknown, deps: St
         type: 'enumeration',
         stage: STAGE,
         rule: 'options-sweep',
-        key: `source=${source}`,
+        key: sourceKey(source),
         reason: `OPTIONS to ${Math.round(n)} distinct users in ${sweep.windowMs} ms, over ${max}`,
         details: { distinctUsers: round(n), threshold: max, windowMs: sweep.windowMs },
         defaultStatus: 404,
@@ -160,7 +161,7 @@ export const createEnumerationStage: StageFactory = (settings: unknown, deps: St
         type: 'enumeration',
         stage: STAGE,
         rule: 'failed-users',
-        key: `source=${source}`,
+        key: sourceKey(source),
         reason: `${Math.round(users)} distinct users failed (${status} last) in ${failed.windowMs} ms, over ${max}; ${Math.round(
           ratio * 100,
         )}% of this source's requests failed`,

@@ -28,6 +28,7 @@ import { z } from 'zod';
 import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
 import { type Attribute, MessageAttributes } from '../attributes.ts';
 import { BaselineRate, type BaselineReading } from '../baseline-rate.ts';
+import { floodKeyPrefix, sourceKey } from '../block-keys.ts';
 import { credentialsOf } from '../credentials.ts';
 import { eventFor } from '../event-input.ts';
 import {
@@ -58,6 +59,7 @@ import {
   type StageVerdict,
 } from '../stage.ts';
 import { actionSeverity, actsOnSource, severity, verdictFor } from '../verdicts.ts';
+import { INVITE_DISTRIBUTED, InviteDistributed, inviteDistributedSchema } from './invite-distributed.ts';
 
 const STAGE = 'detect:flood';
 /** A flood answered with `reject` gets 503 unless the rule says otherwise (RFC 3261 21.5.4). */
@@ -112,11 +114,16 @@ const ruleSchema = z
     if (rule.block !== undefined && rule.action !== 'block') {
       ctx.addIssue({ code: 'custom', path: ['block'], message: 'only applies when action is block' });
     }
-    if (rule.status !== undefined && rule.action !== 'reject' && rule.action !== 'block') {
+    if (
+      rule.status !== undefined &&
+      rule.action !== 'reject' &&
+      rule.action !== 'block' &&
+      rule.action !== 'tarpit'
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['status'],
-        message: 'only applies when action is reject or block',
+        message: 'only applies when action is reject, block or tarpit',
       });
     }
     if (rule.action === 'block' && rule.block?.scope === 'key' && rule.key.length === 0) {
@@ -152,8 +159,12 @@ const baselineSchema = z
     tarpitMs: tarpitMs.default(5000),
   })
   .superRefine((rule, ctx) => {
-    if (rule.status !== undefined && rule.action !== 'reject') {
-      ctx.addIssue({ code: 'custom', path: ['status'], message: 'only applies when action is reject' });
+    if (rule.status !== undefined && rule.action !== 'reject' && rule.action !== 'tarpit') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['status'],
+        message: 'only applies when action is reject or tarpit',
+      });
     }
   });
 
@@ -227,7 +238,12 @@ type BaselineInput = z.input<typeof baselineSchema>;
  *   phones of one model re-register after a restart: they only alert.
  * Baselines (alert only): INVITE, REGISTER and OPTIONS rates against 5x their learnt
  *   normal, with floors (500, 5000, 2000 per 10 s) under which nothing is reported.
+ * spit-fanout, 20 distinct users rung by one From identity in 60 s: a phone user does not
+ *   call 20 different people in a minute; a robocaller does. Its new calls from untrusted
+ *   sources are refused (403) while it stays over; the source is not blocked.
  * register-distributed (settings `registerDistributed`), blocks: see below.
+ * invite-distributed (settings `inviteDistributed`), refuses unknown sources' new calls
+ *   with 503 while more than 100 of them place calls in 10 s: see invite-distributed.ts.
  */
 const DEFAULT_BLOCK = { scope: 'address', durationMs: 10 * 60 * 1000 } as const;
 
@@ -279,15 +295,17 @@ export const DEFAULT_FLOOD_RULES: readonly RuleInput[] = [
     action: 'alert',
   },
   {
-    // SPIT: one caller ringing many different extensions. Alert only by default: an
-    // anonymous caller ID on a trunk ("anonymous") also reaches many users, and blocking a
-    // trunk is worse than a spam call. Operators whose trunks are allowlisted can set
-    // `action: block` for this rule by name.
+    // SPIT: one caller identity ringing many different users. While over, that identity's
+    // new calls from untrusted sources are refused (403); its source is not blocked (a
+    // trunk carries other callers too), and trusted (authenticated) and allowlisted sources
+    // are spared. A trunk that sends every call with one From identity to many numbers and
+    // never authenticates goes in the allowlist (or gets this rule raised or disabled).
     name: 'spit-fanout',
     match: { method: 'INVITE', inDialog: false },
     key: ['fromUser'],
     threshold: { distinct: 'toUser', count: 20, windowMs: 60_000 },
-    action: 'alert',
+    action: 'reject',
+    status: 403,
   },
   {
     name: 'from-domain-distributed',
@@ -339,6 +357,7 @@ export const REGISTER_DISTRIBUTED = 'register-distributed';
 const DEFAULT_NAMES = new Set([
   ...[...DEFAULT_FLOOD_RULES, ...DEFAULT_FLOOD_BASELINES].map((r) => r.name),
   REGISTER_DISTRIBUTED,
+  INVITE_DISTRIBUTED,
 ]);
 
 const settingsSchema = z
@@ -352,6 +371,8 @@ const settingsSchema = z
     baselines: z.array(baselineSchema).max(32, { error: 'must list at most 32 baselines' }).default([]),
     /** The built-in register-distributed rule's settings. */
     registerDistributed: registerDistributedSchema,
+    /** The built-in invite-distributed rule's settings (invite-distributed.ts). */
+    inviteDistributed: inviteDistributedSchema,
   })
   .superRefine((s, ctx) => {
     s.disabled.forEach((name, i) => {
@@ -369,13 +390,16 @@ const settingsSchema = z
             message:
               r.name === REGISTER_DISTRIBUTED
                 ? `${r.name} is a built-in rule set under registerDistributed`
-                : `repeats the rule name ${r.name}`,
+                : r.name === INVITE_DISTRIBUTED
+                  ? `${r.name} is a built-in rule set under inviteDistributed`
+                  : `repeats the rule name ${r.name}`,
           });
         }
         seen.add(r.name);
       });
     };
     seen.add(REGISTER_DISTRIBUTED);
+    seen.add(INVITE_DISTRIBUTED);
     check(s.rules, 'rules');
     check(s.baselines, 'baselines');
   });
@@ -431,7 +455,7 @@ function compileRule(rule: z.output<typeof ruleSchema>): CompiledRule {
     inDialog: rule.match.inDialog,
     statuses: rule.match.status === undefined ? undefined : new Set(rule.match.status),
     key: rule.key,
-    prefix: `flood:${rule.name}|`,
+    prefix: floodKeyPrefix(rule.name),
     perSource: rule.key.includes('source'),
     distinct,
     distinctSources: distinct === 'source' || distinct === 'network',
@@ -453,7 +477,7 @@ function compileBaseline(b: z.output<typeof baselineSchema>): CompiledBaseline {
     methods: b.match.method === undefined ? undefined : new Set(b.match.method),
     direction: b.match.direction,
     inDialog: b.match.inDialog,
-    key: `flood:${b.name}|*`,
+    key: `${floodKeyPrefix(b.name)}*`,
     rate: new BaselineRate({
       windowMs: b.windowMs,
       factor: b.factor,
@@ -556,11 +580,15 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
   const { store, blocks, trust } = deps;
   const rd = s.registerDistributed;
   const registerDistributed = s.defaults && !s.disabled.includes(REGISTER_DISTRIBUTED);
+  const inviteDistributed =
+    s.defaults && !s.disabled.includes(INVITE_DISTRIBUTED)
+      ? new InviteDistributed(s.inviteDistributed, store, trust, STAGE)
+      : undefined;
   const surge = new BaselineRate(rd.surge);
   const pending = new PendingChallenges();
   const rdSpec: ActionSpec = { action: rd.action, block: rd.block, tarpitMs: 0 };
-  const challengedPrefix = `flood:${REGISTER_DISTRIBUTED}|challenged|source=`;
-  const answeredPrefix = `flood:${REGISTER_DISTRIBUTED}|answered|source=`;
+  const challengedPrefix = `${floodKeyPrefix(REGISTER_DISTRIBUTED)}challenged|${sourceKey('')}`;
+  const answeredPrefix = `${floodKeyPrefix(REGISTER_DISTRIBUTED)}answered|${sourceKey('')}`;
   /** The surge holds until this time: to the end of the window after the last reading over its threshold. */
   let surgeUntil = Number.NEGATIVE_INFINITY;
   let lastSurge: BaselineReading | undefined;
@@ -706,7 +734,7 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
       type: 'flood',
       stage: STAGE,
       rule: REGISTER_DISTRIBUTED,
-      key: `flood:${REGISTER_DISTRIBUTED}|source=${source}`,
+      key: floodKeyPrefix(REGISTER_DISTRIBUTED) + sourceKey(source),
       reason: `${REGISTER_DISTRIBUTED}: ignored ${Math.round(challenged - answered)} of ${Math.round(
         challenged,
       )} digest challenges in ${rd.windowMs} ms while credential-less REGISTERs surge (${
@@ -777,6 +805,10 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
         const verdict = evaluateRegisterDistributed(context, now);
         if (verdict !== undefined && severity(verdict) >= bestSeverity) best = verdict;
       }
+      if (inviteDistributed && dir === 'client' && request.method === 'INVITE' && !inDialog) {
+        const verdict = inviteDistributed.request(context, now);
+        if (verdict !== undefined && severity(verdict) > bestSeverity) best = verdict;
+      }
       return best;
     },
 
@@ -784,6 +816,9 @@ export const createFloodStage: StageFactory = (settings: unknown, deps: StageDep
       const { request, direction: dir, status } = context;
       if (registerDistributed && dir === 'client' && request.method === 'REGISTER') {
         noteChallenge(context, now);
+      }
+      if (inviteDistributed && dir === 'client' && request.method === 'INVITE') {
+        inviteDistributed.outcome(context, now);
       }
       if (outcomeRules.length === 0) return STAGE_PASS;
       let attrs: MessageAttributes | undefined;

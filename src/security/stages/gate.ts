@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import type { PacketContext, RequestContext } from '../../core/inspector.ts';
-import type { SipUri } from '../../sip/message.ts';
 import type { BlockEntry } from '../../state/types.ts';
-import { headerValue } from '../attributes.ts';
+import { requestKeys, sourceKey } from '../block-keys.ts';
 import { eventFor } from '../event-input.ts';
 import { integer, oneOf, parseStageSettings } from '../rule-schema.ts';
 import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
@@ -11,7 +10,8 @@ import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } fro
  * The gate: the first and cheapest stage (DESIGN.md, pipeline step 1). Before any parsing
  * it drops what comes from a blocked source (one table lookup), then holds each untrusted
  * source to a packet budget. After parsing it refuses requests naming a blocked key
- * (user, User-Agent) and, when the whole gateway is over its load budget, sheds new
+ * (block-keys.ts: the account, From or To user, User-Agent; whichever stage or operator
+ * blocked it; a blocked account stays open to that user's known-good sources) and, when the whole gateway is over its load budget, sheds new
  * unauthenticated out-of-dialog requests first: in-dialog requests, the upstream, and
  * known-good sources keep going.
  */
@@ -37,12 +37,6 @@ export type GateSettings = z.output<typeof settingsSchema>;
 const SECOND = 1000;
 const TOTAL_KEY = 'gate|total';
 
-function userOf(uri: RequestContext['request']['from']['uri']): string | undefined {
-  if (uri.scheme === 'sip' || uri.scheme === 'sips') return (uri as SipUri).user?.toLowerCase();
-  if (uri.scheme === 'tel') return 'number' in uri ? uri.number : undefined;
-  return undefined;
-}
-
 export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
   const settings = parseStageSettings(settingsSchema, raw);
   const { blocks, store, trust } = deps;
@@ -55,9 +49,11 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
       store.hit(TOTAL_KEY, SECOND, now);
       return STAGE_PASS;
     }
-    const block = blocks.match(address, now);
+    // The table counts the hit (BlockEntry.hits): once per refused packet.
+    const block =
+      blocks.match(address, now) ??
+      (blocks.hasKeyBlocks() ? blocks.matchKey(sourceKey(address), now) : undefined);
     if (block) {
-      block.hits++;
       return {
         action: 'drop',
         event: eventFor(packet.flow, {
@@ -83,7 +79,7 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
           stage: 'gate',
           rule: 'packet-budget',
           action: 'drop',
-          key: `source:${address}`,
+          key: sourceKey(address),
           reason: 'source over its packet budget',
           details: { count, budget, windowMs: SECOND, total },
         }),
@@ -92,30 +88,29 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
     return STAGE_PASS;
   }
 
-  /** The block on one of the request's keys (From user, To user, User-Agent), if any. */
-  function keyBlock(message: RequestContext['request'], now: number): BlockEntry | undefined {
-    const fromUser = userOf(message.from.uri);
-    if (fromUser) {
-      const block = blocks.matchKey(`fromUser:${fromUser}`, now);
+  /**
+   * The block on one of the request's keys, if any. A blocked account (password guessing
+   * spread over many sources) stays open to the sources where that user authenticated
+   * before: an attacker must not lock the user out.
+   */
+  function keyBlock(context: RequestContext, now: number): BlockEntry | undefined {
+    const source = context.flow.remoteAddress;
+    for (const k of requestKeys(context.request)) {
+      if (k.kind === 'user' && trust.isKnownFor(source, k.value, now)) continue;
+      const block = blocks.matchKey(k.key, now);
       if (block) return block;
     }
-    const toUser = userOf(message.to.uri);
-    if (toUser) {
-      const block = blocks.matchKey(`toUser:${toUser}`, now);
-      if (block) return block;
-    }
-    const userAgent = headerValue(message, 'user-agent');
-    if (userAgent) return blocks.matchKey(`userAgent:${userAgent.slice(0, 128).toLowerCase()}`, now);
     return undefined;
   }
 
   function request(context: RequestContext, now: number): StageVerdict {
     if (context.direction === 'upstream') return STAGE_PASS;
     const { request: message, flow } = context;
+    // A key block refuses new requests; a dialog admitted before it goes on to its BYE.
+    if (context.inDialog) return STAGE_PASS;
     // Most of the time no key is blocked at all: then no key is built.
-    const block = blocks.hasKeyBlocks() ? keyBlock(message, now) : undefined;
+    const block = blocks.hasKeyBlocks() ? keyBlock(context, now) : undefined;
     if (block) {
-      block.hits++;
       return {
         action: 'drop',
         event: eventFor(flow, {
@@ -128,7 +123,6 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
         }),
       };
     }
-    if (context.inDialog) return STAGE_PASS;
     const total = store.peek(TOTAL_KEY, SECOND, now);
     const overload = settings.overload;
     if (total <= overload.messagesPerSecond) return STAGE_PASS;

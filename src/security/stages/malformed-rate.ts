@@ -9,8 +9,8 @@
  * log, and blocking it would cut every call.
  */
 import { z } from 'zod';
-import type { PacketContext } from '../../core/inspector.ts';
-import type { SipParseError } from '../../sip/errors.ts';
+import type { MalformedError, PacketContext } from '../../core/inspector.ts';
+import { sourceKey } from '../block-keys.ts';
 import {
   actionFields,
   blockSpec,
@@ -38,7 +38,8 @@ const settingsSchema = z
     trustedMultiplier: trustedMultiplier.default(10),
     direction: oneOf(['client', 'upstream', 'any']).default('client'),
     ...actionFields,
-    action: actionFields.action.default('block'),
+    // No tarpit: the answer to a malformed message is the parser's, sent at once.
+    action: oneOf(['alert', 'reject', 'drop', 'block']).default('block'),
     block: blockSpec.default({ scope: 'address', durationMs: 10 * 60 * 1000 }),
   })
   .superRefine((s, ctx) => {
@@ -62,11 +63,7 @@ export const createMalformedRateStage: StageFactory = (settings: unknown, deps: 
     phase: 'detect',
     failMode: 'open',
 
-    malformed(
-      packet: PacketContext,
-      error: Pick<SipParseError, 'code' | 'status' | 'reason'>,
-      now: number,
-    ): StageVerdict {
+    malformed(packet: PacketContext, error: MalformedError, now: number): StageVerdict {
       if (s.direction !== 'any' && s.direction !== packet.direction) return STAGE_PASS;
       const source = packet.flow.remoteAddress;
       const n = store.hit(`malformed|${source}`, s.windowMs, now);
@@ -77,7 +74,7 @@ export const createMalformedRateStage: StageFactory = (settings: unknown, deps: 
         type: 'malformed',
         stage: STAGE,
         rule: 'malformed-rate',
-        key: `source=${source}`,
+        key: sourceKey(source),
         reason: `${Math.round(n)} malformed messages in ${s.windowMs} ms, over ${max} (last: ${error.code})`,
         details: { count: Math.round(n), threshold: max, windowMs: s.windowMs, lastError: error.code },
         defaultStatus: 400,

@@ -13,11 +13,16 @@
  *   source (one that authenticated lately: an office NAT address) is allowed
  *   `trustedMultiplier` times as many, so that a few misconfigured phones behind it do not
  *   cut the whole office off.
- * - Per user: guessing spread over many sources stays under every per-source threshold,
- *   but not under the user's. While a user has more than `perUser.failures` in its window
- *   (under attack), an untrusted source that fails for that user is blocked at once.
- * - The user's known-good sources (where they authenticated before) are never blocked by
- *   the per-user rule: an attacker cannot lock a user out by failing in their name.
+ * - Per user: guessing spread over many sources, a few guesses each, stays under every
+ *   per-source threshold, but not under the user's. Past `perUser.failures` in its window
+ *   (under attack), the user's account is blocked (`perUser.block`, a `user=<name>` key by
+ *   default): the gate then refuses that user's requests from every source before they
+ *   reach the registrar, so no further guess is answered, however many addresses the
+ *   attacker has. Blocking each failing address instead would still let every new address
+ *   have its guesses answered.
+ * - The user's known-good sources (where they authenticated before) keep working: the
+ *   per-user rule only reports their failures, and the gate lets their requests through a
+ *   blocked account: an attacker cannot lock a user out by failing in their name.
  * - Trust comes only from proof (ChallengeProof): a 2xx to a REGISTER or INVITE whose
  *   credentials answer a challenge the upstream issued to that source for that request
  *   records the success in the trust table. Any other 2xx to a request with credentials
@@ -28,7 +33,7 @@
 import { z } from 'zod';
 import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
 import type { SipResponse } from '../../sip/message.ts';
-import { userOf } from '../attributes.ts';
+import { accountOf, sourceKey, userKey } from '../block-keys.ts';
 import { ChallengeProof } from '../challenge-proof.ts';
 import { credentialsOf } from '../credentials.ts';
 import {
@@ -60,7 +65,12 @@ const settingsSchema = z.strictObject({
     .strictObject({ failures: threshold.default(5), windowMs: windowMs.default(60_000) })
     .prefault({}),
   perUser: z
-    .strictObject({ failures: threshold.default(10), windowMs: windowMs.default(10 * 60_000) })
+    .strictObject({
+      failures: threshold.default(10),
+      windowMs: windowMs.default(10 * 60_000),
+      /** What the per-user rule blocks: the account (`key`, the default), or the failing source. */
+      block: blockSpec.default({ scope: 'key', durationMs: 30 * 60_000 }),
+    })
     .prefault({}),
   trustedMultiplier: trustedMultiplier.default(5),
   /** Final statuses that, to a request with credentials, mean the credentials were wrong. */
@@ -69,6 +79,7 @@ const settingsSchema = z.strictObject({
   ]),
   /** `alert` reports without blocking (a dry run). */
   action: oneOf(['block', 'alert']).default('block'),
+  /** What the per-source rule blocks. */
   block: blockSpec.default({ scope: 'address', durationMs: HOUR }),
   /** Record proven successes in the trust table (turn off when another stage does). */
   recordTrust: boolean.default(true),
@@ -78,9 +89,7 @@ export type PasswordGuessingSettings = z.input<typeof settingsSchema>;
 
 /** The user a request tried to authenticate as: the digest user name, else the To user (REGISTER) or From user. */
 function targetUser(context: OutcomeContext, username: string): string {
-  if (username.length > 0) return username;
-  const request = context.request;
-  return request.method === 'REGISTER' ? userOf(request.to.uri) : userOf(request.from.uri);
+  return accountOf(context.request, username);
 }
 
 export const createPasswordGuessingStage: StageFactory = (
@@ -91,6 +100,7 @@ export const createPasswordGuessingStage: StageFactory = (
   const failures = new Set(s.failureStatuses);
   const { store, trust } = deps;
   const spec = { action: s.action, block: s.block, tarpitMs: 0 } as const;
+  const userSpec = { action: s.action, block: s.perUser.block, tarpitMs: 0 } as const;
   const stale = new StaleChallenges();
   const proof = new ChallengeProof();
 
@@ -148,7 +158,7 @@ export const createPasswordGuessingStage: StageFactory = (
           type: 'password-guessing',
           stage: STAGE,
           rule: 'per-source',
-          key: `source=${source}`,
+          key: sourceKey(source),
           reason: `${Math.round(bySource)} failed authentications from this source in ${s.perSource.windowMs} ms, over ${sourceLimit}`,
           details,
           defaultStatus: 403,
@@ -158,11 +168,11 @@ export const createPasswordGuessingStage: StageFactory = (
         const known = trust.isKnownFor(source, user, now);
         const spared = known || trusted;
         // The user's known-good and trusted sources are reported, never blocked, by this rule.
-        return verdictFor(spared ? { ...spec, action: 'alert' } : spec, flow, {
+        return verdictFor(spared ? { ...spec, action: 'alert' } : userSpec, flow, {
           type: 'password-guessing',
           stage: STAGE,
           rule: 'per-user',
-          key: `user=${user}`,
+          key: userKey(user),
           reason: `user ${user} under attack: ${Math.round(byUser)} failed authentications in ${s.perUser.windowMs} ms, over ${s.perUser.failures}${
             spared ? `; source spared (${known ? 'known-good for this user' : 'trusted'})` : ''
           }`,

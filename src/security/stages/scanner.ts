@@ -22,6 +22,7 @@ import { z } from 'zod';
 import type { RequestContext } from '../../core/inspector.ts';
 import type { SipRequest } from '../../sip/message.ts';
 import { headerValue } from '../attributes.ts';
+import { sourceKey } from '../block-keys.ts';
 import { eventFor } from '../event-input.ts';
 import { actionFields, blockSpec, boolean, oneOf, parseStageSettings, uniqueList } from '../rule-schema.ts';
 import {
@@ -86,11 +87,11 @@ const settingsSchema = z
         });
       }
     });
-    if (s.status !== undefined && s.action !== 'reject' && s.action !== 'block') {
+    if (s.status !== undefined && s.action !== 'reject' && s.action !== 'block' && s.action !== 'tarpit') {
       ctx.addIssue({
         code: 'custom',
         path: ['status'],
-        message: 'only applies when action is reject or block',
+        message: 'only applies when action is reject, block or tarpit',
       });
     }
   });
@@ -201,7 +202,7 @@ export const createScannerStage: StageFactory = (settings: unknown, _deps: Stage
     now: number,
   ): StageVerdict {
     const flow = context.flow;
-    const key = `source=${flow.remoteAddress}`;
+    const key = sourceKey(flow.remoteAddress);
     // An address that authenticated lately (an office where someone runs a scan against
     // their own PBX) is not blocked: the scan gets nothing, the office keeps working.
     if (s.action === 'block' && trust.isTrusted(flow.remoteAddress, now)) {

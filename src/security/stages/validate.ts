@@ -27,25 +27,26 @@
 import { z } from 'zod';
 import type { RequestContext } from '../../core/inspector.ts';
 import { findSdpBodies, isSdpType, type MediaType, parseMediaType } from '../../sdp/body.ts';
+import type { SdpError, SdpErrorCode } from '../../sdp/errors.ts';
 import type { SdpLimits } from '../../sdp/limits.ts';
 import { checkSdp } from '../../sdp/parse.ts';
-import { SipParseError } from '../../sip/errors.ts';
+import { type NameAddrField, nameAddrsOf } from '../../sip/address-headers.ts';
+import { ERROR_STATUS, type SipErrorCode, SipParseError } from '../../sip/errors.ts';
+import { isAcceptList } from '../../sip/headers/accept.ts';
+import { isEvent } from '../../sip/headers/event.ts';
 import { parseNameAddr, parseNameAddrList } from '../../sip/headers/name-addr.ts';
-import { parseDigits } from '../../sip/headers/scalar.ts';
+import { isOptionTagList } from '../../sip/headers/option-tags.ts';
+import { isLeadingDeltaSeconds, parseDigits } from '../../sip/headers/scalar.ts';
 import { scanHost } from '../../sip/host.ts';
 import type { NameAddr, SipMessage, SipResponse, SipUri, Uri } from '../../sip/message.ts';
 import { warningHeader } from '../../sip/warning.ts';
 import { detach } from '../../util/detach.ts';
 import { eventFor } from '../event-input.ts';
-import { parseStageSettings } from '../rule-schema.ts';
+import { boolean, integer, parseStageSettings } from '../rule-schema.ts';
 import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
 
 const count = (min: number, max: number, fallback: number) =>
-  z
-    .int({ error: `must be an integer ${min}..${max}` })
-    .min(min, { error: `must be an integer ${min}..${max}` })
-    .max(max, { error: `must be an integer ${min}..${max}` })
-    .default(fallback);
+  integer(min, max, `must be an integer ${min}..${max}`).default(fallback);
 
 const settingsSchema = z.strictObject({
   /** Via values (all Via fields together); RFC 4475 3.1.1.7 has 34. The parser stops at 64. */
@@ -63,7 +64,7 @@ const settingsSchema = z.strictObject({
    */
   maxExpires: count(0, 0xffffffff, 0xffffffff),
   /** Check session descriptions. */
-  checkSdp: z.boolean({ error: 'must be true or false' }).default(true),
+  checkSdp: boolean.default(true),
   sdp: z
     .strictObject({
       maxBytes: count(64, 65535, 4000),
@@ -77,17 +78,22 @@ const settingsSchema = z.strictObject({
 
 export type ValidateSettings = z.infer<typeof settingsSchema>;
 
-/** One failed check: a stable code (the event's rule) and our own words for it. */
+/** One failed check: a stable code (the event's rule), our own words for it, and its SIP status. */
 interface Problem {
-  readonly code: string;
+  readonly code: SipErrorCode | SdpErrorCode;
   readonly reason: string;
-  /** 400 unless said otherwise. */
-  readonly status?: number;
+  readonly status: number;
   readonly headers?: readonly { readonly name: string; readonly value: string }[];
 }
 
-function problem(code: string, reason: string): Problem {
-  return { code, reason };
+/** A problem with the status the error registry (src/sip/errors.ts) gives its code. */
+function problem(code: SipErrorCode, reason: string): Problem {
+  return { code, reason, status: ERROR_STATUS[code] };
+}
+
+/** A session description the strict parser refused: 400 (RFC 3261 21.4.1). */
+function sdpProblem(error: SdpError, reason: string): Problem {
+  return { code: error.code, reason: `${reason}: ${error.reason}`, status: 400 };
 }
 
 /** RFC 3261 7.3.1: a header repeated only when its grammar is a comma-separated list. */
@@ -199,71 +205,9 @@ function uriProblem(where: string, uri: Uri, schemes?: ReadonlySet<string>): Pro
   return undefined;
 }
 
-/** RFC 3261 25.1 token characters, as a table. */
-const TOKEN = new Uint8Array(128);
-for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
-  TOKEN[c.charCodeAt(0)] = 1;
-
-function isToken(s: string, from = 0, to = s.length): boolean {
-  if (to <= from) return false;
-  for (let k = from; k < to; k++) {
-    const c = s.charCodeAt(k);
-    if (c > 127 || TOKEN[c] === 0) return false;
-  }
-  return true;
-}
-
-/** option-tag *(COMMA option-tag) (RFC 3261 20.32, 20.37, 20.40); `optional` allows an empty value. */
-function isOptionTagList(value: string, optional: boolean): boolean {
-  if (value === '') return optional;
-  let tags = 0;
-  for (const part of value.split(',', 65)) {
-    if (++tags > 64 || !isToken(part.trim())) return false;
-  }
-  return true;
-}
-
-/** Splits a header value on commas outside quoted strings; at most `max` parts. */
-function splitList(value: string, max: number): string[] | undefined {
-  const out: string[] = [];
-  let start = 0;
-  let quoted = false;
-  for (let k = 0; k < value.length; k++) {
-    const c = value.charCodeAt(k);
-    if (quoted && c === 0x5c) k++;
-    else if (c === 0x22) quoted = !quoted;
-    else if (c === 0x2c && !quoted) {
-      out.push(value.slice(start, k));
-      if (out.length >= max) return undefined;
-      start = k + 1;
-    }
-  }
-  out.push(value.slice(start));
-  return out;
-}
-
-/** Accept = [ accept-range *(COMMA accept-range) ] (RFC 3261 20.1): media types, `*` allowed. */
-function isAcceptList(value: string): boolean {
-  if (value === '') return true;
-  const parts = splitList(value, 64);
-  return parts?.every((p) => parseMediaType(p) !== undefined) === true;
-}
-
-/** delta-seconds at the start of the value, up to 2^32-1 (RFC 3261 20.33, RFC 4028 4). */
-function isLeadingDeltaSeconds(value: string): boolean {
-  let end = 0;
-  while (end < value.length && value.charCodeAt(end) >= 0x30 && value.charCodeAt(end) <= 0x39) end++;
-  if (end === 0) return false;
-  const rest = value.charCodeAt(end);
-  if (end < value.length && rest !== 0x3b && rest !== 0x20 && rest !== 0x09 && rest !== 0x28) return false;
-  const n = parseDigits(value.slice(0, end), 10);
-  return n >= 0 && n <= 0xffffffff;
-}
-
-/** event-type = event-package *( "." event-template ), then parameters (RFC 6665 8.4). */
-function isEvent(value: string): boolean {
-  const semi = value.indexOf(';');
-  return isToken((semi < 0 ? value : value.slice(0, semi)).trim());
+/** Accept (RFC 3261 20.1): each accept-range a media range, `*` allowed, by the Content-Type grammar. */
+function isMediaRange(range: string): boolean {
+  return parseMediaType(range) !== undefined;
 }
 
 /** What the header walk learns for the checks that follow it. */
@@ -317,24 +261,30 @@ class OutcomeCache {
   }
 }
 
-const NO_VALUES: ValueOutcome = Object.freeze({ parsed: true, values: 0, problem: undefined });
-/** `Contact: *` (RFC 3261 10.2.2): one value, never more than the bound allows on its own. */
-const STAR: ValueOutcome = Object.freeze({ parsed: true, values: 1, problem: undefined });
-
-/** One Contact header value: `*` counts as one value. */
-function contactOutcome(value: string, s: ValidateSettings): ValueOutcome {
-  const list = parseNameAddrList(value);
-  if (list instanceof SipParseError)
-    return { parsed: false, values: 0, problem: problem('SW_ERR_BAD_HEADER_URI', 'bad Contact header') };
-  if (list === '*') return STAR;
-  let first: Problem | undefined;
-  for (const c of list) {
-    first = contactProblem(c, s);
-    if (first !== undefined) break;
+/** One Contact field: `*` (RFC 3261 10.2.2) counts as one value and is never over the bound on its own. */
+function contactFieldProblem(list: NameAddrField, s: ValidateSettings, walk: Walk): Problem | undefined {
+  if (list instanceof SipParseError) return problem('SW_ERR_BAD_HEADER_URI', 'bad Contact header');
+  if (list === '*') {
+    walk.contacts++;
+    return undefined;
   }
-  return list.length === 0 && first === undefined
-    ? NO_VALUES
-    : { parsed: true, values: list.length, problem: first };
+  walk.contacts += list.length;
+  if (walk.contacts > s.maxContact) return problem('SW_ERR_TOO_MANY_CONTACT', 'too many Contact values');
+  for (const c of list) {
+    const bad = contactProblem(c, s);
+    if (bad !== undefined) return bad;
+  }
+  return undefined;
+}
+
+/** The first value of a name-addr list whose URI is wrong for header `name`, if any. */
+function firstUriProblem(name: string, list: readonly NameAddr[]): Problem | undefined {
+  const schemes = URI_LISTS.get(name);
+  for (const v of list) {
+    const bad = uriProblem(name, v.uri, schemes);
+    if (bad !== undefined) return bad;
+  }
+  return undefined;
 }
 
 /** One value of a comma-separated name-addr header (Route, P-Asserted-Identity...). */
@@ -346,13 +296,7 @@ function uriListOutcome(name: string, value: string): ValueOutcome {
       values: 0,
       problem: problem('SW_ERR_BAD_HEADER_URI', `bad ${display(name)} header`),
     };
-  const schemes = URI_LISTS.get(name);
-  let first: Problem | undefined;
-  for (const v of list) {
-    first = uriProblem(name, v.uri, schemes);
-    if (first !== undefined) break;
-  }
-  return { parsed: true, values: list.length, problem: first };
+  return { parsed: true, values: list.length, problem: firstUriProblem(name, list) };
 }
 
 /** One single name-addr header (Refer-To, Referred-By...). */
@@ -367,9 +311,11 @@ function uriSingleOutcome(name: string, value: string): ValueOutcome {
   return { parsed: true, values: 1, problem: uriProblem(name, one.uri) };
 }
 
-/** The stage's caches of name-addr outcomes: Contact, and one per other header name. */
+/**
+ * The stage's caches of name-addr outcomes, one per header name other than Contact, Route,
+ * Record-Route and Path (those are parsed once per field: src/sip/address-headers.ts).
+ */
 interface OutcomeCaches {
-  readonly contact: OutcomeCache;
   readonly byName: Map<string, OutcomeCache>;
 }
 
@@ -396,6 +342,8 @@ const RACK = 10;
 const DELTA = 11;
 const URI_SINGLE = 12;
 const URI_LIST = 13;
+/** Route, Record-Route and Path: from the values parsed once per field. */
+const ROUTE_LIST = 14;
 
 interface HeaderCheck {
   readonly kind: number;
@@ -427,6 +375,7 @@ const HEADER_CHECKS: ReadonlyMap<string, HeaderCheck> = (() => {
   for (const name of DELTA_SECONDS) kinds.set(name, DELTA);
   for (const name of URI_SINGLES) kinds.set(name, URI_SINGLE);
   for (const name of URI_LISTS.keys()) kinds.set(name, URI_LIST);
+  for (const name of ['route', 'record-route', 'path']) kinds.set(name, ROUTE_LIST);
   const routeSets = [...ROUTE_SETS];
   const checks = new Map<string, HeaderCheck>();
   for (const name of new Set([...kinds.keys(), ...SINGLE_BIT.keys()])) {
@@ -447,10 +396,10 @@ function walkHeaders(
 ): Problem | undefined {
   let seen = 0;
   // Values counted per route set: Route, Record-Route, Path, Service-Route.
-  let routes0 = 0;
-  let routes1 = 0;
-  let routes2 = 0;
-  let routes3 = 0;
+  let routes = 0;
+  let recordRoutes = 0;
+  let paths = 0;
+  let serviceRoutes = 0;
   const headers = m.headers;
   for (let k = 0; k < headers.length; k++) {
     const h = headers[k]!;
@@ -464,17 +413,8 @@ function walkHeaders(
     switch (check.kind) {
       case CONTACT: {
         walk.hasContact = true;
-        const outcome =
-          caches.contact.get(h.value) ?? caches.contact.set(h.value, contactOutcome(h.value, s));
-        if (!outcome.parsed) return outcome.problem;
-        if (outcome === STAR) {
-          walk.contacts++;
-          break;
-        }
-        walk.contacts += outcome.values;
-        if (walk.contacts > s.maxContact)
-          return problem('SW_ERR_TOO_MANY_CONTACT', 'too many Contact values');
-        if (outcome.problem !== undefined) return outcome.problem;
+        const bad = contactFieldProblem(nameAddrsOf(h), s, walk);
+        if (bad !== undefined) return bad;
         break;
       }
       case EXPIRES:
@@ -491,7 +431,8 @@ function walkHeaders(
           return problem('SW_ERR_BAD_OPTION_TAGS', `bad ${display(h.name)} option tags`);
         break;
       case ACCEPT:
-        if (!isAcceptList(h.value)) return problem('SW_ERR_BAD_ACCEPT', 'bad Accept media range');
+        if (!isAcceptList(h.value, isMediaRange))
+          return problem('SW_ERR_BAD_ACCEPT', 'bad Accept media range');
         break;
       case CONTENT_TYPE: {
         const t = parseMediaType(h.value);
@@ -528,23 +469,26 @@ function walkHeaders(
         const cache = cacheFor(caches, h.name);
         const outcome = cache.get(h.value) ?? cache.set(h.value, uriListOutcome(h.name, h.value));
         if (!outcome.parsed) return outcome.problem;
-        let n = -1;
-        switch (check.routeSet) {
-          case 0:
-            n = routes0 += outcome.values;
-            break;
-          case 1:
-            n = routes1 += outcome.values;
-            break;
-          case 2:
-            n = routes2 += outcome.values;
-            break;
-          case 3:
-            n = routes3 += outcome.values;
-            break;
+        // Service-Route is the one route set among these names (RFC 3608 5).
+        if (check.routeSet >= 0) {
+          serviceRoutes += outcome.values;
+          if (serviceRoutes > s.maxRoute)
+            return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
         }
-        if (n > s.maxRoute) return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
         if (outcome.problem !== undefined) return outcome.problem;
+        break;
+      }
+      case ROUTE_LIST: {
+        const list = nameAddrsOf(h);
+        if (list instanceof SipParseError || list === '*')
+          return problem('SW_ERR_BAD_HEADER_URI', `bad ${display(h.name)} header`);
+        let n: number;
+        if (check.routeSet === 0) n = routes += list.length;
+        else if (check.routeSet === 1) n = recordRoutes += list.length;
+        else n = paths += list.length;
+        if (n > s.maxRoute) return problem('SW_ERR_TOO_MANY_ROUTE', `too many ${display(h.name)} values`);
+        const bad = firstUriProblem(h.name, list);
+        if (bad !== undefined) return bad;
         break;
       }
     }
@@ -621,10 +565,8 @@ function hasContent(body: Buffer): boolean {
 }
 
 const UNSUPPORTED_ENCODING: Problem = {
-  code: 'SW_ERR_UNSUPPORTED_CONTENT_ENCODING',
-  reason: 'encoded session description',
+  ...problem('SW_ERR_UNSUPPORTED_CONTENT_ENCODING', 'encoded session description'),
   // RFC 3261 21.4.13: 415 lists what the server accepts.
-  status: 415,
   headers: [{ name: 'Accept-Encoding', value: 'identity' }],
 };
 
@@ -648,11 +590,11 @@ function bodyProblem(
   const found = findSdpBodies(type, m.body);
   if (!found.ok) {
     if (found.error.code === 'SW_ERR_SDP_UNSUPPORTED_ENCODING') return UNSUPPORTED_ENCODING;
-    return problem(found.error.code, `bad multipart body: ${found.error.reason}`);
+    return sdpProblem(found.error, 'bad multipart body');
   }
   for (const sdp of found.sdp) {
     const error = checkSdp(sdp, sdpLimits);
-    if (error !== undefined) return problem(error.code, `bad SDP: ${error.reason}`);
+    if (error !== undefined) return sdpProblem(error, 'bad SDP');
   }
   return undefined;
 }
@@ -699,7 +641,7 @@ function check(
 export function createValidateStage(settings: unknown, _deps: StageDependencies): Stage {
   const s = parseStageSettings(settingsSchema, settings);
   const sdpLimits: SdpLimits = Object.freeze({ ...s.sdp });
-  const caches: OutcomeCaches = { contact: new OutcomeCache(), byName: new Map() };
+  const caches: OutcomeCaches = { byName: new Map() };
 
   return {
     name: 'validate',
@@ -723,7 +665,7 @@ export function createValidateStage(settings: unknown, _deps: StageDependencies)
             rule: found.code,
           }),
         };
-      const status = found.status ?? 400;
+      const status = found.status;
       return {
         action: 'reject',
         status,

@@ -58,3 +58,21 @@ export function isCallIdWalk(value: string): boolean {
   }
   return true;
 }
+
+/** delta-seconds = 1*DIGIT (RFC 3261 25.1), at most 2^32-1 (RFC 3261 20.19). */
+const MAX_DELTA_SECONDS = 0xffffffff;
+
+/**
+ * delta-seconds at the start of the value, up to 2^32-1, followed by nothing, parameters, a
+ * space or a comment: Min-Expires, Retry-After (RFC 3261 20.23, 20.33), Session-Expires and
+ * Min-SE (RFC 4028 4, 5).
+ */
+export function isLeadingDeltaSeconds(value: string): boolean {
+  let end = 0;
+  while (end < value.length && value.charCodeAt(end) >= 0x30 && value.charCodeAt(end) <= 0x39) end++;
+  if (end === 0) return false;
+  const rest = value.charCodeAt(end);
+  if (end < value.length && rest !== 0x3b && rest !== 0x20 && rest !== 0x09 && rest !== 0x28) return false;
+  const n = parseDigits(value.slice(0, end), 10);
+  return n >= 0 && n <= MAX_DELTA_SECONDS;
+}

@@ -153,6 +153,33 @@ test('POST /api/blocks blocks a network in canonical CIDR form', async (t) => {
   assert.ok(stack.blocks.match('203.0.113.200', T0));
 });
 
+test('POST /api/blocks blocks a rule key as the stages spell it: users lower-cased, a source canonical', async (t) => {
+  const stack = testStack();
+  t.after(() => stack.close());
+  const block = async (address: string) => {
+    const reply = await stack.server.app.inject({ method: 'POST', url: '/api/blocks', payload: { address } });
+    assert.equal(reply.statusCode, 201, reply.body);
+    return reply.json<BlockAnswer>().block;
+  };
+  assert.deepEqual(
+    [await block('user=Alice'), await block('fromUser=mallory'), await block('source=::ffff:192.0.2.9')].map(
+      (b) => [b.scope, b.key],
+    ),
+    [
+      ['key', 'user=alice'],
+      ['key', 'fromUser=mallory'],
+      ['key', 'source=192.0.2.9'],
+    ],
+  );
+  assert.equal((await block('userAgent=BadDialer 1.0')).key, 'userAgent=BadDialer 1.0');
+  assert.ok(stack.blocks.matchKey('user=alice', T0));
+  for (const address of ['password=x', 'user=', 'source=example.com', `userAgent=${'x'.repeat(129)}`]) {
+    const reply = await stack.server.app.inject({ method: 'POST', url: '/api/blocks', payload: { address } });
+    assert.equal(reply.statusCode, 400, address);
+    assert.equal(errorOf(reply.body).code, 'SW_ERR_BAD_ADDRESS', address);
+  }
+});
+
 test('POST /api/blocks refuses bad input with 400 and a coded error', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());

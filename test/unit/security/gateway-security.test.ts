@@ -143,7 +143,9 @@ describe('the security pipeline with its defaults', () => {
           .map((m) => header(m.text, 'call-id')),
       );
       assert.ok(forwardedCalls.size < 400, `forwarded ${forwardedCalls.size} of 400 calls`);
-      const call = sipRequest('INVITE', caller);
+      // Another caller, from another address and with its own identity (the flood's From
+      // identity rang hundreds of users: spit-fanout refuses its calls from any source).
+      const call = sipRequest('INVITE', caller, { fromUser: 'carol' });
       caller.send(call, port);
       await upstream.next((t) => isMethod('INVITE')(t) && sameCall(call)(t));
       await until(async () =>
@@ -224,6 +226,72 @@ describe('the security pipeline with its defaults', () => {
       await upstream.next(sameCall(allowed));
     } finally {
       phone.close();
+    }
+  });
+
+  test('an operator key block through the API (a caller identity) refuses its requests from any address, and unblock lets them back', async () => {
+    const one = await UdpPeer.bind('127.0.12.1');
+    const two = await UdpPeer.bind('127.0.12.2');
+    try {
+      const answer = await api.block({ address: 'fromUser=Robo-Caller', duration: '10m' });
+      assert.equal(answer.block.key, 'fromUser=robo-caller');
+      for (const peer of [one, two]) {
+        const call = sipRequest('INVITE', peer, { fromUser: 'robo-caller', toUser: '610' });
+        peer.send(call, port);
+        // Another identity from the same address passes: the block is on the key, not the source.
+        const other = sipRequest('INVITE', peer, { fromUser: `real-${peer.address}`, toUser: '611' });
+        peer.send(other, port);
+        await upstream.next((t) => isMethod('INVITE')(t) && sameCall(other)(t));
+        assert.equal(
+          upstream.received.some((m) => sameCall(call)(m.text)),
+          false,
+          'a blocked identity reached the upstream',
+        );
+      }
+      await until(async () =>
+        (await api.blocks()).blocks.some((b) => b.key === 'fromUser=robo-caller' && b.hits === 2),
+      );
+      await api.unblock('fromUser=robo-caller');
+      const again = sipRequest('INVITE', one, { fromUser: 'robo-caller', toUser: '612' });
+      one.send(again, port);
+      await upstream.next((t) => isMethod('INVITE')(t) && sameCall(again)(t));
+    } finally {
+      one.close();
+      two.close();
+    }
+  });
+
+  test('password guessing spread over many addresses, one guess each: the account is blocked, later guesses never reach the registrar', async () => {
+    const guessers: UdpPeer[] = [];
+    try {
+      let forwarded = 0;
+      for (let i = 0; i < 20; i++) {
+        const guesser = await UdpPeer.bind(`127.0.13.${i + 1}`);
+        guessers.push(guesser);
+        const register = sipRequest('REGISTER', guesser, {
+          fromUser: '640',
+          toUser: '640',
+          extra: [
+            `Authorization: Digest username="640", realm="pbx", nonce="g${i}", uri="sip:pbx.example.com", response="0123456789abcdef0123456789abcdef"`,
+          ],
+        });
+        guesser.send(register, port);
+        const reached = await upstream.next(sameCall(register), 1500).catch(() => undefined);
+        if (!reached) continue;
+        forwarded++;
+        upstream.send(answer(reached, 403, 'Forbidden'), port);
+        await guesser.next(sameCall(register));
+      }
+      // Ten failures put user 640 under attack; the eleventh blocks the account.
+      assert.equal(forwarded, 11);
+      const blocks = (await api.blocks()).blocks;
+      assert.ok(blocks.some((b) => b.key === 'user=640' && b.scope === 'key'));
+      assert.equal(
+        blocks.some((b) => b.key.startsWith('127.0.13.')),
+        false,
+      );
+    } finally {
+      for (const g of guessers) g.close();
     }
   });
 
@@ -414,6 +482,35 @@ describe('the security pipeline in dry run', () => {
       await upstream.next((t) => isMethod('INVITE')(t) && sameCall(last)(t));
     } finally {
       attacker.close();
+      await gateway.close();
+      upstream.close();
+    }
+  });
+});
+
+describe('a tarpit', () => {
+  test("holds the scanner's answer back for tarpitMs, then sends the rule's status; the event says tarpit", async () => {
+    const upstream = await UdpPeer.bind();
+    const settings = { scanner: { action: 'tarpit', tarpitMs: 1500, status: 403 } };
+    const gateway = await startGateway(securityConfig(upstream.port, { settings }), silentLogger);
+    const scanner = await UdpPeer.bind('127.0.11.1');
+    try {
+      const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+      const probe = sipRequest('OPTIONS', scanner, { userAgent: 'friendly-scanner' });
+      const sentAt = performance.now();
+      scanner.send(probe, port);
+      const reply = await scanner.next(sameCall(probe), 10_000);
+      // A lower bound only: the answer cannot come before the hold ends, however busy the machine.
+      assert.ok(performance.now() - sentAt >= 1400, 'answered before the tarpit delay');
+      assert.equal(startLine(reply), 'SIP/2.0 403 Forbidden');
+      assert.equal(upstream.received.length, 0);
+      const address = gateway.managementAddress!;
+      const api = new ManagementClient(`http://${address.host}:${address.port}`);
+      await until(async () =>
+        (await api.events({ type: 'scanner' })).events.some((e) => e.action === 'tarpit' && e.status === 403),
+      );
+    } finally {
+      scanner.close();
       await gateway.close();
       upstream.close();
     }

@@ -210,22 +210,35 @@ test('user-agent-distributed alerts when one User-Agent comes from more than 200
   assert.equal(eventOf(v).key, 'flood:user-agent-distributed|userAgent=Bot/1.0');
 });
 
-test('spit-fanout alerts when one caller rings more than 20 distinct users in 60 s', () => {
-  const { flood } = stage();
+test("spit-fanout refuses a caller identity's new calls with 403 once it rang more than 20 distinct users in 60 s; its source is not blocked", () => {
+  const { deps, flood } = stage();
+  const spit = (i: number, fromUser = 'spammer') =>
+    request({ method: 'INVITE', fromUser, ruriUser: `${3000 + i}`, toUser: `${3000 + i}` });
   const verdicts: StageVerdict[] = [];
   for (let i = 0; i < 30; i++) {
-    const req = request({
-      method: 'INVITE',
-      fromUser: 'spammer',
-      ruriUser: `${3000 + i}`,
-      toUser: `${3000 + i}`,
-    });
-    verdicts.push(flood.request!(requestContext(req, flow('10.2.0.1')), T0 + i * 1000) as StageVerdict);
+    verdicts.push(flood.request!(requestContext(spit(i), flow('10.2.0.1')), T0 + i * 100) as StageVerdict);
   }
   const first = firstNonPass(verdicts);
   assertNear(first, 20);
-  assert.equal(eventOf(verdicts[first]!).rule, 'spit-fanout');
-  assert.equal(verdicts[first]!.action, 'alert');
+  assert.ok(verdicts.slice(0, first).every((v) => v.action === 'pass'));
+  assert.ok(verdicts.slice(first).every((v) => v.action === 'reject'));
+  const v = verdicts[first]!;
+  assert.ok(v.action === 'reject');
+  assert.equal(v.status, 403);
+  assert.equal(v.event.rule, 'spit-fanout');
+  assert.equal(v.event.key, 'flood:spit-fanout|fromUser=spammer');
+  assert.equal(deps.blocks.list(T0 + 3000).length, 0);
+  // The same identity from another untrusted address is refused too; another caller from the first is not.
+  assert.equal(actionOf(flood.request!(requestContext(spit(40), flow('10.2.0.9')), T0 + 3100)), 'reject');
+  assert.equal(
+    actionOf(flood.request!(requestContext(spit(41, 'alice'), flow('10.2.0.1')), T0 + 3200)),
+    'pass',
+  );
+  // A trusted (authenticated) source calling with that identity is spared.
+  deps.trust.succeed('10.2.0.7', 'spammer', T0);
+  assert.equal(actionOf(flood.request!(requestContext(spit(42), flow('10.2.0.7')), T0 + 3300)), 'pass');
+  // A minute later the identity has rung no one lately: its calls go through again.
+  assert.equal(actionOf(flood.request!(requestContext(spit(43), flow('10.2.0.1')), T0 + 130_000)), 'pass');
 });
 
 test('spit-fanout stays quiet for callers who each ring a few users', () => {
@@ -243,7 +256,8 @@ test('spit-fanout stays quiet for callers who each ring a few users', () => {
 });
 
 test('from-domain-distributed alerts when INVITEs from one From domain come from more than 100 sources in 10 s', () => {
-  const { flood } = stage();
+  // invite-distributed would refuse these 100 unknown sources' calls at the same point.
+  const { flood } = stage({ disabled: ['invite-distributed'] });
   const verdicts: StageVerdict[] = [];
   for (let i = 0; i < 115; i++) {
     // Each call to another user: only the From domain is shared.
@@ -562,7 +576,7 @@ test('settings errors name the key and the reason', () => {
     }),
     [
       'rules[0].threshold.distinct: must not be one of the key attributes (source is always 1 per key)',
-      'rules[0].status: only applies when action is reject or block',
+      'rules[0].status: only applies when action is reject, block or tarpit',
     ],
   );
   assert.deepEqual(
@@ -790,5 +804,95 @@ test('register-distributed settings errors name the key and the reason', () => {
   assert.deepEqual(
     errors({ rules: [{ name: 'register-distributed', key: [], threshold: { count: 1, windowMs: 1000 } }] }),
     ['rules[0].name: register-distributed is a built-in rule set under registerDistributed'],
+  );
+});
+
+/** A new call to a random-looking user, as a distributed INVITE flood sends them. */
+function floodCall(i: number) {
+  return request({
+    method: 'INVITE',
+    fromUser: `f${i * 7919}`,
+    fromDomain: `d${i}.example`,
+    ruriUser: `${100_000 + i * 31}`,
+  });
+}
+
+test('invite-distributed refuses new calls from unknown sources with 503 and Retry-After once more than 100 place calls in 10 s; nothing is blocked', () => {
+  const { deps, flood } = stage();
+  // A trunk had calls answered before the flood; an office authenticated.
+  const trunk = flow('198.51.100.20');
+  const trunkCall = request({ method: 'INVITE', fromUser: 'trunk-account', ruriUser: '2000' });
+  assert.equal(actionOf(flood.request!(requestContext(trunkCall, trunk), T0 - 60_000)), 'pass');
+  flood.outcome!(outcomeContext(trunkCall, trunk, 200), T0 - 59_000);
+  deps.trust.succeed('198.51.100.77', '2001', T0 - 60_000);
+
+  // 300 INVITEs from 254 sources, one or two each, random users, in 1 s.
+  const verdicts: StageVerdict[] = [];
+  for (let i = 0; i < 300; i++) {
+    const source = flow(`127.1.1.${(i % 254) + 1}`);
+    verdicts.push(flood.request!(requestContext(floodCall(i), source), T0 + i * 3) as StageVerdict);
+  }
+  const first = firstNonPass(verdicts);
+  assertNear(first, 100);
+  assert.ok(verdicts.slice(0, first).every((v) => v.action === 'pass'));
+  assert.ok(verdicts.slice(first).every((v) => v.action === 'reject'));
+  const v = verdicts[first]!;
+  assert.ok(v.action === 'reject');
+  assert.equal(v.status, 503);
+  assert.deepEqual(v.headers, [{ name: 'Retry-After', value: '30' }]);
+  assert.equal(v.event.rule, 'invite-distributed');
+  assert.equal(v.event.key, 'flood:invite-distributed|*');
+  assert.equal(deps.blocks.list(T0 + 1000).length, 0);
+
+  // Meanwhile the trunk (an established caller), the office (trusted) and in-dialog requests go on.
+  const during = T0 + 950;
+  assert.equal(actionOf(flood.request!(requestContext(trunkCall, trunk), during)), 'pass');
+  const officeCall = request({ method: 'INVITE', fromUser: '2001', ruriUser: '2002' });
+  assert.equal(actionOf(flood.request!(requestContext(officeCall, flow('198.51.100.77')), during)), 'pass');
+  const bye = request({ method: 'BYE', fromUser: 'f1', toTag: 'x' });
+  assert.equal(
+    actionOf(flood.request!(requestContext(bye, flow('127.1.1.9'), { inDialog: true }), during)),
+    'pass',
+  );
+  // A newcomer during the surge is refused, and calls again once it is over (two windows later).
+  const newcomer = flow('192.0.2.44');
+  const call = request({ method: 'INVITE', fromUser: 'newcomer', ruriUser: '2003' });
+  assert.equal(actionOf(flood.request!(requestContext(call, newcomer), during)), 'reject');
+  assert.equal(actionOf(flood.request!(requestContext(call, newcomer), T0 + 21_000)), 'pass');
+});
+
+test('invite-distributed: 100 unknown sources calling in 10 s are under the threshold, and a single source counts once', () => {
+  const { flood } = stage();
+  for (let i = 0; i < 90; i++) {
+    const v = flood.request!(requestContext(floodCall(i), flow(`10.9.0.${i + 1}`)), T0 + i * 100);
+    assert.equal(actionOf(v), 'pass');
+  }
+  // One source placing 150 calls to as many users in 10 s is one source (invite-flood's business).
+  for (let i = 0; i < 150; i++) {
+    const req = request({ method: 'INVITE', fromUser: `c${i}`, ruriUser: `${5000 + i}` });
+    assert.equal(actionOf(flood.request!(requestContext(req, flow('10.9.1.1')), T0 + 9000 + i)), 'pass');
+  }
+});
+
+test('invite-distributed can be disabled, set to drop or alert, and its settings are checked', () => {
+  const surge = (settings: unknown) => {
+    const { flood } = stage(settings);
+    let last: StageVerdict = { action: 'pass' };
+    for (let i = 0; i < 40; i++) {
+      last = flood.request!(requestContext(floodCall(i), flow(`10.8.0.${i + 1}`)), T0 + i) as StageVerdict;
+    }
+    return last.action;
+  };
+  assert.equal(surge({ inviteDistributed: { sources: 20 } }), 'reject');
+  assert.equal(surge({ inviteDistributed: { sources: 20, action: 'drop' } }), 'drop');
+  assert.equal(surge({ inviteDistributed: { sources: 20, action: 'alert' } }), 'alert');
+  assert.equal(surge({ inviteDistributed: { sources: 20 }, disabled: ['invite-distributed'] }), 'pass');
+  assert.deepEqual(errors({ inviteDistributed: { sources: 0, status: 200 } }), [
+    'inviteDistributed.status: must be a SIP status from 400 to 699',
+    'inviteDistributed.sources: must be an integer from 1 to 10000000',
+  ]);
+  assert.deepEqual(
+    errors({ rules: [{ name: 'invite-distributed', key: [], threshold: { count: 1, windowMs: 1000 } }] }),
+    ['rules[0].name: invite-distributed is a built-in rule set under inviteDistributed'],
   );
 });

@@ -316,7 +316,7 @@ test('a trusted source is allowed five times as many failures', () => {
   assert.equal(eventOf(verdicts[25]!).details?.sourceThreshold, 25);
 });
 
-test('guessing over 50 sources against one user: sources are blocked once the user is under attack; the user keeps working from home', () => {
+test('guessing over 50 sources against one user: the account is blocked once the user is under attack; the user keeps working from home', () => {
   const { deps, guard } = stage();
   const home = flow('198.51.100.50');
   const login = request({ method: 'REGISTER', fromUser: 'alice', authUser: 'alice' });
@@ -331,13 +331,16 @@ test('guessing over 50 sources against one user: sources are blocked once the us
       verdicts.push(outcome(guard, guess, flow(`192.0.2.${i + 1}`), 403, T0 + i * 2000 + k * 500));
     }
   }
-  // Failures 1..10 put alice under attack; from the 11th on, each failing source is blocked at once.
+  // Failures 1..10 put alice under attack; the 11th blocks her account (a key the gate
+  // refuses from every source but her known-good ones), not the sixth source's address.
   const actions = verdicts.map((v) => v.action);
   assert.deepEqual(actions.slice(0, 10), Array(10).fill('pass'));
   assert.deepEqual(actions.slice(10), Array(90).fill('block'));
   const v = verdicts[10]!;
   assert.ok(v.action === 'block');
-  assert.equal(v.key, '192.0.2.6');
+  assert.equal(v.scope, 'key');
+  assert.equal(v.key, 'user=alice');
+  assert.equal(v.durationMs, 30 * 60_000);
   assert.equal(v.event.rule, 'per-user');
   assert.equal(v.event.key, 'user=alice');
   assert.equal(v.event.details?.userFailures, 11);

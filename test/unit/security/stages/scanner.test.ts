@@ -234,6 +234,12 @@ test('the action and block period follow the settings', () => {
   const t = check(SVMAP_OPTIONS, { action: 'tarpit', tarpitMs: 20_000 });
   assert.ok(t.action === 'tarpit');
   assert.equal(t.delayMs, 20_000);
+  // Held back, then answered with the rule's status (403 unless it names one).
+  assert.equal(t.status, 403);
+  assert.equal(t.event.status, 403);
+  const t2 = check(SVMAP_OPTIONS, { action: 'tarpit', tarpitMs: 1000, status: 480 });
+  assert.ok(t2.action === 'tarpit');
+  assert.equal(t2.status, 480);
 });
 
 test('requests from the upstream side are not checked by default', () => {
@@ -280,6 +286,6 @@ test('settings errors name the key and the reason', () => {
   ]);
   assert.deepEqual(errors({ fingerprint: false }), ['fingerprint: unknown key (did you mean fingerprints?)']);
   assert.deepEqual(errors({ action: 'drop', status: 403 }), [
-    'status: only applies when action is reject or block',
+    'status: only applies when action is reject, block or tarpit',
   ]);
 });

@@ -2,12 +2,14 @@
  * The detection stages together, with their defaults, in the real pipeline runner: the
  * traffic they must never block (an office behind one NAT address, a trunk) and the attacks
  * they must stop. Blocks are written to a real block table; a blocked source's next
- * messages are refused before the stages, as the gate does.
+ * messages are refused before the stages, as the gate does before parsing, and the gate
+ * itself runs first to refuse requests naming a blocked key.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createEnumerationStage } from '../../../../src/security/stages/enumeration.ts';
 import { createFloodStage } from '../../../../src/security/stages/flood.ts';
+import { createGateStage } from '../../../../src/security/stages/gate.ts';
 import { createMalformedRateStage } from '../../../../src/security/stages/malformed-rate.ts';
 import { createPasswordGuessingStage } from '../../../../src/security/stages/password-guessing.ts';
 import { createScannerStage } from '../../../../src/security/stages/scanner.ts';
@@ -15,6 +17,7 @@ import { flow, Harness, request, T0 } from './helpers.ts';
 
 function detection(): Harness {
   return new Harness((deps) => [
+    createGateStage({}, deps),
     createScannerStage({}, deps),
     createFloodStage({}, deps),
     createEnumerationStage({}, deps),
@@ -200,6 +203,7 @@ test('the same trunk with every call challenged by the PBX (40 INVITEs per secon
       callId: `t-${n}`,
       cseq: 2,
       authUser: 'trunk',
+      nonce: '4f2e1e',
       proxyAuth: true,
     });
     assert.equal(h.send(again, trunk), 'pass');
@@ -209,7 +213,7 @@ test('the same trunk with every call challenged by the PBX (40 INVITEs per secon
   assertNothingActedOn(h);
 });
 
-test('password guessing over 50 sources against one user blocks the sources while the user keeps working from home', () => {
+test('password guessing over 50 sources against one user: the account is blocked after 11 failures, no further guess is answered, and the user keeps working from home', () => {
   const h = detection();
   const home = flow('198.51.100.50', 5062);
   const login = (cseq: number, auth: boolean) =>
@@ -240,21 +244,28 @@ test('password guessing over 50 sources against one user blocks the sources whil
         cseq: round + 2,
         authUser: 'alice',
       });
-      if (h.send(guess, source) === 'blocked') continue;
+      if (h.send(guess, source) !== 'pass') continue;
       guesses++;
       h.answer(guess, source, 403);
     }
   }
-  // The first 10 failures (sources 1..10, first round) put alice under attack; every source
-  // failing after that is blocked at its failure, so later rounds are refused at the gate.
-  const blocked = sources.filter((s) => h.blocked(s.remoteAddress)).map((s) => s.remoteAddress);
-  assert.equal(blocked.length, 50);
-  assert.equal(guesses, 60);
-  const perUser = h.actions().filter((e) => e.rule === 'per-user');
-  assert.equal(perUser.length, 50);
-  assert.ok(
-    perUser.every((e) => e.type === 'password-guessing' && e.key === 'user=alice' && e.action === 'block'),
+  // The first 10 failures (sources 1..10, first round) put alice under attack; the 11th
+  // blocks her account, and from then on the gate refuses her requests from every source
+  // but home: 11 guesses reached the registrar out of 150, and no address was blocked.
+  assert.equal(guesses, 11);
+  assert.equal(sources.filter((s) => h.blocked(s.remoteAddress)).length, 0);
+  const perUser = h.actions().filter((e) => e.type === 'password-guessing');
+  assert.equal(perUser.length, 1);
+  assert.equal(perUser[0]!.rule, 'per-user');
+  assert.equal(perUser[0]!.key, 'user=alice');
+  assert.equal(perUser[0]!.action, 'block');
+  assert.deepEqual(
+    h.deps.blocks.list(h.clock.now).map((b) => [b.scope, b.key, b.hits]),
+    [['key', 'user=alice', 150 - 11]],
   );
+  const refused = h.actions().filter((e) => e.type === 'blocked');
+  assert.equal(refused.length, 150 - 11);
+  assert.ok(refused.every((e) => e.stage === 'gate' && e.action === 'drop' && e.key === 'user=alice'));
 
   // Meanwhile alice's phone at home re-registers, and even mistypes once: never blocked.
   h.clock.now = T0 + 400_000;
