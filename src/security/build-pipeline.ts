@@ -1,6 +1,7 @@
 import type { EventEmitter } from '../events/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { AddressSet } from '../state/cidr.ts';
+import { ChallengeProof } from './challenge-proof.ts';
 import { type PipelineObserver, SecurityPipeline } from './pipeline.ts';
 import { type Stage, StageConfigError, type StageDependencies, type StageFactory } from './stage.ts';
 import { createCallLimitStage } from './stages/call-limit.ts';
@@ -98,7 +99,12 @@ export function buildTrunks(trunks: readonly TrunkSettings[] = []): TrunkTable {
 /** The stages' dependencies with the declared trunks: theirs to limit, and trusted by address. */
 export function withTrunks(security: SecuritySettings, deps: StageDependencies): StageDependencies {
   const trunks = buildTrunks(security.trunks);
-  return { ...deps, trunks, trust: trustWithTrunks(deps.trust, trunks) };
+  return {
+    ...deps,
+    trunks,
+    trust: trustWithTrunks(deps.trust, trunks),
+    challenges: deps.challenges ?? new ChallengeProof(),
+  };
 }
 
 export function buildPipeline(

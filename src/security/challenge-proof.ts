@@ -169,6 +169,19 @@ export class ChallengeProof {
   }
 
   /**
+   * Whether the request's credentials answer a challenge the upstream issued to this source
+   * for this request: a retry that overload shedding lets through, where a made-up
+   * Authorization header must not be enough.
+   */
+  answersChallenge(source: string, request: SipRequest, now: number): boolean {
+    if (!PROVING_METHODS.has(request.method)) return false;
+    const answers = answersOf(request);
+    if (answers.length === 0) return false;
+    const print = this.#fingerprint(request);
+    return answers.some((answer) => this.#challengeFor(source, answer, print, now) !== undefined);
+  }
+
+  /**
    * From an outcome hook: the digest user name that this final status proves for the
    * source, or undefined when it proves nothing (see the module comment).
    */

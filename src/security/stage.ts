@@ -3,6 +3,7 @@ import type { EventInput } from '../events/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SipResponse } from '../sip/message.ts';
 import type { ActivityStore, BlockTable, TrustTable } from '../state/types.ts';
+import type { ChallengeProof } from './challenge-proof.ts';
 import type { TrunkTable } from './trunks.ts';
 
 /**
@@ -63,6 +64,11 @@ export interface StageDependencies {
   readonly log: Logger;
   /** Declared trunks (`security.trunks`) and their call limits; none when absent. */
   readonly trunks?: TrunkTable;
+  /**
+   * Challenges the upstream issued, per source, and their answers: password-guessing records
+   * them and earns trust from them; the gate lets an answer through overload shedding.
+   */
+  readonly challenges?: ChallengeProof;
 }
 
 /**

@@ -39,7 +39,7 @@ const TOTAL_KEY = 'gate|total';
 
 export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
   const settings = parseStageSettings(settingsSchema, raw);
-  const { blocks, store, trust } = deps;
+  const { blocks, store, trust, challenges } = deps;
 
   function admit(packet: PacketContext, now: number): StageVerdict {
     const address = packet.flow.remoteAddress;
@@ -126,11 +126,11 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
     const total = store.peek(TOTAL_KEY, SECOND, now);
     const overload = settings.overload;
     if (total <= overload.messagesPerSecond) return STAGE_PASS;
-    // RFC 3261 21.5.4: 503 with Retry-After. Known-good sources and requests with credentials go on.
+    // RFC 3261 21.5.4: 503 with Retry-After. Known-good sources go on, and so does the answer
+    // to a challenge the upstream issued to this source (its registration or call is half
+    // done); a made-up Authorization header is no such answer.
     if (trust.isTrusted(flow.remoteAddress, now)) return STAGE_PASS;
-    if (message.headers.some((h) => h.name === 'authorization' || h.name === 'proxy-authorization')) {
-      return STAGE_PASS;
-    }
+    if (challenges?.answersChallenge(flow.remoteAddress, message, now)) return STAGE_PASS;
     const event = eventFor(flow, {
       type: 'overload',
       stage: 'gate',

@@ -102,7 +102,7 @@ export const createPasswordGuessingStage: StageFactory = (
   const spec = { action: s.action, block: s.block, tarpitMs: 0 } as const;
   const userSpec = { action: s.action, block: s.perUser.block, tarpitMs: 0 } as const;
   const stale = new StaleChallenges();
-  const proof = new ChallengeProof();
+  const proof = deps.challenges ?? new ChallengeProof();
 
   return {
     name: 'password-guessing',

@@ -129,3 +129,39 @@ test("a blocked account refuses that user's requests from every source but the u
   const bye = request({ method: 'BYE', fromUser: 'alice', toTag: 'b1' });
   assert.equal(h.send(bye, flow('192.0.2.80'), true), 'pass');
 });
+
+test('under overload, a made-up Authorization header is shed like any untrusted request, while the answer to a challenge issued to that source goes on', () => {
+  const h = new Harness((deps) => [
+    createGateStage({ overload: { messagesPerSecond: 10 } }, deps),
+    createPasswordGuessingStage({}, deps),
+  ]);
+  const phone = flow('198.51.100.70', 5062);
+  const forger = flow('203.0.113.70', 5062);
+  const challenge =
+    'WWW-Authenticate: Digest realm="pbx.example.com", nonce="5f1d2c", algorithm=MD5, qop="auth"';
+  // The phone's first REGISTER is challenged by the upstream, before the load rises.
+  const first = request({ method: 'REGISTER', fromUser: 'alice', callId: 'reg-alice', cseq: 1 });
+  assert.equal(h.send(first, phone), 'pass');
+  h.answer(first, phone, 401, challenge);
+  // Over the gate's budget of messages per second.
+  for (let i = 0; i < 20; i++) h.pipeline.admit(packet(flow(`192.0.2.${i + 1}`)));
+  const retry = request({
+    method: 'REGISTER',
+    fromUser: 'alice',
+    callId: 'reg-alice',
+    cseq: 2,
+    authUser: 'alice',
+    nonce: '5f1d2c',
+  });
+  assert.equal(h.send(retry, phone), 'pass');
+  const forged = request({
+    method: 'REGISTER',
+    fromUser: 'bob',
+    callId: 'reg-bob',
+    cseq: 2,
+    authUser: 'bob',
+    nonce: '5f1d2c',
+  });
+  assert.equal(h.send(forged, forger), 'reject');
+  assert.equal(h.send(request({ method: 'OPTIONS' }), forger), 'reject');
+});

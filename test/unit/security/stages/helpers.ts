@@ -1,8 +1,10 @@
 /** Test helpers for the detection stages: real parsed SIP text, real state tables, simulated time. */
+
 import assert from 'node:assert/strict';
 import type { OutcomeContext, PacketContext, RequestContext } from '../../../../src/core/inspector.ts';
 import type { EventInput } from '../../../../src/events/types.ts';
 import { silentLogger } from '../../../../src/log/logger.ts';
+import { ChallengeProof } from '../../../../src/security/challenge-proof.ts';
 import { SecurityPipeline } from '../../../../src/security/pipeline.ts';
 import type { Stage, StageDependencies, StageVerdict } from '../../../../src/security/stage.ts';
 import type { SipRequest, SipResponse } from '../../../../src/sip/message.ts';
@@ -25,6 +27,7 @@ export function makeDeps(): TestDeps {
     blocks: createMemoryBlockTable({ maxEntries: 10_000 }),
     trust: createMemoryTrustTable(),
     log: silentLogger,
+    challenges: new ChallengeProof(),
   };
 }
 
