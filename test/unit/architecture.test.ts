@@ -59,3 +59,30 @@ test('src/core imports only sip, transport types, state, log and itself', () => 
     }
   }
 });
+
+// The core in layers (DESIGN.md): ingress, the transaction layer, dialogs and routing each
+// do one job below the proxy, the transaction user that wires them; none reaches up or sideways.
+test('the core layers import no layer above or beside them', () => {
+  const core = join(root, 'core');
+  const forbidden: Record<string, readonly string[]> = {
+    ingress: ['transaction', 'dialog', 'route', 'proxy.ts'],
+    transaction: ['ingress', 'dialog', 'route', 'proxy.ts'],
+    dialog: ['ingress', 'transaction', 'route', 'proxy.ts'],
+    // Route builds branches with the transaction layer's branch module, nothing else of it.
+    route: ['ingress', 'dialog', 'proxy.ts'],
+  };
+  for (const [layer, banned] of Object.entries(forbidden)) {
+    const files = sources(join(core, layer));
+    assert.ok(files.length > 0, `src/core/${layer} holds no source`);
+    for (const file of files) {
+      for (const spec of imports(file).filter((s) => s.startsWith('.'))) {
+        const target = relative(core, join(file, '..', spec));
+        const top = target.split('/')[0]!;
+        assert.ok(!banned.includes(top), `${relative(root, file)} imports core/${target}`);
+        if (layer === 'route' && top === 'transaction') {
+          assert.equal(target, 'transaction/branch.ts', `${relative(root, file)} imports core/${target}`);
+        }
+      }
+    }
+  }
+});

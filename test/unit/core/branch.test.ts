@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { computeLoopHash, loopHashOf, MAGIC_COOKIE, newBranch } from '../../../src/core/branch.ts';
+import {
+  computeLoopHash,
+  loopHashOf,
+  MAGIC_COOKIE,
+  newBranch,
+} from '../../../src/core/transaction/branch.ts';
 
 const fields = ['sip:bob@example.com', 'a73kszlfl', '', 'f81d4fae@host', '1', '', '', ''];
 

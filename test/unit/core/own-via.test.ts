@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withOwnVia } from '../../../src/core/own-via.ts';
+import { withOwnVia } from '../../../src/core/route/own-via.ts';
 import { prependHeader } from '../../../src/sip/edit.ts';
 import type { SipRequest } from '../../../src/sip/message.ts';
 import { parseMessage } from '../../../src/sip/parse.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { firstRouteUri } from '../../../src/core/routes.ts';
+import { firstRouteUri } from '../../../src/core/route/routes.ts';
 import { nameAddrsOf } from '../../../src/sip/address-headers.ts';
 import { prependHeader, removeFirstValue, withRequestUri } from '../../../src/sip/edit.ts';
 import { SipParseError } from '../../../src/sip/errors.ts';

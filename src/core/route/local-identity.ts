@@ -1,4 +1,4 @@
-import type { TransportName } from '../transport/types.ts';
+import type { TransportName } from '../../transport/types.ts';
 
 /** An address sipwarden writes into messages (Via, Record-Route, Path) for one side. */
 export interface AdvertisedAddress {

@@ -1,6 +1,6 @@
-import { nameAddrsOf } from '../sip/address-headers.ts';
-import { isSipParseError } from '../sip/errors.ts';
-import type { SipMessage, SipUri } from '../sip/message.ts';
+import { nameAddrsOf } from '../../sip/address-headers.ts';
+import { isSipParseError } from '../../sip/errors.ts';
+import type { SipMessage, SipUri } from '../../sip/message.ts';
 
 /** Every Route value, in order, as written. */
 export function routeValues(message: SipMessage): string[] {

@@ -1,8 +1,8 @@
-import { nameAddrsOf } from '../sip/address-headers.ts';
-import { setHeader } from '../sip/edit.ts';
-import { isSipParseError } from '../sip/errors.ts';
-import { formatNameAddr } from '../sip/headers/name-addr.ts';
-import type { NameAddr, SipRequest } from '../sip/message.ts';
+import { nameAddrsOf } from '../../sip/address-headers.ts';
+import { setHeader } from '../../sip/edit.ts';
+import { isSipParseError } from '../../sip/errors.ts';
+import { formatNameAddr } from '../../sip/headers/name-addr.ts';
+import type { NameAddr, SipRequest } from '../../sip/message.ts';
 
 /**
  * Caps the lifetime a REGISTER asks for (RFC 3261 10.2.1): a binding longer than the

@@ -1,4 +1,4 @@
-import type { SipRequest, Via } from '../sip/message.ts';
+import type { SipRequest, Via } from '../../sip/message.ts';
 import { type AdvertisedAddress, formatHostPort, hostForUri } from './local-identity.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { HeaderField, SipRequest, SipResponse } from '../sip/message.ts';
+import type { HeaderField, SipRequest, SipResponse } from '../../sip/message.ts';
 
 /** Requests a proxy builds itself from one it forwarded: CANCEL (RFC 3261 9.1) and ACK for a non-2xx (17.1.1.3). */
 

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Flow, SendTarget, TransportName } from '../transport/types.ts';
+import type { Flow, SendTarget, TransportName } from '../../transport/types.ts';
 
 /**
  * A flow token names the connection or address pair a client reached us on (RFC 5626

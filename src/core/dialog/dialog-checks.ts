@@ -1,0 +1,163 @@
+import type { SipRequest, SipResponse, SipUri } from '../../sip/message.ts';
+import type { Flow } from '../../transport/types.ts';
+import type { Direction, MessageInspector } from '../inspector.ts';
+import type { LocalAnswers } from '../local-answers.ts';
+import type { ProxyStats } from '../proxy-stats.ts';
+import { type DialogMatched, DialogTable, partyOf } from './dialog-table.ts';
+
+/** Methods whose 2xx creates a dialog we track (RFC 3261 12.1, RFC 6665). */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE']);
+
+/** How often forgotten dialogs (past their session timeout) are swept. */
+const SWEEP_INTERVAL_MS = 10_000;
+
+export interface DialogSettings {
+  /** Dialogs tracked at once; the oldest gives way beyond it. */
+  readonly maxDialogs?: number;
+  /** A dialog with no in-dialog request for this long is forgotten (the session timeout). */
+  readonly sessionTimeoutMs?: number;
+}
+
+/**
+ * The dialog layer the proxy calls: checks each in-dialog request against the dialogs it
+ * knows, commits a match once the request is forwarded, and creates and ends dialogs as
+ * their final responses go through. A refused request never changes a dialog.
+ */
+export class DialogChecks {
+  readonly #table: DialogTable;
+  readonly #answers: LocalAnswers;
+  readonly #inspector: MessageInspector;
+  readonly #stats: ProxyStats;
+  readonly #sweepTimer: NodeJS.Timeout;
+
+  constructor(
+    settings: DialogSettings,
+    answers: LocalAnswers,
+    inspector: MessageInspector,
+    stats: ProxyStats,
+  ) {
+    this.#answers = answers;
+    this.#inspector = inspector;
+    this.#stats = stats;
+    this.#table = new DialogTable({
+      maxDialogs: settings.maxDialogs ?? 100_000,
+      // RFC 4028 leaves it to policy; 12 h is the field's common signal timeout.
+      sessionTimeoutMs: settings.sessionTimeoutMs ?? 43_200_000,
+    });
+    this.#sweepTimer = setInterval(() => {
+      this.#table.sweep(Date.now());
+      this.#stats.dialogs = this.#table.size;
+    }, SWEEP_INTERVAL_MS);
+    this.#sweepTimer.unref();
+  }
+
+  get size(): number {
+    return this.#table.size;
+  }
+
+  /**
+   * RFC 3261 12.2: a request with a To tag claims a dialog. From the client side it must
+   * match one we know and come from one of its parties, with a growing CSeq; otherwise it
+   * is refused (481, or 500 for a CSeq out of order, RFC 3261 12.2.2). The upstream side is
+   * trusted to speak of dialogs we may not know (after a restart, say). A match changes
+   * nothing yet: the caller commits it once the request is forwarded.
+   */
+  check(request: SipRequest, flow: Flow, direction: Direction): DialogMatched | 'out-of-dialog' | 'refused' {
+    const toTag = request.to.params.get('tag');
+    if (toTag === undefined || toTag === null || request.method === 'CANCEL') return 'out-of-dialog';
+    const match = this.#table.match(
+      {
+        callId: request.callId,
+        fromTag: request.from.params.get('tag') ?? '',
+        toTag,
+        cseq: request.cseq.seq,
+        method: request.method,
+      },
+      flow,
+      direction,
+      Date.now(),
+    );
+    if (match.ok) return match;
+    if (direction === 'upstream') return 'out-of-dialog';
+    this.#stats.dialogRefusals++;
+    const outOfOrder = match.reason === 'cseq-not-increasing';
+    const status = request.method === 'ACK' ? undefined : outOfOrder ? 500 : 481;
+    const reason = outOfOrder
+      ? 'CSeq Out Of Order'
+      : match.reason === 'wrong-party'
+        ? 'Not A Party Of This Dialog'
+        : 'Call/Transaction Does Not Exist';
+    this.#inspector.refused({
+      flow,
+      direction,
+      kind: 'dialog',
+      code: match.reason,
+      reason,
+      method: request.method,
+      ...(status === undefined ? {} : { status }),
+    });
+    if (status !== undefined) this.#answers.reply(request, flow, status, reason);
+    return 'refused';
+  }
+
+  /** The request that matched was forwarded: only now does it count in its dialog (CSeq, session timer). */
+  commit(matched: DialogMatched): void {
+    this.#table.commit(matched, Date.now());
+  }
+
+  /** Calls (INVITE dialogs) the caller of a new INVITE has open now, for per-identity limits. */
+  callsOf(request: SipRequest): number {
+    return this.#table.countFor(identityOf(request));
+  }
+
+  /** A 2xx to an initial INVITE or SUBSCRIBE confirms a dialog between the two flows. */
+  onResponse(
+    request: SipRequest,
+    response: SipResponse,
+    serverFlow: Flow,
+    direction: Direction,
+    responseFlow: Flow,
+  ): void {
+    if (response.status < 200 || response.status >= 300 || !DIALOG_CREATING.has(request.method)) return;
+    const fromTag = request.from.params.get('tag');
+    const toTag = response.to.params.get('tag');
+    if (!fromTag || !toTag || request.to.params.get('tag') !== undefined) return;
+    this.#table.create({
+      callId: request.callId,
+      fromTag,
+      toTag,
+      method: request.method,
+      caller: partyOf(serverFlow, direction),
+      callee: partyOf(responseFlow, direction === 'client' ? 'upstream' : 'client'),
+      identity: identityOf(request),
+      callerCSeq: request.cseq.seq,
+      now: Date.now(),
+    });
+    this.#stats.dialogs = this.#table.size;
+  }
+
+  /** A BYE sent from `direction` was answered (2xx, 481 or 408): the leg it travelled on ends. */
+  onCompleted(request: SipRequest, status: number, direction: Direction): void {
+    if (request.method !== 'BYE') return;
+    if (!((status >= 200 && status < 300) || status === 481 || status === 408)) return;
+    const fromTag = request.from.params.get('tag');
+    const toTag = request.to.params.get('tag');
+    if (!fromTag || !toTag) return;
+    this.#table.end({ callId: request.callId, fromTag, toTag }, direction);
+    this.#stats.dialogs = this.#table.size;
+  }
+
+  close(): void {
+    clearInterval(this.#sweepTimer);
+  }
+}
+
+/** Who places a call: the From URI's user@host, lower-cased, for per-identity limits. */
+function identityOf(request: SipRequest): string {
+  const uri = request.from.uri;
+  if (uri.scheme === 'sip' || uri.scheme === 'sips') {
+    const sip = uri as SipUri;
+    return `${sip.user ?? ''}@${sip.host}`.toLowerCase();
+  }
+  return request.from.uriText.toLowerCase();
+}
