@@ -253,7 +253,7 @@ async function main(): Promise<void> {
     "# Legitimate trunk calls during floods at attackers' rates: sipwarden (defaults) and Kamailio (security proxy)",
     '',
     `Run ${new Date().toISOString()} by \`node --import tsx bench/load/flood-rate.ts\` on ${info.cpus} cores (${info.cpuModel}), commit ${info.commit}; load average before ${loadBefore}, after ${loadAverageText()}.`,
-    'The machine was shared with other work (tests of other branches) during the run; everything here (trunk UAC, PBX, proxy, flood sender) also shares its 2 cores.',
+    'Everything here (trunk UAC, PBX, proxy, flood sender) shares the 2 cores; the load average above says how busy the machine was otherwise.',
     `${CALLS} calls at ${CALLS_RATE} calls/s from the trunk at ${TRUNK} (in sipwarden's security.allowlist), each from its own caller number, while each flood runs for ${SECONDS} s at ${FLOOD_RATE} datagrams/s asked (-max: unpaced, as fast as the attack engine sends from one process; the achieved rate is shown).`,
     `The PBX never answers REGISTER (uas-pbx-silent-register.xml). sipwarden: its build, defaults (overload.upstreamRequestsPerSecond 5000, untrustedPercent 80). Kamailio: proxy-secure.cfg with pike density ${KAMAILIO_PIKE_DENSITY} per 2 s (so that pike lets the trunk through), -x tlsf -m 2048.`,
     '',

@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     '# Overload: calls completed at twice the highest sustained rate',
     '',
     `Run ${new Date().toISOString()} by \`node --import tsx bench/load/overload.ts\` on ${info.cpus} cores (${info.cpuModel}), commit ${info.commit}; load average before ${loadBefore}, after ${loadAverageText()}.`,
-    'The machine was shared with other work (tests of other branches) during the run: absolute rates move with it; the ratios compare targets measured in the same run.',
+    'Absolute rates move with the machine (the load average above); the ratios compare targets measured in the same run.',
     `The sipp UAC, the sipp UAS (uas-answer.xml) and the proxy share the cores. sipwarden-plain: its build, security off (the one load address is untrusted, so admission by the age of work sheds its new INVITEs; with the pipeline on a single source at thousands of calls/s is a flood), overload settings at their defaults. Kamailio: test/interop/kamailio/proxy.cfg, one UDP worker, \`-x tlsf -m 2048\`.`,
     `Sustained rate: steps of ${STEP_S} s (< 0.1 % failed calls, 95 % of the rate achieved). Overload: ${OVERLOAD_S} s at twice the higher sustained rate, the same offered rate for both; completed = calls whose BYE got its 200, per second of the run.`,
     '',
