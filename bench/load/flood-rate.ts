@@ -244,7 +244,7 @@ async function main(): Promise<void> {
       const row = await runOne(target, floodName);
       rows.push(row);
       process.stdout.write(
-        `${percent(row.legit)} (${row.floodSent} sent at ${row.floodRate.toFixed(0)}/s; ${row.note}) ${JSON.stringify(row.legit.failedBy)}\n`,
+        `${percent(row.legit)} (${row.floodSent} sent at ${row.floodRate.toFixed(0)}/s; ${row.note}) ${JSON.stringify(row.legit.failedBy)} ${JSON.stringify(unexpectedAnswers(row.legit))}\n`,
       );
     }
   }
@@ -276,4 +276,16 @@ try {
   await main();
 } finally {
   await stopAll();
+}
+
+/** What the trunk's sipp received instead of what its scenario expected, counted by status line (from its -trace_err log). */
+function unexpectedAnswers(result: SippResult): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const match of result.errors.matchAll(
+    /received '(SIP\/2\.0 \d{3} [^\r\n']*|[A-Z]+ [^ ]+ SIP\/2\.0)/g,
+  )) {
+    const line = match[1]!;
+    counts[line] = (counts[line] ?? 0) + 1;
+  }
+  return counts;
 }
