@@ -98,6 +98,10 @@ export class SipProxy {
       log,
       {
         onRequest: (request, flow, side) => this.#onRequest(request, flow, side),
+        absorbRetransmission: (request, flow) =>
+          request.method !== 'ACK' &&
+          request.via.length > 0 &&
+          this.#transactions.absorbed(this.#transactions.serverKey(request, request.via[0]!, flow)),
         onResponse: (response, flow, side) => this.#transactions.onResponse(response, flow, side),
       },
       admission,

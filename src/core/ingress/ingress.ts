@@ -16,6 +16,8 @@ import { malformedAnswer, partialOf } from './malformed-answer.ts';
 /** What the layer above receives: parsed, valid messages, with the side they came from. */
 export interface IngressUser {
   onRequest(request: SipRequest, flow: Flow, direction: Direction): void;
+  /** Absorbs a retransmission of a request whose transaction exists; false when it is new. */
+  absorbRetransmission(request: SipRequest, flow: Flow): boolean;
   onResponse(response: SipResponse, flow: Flow, direction: Direction): void;
 }
 
@@ -90,6 +92,10 @@ export class Ingress {
     }
     const message = parsed.message;
     if (admission === 'reject') {
+      // A retransmission of a request already forwarded is no new work: its transaction
+      // absorbs it. A 503 to it would race the real answer and end a call the upstream is
+      // setting up (the sender takes the first final response).
+      if (message.kind === 'request' && this.#user.absorbRetransmission(message, flow)) return;
       this.#shedding.message(message, flow, direction, SHED_BY_AGE);
       return;
     }

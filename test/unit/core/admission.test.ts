@@ -10,7 +10,7 @@ import { DEFAULT_UDP_LIMITS } from '../../../src/sip/limits.ts';
 import type { SipRequest } from '../../../src/sip/message.ts';
 import { parseMessage } from '../../../src/sip/parse.ts';
 import type { Flow } from '../../../src/transport/types.ts';
-import { header, startLine, UdpPeer } from '../../support/udp-peer.ts';
+import { answer, header, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 let seq = 0;
 
@@ -283,6 +283,28 @@ describe('admission in the running proxy', () => {
       upstream.received.filter((m) => sameCall(sent)(m.text) || sameCall(dropped)(m.text)).length,
       0,
     );
+  });
+
+  test('a retransmission of a request already forwarded is absorbed, not answered 503, while new work is shed by age', async () => {
+    await hold(0);
+    clock += 2000;
+    const invite = request('INVITE', { viaPort: untrusted.port });
+    untrusted.send(invite, port);
+    const forwarded = await upstream.next(sameCall(invite));
+    await hold(150);
+    // The caller retransmits its INVITE, then sends a new request: the new one is shed (503),
+    // and the socket is read in order, so the retransmission was handled before it.
+    untrusted.send(invite, port);
+    const fresh = request('REGISTER', { viaPort: untrusted.port });
+    untrusted.send(fresh, port);
+    assert.equal(startLine(await untrusted.next(sameCall(fresh))), 'SIP/2.0 503 Service Unavailable');
+    await hold(0);
+    upstream.send(answer(forwarded, 200, 'OK'), port);
+    await untrusted.next((text) => sameCall(invite)(text) && startLine(text) === 'SIP/2.0 200 OK');
+    const finals = untrusted.received
+      .filter((m) => sameCall(invite)(m.text) && !startLine(m.text).startsWith('SIP/2.0 1'))
+      .map((m) => startLine(m.text));
+    assert.deepEqual(finals, [], "the INVITE got one final answer, the upstream's 200");
   });
 
   test('the upstream gets at most its budget of new requests; untrusted ones only their share', async () => {
