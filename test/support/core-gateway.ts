@@ -4,6 +4,28 @@ import { type Gateway, type GatewayOptions, startGateway } from '../../src/gatew
 import { silentLogger } from '../../src/log/logger.ts';
 
 /**
+ * The configuration of the proxy core alone on a free loopback port, forwarding to
+ * `upstreamPort`: no management listener, events in memory, the security pipeline off (it
+ * has tests of its own).
+ */
+export function coreConfig(
+  upstreamPort: number,
+  transports: SipwardenConfig['listen'][number]['transports'] = ['udp'],
+  proxy: Partial<SipwardenConfig['proxy']> = {},
+): SipwardenConfig {
+  const base = defaultConfig();
+  return {
+    ...base,
+    listen: [{ host: '127.0.0.1', port: 0, transports }],
+    upstream: { host: '127.0.0.1', port: upstreamPort, transport: 'udp' },
+    management: { ...base.management, enabled: false },
+    events: { ...base.events, database: ':memory:' },
+    security: { ...base.security, enabled: false },
+    proxy: { ...base.proxy, ...proxy },
+  };
+}
+
+/**
  * The proxy core alone over UDP on a free loopback port, forwarding to `upstreamPort`: no
  * management listener, events in memory, the security pipeline off (it has tests of its own).
  */
@@ -11,17 +33,8 @@ export async function startCoreGateway(
   upstreamPort: number,
   options: { proxy?: Partial<SipwardenConfig['proxy']>; gateway?: GatewayOptions } = {},
 ): Promise<{ gateway: Gateway; port: number }> {
-  const base = defaultConfig();
   const gateway = await startGateway(
-    {
-      ...base,
-      listen: [{ host: '127.0.0.1', port: 0, transports: ['udp'] }],
-      upstream: { host: '127.0.0.1', port: upstreamPort, transport: 'udp' },
-      management: { ...base.management, enabled: false },
-      events: { ...base.events, database: ':memory:' },
-      security: { ...base.security, enabled: false },
-      proxy: { ...base.proxy, ...options.proxy },
-    },
+    coreConfig(upstreamPort, ['udp'], options.proxy),
     silentLogger,
     options.gateway,
   );

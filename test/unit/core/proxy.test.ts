@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { defaultConfig } from '../../../src/config/load-config.ts';
-import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
+import { coreConfig } from '../../support/core-gateway.ts';
 import { answer, header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 // Short SIP timers so Timer A/B behaviour shows within a test; the logic is the same.
@@ -16,18 +16,7 @@ let decoy: UdpPeer;
 let port: number;
 let seq = 0;
 
-function config(upstreamPort: number): SipwardenConfig {
-  const base = defaultConfig();
-  return {
-    ...base,
-    listen: [{ host: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
-    upstream: { host: '127.0.0.1', port: upstreamPort, transport: 'udp' },
-    management: { ...base.management, enabled: false },
-    events: { ...base.events, database: ':memory:' },
-    // The core on its own: the security pipeline has tests of its own.
-    security: { ...base.security, enabled: false },
-  };
-}
+const config = (upstreamPort: number) => coreConfig(upstreamPort, ['udp', 'tcp']);
 
 function request(
   method: string,

@@ -7,10 +7,9 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { defaultConfig } from '../../../src/config/load-config.ts';
-import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
+import { coreConfig } from '../../support/core-gateway.ts';
 import { answer, header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 const TEST_TIMERS = { T1: 20, T2: 80, T4: 100, timerC: 5000 };
@@ -22,18 +21,7 @@ let udpPort: number;
 let tcpPort: number;
 let seq = 0;
 
-function config(upstreamPort: number): SipwardenConfig {
-  const base = defaultConfig();
-  return {
-    ...base,
-    listen: [{ host: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
-    upstream: { host: '127.0.0.1', port: upstreamPort, transport: 'udp' },
-    management: { ...base.management, enabled: false },
-    events: { ...base.events, database: ':memory:' },
-    // The core on its own (the default limits apply): the pipeline has tests of its own.
-    security: { ...base.security, enabled: false },
-  };
-}
+const config = (upstreamPort: number) => coreConfig(upstreamPort, ['udp', 'tcp']);
 
 /** A request whose header lines are `lines` (Via, From, To, Call-ID, CSeq, Max-Forwards by default). */
 function request(
