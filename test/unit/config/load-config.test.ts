@@ -206,3 +206,18 @@ test('a file on disk is loaded and validated', () => {
   const result = loadConfigFile(path);
   assert.deepEqual(result.ok ? [] : result.errors, ['listen[0].port: must be 1..65535']);
 });
+
+test('upstream.sources takes IP addresses only, and says which entry is not one', () => {
+  const errors = errorsOf(
+    'upstream:\n  host: 127.0.0.1\n  port: 5080\n  sources: [10.0.0.11, pbx.example.com]\n',
+  );
+  assert.ok(
+    errors.some((e) => e.includes('upstream.sources[1]') && e.includes('must be an IPv4 or IPv6 address')),
+    errors.join('\n'),
+  );
+  const ok = parseConfigText(
+    'upstream:\n  host: 127.0.0.1\n  port: 5080\n  sources: [10.0.0.11, "::1"]\n',
+    't.yaml',
+  );
+  assert.ok(ok.ok && ok.config.upstream.sources?.length === 2);
+});
