@@ -20,7 +20,7 @@
  * Every loop is bounded in count and time; loopback only.
  */
 import { createSocket } from 'node:dgram';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAddressRange } from '../../src/attack/address-range.ts';
@@ -83,6 +83,19 @@ interface Row {
   readonly pbxInvites: number;
   readonly pbxRegisters: number;
   readonly note: string;
+  /** Datagrams the kernel dropped for lack of room in each socket's receive queue (/proc/net/udp). */
+  readonly drops: { proxy: number; pbx: number; trunk: number };
+}
+
+/** Receive-queue drops of the UDP sockets bound to `port` on loopback, from /proc/net/udp's last column. */
+function udpDrops(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let drops = 0;
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1]?.endsWith(`:${hexPort}`)) drops += Number(fields.at(-1));
+  }
+  return drops;
 }
 
 async function malformedFlood(port: number, rate: number): Promise<{ sent: number; rate: number }> {
@@ -196,11 +209,12 @@ async function runOne(target: TargetName, floodName: FloodName): Promise<Row> {
     stop = () => kamailio.stop();
   }
   try {
+    const trunkPort = await freePort();
     const legitRun = runSipp({
       scenario: CALLERS_SCENARIO,
       service: LEGIT_USER,
       localHost: TRUNK,
-      localPort: await freePort(),
+      localPort: trunkPort,
       remote: { host: HOST, port: proxyPort },
       calls: CALLS,
       rate: CALLS_RATE,
@@ -208,7 +222,10 @@ async function runOne(target: TargetName, floodName: FloodName): Promise<Row> {
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const sent = await flood(floodName, proxyPort);
+    // Sampled while the trunk's sipp still runs (its socket is gone once it exits).
+    const trunkDrops = udpDrops(trunkPort);
     const legit = await legitRun;
+    const drops = { proxy: udpDrops(proxyPort), pbx: udpDrops(uasPort), trunk: trunkDrops };
     const note = notes();
     const uasResult = await uas.stop();
     return {
@@ -220,6 +237,7 @@ async function runOne(target: TargetName, floodName: FloodName): Promise<Row> {
       pbxInvites: Math.max(0, countOf(uasResult, '_INVITE_Recv') - legit.successful),
       pbxRegisters: countOf(uasResult, '_REGISTER_Recv'),
       note,
+      drops,
     };
   } finally {
     await stop();
@@ -244,7 +262,7 @@ async function main(): Promise<void> {
       const row = await runOne(target, floodName);
       rows.push(row);
       process.stdout.write(
-        `${percent(row.legit)} (${row.floodSent} sent at ${row.floodRate.toFixed(0)}/s; ${row.note}) ${JSON.stringify(row.legit.failedBy)} ${JSON.stringify(unexpectedAnswers(row.legit))}\n`,
+        `${percent(row.legit)} drops ${JSON.stringify(row.drops)} (${row.floodSent} sent at ${row.floodRate.toFixed(0)}/s; ${row.note}) ${JSON.stringify(row.legit.failedBy)} ${JSON.stringify(unexpectedAnswers(row.legit))}\n`,
       );
     }
   }
@@ -257,11 +275,11 @@ async function main(): Promise<void> {
     `${CALLS} calls at ${CALLS_RATE} calls/s from the trunk at ${TRUNK} (in sipwarden's security.allowlist), each from its own caller number, while each flood runs for ${SECONDS} s at ${FLOOD_RATE} datagrams/s asked (-max: unpaced, as fast as the attack engine sends from one process; the achieved rate is shown).`,
     `The PBX never answers REGISTER (uas-pbx-silent-register.xml). sipwarden: its build, defaults (overload.upstreamRequestsPerSecond 5000, untrustedPercent 80). Kamailio: proxy-secure.cfg with pike density ${KAMAILIO_PIKE_DENSITY} per 2 s (so that pike lets the trunk through), -x tlsf -m 2048.`,
     '',
-    '| flood | target | trunk calls succeeded | flood sent | flood rate achieved (/s) | flood INVITEs at the PBX | REGISTERs at the PBX | notes |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| flood | target | trunk calls succeeded | flood sent | flood rate achieved (/s) | flood INVITEs at the PBX | REGISTERs at the PBX | datagrams dropped by the kernel: proxy / PBX / trunk | notes |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.flood} | ${r.target} | ${percent(r.legit)} (${r.legit.successful}/${r.legit.successful + r.legit.failed}) | ${r.floodSent} | ${r.floodRate.toFixed(0)} | ${r.pbxInvites} | ${r.pbxRegisters} | ${r.note} |`,
+        `| ${r.flood} | ${r.target} | ${percent(r.legit)} (${r.legit.successful}/${r.legit.successful + r.legit.failed}) | ${r.floodSent} | ${r.floodRate.toFixed(0)} | ${r.pbxInvites} | ${r.pbxRegisters} | ${r.drops.proxy} / ${r.drops.pbx} / ${r.drops.trunk} | ${r.note} |`,
     ),
     '',
     "Goal: at least 99.9 % of the trunk's calls in each flood.",

@@ -152,7 +152,7 @@ async function main(): Promise<void> {
         `| ${r.target} | ${r.sustained} | ${r.offered} | ${r.result.callRate.toFixed(0)} | ${r.completedPerSecond.toFixed(0)} | ${pct(r.completedPerSecond, r.sustained)} | ${r.result.failed} | ${r.shmErrors ?? '-'} |`,
     ),
     '',
-    `Goal: completed / own sustained at least 90 %. sipwarden / Kamailio completed under the same overload: ${pct(rows[0]!.completedPerSecond, rows[1]!.completedPerSecond)}.`,
+    `Goal: completed / own sustained at least 90 %.${rows.length === 2 ? ` ${rows[0]!.target} / ${rows[1]!.target} completed under the same overload: ${pct(rows[0]!.completedPerSecond, rows[1]!.completedPerSecond)}.` : ''}`,
     '',
     '## Steps to the sustained rate',
     '',

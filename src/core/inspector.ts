@@ -1,3 +1,4 @@
+import type { VerifiedIdentity } from '../identity/identity.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { Flow } from '../transport/types.ts';
 
@@ -46,6 +47,17 @@ export interface RequestContext {
    * open now, each once even when it passes the proxy twice; SUBSCRIBE dialogs do not count.
    */
   readonly activeDialogs?: number;
+  /**
+   * Written by the stage that proves who sent the request (authenticate); the stages after
+   * it, and the core (CDRs), read it. Absent while unproven.
+   */
+  identity?: VerifiedIdentity;
+  /**
+   * Written by a stage that must change what is forwarded (credentials removed, the verified
+   * identity asserted): the core routes and forwards this instead of `request`. Transaction
+   * and dialog matching still use `request`, as received.
+   */
+  forward?: SipRequest;
 }
 
 /** A refusal the core decided itself (no dialog, no transaction), reported for the record. */

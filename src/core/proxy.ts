@@ -167,13 +167,13 @@ export class SipProxy {
         (verdict) => {
           // A retransmission may have started the transaction while the check was pending.
           if (this.#transactions.absorbed(serverKey)) return;
-          this.#continueRequest(request, flow, direction, serverKey, topVia, verdict, dialog);
+          this.#continueRequest(request, flow, direction, serverKey, topVia, verdict, dialog, context);
         },
         (error: unknown) => this.#log.error({ err: error }, 'request inspection failed'),
       );
       return;
     }
-    this.#continueRequest(request, flow, direction, serverKey, topVia, inspected, dialog);
+    this.#continueRequest(request, flow, direction, serverKey, topVia, inspected, dialog, context);
   }
 
   #continueRequest(
@@ -184,6 +184,7 @@ export class SipProxy {
     topVia: Via,
     verdict: Verdict,
     dialog: DialogMatched | 'out-of-dialog',
+    context: RequestContext,
   ): void {
     if (verdict.action !== 'pass') return this.#answers.applyVerdict(request, flow, verdict);
 
@@ -209,7 +210,8 @@ export class SipProxy {
     }
 
     const fromUpstream = direction === 'upstream';
-    const routed = this.#router.route(request, fromUpstream, flow);
+    // What a stage changed (authentication removes credentials) is what goes on.
+    const routed = this.#router.route(context.forward ?? request, fromUpstream, flow);
     if (!routed.ok) {
       this.#answers.reply(request, flow, routed.status, routed.reason);
       return;

@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   'transaction',
   'overload',
   'policy',
+  'authentication',
+  'fraud',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

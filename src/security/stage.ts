@@ -1,5 +1,6 @@
 import type { MalformedError, OutcomeContext, PacketContext, RequestContext } from '../core/inspector.ts';
 import type { EventInput } from '../events/types.ts';
+import type { UserDirectory } from '../identity/user-directory.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SipResponse } from '../sip/message.ts';
 import type { ActivityStore, BlockTable, TrustTable } from '../state/types.ts';
@@ -69,6 +70,8 @@ export interface StageDependencies {
    * them and earns trust from them; the gate lets an answer through overload shedding.
    */
   readonly challenges?: ChallengeProof;
+  /** The user store, when sipwarden authenticates by itself (the authenticate stage, policies). */
+  readonly users?: UserDirectory;
 }
 
 /**
