@@ -10,6 +10,7 @@ import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } f
 import { isIpv4, isIpv6 } from '../config/host.ts';
 import { printable } from '../events/event-bus.ts';
 import { EVENT_TYPES, type EventEmitter, type EventType } from '../events/types.ts';
+import { UserStoreError } from '../identity/users/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { BlockTable } from '../state/types.ts';
@@ -19,6 +20,7 @@ import { DurationError, formatDuration, parseDuration } from '../util/duration.t
 import { canonicalAddress, parseBlockTarget } from './block-target.ts';
 import { ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.ts';
 import { parseTimeSpec } from './time-spec.ts';
+import { registerUserRoutes, type UserAdmin } from './user-routes.ts';
 import {
   type BlockAnswer,
   type BlocksAnswer,
@@ -37,6 +39,8 @@ export interface ManagementServerOptions {
   readonly bus: EventEmitter;
   readonly log: Logger;
   readonly now?: () => number;
+  /** The user store: /api/users routes when given. */
+  readonly users?: UserAdmin;
 }
 
 export interface ManagementServer {
@@ -170,6 +174,10 @@ export function createManagementServer(options: ManagementServerOptions): Manage
       log.error({ err: error }, 'management API: event store failed');
       return sendError(reply, new ApiError('SW_ERR_EVENT_STORE', 'the event store cannot answer now'));
     }
+    if (error instanceof UserStoreError) {
+      log.error({ err: error }, 'management API: user store failed');
+      return sendError(reply, new ApiError('SW_ERR_USER_STORE', 'the user store cannot answer now'));
+    }
     if (error.validation !== undefined) {
       return sendError(reply, new ApiError('SW_ERR_BAD_REQUEST', printable(error.message, 300)));
     }
@@ -302,6 +310,8 @@ export function createManagementServer(options: ManagementServerOptions): Manage
       return reply.code(200).send(answer);
     },
   );
+
+  if (options.users !== undefined) registerUserRoutes(app, options.users);
 
   return {
     app,

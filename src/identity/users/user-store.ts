@@ -27,6 +27,8 @@ export interface UserStoreOptions {
   readonly clock?: () => number;
   /** How long a write waits for another process's write to finish; default 5000 ms. */
   readonly busyTimeoutMs?: number;
+  /** What open errors call the file, as the operator names it (`events.database`); default `users`. */
+  readonly setting?: string;
 }
 
 /** A stored user with when it was created and last changed (epoch ms). */
@@ -111,13 +113,14 @@ export class SqliteUserStore implements UserDirectory {
   constructor(options: UserStoreOptions) {
     this.#log = options.log ?? silentLogger;
     this.#clock = options.clock ?? Date.now;
+    const setting = options.setting ?? 'users';
     try {
       createOwnerOnly(options.database);
       this.#db = new Database(options.database, { timeout: options.busyTimeoutMs ?? 5000 });
     } catch (error) {
       throw new UserStoreError(
         'SW_ERR_USER_STORE_OPEN',
-        `users: cannot open ${options.database}: ${(error as Error).message}`,
+        `${setting}: cannot open ${options.database}: ${(error as Error).message}`,
         { cause: error },
       );
     }
@@ -154,7 +157,7 @@ export class SqliteUserStore implements UserDirectory {
       this.#db.close();
       throw new UserStoreError(
         'SW_ERR_USER_STORE_OPEN',
-        `users: cannot use ${options.database}: ${(error as Error).message}`,
+        `${setting}: cannot use ${options.database}: ${(error as Error).message}`,
         { cause: error },
       );
     }
