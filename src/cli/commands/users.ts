@@ -211,9 +211,16 @@ function fieldsOf(options: FieldOptions): UserFieldsInput {
   };
 }
 
+/** The fields checked on their own: a mistake is reported before anything is opened or asked. */
+function checkFields(name: { user: string; domain: string }, fields: UserFieldsInput): void {
+  const checked = buildChanges(name.user, name.domain, undefined, fields);
+  if (!checked.ok) throw new CliError(EXIT_USAGE, [...checked.errors]);
+}
+
 async function add(given: string, options: FieldOptions): Promise<void> {
   const name = nameOf(given, options.domain);
   const fields = fieldsOf(options);
+  checkFields(name, fields);
   // The database is checked before asking for a password nobody could store.
   usersDatabase(options);
   const password =
@@ -232,6 +239,7 @@ async function set(given: string, options: FieldOptions): Promise<void> {
     throw new CliError(EXIT_USAGE, ['give --password or --password-stdin, not both']);
   }
   const fields = fieldsOf(options);
+  checkFields(name, fields);
   const who = `${name.user}@${name.domain}`;
   // Nothing asked for a user that does not exist.
   if (withStore(options, (store) => store.get(name.user, name.domain)) === undefined) {
