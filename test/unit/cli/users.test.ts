@@ -132,6 +132,10 @@ test('users add with bad fields names each and writes nothing', async () => {
   assert.match(run.stderr, /groups: "a b"/);
   assert.match(run.stderr, /allowed networks: "10\.0\.0\.0\/99" is not an IP address or a CIDR network/);
   assert.equal(existsSync(db), false, 'nothing opened for a bad field');
+  // Checked before the password is asked for (here: before finding there is no terminal).
+  const beforePassword = await sipwarden(['users', 'add', 'carol@example.com', '--roles', 'a b', '--db', db]);
+  assert.equal(beforePassword.code, 2);
+  assert.match(beforePassword.stderr, /^sipwarden: roles: "a b"/);
   const noDomain = await sipwarden(['users', 'add', 'carol', '--password-stdin', '--db', db], 'pw\n');
   assert.equal(noDomain.code, 2);
   assert.match(noDomain.stderr, /--domain is required/);
