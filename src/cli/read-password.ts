@@ -43,8 +43,9 @@ export async function passwordFromTerminal(who: string): Promise<string> {
 function prompt(question: string): Promise<string> {
   const input = process.stdin;
   const output = process.stderr;
-  output.write(question);
+  // Echo off before the question shows: an answer typed (or pasted) at once is not echoed.
   input.setRawMode(true);
+  output.write(question);
   input.setEncoding('utf8');
   input.resume();
   return new Promise((resolve, reject) => {

@@ -313,3 +313,62 @@ test('users --config writes the database `start --config` uses: events.database,
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /events\.database is :memory:/);
 });
+
+/**
+ * Runs the command on a pseudo-terminal (util-linux `script`), typing each answer once its
+ * prompt is shown: what a person at a terminal sees is the captured output.
+ */
+function onTerminal(args: readonly string[], answers: readonly [string, string][]): Promise<Run> {
+  const command = [process.execPath, bin, ...args]
+    .map((word) => `'${word.replaceAll("'", "'\\''")}'`)
+    .join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: scratch, stdio: 'pipe' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    let stdout = '';
+    let next = 0;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const answer = answers[next];
+      if (answer !== undefined && stdout.endsWith(answer[0])) {
+        next++;
+        child.stdin.write(`${answer[1]}\r`);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr: '' });
+    });
+  });
+}
+
+test('on a terminal the password is asked twice without echo', async () => {
+  const db = join(scratch, 'tty.db');
+  const password = 'Tr0ub4dor&3';
+  const run = await onTerminal(
+    ['users', 'add', 'pat@example.com', '--db', db],
+    [
+      ['Password for pat@example.com: ', password],
+      ['Again: ', password],
+    ],
+  );
+  assert.equal(run.code, 0, run.stdout);
+  assert.equal(
+    run.stdout.replaceAll('\r', ''),
+    'Password for pat@example.com: \nAgain: \nadded pat@example.com\n',
+  );
+  assert.equal(stored(db, 'pat', 'example.com')?.ha1Md5, computeHa1s('pat', 'example.com', password).ha1Md5);
+
+  const differ = await onTerminal(
+    ['users', 'set', 'pat@example.com', '--password', '--db', db],
+    [
+      ['Password for pat@example.com: ', 'first-Pw1'],
+      ['Again: ', 'second-Pw2'],
+    ],
+  );
+  assert.equal(differ.code, 2);
+  assert.match(differ.stdout, /the two passwords differ/);
+  assert.doesNotMatch(differ.stdout, /first-Pw1|second-Pw2/);
+  assert.equal(stored(db, 'pat', 'example.com')?.ha1Md5, computeHa1s('pat', 'example.com', password).ha1Md5);
+});
