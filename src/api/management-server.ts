@@ -1,8 +1,8 @@
 /**
- * The management HTTP API (fastify): Prometheus metrics, security events, and the block
- * table (list, block, unblock). It has no accounts yet, so it listens where configured,
- * loopback by default, and guards against what a browser on that machine could be led to
- * do: bodies must be JSON (a cross-site form cannot send that without a preflight we never
+ * The management HTTP API (fastify): Prometheus metrics, security events, the block
+ * table (list, block, unblock) and, given a user store, its users (user-routes.ts). It has
+ * no accounts yet, so it listens where configured, loopback by default, and guards against
+ * what a browser on that machine could be led to do: bodies must be JSON (a cross-site form cannot send that without a preflight we never
  * answer), and the Host header of an /api request must name an IP address, localhost or the
  * configured host, which defeats DNS rebinding. Every error is `{ error: { code, message } }` with its status.
  */
@@ -325,7 +325,9 @@ export function createManagementServer(options: ManagementServerOptions): Manage
       if (!isLoopback(bound.host)) {
         log.warn(
           { host: bound.host, port: bound.port },
-          'the management API has no accounts yet: anyone who reaches this address can block and unblock',
+          options.users === undefined
+            ? 'the management API has no accounts yet: anyone who reaches this address can block and unblock'
+            : 'the management API has no accounts yet: anyone who reaches this address can block, unblock and add users',
         );
       }
       log.info({ host: bound.host, port: bound.port }, 'management API listening');
