@@ -3,8 +3,9 @@
  * table (list, block, unblock) and, given a user store, its users (user-routes.ts). It has
  * no accounts yet, so it listens where configured, loopback by default, and guards against
  * what a browser on that machine could be led to do: bodies must be JSON (a cross-site
- * form cannot send that without a preflight we never answer), and the Host header of an /api request must name an IP address, localhost or the
- * configured host, which defeats DNS rebinding. Every error is `{ error: { code, message } }` with its status.
+ * form cannot send that without a preflight we never answer), and the Host header of an
+ * /api request must name an IP address, localhost or the configured host, which defeats
+ * DNS rebinding. Every error is `{ error: { code, message } }` with its status.
  */
 import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } from 'fastify';
 import { isIpv4, isIpv6 } from '../config/host.ts';
