@@ -5,13 +5,9 @@
  * `sipwarden start` uses with the same `--config` (config/data-dir.ts), or `--db FILE`.
  * Passwords come from the terminal (no echo) or stdin (`--password-stdin`), never from argv.
  */
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatTime, renderTable } from '../../api/format.ts';
-import { locateEventsDatabase, MEMORY_DATABASE } from '../../config/data-dir.ts';
-import { defaultConfig, loadConfigFile } from '../../config/load-config.ts';
 import { UserStoreError } from '../../identity/users/errors.ts';
 import { MAX_IMPORT_BYTES, parseUsersCsv } from '../../identity/users/import-csv.ts';
 import { splitList } from '../../identity/users/user-fields.ts';
@@ -23,13 +19,9 @@ import {
 } from '../../identity/users/user-input.ts';
 import { MAX_LIST_LIMIT, openUserStore, type SqliteUserStore } from '../../identity/users/user-store.ts';
 import { userView } from '../../identity/users/user-view.ts';
-import { CliError, configError, EXIT_FAILURE, EXIT_USAGE } from '../cli-error.ts';
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from '../cli-error.ts';
 import { passwordFromStdin, passwordFromTerminal } from '../read-password.ts';
-
-interface DatabaseOptions {
-  readonly config?: string;
-  readonly db?: string;
-}
+import { type DatabaseOptions, usersDatabase } from '../users-database.ts';
 
 interface FieldOptions extends DatabaseOptions {
   readonly domain?: string;
@@ -128,36 +120,6 @@ export function registerUsers(program: Command): void {
       .argument('<file>', 'the CSV file')
       .option('--replace', 'replace users that exist already (otherwise they are an error)'),
   ).action((file: string, options: ImportOptions) => importFile(file, options));
-}
-
-/** The database file: `--db`, or the one `start` resolves from `--config` (or its defaults). */
-export function usersDatabase(options: DatabaseOptions): string {
-  if (options.db !== undefined && options.config !== undefined) {
-    throw new CliError(EXIT_USAGE, ['give --config or --db, not both']);
-  }
-  if (options.db !== undefined) {
-    if (options.db === MEMORY_DATABASE) throw new CliError(EXIT_USAGE, ['--db: the users need a file']);
-    return resolve(options.db);
-  }
-  const loaded = options.config === undefined ? undefined : loadConfigFile(options.config);
-  if (loaded !== undefined && !loaded.ok) throw configError(loaded.errors);
-  const location = locateEventsDatabase(loaded?.config ?? defaultConfig(), {
-    ...(options.config === undefined ? {} : { configFile: options.config }),
-    env: process.env,
-    uid: process.getuid?.(),
-    home: homedir(),
-    cwd: process.cwd(),
-  });
-  if (location.database === MEMORY_DATABASE) {
-    throw new CliError(EXIT_USAGE, [
-      'events.database is :memory:, which keeps nothing for the users: name a file, or use --db FILE',
-    ]);
-  }
-  if (location.inDataDir) {
-    // As the gateway does at start: the data directory, owner-only, unless it exists.
-    mkdirSync(location.dataDir, { recursive: true, mode: 0o700 });
-  }
-  return location.database;
 }
 
 function withStore<T>(options: DatabaseOptions, work: (store: SqliteUserStore) => T): T {
