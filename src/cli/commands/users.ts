@@ -249,11 +249,15 @@ function list(options: ListOptions): void {
       throw new CliError(EXIT_USAGE, [`--limit: must be 1..${MAX_LIST_LIMIT}`]);
     }
   }
-  const records = withStore(options, (store) =>
-    store.list({ ...(domain === undefined ? {} : { domain }), ...(limit === undefined ? {} : { limit }) }),
-  );
+  const { records, total } = withStore(options, (store) => ({
+    records: store.list({
+      ...(domain === undefined ? {} : { domain }),
+      ...(limit === undefined ? {} : { limit }),
+    }),
+    total: store.count(domain),
+  }));
   if (options.json === true) {
-    process.stdout.write(`${JSON.stringify({ users: records.map(userView) }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ users: records.map(userView), total }, null, 2)}\n`);
     return;
   }
   if (records.length === 0) {
@@ -275,6 +279,7 @@ function list(options: ListOptions): void {
       ]),
     ),
   );
+  if (total > records.length) process.stdout.write(`(${records.length} of ${total} users: see --limit)\n`);
 }
 
 function importFile(file: string, options: ImportOptions): void {

@@ -212,11 +212,14 @@ test('users list prints a table or JSON, never HA1s; users remove removes', asyn
   const json = await sipwarden(['users', 'list', '--domain', 'example.org', '--json', '--db', db]);
   assert.equal(json.code, 0, json.stderr);
   assert.doesNotMatch(json.stdout, /ha1/i);
-  const { users } = JSON.parse(json.stdout) as { users: UserView[] };
+  const { users, total } = JSON.parse(json.stdout) as { users: UserView[]; total: number };
+  assert.equal(total, 1);
   assert.deepEqual(
     users.map((u) => [u.user, u.enabled]),
     [['fred', false]],
   );
+  const limited = await sipwarden(['users', 'list', '--limit', '1', '--db', db]);
+  assert.match(limited.stdout, /^USER.*\nerin .*\n\(1 of 2 users: see --limit\)\n$/);
   const removed = await sipwarden(['users', 'remove', 'fred', '--domain', 'example.org', '--db', db]);
   assert.equal(removed.stdout, 'removed fred@example.org\n');
   assert.equal(stored(db, 'fred', 'example.org'), undefined);
