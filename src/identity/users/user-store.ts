@@ -224,6 +224,20 @@ export class SqliteUserStore implements UserDirectory {
     });
   }
 
+  /** Every group and role some user has, sorted: what policy rules may name (check-config). */
+  groupsAndRoles(): { readonly groups: string[]; readonly roles: string[] } {
+    return this.#run('read', () => {
+      const distinct = (column: 'groups' | 'roles'): string[] =>
+        this.#db
+          .prepare<[], string>(
+            `SELECT DISTINCT json_each.value FROM users, json_each(users.${column}) ORDER BY 1`,
+          )
+          .pluck()
+          .all();
+      return { groups: distinct('groups'), roles: distinct('roles') };
+    });
+  }
+
   /** Adds a user (fields as user-fields.ts returns them). Throws SW_ERR_USER_EXISTS when it exists. */
   add(user: StoredUser): UserRecord {
     const now = this.#clock();

@@ -238,3 +238,22 @@ test('a database that cannot be opened is SW_ERR_USER_STORE_OPEN naming the file
       error.message.includes(database),
   );
 });
+
+test('groupsAndRoles lists every group and role in use, once each, sorted', () => {
+  const store = memoryStore();
+  assert.deepEqual(store.groupsAndRoles(), { groups: [], roles: [] });
+  store.add(alice({ groups: ['staff', 'sales'], roles: ['caller'] }));
+  const bob = buildUser(
+    'bob',
+    'example.org',
+    { password: 'pw' },
+    { groups: ['staff', 'night'], roles: ['admin'] },
+  );
+  assert.ok(bob.ok);
+  store.add(bob.value);
+  assert.deepEqual(store.groupsAndRoles(), {
+    groups: ['night', 'sales', 'staff'],
+    roles: ['admin', 'caller'],
+  });
+  store.close();
+});
