@@ -159,8 +159,8 @@ export class FraudState {
 
   /**
    * Records a call to destination `group`; returns how many groups new to the identity it
-   * called within `windowMs` (this one included). A group is known when called within
-   * `knownForMs`; at most `maxKnown` are remembered.
+   * called within `windowMs` (this one included) when this one is new, 0 when it is known.
+   * A group is known when called within `knownForMs`; at most `maxKnown` are remembered.
    */
   noteDestination(
     record: IdentityRecord,
@@ -181,7 +181,7 @@ export class FraudState {
     const fresh = record.newGroups;
     if (isNew) fresh.push(now);
     while (fresh.length > 0 && (now - fresh[0]! > windowMs || fresh.length > maxKnown)) fresh.shift();
-    return fresh.length;
+    return isNew ? fresh.length : 0;
   }
 
   /** Forgets calls unanswered for PENDING_MS, or answered longer ago than the maximum session length. */

@@ -419,7 +419,8 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
     }
 
     if (novelty !== undefined && destination !== undefined && e164 !== undefined) {
-      // A group: the table row's prefix (a country, a range), or the first three digits when only a world zone matched.
+      // A group: the table row's prefix (a country, a range), or the first three digits when
+      // only a world zone matched. Only a call to a new group fires: known ones go on.
       const group = destination.prefix.length >= 2 ? destination.prefix : e164.slice(0, 3);
       const fresh = state.noteDestination(
         record,
