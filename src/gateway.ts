@@ -11,6 +11,7 @@ import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
+import { FraudHolds } from './fraud/holds.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
 import { buildAllowlist, buildPipeline, buildTrunks } from './security/build-pipeline.ts';
@@ -199,6 +200,8 @@ export async function startGateway(
   const activity = createMemoryActivityStore({ maxKeys: security.activityKeys });
   const blocks = createMemoryBlockTable({ maxEntries: security.maxBlocks });
   const trust = createMemoryTrustTable({ maxEntries: security.maxTrusted });
+  // Held by the fraud stage, released through the management API.
+  const fraudHolds = new FraudHolds();
   let proxy: SipProxy | undefined;
   let transport: TransportLayer | undefined;
   // Throws (SW_ERR_EVENT_STORE_OPEN, naming the file) before anything else is open.
@@ -207,6 +210,7 @@ export async function startGateway(
     { ...config.events, database: location.database },
     {
       blocks,
+      fraudHolds,
       log: logger,
       readings: () => ({
         transactions: proxy?.transactionCount ?? 0,
@@ -264,7 +268,7 @@ export async function startGateway(
     if (security.enabled) {
       inspector = buildPipeline(
         security,
-        { store: activity, blocks, trust, log: trafficLog.child({ module: 'security' }) },
+        { store: activity, blocks, trust, fraudHolds, log: trafficLog.child({ module: 'security' }) },
         management.bus,
         trafficLog.child({ module: 'security' }),
         { decision: (stage, verdict) => metrics.message(stage, verdict) },

@@ -11,6 +11,7 @@
 import type { SipwardenConfig } from '../config/schema.ts';
 import { EventBus } from '../events/event-bus.ts';
 import { createLogSink } from '../events/log-sink.ts';
+import type { FraudHolds } from '../fraud/holds.ts';
 import type { Logger } from '../log/logger.ts';
 import { createMetrics, type Metrics, type ReadingsProvider } from '../metrics/metrics.ts';
 import type { BlockTable } from '../state/types.ts';
@@ -27,6 +28,8 @@ export interface ManagementStackDependencies {
   readonly processMetrics?: boolean;
   /** Open event aggregates at most; default 10,000. */
   readonly maxEventAggregates?: number;
+  /** Identities the fraud stage holds: listed and released through the API. */
+  readonly fraudHolds?: FraudHolds;
 }
 
 export interface ManagementStack {
@@ -96,6 +99,7 @@ export function createManagementStack(
           bus,
           log: deps.log.child({ module: 'api' }),
           now,
+          ...(deps.fraudHolds === undefined ? {} : { fraudHolds: deps.fraudHolds }),
         })
       : undefined;
   } catch (error) {

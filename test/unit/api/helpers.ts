@@ -1,5 +1,6 @@
 import { createManagementServer, type ManagementServer } from '../../../src/api/management-server.ts';
 import { EventBus } from '../../../src/events/event-bus.ts';
+import { FraudHolds } from '../../../src/fraud/holds.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics/metrics.ts';
 import { createMemoryBlockTable, type MemoryBlockTable } from '../../../src/state/memory-block-table.ts';
@@ -13,6 +14,7 @@ export interface TestStack {
   readonly store: EventStore;
   readonly bus: EventBus;
   readonly metrics: Metrics;
+  readonly holds: FraudHolds;
   /** The server's clock: tests move it. */
   readonly clock: { now: number };
   close(): Promise<void>;
@@ -27,6 +29,7 @@ export function testStack(options: { host?: string } = {}): TestStack {
   const bus = new EventBus({ windowMs: 10_000, clock: () => clock.now });
   bus.subscribe(store);
   metrics.setProvider(() => ({ blocks: blocks.stats().active }));
+  const holds = new FraudHolds();
   const server = createManagementServer({
     host: options.host ?? '127.0.0.1',
     port: 0,
@@ -36,9 +39,11 @@ export function testStack(options: { host?: string } = {}): TestStack {
     bus,
     log: silentLogger,
     now: () => clock.now,
+    fraudHolds: holds,
   });
   return {
     server,
+    holds,
     blocks,
     store,
     bus,
