@@ -197,7 +197,9 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
     return eventFor(context.flow, {
       type: 'fraud',
       stage: STAGE,
-      rule: f.rule,
+      // The event bus folds events of one rule and key into one aggregate: a warning has
+      // a name of its own, so that the critical action that follows it is reported too.
+      rule: f.level === 'warning' ? `${f.rule}:warning` : f.rule,
       action,
       key: identityBlockKey(caller.key),
       reason: `${caller.key}${caller.verified ? '' : ' (unverified)'}: ${f.reason}`,

@@ -96,7 +96,7 @@ test('calls per minute: over warning is an alert, over critical takes the action
   );
   const warning = eventOf(verdicts[2]!);
   assert.equal(warning.type, 'fraud');
-  assert.equal(warning.rule, 'satellite');
+  assert.equal(warning.rule, 'satellite:warning');
   assert.equal(warning.key, 'identity:alice@example.com');
   assert.deepEqual(
     { level: warning.details?.level, value: warning.details?.value, verified: warning.details?.verified },
@@ -258,7 +258,7 @@ test('spend velocity: minutes of answered expensive calls in the last hour; crit
   const second = invite();
   const warned = verdict(stage.request!(second.context, TUE_10 + 26 * MIN));
   assert.equal(warned.action, 'alert');
-  assert.equal(eventOf(warned).rule, 'spend-velocity');
+  assert.equal(eventOf(warned).rule, 'spend-velocity:warning');
   // A call still going on counts too: 25 + 20 minutes.
   stage.outcome!(outcomeContext(second.req, flow('198.51.100.7'), 200), TUE_10 + 26 * MIN);
   const held = call(stage, TUE_10 + 46 * MIN);
