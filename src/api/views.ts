@@ -43,6 +43,8 @@ export interface HoldView {
   readonly verified: boolean;
   readonly rule: string;
   readonly reason: string;
+  /** The SIP status the identity's calls get while held. */
+  readonly status: number;
   /** ISO 8601. */
   readonly since: string;
   /** Calls refused because of the hold. */
@@ -63,6 +65,7 @@ export function holdView(hold: FraudHold): HoldView {
     verified: hold.verified,
     rule: hold.rule,
     reason: hold.reason,
+    status: hold.status,
     since: new Date(hold.since).toISOString(),
     refused: hold.refused,
   };

@@ -13,6 +13,8 @@ export interface FraudHold {
   /** The check that held it (`spend-velocity`, a rule name...). */
   readonly rule: string;
   readonly reason: string;
+  /** The SIP status every refused call of the identity gets (the rule's). */
+  readonly status: number;
   readonly since: number;
   /** Calls refused because of the hold. */
   refused: number;

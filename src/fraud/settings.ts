@@ -49,7 +49,7 @@ const appliesTo = {
 
 const actionFields = {
   action: oneOf(FRAUD_ACTIONS),
-  /** The answer of a refused call (reject, block, hold). */
+  /** The answer of a refused call (reject, block, hold: then of every call of the identity while held). */
   status: rejectStatus.default(403),
   /** How long a block lasts. */
   blockMs: integer(
@@ -168,8 +168,6 @@ export const fraudSettingsSchema = z.strictObject({
   maxCalls: integer(100, 10_000_000).default(100_000),
   /** Longest a call is followed without its BYE (the maximum session length). */
   maxCallMs: integer(60_000, 7 * DAY).default(12 * HOUR),
-  /** The answer to a call of a held identity, and the reason phrase said with it. */
-  holdStatus: rejectStatus.default(403),
 });
 
 export type FraudSettings = z.output<typeof fraudSettingsSchema>;

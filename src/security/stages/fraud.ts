@@ -227,6 +227,7 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
           verified: caller.verified,
           rule: f.rule,
           reason: f.reason,
+          status: spec.status,
           since: now,
         });
         f.details.fraudAction = 'hold';
@@ -263,6 +264,7 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
         verified: caller.verified,
         rule: f.rule,
         reason: f.reason,
+        status: f.spec.status,
         since: now,
       });
       f.details.fraudAction = 'hold';
@@ -347,7 +349,10 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
           'identity-blocked',
           403,
           BLOCKED_REASON,
-          `blocked (${entry.rule}): ${entry.reason}`,
+          // The block's own reason names the identity and the rule's finding already.
+          entry.rule === 'admin'
+            ? `blocked by an operator: ${entry.reason}`
+            : `blocked by rule ${entry.rule}`,
         );
       }
     }
@@ -358,7 +363,7 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
         context,
         caller,
         'identity-held',
-        settings.holdStatus,
+        hold.status,
         HELD_REASON,
         `held for an operator (${hold.rule}): ${hold.reason}`,
       );

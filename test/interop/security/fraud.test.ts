@@ -23,6 +23,8 @@ after(() => stopAll());
 
 const TARGET_HOST = '127.0.0.1';
 const PREMIUM = '00449012345678';
+const IRIDIUM = '+881612345678';
+const UK = '00442071234567';
 const CALL_AS = join(import.meta.dirname, 'scenarios', 'uac-call-as.xml');
 const CRITICAL = 4;
 const HIJACKED_CALLS = 8;
@@ -47,6 +49,13 @@ describe('a hijacked account used from many addresses is stopped by identity, no
                 action: 'block',
                 blockMs: 600_000,
               },
+              {
+                name: 'satellite',
+                prefix: '881',
+                callsPerMinute: { critical: 2 },
+                action: 'hold',
+                status: 480,
+              },
             ],
           },
         },
@@ -60,13 +69,13 @@ describe('a hijacked account used from many addresses is stopped by identity, no
   });
 
   /** One call as `caller` from `address`. */
-  async function callFrom(caller: string, address: string): Promise<SippResult> {
+  async function callFrom(caller: string, address: string, to = PREMIUM): Promise<SippResult> {
     return runSipp({
       scenario: CALL_AS,
       localHost: address,
       localPort: await freePort(address, ['udp']),
       remote: { host: TARGET_HOST, port: guard.port },
-      service: PREMIUM,
+      service: to,
       keys: { caller },
       calls: 1,
       timeoutS: 15,
@@ -121,5 +130,32 @@ describe('a hijacked account used from many addresses is stopped by identity, no
     const blocked = fraud.find((e) => e.rule === 'premium-uk' && e.action === 'block');
     assert.equal(blocked?.details?.verified, 'no');
     assert.equal(blocked?.details?.category, 'premium');
+  });
+
+  test('a held identity is refused with the hold status until an operator releases it through the API', async () => {
+    const outcomes: boolean[] = [];
+    for (let i = 0; i < 3; i++)
+      outcomes.push((await callFrom('carol', `127.0.22.${i + 1}`, IRIDIUM)).successful === 1);
+    assert.deepEqual(outcomes, [true, true, false]);
+    const held = await guard.api.fraudHolds();
+    assert.deepEqual(
+      held.holds.map((h) => [h.identity, h.rule, h.verified, h.status]),
+      [['carol@example.com', 'satellite', false, 480]],
+    );
+    // Held: even a call to an ordinary number is refused, from any address.
+    const refused = await callFrom('carol', '127.0.22.9', UK);
+    assert.equal(refused.successful, 0, describeSipp(refused));
+    assert.equal((await guard.api.fraudHolds()).holds[0]?.refused, 1);
+    await guard.api.releaseHold('carol@example.com');
+    assert.deepEqual((await guard.api.fraudHolds()).holds, []);
+    const released = await callFrom('carol', '127.0.22.9', UK);
+    assert.equal(released.successful, 1, describeSipp(released));
+    let fraud: Awaited<ReturnType<typeof eventsOf>> = [];
+    await until(async () => {
+      fraud = await eventsOf(guard, 'fraud');
+      return fraud.some((e) => e.rule === 'identity-held');
+    }, 5000);
+    const held480 = fraud.find((e) => e.rule === 'identity-held');
+    assert.equal(held480?.status, 480, JSON.stringify(fraud));
   });
 });

@@ -43,6 +43,7 @@ test('fraud holds lists the held identities; fraud release lets one call again, 
     verified: true,
     rule: 'spend-velocity',
     reason: '45 minutes to expensive destinations in the last hour',
+    status: 403,
     since: stack.clock.now,
   });
   const listed = await sipwarden(['fraud', 'holds', '--api', api]);
