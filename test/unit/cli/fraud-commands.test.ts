@@ -72,3 +72,16 @@ test('fraud holds lists the held identities; fraud release lets one call again, 
   assert.equal(again.code, 1);
   assert.equal(again.stderr, 'sipwarden: no hold on "alice@example.com"\n');
 });
+
+test('block and unblock take a caller identity: identity:user@domain', async () => {
+  const blocked = await sipwarden(['block', 'identity:Dave@Example.com', '--for', '10m', '--api', api]);
+  assert.equal(blocked.code, 0, blocked.stderr);
+  const entry = stack.blocks.list(stack.clock.now).find((b) => b.key === 'identity:dave@example.com');
+  assert.equal(entry?.scope, 'key');
+  const bad = await sipwarden(['block', 'identity:no-domain', '--api', api]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /identity: takes user@domain/);
+  const unblocked = await sipwarden(['unblock', 'identity:dave@example.com', '--api', api]);
+  assert.equal(unblocked.code, 0, unblocked.stderr);
+  assert.equal(stack.blocks.matchKey('identity:dave@example.com', stack.clock.now), undefined);
+});

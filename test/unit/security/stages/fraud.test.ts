@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { RequestContext } from '../../../../src/core/inspector.ts';
 import type { EventInput } from '../../../../src/events/types.ts';
 import { FraudHolds } from '../../../../src/fraud/holds.ts';
 import type { VerifiedIdentity } from '../../../../src/identity/identity.ts';
+import { checkSecuritySettings } from '../../../../src/security/build-pipeline.ts';
 import { type Stage, StageConfigError, type StageVerdict } from '../../../../src/security/stage.ts';
 import { createFraudStage } from '../../../../src/security/stages/fraud.ts';
 import type { SipRequest } from '../../../../src/sip/message.ts';
@@ -378,4 +382,26 @@ test('state is bounded: holds, identities and calls stay within their caps', () 
     rules: [{ name: 'all', concurrentCalls: { critical: 150 } }],
   });
   for (let i = 0; i < 300; i++) assert.equal(call(calls, TUE_10 + i).action, 'pass', `call ${i}`);
+});
+
+test('check-config reports a bad destination table as path:line: reason under the stage settings', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fraud-'));
+  const file = join(dir, 'destinations.csv');
+  writeFileSync(file, 'prefix,category,description\n44,international,UK\n44x,premium,typo\n');
+  const issues = checkSecuritySettings(
+    { enabled: true, allowlist: [], settings: { fraud: { destinations: { file } } } },
+    makeDeps(),
+  );
+  assert.deepEqual(issues, [
+    `security.settings.fraud.destinations.file: ${file}:3: prefix "44x" must be 1 to 15 digits (E.164, country code first)`,
+  ]);
+  writeFileSync(file, '44,international,UK\n449,premium,UK 09\n');
+  const loaded = setup({ destinations: { file }, access: [{ name: 'no-premium', deny: ['premium'] }] });
+  assert.equal(call(loaded.stage, TUE_10, { to: '+449012345678' }).action, 'reject');
+});
+
+test('unverified: false leaves callers without a verified identity to the other stages', () => {
+  const { stage } = setup({ unverified: false, access: [{ name: 'no-satellite', deny: ['satellite'] }] });
+  assert.equal(call(stage, TUE_10).action, 'pass');
+  assert.equal(call(stage, TUE_10, { identity: alice() }).action, 'reject');
 });
