@@ -41,6 +41,8 @@ export type StageVerdict =
       readonly key: string;
       readonly durationMs: number;
       readonly status?: number;
+      /** The reason phrase of that answer; absent: the event's reason. */
+      readonly reason?: string;
       readonly event: EventInput;
     }
   /**

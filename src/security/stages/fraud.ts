@@ -168,6 +168,8 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
   const spend = settings.spendVelocity;
   const novelty = settings.novelty;
   const holds = deps.fraudHolds ?? new FraudHolds();
+  /** Whether calls are counted and followed at all. */
+  const counts = rules.length > 0 || spend !== undefined || novelty !== undefined;
   const state = new FraudState({
     maxIdentities: settings.maxIdentities,
     maxCalls: settings.maxCalls,
@@ -246,6 +248,8 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
           key: identityBlockKey(caller.key),
           durationMs: spec.blockMs,
           status: spec.status,
+          // The caller learns that it is blocked, not the thresholds that blocked it.
+          reason: BLOCKED_REASON,
           event: event(context, f, caller, 'block', spec.status),
         };
     }
@@ -399,6 +403,20 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
       }
     }
 
+    const hours = unusual.find((u) => applies(u, caller));
+    if (hours !== undefined && !hours.window.contains(now)) {
+      findings.push({
+        rule: hours.name,
+        level: 'critical',
+        spec: hours,
+        reason: 'call outside the normal hours',
+        details: { ...base, check: 'unusualHours' },
+        phrase: REFUSED_REASON,
+      });
+    }
+
+    // Nothing to count (access rules or unusual hours alone): no state for this caller.
+    if (!counts) return strongest(context, findings, caller, now);
     const record = state.identity(caller.key);
     const rule = ruleFor(e164, caller, now);
     if (rule !== undefined) thresholdFindings(rule, record, now, findings, base);
@@ -451,29 +469,28 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
       }
     }
 
-    const hours = unusual.find((u) => applies(u, caller));
-    if (hours !== undefined && !hours.window.contains(now)) {
-      findings.push({
-        rule: hours.name,
-        level: 'critical',
-        spec: hours,
-        reason: 'call outside the normal hours',
-        details: { ...base, check: 'unusualHours' },
-        phrase: REFUSED_REASON,
-      });
-    }
-
-    let verdict: StageVerdict = STAGE_PASS;
-    for (const finding of findings) {
-      const candidate = verdictOf(context, finding, caller, now);
-      if (strength(candidate) > strength(verdict)) verdict = candidate;
-    }
+    const verdict = strongest(context, findings, caller, now);
     if (strength(verdict) <= 1) {
       state.track(
         context.request.callId,
         { identity: caller.key, verified: caller.verified, rule: rule?.name, expensive, startedAt: now },
         now,
       );
+    }
+    return verdict;
+  }
+
+  /** The verdict of the strongest finding (the first of equals). */
+  function strongest(
+    context: RequestContext,
+    findings: readonly Finding[],
+    caller: Caller,
+    now: number,
+  ): StageVerdict {
+    let verdict: StageVerdict = STAGE_PASS;
+    for (const finding of findings) {
+      const candidate = verdictOf(context, finding, caller, now);
+      if (strength(candidate) > strength(verdict)) verdict = candidate;
     }
     return verdict;
   }

@@ -11,7 +11,15 @@ import { checkSecuritySettings } from '../../../../src/security/build-pipeline.t
 import { type Stage, StageConfigError, type StageVerdict } from '../../../../src/security/stage.ts';
 import { createFraudStage } from '../../../../src/security/stages/fraud.ts';
 import type { SipRequest } from '../../../../src/sip/message.ts';
-import { flow, Harness, makeDeps, outcomeContext, request, type TestDeps } from './helpers.ts';
+import {
+  flow,
+  Harness,
+  makeDeps,
+  outcomeContext,
+  request,
+  requestContext,
+  type TestDeps,
+} from './helpers.ts';
 
 /** Tuesday 14 November 2023, 10:00 UTC. */
 const TUE_10 = Date.UTC(2023, 10, 14, 10, 0, 0);
@@ -331,8 +339,24 @@ test('a block of the identity is written to the block table and stops it from an
   const send = (fromUser: string, address: string, to = IRIDIUM) =>
     h.send(request({ ruriUser: to, fromUser, fromDomain: 'example.com' }), flow(address));
   // A hijacked account, each call from another address.
-  const actions = Array.from({ length: 6 }, (_, i) => send('alice', `203.0.113.${i + 1}`));
-  assert.deepEqual(actions, ['pass', 'pass', 'pass', 'reject', 'reject', 'reject']);
+  const verdicts = Array.from({ length: 6 }, (_, i) => {
+    const v = h.pipeline.inspectRequest(
+      requestContext(
+        request({ ruriUser: IRIDIUM, fromUser: 'alice', fromDomain: 'example.com' }),
+        flow(`203.0.113.${i + 1}`),
+      ),
+    );
+    assert.ok(!(v instanceof Promise));
+    return v;
+  });
+  assert.deepEqual(
+    verdicts.map((v) => v.action),
+    ['pass', 'pass', 'pass', 'reject', 'reject', 'reject'],
+  );
+  // The caller learns it is blocked, not the thresholds.
+  for (const v of verdicts.slice(3)) {
+    assert.deepEqual(v, { action: 'reject', status: 403, reason: 'Identity Blocked For Fraud' });
+  }
   const block = h.deps.blocks.list(h.clock.now).find((b) => b.key === 'identity:alice@example.com');
   assert.ok(block, 'the identity is in the block table');
   assert.equal(block.scope, 'key');
