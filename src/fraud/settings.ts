@@ -41,8 +41,16 @@ const windowSpec = z
     }
   });
 
-/** Whom a rule applies to: any caller when both are absent; else a verified identity in one of the groups or roles. */
+/**
+ * Whom a rule applies to: any caller when none is given; else the callers listed by identity
+ * (verified or not), and verified identities in one of the groups or roles.
+ */
 const appliesTo = {
+  /** Caller identities (`user@domain`, lower-case) the rule applies to, verified or not. */
+  users: uniqueList(
+    string().regex(/^[^@\sA-Z]{1,128}@[^@\sA-Z]{1,128}$/, { error: 'must be user@domain, in lower case' }),
+    10_000,
+  ).optional(),
   groups: names.optional(),
   roles: names.optional(),
 };

@@ -70,14 +70,20 @@ function callerOf(context: RequestContext): Caller {
 }
 
 interface Audience {
+  readonly users?: readonly string[] | undefined;
   readonly groups?: readonly string[] | undefined;
   readonly roles?: readonly string[] | undefined;
 }
 
-/** Everyone when the rule names no group or role; else a verified caller in one of them. */
+/**
+ * Everyone when the rule names no user, group or role; else a caller it names (by identity),
+ * or a verified caller in one of its groups or roles.
+ */
 function applies(audience: Audience, caller: Caller): boolean {
-  if (audience.groups === undefined && audience.roles === undefined) return true;
+  if (audience.users === undefined && audience.groups === undefined && audience.roles === undefined)
+    return true;
   return (
+    (audience.users?.includes(caller.key) ?? false) ||
     (audience.groups?.some((g) => caller.groups.includes(g)) ?? false) ||
     (audience.roles?.some((r) => caller.roles.includes(r)) ?? false)
   );

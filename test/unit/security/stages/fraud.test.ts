@@ -297,6 +297,17 @@ test('destination novelty: many destination groups new to the identity within th
   assert.equal(call(stage, TUE_10 + 5 * MIN, { to: countries[3]!, fromUser: 'bob' }).action, 'pass');
   // Past the window the new groups are forgotten; the known ones stay known.
   assert.equal(call(stage, TUE_10 + 2 * 60 * MIN, { to: '+2241234567' }).action, 'pass');
+  const later = TUE_10 + 3 * 60 * MIN;
+  assert.deepEqual(
+    countries.map((to, i) => call(stage, later + i * MIN, { to }).action),
+    ['pass', 'pass', 'pass', 'pass'],
+  );
+  // Not called for longer than knownForDays (30): new again.
+  const month = later + 31 * 24 * 60 * MIN;
+  assert.deepEqual(
+    countries.map((to, i) => call(stage, month + i * MIN, { to }).action),
+    ['pass', 'pass', 'alert', 'reject'],
+  );
 });
 
 test('unusual hours: a call outside the normal hours of the caller group fires', () => {
@@ -316,6 +327,22 @@ test('unusual hours: a call outside the normal hours of the caller group fires',
   assert.ok(v.action === 'reject' && v.event.rule === 'staff-hours' && v.event.details?.verified === 'yes');
   // Not in the group: not its hours.
   assert.equal(call(stage, night, { identity: alice(['other']) }).action, 'pass');
+});
+
+test("unusual hours of one identity: a night worker's daytime call fires, others' do not", () => {
+  const { stage } = setup({
+    unusualHours: [{ name: 'night-shift', users: ['owl@example.com'], normal: { hours: '20:00-08:00' } }],
+  });
+  const v = call(stage, TUE_10, { fromUser: 'owl' });
+  assert.ok(v.action === 'alert' && v.event.rule === 'night-shift' && v.event.details?.verified === 'no');
+  assert.equal(call(stage, Date.UTC(2023, 10, 14, 3, 0, 0), { fromUser: 'owl' }).action, 'pass');
+  assert.equal(call(stage, TUE_10, { fromUser: 'lark' }).action, 'pass');
+  assert.throws(
+    () => setup({ unusualHours: [{ name: 'x', users: ['Owl@Example.com'], normal: {} }] }),
+    (e: unknown) =>
+      e instanceof StageConfigError &&
+      e.issues[0] === 'unusualHours[0].users[0]: must be user@domain, in lower case',
+  );
 });
 
 test('a block of the identity is written to the block table and stops it from any address, not others', () => {
