@@ -16,6 +16,14 @@ import { CATEGORY } from './destinations.ts';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
+/** The names the stage's own checks report under. */
+export const RESERVED_RULES = [
+  'spend-velocity',
+  'destination-novelty',
+  'identity-blocked',
+  'identity-held',
+] as const;
+
 /** What a fraud check does when it fires. `hold` refuses the identity's calls until an operator releases it. */
 export const FRAUD_ACTIONS = ['alert', 'reject', 'block', 'hold'] as const;
 export type FraudAction = (typeof FRAUD_ACTIONS)[number];
@@ -152,31 +160,52 @@ const numbering = z
   })
   .prefault({});
 
-export const fraudSettingsSchema = z.strictObject({
-  destinations: z
-    .strictObject({
-      /** Absent: the table shipped with sipwarden (data/destinations.csv). */
-      file: string().min(1).optional(),
-      maxRows: integer(1, 200_000).default(20_000),
-      numbering,
-    })
-    .prefault({}),
-  access: z.array(access).max(256).default([]),
-  rules: z.array(rule).max(1024).default([]),
-  /** Total calls are counted in fixed periods of this length (UTC-aligned): 1 day by default. */
-  totalCallsPeriodMs: integer(60_000, 31 * DAY).default(DAY),
-  spendVelocity: spendVelocity.optional(),
-  novelty: novelty.optional(),
-  unusualHours: z.array(unusualHours).max(256).default([]),
-  /** Unverified callers (From user, no authentication) are checked too: default true. */
-  unverified: boolean.default(true),
-  /** Caller identities with counters at once; the least recently seen is forgotten beyond. */
-  maxIdentities: integer(100, 10_000_000).default(100_000),
-  /** Calls followed at once (for concurrency and duration); the oldest is forgotten beyond. */
-  maxCalls: integer(100, 10_000_000).default(100_000),
-  /** Longest a call is followed without its BYE (the maximum session length). */
-  maxCallMs: integer(60_000, 7 * DAY).default(12 * HOUR),
-});
+export const fraudSettingsSchema = z
+  .strictObject({
+    destinations: z
+      .strictObject({
+        /** Absent: the table shipped with sipwarden (data/destinations.csv). */
+        file: string().min(1).optional(),
+        maxRows: integer(1, 200_000).default(20_000),
+        numbering,
+      })
+      .prefault({}),
+    access: z.array(access).max(256).default([]),
+    rules: z.array(rule).max(1024).default([]),
+    /** Total calls are counted in fixed periods of this length (UTC-aligned): 1 day by default. */
+    totalCallsPeriodMs: integer(60_000, 31 * DAY).default(DAY),
+    spendVelocity: spendVelocity.optional(),
+    novelty: novelty.optional(),
+    unusualHours: z.array(unusualHours).max(256).default([]),
+    /** Unverified callers (From user, no authentication) are checked too: default true. */
+    unverified: boolean.default(true),
+    /** Caller identities with counters at once; the least recently seen is forgotten beyond. */
+    maxIdentities: integer(100, 10_000_000).default(100_000),
+    /** Calls followed at once (for concurrency and duration); the oldest is forgotten beyond. */
+    maxCalls: integer(100, 10_000_000).default(100_000),
+    /** Longest a call is followed without its BYE (the maximum session length). */
+    maxCallMs: integer(60_000, 7 * DAY).default(12 * HOUR),
+  })
+  .superRefine((settings, ctx) => {
+    // Events, holds and blocks name the rule: one name, one rule.
+    const seen = new Set<string>(RESERVED_RULES);
+    for (const [list, entries] of [
+      ['access', settings.access],
+      ['rules', settings.rules],
+      ['unusualHours', settings.unusualHours],
+    ] as const) {
+      entries.forEach((entry, i) => {
+        if (seen.has(entry.name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [list, i, 'name'],
+            message: `"${entry.name}" names another rule already`,
+          });
+        }
+        seen.add(entry.name);
+      });
+    }
+  });
 
 export type FraudSettings = z.output<typeof fraudSettingsSchema>;
 export type FraudRuleSettings = FraudSettings['rules'][number];

@@ -245,6 +245,20 @@ test('destination categories are allowed or denied per group or role, first appl
   assert.equal(call(stage, TUE_10, { to: '200' }).action, 'pass');
 });
 
+test('rule names are unique across the lists and the built-in checks', () => {
+  assert.throws(
+    () =>
+      setup({
+        access: [{ name: 'no-premium', deny: ['premium'] }],
+        rules: [{ name: 'no-premium' }, { name: 'spend-velocity' }],
+      }),
+    (e: unknown) =>
+      e instanceof StageConfigError &&
+      e.issues.join('\n') ===
+        'rules[0].name: "no-premium" names another rule already\nrules[1].name: "spend-velocity" names another rule already',
+  );
+});
+
 test('a category the table does not have, and a bad table, are configuration errors', () => {
   assert.throws(
     () => setup({ access: [{ name: 'x', deny: ['premuim'] }] }),
