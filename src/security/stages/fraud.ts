@@ -122,18 +122,10 @@ function levelOf(
   return undefined;
 }
 
-/** How strongly a verdict acts: the strongest finding decides the call. */
-function strength(verdict: StageVerdict): number {
-  switch (verdict.action) {
-    case 'pass':
-      return 0;
-    case 'alert':
-      return 1;
-    case 'block':
-      return 4;
-    default:
-      return verdict.event.details?.fraudAction === 'hold' ? 3 : 2;
-  }
+/** How strongly a finding acts: the strongest decides the call. */
+function weight(f: Finding): number {
+  if (f.level === 'warning' || f.spec.action === 'alert') return 1;
+  return f.spec.action === 'block' ? 4 : f.spec.action === 'hold' ? 3 : 2;
 }
 
 /** Loads the destination table and checks the categories the settings name against it. */
@@ -476,7 +468,8 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
     }
 
     const verdict = strongest(context, findings, caller, now);
-    if (strength(verdict) <= 1) {
+    // A refused call is not followed: it never counts as concurrent.
+    if (verdict.action === 'pass' || verdict.action === 'alert') {
       state.track(
         context.request.callId,
         { identity: caller.key, verified: caller.verified, rule: rule?.name, expensive, startedAt: now },
@@ -486,19 +479,16 @@ export function createFraudStage(raw: unknown, deps: StageDependencies): Stage {
     return verdict;
   }
 
-  /** The verdict of the strongest finding (the first of equals). */
+  /** The verdict of the strongest finding (the first of equals); only it acts (a hold is added once chosen). */
   function strongest(
     context: RequestContext,
     findings: readonly Finding[],
     caller: Caller,
     now: number,
   ): StageVerdict {
-    let verdict: StageVerdict = STAGE_PASS;
-    for (const finding of findings) {
-      const candidate = verdictOf(context, finding, caller, now);
-      if (strength(candidate) > strength(verdict)) verdict = candidate;
-    }
-    return verdict;
+    let best: Finding | undefined;
+    for (const finding of findings) if (best === undefined || weight(finding) > weight(best)) best = finding;
+    return best === undefined ? STAGE_PASS : verdictOf(context, best, caller, now);
   }
 
   function callEnded(context: RequestContext, now: number): StageVerdict {

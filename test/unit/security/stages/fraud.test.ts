@@ -245,6 +245,17 @@ test('destination categories are allowed or denied per group or role, first appl
   assert.equal(call(stage, TUE_10, { to: '200' }).action, 'pass');
 });
 
+test('of several findings on one call the strongest acts, and only it: a block wins over a hold', () => {
+  const { stage, holds } = setup({
+    novelty: { critical: 1, action: 'hold' },
+    rules: [{ name: 'all', callsPerMinute: { critical: 1 }, action: 'block' }],
+  });
+  assert.equal(call(stage, TUE_10, { to: '+5371234567' }).action, 'pass');
+  const v = call(stage, TUE_10 + 1000, { to: '+2521234567' });
+  assert.ok(v.action === 'block' && v.key === 'identity:alice@example.com' && v.event.rule === 'all');
+  assert.deepEqual(holds.list(), []);
+});
+
 test('rule names are unique across the lists and the built-in checks', () => {
   assert.throws(
     () =>
