@@ -10,6 +10,10 @@
  * block) counts the identity, blocks `identity:alice@example.com`, and every later call of
  * that identity is refused from any address. Meanwhile another user (bob@example.com)
  * keeps calling the same number from an address alice used: it is no address block.
+ *
+ * A held identity (carol, over a satellite rule whose action is hold) is refused with the
+ * rule's status from any address until released through the management API; and a call's
+ * duration is learnt from its answer and its BYE as they pass the real proxy core.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -41,6 +45,7 @@ describe('a hijacked account used from many addresses is stopped by identity, no
       security: {
         settings: {
           fraud: {
+            destinations: { numbering: { countryCode: '33' } },
             rules: [
               {
                 name: 'premium-uk',
@@ -56,6 +61,13 @@ describe('a hijacked account used from many addresses is stopped by identity, no
                 action: 'hold',
                 status: 480,
               },
+              // France, with countryCode 33: 01 23 45 67 89 is +33 1 23 45 67 89.
+              {
+                name: 'long-calls',
+                prefix: '33',
+                callDurationS: { warning: 1, critical: 3600 },
+                action: 'hold',
+              },
             ],
           },
         },
@@ -69,7 +81,7 @@ describe('a hijacked account used from many addresses is stopped by identity, no
   });
 
   /** One call as `caller` from `address`. */
-  async function callFrom(caller: string, address: string, to = PREMIUM): Promise<SippResult> {
+  async function callFrom(caller: string, address: string, to = PREMIUM, pauseMs = 0): Promise<SippResult> {
     return runSipp({
       scenario: CALL_AS,
       localHost: address,
@@ -78,6 +90,7 @@ describe('a hijacked account used from many addresses is stopped by identity, no
       service: to,
       keys: { caller },
       calls: 1,
+      pauseMs,
       timeoutS: 15,
       timeoutIsError: false,
     });
@@ -157,5 +170,22 @@ describe('a hijacked account used from many addresses is stopped by identity, no
     }, 5000);
     const held480 = fraud.find((e) => e.rule === 'identity-held');
     assert.equal(held480?.status, 480, JSON.stringify(fraud));
+  });
+
+  test("a call's duration is learnt from its answer and its BYE through the proxy", async () => {
+    const run = await callFrom('dave', '127.0.23.1', '0123456789', 2500);
+    assert.equal(run.successful, 1, describeSipp(run));
+    let fraud: Awaited<ReturnType<typeof eventsOf>> = [];
+    await until(async () => {
+      fraud = await eventsOf(guard, 'fraud');
+      return fraud.some((e) => e.rule === 'long-calls:warning');
+    }, 5000);
+    const long = fraud.find((e) => e.rule === 'long-calls:warning');
+    assert.ok(long, JSON.stringify(fraud));
+    assert.equal(long.key, 'identity:dave@example.com');
+    assert.equal(long.details?.check, 'callDuration');
+    assert.ok(Number(long.details?.value) >= 2, JSON.stringify(long));
+    // The warning held nothing: dave calls on.
+    assert.deepEqual((await guard.api.fraudHolds()).holds, []);
   });
 });
