@@ -75,14 +75,21 @@ const actionFields = {
   ).default(HOUR),
 };
 
+function belowCritical(
+  warning: number | undefined,
+  critical: number | undefined,
+  path: string,
+  ctx: z.RefinementCtx,
+): void {
+  if (warning !== undefined && critical !== undefined && warning >= critical) {
+    ctx.addIssue({ code: 'custom', path: [path], message: 'must be below critical' });
+  }
+}
+
 function pair(max: number) {
   return z
     .strictObject({ warning: integer(1, max).optional(), critical: integer(1, max).optional() })
-    .superRefine((p, ctx) => {
-      if (p.warning !== undefined && p.critical !== undefined && p.warning >= p.critical) {
-        ctx.addIssue({ code: 'custom', path: ['warning'], message: 'must be below critical' });
-      }
-    });
+    .superRefine((p, ctx) => belowCritical(p.warning, p.critical, 'warning', ctx));
 }
 
 /** One fraud_detection rule. */
@@ -116,26 +123,30 @@ const access = z
     error: 'must list categories to allow or deny',
   });
 
-const spendVelocity = z.strictObject({
-  categories: categories.min(1).default(['premium', 'high-risk', 'satellite']),
-  warningMinutes: integer(1, 100_000).optional(),
-  criticalMinutes: integer(1, 100_000).optional(),
-  ...actionFields,
-  action: actionFields.action.default('hold'),
-});
+const spendVelocity = z
+  .strictObject({
+    categories: categories.min(1).default(['premium', 'high-risk', 'satellite']),
+    warningMinutes: integer(1, 100_000).optional(),
+    criticalMinutes: integer(1, 100_000).optional(),
+    ...actionFields,
+    action: actionFields.action.default('hold'),
+  })
+  .superRefine((s, ctx) => belowCritical(s.warningMinutes, s.criticalMinutes, 'warningMinutes', ctx));
 
-const novelty = z.strictObject({
-  /** New destination groups (table prefixes) within this window are counted. */
-  windowMs: integer(60_000, 7 * DAY).default(HOUR),
-  /** A group called within this many days is known, not new. */
-  knownForDays: integer(1, 365).default(30),
-  warning: integer(1, 1000).optional(),
-  critical: integer(1, 1000).optional(),
-  /** Groups remembered per identity at most (the least recently called are forgotten first). */
-  maxKnownPerIdentity: integer(4, 1024).default(64),
-  ...actionFields,
-  action: actionFields.action.default('hold'),
-});
+const novelty = z
+  .strictObject({
+    /** New destination groups (table prefixes) within this window are counted. */
+    windowMs: integer(60_000, 7 * DAY).default(HOUR),
+    /** A group called within this many days is known, not new. */
+    knownForDays: integer(1, 365).default(30),
+    warning: integer(1, 1000).optional(),
+    critical: integer(1, 1000).optional(),
+    /** Groups remembered per identity at most (the least recently called are forgotten first). */
+    maxKnownPerIdentity: integer(4, 1024).default(64),
+    ...actionFields,
+    action: actionFields.action.default('hold'),
+  })
+  .superRefine((s, ctx) => belowCritical(s.warning, s.critical, 'warning', ctx));
 
 const unusualHours = z.strictObject({
   name: ruleName,

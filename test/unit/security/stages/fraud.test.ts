@@ -256,6 +256,25 @@ test('of several findings on one call the strongest acts, and only it: a block w
   assert.deepEqual(holds.list(), []);
 });
 
+test('a warning threshold must be below its critical one', () => {
+  assert.throws(
+    () =>
+      setup({
+        rules: [{ name: 'r', callsPerMinute: { warning: 5, critical: 5 } }],
+        spendVelocity: { warningMinutes: 60, criticalMinutes: 30 },
+        novelty: { warning: 4, critical: 2 },
+      }),
+    (e: unknown) =>
+      e instanceof StageConfigError &&
+      e.issues.join('\n') ===
+        [
+          'rules[0].callsPerMinute.warning: must be below critical',
+          'spendVelocity.warningMinutes: must be below critical',
+          'novelty.warning: must be below critical',
+        ].join('\n'),
+  );
+});
+
 test('rule names are unique across the lists and the built-in checks', () => {
   assert.throws(
     () =>
