@@ -7,6 +7,7 @@ import { type Stage, StageConfigError, type StageDependencies, type StageFactory
 import { createCallLimitStage } from './stages/call-limit.ts';
 import { createEnumerationStage } from './stages/enumeration.ts';
 import { createFloodStage } from './stages/flood.ts';
+import { createFraudStage } from './stages/fraud.ts';
 import { createGateStage } from './stages/gate.ts';
 import { createMalformedRateStage } from './stages/malformed-rate.ts';
 import { createPasswordGuessingStage } from './stages/password-guessing.ts';
@@ -24,6 +25,7 @@ export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.fr
   'password-guessing': createPasswordGuessingStage,
   'malformed-rate': createMalformedRateStage,
   'call-limit': createCallLimitStage,
+  fraud: createFraudStage,
 });
 
 /**
@@ -38,6 +40,7 @@ export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze([
   'flood',
   'validate',
   'call-limit',
+  'fraud',
   'enumeration',
   'password-guessing',
   'malformed-rate',

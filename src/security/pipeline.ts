@@ -315,7 +315,7 @@ export class SecurityPipeline implements MessageInspector {
           expiresAt: now + verdict.durationMs,
         });
         if (verdict.status !== undefined) {
-          return { action: 'reject', status: verdict.status, reason: event.reason };
+          return { action: 'reject', status: verdict.status, reason: verdict.reason ?? event.reason };
         }
         return DROP;
       }

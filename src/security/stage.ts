@@ -1,5 +1,6 @@
 import type { MalformedError, OutcomeContext, PacketContext, RequestContext } from '../core/inspector.ts';
 import type { EventInput } from '../events/types.ts';
+import type { FraudHolds } from '../fraud/holds.ts';
 import type { UserDirectory } from '../identity/user-directory.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SipResponse } from '../sip/message.ts';
@@ -40,6 +41,8 @@ export type StageVerdict =
       readonly key: string;
       readonly durationMs: number;
       readonly status?: number;
+      /** The reason phrase of that answer; absent: the event's reason. */
+      readonly reason?: string;
       readonly event: EventInput;
     }
   /**
@@ -72,6 +75,8 @@ export interface StageDependencies {
   readonly challenges?: ChallengeProof;
   /** The user store, when sipwarden authenticates by itself (the authenticate stage, policies). */
   readonly users?: UserDirectory;
+  /** Identities held for an operator (the fraud stage adds, the management API releases); the stage's own when absent. */
+  readonly fraudHolds?: FraudHolds;
 }
 
 /**
