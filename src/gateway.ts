@@ -11,6 +11,7 @@ import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
+import type { UserDirectory } from './identity/user-directory.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
 import { buildAllowlist, buildPipeline, buildTrunks } from './security/build-pipeline.ts';
@@ -158,6 +159,8 @@ export interface GatewayOptions {
   readonly workAgeMs?: () => number;
   /** Replaces the monotonic clock of the upstream budget, to test it without timing. */
   readonly admissionClock?: () => number;
+  /** The users the stages verify against (the authenticate stage), replacing the user store: for tests. */
+  readonly users?: UserDirectory;
 }
 
 function processDataDirContext(): DataDirContext {
@@ -264,7 +267,13 @@ export async function startGateway(
     if (security.enabled) {
       inspector = buildPipeline(
         security,
-        { store: activity, blocks, trust, log: trafficLog.child({ module: 'security' }) },
+        {
+          store: activity,
+          blocks,
+          trust,
+          log: trafficLog.child({ module: 'security' }),
+          ...(options.users ? { users: options.users } : {}),
+        },
         management.bus,
         trafficLog.child({ module: 'security' }),
         { decision: (stage, verdict) => metrics.message(stage, verdict) },
