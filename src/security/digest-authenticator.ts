@@ -3,8 +3,10 @@
  * authenticate stage, and the `Authenticator` service other stages challenge with.
  *
  * The order of checks on credentials in our realm, cheapest first and state last:
- * 1. their form (RFC 7616 3.4; a 400 when they cannot be checked) and that their digest-uri
- *    is the Request-URI (RFC 2617 3.2.2.5);
+ * 1. their form (RFC 7616 3.4; a 400 when they cannot be checked). The digest-uri is hashed
+ *    as the client sent it but not compared with the Request-URI (RFC 2617 3.2.2.5 says
+ *    SHOULD): clients differ (sipp answers an INVITE with the address it sends to), and the
+ *    nonce count (5.) already keeps a response from being used twice;
  * 2. the nonce's signature, for this source (stateless: an invalid nonce gets a fresh
  *    challenge and costs one HMAC, nothing stored);
  * 3. the response against the user's HA1 for the algorithm, in constant time, computed
@@ -20,9 +22,9 @@
 import type { RequestContext } from '../core/inspector.ts';
 import type { EventInput } from '../events/types.ts';
 import {
-  CHALLENGE_ALGORITHMS,
   challengeValue,
   computeResponse,
+  type DigestAlgorithm,
   type DigestCredentials,
   isDigest,
   parseCredentials,
@@ -60,6 +62,8 @@ export interface DigestAuthenticatorSettings {
   readonly mode: 'pass-through' | 'local';
   /** The one realm (and user domain) of every challenge; absent: the request's domain. */
   readonly realm?: string | undefined;
+  /** Challenged with, in this order (RFC 8760 2.4: the preferred first); only these are verified. */
+  readonly algorithms: readonly DigestAlgorithm[];
   /** Out-of-dialog methods challenged in `local` mode. */
   readonly methods: readonly string[];
   readonly nonceLifetimeMs: number;
@@ -182,7 +186,7 @@ export class DigestAuthenticator implements Authenticator {
       action: 'answer',
       status: register ? 401 : 407,
       reason: register ? 'Unauthorized' : 'Proxy Authentication Required',
-      headers: CHALLENGE_ALGORITHMS.map((algorithm) => ({
+      headers: this.settings.algorithms.map((algorithm) => ({
         name,
         value: challengeValue(realm, nonce, algorithm, stale),
       })),
@@ -234,15 +238,14 @@ export class DigestAuthenticator implements Authenticator {
       );
     }
     const user = boundedText(credentials.username.toLowerCase());
-    // RFC 2617 3.2.2.5: the response covers the digest-uri, which must be this request's.
-    if (credentials.uri.toLowerCase() !== request.uriText.toLowerCase()) {
+    if (!this.settings.algorithms.includes(credentials.algorithm)) {
       return this.#refuse(
         context,
         400,
         'Bad Request',
-        'uri-mismatch',
+        'malformed-credentials',
         user,
-        'digest-uri is not the Request-URI',
+        `credentials refused: algorithm ${credentials.algorithm} not offered`,
       );
     }
     const nonce = this.#nonces.check(credentials.nonce, source, now);

@@ -45,6 +45,14 @@ const settingsSchema = z.strictObject({
     }),
     32,
   ).default(DEFAULT_CHALLENGED_METHODS),
+  /**
+   * The algorithms challenged with, one challenge header each, in this order: the preferred
+   * first (RFC 8760 section 2.4). A client that gives up on a first challenge it cannot
+   * answer instead of taking the next (sipp 3.6 with SHA-256) needs `[MD5]`.
+   */
+  algorithms: uniqueList(oneOf(['SHA-256', 'MD5']), 2)
+    .min(1, { message: 'must name at least one algorithm' })
+    .default(['SHA-256', 'MD5']),
   /** How long a nonce is valid; a later answer gets `stale=true` and a new one. */
   nonceLifetimeMs: integer(
     5_000,

@@ -366,14 +366,21 @@ test("a user's allowed networks are enforced after the password is checked", () 
   );
 });
 
-test('credentials with a digest-uri other than the Request-URI are refused with 400', () => {
+test('the digest-uri is hashed as sent, not required to be the Request-URI (sipp sends the next hop)', () => {
   const s = setup();
   const challenge = challengeOf(s.send(invite()).verdict);
-  const r = reply(
-    s.send(answered(invite(), challenge, 'alice', 'correct horse', { uri: 'sip:900@pbx.example.com' }))
-      .verdict,
-  );
-  assert.equal(r.status, 400);
+  const other = answered(invite(), challenge, 'alice', 'correct horse', { uri: 'sip:127.0.0.1:5060' });
+  assert.equal((s.send(other).verdict as StageVerdict).action, 'pass');
+});
+
+test('only the configured algorithms are challenged and verified', () => {
+  const s = setup({ mode: 'local', algorithms: ['MD5'] });
+  const r = reply(s.send(invite()).verdict);
+  assert.equal(r.headers?.length, 1);
+  assert.match(r.headers![0]!.value, /algorithm=MD5/);
+  const md5 = challengeOf(r);
+  const sha = { ...md5, algorithm: 'SHA-256' as const };
+  assert.equal(reply(s.send(answered(invite(), sha, 'alice', 'correct horse')).verdict).status, 400);
 });
 
 test('in pass-through mode the shared authenticator challenges for another stage, and the answer is verified', () => {
