@@ -9,6 +9,7 @@
  * itself, since only it knows which messages a rule matches). Values are bounded and
  * printable (attributes.ts), so a key can go into a store, an event and a log line as it is.
  */
+import { identityKey, type VerifiedIdentity } from '../identity/identity.ts';
 import type { SipRequest } from '../sip/message.ts';
 import { boundedText, headerValue, userOf } from './attributes.ts';
 import { credentialsOf } from './credentials.ts';
@@ -33,6 +34,11 @@ export function sourceKey(address: string): string {
  */
 export function userKey(user: string): string {
   return attributeKey('user', user);
+}
+
+/** A verified identity (`identity=alice@pbx.example.com`) as a key: what limits on it report. */
+export function verifiedIdentityKey(identity: VerifiedIdentity): string {
+  return attributeKey('identity', identityKey(identity));
 }
 
 /** The prefix of a flood rule's keys (`flood:invite-flood|`). */

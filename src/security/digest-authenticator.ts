@@ -16,8 +16,8 @@
  * 5. the nonce count, recorded only now that the password is proven (no sender without it
  *    can fill the table); a count not above the last one seen for the nonce is a replay;
  * 6. the user's allowed networks, and that the user acts for itself: the To user of a
- *    REGISTER (the address-of-record it binds, RFC 3261 10.3 step 6), the From user of
- *    anything else.
+ *    REGISTER (the address-of-record it binds, RFC 3261 10.3 step 6), the From user and
+ *    domain of anything else.
  */
 import type { RequestContext } from '../core/inspector.ts';
 import type { EventInput } from '../events/types.ts';
@@ -297,16 +297,22 @@ export class DigestAuthenticator implements Authenticator {
         `user ${user} may not authenticate from this network`,
       );
     }
-    // The user acts for itself: it registers its own address-of-record, it calls as itself.
-    const claimed = userOf(request.method === 'REGISTER' ? request.to.uri : request.from.uri);
-    if (claimed !== stored.user) {
+    // The user acts for itself: it registers its own address-of-record (To user), and it
+    // calls as itself: the From URI is the verified identity's, user and domain, so that
+    // every limit counting calls by caller (the dialogs' From user@host, call-limit) counts
+    // them by verified identity, however the sender varies its From.
+    const register = request.method === 'REGISTER';
+    const uri = register ? request.to.uri : request.from.uri;
+    const claimed = register ? userOf(uri) : `${userOf(uri)}@${domainOf(uri)}`;
+    const expected = register ? stored.user : `${stored.user}@${stored.domain}`;
+    if (claimed !== expected) {
       return this.#refuse(
         context,
         403,
         'Forbidden',
         'identity-mismatch',
         user,
-        `authenticated as ${user} but the ${request.method === 'REGISTER' ? 'To' : 'From'} user is ${boundedText(claimed)}`,
+        `authenticated as ${expected} but the ${register ? 'To user' : 'From URI'} is ${boundedText(claimed)}`,
       );
     }
     this.#accept(context, stored, realm, now);

@@ -352,6 +352,20 @@ test('a user registers only its own address-of-record and calls only as itself',
   assert.equal(reply(s.send(answered(invite('ceo'), c2, 'alice', 'correct horse')).verdict).status, 403);
 });
 
+test('with a configured realm, a call must come From the verified user in that domain (calls are counted by it)', () => {
+  const s = setup({ mode: 'local', realm: DOMAIN });
+  const elsewhere = () =>
+    request({ method: 'INVITE', fromUser: 'alice', fromDomain: 'other.example', toUser: '200' });
+  const challenge = challengeOf(s.send(elsewhere()).verdict);
+  assert.equal(reply(s.send(answered(elsewhere(), challenge, 'alice', 'correct horse')).verdict).status, 403);
+  assert.equal(lastRule(s), 'identity-mismatch');
+  const home = challengeOf(s.send(invite()).verdict);
+  assert.equal(
+    (s.send(answered(invite(), home, 'alice', 'correct horse')).verdict as StageVerdict).action,
+    'pass',
+  );
+});
+
 test("a user's allowed networks are enforced after the password is checked", () => {
   const s = setup();
   const challenge = challengeOf(s.send(invite('carol')).verdict);
