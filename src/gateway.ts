@@ -12,6 +12,7 @@ import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
 import type { UserDirectory } from './identity/user-directory.ts';
+import { openUserStore } from './identity/users/user-store.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
 import { buildAllowlist, buildPipeline, buildTrunks } from './security/build-pipeline.ts';
@@ -36,6 +37,8 @@ export interface Gateway {
   readonly managementAddress: { host: string; port: number } | undefined;
   /** The events database: an absolute file path, or `:memory:`. */
   readonly eventsDatabase: string;
+  /** The user store (in the events database) the stages look users up in. */
+  readonly users: UserDirectory;
   /**
    * Reports every open event aggregate as final and writes it to the store at once: for
    * exits that cannot wait for close() (a fatal error, a stop that took too long).
@@ -159,8 +162,6 @@ export interface GatewayOptions {
   readonly workAgeMs?: () => number;
   /** Replaces the monotonic clock of the upstream budget, to test it without timing. */
   readonly admissionClock?: () => number;
-  /** The users the stages verify against (the authenticate stage), replacing the user store: for tests. */
-  readonly users?: UserDirectory;
 }
 
 function processDataDirContext(): DataDirContext {
@@ -204,22 +205,37 @@ export async function startGateway(
   const trust = createMemoryTrustTable({ maxEntries: security.maxTrusted });
   let proxy: SipProxy | undefined;
   let transport: TransportLayer | undefined;
-  // Throws (SW_ERR_EVENT_STORE_OPEN, naming the file) before anything else is open.
-  const management = createManagementStack(
-    config.management,
-    { ...config.events, database: location.database },
-    {
-      blocks,
-      log: logger,
-      readings: () => ({
-        transactions: proxy?.transactionCount ?? 0,
-        dialogs: proxy?.dialogCount ?? 0,
-        blocks: blocks.stats().active,
-        ...(transport === undefined ? {} : { transport: transport.stats() }),
-        activity: activity.stats(),
-      }),
-    },
-  );
+  // The users share the events' file (`sipwarden users --config` writes there); throws
+  // SW_ERR_USER_STORE_OPEN, naming the setting and the file, before anything else is open.
+  const users = openUserStore({
+    database: location.database,
+    setting: 'events.database',
+    log: trafficLog.child({ module: 'users' }),
+  });
+  let management: ManagementStack;
+  try {
+    // Throws (SW_ERR_EVENT_STORE_OPEN, naming the file) before anything else is open.
+    management = createManagementStack(
+      config.management,
+      { ...config.events, database: location.database },
+      {
+        blocks,
+        users,
+        log: logger,
+        readings: () => ({
+          transactions: proxy?.transactionCount ?? 0,
+          dialogs: proxy?.dialogCount ?? 0,
+          blocks: blocks.stats().active,
+          ...(transport === undefined ? {} : { transport: transport.stats() }),
+          activity: activity.stats(),
+        }),
+      },
+    );
+  } catch (error) {
+    users.close();
+    trafficLog.close();
+    throw error;
+  }
   let sweep: NodeJS.Timeout | undefined;
   try {
     transport = await createTransport(
@@ -267,13 +283,7 @@ export async function startGateway(
     if (security.enabled) {
       inspector = buildPipeline(
         security,
-        {
-          store: activity,
-          blocks,
-          trust,
-          log: trafficLog.child({ module: 'security' }),
-          ...(options.users ? { users: options.users } : {}),
-        },
+        { store: activity, blocks, trust, users, log: trafficLog.child({ module: 'security' }) },
         management.bus,
         trafficLog.child({ module: 'security' }),
         { decision: (stage, verdict) => metrics.message(stage, verdict) },
@@ -311,6 +321,7 @@ export async function startGateway(
       management,
       managementAddress,
       eventsDatabase: location.database,
+      users,
       listening: () => running.transport.listening(),
       flushEvents: () => management.flushEvents(),
       close: async () => {
@@ -319,9 +330,14 @@ export async function startGateway(
         try {
           await running.transport.close();
         } finally {
-          // Events last: every decision made until the listeners closed is in the store.
-          await management.close();
-          trafficLog.close();
+          // Events last: every decision made until the listeners closed is in the store;
+          // users after the API and the pipeline, the last to look them up.
+          try {
+            await management.close();
+          } finally {
+            users.close();
+            trafficLog.close();
+          }
         }
       },
     };
@@ -331,8 +347,12 @@ export async function startGateway(
     try {
       await transport?.close();
     } finally {
-      await management.close();
-      trafficLog.close();
+      try {
+        await management.close();
+      } finally {
+        users.close();
+        trafficLog.close();
+      }
     }
     throw error;
   }

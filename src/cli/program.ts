@@ -13,6 +13,7 @@ import { registerEvents } from './commands/events.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTlsCert } from './commands/tls-cert.ts';
 import { registerUnblock } from './commands/unblock.ts';
+import { registerUsers } from './commands/users.ts';
 import { packageVersion } from './version.ts';
 
 export type RegisterCommand = (program: Command) => void;
@@ -27,6 +28,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerUnblock,
   registerBlocks,
   registerEvents,
+  registerUsers,
 ];
 
 export function createProgram(): Command {

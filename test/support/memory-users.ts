@@ -1,10 +1,10 @@
 /**
- * A user directory in memory for tests of what reads users (the authenticate stage), with
- * HA1 values computed as the user store computes them (RFC 7616 3.4.2). A fixture, not a
- * product feature: sipwarden's users live in its SQLite store.
+ * A user directory in memory for unit tests of what reads users (the authenticate stage),
+ * with HA1 values computed by the user store's own function. A fixture, not a product
+ * feature: sipwarden's users live in its SQLite store (the gateway and interop tests use it).
  */
-import { digestHash } from '../../src/identity/digest/digest.ts';
 import type { StoredUser, UserDirectory } from '../../src/identity/user-directory.ts';
+import { computeHa1s } from '../../src/identity/users/ha1.ts';
 
 export interface TestUser {
   readonly user: string;
@@ -23,8 +23,7 @@ export function storedUser(u: TestUser): StoredUser {
   return {
     user,
     domain,
-    ha1Md5: digestHash('MD5', `${user}:${domain}:${u.password}`),
-    ha1Sha256: digestHash('SHA-256', `${user}:${domain}:${u.password}`),
+    ...computeHa1s(user, domain, u.password),
     groups: u.groups ?? [],
     roles: u.roles ?? [],
     ...(u.organisation === undefined ? {} : { organisation: u.organisation }),

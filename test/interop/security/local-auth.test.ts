@@ -1,7 +1,8 @@
 /**
  * sipwarden's own Digest authentication (`security.settings.authenticate.mode: local`) with
  * real peers: sipp UACs answering challenges with `[authentication]` (MD5, qop=auth) through
- * sipwarden to sipp UASs that check what sipwarden forwards.
+ * a sipwarden process to sipp UASs that check what sipwarden forwards. The users are added
+ * with `sipwarden users add --password-stdin` to the database the process opens.
  *
  * - REGISTER and INVITE: the first attempt is challenged by sipwarden (401 / 407, SHA-256
  *   and MD5 offered; sipp answers MD5), the second passes; the UAS gets no credentials and a
@@ -15,18 +16,15 @@
  * Each UAC binds its own loopback address, so that a block of one does not touch the others.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ManagementClient } from '../../../src/api/client.ts';
-import { defaultConfig } from '../../../src/config/load-config.ts';
-import type { SipwardenConfig } from '../../../src/config/schema.ts';
-import { type Gateway, startGateway } from '../../../src/gateway.ts';
-import { silentLogger } from '../../../src/log/logger.ts';
-import { MemoryUsers } from '../../support/memory-users.ts';
 import { freePort } from '../harness/ports.ts';
 import { stopAll } from '../harness/process.ts';
 import { describeSipp, runSipp, type SippResult, startSipp } from '../harness/sipp.ts';
+import { SIPWARDEN_BIN, type Sipwarden, startSipwarden } from '../harness/sipwarden.ts';
 import { tempDir } from '../harness/workdir.ts';
 
 after(() => stopAll());
@@ -57,42 +55,61 @@ function assertedIdentities(run: SippResult): string[] {
   return out;
 }
 
+/** Adds a user with the CLI, the password on stdin (never on the command line). */
+function addUser(database: string, user: string, password: string): void {
+  execFileSync(
+    process.execPath,
+    [SIPWARDEN_BIN, 'users', 'add', `${user}@${DOMAIN}`, '--password-stdin', '--db', database],
+    { input: `${password}\n`, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+}
+
 describe('sipp through sipwarden authenticating by itself', () => {
-  let gateway: Gateway;
+  let sipwarden: Sipwarden;
   let port: number;
   let uasPort: number;
   let api: ManagementClient;
 
   before(async () => {
     uasPort = await freePort();
-    const base = defaultConfig();
-    const config: SipwardenConfig = {
-      ...base,
-      listen: [{ host: HOST, port: 0, transports: ['udp'] }],
-      upstream: { host: HOST, port: uasPort, transport: 'udp' },
-      management: { ...base.management, enabled: true, host: HOST, port: 0 },
-      events: { ...base.events, database: ':memory:', aggregateWindowMs: 1000 },
-      security: {
-        ...base.security,
-        settings: {
-          // sipp 3.6 stops at a first challenge it cannot answer (SHA-256) instead of taking the next.
-          authenticate: { mode: 'local', realm: DOMAIN, algorithms: ['MD5'] },
-          'password-guessing': { perSource: { failures: 2 } },
+    port = await freePort();
+    const apiPort = await freePort(HOST, ['tcp']);
+    const dir = tempDir('sw-local-auth-');
+    // The users live in the database sipwarden opens: the events database, a file here.
+    const database = join(dir, 'sipwarden.db');
+    addUser(database, 'alice', PASSWORD);
+    addUser(database, 'bob', PASSWORD);
+    sipwarden = await startSipwarden({
+      port,
+      upstream: { host: HOST, port: uasPort },
+      cwd: dir,
+      extraArgs: ['--log-level', 'warn'],
+      config: {
+        management: { port: apiPort },
+        events: { database, aggregateWindowMs: 1000 },
+        security: {
+          settings: {
+            // sipp 3.6 stops at a first challenge it cannot answer (SHA-256) instead of taking the next.
+            authenticate: { mode: 'local', realm: DOMAIN, algorithms: ['MD5'] },
+            'password-guessing': { perSource: { failures: 2 } },
+          },
         },
       },
-    };
-    const users = new MemoryUsers([
-      { user: 'alice', domain: DOMAIN, password: PASSWORD },
-      { user: 'bob', domain: DOMAIN, password: PASSWORD },
-    ]);
-    gateway = await startGateway(config, silentLogger, { users });
-    port = gateway.listening().find((l) => l.transport === 'udp')!.port;
-    const address = gateway.managementAddress!;
-    api = new ManagementClient(`http://${address.host}:${address.port}`);
+    });
+    api = new ManagementClient(`http://${HOST}:${apiPort}`);
+    // The API starts after the SIP listeners: wait for it.
+    await until(async () => {
+      try {
+        await api.blocks();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 10_000);
   });
 
   after(async () => {
-    await gateway.close();
+    await sipwarden.stop();
   });
 
   test('a REGISTER is challenged, then registered; the registrar sees P-Asserted-Identity, no Authorization', async () => {
@@ -150,7 +167,13 @@ describe('sipp through sipwarden authenticating by itself', () => {
     // One INVITE per call reached the UAS: the challenged one and its ACK stayed at sipwarden.
     assert.equal(pbx.messageCounts['0_INVITE_Recv'], 3, describeSipp(pbx));
     assert.deepEqual(assertedIdentities(pbx), Array(3).fill(`sip:bob@${DOMAIN}`));
-    assert.equal(gateway.proxy.stats.dialogRefusals, 0, 'no ACK of a challenge taken for an unknown dialog');
+    // Events reach the store within a second (the bus's batches).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(
+      (await api.events({ type: 'dialog' })).events.length,
+      0,
+      'no ACK of a challenge taken for a request of an unknown dialog',
+    );
   });
 
   test('a wrong password is challenged again, reported, and counted until the source is blocked', async () => {

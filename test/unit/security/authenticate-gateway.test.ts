@@ -1,6 +1,6 @@
 /**
  * sipwarden's own Digest authentication in a running gateway: real sockets on loopback, the
- * default stages with `authenticate` in local mode. What the caller, the upstream and the
+ * default stages with `authenticate` in local mode, users in the gateway's SQLite store. What the caller, the upstream and the
  * core see of a challenge, its ACK and the retry with credentials.
  */
 import assert from 'node:assert/strict';
@@ -10,7 +10,8 @@ import { defaultConfig } from '../../../src/config/load-config.ts';
 import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
-import { MemoryUsers } from '../../support/memory-users.ts';
+import { SqliteUserStore } from '../../../src/identity/users/user-store.ts';
+import { storedUser } from '../../support/memory-users.ts';
 import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 const DOMAIN = 'pbx.example.com';
@@ -71,8 +72,10 @@ describe('local Digest authentication in the gateway', () => {
   before(async () => {
     upstream = await UdpPeer.bind();
     phone = await UdpPeer.bind();
-    const users = new MemoryUsers([{ user: 'alice', domain: DOMAIN, password: 'correct horse' }]);
-    gateway = await startGateway(config(upstream.port), silentLogger, { users });
+    gateway = await startGateway(config(upstream.port), silentLogger);
+    // The gateway's own user store (in its in-memory events database).
+    assert.ok(gateway.users instanceof SqliteUserStore);
+    gateway.users.add(storedUser({ user: 'alice', domain: DOMAIN, password: 'correct horse' }));
     port = gateway.listening().find((l) => l.transport === 'udp')!.port;
   });
 
