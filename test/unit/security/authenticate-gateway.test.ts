@@ -9,8 +9,8 @@ import { authorizationValue, parseChallenge } from '../../../src/attack/digest.t
 import { defaultConfig } from '../../../src/config/load-config.ts';
 import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
-import { silentLogger } from '../../../src/log/logger.ts';
 import { SqliteUserStore } from '../../../src/identity/users/user-store.ts';
+import { silentLogger } from '../../../src/log/logger.ts';
 import { storedUser } from '../../support/memory-users.ts';
 import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
