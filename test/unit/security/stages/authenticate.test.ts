@@ -433,3 +433,16 @@ function reply2(v: StageVerdict): Reply {
     ...(v.headers ? { headers: v.headers } : {}),
   };
 }
+
+test('the PBX refusing a request sipwarden verified is no wrong password for password guessing', () => {
+  const s = setup({ mode: 'local' }, { guessing: { perSource: { failures: 1 } } });
+  // Past the threshold even for a trusted source (1 x the trusted multiplier of 5).
+  for (let i = 0; i < 8; i++) {
+    const challenge = challengeOf(s.send(invite()).verdict);
+    const verified = answered(invite(), challenge, 'alice', 'correct horse');
+    assert.equal((s.send(verified).verdict as StageVerdict).action, 'pass');
+    s.pipeline.outcome({ flow: flow(PHONE), direction: 'client', request: verified, status: 403 });
+  }
+  assert.equal(s.deps.blocks.match(PHONE, T0), undefined);
+  assert.deepEqual(s.events, []);
+});
