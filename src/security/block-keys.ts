@@ -10,6 +10,7 @@
  * `identity:<user>@<domain>` (the fraud stage enforces those itself). Values are bounded and
  * printable (attributes.ts), so a key can go into a store, an event and a log line as it is.
  */
+import { identityKey, type VerifiedIdentity } from '../identity/identity.ts';
 import type { SipRequest } from '../sip/message.ts';
 import { boundedText, headerValue, userOf } from './attributes.ts';
 import { credentialsOf } from './credentials.ts';
@@ -46,6 +47,11 @@ export const IDENTITY_KEY_PREFIX = 'identity:';
 /** A caller identity (`user@domain`, verified or the From user) as a block key: `identity:alice@example.com`. */
 export function identityBlockKey(identity: string): string {
   return `${IDENTITY_KEY_PREFIX}${identity}`;
+}
+
+/** A verified identity (`identity=alice@pbx.example.com`) as a key: what limits on it report. */
+export function verifiedIdentityKey(identity: VerifiedIdentity): string {
+  return attributeKey('identity', identityKey(identity));
 }
 
 /** The prefix of a flood rule's keys (`flood:invite-flood|`). */

@@ -3,7 +3,14 @@ import type { Logger } from '../log/logger.ts';
 import { AddressSet } from '../state/cidr.ts';
 import { ChallengeProof } from './challenge-proof.ts';
 import { type PipelineObserver, SecurityPipeline } from './pipeline.ts';
-import { type Stage, StageConfigError, type StageDependencies, type StageFactory } from './stage.ts';
+import {
+  AuthFailures,
+  type Stage,
+  StageConfigError,
+  type StageDependencies,
+  type StageFactory,
+} from './stage.ts';
+import { buildAuthenticator, createAuthenticateStage } from './stages/authenticate.ts';
 import { createCallLimitStage } from './stages/call-limit.ts';
 import { createEnumerationStage } from './stages/enumeration.ts';
 import { createFloodStage } from './stages/flood.ts';
@@ -19,6 +26,7 @@ import { type TrunkSettings, TrunkTable, trustWithTrunks } from './trunks.ts';
 export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.freeze({
   gate: createGateStage,
   validate: createValidateStage,
+  authenticate: createAuthenticateStage,
   scanner: createScannerStage,
   flood: createFloodStage,
   enumeration: createEnumerationStage,
@@ -39,6 +47,7 @@ export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze([
   'scanner',
   'flood',
   'validate',
+  'authenticate',
   'call-limit',
   'fraud',
   'enumeration',
@@ -102,12 +111,36 @@ export function buildTrunks(trunks: readonly TrunkSettings[] = []): TrunkTable {
 /** The stages' dependencies with the declared trunks: theirs to limit, and trusted by address. */
 export function withTrunks(security: SecuritySettings, deps: StageDependencies): StageDependencies {
   const trunks = buildTrunks(security.trunks);
-  return {
+  const trust = trustWithTrunks(deps.trust, trunks);
+  const authFailures = deps.authFailures ?? new AuthFailures();
+  const shared = {
     ...deps,
     trunks,
-    trust: trustWithTrunks(deps.trust, trunks),
+    trust,
     challenges: deps.challenges ?? new ChallengeProof(),
+    authFailures,
   };
+  const authenticator = deps.authenticator ?? sharedAuthenticator(security, shared);
+  return authenticator === undefined ? shared : { ...shared, authenticator };
+}
+
+/**
+ * The one authenticator every stage shares (the authenticate stage verifies what the policy
+ * stage challenged for): built from the authenticate stage's settings when that stage runs
+ * and can verify (a user store, or `mode: local`). Bad settings build none here; the stage's
+ * factory reports them.
+ */
+function sharedAuthenticator(security: SecuritySettings, deps: StageDependencies) {
+  if (!(security.stages ?? DEFAULT_STAGE_ORDER).includes('authenticate')) return undefined;
+  const settings = security.settings.authenticate;
+  const local = (settings as { mode?: unknown } | undefined)?.mode === 'local';
+  if (deps.users === undefined && !local) return undefined;
+  try {
+    return buildAuthenticator(settings, deps);
+  } catch (error) {
+    if (error instanceof StageConfigError) return undefined;
+    throw error;
+  }
 }
 
 export function buildPipeline(

@@ -72,7 +72,7 @@ function call(stage: Stage, now: number, o: CallOptions = {}): StageVerdict {
 }
 
 function eventOf(v: StageVerdict): EventInput {
-  assert.ok(v.action !== 'pass', 'expected an event');
+  assert.ok(v.action !== 'pass' && v.event !== undefined, 'expected an event');
   return v.event;
 }
 
