@@ -8,6 +8,8 @@
  * close() stops listening, flushes the bus (every open aggregate reported final, so the
  * store has the last counts), then closes the store.
  */
+
+import { CdrStore } from '../cdr/cdr-store.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
 import { EventBus } from '../events/event-bus.ts';
 import { createLogSink } from '../events/log-sink.ts';
@@ -27,12 +29,16 @@ export interface ManagementStackDependencies {
   readonly processMetrics?: boolean;
   /** Open event aggregates at most; default 10,000. */
   readonly maxEventAggregates?: number;
+  /** Call detail records in the same database (table `cdrs`), when enabled. */
+  readonly cdrs?: Pick<SipwardenConfig['cdrs'], 'retentionDays' | 'maxRows'>;
 }
 
 export interface ManagementStack {
   /** Where stages and the proxy emit events. */
   readonly bus: EventBus;
   readonly store: EventStore;
+  /** The call detail records' store; undefined when CDRs are off. */
+  readonly cdrs: CdrStore | undefined;
   /** Where the pipeline counts messages (`metrics.message(stage, verdict)`) and times them. */
   readonly metrics: Metrics;
   /** Undefined when `management.enabled` is false. */
@@ -72,6 +78,22 @@ export function createManagementStack(
     log: eventLog,
     clock: now,
   });
+  let cdrs: CdrStore | undefined;
+  try {
+    cdrs =
+      deps.cdrs === undefined
+        ? undefined
+        : new CdrStore({
+            database: events.database,
+            retentionDays: deps.cdrs.retentionDays,
+            maxRows: deps.cdrs.maxRows,
+            log: deps.log.child({ module: 'cdrs' }),
+            clock: now,
+          });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   bus.subscribe(createLogSink(eventLog));
   bus.subscribe(store);
   metrics.setProvider(() => {
@@ -92,6 +114,7 @@ export function createManagementStack(
           port: management.port,
           blocks: deps.blocks,
           events: store,
+          ...(cdrs === undefined ? {} : { cdrs }),
           metrics,
           bus,
           log: deps.log.child({ module: 'api' }),
@@ -100,6 +123,7 @@ export function createManagementStack(
       : undefined;
   } catch (error) {
     store.close();
+    cdrs?.close();
     throw error;
   }
   let started = false;
@@ -107,6 +131,7 @@ export function createManagementStack(
   return {
     bus,
     store,
+    cdrs,
     metrics,
     server,
     async start() {
@@ -114,12 +139,14 @@ export function createManagementStack(
         started = true;
         bus.start();
         store.start();
+        cdrs?.start();
       }
       return server?.listen();
     },
     flushEvents() {
       bus.stop();
       store.drain();
+      cdrs?.drain();
     },
     async close() {
       if (closed) return;
@@ -129,6 +156,7 @@ export function createManagementStack(
       } finally {
         bus.stop();
         store.close();
+        cdrs?.close();
       }
     },
   };

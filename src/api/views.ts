@@ -1,4 +1,5 @@
 /** The JSON shapes the management API answers with (and its clients read). */
+import type { CallDetailRecord } from '../cdr/cdr.ts';
 import type { SecurityEvent } from '../events/types.ts';
 import type { BlockEntry, BlockScope } from '../state/types.ts';
 
@@ -34,6 +35,10 @@ export interface UnblockAnswer {
 
 export interface EventsAnswer {
   readonly events: readonly SecurityEvent[];
+}
+
+export interface CdrsAnswer {
+  readonly cdrs: readonly CallDetailRecord[];
 }
 
 export function blockView(entry: BlockEntry, now: number): BlockView {

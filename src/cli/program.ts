@@ -8,6 +8,7 @@ import { registerAssess } from './commands/assess.ts';
 import { registerAttack } from './commands/attack.ts';
 import { registerBlock } from './commands/block.ts';
 import { registerBlocks } from './commands/blocks.ts';
+import { registerCdrs } from './commands/cdrs.ts';
 import { registerCheckConfig } from './commands/check-config.ts';
 import { registerEvents } from './commands/events.ts';
 import { registerStart } from './commands/start.ts';
@@ -27,6 +28,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerUnblock,
   registerBlocks,
   registerEvents,
+  registerCdrs,
 ];
 
 export function createProgram(): Command {

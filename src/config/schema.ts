@@ -160,6 +160,18 @@ const events = z
   })
   .prefault({});
 
+/**
+ * Call detail records (src/cdr): one per call attempt, in table `cdrs` of the events
+ * database file, kept `retentionDays` and at most `maxRows` (the oldest go first).
+ */
+const cdrs = z
+  .strictObject({
+    enabled: boolean.default(true),
+    retentionDays: integer(1, 3650).default(90),
+    maxRows: integer(1000, 1_000_000_000).default(10_000_000),
+  })
+  .prefault({});
+
 /** An address or a CIDR network, as a source is matched against (`203.0.113.7`, `198.51.100.0/28`). */
 const addressOrNetwork = z
   .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a string') })
@@ -248,6 +260,7 @@ export const configSchema = z
     overload,
     management,
     events,
+    cdrs,
     security,
     log,
     // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.

@@ -4,6 +4,7 @@ import { serializeMessage } from '../sip/serialize.ts';
 import type { Flow, InboundMessage, SendTarget, TransportLayer } from '../transport/types.ts';
 import { type AdmissionControl, createAdmission } from './admission/admission.ts';
 import { Shedding } from './admission/shedding.ts';
+import { type CallObserver, type CallRefusal, NO_CALL_OBSERVER } from './call-observer.ts';
 import { DialogChecks, type DialogSettings } from './dialog/dialog-checks.ts';
 import type { DialogMatched } from './dialog/dialog-table.ts';
 import { FlowDirection } from './ingress/flow-direction.ts';
@@ -33,6 +34,9 @@ export interface ProxySettings extends IngressSettings, TransactionSettings, Dia
   readonly admission?: AdmissionControl;
 }
 
+/** An INVITE shed under overload: answered 503 or dropped, as the admission decided. */
+const OVERLOAD_REFUSAL: CallRefusal = Object.freeze({ stage: 'core', rule: 'overload' });
+
 const ALLOW =
   'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK, PUBLISH';
 
@@ -55,6 +59,7 @@ export class SipProxy {
   readonly #transactions: TransactionLayer;
   readonly #dialogs: DialogChecks;
   readonly #router: Router;
+  readonly #calls: CallObserver;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -62,14 +67,16 @@ export class SipProxy {
     transport: TransportLayer,
     log: Logger,
     inspector: MessageInspector = PASS_ALL,
+    calls: CallObserver = NO_CALL_OBSERVER,
   ) {
     this.#settings = settings;
     this.#log = log;
     this.#inspector = inspector;
+    this.#calls = calls;
     this.#answers = new LocalAnswers(transport, this.stats);
     const admission = settings.admission ?? createAdmission();
     const shedding = new Shedding(admission, this.#answers, inspector, this.stats);
-    this.#dialogs = new DialogChecks(settings, this.#answers, inspector, this.stats);
+    this.#dialogs = new DialogChecks(settings, this.#answers, inspector, this.stats, calls);
     this.#router = new Router(settings);
     this.#transactions = new TransactionLayer(
       settings,
@@ -82,6 +89,12 @@ export class SipProxy {
         onAcceptedRetransmission: (response, target) => this.#forwardAcceptedRetransmission(response, target),
         onCompleted: (t, request, status) => {
           this.#dialogs.onCompleted(request, status, t.direction);
+          if (request.method === 'INVITE') {
+            if (request.to.params.get('tag') === undefined)
+              calls.inviteCompleted(request, t.direction, status);
+          } else if (request.method === 'BYE') {
+            calls.byeCompleted(request, t.direction, status);
+          }
           this.#inspector.outcome({ flow: t.serverFlow, direction: t.direction, request, status });
         },
       },
@@ -186,10 +199,23 @@ export class SipProxy {
     dialog: DialogMatched | 'out-of-dialog',
     context: RequestContext,
   ): void {
-    if (verdict.action !== 'pass') return this.#answers.applyVerdict(request, flow, verdict);
+    // A call attempt: an INVITE out of dialog, whatever side it comes from.
+    const newCall = request.method === 'INVITE' && request.to.params.get('tag') === undefined;
+    if (verdict.action !== 'pass') {
+      if (newCall) {
+        this.#calls.inviteRefused(context, {
+          stage: verdict.stage ?? 'security',
+          ...(verdict.rule === undefined ? {} : { rule: verdict.rule }),
+          ...(verdict.action === 'reject' ? { status: verdict.status, reason: verdict.reason } : {}),
+        });
+      }
+      return this.#answers.applyVerdict(request, flow, verdict);
+    }
 
     if (request.method === 'CANCEL') {
-      this.#transactions.onCancel(request, flow, topVia, direction);
+      if (this.#transactions.onCancel(request, flow, topVia, direction)) {
+        this.#calls.inviteCancelled(request, direction);
+      }
       return;
     }
 
@@ -201,10 +227,12 @@ export class SipProxy {
       return;
     }
     if (request.maxForwards === 0) {
+      if (newCall) this.#refuseCall(context, 483, 'Too Many Hops', 'too-many-hops');
       this.#answers.reply(request, flow, 483, 'Too Many Hops');
       return;
     }
     if (this.#router.isLoop(request)) {
+      if (newCall) this.#refuseCall(context, 482, 'Loop Detected', 'loop-detected');
       this.#answers.reply(request, flow, 482, 'Loop Detected');
       return;
     }
@@ -213,11 +241,16 @@ export class SipProxy {
     // What a stage changed (authentication removes credentials) is what goes on.
     const routed = this.#router.route(context.forward ?? request, fromUpstream, flow);
     if (!routed.ok) {
+      if (newCall) this.#refuseCall(context, routed.status, routed.reason, 'no-route');
       this.#answers.reply(request, flow, routed.status, routed.reason);
       return;
     }
 
-    if (!this.#transactions.admit(request, flow, direction)) return;
+    if (!this.#transactions.admit(request, flow, direction)) {
+      // Shed (503 or dropped, as the admission decided): overload, not a verdict on the call.
+      if (newCall) this.#calls.inviteRefused(context, OVERLOAD_REFUSAL);
+      return;
+    }
 
     const forwarded = this.#router.prepareForward(
       routed.request,
@@ -238,9 +271,21 @@ export class SipProxy {
       routed.target,
     );
     // Forwarded: only now does the request count in its dialog (CSeq, session timer).
-    if (typeof dialog === 'object') this.#dialogs.commit(dialog);
+    if (typeof dialog === 'object') {
+      this.#dialogs.commit(dialog);
+      if (request.method === 'BYE' && dialog.dialog.method === 'INVITE') {
+        this.#calls.byeForwarded(dialog.dialog, dialog.fromCaller);
+      }
+    }
     this.stats.requestsForwarded++;
     transaction.start();
+    if (newCall) this.#calls.inviteForwarded(context);
+  }
+
+  /** The core's own refusal of a call attempt (stage `core`), for its record. */
+  #refuseCall(context: RequestContext, status: number, reason: string, rule: string): void {
+    const refusal: CallRefusal = { stage: 'core', rule, status, reason };
+    this.#calls.inviteRefused(context, refusal);
   }
 
   #onAck(ack: SipRequest, flow: Flow, serverKey: string, direction: Direction): void {

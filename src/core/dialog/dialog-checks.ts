@@ -1,5 +1,6 @@
 import type { SipRequest, SipResponse, SipUri } from '../../sip/message.ts';
 import type { Flow } from '../../transport/types.ts';
+import { type CallObserver, NO_CALL_OBSERVER } from '../call-observer.ts';
 import type { Direction, MessageInspector } from '../inspector.ts';
 import type { LocalAnswers } from '../local-answers.ts';
 import type { ProxyStats } from '../proxy-stats.ts';
@@ -35,6 +36,7 @@ export class DialogChecks {
     answers: LocalAnswers,
     inspector: MessageInspector,
     stats: ProxyStats,
+    calls: CallObserver = NO_CALL_OBSERVER,
   ) {
     this.#answers = answers;
     this.#inspector = inspector;
@@ -43,6 +45,9 @@ export class DialogChecks {
       maxDialogs: settings.maxDialogs ?? 100_000,
       // RFC 4028 leaves it to policy; 12 h is the field's common signal timeout.
       sessionTimeoutMs: settings.sessionTimeoutMs ?? 43_200_000,
+      onEnded: (dialog, cause) => {
+        if (dialog.method === 'INVITE') calls.dialogEnded(dialog, cause);
+      },
     });
     this.#sweepTimer = setInterval(() => {
       this.#table.sweep(Date.now());

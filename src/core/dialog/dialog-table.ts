@@ -1,6 +1,7 @@
 import type { Flow } from '../../transport/types.ts';
 import { detach } from '../../util/detach.ts';
 import { StringTable } from '../../util/string-table.ts';
+import type { DialogEndCause } from '../call-observer.ts';
 import type { Direction } from '../inspector.ts';
 
 /**
@@ -148,11 +149,18 @@ export class DialogTable {
   #newest: DialogRecord | undefined;
   readonly #maxDialogs: number;
   readonly #sessionTimeoutMs: number;
+  readonly #onEnded: ((dialog: Dialog, cause: DialogEndCause) => void) | undefined;
   evictions = 0;
 
-  constructor(options: { maxDialogs: number; sessionTimeoutMs: number }) {
+  constructor(options: {
+    maxDialogs: number;
+    sessionTimeoutMs: number;
+    /** A leg ended by the table itself (timed out, or evicted when full), not by a BYE. */
+    onEnded?: (dialog: Dialog, cause: DialogEndCause) => void;
+  }) {
     this.#maxDialogs = options.maxDialogs;
     this.#sessionTimeoutMs = options.sessionTimeoutMs;
+    this.#onEnded = options.onEnded;
   }
 
   /** Legs held (a spiralled dialog holds two). */
@@ -216,7 +224,7 @@ export class DialogTable {
       const dialog = this.#dialogs.get(legId(id, leg));
       if (!dialog) continue;
       if (dialog.expiresAt <= now) {
-        this.remove(dialog.id);
+        this.#end(dialog, 'session-timeout');
         continue;
       }
       known = true;
@@ -279,7 +287,7 @@ export class DialogTable {
     for (let dialog = this.#oldest; dialog; ) {
       const newer = dialog.newer;
       if (dialog.expiresAt <= now) {
-        this.remove(dialog.id);
+        this.#end(dialog, 'session-timeout');
         removed++;
       }
       dialog = newer;
@@ -317,8 +325,13 @@ export class DialogTable {
     // The oldest dialog gives way.
     const oldest = this.#oldest;
     if (oldest) {
-      this.remove(oldest.id);
+      this.#end(oldest, 'evicted');
       this.evictions++;
     }
+  }
+
+  #end(dialog: DialogRecord, cause: DialogEndCause): void {
+    this.remove(dialog.id);
+    this.#onEnded?.(dialog, cause);
   }
 }

@@ -155,8 +155,11 @@ export class TransactionLayer {
     return true;
   }
 
-  /** RFC 3261 9.2 and 16.10: CANCEL matches the INVITE with the same branch and sent-by, from the same source. */
-  onCancel(cancel: SipRequest, flow: Flow, topVia: Via, direction: Direction): void {
+  /**
+   * RFC 3261 9.2 and 16.10: CANCEL matches the INVITE with the same branch and sent-by, from
+   * the same source. True when it matched an INVITE still in progress (and cancels it).
+   */
+  onCancel(cancel: SipRequest, flow: Flow, topVia: Via, direction: Direction): boolean {
     const inviteKey = serverTransactionKey(cancel, topVia, flow, 'INVITE');
     const invite = this.#byServerKey.get(inviteKey);
     if (!invite) {
@@ -164,7 +167,7 @@ export class TransactionLayer {
       const slot = this.#tombstones.findServer(inviteKey);
       if (slot >= 0 && sameTarget(this.#tombstones.serverTarget(slot), flowTarget(flow))) {
         this.#answers.reply(cancel, flow, 200, 'OK');
-        return;
+        return false;
       }
     }
     if (!invite || !sameTarget(invite.serverTarget, flowTarget(flow))) {
@@ -178,10 +181,11 @@ export class TransactionLayer {
         method: 'CANCEL',
       });
       this.#answers.reply(cancel, flow, 481, 'Call/Transaction Does Not Exist');
-      return;
+      return false;
     }
     this.#answers.reply(cancel, flow, 200, 'OK');
     invite.cancel();
+    return invite.isInvite && invite.serverState === 'proceeding';
   }
 
   /**
