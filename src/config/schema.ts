@@ -104,7 +104,9 @@ const proxy = z
     // An INVITE gets our 100 (Trying) after this long unless the upstream's provisional or final
     // answer went back first (RFC 3261 17.2.1 allows 200 ms); 0 sends it at once.
     tryingDelayMs: integer(0, 200).default(100),
-    // A dialog with no request for this long is forgotten (the signal/session timeout).
+    // The maximum session length (the signal/session timeout): a call this long after its answer
+    // is ended with BYE to both parties; another dialog (SUBSCRIBE) with no request for this long
+    // is forgotten.
     sessionTimeoutMs: integer(60_000, 604_800_000).default(43_200_000),
     maxDialogs: integer(1, 10_000_000).default(100_000),
   })

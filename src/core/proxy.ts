@@ -19,7 +19,9 @@ import {
 import { LocalAnswers } from './local-answers.ts';
 import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
 import { Router, type RouteSettings } from './route/router.ts';
+import { SessionEnd } from './session-end.ts';
 import type { ProxyTransaction } from './transaction/proxy-transaction.ts';
+import { RFC3261_TIMERS } from './transaction/timers.ts';
 import { TransactionLayer, type TransactionSettings } from './transaction/transaction-layer.ts';
 
 export type { ProxyStats } from './proxy-stats.ts';
@@ -60,6 +62,7 @@ export class SipProxy {
   readonly #dialogs: DialogChecks;
   readonly #router: Router;
   readonly #calls: CallObserver;
+  readonly #sessionEnd: SessionEnd;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -76,8 +79,24 @@ export class SipProxy {
     this.#answers = new LocalAnswers(transport, this.stats);
     const admission = settings.admission ?? createAdmission();
     const shedding = new Shedding(admission, this.#answers, inspector, this.stats);
-    this.#dialogs = new DialogChecks(settings, this.#answers, inspector, this.stats, calls);
-    this.#router = new Router(settings);
+    const router = new Router(settings);
+    this.#router = router;
+    const sessionEnd = new SessionEnd({
+      timers: settings.timers ?? RFC3261_TIMERS,
+      send: (target, data) => this.#answers.send(target, data),
+      ownAddress: (toUpstream, transport) => router.ownAddress(toUpstream, transport),
+      upstreamTarget: router.upstreamTarget,
+    });
+    this.#sessionEnd = sessionEnd;
+    this.#dialogs = new DialogChecks(settings, this.#answers, inspector, this.stats, {
+      isOwnUri: (uri) => router.isOwnUri(uri),
+      ended: (dialog, cause, otherLeg) => {
+        if (dialog.method !== 'INVITE') return;
+        // The maximum session length: the call ends with BYE to its parties (RFC 3261 15.1.1).
+        if (cause === 'session-timeout') sessionEnd.end(dialog, otherLeg);
+        calls.dialogEnded(dialog, cause);
+      },
+    });
     this.#transactions = new TransactionLayer(
       settings,
       this.#answers,
@@ -87,6 +106,7 @@ export class SipProxy {
       {
         onResponse: (t, response, flow) => this.#onResponse(t, response, flow),
         onAcceptedRetransmission: (response, target) => this.#forwardAcceptedRetransmission(response, target),
+        onUnmatchedResponse: (response, flow) => sessionEnd.onResponse(response, flow),
         onCompleted: (t, request, status) => {
           this.#dialogs.onCompleted(request, status, t.direction);
           if (request.method === 'INVITE') {
@@ -136,6 +156,7 @@ export class SipProxy {
   /** Ends every transaction (on shutdown). */
   close(): void {
     this.#dialogs.close();
+    this.#sessionEnd.close();
     this.#answers.close();
     this.#transactions.close();
   }

@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { CallDetailRecord } from '../../src/cdr/cdr.ts';
 import { openCdrReader } from '../../src/cdr/cdr-store.ts';
+import { startGateway } from '../../src/gateway.ts';
+import { silentLogger } from '../../src/log/logger.ts';
+import { coreConfig } from '../support/core-gateway.ts';
 import { freePort } from './harness/ports.ts';
 import { stopAll } from './harness/process.ts';
 import { describeSipp, type SippRun, startSipp } from './harness/sipp.ts';
@@ -461,4 +464,82 @@ test('a call refused by the call-limit stage has its record with the stage and t
     ['refused', 403, 'sipwarden', 'call-limit', 'max-concurrent-calls'],
   );
   assert.equal(refused?.fromUser, 'alice');
+});
+
+/** The BYE sipwarden sends at the maximum session length, checked by sipp against what RFC 3261 12.2.1.1 asks. */
+function byeFromSipwarden(cseq: number): string {
+  return (
+    '<recv request="BYE"><action>' +
+    `<ereg regexp="^ *${cseq} BYE$" search_in="hdr" header="CSeq:" check_it="true" assign_to="cseq" />` +
+    '<ereg regexp="maximum session length" search_in="hdr" header="Reason:" check_it="true" assign_to="why" />' +
+    `<gettimeofday assign_to="bye_s,bye_us" /><log message="bye [$bye_s] [$bye_us] [$cseq] [$why]" /></action></recv>`
+  );
+}
+
+test('the maximum session length ends an answered call with a BYE to each party, and its record says sipwarden ended it', async () => {
+  const dir = tempDir('cdr-session');
+  const database = join(dir, 'sipwarden.db');
+  // The callee never sent a request in the dialog: its side's CSeq starts at 1; the caller's INVITE was 1: 2.
+  const uasPort = await freePort();
+  const uas = await startSipp({
+    scenario: scenario('uas-until-bye', [
+      '<recv request="INVITE" rrs="true" />',
+      uasResponse('180 Ringing'),
+      uasResponse('200 OK', true),
+      '<recv request="ACK" />',
+      byeFromSipwarden(2),
+      OK_TO_LAST,
+      '<timewait milliseconds="500" />',
+    ]),
+    localPort: uasPort,
+    timeoutS: 30,
+  });
+  await uas.ready();
+  const base = coreConfig(uasPort);
+  const gateway = await startGateway({ ...base, events: { ...base.events, database } }, silentLogger, {
+    // The configuration's minimum is a minute; the gateway option lets a test wait two seconds.
+    sessionTimeoutMs: 2000,
+  });
+  const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+  let dialogsAfter = -1;
+  let uac: SippRun | undefined;
+  try {
+    uac = await startSipp({
+      scenario: scenario('uac-until-bye', [
+        INVITE,
+        '<recv response="100" optional="true" />',
+        '<recv response="180" optional="true" />',
+        `<recv response="200" rrs="true">${stamp('answered')}</recv>`,
+        uacInDialog('ACK', 1),
+        byeFromSipwarden(1),
+        OK_TO_LAST,
+        '<timewait milliseconds="500" />',
+      ]),
+      localPort: await freePort(),
+      remote: { host: HOST, port },
+      calls: 1,
+      timeoutS: 20,
+      extraArgs: ['-trace_logs'],
+    });
+    const result = await uac.done();
+    assert.equal(result.failed, 0, describeSipp(result));
+    assert.equal(result.successful, 1, describeSipp(result));
+    dialogsAfter = gateway.proxy.dialogCount;
+  } finally {
+    const uasResult = await uas.stop();
+    await gateway.close();
+    // The callee's scenario ends only with sipwarden's BYE, checked and answered.
+    assert.equal(uasResult.successful, 1, describeSipp(uasResult));
+  }
+  assert.equal(dialogsAfter, 0, 'the dialog is gone');
+  const reader = openCdrReader(database);
+  const records = reader.query({});
+  reader.close();
+  assert.equal(records.length, 1, JSON.stringify(records));
+  const [record] = records;
+  assert.deepEqual(
+    [record?.disposition, record?.endedBy, record?.endReason, record?.status],
+    ['answered', 'sipwarden', 'session-timeout', 200],
+  );
+  assertDuration(record, await stamps(uac!));
 });

@@ -38,6 +38,8 @@ export interface TransactionUser {
    * the user forwards it statelessly to `target`, or returns false when nothing can go on.
    */
   onAcceptedRetransmission(response: SipResponse, target: SendTarget): boolean;
+  /** A response matching no transaction, live or finished: true when the user sent its request itself. */
+  onUnmatchedResponse(response: SipResponse, flow: Flow): boolean;
   /** The transaction got its final status (from the target, or 408 when it never answered). */
   onCompleted(transaction: ProxyTransaction, request: SipRequest, status: number): void;
 }
@@ -266,6 +268,8 @@ export class TransactionLayer {
   #onFinishedResponse(response: SipResponse, flow: Flow, direction: Direction, clientKey: string): void {
     const slot = this.#tombstones.findClient(clientKey);
     if (slot < 0) {
+      // A request the proxy made itself (a BYE at the maximum session length) ends here.
+      if (this.#user.onUnmatchedResponse(response, flow)) return;
       // Responses to our own CANCEL, or late retransmissions: nothing to forward.
       this.#stats.strayResponses++;
       return;
