@@ -25,6 +25,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CallDetailRecord, Disposition, EndedBy } from '../../src/cdr/cdr.ts';
 import { openCdrReader } from '../../src/cdr/cdr-store.ts';
+import { defaultConfig } from '../../src/config/load-config.ts';
+import { startGateway } from '../../src/gateway.ts';
+import { silentLogger } from '../../src/log/logger.ts';
 import { header, startLine, UdpPeer } from '../support/udp-peer.ts';
 import { type Kamailio, startKamailio } from './harness/kamailio.ts';
 import { freePort } from './harness/ports.ts';
@@ -617,3 +620,83 @@ for (const upstreamTransport of ['udp', 'tcp'] as const)
       }
     });
   });
+
+describe('the maximum session length of a call between two phones through Kamailio (a spiral)', () => {
+  test('both legs end at once: each phone gets a BYE from sipwarden, the PBX none, and the one record says sipwarden ended it', async () => {
+    const kamailioPort = await freePort();
+    const kamailio = await startKamailio({ variant: 'registrar', port: kamailioPort, dialogLog: true });
+    const database = join(tempDir('spiral-session-db'), 'sipwarden.db');
+    const base = defaultConfig();
+    const gateway = await startGateway(
+      {
+        ...base,
+        listen: [{ host: HOST, port: await freePort(), transports: ['udp'] }],
+        upstream: { host: HOST, port: kamailioPort, transport: 'udp' },
+        management: { ...base.management, enabled: false },
+        events: { ...base.events, database },
+      },
+      silentLogger,
+      // The configuration's minimum is a minute; the gateway option lets a test wait two seconds.
+      { sessionTimeoutMs: 2000 },
+    );
+    const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+    const remote = { host: HOST, port };
+    const callId = `spiral-session-1@${DOMAIN}`;
+    try {
+      // Neither phone hangs up: both wait for a BYE.
+      const calleeRun = await startSipp({
+        scenario: calleeMainScenario('bs'),
+        localHost: PHONE_B,
+        localPort: await freePort(PHONE_B),
+        remote,
+        calls: 1,
+        timeoutS: 40,
+        timeoutIsError: false,
+        extraArgs: ['-oocsf', calleeCallScenario('bs', 'as', 'answer'), '-trace_logs'],
+        name: 'sipp-callee-session',
+      });
+      try {
+        await waitForLog(calleeRun, 'registered');
+        const callerRun = await startSipp({
+          scenario: callerScenario('as', 'bs', 'await-bye'),
+          localHost: PHONE_A,
+          localPort: await freePort(PHONE_A),
+          remote,
+          calls: 1,
+          timeoutS: 30,
+          extraArgs: ['-cid_str', `spiral-session-%u@${DOMAIN}`, '-trace_logs'],
+          name: 'sipp-caller-session',
+        });
+        const result = await callerRun.done();
+        assert.equal(result.failed, 0, describeSipp(result));
+        assert.equal(result.successful, 1, describeSipp(result));
+        await waitForLog(calleeRun, 'bye');
+        assert.deepEqual(await logLines(calleeRun), ['registered', 'acked', 'bye']);
+        const measured = await stamps(callerRun);
+        // Only sipwarden's own BYEs: none passed Kamailio.
+        assert.equal(kamailio.countLog(/loose-route BYE/), 0, kamailio.process.tail());
+        assert.equal(gateway.proxy.dialogCount, 0);
+        await gateway.close();
+        const reader = openCdrReader(database);
+        const records = reader.query({});
+        reader.close();
+        assert.equal(records.length, 1, JSON.stringify(records));
+        const [record] = records;
+        assert.deepEqual(
+          [record?.callId, record?.legs, record?.disposition, record?.endedBy, record?.endReason],
+          [callId, 2, 'answered', 'sipwarden', 'session-timeout'],
+        );
+        const peers = measured.get('bye')! - measured.get('answered')!;
+        assert.ok(
+          record?.durationMs !== null && Math.abs((record?.durationMs ?? 0) - peers) <= DURATION_TOLERANCE_MS,
+          `sipwarden recorded ${record?.durationMs} ms, the caller measured ${peers.toFixed(1)} ms`,
+        );
+      } finally {
+        await calleeRun.stop();
+      }
+    } finally {
+      await gateway.close();
+      await kamailio.stop();
+    }
+  });
+});
