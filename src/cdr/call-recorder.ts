@@ -23,6 +23,7 @@ import type { Direction, RequestContext } from '../core/inspector.ts';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import type { SipRequest, Uri } from '../sip/message.ts';
+import type { Flow } from '../transport/types.ts';
 import { detach } from '../util/detach.ts';
 import type { CallDetailRecord, Disposition, EndedBy, EndReason } from './cdr.ts';
 
@@ -76,6 +77,8 @@ interface Signalled {
 class OpenCall {
   legs = 1;
   cseq: number;
+  /** The INVITE's top Via branch: its final status and CANCEL are known by it and its source. */
+  branch: string;
   answerTime: number | null = null;
   byeTime: number | null = null;
   endedBy: EndedBy | null = null;
@@ -102,9 +105,19 @@ class OpenCall {
     context: RequestContext,
   ) {
     this.cseq = context.request.cseq.seq;
+    this.branch = detach(context.request.via[0]?.branch ?? '');
     this.authUser = context.identity?.user ?? null;
     this.authDomain = context.identity?.domain ?? null;
     this.authMethod = context.identity?.method ?? null;
+  }
+
+  /** True when `request` (the INVITE, or its CANCEL) belongs to this attempt: its branch, CSeq and source. */
+  sentBy(request: SipRequest, flow: Flow): boolean {
+    return (
+      request.cseq.seq === this.cseq &&
+      (request.via[0]?.branch ?? '') === this.branch &&
+      flow.remoteAddress === this.sourceAddress
+    );
   }
 }
 
@@ -204,10 +217,11 @@ export class CallRecorder implements CallObserver {
     this.#finish(opened, 'refused', now);
   }
 
-  inviteCompleted(invite: SipRequest, direction: Direction, status: number): void {
+  inviteCompleted(invite: SipRequest, flow: Flow, direction: Direction, status: number): void {
     const call = this.#open.get(keyOf(invite.callId, invite.from.params.get('tag')));
-    // A spiral's second leg: the first leg's final status is what the caller got.
-    if (call === undefined || call.direction !== direction || call.cseq !== invite.cseq.seq) return;
+    // A spiral's second leg: the first leg's final status is what the caller got. Another
+    // INVITE reusing the call's Call-ID and tag (from elsewhere) does not end it.
+    if (call === undefined || call.direction !== direction || !call.sentBy(invite, flow)) return;
     const now = this.#clock();
     call.status = status;
     if (status < 300) {
@@ -221,9 +235,11 @@ export class CallRecorder implements CallObserver {
     this.#finish(call, call.refusal === null ? 'final-response' : 'refused', now);
   }
 
-  inviteCancelled(cancel: SipRequest, direction: Direction): void {
+  inviteCancelled(cancel: SipRequest, flow: Flow, direction: Direction): void {
     const call = this.#open.get(keyOf(cancel.callId, cancel.from.params.get('tag')));
-    if (call !== undefined && call.direction === direction) call.cancelled = true;
+    // RFC 3261 9.1: the CANCEL carries its INVITE's branch and CSeq number.
+    if (call !== undefined && call.direction === direction && call.sentBy(cancel, flow))
+      call.cancelled = true;
   }
 
   byeForwarded(dialog: Dialog, fromCaller: boolean): void {
@@ -357,6 +373,7 @@ export class CallRecorder implements CallObserver {
     call.status = null;
     call.refusal = null;
     call.cseq = context.request.cseq.seq;
+    call.branch = detach(context.request.via[0]?.branch ?? '');
     if (context.identity !== undefined) {
       call.authUser = context.identity.user;
       call.authDomain = context.identity.domain;

@@ -1,4 +1,5 @@
 import type { SipRequest } from '../sip/message.ts';
+import type { Flow } from '../transport/types.ts';
 import type { Dialog } from './dialog/dialog-table.ts';
 import type { Direction, RequestContext } from './inspector.ts';
 
@@ -19,10 +20,13 @@ export interface CallObserver {
   inviteForwarded(context: RequestContext): void;
   /** A new INVITE was refused by sipwarden: by a security stage, or by the core itself. */
   inviteRefused(context: RequestContext, refusal: CallRefusal): void;
-  /** The forwarded INVITE got its final status (from the target, or 408 when it never answered). */
-  inviteCompleted(invite: SipRequest, direction: Direction, status: number): void;
-  /** A CANCEL matched a forwarded INVITE still in progress: the sender gave up. */
-  inviteCancelled(cancel: SipRequest, direction: Direction): void;
+  /**
+   * The forwarded INVITE got its final status (from the target, or 408 when it never
+   * answered); `flow` is the one it came on.
+   */
+  inviteCompleted(invite: SipRequest, flow: Flow, direction: Direction, status: number): void;
+  /** A CANCEL matched a forwarded INVITE still in progress (same branch, same source): the sender gave up. */
+  inviteCancelled(cancel: SipRequest, flow: Flow, direction: Direction): void;
   /** A BYE in a call's dialog was forwarded, sent by its caller (`fromCaller`) or its callee. */
   byeForwarded(dialog: Dialog, fromCaller: boolean): void;
   /** That BYE got its final status; `direction` is the side that sent it. */

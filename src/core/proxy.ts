@@ -111,7 +111,7 @@ export class SipProxy {
           this.#dialogs.onCompleted(request, status, t.direction);
           if (request.method === 'INVITE') {
             if (request.to.params.get('tag') === undefined)
-              calls.inviteCompleted(request, t.direction, status);
+              calls.inviteCompleted(request, t.serverFlow, t.direction, status);
           } else if (request.method === 'BYE') {
             calls.byeCompleted(request, t.direction, status);
           }
@@ -235,7 +235,7 @@ export class SipProxy {
 
     if (request.method === 'CANCEL') {
       if (this.#transactions.onCancel(request, flow, topVia, direction)) {
-        this.#calls.inviteCancelled(request, direction);
+        this.#calls.inviteCancelled(request, flow, direction);
       }
       return;
     }

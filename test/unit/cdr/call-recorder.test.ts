@@ -96,7 +96,7 @@ function answered(t: ReturnType<typeof recorder>, answerMs: number, o: RequestOp
   t.at(0);
   t.r.inviteForwarded(context(req));
   t.at(answerMs);
-  t.r.inviteCompleted(req, 'client', 200);
+  t.r.inviteCompleted(req, PHONE, 'client', 200);
   return req;
 }
 
@@ -166,7 +166,7 @@ for (const [status, disposition] of [
     const req = invite();
     t.r.inviteForwarded(context(req));
     t.at(300);
-    t.r.inviteCompleted(req, 'client', status);
+    t.r.inviteCompleted(req, PHONE, 'client', status);
     const [record] = t.records();
     assert.equal(record?.disposition, disposition);
     assert.equal(record?.status, status);
@@ -183,11 +183,20 @@ test('a CANCEL from the caller makes the 487 that follows a cancelled call, ende
   const req = invite();
   t.r.inviteForwarded(context(req));
   t.at(1000);
+  const cancel = request({
+    method: 'CANCEL',
+    callId: req.callId,
+    fromTag: req.from.params.get('tag')!,
+    branch: req.via[0]!.branch!,
+  });
+  // A CANCEL of another INVITE (another branch) with the same Call-ID and tag is not this call's.
   t.r.inviteCancelled(
     request({ method: 'CANCEL', callId: req.callId, fromTag: req.from.params.get('tag')! }),
+    PHONE,
     'client',
   );
-  t.r.inviteCompleted(req, 'client', 487);
+  t.r.inviteCancelled(cancel, PHONE, 'client');
+  t.r.inviteCompleted(req, PHONE, 'client', 487);
   const [record] = t.records();
   assert.equal(record?.disposition, 'cancelled');
   assert.equal(record?.status, 487);
@@ -255,7 +264,7 @@ test('a challenged INVITE and its retry with credentials are one record, with th
   };
   t.r.inviteForwarded(context(retry, 'client', identity));
   t.at(1200);
-  t.r.inviteCompleted(retry, 'client', 200);
+  t.r.inviteCompleted(retry, PHONE, 'client', 200);
   t.at(3200);
   t.r.byeCompleted(bye(retry, true), 'client', 200);
   const records = t.records();
@@ -276,7 +285,7 @@ test('a challenge by the PBX that is never retried is written as challenged once
   const req = invite();
   t.r.inviteForwarded(context(req));
   t.at(100);
-  t.r.inviteCompleted(req, 'client', 401);
+  t.r.inviteCompleted(req, PHONE, 'client', 401);
   t.r.sweep(T0 + 100 + RETRY_WINDOW_MS - 1);
   assert.equal(t.records().length, 0);
   t.r.sweep(T0 + 100 + RETRY_WINDOW_MS);
@@ -293,8 +302,8 @@ test('a call passing sipwarden twice (a spiral) is one record of two legs, the f
   t.r.inviteForwarded(context(outer, 'client'));
   t.r.inviteForwarded(context(inner, 'upstream'));
   t.at(1000);
-  t.r.inviteCompleted(inner, 'upstream', 200);
-  t.r.inviteCompleted(outer, 'client', 200);
+  t.r.inviteCompleted(inner, PBX, 'upstream', 200);
+  t.r.inviteCompleted(outer, PHONE, 'client', 200);
   t.at(4000);
   // The callee hangs up: its BYE passes the inner leg, then the outer one.
   t.r.byeForwarded(dialogOf(inner, 'upstream'), false);
@@ -318,7 +327,7 @@ test("a spiral's second leg refused by sipwarden makes the call refused, with th
   t.r.inviteForwarded(context(outer, 'client'));
   t.r.inviteRefused(context(inner, 'upstream'), { stage: 'policy', rule: 'no-premium', status: 403 });
   assert.equal(t.records().length, 0);
-  t.r.inviteCompleted(outer, 'client', 403);
+  t.r.inviteCompleted(outer, PHONE, 'client', 403);
   const [record] = t.records();
   assert.equal(record?.disposition, 'refused');
   assert.equal(record?.status, 403);
@@ -352,7 +361,7 @@ test('the open-call table is bounded: the oldest call is written as interrupted 
   assert.equal(record?.disposition, 'interrupted');
   assert.equal(record?.endReason, 'evicted');
   // The later calls go on being recorded.
-  t.r.inviteCompleted(calls[2]!, 'client', 486);
+  t.r.inviteCompleted(calls[2]!, PHONE, 'client', 486);
   assert.equal(t.records().at(-1)?.callId, 'o3');
 });
 
@@ -408,7 +417,25 @@ test('a re-INVITE, or a final status of a transaction the call did not start wit
   const t = recorder();
   const req = answered(t, 100);
   const other = invite({ callId: req.callId, fromTag: req.from.params.get('tag')!, cseq: 5 });
-  t.r.inviteCompleted(other, 'client', 500);
+  t.r.inviteCompleted(other, PHONE, 'client', 500);
   assert.equal(t.records().length, 0);
   assert.equal(t.r.stats().open, 1);
+});
+
+test("an INVITE reusing a call's Call-ID, tag and CSeq from another address neither ends nor cancels it", () => {
+  const t = recorder();
+  const req = answered(t, 100);
+  const forger = flow('203.0.113.66', 5060);
+  const copy = invite({
+    callId: req.callId,
+    fromTag: req.from.params.get('tag')!,
+    branch: req.via[0]!.branch!,
+  });
+  t.r.inviteCancelled(copy, forger, 'client');
+  t.r.inviteCompleted(copy, forger, 'client', 500);
+  assert.equal(t.records().length, 0);
+  t.at(2100);
+  t.r.byeCompleted(bye(req, true), 'client', 200);
+  const [record] = t.records();
+  assert.deepEqual([record?.disposition, record?.status, record?.durationMs], ['answered', 200, 2000]);
 });
