@@ -102,6 +102,7 @@ export function createManagementStack(
       eventAggregates: busStats.open,
       eventsOverflowed: busStats.overflowed,
       eventStoreWriteErrors: store.stats().writeErrors,
+      ...(cdrs === undefined ? {} : { cdrStoreWriteErrors: cdrs.stats().writeErrors }),
       blocks: deps.blocks.stats().active,
     };
   }, 'management');
