@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import { createManagementStack, type ManagementStack } from './api/management-stack.ts';
+import { CallRecorder } from './cdr/call-recorder.ts';
 import { type DataDirContext, type EventsDatabaseLocation, locateEventsDatabase } from './config/data-dir.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
@@ -157,6 +158,11 @@ function addressing(
 export interface GatewayOptions {
   /** Shorter SIP timers for tests. */
   readonly timers?: TimerSettings;
+  /**
+   * Replaces `proxy.sessionTimeoutMs` (whose minimum is a minute): tests of the maximum
+   * session length with real peers, in seconds instead of minutes.
+   */
+  readonly sessionTimeoutMs?: number;
   /** What the data directory depends on (config/data-dir.ts); this process's, without a file, when absent. */
   readonly dataDir?: DataDirContext;
   /** Replaces the measured age of work (the UDP queue probes), to test admission. */
@@ -226,6 +232,9 @@ export async function startGateway(
         users,
         fraudHolds,
         log: logger,
+        ...(config.cdrs.enabled
+          ? { cdrs: { retentionDays: config.cdrs.retentionDays, maxRows: config.cdrs.maxRows } }
+          : {}),
         readings: () => ({
           transactions: proxy?.transactionCount ?? 0,
           dialogs: proxy?.dialogCount ?? 0,
@@ -241,6 +250,15 @@ export async function startGateway(
     throw error;
   }
   let sweep: NodeJS.Timeout | undefined;
+  // Calls are recorded into the store the management stack opened on the events database.
+  const recorder =
+    management.cdrs === undefined
+      ? undefined
+      : new CallRecorder({
+          sink: management.cdrs,
+          maxOpenCalls: config.proxy.maxDialogs,
+          log: logger.child({ module: 'cdrs' }),
+        });
   try {
     transport = await createTransport(
       {
@@ -273,7 +291,7 @@ export async function startGateway(
       maxLingeringTransactions: config.proxy.maxLingeringTransactions,
       answerOptions: config.proxy.answerOptions,
       maxRegisterExpires: config.proxy.maxRegisterExpires,
-      sessionTimeoutMs: config.proxy.sessionTimeoutMs,
+      sessionTimeoutMs: options.sessionTimeoutMs ?? config.proxy.sessionTimeoutMs,
       maxDialogs: config.proxy.maxDialogs,
       secret: randomBytes(32),
       timers: options.timers ?? {
@@ -309,6 +327,7 @@ export async function startGateway(
       transport,
       trafficLog.child({ module: 'proxy' }),
       inspector,
+      recorder,
     );
     const handle = proxy.handle;
     transport.onMessage((message) => {
@@ -318,6 +337,7 @@ export async function startGateway(
     });
     sweep = setInterval(() => blocks.sweep(Date.now()), 5_000);
     sweep.unref();
+    recorder?.start();
     const managementAddress = await management.start();
     const running = { proxy, transport, sweep };
     return {
@@ -327,13 +347,18 @@ export async function startGateway(
       eventsDatabase: location.database,
       users,
       listening: () => running.transport.listening(),
-      flushEvents: () => management.flushEvents(),
+      flushEvents: () => {
+        // Calls still open are written as they stand, then everything waiting goes to disk.
+        recorder?.close();
+        management.flushEvents();
+      },
       close: async () => {
         clearInterval(running.sweep);
         running.proxy.close();
         try {
           await running.transport.close();
         } finally {
+          recorder?.close();
           // Events last: every decision made until the listeners closed is in the store;
           // users after the API and the pipeline, the last to look them up.
           try {
@@ -348,6 +373,7 @@ export async function startGateway(
   } catch (error) {
     clearInterval(sweep);
     proxy?.close();
+    recorder?.close();
     try {
       await transport?.close();
     } finally {

@@ -8,6 +8,7 @@
  * DNS rebinding. Every error is `{ error: { code, message } }` with its status.
  */
 import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } from 'fastify';
+import type { CdrReader } from '../cdr/cdr-store.ts';
 import { isIpv4, isIpv6 } from '../config/host.ts';
 import { printable } from '../events/event-bus.ts';
 import { EVENT_TYPES, type EventEmitter, type EventType } from '../events/types.ts';
@@ -21,6 +22,7 @@ import { EventStoreError } from '../store/errors.ts';
 import type { EventReader } from '../store/event-store.ts';
 import { DurationError, formatDuration, parseDuration } from '../util/duration.ts';
 import { canonicalAddress, parseBlockTarget } from './block-target.ts';
+import { cdrsRoute } from './cdrs-route.ts';
 import { ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.ts';
 import { parseTimeSpec } from './time-spec.ts';
 import { registerUserRoutes, type UserAdmin } from './user-routes.ts';
@@ -40,6 +42,8 @@ export interface ManagementServerOptions {
   readonly port: number;
   readonly blocks: BlockTable;
   readonly events: EventReader;
+  /** Call detail records (GET /api/cdrs); absent when CDRs are off (the route then answers 404). */
+  readonly cdrs?: CdrReader;
   readonly metrics: Metrics;
   /** Admin actions (block, unblock) are emitted here, with stage and rule `admin`. */
   readonly bus: EventEmitter;
@@ -188,7 +192,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
     if (error instanceof ApiError) return sendError(reply, error);
     if (error instanceof EventStoreError) {
-      log.error({ err: error }, 'management API: event store failed');
+      log.error({ err: error }, 'management API: store failed');
       return sendError(reply, new ApiError('SW_ERR_EVENT_STORE', 'the event store cannot answer now'));
     }
     if (error instanceof UserStoreError) {
@@ -255,6 +259,8 @@ export function createManagementServer(options: ManagementServerOptions): Manage
     };
     return answer;
   });
+
+  if (options.cdrs !== undefined) cdrsRoute(app, options.cdrs, now);
 
   app.get<{ Querystring: { limit?: number } }>('/api/blocks', { schema: blocksSchema }, async (request) => {
     const at = now();

@@ -8,6 +8,8 @@
  * close() stops listening, flushes the bus (every open aggregate reported final, so the
  * store has the last counts), then closes the store.
  */
+
+import { CdrStore } from '../cdr/cdr-store.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
 import { EventBus } from '../events/event-bus.ts';
 import { createLogSink } from '../events/log-sink.ts';
@@ -33,12 +35,16 @@ export interface ManagementStackDependencies {
   readonly users?: UserAdmin;
   /** Identities the fraud stage holds: listed and released through the API. */
   readonly fraudHolds?: FraudHolds;
+  /** Call detail records in the same database (table `cdrs`), when enabled. */
+  readonly cdrs?: Pick<SipwardenConfig['cdrs'], 'retentionDays' | 'maxRows'>;
 }
 
 export interface ManagementStack {
   /** Where stages and the proxy emit events. */
   readonly bus: EventBus;
   readonly store: EventStore;
+  /** The call detail records' store; undefined when CDRs are off. */
+  readonly cdrs: CdrStore | undefined;
   /** Where the pipeline counts messages (`metrics.message(stage, verdict)`) and times them. */
   readonly metrics: Metrics;
   /** Undefined when `management.enabled` is false. */
@@ -78,6 +84,22 @@ export function createManagementStack(
     log: eventLog,
     clock: now,
   });
+  let cdrs: CdrStore | undefined;
+  try {
+    cdrs =
+      deps.cdrs === undefined
+        ? undefined
+        : new CdrStore({
+            database: events.database,
+            retentionDays: deps.cdrs.retentionDays,
+            maxRows: deps.cdrs.maxRows,
+            log: deps.log.child({ module: 'cdrs' }),
+            clock: now,
+          });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   bus.subscribe(createLogSink(eventLog));
   bus.subscribe(store);
   metrics.setProvider(() => {
@@ -86,6 +108,7 @@ export function createManagementStack(
       eventAggregates: busStats.open,
       eventsOverflowed: busStats.overflowed,
       eventStoreWriteErrors: store.stats().writeErrors,
+      ...(cdrs === undefined ? {} : { cdrStoreWriteErrors: cdrs.stats().writeErrors }),
       blocks: deps.blocks.stats().active,
     };
   }, 'management');
@@ -98,6 +121,7 @@ export function createManagementStack(
           port: management.port,
           blocks: deps.blocks,
           events: store,
+          ...(cdrs === undefined ? {} : { cdrs }),
           metrics,
           bus,
           log: deps.log.child({ module: 'api' }),
@@ -108,6 +132,7 @@ export function createManagementStack(
       : undefined;
   } catch (error) {
     store.close();
+    cdrs?.close();
     throw error;
   }
   let started = false;
@@ -115,6 +140,7 @@ export function createManagementStack(
   return {
     bus,
     store,
+    cdrs,
     metrics,
     server,
     async start() {
@@ -122,12 +148,14 @@ export function createManagementStack(
         started = true;
         bus.start();
         store.start();
+        cdrs?.start();
       }
       return server?.listen();
     },
     flushEvents() {
       bus.stop();
       store.drain();
+      cdrs?.drain();
     },
     async close() {
       if (closed) return;
@@ -137,6 +165,7 @@ export function createManagementStack(
       } finally {
         bus.stop();
         store.close();
+        cdrs?.close();
       }
     },
   };

@@ -1,4 +1,5 @@
 /** The JSON shapes the management API answers with (and its clients read). */
+import type { CallDetailRecord } from '../cdr/cdr.ts';
 import type { SecurityEvent } from '../events/types.ts';
 import type { FraudHold } from '../fraud/holds.ts';
 import type { BlockEntry, BlockScope } from '../state/types.ts';
@@ -69,6 +70,10 @@ export function holdView(hold: FraudHold): HoldView {
     since: new Date(hold.since).toISOString(),
     refused: hold.refused,
   };
+}
+
+export interface CdrsAnswer {
+  readonly cdrs: readonly CallDetailRecord[];
 }
 
 export function blockView(entry: BlockEntry, now: number): BlockView {

@@ -8,6 +8,7 @@ import { registerAssess } from './commands/assess.ts';
 import { registerAttack } from './commands/attack.ts';
 import { registerBlock } from './commands/block.ts';
 import { registerBlocks } from './commands/blocks.ts';
+import { registerCdrs } from './commands/cdrs.ts';
 import { registerCheckConfig } from './commands/check-config.ts';
 import { registerEvents } from './commands/events.ts';
 import { registerFraud } from './commands/fraud.ts';
@@ -31,6 +32,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerEvents,
   registerUsers,
   registerFraud,
+  registerCdrs,
 ];
 
 export function createProgram(): Command {

@@ -104,7 +104,9 @@ const proxy = z
     // An INVITE gets our 100 (Trying) after this long unless the upstream's provisional or final
     // answer went back first (RFC 3261 17.2.1 allows 200 ms); 0 sends it at once.
     tryingDelayMs: integer(0, 200).default(100),
-    // A dialog with no request for this long is forgotten (the signal/session timeout).
+    // The maximum session length (the signal/session timeout): a call this long after its answer
+    // is ended with BYE to both parties; another dialog (SUBSCRIBE) with no request for this long
+    // is forgotten.
     sessionTimeoutMs: integer(60_000, 604_800_000).default(43_200_000),
     maxDialogs: integer(1, 10_000_000).default(100_000),
   })
@@ -157,6 +159,18 @@ const events = z
     retentionDays: integer(1, 3650).default(30),
     /** Occurrences of one rule and key within this window become one event with a count. */
     aggregateWindowMs: integer(100, 3_600_000).default(10_000),
+  })
+  .prefault({});
+
+/**
+ * Call detail records (src/cdr): one per call attempt, in table `cdrs` of the events
+ * database file, kept `retentionDays` and at most `maxRows` (the oldest go first).
+ */
+const cdrs = z
+  .strictObject({
+    enabled: boolean.default(true),
+    retentionDays: integer(1, 3650).default(90),
+    maxRows: integer(1000, 1_000_000_000).default(10_000_000),
   })
   .prefault({});
 
@@ -248,6 +262,7 @@ export const configSchema = z
     overload,
     management,
     events,
+    cdrs,
     security,
     log,
     // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.

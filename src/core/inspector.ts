@@ -22,9 +22,12 @@ export type Verdict =
       readonly headers?: readonly { readonly name: string; readonly value: string }[];
       /** Hold the answer back this long (a tarpit); the core bounds how many it holds. */
       readonly delayMs?: number;
+      /** The security stage that decided, and its rule: for the record of a refused call. */
+      readonly stage?: string;
+      readonly rule?: string;
     }
   /** Say nothing at all: scanners learn nothing, floods cost no answer. */
-  | { readonly action: 'drop' };
+  | { readonly action: 'drop'; readonly stage?: string; readonly rule?: string };
 
 export const PASS: Verdict = Object.freeze({ action: 'pass' });
 export const DROP: Verdict = Object.freeze({ action: 'drop' });

@@ -4,6 +4,7 @@ import { serializeMessage } from '../sip/serialize.ts';
 import type { Flow, InboundMessage, SendTarget, TransportLayer } from '../transport/types.ts';
 import { type AdmissionControl, createAdmission } from './admission/admission.ts';
 import { Shedding } from './admission/shedding.ts';
+import { type CallObserver, type CallRefusal, NO_CALL_OBSERVER } from './call-observer.ts';
 import { DialogChecks, type DialogSettings } from './dialog/dialog-checks.ts';
 import type { DialogMatched } from './dialog/dialog-table.ts';
 import { FlowDirection } from './ingress/flow-direction.ts';
@@ -18,7 +19,9 @@ import {
 import { LocalAnswers } from './local-answers.ts';
 import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
 import { Router, type RouteSettings } from './route/router.ts';
+import { SessionEnd } from './session-end.ts';
 import type { ProxyTransaction } from './transaction/proxy-transaction.ts';
+import { RFC3261_TIMERS } from './transaction/timers.ts';
 import { TransactionLayer, type TransactionSettings } from './transaction/transaction-layer.ts';
 
 export type { ProxyStats } from './proxy-stats.ts';
@@ -32,6 +35,9 @@ export interface ProxySettings extends IngressSettings, TransactionSettings, Dia
   /** What is shed under overload (src/core/admission); default: the defaults, no work-age measure. */
   readonly admission?: AdmissionControl;
 }
+
+/** An INVITE shed under overload: answered 503 or dropped, as the admission decided. */
+const OVERLOAD_REFUSAL: CallRefusal = Object.freeze({ stage: 'core', rule: 'overload' });
 
 const ALLOW =
   'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK, PUBLISH';
@@ -55,6 +61,8 @@ export class SipProxy {
   readonly #transactions: TransactionLayer;
   readonly #dialogs: DialogChecks;
   readonly #router: Router;
+  readonly #calls: CallObserver;
+  readonly #sessionEnd: SessionEnd;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -62,15 +70,33 @@ export class SipProxy {
     transport: TransportLayer,
     log: Logger,
     inspector: MessageInspector = PASS_ALL,
+    calls: CallObserver = NO_CALL_OBSERVER,
   ) {
     this.#settings = settings;
     this.#log = log;
     this.#inspector = inspector;
+    this.#calls = calls;
     this.#answers = new LocalAnswers(transport, this.stats);
     const admission = settings.admission ?? createAdmission();
     const shedding = new Shedding(admission, this.#answers, inspector, this.stats);
-    this.#dialogs = new DialogChecks(settings, this.#answers, inspector, this.stats);
-    this.#router = new Router(settings);
+    const router = new Router(settings);
+    this.#router = router;
+    const sessionEnd = new SessionEnd({
+      timers: settings.timers ?? RFC3261_TIMERS,
+      send: (target, data) => this.#answers.send(target, data),
+      ownAddress: (toUpstream, transport) => router.ownAddress(toUpstream, transport),
+      upstreamTarget: router.upstreamTarget,
+    });
+    this.#sessionEnd = sessionEnd;
+    this.#dialogs = new DialogChecks(settings, this.#answers, inspector, this.stats, {
+      isOwnUri: (uri) => router.isOwnUri(uri),
+      ended: (dialog, cause, otherLeg) => {
+        if (dialog.method !== 'INVITE') return;
+        // The maximum session length: the call ends with BYE to its parties (RFC 3261 15.1.1).
+        if (cause === 'session-timeout') sessionEnd.end(dialog, otherLeg);
+        calls.dialogEnded(dialog, cause);
+      },
+    });
     this.#transactions = new TransactionLayer(
       settings,
       this.#answers,
@@ -80,8 +106,15 @@ export class SipProxy {
       {
         onResponse: (t, response, flow) => this.#onResponse(t, response, flow),
         onAcceptedRetransmission: (response, target) => this.#forwardAcceptedRetransmission(response, target),
+        onUnmatchedResponse: (response, flow) => sessionEnd.onResponse(response, flow),
         onCompleted: (t, request, status) => {
           this.#dialogs.onCompleted(request, status, t.direction);
+          if (request.method === 'INVITE') {
+            if (request.to.params.get('tag') === undefined)
+              calls.inviteCompleted(request, t.serverFlow, t.direction, status);
+          } else if (request.method === 'BYE') {
+            calls.byeCompleted(request, t.direction, status);
+          }
           this.#inspector.outcome({ flow: t.serverFlow, direction: t.direction, request, status });
         },
       },
@@ -123,6 +156,7 @@ export class SipProxy {
   /** Ends every transaction (on shutdown). */
   close(): void {
     this.#dialogs.close();
+    this.#sessionEnd.close();
     this.#answers.close();
     this.#transactions.close();
   }
@@ -186,10 +220,23 @@ export class SipProxy {
     dialog: DialogMatched | 'out-of-dialog',
     context: RequestContext,
   ): void {
-    if (verdict.action !== 'pass') return this.#answers.applyVerdict(request, flow, verdict);
+    // A call attempt: an INVITE out of dialog, whatever side it comes from.
+    const newCall = request.method === 'INVITE' && request.to.params.get('tag') === undefined;
+    if (verdict.action !== 'pass') {
+      if (newCall) {
+        this.#calls.inviteRefused(context, {
+          stage: verdict.stage ?? 'security',
+          ...(verdict.rule === undefined ? {} : { rule: verdict.rule }),
+          ...(verdict.action === 'reject' ? { status: verdict.status, reason: verdict.reason } : {}),
+        });
+      }
+      return this.#answers.applyVerdict(request, flow, verdict);
+    }
 
     if (request.method === 'CANCEL') {
-      this.#transactions.onCancel(request, flow, topVia, direction);
+      if (this.#transactions.onCancel(request, flow, topVia, direction)) {
+        this.#calls.inviteCancelled(request, flow, direction);
+      }
       return;
     }
 
@@ -201,10 +248,12 @@ export class SipProxy {
       return;
     }
     if (request.maxForwards === 0) {
+      if (newCall) this.#refuseCall(context, 483, 'Too Many Hops', 'too-many-hops');
       this.#answers.reply(request, flow, 483, 'Too Many Hops');
       return;
     }
     if (this.#router.isLoop(request)) {
+      if (newCall) this.#refuseCall(context, 482, 'Loop Detected', 'loop-detected');
       this.#answers.reply(request, flow, 482, 'Loop Detected');
       return;
     }
@@ -213,11 +262,16 @@ export class SipProxy {
     // What a stage changed (authentication removes credentials) is what goes on.
     const routed = this.#router.route(context.forward ?? request, fromUpstream, flow);
     if (!routed.ok) {
+      if (newCall) this.#refuseCall(context, routed.status, routed.reason, 'no-route');
       this.#answers.reply(request, flow, routed.status, routed.reason);
       return;
     }
 
-    if (!this.#transactions.admit(request, flow, direction)) return;
+    if (!this.#transactions.admit(request, flow, direction)) {
+      // Shed (503 or dropped, as the admission decided): overload, not a verdict on the call.
+      if (newCall) this.#calls.inviteRefused(context, OVERLOAD_REFUSAL);
+      return;
+    }
 
     const forwarded = this.#router.prepareForward(
       routed.request,
@@ -238,9 +292,21 @@ export class SipProxy {
       routed.target,
     );
     // Forwarded: only now does the request count in its dialog (CSeq, session timer).
-    if (typeof dialog === 'object') this.#dialogs.commit(dialog);
+    if (typeof dialog === 'object') {
+      this.#dialogs.commit(dialog);
+      if (request.method === 'BYE' && dialog.dialog.method === 'INVITE') {
+        this.#calls.byeForwarded(dialog.dialog, dialog.fromCaller);
+      }
+    }
     this.stats.requestsForwarded++;
     transaction.start();
+    if (newCall) this.#calls.inviteForwarded(context);
+  }
+
+  /** The core's own refusal of a call attempt (stage `core`), for its record. */
+  #refuseCall(context: RequestContext, status: number, reason: string, rule: string): void {
+    const refusal: CallRefusal = { stage: 'core', rule, status, reason };
+    this.#calls.inviteRefused(context, refusal);
   }
 
   #onAck(ack: SipRequest, flow: Flow, serverKey: string, direction: Direction): void {

@@ -25,6 +25,8 @@ export interface GatewayReadings {
   readonly eventsOverflowed?: number;
   /** Failed event store writes since start. */
   readonly eventStoreWriteErrors?: number;
+  /** Failed writes of call detail records since start. */
+  readonly cdrStoreWriteErrors?: number;
 }
 
 export type ReadingsProvider = () => GatewayReadings;
@@ -190,6 +192,11 @@ export class Metrics {
       'sipwarden_event_store_write_errors_total',
       'failed writes to the event store',
       reading((r) => r.eventStoreWriteErrors),
+    );
+    this.#readCounter(
+      'sipwarden_cdr_store_write_errors_total',
+      'failed writes of call detail records',
+      reading((r) => r.cdrStoreWriteErrors),
     );
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

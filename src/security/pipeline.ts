@@ -317,6 +317,9 @@ export class SecurityPipeline implements MessageInspector {
       return undefined;
     }
     options.events.emit(event, now);
+    // Who decided travels with the verdict: a refused call's record names its stage and rule.
+    const by = stage.name;
+    const rule = event.rule ?? stage.name;
     switch (action) {
       case 'reject':
         return {
@@ -324,6 +327,8 @@ export class SecurityPipeline implements MessageInspector {
           status: verdict.status,
           reason: verdict.reason,
           ...(verdict.headers ? { headers: verdict.headers } : {}),
+          stage: by,
+          rule,
         };
       case 'block': {
         options.blocks.block({
@@ -335,15 +340,28 @@ export class SecurityPipeline implements MessageInspector {
           expiresAt: now + verdict.durationMs,
         });
         if (verdict.status !== undefined) {
-          return { action: 'reject', status: verdict.status, reason: verdict.reason ?? event.reason };
+          return {
+            action: 'reject',
+            status: verdict.status,
+            reason: verdict.reason ?? event.reason,
+            stage: by,
+            rule,
+          };
         }
-        return DROP;
+        return { action: 'drop', stage: by, rule };
       }
       case 'drop':
-        return DROP;
+        return { action: 'drop', stage: by, rule };
       case 'tarpit':
         // The core holds the answer back (bounded) and sends it late.
-        return { action: 'reject', status: verdict.status, reason: verdict.reason, delayMs: verdict.delayMs };
+        return {
+          action: 'reject',
+          status: verdict.status,
+          reason: verdict.reason,
+          delayMs: verdict.delayMs,
+          stage: by,
+          rule,
+        };
     }
   }
 }

@@ -6,6 +6,10 @@ export const STORE_ERRORS = {
   SW_ERR_EVENT_STORE_QUERY: {},
   /** The store was used after close(). */
   SW_ERR_EVENT_STORE_CLOSED: {},
+  /** The call detail records' table cannot be opened or created. */
+  SW_ERR_CDR_STORE_OPEN: {},
+  /** A query of the call detail records failed. */
+  SW_ERR_CDR_STORE_QUERY: {},
 } as const;
 
 export type StoreErrorCode = keyof typeof STORE_ERRORS;

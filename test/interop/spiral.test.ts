@@ -11,6 +11,11 @@
  * scenario only registers and waits, and it answers the incoming call with its out-of-call
  * scenario (-oocsf), over the flow it registered on. The scenarios are written per case
  * from the steps below. What the callee did is read from its -trace_logs lines.
+ *
+ * Each call is one call detail record of two legs (it passed sipwarden twice), written to
+ * a database file: the last test of each run stops sipwarden and checks them against what
+ * the phones did, with the durations the caller measured (gettimeofday at the 200 and at
+ * the BYE) within a tolerance for the hops through Kamailio on loopback.
  * Loopback only, free ports, every process stopped by its pid.
  */
 import assert from 'node:assert/strict';
@@ -18,6 +23,11 @@ import { writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { CallDetailRecord, Disposition, EndedBy } from '../../src/cdr/cdr.ts';
+import { openCdrReader } from '../../src/cdr/cdr-store.ts';
+import { defaultConfig } from '../../src/config/load-config.ts';
+import { startGateway } from '../../src/gateway.ts';
+import { silentLogger } from '../../src/log/logger.ts';
 import { header, startLine, UdpPeer } from '../support/udp-peer.ts';
 import { type Kamailio, startKamailio } from './harness/kamailio.ts';
 import { freePort } from './harness/ports.ts';
@@ -45,6 +55,11 @@ function send(lines: string[], retrans = false): string {
 
 function log(message: string): string {
   return `<action><log message="${message}" /></action>`;
+}
+
+/** Logs `name <s> <us>` (gettimeofday) to the -trace_logs file. */
+function stamp(name: string): string {
+  return `<action><gettimeofday assign_to="${name}_s,${name}_us" /><log message="${name} [$${name}_s] [$${name}_us]" /></action>`;
 }
 
 const SDP = [
@@ -179,9 +194,12 @@ function callerScenario(user: string, callee: string, end: CallerEnd | 'cancel')
     );
     return scenario('caller', steps);
   }
-  steps.push('<recv response="200" rrs="true" />', callerRequest('ACK', 2, user, callee));
+  steps.push(
+    `<recv response="200" rrs="true">${stamp('answered')}</recv>`,
+    callerRequest('ACK', 2, user, callee),
+  );
   if (end === 'await-bye') {
-    steps.push('<recv request="BYE" />', ok(user));
+    steps.push(`<recv request="BYE">${stamp('bye')}</recv>`, ok(user));
   } else {
     steps.push('<pause />');
     if (end === 'reinvite-then-bye') {
@@ -193,7 +211,10 @@ function callerScenario(user: string, callee: string, end: CallerEnd | 'cancel')
       );
     }
     steps.push(
-      callerRequest('BYE', end === 'reinvite-then-bye' ? 4 : 3, user, callee),
+      callerRequest('BYE', end === 'reinvite-then-bye' ? 4 : 3, user, callee).replace(
+        '</send>',
+        `${stamp('bye')}</send>`,
+      ),
       '<recv response="200" />',
     );
   }
@@ -316,6 +337,29 @@ async function logLines(run: SippRun): Promise<string[]> {
   return (await readFile(join(run.workDir, name), 'latin1')).split('\n').filter((l) => l !== '');
 }
 
+/** The `name s us` stamps a sipp run logged, as epoch ms by name. */
+async function stamps(run: SippRun): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const line of await logLines(run)) {
+    const m = /^(\w+) (\d+)(?:\.\d+)? (\d+)(?:\.\d+)?$/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]) * 1000 + Number(m[3]) / 1000);
+  }
+  return out;
+}
+
+/** What a call's record must say, from what its phones did. */
+interface ExpectedRecord {
+  readonly callId: string;
+  readonly disposition: Disposition;
+  readonly status: number;
+  readonly endedBy: EndedBy;
+  /** The call's length as the caller measured it (200 to BYE); undefined when unanswered. */
+  readonly durationMs?: number;
+}
+
+/** How far sipwarden's duration may be from the caller's: the hops through Kamailio on loopback. */
+const DURATION_TOLERANCE_MS = 250;
+
 async function waitForLog(run: SippRun, line: string, timeoutMs = 10000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await logLines(run)).includes(line)) {
@@ -332,6 +376,8 @@ for (const upstreamTransport of ['udp', 'tcp'] as const)
     let kamailio: Kamailio;
     let sipwarden: Sipwarden;
     let cases = 0;
+    const database = join(tempDir('spiral-db'), 'sipwarden.db');
+    const expected: ExpectedRecord[] = [];
 
     before(async () => {
       const kamailioPort = await freePort();
@@ -339,7 +385,10 @@ for (const upstreamTransport of ['udp', 'tcp'] as const)
       sipwarden = await startSipwarden({
         port: await freePort(),
         upstream: { host: HOST, port: kamailioPort },
-        config: { upstream: { host: HOST, port: kamailioPort, transport: upstreamTransport } },
+        config: {
+          upstream: { host: HOST, port: kamailioPort, transport: upstreamTransport },
+          events: { database },
+        },
         listenKinds: ['udp', 'tcp'],
         extraArgs: ['--log-level', 'warn'],
       });
@@ -392,7 +441,7 @@ for (const upstreamTransport of ['udp', 'tcp'] as const)
           calls: 1,
           timeoutS: 30,
           pauseMs: c.pauseMs ?? 200,
-          extraArgs: ['-cid_str', `spiral-${n}-%u@${DOMAIN}`],
+          extraArgs: ['-cid_str', `spiral-${n}-%u@${DOMAIN}`, '-trace_logs'],
           name: `sipp-caller-${n}`,
         });
         if (c.during) {
@@ -410,6 +459,20 @@ for (const upstreamTransport of ['udp', 'tcp'] as const)
           cancel: 'acked-487',
         }[c.callerEnd];
         await waitForLog(calleeRun, last);
+        const measured = await stamps(callerRun);
+        const answered = measured.get('answered');
+        const bye = measured.get('bye');
+        expected.push(
+          c.callerEnd === 'cancel'
+            ? { callId, disposition: 'cancelled', status: 487, endedBy: 'caller' }
+            : {
+                callId,
+                disposition: 'answered',
+                status: 200,
+                endedBy: c.callerEnd === 'await-bye' ? 'callee' : 'caller',
+                ...(answered === undefined || bye === undefined ? {} : { durationMs: bye - answered }),
+              },
+        );
         return await logLines(calleeRun);
       } finally {
         await calleeRun.stop();
@@ -522,4 +585,118 @@ for (const upstreamTransport of ['udp', 'tcp'] as const)
         assert.deepEqual(log, ['registered', 'acked', 'bye']);
       });
     }
+
+    test('each call has one record of two legs whose disposition, status, who hung up and duration match what the phones did', async () => {
+      // A stop writes every pending record.
+      await sipwarden.stop();
+      const reader = openCdrReader(database);
+      let records: CallDetailRecord[];
+      try {
+        records = reader.query({});
+      } finally {
+        reader.close();
+      }
+      const context = JSON.stringify(records, null, 1);
+      assert.equal(records.length, expected.length, context);
+      for (const call of expected) {
+        const matching = records.filter((r) => r.callId === call.callId);
+        assert.equal(matching.length, 1, `${call.callId}: ${context}`);
+        const record = matching[0]!;
+        assert.deepEqual(
+          [record.disposition, record.status, record.endedBy, record.legs, record.direction],
+          [call.disposition, call.status, call.endedBy, 2, 'client'],
+          call.callId,
+        );
+        if (call.disposition !== 'answered') {
+          assert.equal(record.durationMs, null, call.callId);
+          continue;
+        }
+        assert.ok(call.durationMs !== undefined, `${call.callId}: the caller logged no times`);
+        assert.ok(record.durationMs !== null, call.callId);
+        assert.ok(
+          Math.abs(record.durationMs - call.durationMs) <= DURATION_TOLERANCE_MS,
+          `${call.callId}: sipwarden recorded ${record.durationMs} ms, the caller measured ${call.durationMs.toFixed(1)} ms`,
+        );
+      }
+    });
   });
+
+describe('the maximum session length of a call between two phones through Kamailio (a spiral)', () => {
+  test('both legs end at once: each phone gets a BYE from sipwarden, the PBX none, and the one record says sipwarden ended it', async () => {
+    const kamailioPort = await freePort();
+    const kamailio = await startKamailio({ variant: 'registrar', port: kamailioPort, dialogLog: true });
+    const database = join(tempDir('spiral-session-db'), 'sipwarden.db');
+    const base = defaultConfig();
+    const gateway = await startGateway(
+      {
+        ...base,
+        listen: [{ host: HOST, port: await freePort(), transports: ['udp'] }],
+        upstream: { host: HOST, port: kamailioPort, transport: 'udp' },
+        management: { ...base.management, enabled: false },
+        events: { ...base.events, database },
+      },
+      silentLogger,
+      // The configuration's minimum is a minute; the gateway option lets a test wait two seconds.
+      { sessionTimeoutMs: 2000 },
+    );
+    const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+    const remote = { host: HOST, port };
+    const callId = `spiral-session-1@${DOMAIN}`;
+    try {
+      // Neither phone hangs up: both wait for a BYE.
+      const calleeRun = await startSipp({
+        scenario: calleeMainScenario('bs'),
+        localHost: PHONE_B,
+        localPort: await freePort(PHONE_B),
+        remote,
+        calls: 1,
+        timeoutS: 40,
+        timeoutIsError: false,
+        extraArgs: ['-oocsf', calleeCallScenario('bs', 'as', 'answer'), '-trace_logs'],
+        name: 'sipp-callee-session',
+      });
+      try {
+        await waitForLog(calleeRun, 'registered');
+        const callerRun = await startSipp({
+          scenario: callerScenario('as', 'bs', 'await-bye'),
+          localHost: PHONE_A,
+          localPort: await freePort(PHONE_A),
+          remote,
+          calls: 1,
+          timeoutS: 30,
+          extraArgs: ['-cid_str', `spiral-session-%u@${DOMAIN}`, '-trace_logs'],
+          name: 'sipp-caller-session',
+        });
+        const result = await callerRun.done();
+        assert.equal(result.failed, 0, describeSipp(result));
+        assert.equal(result.successful, 1, describeSipp(result));
+        await waitForLog(calleeRun, 'bye');
+        assert.deepEqual(await logLines(calleeRun), ['registered', 'acked', 'bye']);
+        const measured = await stamps(callerRun);
+        // Only sipwarden's own BYEs: none passed Kamailio.
+        assert.equal(kamailio.countLog(/loose-route BYE/), 0, kamailio.process.tail());
+        assert.equal(gateway.proxy.dialogCount, 0);
+        await gateway.close();
+        const reader = openCdrReader(database);
+        const records = reader.query({});
+        reader.close();
+        assert.equal(records.length, 1, JSON.stringify(records));
+        const [record] = records;
+        assert.deepEqual(
+          [record?.callId, record?.legs, record?.disposition, record?.endedBy, record?.endReason],
+          [callId, 2, 'answered', 'sipwarden', 'session-timeout'],
+        );
+        const peers = measured.get('bye')! - measured.get('answered')!;
+        assert.ok(
+          record?.durationMs !== null && Math.abs((record?.durationMs ?? 0) - peers) <= DURATION_TOLERANCE_MS,
+          `sipwarden recorded ${record?.durationMs} ms, the caller measured ${peers.toFixed(1)} ms`,
+        );
+      } finally {
+        await calleeRun.stop();
+      }
+    } finally {
+      await gateway.close();
+      await kamailio.stop();
+    }
+  });
+});

@@ -1,21 +1,40 @@
 import type { SipRequest, SipResponse, SipUri } from '../../sip/message.ts';
 import type { Flow } from '../../transport/types.ts';
+import type { DialogEndCause } from '../call-observer.ts';
 import type { Direction, MessageInspector } from '../inspector.ts';
 import type { LocalAnswers } from '../local-answers.ts';
 import type { ProxyStats } from '../proxy-stats.ts';
-import { type DialogMatched, DialogTable, partyOf } from './dialog-table.ts';
+import { dialogEndpoints } from './dialog-endpoints.ts';
+import {
+  type Dialog,
+  type DialogEndpoints,
+  type DialogMatched,
+  DialogTable,
+  partyOf,
+} from './dialog-table.ts';
 
 /** Methods whose 2xx creates a dialog we track (RFC 3261 12.1, RFC 6665). */
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE']);
 
-/** How often forgotten dialogs (past their session timeout) are swept. */
+/** How often dialogs past their session timeout are swept, at most (a tenth of the timeout when shorter). */
 const SWEEP_INTERVAL_MS = 10_000;
 
 export interface DialogSettings {
   /** Dialogs tracked at once; the oldest gives way beyond it. */
   readonly maxDialogs?: number;
-  /** A dialog with no in-dialog request for this long is forgotten (the session timeout). */
+  /**
+   * The maximum session length of a call (from its answer; the proxy then ends it with BYE
+   * to both parties), and how long another dialog (SUBSCRIBE) lives without a request.
+   */
   readonly sessionTimeoutMs?: number;
+}
+
+/** What the dialog layer asks of the proxy above it. */
+export interface DialogHooks {
+  /** A leg the table ended itself: timed out (with the same call's other leg, if any) or evicted. */
+  ended(dialog: Dialog, cause: DialogEndCause, otherLeg?: Dialog): void;
+  /** True when a Record-Route URI is sipwarden's own. */
+  isOwnUri(uri: SipUri): boolean;
 }
 
 /**
@@ -29,25 +48,33 @@ export class DialogChecks {
   readonly #inspector: MessageInspector;
   readonly #stats: ProxyStats;
   readonly #sweepTimer: NodeJS.Timeout;
+  readonly #isOwnUri: (uri: SipUri) => boolean;
 
   constructor(
     settings: DialogSettings,
     answers: LocalAnswers,
     inspector: MessageInspector,
     stats: ProxyStats,
+    hooks: DialogHooks,
   ) {
     this.#answers = answers;
     this.#inspector = inspector;
     this.#stats = stats;
+    this.#isOwnUri = hooks.isOwnUri;
+    // RFC 4028 leaves it to policy; 12 h is the field's common signal timeout.
+    const sessionTimeoutMs = settings.sessionTimeoutMs ?? 43_200_000;
     this.#table = new DialogTable({
       maxDialogs: settings.maxDialogs ?? 100_000,
-      // RFC 4028 leaves it to policy; 12 h is the field's common signal timeout.
-      sessionTimeoutMs: settings.sessionTimeoutMs ?? 43_200_000,
+      sessionTimeoutMs,
+      onEnded: (dialog, cause, otherLeg) => hooks.ended(dialog, cause, otherLeg),
     });
-    this.#sweepTimer = setInterval(() => {
-      this.#table.sweep(Date.now());
-      this.#stats.dialogs = this.#table.size;
-    }, SWEEP_INTERVAL_MS);
+    this.#sweepTimer = setInterval(
+      () => {
+        this.#table.sweep(Date.now());
+        this.#stats.dialogs = this.#table.size;
+      },
+      Math.max(100, Math.min(SWEEP_INTERVAL_MS, sessionTimeoutMs / 10)),
+    );
     this.#sweepTimer.unref();
   }
 
@@ -132,6 +159,7 @@ export class DialogChecks {
       identity: identityOf(request),
       callerCSeq: request.cseq.seq,
       now: Date.now(),
+      ...(request.method === 'INVITE' ? endpointsOf(request, response, direction, this.#isOwnUri) : {}),
     });
     this.#stats.dialogs = this.#table.size;
   }
@@ -150,6 +178,16 @@ export class DialogChecks {
   close(): void {
     clearInterval(this.#sweepTimer);
   }
+}
+
+function endpointsOf(
+  request: SipRequest,
+  response: SipResponse,
+  leg: Direction,
+  isOwnUri: (uri: SipUri) => boolean,
+): { endpoints?: DialogEndpoints } {
+  const endpoints = dialogEndpoints(request, response, leg, isOwnUri);
+  return endpoints === undefined ? {} : { endpoints };
 }
 
 /** Who places a call: the From URI's user@host, lower-cased, for per-identity limits. */

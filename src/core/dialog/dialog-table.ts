@@ -1,12 +1,16 @@
 import type { Flow } from '../../transport/types.ts';
 import { detach } from '../../util/detach.ts';
 import { StringTable } from '../../util/string-table.ts';
+import type { DialogEndCause } from '../call-observer.ts';
 import type { Direction } from '../inspector.ts';
 
 /**
  * Dialogs the proxy has seen established (RFC 3261 section 12): created by a 2xx to an
  * INVITE or SUBSCRIBE that passed through, ended by a 2xx to BYE, by the session timeout,
- * or evicted when the table is full. An in-dialog request must match one and come from
+ * or evicted when the table is full. The session timeout is a maximum session length for
+ * a call (an INVITE dialog lives at most that long from its 2xx, whatever passes in it:
+ * the proxy then ends it with BYE to both parties); other dialogs (SUBSCRIBE) are
+ * forgotten after that long without a request. An in-dialog request must match one and come from
  * the party that the dialog expects it from: a spoofed BYE from a third address goes nowhere.
  *
  * One dialog can pass through the proxy twice. A call between two phones registered
@@ -23,6 +27,21 @@ export interface DialogParty {
   readonly address: string;
   readonly port: number;
   readonly connectionId?: number;
+}
+
+/**
+ * What sipwarden needs to end a call itself with a BYE to each party (RFC 3261 15.1.1 and
+ * 12.2.1.1): each party's From/To value with its tag, its remote target (Contact URI),
+ * and the Route values from sipwarden to it (the Record-Route entries between them).
+ */
+export interface DialogEndpoints {
+  /** The INVITE's From value (the caller's tag in it) and the 2xx's To value (the callee's tag). */
+  readonly callerAddress: string;
+  readonly calleeAddress: string;
+  readonly callerTarget: string;
+  readonly calleeTarget: string;
+  readonly routeToCaller: readonly string[];
+  readonly routeToCallee: readonly string[];
 }
 
 export interface Dialog {
@@ -45,6 +64,8 @@ export interface Dialog {
   /** Highest CSeq forwarded in requests from each party (RFC 3261 12.2.2: it must grow). */
   readonly callerCSeq: number;
   readonly calleeCSeq: number;
+  /** A call's parties as a BYE names them; absent for other dialogs. */
+  readonly endpoints?: DialogEndpoints;
 }
 
 /** What an in-dialog request claims: its dialog's identifiers and its CSeq. */
@@ -80,6 +101,7 @@ export interface NewDialog {
   readonly identity: string;
   readonly callerCSeq: number;
   readonly now: number;
+  readonly endpoints?: DialogEndpoints;
 }
 
 const LEGS: readonly Direction[] = ['client', 'upstream'];
@@ -137,6 +159,7 @@ class DialogRecord implements Dialog {
     readonly createdAt: number,
     public expiresAt: number,
     public callerCSeq: number,
+    readonly endpoints: DialogEndpoints | undefined,
   ) {}
 }
 
@@ -148,11 +171,21 @@ export class DialogTable {
   #newest: DialogRecord | undefined;
   readonly #maxDialogs: number;
   readonly #sessionTimeoutMs: number;
+  readonly #onEnded: ((dialog: Dialog, cause: DialogEndCause, otherLeg?: Dialog) => void) | undefined;
   evictions = 0;
 
-  constructor(options: { maxDialogs: number; sessionTimeoutMs: number }) {
+  constructor(options: {
+    maxDialogs: number;
+    sessionTimeoutMs: number;
+    /**
+     * A leg ended by the table itself (timed out, or evicted when full), not by a BYE. A
+     * call that passed the proxy twice times out on both legs at once: `otherLeg`.
+     */
+    onEnded?: (dialog: Dialog, cause: DialogEndCause, otherLeg?: Dialog) => void;
+  }) {
     this.#maxDialogs = options.maxDialogs;
     this.#sessionTimeoutMs = options.sessionTimeoutMs;
+    this.#onEnded = options.onEnded;
   }
 
   /** Legs held (a spiralled dialog holds two). */
@@ -190,6 +223,7 @@ export class DialogTable {
       fields.now,
       fields.now + this.#sessionTimeoutMs,
       fields.callerCSeq,
+      fields.endpoints,
     );
     this.#dialogs.set(dialog.id, dialog);
     const newest = this.#newest;
@@ -216,7 +250,7 @@ export class DialogTable {
       const dialog = this.#dialogs.get(legId(id, leg));
       if (!dialog) continue;
       if (dialog.expiresAt <= now) {
-        this.remove(dialog.id);
+        this.#end(dialog, 'session-timeout');
         continue;
       }
       known = true;
@@ -232,8 +266,9 @@ export class DialogTable {
   }
 
   /**
-   * Records a matched request that was forwarded: its CSeq becomes its party's last and
-   * the session timer restarts. A leg ended meanwhile stays ended.
+   * Records a matched request that was forwarded: its CSeq becomes its party's last, and a
+   * dialog other than a call is kept for another session timeout (a call's maximum length
+   * runs from its answer). A leg ended meanwhile stays ended.
    */
   commit(matched: DialogMatched, now: number): void {
     const dialog = this.#dialogs.get(matched.dialog.id);
@@ -243,7 +278,7 @@ export class DialogTable {
       if (matched.fromCaller) dialog.callerCSeq = Math.max(dialog.callerCSeq, matched.cseq);
       else dialog.calleeCSeq = Math.max(dialog.calleeCSeq, matched.cseq);
     }
-    dialog.expiresAt = now + this.#sessionTimeoutMs;
+    if (dialog.method !== 'INVITE') dialog.expiresAt = now + this.#sessionTimeoutMs;
   }
 
   /**
@@ -275,14 +310,15 @@ export class DialogTable {
 
   /** Ends dialogs past their session timeout; the table is bounded, so is the work. */
   sweep(now: number): number {
+    // Collected first: ending a call ends its other leg too, which may be the next in line.
+    const expired: DialogRecord[] = [];
+    for (let dialog = this.#oldest; dialog; dialog = dialog.newer) {
+      if (dialog.expiresAt <= now) expired.push(dialog);
+    }
     let removed = 0;
-    for (let dialog = this.#oldest; dialog; ) {
-      const newer = dialog.newer;
-      if (dialog.expiresAt <= now) {
-        this.remove(dialog.id);
-        removed++;
-      }
-      dialog = newer;
+    for (const dialog of expired) {
+      if (this.#dialogs.get(dialog.id) !== dialog) continue;
+      removed += this.#end(dialog, 'session-timeout');
     }
     return removed;
   }
@@ -317,8 +353,17 @@ export class DialogTable {
     // The oldest dialog gives way.
     const oldest = this.#oldest;
     if (oldest) {
-      this.remove(oldest.id);
+      this.#end(oldest, 'evicted');
       this.evictions++;
     }
+  }
+
+  /** Ends a leg (and, on a timeout, the same call's other leg); returns the legs removed. */
+  #end(dialog: DialogRecord, cause: DialogEndCause): number {
+    const other = cause === 'session-timeout' ? this.#otherLeg(dialog) : undefined;
+    this.remove(dialog.id);
+    if (other !== undefined) this.remove(other.id);
+    this.#onEnded?.(dialog, cause, other);
+    return other === undefined ? 1 : 2;
   }
 }

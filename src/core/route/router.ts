@@ -161,6 +161,21 @@ export class Router {
     return withOwnVia(message, outwardFacing, branch);
   }
 
+  /** True when a URI names sipwarden itself (its host and port, as a Record-Route entry of ours does). */
+  isOwnUri(uri: SipUri): boolean {
+    return this.#isOurUri(uri);
+  }
+
+  /** The address sipwarden writes in Via towards the upstream, or towards a client over `transport`. */
+  ownAddress(toUpstream: boolean, transport: TransportName): AdvertisedAddress {
+    return toUpstream ? this.#upstreamFacing() : this.#clientFacing(transport);
+  }
+
+  /** Where every request for the upstream goes. */
+  get upstreamTarget(): SendTarget {
+    return this.#upstreamTarget;
+  }
+
   /** RFC 3261 16.7 item 3: our Via comes off a response; undefined when none is left to send it on. */
   prepareResponse(response: SipResponse): SipResponse | undefined {
     const stripped = removeFirstValue(response, 'via');

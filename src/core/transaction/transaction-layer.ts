@@ -38,6 +38,8 @@ export interface TransactionUser {
    * the user forwards it statelessly to `target`, or returns false when nothing can go on.
    */
   onAcceptedRetransmission(response: SipResponse, target: SendTarget): boolean;
+  /** A response matching no transaction, live or finished: true when the user sent its request itself. */
+  onUnmatchedResponse(response: SipResponse, flow: Flow): boolean;
   /** The transaction got its final status (from the target, or 408 when it never answered). */
   onCompleted(transaction: ProxyTransaction, request: SipRequest, status: number): void;
 }
@@ -155,8 +157,11 @@ export class TransactionLayer {
     return true;
   }
 
-  /** RFC 3261 9.2 and 16.10: CANCEL matches the INVITE with the same branch and sent-by, from the same source. */
-  onCancel(cancel: SipRequest, flow: Flow, topVia: Via, direction: Direction): void {
+  /**
+   * RFC 3261 9.2 and 16.10: CANCEL matches the INVITE with the same branch and sent-by, from
+   * the same source. True when it matched an INVITE still in progress (and cancels it).
+   */
+  onCancel(cancel: SipRequest, flow: Flow, topVia: Via, direction: Direction): boolean {
     const inviteKey = serverTransactionKey(cancel, topVia, flow, 'INVITE');
     const invite = this.#byServerKey.get(inviteKey);
     if (!invite) {
@@ -164,7 +169,7 @@ export class TransactionLayer {
       const slot = this.#tombstones.findServer(inviteKey);
       if (slot >= 0 && sameTarget(this.#tombstones.serverTarget(slot), flowTarget(flow))) {
         this.#answers.reply(cancel, flow, 200, 'OK');
-        return;
+        return false;
       }
     }
     if (!invite || !sameTarget(invite.serverTarget, flowTarget(flow))) {
@@ -178,10 +183,11 @@ export class TransactionLayer {
         method: 'CANCEL',
       });
       this.#answers.reply(cancel, flow, 481, 'Call/Transaction Does Not Exist');
-      return;
+      return false;
     }
     this.#answers.reply(cancel, flow, 200, 'OK');
     invite.cancel();
+    return invite.isInvite && invite.serverState === 'proceeding';
   }
 
   /**
@@ -262,6 +268,8 @@ export class TransactionLayer {
   #onFinishedResponse(response: SipResponse, flow: Flow, direction: Direction, clientKey: string): void {
     const slot = this.#tombstones.findClient(clientKey);
     if (slot < 0) {
+      // A request the proxy made itself (a BYE at the maximum session length) ends here.
+      if (this.#user.onUnmatchedResponse(response, flow)) return;
       // Responses to our own CANCEL, or late retransmissions: nothing to forward.
       this.#stats.strayResponses++;
       return;

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import { createManagementStack } from '../../../src/api/management-stack.ts';
 import type { EventsAnswer } from '../../../src/api/views.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
@@ -69,4 +73,61 @@ test('with management disabled there is no server and start() resolves to undefi
   assert.equal(stack.server, undefined);
   assert.equal(await stack.start(), undefined);
   await stack.close();
+});
+
+test('with cdrs, the stack opens their store on the events database, serves /api/cdrs and counts write errors', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipwarden-stack-cdrs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const database = join(dir, 'events.db');
+  const stack = createManagementStack(
+    management,
+    { ...events, database },
+    {
+      blocks: createMemoryBlockTable({ maxEntries: 100 }),
+      log: silentLogger,
+      processMetrics: false,
+      cdrs: { retentionDays: 30, maxRows: 1000 },
+    },
+  );
+  t.after(() => stack.close());
+  const address = await stack.start();
+  assert.ok(stack.cdrs !== undefined && address !== undefined);
+  const base = `http://127.0.0.1:${address.port}`;
+  assert.deepEqual(await (await fetch(`${base}/api/cdrs`)).json(), { cdrs: [] });
+  // Another connection drops the table under the store: its next write fails, and is counted.
+  const other = new Database(database);
+  other.exec('DROP TABLE cdrs');
+  other.close();
+  stack.cdrs.write([
+    {
+      callId: 'c',
+      direction: 'client',
+      legs: 1,
+      startTime: 1,
+      answerTime: null,
+      endTime: 2,
+      durationMs: null,
+      fromUser: null,
+      fromDomain: null,
+      toUser: null,
+      toDomain: null,
+      requestUser: null,
+      requestDomain: null,
+      authUser: null,
+      authDomain: null,
+      authMethod: null,
+      sourceAddress: '198.51.100.1',
+      sourcePort: 5060,
+      sourceTransport: 'udp',
+      disposition: 'failed',
+      status: 500,
+      endedBy: 'callee',
+      endReason: 'final-response',
+      refusalStage: null,
+      refusalRule: null,
+      refusalReason: null,
+    },
+  ]);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /^sipwarden_cdr_store_write_errors_total 1$/m);
 });

@@ -18,12 +18,12 @@ const callerFlow: Flow = {
 };
 const upstreamFlow: Flow = { ...callerFlow, remoteAddress: '127.0.0.1', remotePort: 5080 };
 
-function create(table: DialogTable, n: number, now = 0, identity = 'alice@example.com') {
+function create(table: DialogTable, n: number, now = 0, identity = 'alice@example.com', method = 'INVITE') {
   return table.create({
     callId: `call-${n}`,
     fromTag: `from-${n}`,
     toTag: `to-${n}`,
-    method: 'INVITE',
+    method,
     caller: partyOf(callerFlow, 'client'),
     callee: partyOf(upstreamFlow, 'upstream'),
     identity,
@@ -117,14 +117,15 @@ describe('dialog table', () => {
     assert.equal(table.countFor('alice@example.com'), 3);
   });
 
-  test('the sweep ends the dialogs past their session timeout, a forwarded request keeps one alive', () => {
+  test('the sweep ends the dialogs past their session timeout, a forwarded request keeps a subscription alive', () => {
     const table = new DialogTable({ maxDialogs: 100, sessionTimeoutMs: 1000 });
-    for (let n = 1; n <= 50; n++) create(table, n, 0);
-    for (let n = 1; n <= 50; n += 5)
-      assert.equal(forward(table, bye(n, 2), callerFlow, 'client', 900).ok, true);
+    // Every fifth dialog is a subscription; the others are calls, whose timeout is a maximum length.
+    for (let n = 1; n <= 50; n++)
+      create(table, n, 0, 'alice@example.com', n % 5 === 1 ? 'SUBSCRIBE' : 'INVITE');
+    for (let n = 1; n <= 50; n++) assert.equal(forward(table, bye(n, 2), callerFlow, 'client', 900).ok, true);
     assert.equal(table.sweep(1000), 40);
     assert.equal(table.size, 10);
-    assert.equal(table.countFor('alice@example.com'), 10);
+    assert.equal(table.countFor('alice@example.com'), 0, 'subscriptions are no calls');
     assert.equal(table.sweep(1899), 0);
     assert.equal(table.sweep(1900), 10);
     assert.equal(table.size, 0);
@@ -153,7 +154,8 @@ describe('dialog table', () => {
     assert.equal(table.match(bye(1, 2), callerFlow, 'client', 900).ok, true);
     // Nor did the matches restart the session timer: the dialog ends at 1000 as created.
     assert.equal(table.sweep(1000), 1);
-    create(table, 2, 2000);
+    // A forwarded request keeps a dialog other than a call (a subscription) alive.
+    create(table, 2, 2000, 'alice@example.com', 'SUBSCRIBE');
     const matched = table.match(bye(2, 5), callerFlow, 'client', 2900);
     assert.ok(matched.ok);
     table.commit(matched, 2900);
@@ -163,6 +165,56 @@ describe('dialog table', () => {
     });
     assert.equal(table.sweep(3000), 0);
     assert.equal(table.sweep(3900), 1);
+  });
+
+  test("a call's session timeout is its maximum length: requests in it do not extend it", () => {
+    const ended: string[] = [];
+    const table = new DialogTable({
+      maxDialogs: 10,
+      sessionTimeoutMs: 1000,
+      onEnded: (dialog, cause) => ended.push(`${dialog.callId} ${cause}`),
+    });
+    create(table, 1, 0);
+    assert.ok(forward(table, bye(1, 2), callerFlow, 'client', 900).ok);
+    assert.equal(table.sweep(999), 0);
+    assert.equal(table.sweep(1000), 1);
+    assert.deepEqual(ended, ['call-1 session-timeout']);
+  });
+
+  test('a call passing the proxy twice times out on both legs at once, reported once with its other leg', () => {
+    const ended: string[] = [];
+    const table = new DialogTable({
+      maxDialogs: 10,
+      sessionTimeoutMs: 1000,
+      onEnded: (dialog, cause, other) => ended.push(`${dialog.leg} ${cause} ${other?.leg ?? '-'}`),
+    });
+    // The inner leg (the upstream's INVITE towards the callee) is answered first.
+    table.create({
+      callId: 'spiral',
+      fromTag: 'a',
+      toTag: 'b',
+      method: 'INVITE',
+      caller: partyOf(upstreamFlow, 'upstream'),
+      callee: partyOf(callerFlow, 'client'),
+      identity: 'alice@example.com',
+      callerCSeq: 1,
+      now: 0,
+    });
+    table.create({
+      callId: 'spiral',
+      fromTag: 'a',
+      toTag: 'b',
+      method: 'INVITE',
+      caller: partyOf(callerFlow, 'client'),
+      callee: partyOf(upstreamFlow, 'upstream'),
+      identity: 'alice@example.com',
+      callerCSeq: 1,
+      now: 5,
+    });
+    assert.equal(table.sweep(1000), 2);
+    assert.equal(table.size, 0);
+    assert.deepEqual(ended, ['upstream session-timeout client']);
+    assert.equal(table.countFor('alice@example.com'), 0);
   });
 
   test('a commit for a leg ended meanwhile does not bring it back', () => {
