@@ -1,8 +1,8 @@
 /**
  * `sipwarden cdrs [--since 1d] [--until T] [--user U] [--csv | --json] [--limit N]
- * [--config FILE | --database FILE]`: call detail records, newest first, read from the
+ * [--config FILE | --db FILE]`: call detail records, newest first, read from the
  * database file (table `cdrs`), whether the gateway runs or not. The file is found as the
- * gateway finds it (config/data-dir.ts): `--database`, else `events.database` of the
+ * gateway finds it (config/data-dir.ts): `--db`, else `events.database` of the
  * configuration, else `events.db` in the data directory.
  */
 import { homedir } from 'node:os';
@@ -18,7 +18,7 @@ import { CliError, configError, EXIT_FAILURE, EXIT_USAGE } from '../cli-error.ts
 
 interface CdrsOptions {
   readonly config?: string;
-  readonly database?: string;
+  readonly db?: string;
   readonly since?: string;
   readonly until?: string;
   readonly user?: string;
@@ -35,7 +35,7 @@ export function registerCdrs(program: Command): void {
       '-c, --config <file>',
       'the configuration whose database to read (default: the embedded defaults)',
     )
-    .option('--database <file>', 'read this database file instead')
+    .option('--db <file>', 'read this database file instead (as `sipwarden users --db`)')
     .option(
       '--since <time>',
       'calls started since: a duration back from now (1d), an ISO 8601 time or epoch ms',
@@ -96,7 +96,7 @@ function cdrs(options: CdrsOptions): void {
 }
 
 function databaseOf(options: CdrsOptions): string {
-  if (options.database !== undefined) return resolve(options.database);
+  if (options.db !== undefined) return resolve(options.db);
   const loaded = options.config === undefined ? undefined : loadConfigFile(options.config);
   if (loaded !== undefined && !loaded.ok) throw configError(loaded.errors);
   const config = loaded?.config ?? defaultConfig();

@@ -145,7 +145,7 @@ test('sipwarden cdrs reads the database a configuration names: a table, CSV or J
   assert.equal(lines.length, 2, csv.stdout);
   assert.ok(lines[1]?.includes(',today,'), csv.stdout);
 
-  const json = await sipwarden(['cdrs', '--database', join(dataDir, 'calls.db'), '--json', '--limit', '2']);
+  const json = await sipwarden(['cdrs', '--db', join(dataDir, 'calls.db'), '--json', '--limit', '2']);
   assert.equal(json.code, 0, json.stderr);
   assert.deepEqual((JSON.parse(json.stdout) as CdrsAnswer).cdrs.map((r) => r.callId).sort(), [
     'other',
@@ -161,7 +161,7 @@ test('sipwarden cdrs reads the database a configuration names: a table, CSV or J
   const bad = await sipwarden(['cdrs', '--config', config, '--since', 'soon']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--since: "soon" is not a time/);
-  const missing = await sipwarden(['cdrs', '--database', join(scratch, 'none.db')]);
+  const missing = await sipwarden(['cdrs', '--db', join(scratch, 'none.db')]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /none\.db/);
 });
