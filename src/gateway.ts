@@ -67,6 +67,7 @@ function readTls(config: SipwardenConfig): TlsOptions | undefined {
     ...(tls.ca ? { ca: read(tls.ca, 'ca') } : {}),
     minVersion: tls.minVersion,
     verifyPeer: tls.verifyUpstream,
+    requestClientCert: tls.requestClientCert,
   };
 }
 

@@ -41,6 +41,10 @@ const tls = z.strictObject({
   ca: path.optional(),
   minVersion: oneOf(TLS_VERSIONS).default('TLSv1.2'),
   verifyUpstream: boolean.default(true),
+  // Mutual TLS: ask connecting clients for a certificate, checked against `ca`; a client whose
+  // certificate names a user of the store is authenticated by it (src/identity/tls-identity.ts).
+  // The handshake does not fail without one: a policy can require it.
+  requestClientCert: boolean.default(false),
 });
 
 const upstream = z
@@ -299,6 +303,13 @@ export const configSchema = z
           message: 'is required when upstream.transport is tls',
         });
       }
+    }
+    if (config.tls?.requestClientCert === true && config.tls.ca === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['tls', 'requestClientCert'],
+        message: 'needs tls.ca: client certificates are checked against it',
+      });
     }
     if (config.connections.perAddress > config.connections.max) {
       context.addIssue({

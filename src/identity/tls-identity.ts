@@ -40,30 +40,44 @@ export function certificateNames(peer: TlsPeer, defaultDomain?: string): { user:
   return names;
 }
 
-function identityOf(user: StoredUser): VerifiedIdentity {
+/** The identity a stored user verified by `method` has. */
+export function identityOf(
+  user: StoredUser,
+  method: VerifiedIdentity['method'] = 'tls-certificate',
+): VerifiedIdentity {
   return {
     user: user.user,
     domain: user.domain,
     groups: user.groups,
     roles: user.roles,
     ...(user.organisation === undefined ? {} : { organisation: user.organisation }),
-    method: 'tls-certificate',
+    method,
   };
 }
 
 /**
- * The verified identity of a TLS client, or undefined: no certificate, one the CA did not
- * sign, or one that names no enabled user of the store.
+ * The user a TLS client's certificate proves, or undefined: no certificate, one the CA did
+ * not sign, or one that names no enabled user of the store.
  */
+export function userFromCertificate(
+  peer: TlsPeer | undefined,
+  users: UserDirectory,
+  defaultDomain?: string,
+): StoredUser | undefined {
+  if (peer === undefined || !peer.authorized) return undefined;
+  for (const name of certificateNames(peer, defaultDomain)) {
+    const user = users.find(name.user, name.domain);
+    if (user?.enabled) return user;
+  }
+  return undefined;
+}
+
+/** The verified identity of a TLS client (userFromCertificate), or undefined. */
 export function identityFromCertificate(
   peer: TlsPeer | undefined,
   users: UserDirectory,
   defaultDomain?: string,
 ): VerifiedIdentity | undefined {
-  if (peer === undefined || !peer.authorized) return undefined;
-  for (const name of certificateNames(peer, defaultDomain)) {
-    const user = users.find(name.user, name.domain);
-    if (user?.enabled) return identityOf(user);
-  }
-  return undefined;
+  const user = userFromCertificate(peer, users, defaultDomain);
+  return user === undefined ? undefined : identityOf(user);
 }

@@ -34,6 +34,7 @@ import {
 import { NonceIssuer } from '../identity/digest/nonce.ts';
 import { NonceCounts } from '../identity/digest/nonce-counts.ts';
 import type { VerifiedIdentity } from '../identity/identity.ts';
+import { identityOf, userFromCertificate } from '../identity/tls-identity.ts';
 import type { StoredUser, UserDirectory } from '../identity/user-directory.ts';
 import { appendHeader, removeHeader, removeHeaderWhere } from '../sip/edit.ts';
 import type { SipRequest } from '../sip/message.ts';
@@ -144,6 +145,14 @@ export class DigestAuthenticator implements Authenticator {
     if (context.direction !== 'client') return STAGE_PASS;
     const request = context.request;
     if (!NEVER_CHALLENGED.has(request.method) && !context.inDialog) {
+      // Mutual TLS: a client certificate naming a user of the store proves it; no challenge.
+      const users = this.#deps.users;
+      const certified =
+        users === undefined
+          ? undefined
+          : userFromCertificate(context.flow.tlsPeer, users, this.settings.realm);
+      if (certified !== undefined)
+        return this.#admit(context, certified, certified.domain, 'tls-certificate', now);
       const realm = this.realmFor(request);
       const value = realm.length > 0 ? credentialsFor(request, realm) : undefined;
       const source = context.flow.remoteAddress;
@@ -287,7 +296,20 @@ export class DigestAuthenticator implements Authenticator {
         ),
       );
     }
-    if (!this.#networkAllowed(stored, source)) {
+    return this.#admit(context, stored, realm, 'digest', now);
+  }
+
+  /** A proven user: from an allowed network, acting for itself, its identity goes on with the request. */
+  #admit(
+    context: RequestContext,
+    stored: StoredUser,
+    realm: string,
+    method: VerifiedIdentity['method'],
+    now: number,
+  ): StageVerdict {
+    const request = context.request;
+    const user = stored.user;
+    if (!this.#networkAllowed(stored, context.flow.remoteAddress)) {
       return this.#refuse(
         context,
         403,
@@ -315,7 +337,7 @@ export class DigestAuthenticator implements Authenticator {
         `authenticated as ${expected} but the ${register ? 'To user' : 'From URI'} is ${boundedText(claimed)}`,
       );
     }
-    this.#accept(context, stored, realm, now);
+    this.#accept(context, stored, realm, method, now);
     return STAGE_PASS;
   }
 
@@ -367,16 +389,14 @@ export class DigestAuthenticator implements Authenticator {
   }
 
   /** Proven: the identity travels with the request, the credentials stay here (unless configured otherwise). */
-  #accept(context: RequestContext, user: StoredUser, realm: string, now: number): void {
-    const identity: VerifiedIdentity = {
-      user: user.user,
-      domain: user.domain,
-      groups: user.groups,
-      roles: user.roles,
-      ...(user.organisation === undefined ? {} : { organisation: user.organisation }),
-      method: 'digest',
-    };
-    context.identity = identity;
+  #accept(
+    context: RequestContext,
+    user: StoredUser,
+    realm: string,
+    method: VerifiedIdentity['method'],
+    now: number,
+  ): void {
+    context.identity = identityOf(user, method);
     if (TRUST_EARNING.has(context.request.method))
       this.#deps.trust.succeed(context.flow.remoteAddress, user.user, now);
     let forward = context.forward ?? context.request;

@@ -221,3 +221,10 @@ test('upstream.sources takes IP addresses only, and says which entry is not one'
   );
   assert.ok(ok.ok && ok.config.upstream.sources?.length === 2);
 });
+
+test('mutual TLS without a CA to check client certificates against is refused', () => {
+  assert.deepEqual(errorsOf('tls: { cert: c.pem, key: k.pem, requestClientCert: true }\n'), [
+    'tls.requestClientCert: needs tls.ca: client certificates are checked against it',
+  ]);
+  assert.deepEqual(errorsOf('tls: { cert: c.pem, key: k.pem, ca: ca.pem, requestClientCert: true }\n'), []);
+});
