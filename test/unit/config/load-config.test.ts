@@ -226,5 +226,8 @@ test('mutual TLS without a CA to check client certificates against is refused', 
   assert.deepEqual(errorsOf('tls: { cert: c.pem, key: k.pem, requestClientCert: true }\n'), [
     'tls.requestClientCert: needs tls.ca: client certificates are checked against it',
   ]);
-  assert.deepEqual(errorsOf('tls: { cert: c.pem, key: k.pem, ca: ca.pem, requestClientCert: true }\n'), []);
+  assert.equal(
+    parseConfigText('tls: { cert: c.pem, key: k.pem, ca: ca.pem, requestClientCert: true }\n', 't.yaml').ok,
+    true,
+  );
 });
