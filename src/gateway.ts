@@ -13,6 +13,7 @@ import type { AdvertisedAddress } from './core/route/local-identity.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
+import { Policy } from './policy/policy.ts';
 import { buildAllowlist, buildPipeline, buildTrunks } from './security/build-pipeline.ts';
 import { trustWithTrunks } from './security/trunks.ts';
 import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
@@ -264,7 +265,13 @@ export async function startGateway(
     if (security.enabled) {
       inspector = buildPipeline(
         security,
-        { store: activity, blocks, trust, log: trafficLog.child({ module: 'security' }) },
+        {
+          store: activity,
+          blocks,
+          trust,
+          log: trafficLog.child({ module: 'security' }),
+          policy: new Policy(config.policy),
+        },
         management.bus,
         trafficLog.child({ module: 'security' }),
         { decision: (stage, verdict) => metrics.message(stage, verdict) },

@@ -10,6 +10,7 @@ import { registerBlock } from './commands/block.ts';
 import { registerBlocks } from './commands/blocks.ts';
 import { registerCheckConfig } from './commands/check-config.ts';
 import { registerEvents } from './commands/events.ts';
+import { registerPolicy } from './commands/policy.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTlsCert } from './commands/tls-cert.ts';
 import { registerUnblock } from './commands/unblock.ts';
@@ -27,6 +28,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerUnblock,
   registerBlocks,
   registerEvents,
+  registerPolicy,
 ];
 
 export function createProgram(): Command {

@@ -10,6 +10,7 @@ import { createFloodStage } from './stages/flood.ts';
 import { createGateStage } from './stages/gate.ts';
 import { createMalformedRateStage } from './stages/malformed-rate.ts';
 import { createPasswordGuessingStage } from './stages/password-guessing.ts';
+import { createPolicyStage } from './stages/policy.ts';
 import { createScannerStage } from './stages/scanner.ts';
 import { createValidateStage } from './stages/validate.ts';
 import { type TrunkSettings, TrunkTable, trustWithTrunks } from './trunks.ts';
@@ -24,6 +25,7 @@ export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.fr
   'password-guessing': createPasswordGuessingStage,
   'malformed-rate': createMalformedRateStage,
   'call-limit': createCallLimitStage,
+  policy: createPolicyStage,
 });
 
 /**
@@ -37,6 +39,7 @@ export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze([
   'scanner',
   'flood',
   'validate',
+  'policy',
   'call-limit',
   'enumeration',
   'password-guessing',

@@ -2,6 +2,7 @@ import type { MalformedError, OutcomeContext, PacketContext, RequestContext } fr
 import type { EventInput } from '../events/types.ts';
 import type { UserDirectory } from '../identity/user-directory.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Policy } from '../policy/policy.ts';
 import type { SipResponse } from '../sip/message.ts';
 import type { ActivityStore, BlockTable, TrustTable } from '../state/types.ts';
 import type { ChallengeProof } from './challenge-proof.ts';
@@ -72,6 +73,13 @@ export interface StageDependencies {
   readonly challenges?: ChallengeProof;
   /** The user store, when sipwarden authenticates by itself (the authenticate stage, policies). */
   readonly users?: UserDirectory;
+  /**
+   * sipwarden's own Digest authentication, when it authenticates by itself: the challenge a
+   * request without credentials gets (the policy stage's `require-authentication`).
+   */
+  readonly authenticator?: { challenge(context: RequestContext, now: number): StageVerdict };
+  /** The identity policy (`policy:`), compiled; absent or empty: the policy stage allows everything. */
+  readonly policy?: Policy;
 }
 
 /**
