@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { boolean, integer, oneOf, string } from '../config/zod-fields.ts';
-import { method, oneOrMany, rejectStatus, ruleName } from '../security/rule-schema.ts';
+import { method, rejectStatus, ruleName, uniqueList } from '../security/rule-schema.ts';
 import { parseCidr } from '../state/cidr.ts';
 import { TimeWindow, TimeWindowError } from '../util/time-window.ts';
 import { compileSafeRegex } from './safe-regex.ts';
@@ -33,6 +33,17 @@ export const DEFAULT_RULE_NAME = 'default';
 
 const MAX_RULES = 1000;
 const MAX_LIST = 1000;
+
+/**
+ * One value or a list of them, as a list. A single value is made a list of one before it is
+ * checked, so that a wrong value reads with its own message (`networks[0]: must be ...`).
+ */
+function oneOrMany<T extends z.ZodType>(item: T, max: number) {
+  return z.preprocess(
+    (value) => (Array.isArray(value) || value === undefined ? value : [value]),
+    uniqueList(item, max).min(1, { error: 'must not be empty' }),
+  );
+}
 
 const lowerName = (what: string) =>
   string(`must be ${what}`)
