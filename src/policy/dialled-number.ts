@@ -4,8 +4,9 @@
  * way the phone wrote it, so that a rule on `+44` cannot be passed by dialling `0044` or
  * `+4%34`:
  *
- * - percent-escapes are decoded (RFC 3261 19.1.2), visual separators `-.()` removed
- *   (RFC 3966 5.1.1) and the telephone-subscriber's parameters (`;phone-context=...`) cut;
+ * - percent-escapes are decoded (RFC 3261 19.1.2), visual separators `-.()` (RFC 3966
+ *   5.1.1) and spaces (`%20`) removed, and the telephone-subscriber's parameters
+ *   (`;phone-context=...`) cut;
  * - a number written with `+`, or with the international access prefix (`00` unless
  *   configured), is international and is spelt `+` and its digits (`0044207...` -> `+44207...`);
  * - anything else is kept as dialled (`0900123`, `*21#`), lower-cased.
@@ -45,7 +46,7 @@ export function normaliseNumber(raw: string, internationalPrefix: string): strin
       }
     }
     if (c === ';') break;
-    if (c === '-' || c === '.' || c === '(' || c === ')') continue;
+    if (c === '-' || c === '.' || c === '(' || c === ')' || c === ' ') continue;
     out += c.toLowerCase();
   }
   if (out.startsWith('+')) out = `+${out.slice(1)}`;

@@ -14,6 +14,7 @@ test('percent-escapes, visual separators and telephone-subscriber parameters do 
   assert.equal(normaliseNumber('%2B44%32079460000', '00'), '+442079460000');
   assert.equal(normaliseNumber('%30%3044-20-7946.0000', '00'), '+442079460000');
   assert.equal(normaliseNumber('+1(900)555-0100', '00'), '+19005550100');
+  assert.equal(normaliseNumber('+44%2020%207946', '00'), '+44207946');
   assert.equal(normaliseNumber('0900123;phone-context=example.com', '00'), '0900123');
 });
 
