@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.ts';
 import type { SipResponse } from '../sip/message.ts';
 import type { BlockTable } from '../state/types.ts';
 import { eventFor } from './event-input.ts';
-import { STAGE_PASS, type Stage, type StageVerdict } from './stage.ts';
+import { type Phase, STAGE_PASS, type Stage, type StageVerdict } from './stage.ts';
 
 /** Counts per stage and verdict, read by the metrics. */
 export interface PipelineObserver {
@@ -37,6 +37,9 @@ export interface PipelineOptions {
    */
   readonly dryRun?: boolean;
 }
+
+/** The phases whose refusals an allowlisted source is spared (`security.allowlist`). */
+const DETECTION: ReadonlySet<Phase> = new Set<Phase>(['gate', 'detect']);
 
 type Hook = 'admit' | 'malformed' | 'request' | 'response' | 'outcome';
 
@@ -275,8 +278,9 @@ export class SecurityPipeline implements MessageInspector {
     const options = this.#options;
     let event: EventInput = verdict.event;
     const enforced = !options.dryRun || stage.phase === 'validate';
-    // Detection never acts on an allowlisted source: it is reported, not refused.
-    const exempt = stage.phase !== 'validate' && action !== 'alert' && options.isAllowlisted(address);
+    // Detection never acts on an allowlisted source: it is reported, not refused. Who the
+    // sender is (authentication) and what it may do (policy) hold for every address.
+    const exempt = DETECTION.has(stage.phase) && action !== 'alert' && options.isAllowlisted(address);
     if (action === 'alert' || exempt || !enforced) {
       if (action !== 'alert') {
         // Reported as an alert: when its aggregate is open, counted without building the reworded event.

@@ -91,5 +91,6 @@ export function createCallLimitStage(raw: unknown, deps: StageDependencies): Sta
     trunks.forCall(context.flow.remoteAddress, message)?.uncountCall(now);
     return STAGE_PASS;
   }
-  return { name: 'call-limit', phase: 'policy', failMode: 'open', request, outcome };
+  // A detector of hijacked accounts: an allowlisted office is alerted on, not refused.
+  return { name: 'call-limit', phase: 'detect', failMode: 'open', request, outcome };
 }

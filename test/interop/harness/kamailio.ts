@@ -31,7 +31,7 @@ import { tempDir } from './workdir.ts';
 export const KAMAILIO_CONFIG_DIR = join(import.meta.dirname, '..', 'kamailio');
 export const KAMAILIO_BIN = process.env.KAMAILIO_BIN ?? 'kamailio';
 
-export type KamailioVariant = 'proxy' | 'proxy-secure' | 'tls' | 'registrar' | 'answer-all';
+export type KamailioVariant = 'proxy-auth' | 'proxy' | 'proxy-secure' | 'tls' | 'registrar' | 'answer-all';
 export type SipTransport = 'udp' | 'tcp' | 'tls';
 
 export interface KamailioOptions {

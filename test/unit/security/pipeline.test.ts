@@ -205,3 +205,33 @@ test('a stage that throws or rejects fails as it declared: open goes on, closed 
   assert.equal(verdict.action, 'reject');
   assert.equal(verdict.action === 'reject' ? verdict.status : 0, 500);
 });
+
+test('an allowlisted source is spared the refusals of detection, not those of authentication or policy', () => {
+  const events: EventInput[] = [];
+  const phased = (name: string, phase: Stage['phase']): Stage => ({
+    ...stage(name, [], () => reject(name)),
+    phase,
+  });
+  const allowlisted = (stages: Stage[]) =>
+    new SecurityPipeline({
+      stages,
+      blocks: createMemoryBlockTable({ maxEntries: 100 }),
+      events: { emit: (e) => events.push(e) },
+      log: silentLogger,
+      isAllowlisted: () => true,
+      now: () => T0,
+    });
+  // Detection: reported as an alert, the request goes on.
+  assert.equal(
+    allowlisted([phased('flood', 'detect')]).inspectRequest(requestContext(request(), FROM)),
+    PASS,
+  );
+  assert.equal(events.at(-1)?.action, 'alert');
+  assert.match(events.at(-1)?.reason ?? '', /allowlisted: would reject/);
+  // Who the sender is and what it may do hold for every address.
+  for (const phase of ['authenticate', 'policy'] as const) {
+    const verdict = allowlisted([phased(phase, phase)]).inspectRequest(requestContext(request(), FROM));
+    assert.deepEqual(verdict, { action: 'reject', status: 403, reason: 'Forbidden' }, phase);
+    assert.equal(events.at(-1)?.action, 'reject');
+  }
+});
