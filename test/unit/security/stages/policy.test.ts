@@ -311,3 +311,12 @@ test('the pipeline runs the policy stage after validate by default, and carries 
     [['policy', 'no-premium', 403]],
   );
 });
+
+test('an allowlisted source is still held to the policy (the allowlist spares detection, not policy)', () => {
+  const policy = policyOf({
+    rules: [{ name: 'no-premium', match: { to: { prefixes: '0900' } }, action: 'deny' }],
+  });
+  const h = new Harness((deps) => [createPolicyStage(undefined, { ...deps, policy })], [PHONE]);
+  assert.equal(h.send(request({ ruriUser: '0900123' }), flow(PHONE)), 'reject');
+  assert.equal(h.actions()[0]?.rule, 'no-premium');
+});
