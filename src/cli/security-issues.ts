@@ -7,7 +7,7 @@ import type { SipwardenConfig } from '../config/schema.ts';
 import { silentLogger } from '../log/logger.ts';
 import { policyIssues } from '../policy/check.ts';
 import { Policy } from '../policy/policy.ts';
-import { checkSecuritySettings, DEFAULT_STAGE_ORDER } from '../security/build-pipeline.ts';
+import { checkSecuritySettings, DEFAULT_STAGE_ORDER, withTrunks } from '../security/build-pipeline.ts';
 import type { StageDependencies } from '../security/stage.ts';
 import { createMemoryActivityStore } from '../state/memory-activity-store.ts';
 import { createMemoryBlockTable } from '../state/memory-block-table.ts';
@@ -34,7 +34,8 @@ export function securityIssues(config: SipwardenConfig, options: SecurityIssueOp
   return [
     ...checkSecuritySettings(config.security, deps),
     ...policyIssues(policy, {
-      hasAuthenticator: deps.authenticator !== undefined,
+      // The stages see the dependencies with the shared services added, the authenticator among them.
+      hasAuthenticator: withTrunks(config.security, deps).authenticator !== undefined,
       stageRuns: config.security.enabled && stages.includes('policy'),
       knownGroups: options.knownGroups,
       knownRoles: options.knownRoles,

@@ -4,26 +4,28 @@
  * would let one INVITE stall the event loop. A pattern is accepted only when it is
  * structurally safe, which this checks conservatively on the pattern's text:
  *
- * - no repeated group holds a repetition or an alternation (no nested quantifiers, no
- *   `(a|ab)*`): the cause of exponential backtracking;
+ * - no repeated group holds a quantifier of variable count or an alternation (no nested
+ *   quantifiers, no `(a|ab)*`, no `(\d\d?)+`): the cause of exponential backtracking
+ *   (fixed counts such as `(\d{3})+` are fine);
  * - at most MAX_REPETITIONS quantifiers of variable count in all (`*`, `+`, `?`, `{n,m}`
- *   with m > n; `{3}` is not one), so that the polynomial cost of adjacent ones (`\d*\d*`) stays small on the at
- *   most 32 characters a dialled number has (dialled-number.ts);
+ *   with m > n; `{3}` is not one), so that the polynomial cost of adjacent ones
+ *   (`\d*\d*`) stays small on the at most 32 characters of a dialled number
+ *   (dialled-number.ts);
  * - no back-references and no look-arounds (not needed for numbers; they defeat the rules
  *   above), and at most MAX_PATTERN_LENGTH characters.
  *
  * It compiles with the `u` flag, so that a malformed escape is an error, not a literal.
- * Some safe patterns are refused (`(\d{3}-)+`): write them without the nested repetition.
+ * Some safe patterns are refused (`(\d+-)+`): write them without the nested repetition.
  */
 
 export const MAX_PATTERN_LENGTH = 200;
-export const MAX_REPETITIONS = 4;
+export const MAX_REPETITIONS = 3;
 
 export type RegexCheck = { ok: true; regex: RegExp } | { ok: false; reason: string };
 
 interface Group {
-  /** Whether a repeating quantifier or an alternation occurs in the group (or a group inside it). */
-  repeats: boolean;
+  /** Whether a quantifier of variable count or an alternation occurs in the group (or a group inside it). */
+  varies: boolean;
   alternates: boolean;
 }
 
@@ -44,7 +46,7 @@ export function compileSafeRegex(source: string): RegexCheck {
 
 /** Why the pattern could backtrack badly, or undefined when it cannot. */
 function checkStructure(source: string): string | undefined {
-  const stack: Group[] = [{ repeats: false, alternates: false }];
+  const stack: Group[] = [{ varies: false, alternates: false }];
   let repetitions = 0;
   /** What the last atom was: a closed group (with its flags), another atom, or nothing. */
   let last: Group | 'atom' | undefined;
@@ -77,7 +79,7 @@ function checkStructure(source: string): string | undefined {
       ) {
         return 'must not use look-ahead or look-behind';
       }
-      stack.push({ repeats: false, alternates: false });
+      stack.push({ varies: false, alternates: false });
       if (source.startsWith('(?:', i)) i += 3;
       else if (source.startsWith('(?<', i)) i = source.indexOf('>', i) + 1;
       else i++;
@@ -87,7 +89,7 @@ function checkStructure(source: string): string | undefined {
     if (c === ')') {
       const closed = stack.pop()!;
       const parent = stack[stack.length - 1]!;
-      parent.repeats ||= closed.repeats;
+      parent.varies ||= closed.varies;
       parent.alternates ||= closed.alternates;
       i++;
       last = closed;
@@ -104,12 +106,10 @@ function checkStructure(source: string): string | undefined {
       if (quantifier.variable && ++repetitions > MAX_REPETITIONS) {
         return `must use at most ${MAX_REPETITIONS} quantifiers of variable count (*, +, ?, {n,m})`;
       }
-      if (quantifier.repeating) {
-        if (typeof last === 'object' && (last.repeats || last.alternates)) {
-          return 'must not repeat a group that holds a repetition or an alternation (catastrophic backtracking)';
-        }
-        stack[stack.length - 1]!.repeats = true;
+      if (quantifier.repeating && typeof last === 'object' && (last.varies || last.alternates)) {
+        return 'must not repeat a group that holds a variable repetition or an alternation (catastrophic backtracking)';
       }
+      if (quantifier.variable) stack[stack.length - 1]!.varies = true;
       i += quantifier.length;
       if (source[i] === '?') i++;
       last = undefined;

@@ -74,7 +74,7 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
     };
   }
 
-  /** The authenticate stage's challenge, reported as this rule's decision. */
+  /** The authenticate stage's challenge; an event it carries is reported as this rule's decision. */
   function challenge(
     context: RequestContext,
     request: PolicyRequest,
@@ -93,7 +93,8 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
       );
     }
     const verdict = authenticator.challenge(context, now);
-    if (verdict.action === 'pass') return verdict;
+    // A challenge without an event is the protocol's first step, not a refusal: as it is.
+    if (verdict.action === 'pass' || verdict.event === undefined) return verdict;
     return {
       ...verdict,
       event: {

@@ -28,8 +28,13 @@ test('nested repetition and repeated alternation, the causes of catastrophic bac
     '(?:[0-9]+\\d)*x',
     '((ab)+)+',
     '(\\d{1,3}){2,}',
+    '(\\d\\d?)+x',
   ]) {
-    assert.match(reason(source), /must not repeat a group/, source);
+    assert.match(
+      reason(source),
+      /must not repeat a group that holds a variable repetition or an alternation/,
+      source,
+    );
   }
 });
 
@@ -37,6 +42,8 @@ test('a group repeated at most once, or a repeated group without repetition insi
   assert.equal(reason('^(\\d+)?$'), 'ok');
   assert.equal(reason('^(44|33)?\\d+$'), 'ok');
   assert.equal(reason('^(ab)+$'), 'ok');
+  // A fixed count inside leaves the engine no choice.
+  assert.equal(reason('^(\\d{3})+$'), 'ok');
 });
 
 test('back-references, look-arounds, too many variable quantifiers and overlong patterns are refused', () => {
@@ -44,7 +51,7 @@ test('back-references, look-arounds, too many variable quantifiers and overlong 
   assert.match(reason('(?<d>\\d)\\k<d>'), /back-references/);
   assert.match(reason('^(?=\\+44)'), /look-ahead/);
   assert.match(reason('(?<!0)9'), /look-ahead or look-behind/);
-  assert.match(reason('\\d*\\d*\\d*\\d*\\d*'), /at most 4 quantifiers/);
+  assert.match(reason('\\d*\\d*\\d*\\d*'), /at most 3 quantifiers/);
   assert.match(reason(`^${'1'.repeat(201)}`), /at most 200 characters/);
   assert.match(reason(''), /must not be empty/);
 });
