@@ -42,7 +42,7 @@ export interface PolicyRequest {
   readonly address: string;
   readonly transport: TransportName;
   readonly method: string;
-  /** The dialled number, normalised (dialled-number.ts); '' when none. */
+  /** The dialled number, normalised (dialled-number.ts); '' when none, or when no rule reads it. */
   readonly destination: string;
   readonly now: number;
 }
@@ -86,12 +86,15 @@ export class Policy {
   readonly defaultAction: 'allow' | 'deny';
   readonly internationalPrefix: string;
   readonly settings: PolicySettings;
+  /** Whether a rule reads the dialled number (otherwise requests skip working it out). */
+  readonly #readsDestination: boolean;
 
   constructor(settings: PolicySettings) {
     this.settings = settings;
     this.defaultAction = settings.default;
     this.internationalPrefix = settings.internationalPrefix;
     this.rules = settings.rules.map((rule, index) => compileRule(rule, index));
+    this.#readsDestination = settings.rules.some((rule) => rule.match.to !== undefined);
   }
 
   /** The policy of parsed `policy:` settings (as the configuration schema outputs them). */
@@ -118,9 +121,14 @@ export class Policy {
       address: context.flow.remoteAddress,
       transport: context.flow.transport,
       method: context.request.method,
-      destination: dialledNumber(context.request, this.internationalPrefix),
+      destination: this.#readsDestination ? this.destinationOf(context) : '',
       now,
     };
+  }
+
+  /** The request's dialled number, normalised (dialled-number.ts). */
+  destinationOf(context: RequestContext): string {
+    return dialledNumber(context.request, this.internationalPrefix);
   }
 
   /** The deny answer of `policy.default: deny`. */

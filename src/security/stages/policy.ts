@@ -55,7 +55,8 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
     details: Record<string, string | number> = {},
   ): StageVerdict {
     if (request.identity !== undefined) details.identity = identityKey(request.identity);
-    if (request.destination !== '') details.destination = boundedText(request.destination);
+    const destination = request.destination || policy!.destinationOf(context);
+    if (destination !== '') details.destination = boundedText(destination);
     details.method = boundedText(request.method);
     return {
       action: 'reject',
