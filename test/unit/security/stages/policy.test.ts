@@ -139,6 +139,8 @@ test('the first matching rule decides, in order', () => {
     eventOf(run(stage, context({ fromUser: 'alice', fromDomain: 'example.com' }))).rule,
     'rest-denied',
   );
+  // No rule reads the dialled number, yet the refusal's event shows it.
+  assert.equal(eventOf(run(stage, context({ ruriUser: '0044-20' }))).details?.destination, '+4420');
 });
 
 test('require-authentication challenges a request without identity through the authenticator, naming the rule', () => {
