@@ -5,6 +5,7 @@
  * - no-premium: calls to premium numbers (+1900..., 0900...) are denied with 403, however
  *   the number is written (`001900...` is `+1900...`);
  * - kiosk-tls: an unauthenticated caller at 127.0.9.3 must use TLS: over UDP it gets 403;
+ * - guest-pace: an unauthenticated caller at 127.0.9.4 places at most 3 calls a minute;
  * - allow-rest: everyone else's calls go through.
  *
  * The caller sees the refusal status, the PBX never sees the refused INVITEs, and each
@@ -13,6 +14,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../harness/ports.ts';
 import { stopAll } from '../harness/process.ts';
 import { describeSipp, runSipp, type SippRun, startSipp } from '../harness/sipp.ts';
@@ -23,6 +25,7 @@ after(() => stopAll());
 const TARGET_HOST = '127.0.0.1';
 const PHONE = '127.0.9.2';
 const KIOSK = '127.0.9.3';
+const GUEST = '127.0.9.4';
 const REFUSED_SCENARIO = join(import.meta.dirname, 'scenarios', 'uac-call-refused.xml');
 
 const POLICY = {
@@ -34,6 +37,12 @@ const POLICY = {
       reason: 'Premium Numbers Barred',
     },
     { name: 'kiosk-tls', match: { authenticated: false, networks: KIOSK }, action: 'require-tls' },
+    {
+      name: 'guest-pace',
+      match: { authenticated: false, networks: GUEST },
+      action: 'limit',
+      limit: { callsPerMinute: 3 },
+    },
     { name: 'allow-rest', match: {}, action: 'allow' },
   ],
 };
@@ -56,8 +65,12 @@ describe('identity policy rules through a running sipwarden', () => {
     await uas?.stop();
   });
 
-  /** INVITEs the PBX has received so far. */
+  /**
+   * INVITEs the PBX has received so far: sipp rewrites its counts every second, so read a
+   * second and a half after the last call.
+   */
   async function invitesAtPbx(): Promise<number> {
+    await sleep(1500);
     return stepCount(await currentCounts(uas), 'INVITE_Recv');
   }
 
@@ -85,8 +98,6 @@ describe('identity policy rules through a running sipwarden', () => {
     assert.ok(
       events.filter((e) => e.rule === 'no-premium').some((e) => e.details?.destination === '+19005550100'),
     );
-    // sipp rewrites its counts every second: what the PBX got, a second after the calls.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal(await invitesAtPbx(), before);
   });
 
@@ -108,6 +119,27 @@ describe('identity policy rules through a running sipwarden', () => {
     assert.match(event.reason, /TLS required \(came over udp\)/);
   });
 
+  test('a caller over its calls per minute gets 403 for the calls past the limit, naming guest-pace', async () => {
+    const run = await runSipp({
+      scenario: 'uac-call.xml',
+      localHost: GUEST,
+      localPort: await freePort(GUEST),
+      remote: { host: TARGET_HOST, port: guard.port },
+      service: '2001',
+      calls: 5,
+      rate: 10,
+      timeoutS: 30,
+      timeoutIsError: false,
+    });
+    assert.equal(run.successful, 3, describeSipp(run));
+    assert.equal(run.failed, 2, describeSipp(run));
+    assert.equal(run.failedBy.FailedUnexpectedMessage, 2, describeSipp(run));
+    const { event, events } = await waitForEvent(guard, 'policy', GUEST, (e) => e.rule === 'guest-pace');
+    assert.ok(event, JSON.stringify(events));
+    assert.equal(event.status, 403);
+    assert.equal(event.details?.limit, 3);
+  });
+
   test('other calls are allowed by allow-rest and complete', async () => {
     const before = await invitesAtPbx();
     const run = await runSipp({
@@ -122,7 +154,6 @@ describe('identity policy rules through a running sipwarden', () => {
     });
     assert.equal(run.successful, 5, describeSipp(run));
     assert.equal(run.failed, 0, describeSipp(run));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal((await invitesAtPbx()) - before, 5);
   });
 });
