@@ -27,14 +27,7 @@ import type { TransportName } from '../transport/types.ts';
 import { TimeWindow } from '../util/time-window.ts';
 import { dialledNumber } from './dialled-number.ts';
 import { compileSafeRegex } from './safe-regex.ts';
-import {
-  DEFAULT_RULE_NAME,
-  FINAL_ACTIONS,
-  type PolicyActionName,
-  type PolicyRuleSettings,
-  type PolicySettings,
-  policySchema,
-} from './schema.ts';
+import { DEFAULT_RULE_NAME, FINAL_ACTIONS, type PolicyRuleSettings, type PolicySettings } from './schema.ts';
 
 /** What a rule's conditions look at: a request, or what `policy explain` describes. */
 export interface PolicyRequest {
@@ -95,11 +88,6 @@ export class Policy {
     this.internationalPrefix = settings.internationalPrefix;
     this.rules = settings.rules.map((rule, index) => compileRule(rule, index));
     this.#readsDestination = settings.rules.some((rule) => rule.match.to !== undefined);
-  }
-
-  /** The policy of parsed `policy:` settings (as the configuration schema outputs them). */
-  static from(settings: unknown): Policy {
-    return new Policy(policySchema.parse(settings));
   }
 
   get empty(): boolean {
@@ -167,7 +155,7 @@ function compileRule(rule: PolicyRuleSettings, index: number): PolicyRule {
     settings: rule,
     conditions: compileConditions(rule),
     action: compileAction(rule),
-    final: FINAL_ACTIONS.has(rule.action as PolicyActionName),
+    final: FINAL_ACTIONS.has(rule.action),
   };
 }
 
