@@ -39,11 +39,11 @@ function subjectKey(request: PolicyRequest): string {
 
 export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage {
   parseStageSettings(settingsSchema, raw);
-  const policy = deps.policy;
   const { store, authenticator } = deps;
-  if (policy === undefined || policy.empty) {
+  if (deps.policy === undefined || deps.policy.empty) {
     return { name: STAGE, phase: 'policy', failMode: 'closed' };
   }
+  const policy = deps.policy;
 
   function refuse(
     context: RequestContext,
@@ -55,7 +55,7 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
     details: Record<string, string | number> = {},
   ): StageVerdict {
     if (request.identity !== undefined) details.identity = identityKey(request.identity);
-    const destination = request.destination || policy!.destinationOf(context);
+    const destination = request.destination || policy.destinationOf(context);
     if (destination !== '') details.destination = boundedText(destination);
     details.method = boundedText(request.method);
     return {
@@ -113,11 +113,11 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
     if (context.direction !== 'client' || context.inDialog || EXEMPT_METHODS.has(context.request.method)) {
       return STAGE_PASS;
     }
-    const input = policy!.requestOf(context, now);
+    const input = policy.requestOf(context, now);
     /** Rate counters of the limits passed: counted only if the request goes through. */
     let counted: string[] | undefined;
-    for (const rule of policy!.rules) {
-      if (policy!.firstMiss(rule, input) !== undefined) continue;
+    for (const rule of policy.rules) {
+      if (policy.firstMiss(rule, input) !== undefined) continue;
       const action = rule.action;
       switch (action.kind) {
         case 'allow':
@@ -183,8 +183,8 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
         }
       }
     }
-    if (policy!.defaultAction === 'deny') {
-      const d = policy!.defaultDeny;
+    if (policy.defaultAction === 'deny') {
+      const d = policy.defaultDeny;
       return refuse(context, input, d.rule, d.status, d.reason, 'no rule allows the request');
     }
     count(counted, now);
