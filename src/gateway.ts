@@ -11,6 +11,8 @@ import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
+import type { UserDirectory } from './identity/user-directory.ts';
+import { openUserStore } from './identity/users/user-store.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
 import { Policy } from './policy/policy.ts';
@@ -36,6 +38,8 @@ export interface Gateway {
   readonly managementAddress: { host: string; port: number } | undefined;
   /** The events database: an absolute file path, or `:memory:`. */
   readonly eventsDatabase: string;
+  /** The user store (in the events database) the stages look users up in. */
+  readonly users: UserDirectory;
   /**
    * Reports every open event aggregate as final and writes it to the store at once: for
    * exits that cannot wait for close() (a fatal error, a stop that took too long).
@@ -202,22 +206,37 @@ export async function startGateway(
   const trust = createMemoryTrustTable({ maxEntries: security.maxTrusted });
   let proxy: SipProxy | undefined;
   let transport: TransportLayer | undefined;
-  // Throws (SW_ERR_EVENT_STORE_OPEN, naming the file) before anything else is open.
-  const management = createManagementStack(
-    config.management,
-    { ...config.events, database: location.database },
-    {
-      blocks,
-      log: logger,
-      readings: () => ({
-        transactions: proxy?.transactionCount ?? 0,
-        dialogs: proxy?.dialogCount ?? 0,
-        blocks: blocks.stats().active,
-        ...(transport === undefined ? {} : { transport: transport.stats() }),
-        activity: activity.stats(),
-      }),
-    },
-  );
+  // The users share the events' file (`sipwarden users --config` writes there); throws
+  // SW_ERR_USER_STORE_OPEN, naming the setting and the file, before anything else is open.
+  const users = openUserStore({
+    database: location.database,
+    setting: 'events.database',
+    log: trafficLog.child({ module: 'users' }),
+  });
+  let management: ManagementStack;
+  try {
+    // Throws (SW_ERR_EVENT_STORE_OPEN, naming the file) before anything else is open.
+    management = createManagementStack(
+      config.management,
+      { ...config.events, database: location.database },
+      {
+        blocks,
+        users,
+        log: logger,
+        readings: () => ({
+          transactions: proxy?.transactionCount ?? 0,
+          dialogs: proxy?.dialogCount ?? 0,
+          blocks: blocks.stats().active,
+          ...(transport === undefined ? {} : { transport: transport.stats() }),
+          activity: activity.stats(),
+        }),
+      },
+    );
+  } catch (error) {
+    users.close();
+    trafficLog.close();
+    throw error;
+  }
   let sweep: NodeJS.Timeout | undefined;
   try {
     transport = await createTransport(
@@ -269,6 +288,7 @@ export async function startGateway(
           store: activity,
           blocks,
           trust,
+          users,
           log: trafficLog.child({ module: 'security' }),
           policy: new Policy(config.policy),
         },
@@ -309,6 +329,7 @@ export async function startGateway(
       management,
       managementAddress,
       eventsDatabase: location.database,
+      users,
       listening: () => running.transport.listening(),
       flushEvents: () => management.flushEvents(),
       close: async () => {
@@ -317,9 +338,14 @@ export async function startGateway(
         try {
           await running.transport.close();
         } finally {
-          // Events last: every decision made until the listeners closed is in the store.
-          await management.close();
-          trafficLog.close();
+          // Events last: every decision made until the listeners closed is in the store;
+          // users after the API and the pipeline, the last to look them up.
+          try {
+            await management.close();
+          } finally {
+            users.close();
+            trafficLog.close();
+          }
         }
       },
     };
@@ -329,8 +355,12 @@ export async function startGateway(
     try {
       await transport?.close();
     } finally {
-      await management.close();
-      trafficLog.close();
+      try {
+        await management.close();
+      } finally {
+        users.close();
+        trafficLog.close();
+      }
     }
     throw error;
   }

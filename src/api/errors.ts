@@ -22,6 +22,14 @@ export const API_ERRORS = {
   SW_ERR_INTERNAL: { status: 500 },
   /** The event store cannot answer (file gone, disk failure). */
   SW_ERR_EVENT_STORE: { status: 503 },
+  /** A user field is wrong (name, domain, list, network, password, HA1). */
+  SW_ERR_BAD_USER: { status: 400 },
+  /** No user with that name in that domain. */
+  SW_ERR_NO_SUCH_USER: { status: 404 },
+  /** A user with that name exists already in that domain. */
+  SW_ERR_USER_EXISTS: { status: 409 },
+  /** The user store cannot answer (file gone, disk failure, locked too long). */
+  SW_ERR_USER_STORE: { status: 503 },
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -1,15 +1,17 @@
 /**
- * The management HTTP API (fastify): Prometheus metrics, security events, and the block
- * table (list, block, unblock). It has no accounts yet, so it listens where configured,
- * loopback by default, and guards against what a browser on that machine could be led to
- * do: bodies must be JSON (a cross-site form cannot send that without a preflight we never
- * answer), and the Host header of an /api request must name an IP address, localhost or the
- * configured host, which defeats DNS rebinding. Every error is `{ error: { code, message } }` with its status.
+ * The management HTTP API (fastify): Prometheus metrics, security events, the block
+ * table (list, block, unblock) and, given a user store, its users (user-routes.ts). It has
+ * no accounts yet, so it listens where configured, loopback by default, and guards against
+ * what a browser on that machine could be led to do: bodies must be JSON (a cross-site
+ * form cannot send that without a preflight we never answer), and the Host header of an
+ * /api request must name an IP address, localhost or the configured host, which defeats
+ * DNS rebinding. Every error is `{ error: { code, message } }` with its status.
  */
 import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } from 'fastify';
 import { isIpv4, isIpv6 } from '../config/host.ts';
 import { printable } from '../events/event-bus.ts';
 import { EVENT_TYPES, type EventEmitter, type EventType } from '../events/types.ts';
+import { UserStoreError } from '../identity/users/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { BlockTable } from '../state/types.ts';
@@ -19,6 +21,7 @@ import { DurationError, formatDuration, parseDuration } from '../util/duration.t
 import { canonicalAddress, parseBlockTarget } from './block-target.ts';
 import { ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.ts';
 import { parseTimeSpec } from './time-spec.ts';
+import { registerUserRoutes, type UserAdmin } from './user-routes.ts';
 import {
   type BlockAnswer,
   type BlocksAnswer,
@@ -37,6 +40,8 @@ export interface ManagementServerOptions {
   readonly bus: EventEmitter;
   readonly log: Logger;
   readonly now?: () => number;
+  /** The user store: /api/users routes when given. */
+  readonly users?: UserAdmin;
 }
 
 export interface ManagementServer {
@@ -169,6 +174,10 @@ export function createManagementServer(options: ManagementServerOptions): Manage
     if (error instanceof EventStoreError) {
       log.error({ err: error }, 'management API: event store failed');
       return sendError(reply, new ApiError('SW_ERR_EVENT_STORE', 'the event store cannot answer now'));
+    }
+    if (error instanceof UserStoreError) {
+      log.error({ err: error }, 'management API: user store failed');
+      return sendError(reply, new ApiError('SW_ERR_USER_STORE', 'the user store cannot answer now'));
     }
     if (error.validation !== undefined) {
       return sendError(reply, new ApiError('SW_ERR_BAD_REQUEST', printable(error.message, 300)));
@@ -303,6 +312,8 @@ export function createManagementServer(options: ManagementServerOptions): Manage
     },
   );
 
+  if (options.users !== undefined) registerUserRoutes(app, options.users);
+
   return {
     app,
     async listen() {
@@ -315,7 +326,9 @@ export function createManagementServer(options: ManagementServerOptions): Manage
       if (!isLoopback(bound.host)) {
         log.warn(
           { host: bound.host, port: bound.port },
-          'the management API has no accounts yet: anyone who reaches this address can block and unblock',
+          options.users === undefined
+            ? 'the management API has no accounts yet: anyone who reaches this address can block and unblock'
+            : 'the management API has no accounts yet: anyone who reaches this address can block, unblock and add users',
         );
       }
       log.info({ host: bound.host, port: bound.port }, 'management API listening');

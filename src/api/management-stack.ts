@@ -16,6 +16,7 @@ import { createMetrics, type Metrics, type ReadingsProvider } from '../metrics/m
 import type { BlockTable } from '../state/types.ts';
 import { createEventStore, type EventStore } from '../store/event-store.ts';
 import { createManagementServer, type ManagementServer } from './management-server.ts';
+import type { UserAdmin } from './user-routes.ts';
 
 export interface ManagementStackDependencies {
   readonly blocks: BlockTable;
@@ -27,6 +28,8 @@ export interface ManagementStackDependencies {
   readonly processMetrics?: boolean;
   /** Open event aggregates at most; default 10,000. */
   readonly maxEventAggregates?: number;
+  /** The user store, for the /api/users routes (the stack does not close it). */
+  readonly users?: UserAdmin;
 }
 
 export interface ManagementStack {
@@ -96,6 +99,7 @@ export function createManagementStack(
           bus,
           log: deps.log.child({ module: 'api' }),
           now,
+          ...(deps.users === undefined ? {} : { users: deps.users }),
         })
       : undefined;
   } catch (error) {

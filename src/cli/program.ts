@@ -14,6 +14,7 @@ import { registerPolicy } from './commands/policy.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTlsCert } from './commands/tls-cert.ts';
 import { registerUnblock } from './commands/unblock.ts';
+import { registerUsers } from './commands/users.ts';
 import { packageVersion } from './version.ts';
 
 export type RegisterCommand = (program: Command) => void;
@@ -28,6 +29,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerUnblock,
   registerBlocks,
   registerEvents,
+  registerUsers,
   registerPolicy,
 ];
 

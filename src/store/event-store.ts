@@ -337,7 +337,7 @@ export class EventStore implements EventSink, EventReader {
  * existing file keeps the mode its owner gave it). SQLite gives the -wal and -shm files it
  * creates beside it the mode of the database file, so they are owner-only too.
  */
-function createOwnerOnly(database: string): void {
+export function createOwnerOnly(database: string): void {
   if (database === ':memory:' || database === '' || database.startsWith('file:')) return;
   try {
     closeSync(openSync(database, 'wx', 0o600));

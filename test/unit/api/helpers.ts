@@ -1,4 +1,5 @@
 import { createManagementServer, type ManagementServer } from '../../../src/api/management-server.ts';
+import type { UserAdmin } from '../../../src/api/user-routes.ts';
 import { EventBus } from '../../../src/events/event-bus.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics/metrics.ts';
@@ -19,7 +20,7 @@ export interface TestStack {
 }
 
 /** A management server on a memory block table and an in-memory event store, at port 0. */
-export function testStack(options: { host?: string } = {}): TestStack {
+export function testStack(options: { host?: string; users?: UserAdmin } = {}): TestStack {
   const clock = { now: T0 };
   const blocks = createMemoryBlockTable({ maxEntries: 1000 });
   const store = createEventStore({ database: ':memory:', retentionDays: 30 });
@@ -36,6 +37,7 @@ export function testStack(options: { host?: string } = {}): TestStack {
     bus,
     log: silentLogger,
     now: () => clock.now,
+    ...(options.users === undefined ? {} : { users: options.users }),
   });
   return {
     server,
