@@ -28,7 +28,7 @@ export interface PolicyCheckOptions {
   readonly hasAuthenticator: boolean;
   /** Whether the policy stage runs (security enabled and the stage in the order). */
   readonly stageRuns: boolean;
-  /** The groups and roles the user store knows, when it can be read. */
+  /** The groups and roles the user store knows (any case), when it can be read. */
   readonly knownGroups?: ReadonlySet<string> | undefined;
   readonly knownRoles?: ReadonlySet<string> | undefined;
 }
@@ -58,8 +58,10 @@ export function policyIssues(policy: Policy, options: PolicyCheckOptions): strin
       ['roles', options.knownRoles, 'role'],
     ] as const) {
       if (known === undefined) continue;
+      // Rules match names in any case (the schema lowers them); the store keeps them as written.
+      const lowered = new Set([...known].map((name) => name.toLowerCase()));
       for (const name of m[key] ?? []) {
-        if (!known.has(name)) issues.push(`${path}.match.${key}: no user has the ${what} "${name}"`);
+        if (!lowered.has(name)) issues.push(`${path}.match.${key}: no user has the ${what} "${name}"`);
       }
     }
     const cover = policy.rules.slice(0, index).find((earlier) => covers(earlier, rule));

@@ -2,11 +2,13 @@
  * `sipwarden policy explain --user U [--domain D] [--to NUMBER] [--from-ip A] [--transport T]
  * [--method M] [--at ISO-TIME] [--groups G,..] [--roles R,..] [--organisation O] [--config F]`:
  * which policy rule decides such a request, and why, without traffic (src/policy/explain.ts).
- * The user's groups, roles and organisation come from the user store when one is given,
- * else from the flags. Without --user, the request is explained as unauthenticated.
+ * The user's groups, roles and organisation come from the user store when it has users (the
+ * database `start` resolves from --config, or --db), else from the flags. Without --user,
+ * the request is explained as unauthenticated.
  */
 import type { Command } from 'commander';
 import { defaultConfig, loadConfigFile } from '../../config/load-config.ts';
+import type { SipwardenConfig } from '../../config/schema.ts';
 import type { VerifiedIdentity } from '../../identity/identity.ts';
 import type { UserDirectory } from '../../identity/user-directory.ts';
 import { normaliseNumber } from '../../policy/dialled-number.ts';
@@ -16,9 +18,11 @@ import { POLICY_TRANSPORTS } from '../../policy/schema.ts';
 import { parseAddress } from '../../state/ip.ts';
 import type { TransportName } from '../../transport/types.ts';
 import { CliError, configError, EXIT_USAGE } from '../cli-error.ts';
+import { existingUserStore } from '../existing-user-store.ts';
 
 export interface ExplainOptions {
   readonly config?: string;
+  readonly db?: string;
   readonly user?: string;
   readonly domain?: string;
   readonly groups?: string;
@@ -37,6 +41,7 @@ export function registerPolicy(program: Command): void {
     .command('explain')
     .description('print which policy rule decides a request, and why, without traffic')
     .option('-c, --config <file>', 'YAML configuration file (default: the embedded defaults)')
+    .option('--db <file>', 'the user store (default: the database start resolves from --config)')
     .option('--user <user>', 'the verified user (user or user@domain); absent: an unauthenticated request')
     .option('--domain <domain>', "the user's domain")
     .option('--groups <list>', "the user's groups, comma-separated (when no user store has them)")
@@ -48,7 +53,7 @@ export function registerPolicy(program: Command): void {
     .option('--method <method>', 'the SIP method (default INVITE)')
     .option('--at <time>', 'when, as an ISO 8601 time (default now)')
     .action((options: ExplainOptions) => {
-      for (const line of explainLines(options)) process.stdout.write(`${line}\n`);
+      for (const line of explain(options)) process.stdout.write(`${line}\n`);
     });
 }
 
@@ -72,8 +77,11 @@ function identityOf(
   const domain = (at === -1 ? (options.domain ?? '') : options.user.slice(at + 1)).toLowerCase();
   if (user === '') throw usage('--user: must name a user');
   if (directory !== undefined) {
+    if (domain === '')
+      throw usage('--user: give the domain (--domain, or --user user@domain) to find the user');
     const stored = directory.find(user, domain);
     if (stored === undefined) throw usage(`--user: no user ${user}@${domain} in the user store`);
+    if (!stored.enabled) throw usage(`--user: ${user}@${domain} is disabled: it never authenticates`);
     return {
       user,
       domain,
@@ -93,11 +101,28 @@ function identityOf(
   };
 }
 
-/** The explanation's lines; `directory` is the user store, when there is one. */
-export function explainLines(options: ExplainOptions, directory?: UserDirectory): readonly string[] {
+/** The explanation, with the user's groups and roles from the user store when it has users. */
+function explain(options: ExplainOptions): readonly string[] {
   const loaded = options.config === undefined ? undefined : loadConfigFile(options.config);
   if (loaded !== undefined && !loaded.ok) throw configError(loaded.errors);
   const config = loaded?.config ?? defaultConfig();
+  const store =
+    options.user === undefined
+      ? undefined
+      : existingUserStore(config, { configFile: options.config, db: options.db });
+  try {
+    return explainLines(config, options, store);
+  } finally {
+    store?.close();
+  }
+}
+
+/** The explanation's lines; `directory` is the user store, when there is one. */
+export function explainLines(
+  config: SipwardenConfig,
+  options: ExplainOptions,
+  directory?: UserDirectory,
+): readonly string[] {
   const policy = new Policy(config.policy);
   const transport = (options.transport ?? 'udp').toLowerCase();
   if (!(POLICY_TRANSPORTS as readonly string[]).includes(transport)) {

@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { computeHa1s } from '../../../src/identity/users/ha1.ts';
+import { openUserStore } from '../../../src/identity/users/user-store.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const bin = join(root, 'bin', 'sipwarden.js');
@@ -83,4 +85,68 @@ test('check-config refuses a rule that can never match, naming the rule that hid
     run.stderr,
     'sipwarden: config error: policy.rules[3]: can never match: rule no-international (policy.rules[2]) decides every request it matches\n',
   );
+});
+
+/** A user store file with users in it, as `sipwarden users add` writes it. */
+function storeWith(
+  file: string,
+  users: { user: string; groups: string[]; roles?: string[]; enabled?: boolean }[],
+) {
+  const store = openUserStore({ database: file });
+  try {
+    for (const u of users) {
+      store.add({
+        user: u.user,
+        domain: 'example.com',
+        ...computeHa1s(u.user, 'example.com', 'a long secret'),
+        groups: u.groups,
+        roles: u.roles ?? [],
+        allowedNetworks: [],
+        enabled: u.enabled ?? true,
+      });
+    }
+  } finally {
+    store.close();
+  }
+}
+
+test('with a user store, explain reads the groups from it and check-config refuses groups no user has', async () => {
+  const database = join(scratch, 'users.db');
+  storeWith(database, [
+    { user: 'alice', groups: ['Sales'] },
+    { user: 'mallory', groups: ['sales'], enabled: false },
+  ]);
+  const file = join(scratch, 'with-store.yaml');
+  writeFileSync(
+    file,
+    `events: { database: ${JSON.stringify(database)} }\n${POLICY}    - name: support\n      match: { groups: support }\n      action: allow\n`,
+  );
+  const check = await sipwarden('check-config', file);
+  assert.equal(check.code, 2);
+  assert.equal(
+    check.stderr,
+    'sipwarden: config error: policy.rules[3].match.groups: no user has the group "support"\n',
+  );
+  const run = await sipwarden(
+    'policy',
+    'explain',
+    '--config',
+    file,
+    '--user',
+    'alice@example.com',
+    '--groups',
+    'support',
+    '--to',
+    '+33142685300',
+    '--at',
+    '2026-03-02T10:00:00Z',
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^request: alice@example\.com \(groups: Sales; roles: none\)/);
+  assert.match(run.stdout, /decision: allow by rule sales-hours: allowed\n$/);
+  const unknown = await sipwarden('policy', 'explain', '--db', database, '--user', 'bob@example.com');
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /no user bob@example\.com in the user store/);
+  const disabled = await sipwarden('policy', 'explain', '--db', database, '--user', 'mallory@example.com');
+  assert.match(disabled.stderr, /mallory@example\.com is disabled/);
 });

@@ -101,7 +101,7 @@ test('a rule contradicting itself is reported', () => {
 test('groups and roles the user store does not know are reported when the store is read', () => {
   const rules = [rule('a', { groups: ['sales', 'sails'] }), rule('b', { roles: 'admin' }, 'allow')];
   assert.deepEqual(issuesOf(rules), []);
-  assert.deepEqual(issuesOf(rules, { knownGroups: new Set(['sales']), knownRoles: new Set(['user']) }), [
+  assert.deepEqual(issuesOf(rules, { knownGroups: new Set(['Sales']), knownRoles: new Set(['user']) }), [
     'policy.rules[0].match.groups: no user has the group "sails"',
     'policy.rules[1].match.roles: no user has the role "admin"',
   ]);
