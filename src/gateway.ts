@@ -11,6 +11,7 @@ import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
+import { FraudHolds } from './fraud/holds.ts';
 import type { UserDirectory } from './identity/user-directory.ts';
 import { openUserStore } from './identity/users/user-store.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
@@ -204,6 +205,8 @@ export async function startGateway(
   const activity = createMemoryActivityStore({ maxKeys: security.activityKeys });
   const blocks = createMemoryBlockTable({ maxEntries: security.maxBlocks });
   const trust = createMemoryTrustTable({ maxEntries: security.maxTrusted });
+  // Held by the fraud stage, released through the management API.
+  const fraudHolds = new FraudHolds();
   let proxy: SipProxy | undefined;
   let transport: TransportLayer | undefined;
   // The users share the events' file (`sipwarden users --config` writes there); throws
@@ -222,6 +225,7 @@ export async function startGateway(
       {
         blocks,
         users,
+        fraudHolds,
         log: logger,
         readings: () => ({
           transactions: proxy?.transactionCount ?? 0,
@@ -289,6 +293,7 @@ export async function startGateway(
           blocks,
           trust,
           users,
+          fraudHolds,
           log: trafficLog.child({ module: 'security' }),
           policy: new Policy(config.policy),
         },

@@ -4,10 +4,18 @@
  * compressed lower-case, IPv4-mapped IPv6 as IPv4, host bits of a network cleared), or a
  * rule key as the stages spell it (security/block-keys.ts: `user=alice`, `fromUser=...`,
  * `toUser=...`, `userAgent=...`, `source=ADDRESS`), which the gate refuses on every request
- * naming it; so the key shown, stored and removed is one and the same.
+ * naming it, or a caller identity (`identity:user@domain`), whose new calls the fraud stage
+ * refuses; so the key shown, stored and removed is one and the same.
  */
 import { boundedText, MAX_ATTRIBUTE_LENGTH } from '../security/attributes.ts';
-import { attributeKey, KEY_KINDS, type KeyKind, sourceKey } from '../security/block-keys.ts';
+import {
+  attributeKey,
+  IDENTITY_KEY_PREFIX,
+  identityBlockKey,
+  KEY_KINDS,
+  type KeyKind,
+  sourceKey,
+} from '../security/block-keys.ts';
 import { normalizeAddress } from '../state/ip.ts';
 import { parseBlockKey } from '../state/memory-block-table.ts';
 import type { BlockScope } from '../state/types.ts';
@@ -23,7 +31,20 @@ export const MIN_PREFIX_IPV6 = 16;
 
 export type BlockTargetResult = { ok: true; target: BlockTarget } | { ok: false; message: string };
 
+const IDENTITY = /^[!-?A-~]{1,128}@[!-?A-~]{1,128}$/;
+
 export function parseBlockTarget(text: string): BlockTargetResult {
+  if (text.startsWith(IDENTITY_KEY_PREFIX)) {
+    // Lower-cased as the fraud stage spells identities (attributes.ts userOf, domainOf).
+    const identity = text.slice(IDENTITY_KEY_PREFIX.length).toLowerCase();
+    if (!IDENTITY.test(identity)) {
+      return {
+        ok: false,
+        message: `${shown(text)}: identity: takes user@domain (printable ASCII, no spaces)`,
+      };
+    }
+    return { ok: true, target: { key: identityBlockKey(identity), scope: 'key' } };
+  }
   const eq = text.indexOf('=');
   if (eq > 0) return parseRuleKey(text.slice(0, eq), text.slice(eq + 1), text);
   const target = parseBlockKey('address', text);

@@ -6,7 +6,14 @@
  */
 import type { EventType } from '../events/types.ts';
 import type { ApiErrorBody } from './errors.ts';
-import type { BlockAnswer, BlocksAnswer, EventsAnswer, UnblockAnswer } from './views.ts';
+import type {
+  BlockAnswer,
+  BlocksAnswer,
+  EventsAnswer,
+  HoldsAnswer,
+  ReleaseAnswer,
+  UnblockAnswer,
+} from './views.ts';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:9060';
 export const API_URL_ENV = 'SIPWARDEN_API';
@@ -94,6 +101,14 @@ export class ManagementClient {
 
   unblock(address: string): Promise<UnblockAnswer> {
     return this.#call<UnblockAnswer>('DELETE', `/api/blocks/${encodeURIComponent(address)}`);
+  }
+
+  fraudHolds(): Promise<HoldsAnswer> {
+    return this.#call<HoldsAnswer>('GET', '/api/fraud/holds');
+  }
+
+  releaseHold(identity: string): Promise<ReleaseAnswer> {
+    return this.#call<ReleaseAnswer>('DELETE', `/api/fraud/holds/${encodeURIComponent(identity)}`);
   }
 
   events(request: EventsRequest = {}): Promise<EventsAnswer> {

@@ -16,6 +16,8 @@ export const API_ERRORS = {
   SW_ERR_NOT_FOUND: { status: 404 },
   /** No block with that address or key. */
   SW_ERR_NO_SUCH_BLOCK: { status: 404 },
+  /** No fraud hold on that identity. */
+  SW_ERR_NO_SUCH_HOLD: { status: 404 },
   SW_ERR_BODY_TOO_LARGE: { status: 413 },
   /** A body that is not JSON. */
   SW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415 },

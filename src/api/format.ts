@@ -6,7 +6,7 @@
 import { printable } from '../events/event-bus.ts';
 import type { SecurityEvent } from '../events/types.ts';
 import { formatDuration } from '../util/duration.ts';
-import type { BlockView } from './views.ts';
+import type { BlockView, HoldView } from './views.ts';
 
 const MAX_CELL = 80;
 
@@ -44,6 +44,20 @@ export function blocksTable(blocks: readonly BlockView[]): string {
       block.remainingSeconds === null ? '-' : formatDuration(block.remainingSeconds * 1000),
       String(block.hits),
       block.reason,
+    ]),
+  );
+}
+
+export function holdsTable(holds: readonly HoldView[]): string {
+  return renderTable(
+    ['HELD', 'VERIFIED', 'RULE', 'SINCE', 'REFUSED', 'REASON'],
+    holds.map((hold) => [
+      hold.identity,
+      hold.verified ? 'yes' : 'no',
+      hold.rule,
+      formatTime(Date.parse(hold.since)),
+      String(hold.refused),
+      hold.reason,
     ]),
   );
 }

@@ -11,9 +11,11 @@ import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } f
 import { isIpv4, isIpv6 } from '../config/host.ts';
 import { printable } from '../events/event-bus.ts';
 import { EVENT_TYPES, type EventEmitter, type EventType } from '../events/types.ts';
+import { FraudHolds } from '../fraud/holds.ts';
 import { UserStoreError } from '../identity/users/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { identityBlockKey } from '../security/block-keys.ts';
 import type { BlockTable } from '../state/types.ts';
 import { EventStoreError } from '../store/errors.ts';
 import type { EventReader } from '../store/event-store.ts';
@@ -27,6 +29,9 @@ import {
   type BlocksAnswer,
   blockView,
   type EventsAnswer,
+  type HoldsAnswer,
+  holdView,
+  type ReleaseAnswer,
   type UnblockAnswer,
 } from './views.ts';
 
@@ -42,6 +47,8 @@ export interface ManagementServerOptions {
   readonly now?: () => number;
   /** The user store: /api/users routes when given. */
   readonly users?: UserAdmin;
+  /** Identities the fraud stage holds for an operator; none when absent. */
+  readonly fraudHolds?: FraudHolds;
 }
 
 export interface ManagementServer {
@@ -117,9 +124,18 @@ const unblockSchema = {
   },
 } as const;
 
+const releaseSchema = {
+  params: {
+    type: 'object',
+    required: ['identity'],
+    properties: { identity: { type: 'string', minLength: 1, maxLength: 300 } },
+  },
+} as const;
+
 export function createManagementServer(options: ManagementServerOptions): ManagementServer {
   const now = options.now ?? Date.now;
   const { blocks, events, metrics, bus, log } = options;
+  const holds = options.fraudHolds ?? new FraudHolds();
   const app = fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -313,6 +329,35 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   );
 
   if (options.users !== undefined) registerUserRoutes(app, options.users);
+  app.get('/api/fraud/holds', async () => {
+    const answer: HoldsAnswer = { holds: holds.list().map(holdView) };
+    return answer;
+  });
+
+  app.delete<{ Params: { identity: string } }>(
+    '/api/fraud/holds/:identity',
+    { schema: releaseSchema },
+    async (request, reply) => {
+      const identity = request.params.identity.toLowerCase();
+      if (!holds.release(identity)) {
+        throw new ApiError('SW_ERR_NO_SUCH_HOLD', `no hold on ${JSON.stringify(printable(identity, 100))}`);
+      }
+      bus.emit(
+        {
+          type: 'fraud',
+          stage: 'admin',
+          rule: 'admin',
+          action: 'unblock',
+          key: identityBlockKey(printable(identity, 200)),
+          reason: 'hold released by an operator',
+          details: { client: printable(request.ip, 64) },
+        },
+        now(),
+      );
+      const answer: ReleaseAnswer = { released: true };
+      return reply.code(200).send(answer);
+    },
+  );
 
   return {
     app,

@@ -11,6 +11,7 @@
 import type { SipwardenConfig } from '../config/schema.ts';
 import { EventBus } from '../events/event-bus.ts';
 import { createLogSink } from '../events/log-sink.ts';
+import type { FraudHolds } from '../fraud/holds.ts';
 import type { Logger } from '../log/logger.ts';
 import { createMetrics, type Metrics, type ReadingsProvider } from '../metrics/metrics.ts';
 import type { BlockTable } from '../state/types.ts';
@@ -30,6 +31,8 @@ export interface ManagementStackDependencies {
   readonly maxEventAggregates?: number;
   /** The user store, for the /api/users routes (the stack does not close it). */
   readonly users?: UserAdmin;
+  /** Identities the fraud stage holds: listed and released through the API. */
+  readonly fraudHolds?: FraudHolds;
 }
 
 export interface ManagementStack {
@@ -100,6 +103,7 @@ export function createManagementStack(
           log: deps.log.child({ module: 'api' }),
           now,
           ...(deps.users === undefined ? {} : { users: deps.users }),
+          ...(deps.fraudHolds === undefined ? {} : { fraudHolds: deps.fraudHolds }),
         })
       : undefined;
   } catch (error) {

@@ -1,5 +1,6 @@
 /** The JSON shapes the management API answers with (and its clients read). */
 import type { SecurityEvent } from '../events/types.ts';
+import type { FraudHold } from '../fraud/holds.ts';
 import type { BlockEntry, BlockScope } from '../state/types.ts';
 
 export interface BlockView {
@@ -34,6 +35,40 @@ export interface UnblockAnswer {
 
 export interface EventsAnswer {
   readonly events: readonly SecurityEvent[];
+}
+
+export interface HoldView {
+  /** `user@domain`. */
+  readonly identity: string;
+  readonly verified: boolean;
+  readonly rule: string;
+  readonly reason: string;
+  /** The SIP status the identity's calls get while held. */
+  readonly status: number;
+  /** ISO 8601. */
+  readonly since: string;
+  /** Calls refused because of the hold. */
+  readonly refused: number;
+}
+
+export interface HoldsAnswer {
+  readonly holds: readonly HoldView[];
+}
+
+export interface ReleaseAnswer {
+  readonly released: true;
+}
+
+export function holdView(hold: FraudHold): HoldView {
+  return {
+    identity: hold.identity,
+    verified: hold.verified,
+    rule: hold.rule,
+    reason: hold.reason,
+    status: hold.status,
+    since: new Date(hold.since).toISOString(),
+    refused: hold.refused,
+  };
 }
 
 export function blockView(entry: BlockEntry, now: number): BlockView {

@@ -10,6 +10,7 @@ import { registerBlock } from './commands/block.ts';
 import { registerBlocks } from './commands/blocks.ts';
 import { registerCheckConfig } from './commands/check-config.ts';
 import { registerEvents } from './commands/events.ts';
+import { registerFraud } from './commands/fraud.ts';
 import { registerPolicy } from './commands/policy.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTlsCert } from './commands/tls-cert.ts';
@@ -30,6 +31,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerBlocks,
   registerEvents,
   registerUsers,
+  registerFraud,
   registerPolicy,
 ];
 

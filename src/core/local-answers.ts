@@ -49,6 +49,16 @@ export class LocalAnswers {
     this.send(flowTarget(flow), serializeMessage(response));
   }
 
+  /**
+   * True for the ACK of a non-2xx final answer given here (a refusal, a Digest challenge): it
+   * carries our To tag, which is derived from the INVITE's Call-ID, CSeq number and branch,
+   * all of which the ACK repeats (RFC 3261 17.1.1.3). It belongs to a transaction that ended
+   * here, so it is absorbed: never forwarded, and no unknown dialog either.
+   */
+  isAckOfLocalAnswer(ack: SipRequest): boolean {
+    return ack.to.params.get('tag') === localTag(ack);
+  }
+
   /** Sends an answer already serialised back over the flow its request came on. */
   sendBack(flow: Flow, data: Buffer): void {
     this.send(flowTarget(flow), data);

@@ -245,6 +245,7 @@ export class SipProxy {
 
   #onAck(ack: SipRequest, flow: Flow, serverKey: string, direction: Direction): void {
     if (this.#transactions.absorbedAck(serverKey)) return;
+    if (this.#answers.isAckOfLocalAnswer(ack)) return;
     // An ACK for a 2xx is end to end: forward it statelessly along the same route (RFC 3261 16.11).
     if (ack.maxForwards === 0) return;
     const dialog = this.#dialogs.check(ack, flow, direction);

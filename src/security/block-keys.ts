@@ -6,9 +6,11 @@
  *
  * A key is `<kind>=<value>` (`user=alice`, `source=203.0.113.9`), or for a flood rule
  * `flood:<rule>|<kind>=<value>|...` (its counters' key; the flood stage enforces those
- * itself, since only it knows which messages a rule matches). Values are bounded and
+ * itself, since only it knows which messages a rule matches), or for a caller identity
+ * `identity:<user>@<domain>` (the fraud stage enforces those itself). Values are bounded and
  * printable (attributes.ts), so a key can go into a store, an event and a log line as it is.
  */
+import { identityKey, type VerifiedIdentity } from '../identity/identity.ts';
 import type { SipRequest } from '../sip/message.ts';
 import { boundedText, headerValue, userOf } from './attributes.ts';
 import { credentialsOf } from './credentials.ts';
@@ -33,6 +35,23 @@ export function sourceKey(address: string): string {
  */
 export function userKey(user: string): string {
   return attributeKey('user', user);
+}
+
+/**
+ * The prefix of an identity's block key. Like a flood rule's keys, the stage that wrote it
+ * (fraud) enforces it itself, on every new call of the identity: the gate runs before
+ * authentication, so it cannot know who a request's sender is.
+ */
+export const IDENTITY_KEY_PREFIX = 'identity:';
+
+/** A caller identity (`user@domain`, verified or the From user) as a block key: `identity:alice@example.com`. */
+export function identityBlockKey(identity: string): string {
+  return `${IDENTITY_KEY_PREFIX}${identity}`;
+}
+
+/** A verified identity (`identity=alice@pbx.example.com`) as a key: what limits on it report. */
+export function verifiedIdentityKey(identity: VerifiedIdentity): string {
+  return attributeKey('identity', identityKey(identity));
 }
 
 /** The prefix of a flood rule's keys (`flood:invite-flood|`). */

@@ -3,10 +3,18 @@ import type { Logger } from '../log/logger.ts';
 import { AddressSet } from '../state/cidr.ts';
 import { ChallengeProof } from './challenge-proof.ts';
 import { type PipelineObserver, SecurityPipeline } from './pipeline.ts';
-import { type Stage, StageConfigError, type StageDependencies, type StageFactory } from './stage.ts';
+import {
+  AuthFailures,
+  type Stage,
+  StageConfigError,
+  type StageDependencies,
+  type StageFactory,
+} from './stage.ts';
+import { buildAuthenticator, createAuthenticateStage } from './stages/authenticate.ts';
 import { createCallLimitStage } from './stages/call-limit.ts';
 import { createEnumerationStage } from './stages/enumeration.ts';
 import { createFloodStage } from './stages/flood.ts';
+import { createFraudStage } from './stages/fraud.ts';
 import { createGateStage } from './stages/gate.ts';
 import { createMalformedRateStage } from './stages/malformed-rate.ts';
 import { createPasswordGuessingStage } from './stages/password-guessing.ts';
@@ -19,12 +27,14 @@ import { type TrunkSettings, TrunkTable, trustWithTrunks } from './trunks.ts';
 export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.freeze({
   gate: createGateStage,
   validate: createValidateStage,
+  authenticate: createAuthenticateStage,
   scanner: createScannerStage,
   flood: createFloodStage,
   enumeration: createEnumerationStage,
   'password-guessing': createPasswordGuessingStage,
   'malformed-rate': createMalformedRateStage,
   'call-limit': createCallLimitStage,
+  fraud: createFraudStage,
   policy: createPolicyStage,
 });
 
@@ -39,8 +49,10 @@ export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze([
   'scanner',
   'flood',
   'validate',
+  'authenticate',
   'policy',
   'call-limit',
+  'fraud',
   'enumeration',
   'password-guessing',
   'malformed-rate',
@@ -102,12 +114,36 @@ export function buildTrunks(trunks: readonly TrunkSettings[] = []): TrunkTable {
 /** The stages' dependencies with the declared trunks: theirs to limit, and trusted by address. */
 export function withTrunks(security: SecuritySettings, deps: StageDependencies): StageDependencies {
   const trunks = buildTrunks(security.trunks);
-  return {
+  const trust = trustWithTrunks(deps.trust, trunks);
+  const authFailures = deps.authFailures ?? new AuthFailures();
+  const shared = {
     ...deps,
     trunks,
-    trust: trustWithTrunks(deps.trust, trunks),
+    trust,
     challenges: deps.challenges ?? new ChallengeProof(),
+    authFailures,
   };
+  const authenticator = deps.authenticator ?? sharedAuthenticator(security, shared);
+  return authenticator === undefined ? shared : { ...shared, authenticator };
+}
+
+/**
+ * The one authenticator every stage shares (the authenticate stage verifies what the policy
+ * stage challenged for): built from the authenticate stage's settings when that stage runs
+ * and can verify (a user store, or `mode: local`). Bad settings build none here; the stage's
+ * factory reports them.
+ */
+function sharedAuthenticator(security: SecuritySettings, deps: StageDependencies) {
+  if (!(security.stages ?? DEFAULT_STAGE_ORDER).includes('authenticate')) return undefined;
+  const settings = security.settings.authenticate;
+  const local = (settings as { mode?: unknown } | undefined)?.mode === 'local';
+  if (deps.users === undefined && !local) return undefined;
+  try {
+    return buildAuthenticator(settings, deps);
+  } catch (error) {
+    if (error instanceof StageConfigError) return undefined;
+    throw error;
+  }
 }
 
 export function buildPipeline(

@@ -270,11 +270,31 @@ export class SecurityPipeline implements MessageInspector {
     };
   }
 
+  /**
+   * An `answer` (a Digest challenge, a refused authentication): always sent, unless the
+   * detection verdict it carries ends the message's way first (an enforced block).
+   */
+  #answer(verdict: Extract<StageVerdict, { action: 'answer' }>, address: string, now: number): Verdict {
+    if (verdict.event !== undefined) this.#options.events.emit(verdict.event, now);
+    const detection = verdict.detection;
+    if (detection !== undefined) {
+      const result = this.#apply(detection.stage, detection.verdict, address, now);
+      if (result !== undefined) return result;
+    }
+    return {
+      action: 'reject',
+      status: verdict.status,
+      reason: verdict.reason,
+      ...(verdict.headers ? { headers: verdict.headers } : {}),
+    };
+  }
+
   /** Carries out a stage's verdict; undefined means go on to the next stage. */
   #apply(stage: Stage, verdict: StageVerdict, address: string, now: number): Verdict | undefined {
     const action = verdict.action;
     this.#options.observer?.decision(stage.name, action);
     if (action === 'pass') return undefined;
+    if (action === 'answer') return this.#answer(verdict, address, now);
     const options = this.#options;
     let event: EventInput = verdict.event;
     const enforced = !options.dryRun || stage.phase === 'validate';
@@ -315,7 +335,7 @@ export class SecurityPipeline implements MessageInspector {
           expiresAt: now + verdict.durationMs,
         });
         if (verdict.status !== undefined) {
-          return { action: 'reject', status: verdict.status, reason: event.reason };
+          return { action: 'reject', status: verdict.status, reason: verdict.reason ?? event.reason };
         }
         return DROP;
       }

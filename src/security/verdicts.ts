@@ -121,6 +121,7 @@ export function actionSeverity(action: StageVerdict['action']): number {
     case 'tarpit':
       return 2;
     case 'reject':
+    case 'answer':
     case 'drop':
       return 3;
     case 'block':

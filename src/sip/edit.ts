@@ -199,3 +199,18 @@ export function withRequestUri(req: SipRequest, uriText: string): SipRequest {
   if (uri instanceof SipParseError) throw invalid('Request-URI', uri.reason);
   return { ...req, uriText, uri };
 }
+
+/** Removes the fields of that name whose value `drop` selects (the others stay in place). */
+export function removeHeaderWhere<M extends SipMessage>(
+  m: M,
+  name: string,
+  drop: (value: string) => boolean,
+): M {
+  const lname = longName(name);
+  if (!m.headers.some((h) => h.name === lname && drop(h.value))) return m;
+  return withHeaders(
+    m,
+    m.headers.filter((h) => h.name !== lname || !drop(h.value)),
+    lname,
+  );
+}

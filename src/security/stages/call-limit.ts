@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
+import { identityKey } from '../../identity/identity.ts';
+import { verifiedIdentityKey } from '../block-keys.ts';
 import { eventFor } from '../event-input.ts';
 import { integer, parseStageSettings } from '../rule-schema.ts';
 import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
@@ -8,6 +10,12 @@ import { NO_TRUNKS, type Trunk } from '../trunks.ts';
 /**
  * At most N concurrent calls per caller identity, counted from the dialogs the proxy
  * holds: a stolen account cannot run up a bill with a hundred parallel calls.
+ *
+ * The caller identity is the From URI's user@host the proxy counts dialogs by. For a call
+ * sipwarden authenticated itself (`context.identity`) that is the verified identity: the
+ * authenticate stage refuses a call whose From is not the verified user@domain, so an
+ * account's calls share one count however its holder writes From; the refusal names the
+ * identity (`identity=user@domain`).
  *
  * A declared trunk (`security.trunks`, see trunks.ts) is held to its own limits instead:
  * `maxConcurrentCalls` per caller identity (the trunk's total when it calls with one fixed
@@ -38,10 +46,16 @@ export function createCallLimitStage(raw: unknown, deps: StageDependencies): Sta
         rule: trunk ? 'trunk-concurrent-calls' : 'max-concurrent-calls',
         action: 'reject',
         status: 403,
-        ...(trunk ? { key: `trunk=${trunk.name}` } : {}),
+        ...(trunk
+          ? { key: `trunk=${trunk.name}` }
+          : context.identity
+            ? { key: verifiedIdentityKey(context.identity) }
+            : {}),
         reason: trunk
           ? `trunk ${trunk.name}: caller identity over the trunk's concurrent call limit`
-          : 'caller identity over its concurrent call limit',
+          : context.identity
+            ? `${identityKey(context.identity)} over its concurrent call limit`
+            : 'caller identity over its concurrent call limit',
         details: { active, limit, ...(trunk ? { trunk: trunk.name } : {}) },
       }),
     };

@@ -131,6 +131,9 @@ export function createGateStage(raw: unknown, deps: StageDependencies): Stage {
     // done); a made-up Authorization header is no such answer.
     if (trust.isTrusted(flow.remoteAddress, now)) return STAGE_PASS;
     if (challenges?.answersChallenge(flow.remoteAddress, message, now)) return STAGE_PASS;
+    // So does the answer to sipwarden's own challenge (a nonce it signed for this source):
+    // the authenticate stage verifies it next.
+    if (deps.authenticator?.ownsCredentials(message, flow.remoteAddress)) return STAGE_PASS;
     const event = eventFor(flow, {
       type: 'overload',
       stage: 'gate',

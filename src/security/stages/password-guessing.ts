@@ -28,11 +28,16 @@
  *   records the success in the trust table. Any other 2xx to a request with credentials
  *   (a made-up Authorization header on an OPTIONS, say) proves nothing.
  *
+ * - A wrong password for sipwarden's own challenge (the authenticate stage, `mode: local`)
+ *   counts the same way: that stage reports it (StageDependencies.authFailures), and this
+ *   stage's verdict comes with its answer.
+ *
  * Outcome verdicts apply to the source's next messages: the transaction already ended.
  */
 import { z } from 'zod';
 import type { OutcomeContext, RequestContext } from '../../core/inspector.ts';
 import type { SipResponse } from '../../sip/message.ts';
+import type { Flow } from '../../transport/types.ts';
 import { accountOf, sourceKey, userKey } from '../block-keys.ts';
 import { ChallengeProof } from '../challenge-proof.ts';
 import { credentialsOf } from '../credentials.ts';
@@ -104,7 +109,57 @@ export const createPasswordGuessingStage: StageFactory = (
   const stale = new StaleChallenges();
   const proof = deps.challenges ?? new ChallengeProof();
 
-  return {
+  /** One failed authentication from `flow` as `user` ('' when unknown): counted per source and per user. */
+  function countFailure(flow: Flow, user: string, status: number, now: number): StageVerdict {
+    const source = flow.remoteAddress;
+    const bySource = store.hit(`pwd:src|${source}`, s.perSource.windowMs, now);
+    const byUser = user.length > 0 ? store.hit(`pwd:user|${user}`, s.perUser.windowMs, now) : 0;
+    const trusted = trust.isTrusted(source, now);
+    const sourceLimit = trusted ? s.perSource.failures * s.trustedMultiplier : s.perSource.failures;
+    const details: Record<string, string | number> = {
+      status,
+      sourceFailures: Math.round(bySource),
+      sourceThreshold: sourceLimit,
+      sourceWindowMs: s.perSource.windowMs,
+    };
+    if (user.length > 0) {
+      details.user = user;
+      details.userFailures = Math.round(byUser);
+      details.userThreshold = s.perUser.failures;
+      details.userWindowMs = s.perUser.windowMs;
+    }
+
+    if (bySource > sourceLimit) {
+      return verdictFor(spec, flow, {
+        type: 'password-guessing',
+        stage: STAGE,
+        rule: 'per-source',
+        key: sourceKey(source),
+        reason: `${Math.round(bySource)} failed authentications from this source in ${s.perSource.windowMs} ms, over ${sourceLimit}`,
+        details,
+        defaultStatus: 403,
+      });
+    }
+    if (byUser > s.perUser.failures) {
+      const known = trust.isKnownFor(source, user, now);
+      const spared = known || trusted;
+      // The user's known-good and trusted sources are reported, never blocked, by this rule.
+      return verdictFor(spared ? { ...spec, action: 'alert' } : userSpec, flow, {
+        type: 'password-guessing',
+        stage: STAGE,
+        rule: 'per-user',
+        key: userKey(user),
+        reason: `user ${user} under attack: ${Math.round(byUser)} failed authentications in ${s.perUser.windowMs} ms, over ${s.perUser.failures}${
+          spared ? `; source spared (${known ? 'known-good for this user' : 'trusted'})` : ''
+        }`,
+        details,
+        defaultStatus: 403,
+      });
+    }
+    return STAGE_PASS;
+  }
+
+  const stage: Stage = {
     name: 'password-guessing',
     phase: 'detect',
     failMode: 'open',
@@ -128,6 +183,9 @@ export const createPasswordGuessingStage: StageFactory = (
       if (credentials === undefined) return STAGE_PASS;
       const flow = context.flow;
       const source = flow.remoteAddress;
+      // Credentials for sipwarden's own challenge: checked, and their failures counted, by the
+      // authenticate stage; the upstream's refusal of a request it verified is no wrong password.
+      if (deps.authenticator?.ownsCredentials(request, source) === true) return STAGE_PASS;
       const user = targetUser(context, credentials.username);
       if (success) {
         const proven = s.recordTrust ? proof.proven(source, request, status, now) : undefined;
@@ -135,52 +193,12 @@ export const createPasswordGuessingStage: StageFactory = (
         return STAGE_PASS;
       }
       if ((status === 401 || status === 407) && stale.take(source, request, now)) return STAGE_PASS;
-
-      const bySource = store.hit(`pwd:src|${source}`, s.perSource.windowMs, now);
-      const byUser = user.length > 0 ? store.hit(`pwd:user|${user}`, s.perUser.windowMs, now) : 0;
-      const trusted = trust.isTrusted(source, now);
-      const sourceLimit = trusted ? s.perSource.failures * s.trustedMultiplier : s.perSource.failures;
-      const details: Record<string, string | number> = {
-        status,
-        sourceFailures: Math.round(bySource),
-        sourceThreshold: sourceLimit,
-        sourceWindowMs: s.perSource.windowMs,
-      };
-      if (user.length > 0) {
-        details.user = user;
-        details.userFailures = Math.round(byUser);
-        details.userThreshold = s.perUser.failures;
-        details.userWindowMs = s.perUser.windowMs;
-      }
-
-      if (bySource > sourceLimit) {
-        return verdictFor(spec, flow, {
-          type: 'password-guessing',
-          stage: STAGE,
-          rule: 'per-source',
-          key: sourceKey(source),
-          reason: `${Math.round(bySource)} failed authentications from this source in ${s.perSource.windowMs} ms, over ${sourceLimit}`,
-          details,
-          defaultStatus: 403,
-        });
-      }
-      if (byUser > s.perUser.failures) {
-        const known = trust.isKnownFor(source, user, now);
-        const spared = known || trusted;
-        // The user's known-good and trusted sources are reported, never blocked, by this rule.
-        return verdictFor(spared ? { ...spec, action: 'alert' } : userSpec, flow, {
-          type: 'password-guessing',
-          stage: STAGE,
-          rule: 'per-user',
-          key: userKey(user),
-          reason: `user ${user} under attack: ${Math.round(byUser)} failed authentications in ${s.perUser.windowMs} ms, over ${s.perUser.failures}${
-            spared ? `; source spared (${known ? 'known-good for this user' : 'trusted'})` : ''
-          }`,
-          details,
-          defaultStatus: 403,
-        });
-      }
-      return STAGE_PASS;
+      return countFailure(flow, user, status, now);
     },
   };
+  // sipwarden's own Digest verification reports its wrong passwords here (the authenticate stage).
+  deps.authFailures?.listen(stage, (failure, now) =>
+    countFailure(failure.flow, failure.user, failure.status, now),
+  );
+  return stage;
 };

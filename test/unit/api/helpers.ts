@@ -1,6 +1,7 @@
 import { createManagementServer, type ManagementServer } from '../../../src/api/management-server.ts';
 import type { UserAdmin } from '../../../src/api/user-routes.ts';
 import { EventBus } from '../../../src/events/event-bus.ts';
+import { FraudHolds } from '../../../src/fraud/holds.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import { createMetrics, type Metrics } from '../../../src/metrics/metrics.ts';
 import { createMemoryBlockTable, type MemoryBlockTable } from '../../../src/state/memory-block-table.ts';
@@ -14,6 +15,7 @@ export interface TestStack {
   readonly store: EventStore;
   readonly bus: EventBus;
   readonly metrics: Metrics;
+  readonly holds: FraudHolds;
   /** The server's clock: tests move it. */
   readonly clock: { now: number };
   close(): Promise<void>;
@@ -28,6 +30,7 @@ export function testStack(options: { host?: string; users?: UserAdmin } = {}): T
   const bus = new EventBus({ windowMs: 10_000, clock: () => clock.now });
   bus.subscribe(store);
   metrics.setProvider(() => ({ blocks: blocks.stats().active }));
+  const holds = new FraudHolds();
   const server = createManagementServer({
     host: options.host ?? '127.0.0.1',
     port: 0,
@@ -38,9 +41,11 @@ export function testStack(options: { host?: string; users?: UserAdmin } = {}): T
     log: silentLogger,
     now: () => clock.now,
     ...(options.users === undefined ? {} : { users: options.users }),
+    fraudHolds: holds,
   });
   return {
     server,
+    holds,
     blocks,
     store,
     bus,

@@ -9,6 +9,7 @@ import {
   buildStages,
   checkSecuritySettings,
   DEFAULT_STAGE_ORDER,
+  withTrunks,
 } from '../../../src/security/build-pipeline.ts';
 import { createMemoryActivityStore } from '../../../src/state/memory-activity-store.ts';
 import { createMemoryBlockTable } from '../../../src/state/memory-block-table.ts';
@@ -36,6 +37,36 @@ test('builds every default stage in the default order', () => {
   );
 });
 
+test('authenticate runs after validate and before the policy stages', () => {
+  const order = [...DEFAULT_STAGE_ORDER];
+  assert.equal(order.indexOf('authenticate'), order.indexOf('validate') + 1);
+  assert.ok(order.indexOf('authenticate') < order.indexOf('call-limit'));
+});
+
+test('all stages share one authenticator, built when sipwarden can verify (local mode or a user store)', () => {
+  assert.equal(withTrunks(security(), deps()).authenticator, undefined, 'pass-through without users: none');
+  const local = withTrunks(security({ settings: { authenticate: { mode: 'local' } } }), deps());
+  assert.ok(local.authenticator);
+  const users = { find: () => undefined };
+  assert.ok(
+    withTrunks(security(), { ...deps(), users }).authenticator,
+    'a user store: policies may challenge',
+  );
+  const off = withTrunks(security({ stages: ['gate'], settings: {} }), { ...deps(), users });
+  assert.equal(off.authenticator, undefined, 'no authenticate stage, nothing verifies: none');
+});
+
+test('a bad authenticate setting is reported at its path', () => {
+  const issues = checkSecuritySettings(
+    security({ settings: { authenticate: { mode: 'local', methods: ['INVITE', 'ACK'], secret: 'short' } } }),
+    deps(),
+  );
+  assert.deepEqual(issues, [
+    'security.settings.authenticate.methods[1]: ACK and CANCEL cannot be challenged (RFC 3261 22.1)',
+    'security.settings.authenticate.secret: must be at least 32 characters',
+  ]);
+});
+
 test('reports every problem in the security section as a path and a reason', () => {
   const issues = checkSecuritySettings(
     security({
@@ -48,7 +79,7 @@ test('reports every problem in the security section as a path and a reason', () 
   assert.deepEqual(issues, [
     'security.allowlist[0]: "10.0.0.0/33" is not an address or CIDR network',
     'security.settings.gate.packetsPerSecond: must be an integer from 1 to 1000000',
-    'security.stages[1]: unknown stage "nonsense" (known: gate, validate, scanner, flood, enumeration, password-guessing, malformed-rate, call-limit, policy)',
+    'security.stages[1]: unknown stage "nonsense" (known: gate, validate, authenticate, scanner, flood, enumeration, password-guessing, malformed-rate, call-limit, fraud, policy)',
     'security.settings.flod: unknown stage',
   ]);
 });

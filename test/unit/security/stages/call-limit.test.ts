@@ -118,3 +118,15 @@ test('a trunk whose every call the upstream challenges counts each call once: 25
     assert.equal(verdict(stage.request!(again, now + 10)).action, 'pass', `call ${i} with credentials`);
   }
 });
+
+test('a call sipwarden authenticated is refused in the name of its verified identity', () => {
+  const { stage } = stageWith([]);
+  const context: RequestContext = {
+    ...invite(PHONE, 5, 'alice'),
+    identity: { user: 'alice', domain: 'pbx.example.com', groups: [], roles: [], method: 'digest' },
+  };
+  const v = verdict(stage.request!(context, T0));
+  assert.ok(v.action === 'reject' && v.status === 403);
+  assert.equal(v.event.key, 'identity=alice@pbx.example.com');
+  assert.match(v.event.reason, /alice@pbx\.example\.com over its concurrent call limit/);
+});

@@ -687,7 +687,7 @@ test('register-distributed blocks, during a surge, each untrusted source that le
     /ignored 3 of 3 digest challenges in 60000 ms while credential-less REGISTERs surge/,
   );
   // No per-source rule fired: each source sent 5 REGISTERs.
-  assert.ok(run.verdicts.every((x) => x.action === 'pass' || x.event.rule === 'register-distributed'));
+  assert.ok(run.verdicts.every((x) => x.action === 'pass' || x.event?.rule === 'register-distributed'));
 });
 
 test('register-distributed spares phones that answer their challenges, even during the surge and untrusted', () => {
@@ -773,7 +773,7 @@ test('register-distributed neither counts nor blocks a trusted source', () => {
 
 test('register-distributed can be disabled, or set to alert only', () => {
   const off = registerFlood(stage({ disabled: ['register-distributed'] }).flood, 1200, 6);
-  assert.ok(off.verdicts.every((v) => v.action === 'pass' || v.event.rule === 'register-baseline'));
+  assert.ok(off.verdicts.every((v) => v.action === 'pass' || v.event?.rule === 'register-baseline'));
   const alerting = registerFlood(stage({ registerDistributed: { action: 'alert' } }).flood, 1200, 6);
   const fired = alerting.verdicts.filter((v) => v.action !== 'pass');
   assert.ok(fired.every((v) => v.action === 'alert'));

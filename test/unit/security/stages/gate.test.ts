@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sourceKey, userKey } from '../../../../src/security/block-keys.ts';
+import { withTrunks } from '../../../../src/security/build-pipeline.ts';
+import type { Authenticator } from '../../../../src/security/stage.ts';
 import { createEnumerationStage } from '../../../../src/security/stages/enumeration.ts';
 import { createGateStage } from '../../../../src/security/stages/gate.ts';
 import { createMalformedRateStage } from '../../../../src/security/stages/malformed-rate.ts';
@@ -164,4 +166,34 @@ test('under overload, a made-up Authorization header is shed like any untrusted 
   });
   assert.equal(h.send(forged, forger), 'reject');
   assert.equal(h.send(request({ method: 'OPTIONS' }), forger), 'reject');
+});
+
+test("under overload, the answer to sipwarden's own challenge goes on; one with a nonce signed for another source is shed", () => {
+  let authenticator: Authenticator | undefined;
+  const h = new Harness((deps) => {
+    const shared = withTrunks(
+      { enabled: true, allowlist: [], settings: { authenticate: { mode: 'local' } } },
+      deps,
+    );
+    authenticator = shared.authenticator;
+    return [createGateStage({ overload: { messagesPerSecond: 10 } }, shared)];
+  });
+  assert.ok(authenticator);
+  const phone = flow('198.51.100.71', 5062);
+  const nonceFor = (source: string): string => {
+    const verdict = authenticator!.challenge(
+      { flow: flow(source), direction: 'client', request: request({ method: 'REGISTER' }), inDialog: false },
+      T0,
+    );
+    assert.ok(verdict.action === 'answer');
+    return /nonce="([^"]+)"/.exec(verdict.headers![0]!.value)![1]!;
+  };
+  const retry = (nonce: string) =>
+    request({ method: 'REGISTER', fromUser: 'alice', authUser: 'alice', nonce });
+  const ours = nonceFor(phone.remoteAddress);
+  const another = nonceFor('203.0.113.71');
+  // Over the gate's budget of messages per second.
+  for (let i = 0; i < 20; i++) h.pipeline.admit(packet(flow(`192.0.2.${i + 1}`)));
+  assert.equal(h.send(retry(ours), phone), 'pass');
+  assert.equal(h.send(retry(another), phone), 'reject');
 });

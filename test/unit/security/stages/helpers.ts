@@ -142,7 +142,7 @@ export function actionOf(v: StageVerdict | Promise<StageVerdict>): string {
 
 export function eventOf(v: StageVerdict | Promise<StageVerdict>): EventInput {
   assert.ok(!(v instanceof Promise));
-  assert.ok(v.action !== 'pass', 'expected a verdict with an event');
+  assert.ok(v.action !== 'pass' && v.event !== undefined, 'expected a verdict with an event');
   return v.event;
 }
 

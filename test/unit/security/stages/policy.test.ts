@@ -146,6 +146,7 @@ test('the first matching rule decides, in order', () => {
 test('require-authentication challenges a request without identity through the authenticator, naming the rule', () => {
   const challenged: RequestContext[] = [];
   const authenticator = {
+    ownsCredentials: () => false,
     challenge(ctx: RequestContext): StageVerdict {
       challenged.push(ctx);
       return {

@@ -120,7 +120,7 @@ function onRequest(text: string | Buffer, s: Stage = defaultStage): StageVerdict
 
 function passes(text: string | Buffer, s?: Stage): void {
   const v = onRequest(text, s);
-  assert.equal(v, STAGE_PASS, v.action === 'pass' ? '' : `refused: ${'event' in v ? v.event.rule : ''}`);
+  assert.equal(v, STAGE_PASS, v.action === 'pass' ? '' : `refused: ${'event' in v ? v.event?.rule : ''}`);
 }
 
 type Reject = Extract<StageVerdict, { action: 'reject' }>;
