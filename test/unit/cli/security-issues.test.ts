@@ -40,4 +40,11 @@ test('require-authentication is refused while sipwarden does not authenticate by
       'policy.rules[0].action: require-authentication needs sipwarden to authenticate by itself (the authenticate stage in local mode); none is configured',
     ],
   );
+  // With sipwarden authenticating by itself, the rule is accepted.
+  assert.deepEqual(
+    issuesOf(
+      'security:\n  settings:\n    authenticate: { mode: local }\npolicy:\n  rules:\n    - { name: auth, match: { authenticated: false }, action: require-authentication }\n',
+    ),
+    [],
+  );
 });
