@@ -17,6 +17,7 @@ import type { UserDirectory } from './identity/user-directory.ts';
 import { openUserStore } from './identity/users/user-store.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
+import { Policy } from './policy/policy.ts';
 import { buildAllowlist, buildPipeline, buildTrunks } from './security/build-pipeline.ts';
 import { trustWithTrunks } from './security/trunks.ts';
 import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
@@ -306,7 +307,15 @@ export async function startGateway(
     if (security.enabled) {
       inspector = buildPipeline(
         security,
-        { store: activity, blocks, trust, users, fraudHolds, log: trafficLog.child({ module: 'security' }) },
+        {
+          store: activity,
+          blocks,
+          trust,
+          users,
+          fraudHolds,
+          log: trafficLog.child({ module: 'security' }),
+          policy: new Policy(config.policy),
+        },
         management.bus,
         trafficLog.child({ module: 'security' }),
         { decision: (stage, verdict) => metrics.message(stage, verdict) },

@@ -12,6 +12,7 @@ import { registerCdrs } from './commands/cdrs.ts';
 import { registerCheckConfig } from './commands/check-config.ts';
 import { registerEvents } from './commands/events.ts';
 import { registerFraud } from './commands/fraud.ts';
+import { registerPolicy } from './commands/policy.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTlsCert } from './commands/tls-cert.ts';
 import { registerUnblock } from './commands/unblock.ts';
@@ -33,6 +34,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerUsers,
   registerFraud,
   registerCdrs,
+  registerPolicy,
 ];
 
 export function createProgram(): Command {

@@ -5,6 +5,7 @@
  * reads them after `sipwarden check-config`; load-config.ts turns issues into `path: reason`.
  */
 import { z } from 'zod';
+import { policySchema } from '../policy/schema.ts';
 import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
 import { boolean, integer, oneOf, string } from './zod-fields.ts';
@@ -268,6 +269,8 @@ export const configSchema = z
     events,
     cdrs,
     security,
+    /** Identity policy: first-match rules over who calls, from where, what, when (src/policy). */
+    policy: policySchema,
     log,
     // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.
     dataDir: z

@@ -59,6 +59,11 @@ export function floodKeyPrefix(rule: string): string {
   return `flood:${rule}|`;
 }
 
+/** The prefix of a policy rule's call counters (`policy:<rule>|`), followed by whose calls they count. */
+export function policyKeyPrefix(rule: string): string {
+  return `policy:${rule}|`;
+}
+
 /**
  * The user a request authenticates as, or would: the digest user name when it carries
  * credentials, else the To user of a REGISTER (RFC 3261 10.2: the address-of-record), else

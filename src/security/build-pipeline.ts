@@ -18,6 +18,7 @@ import { createFraudStage } from './stages/fraud.ts';
 import { createGateStage } from './stages/gate.ts';
 import { createMalformedRateStage } from './stages/malformed-rate.ts';
 import { createPasswordGuessingStage } from './stages/password-guessing.ts';
+import { createPolicyStage } from './stages/policy.ts';
 import { createScannerStage } from './stages/scanner.ts';
 import { createValidateStage } from './stages/validate.ts';
 import { type TrunkSettings, TrunkTable, trustWithTrunks } from './trunks.ts';
@@ -34,6 +35,7 @@ export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.fr
   'malformed-rate': createMalformedRateStage,
   'call-limit': createCallLimitStage,
   fraud: createFraudStage,
+  policy: createPolicyStage,
 });
 
 /**
@@ -48,6 +50,7 @@ export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze([
   'flood',
   'validate',
   'authenticate',
+  'policy',
   'call-limit',
   'fraud',
   'enumeration',

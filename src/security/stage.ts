@@ -3,6 +3,7 @@ import type { EventInput } from '../events/types.ts';
 import type { FraudHolds } from '../fraud/holds.ts';
 import type { UserDirectory } from '../identity/user-directory.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Policy } from '../policy/policy.ts';
 import type { SipRequest, SipResponse } from '../sip/message.ts';
 import type { ActivityStore, BlockTable, TrustTable } from '../state/types.ts';
 import type { Flow } from '../transport/types.ts';
@@ -147,6 +148,8 @@ export interface StageDependencies {
   readonly authenticator?: Authenticator;
   /** Where the authenticate stage reports wrong passwords for the password-guessing stage to count. */
   readonly authFailures?: AuthFailures;
+  /** The identity policy (`policy:`), compiled; absent or empty: the policy stage allows everything. */
+  readonly policy?: Policy;
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load-config.ts';
 import { configError } from '../cli-error.ts';
+import { existingUserStore } from '../existing-user-store.ts';
 import { securityIssues } from '../security-issues.ts';
 
 export function registerCheckConfig(program: Command): void {
@@ -12,8 +13,19 @@ export function registerCheckConfig(program: Command): void {
     .action((file: string) => {
       const result = loadConfigFile(file);
       if (!result.ok) throw configError(result.errors);
-      // Each security stage checks its own settings: build them as the gateway will.
-      const issues = securityIssues(result.config);
+      // Each security stage checks its own settings: build them as the gateway will. Policy
+      // rules may name only groups and roles some user has, when there are users.
+      const store = existingUserStore(result.config, { configFile: file });
+      let issues: string[];
+      try {
+        const known = store?.groupsAndRoles();
+        issues = securityIssues(result.config, {
+          knownGroups: known && new Set(known.groups),
+          knownRoles: known && new Set(known.roles),
+        });
+      } finally {
+        store?.close();
+      }
       if (issues.length > 0) throw configError(issues);
       process.stdout.write(`${file}: ok\n`);
     });

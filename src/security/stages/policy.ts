@@ -1,0 +1,200 @@
+/**
+ * The identity policy (`policy:` in the configuration; what it means: src/policy/policy.ts)
+ * enforced on every out-of-dialog request from the client side, after the authenticate
+ * stage has set the verified identity. Requests within a dialog, ACK and CANCEL follow the
+ * fate of the request that opened them; the upstream's requests are not the callers'.
+ *
+ * Every refusal reports a `policy` event naming the rule that refused (`rule`), or
+ * `default` for `policy.default: deny`. With no rules (the default), everything passes.
+ *
+ * A `limit` rule's calls per minute are counted per verified identity (else per source
+ * address) in the activity store, under `policy:<rule>|identity=<user@domain>`; only calls
+ * the policy let through count. Its concurrent calls are the caller's open calls as the
+ * proxy counts them for every new INVITE (RequestContext.activeDialogs).
+ */
+import { z } from 'zod';
+import type { RequestContext } from '../../core/inspector.ts';
+import { identityKey } from '../../identity/identity.ts';
+import type { PolicyRequest, PolicyRule } from '../../policy/policy.ts';
+import { boundedText } from '../attributes.ts';
+import { attributeKey, policyKeyPrefix, sourceKey } from '../block-keys.ts';
+import { eventFor } from '../event-input.ts';
+import { parseStageSettings } from '../rule-schema.ts';
+import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } from '../stage.ts';
+
+const STAGE = 'policy';
+const MINUTE_MS = 60_000;
+
+/** The rules live under the top-level `policy:` key; the stage itself has no settings yet. */
+const settingsSchema = z.strictObject({});
+
+const EXEMPT_METHODS: ReadonlySet<string> = new Set(['ACK', 'CANCEL']);
+
+/** Whose calls a limit counts, and the key events aggregate on. */
+function subjectKey(request: PolicyRequest): string {
+  return request.identity === undefined
+    ? sourceKey(request.address)
+    : attributeKey('identity', identityKey(request.identity));
+}
+
+export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage {
+  parseStageSettings(settingsSchema, raw);
+  const { store, authenticator } = deps;
+  if (deps.policy === undefined || deps.policy.empty) {
+    return { name: STAGE, phase: 'policy', failMode: 'closed' };
+  }
+  const policy = deps.policy;
+
+  function refuse(
+    context: RequestContext,
+    request: PolicyRequest,
+    rule: string,
+    status: number,
+    reason: string,
+    why: string,
+    details: Record<string, string | number> = {},
+  ): StageVerdict {
+    if (request.identity !== undefined) details.identity = identityKey(request.identity);
+    const destination = request.destination || policy.destinationOf(context);
+    if (destination !== '') details.destination = boundedText(destination);
+    details.method = boundedText(request.method);
+    return {
+      action: 'reject',
+      status,
+      reason,
+      event: eventFor(context.flow, {
+        type: 'policy',
+        stage: STAGE,
+        rule,
+        action: 'reject',
+        status,
+        key: subjectKey(request),
+        reason: `rule ${rule}: ${why}`,
+        details,
+      }),
+    };
+  }
+
+  /** The authenticate stage's challenge; an event it carries is reported as this rule's decision. */
+  function challenge(
+    context: RequestContext,
+    request: PolicyRequest,
+    rule: PolicyRule,
+    now: number,
+  ): StageVerdict {
+    if (authenticator === undefined) {
+      // check-config and start refuse such a rule without an authenticator: never reached.
+      return refuse(
+        context,
+        request,
+        rule.name,
+        403,
+        'Forbidden',
+        'authentication required, but none is configured',
+      );
+    }
+    const verdict = authenticator.challenge(context, now);
+    // A challenge without an event is the protocol's first step, not a refusal: as it is.
+    if (verdict.action === 'pass' || verdict.event === undefined) return verdict;
+    return {
+      ...verdict,
+      event: {
+        ...verdict.event,
+        type: 'policy',
+        stage: STAGE,
+        rule: rule.name,
+        key: subjectKey(request),
+        reason: `rule ${rule.name}: authentication required`,
+      },
+    };
+  }
+
+  function request(context: RequestContext, now: number): StageVerdict {
+    if (context.direction !== 'client' || context.inDialog || EXEMPT_METHODS.has(context.request.method)) {
+      return STAGE_PASS;
+    }
+    const input = policy.requestOf(context, now);
+    /** Rate counters of the limits passed: counted only if the request goes through. */
+    let counted: string[] | undefined;
+    for (const rule of policy.rules) {
+      if (policy.firstMiss(rule, input) !== undefined) continue;
+      const action = rule.action;
+      switch (action.kind) {
+        case 'allow':
+          count(counted, now);
+          return STAGE_PASS;
+        case 'deny':
+          return refuse(context, input, rule.name, action.status, action.reason, 'denied');
+        case 'require-authentication':
+          if (input.identity !== undefined) continue;
+          return challenge(context, input, rule, now);
+        case 'require-tls':
+          if (input.transport === 'tls') continue;
+          return refuse(
+            context,
+            input,
+            rule.name,
+            action.status,
+            action.reason,
+            `TLS required (came over ${input.transport})`,
+          );
+        case 'limit': {
+          if (input.method !== 'INVITE') continue;
+          const active = context.activeDialogs;
+          if (
+            action.concurrentCalls !== undefined &&
+            active !== undefined &&
+            active >= action.concurrentCalls
+          ) {
+            return refuse(
+              context,
+              input,
+              rule.name,
+              action.status,
+              action.reason,
+              'over its concurrent calls',
+              {
+                active,
+                limit: action.concurrentCalls,
+              },
+            );
+          }
+          if (action.callsPerMinute !== undefined) {
+            const key = policyKeyPrefix(rule.name) + subjectKey(input);
+            const calls = store.peek(key, MINUTE_MS, now) + 1;
+            if (calls > action.callsPerMinute) {
+              return refuse(
+                context,
+                input,
+                rule.name,
+                action.status,
+                action.reason,
+                'over its calls per minute',
+                {
+                  calls: Math.round(calls),
+                  limit: action.callsPerMinute,
+                },
+              );
+            }
+            counted ??= [];
+            counted.push(key);
+          }
+          continue;
+        }
+      }
+    }
+    if (policy.defaultAction === 'deny') {
+      const d = policy.defaultDeny;
+      return refuse(context, input, d.rule, d.status, d.reason, 'no rule allows the request');
+    }
+    count(counted, now);
+    return STAGE_PASS;
+  }
+
+  function count(keys: string[] | undefined, now: number): void {
+    if (keys === undefined) return;
+    for (const key of keys) store.hit(key, MINUTE_MS, now);
+  }
+
+  return { name: STAGE, phase: 'policy', failMode: 'closed', request };
+}
