@@ -53,6 +53,14 @@ test('check-config prints "FILE: ok" for a valid file and exits 0', async () => 
   assert.equal(run.stdout, `${file}: ok\n`);
 });
 
+test('check-config accepts the identity example: authentication, policies, fraud rules and CDRs', async () => {
+  const file = join(root, 'config', 'identity.example.yaml');
+  const run = await sipwarden('check-config', file);
+  assert.equal(run.stderr, '');
+  assert.equal(run.stdout, `${file}: ok\n`);
+  assert.equal(run.code, 0);
+});
+
 test('check-config prints every error line of a bad file and exits 2', async () => {
   const file = join(scratch, 'bad.yaml');
   writeFileSync(file, 'listen:\n  - { port: 70000 }\nlog: { level: loud }\n');
