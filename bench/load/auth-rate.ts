@@ -200,7 +200,11 @@ async function sustained(
       process.stdout.write(
         `${name} ${kind} ${rate}: ${passed ? 'pass' : 'fail'} (${result.failed} failed ${JSON.stringify(result.failedBy)})\n`,
       );
-      if (!passed) break;
+      if (!passed) {
+        // What sipp received instead of what it expected: the reason a step failed.
+        process.stdout.write(`${result.errors.split('\n').slice(0, 8).join('\n')}\n`);
+        break;
+      }
       best = rate;
     } finally {
       await target.stop();
