@@ -5,12 +5,12 @@
  * without users (pass-through authentication) has no store to check rules against.
  */
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { locateEventsDatabase, MEMORY_DATABASE } from '../config/data-dir.ts';
+import { MEMORY_DATABASE } from '../config/data-dir.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
 import { openUserStore, type SqliteUserStore } from '../identity/users/user-store.ts';
 import { CliError, EXIT_FAILURE } from './cli-error.ts';
+import { databaseOf } from './users-database.ts';
 
 export interface StoreLocation {
   /** The configuration file, when one was given (relative paths in it are taken from its directory). */
@@ -24,16 +24,7 @@ export function existingUserStore(
   config: SipwardenConfig,
   where: StoreLocation,
 ): SqliteUserStore | undefined {
-  const database =
-    where.db !== undefined
-      ? resolve(where.db)
-      : locateEventsDatabase(config, {
-          ...(where.configFile === undefined ? {} : { configFile: where.configFile }),
-          env: process.env,
-          uid: process.getuid?.(),
-          home: homedir(),
-          cwd: process.cwd(),
-        }).database;
+  const database = where.db !== undefined ? resolve(where.db) : databaseOf(config, where.configFile).database;
   if (database === MEMORY_DATABASE || !existsSync(database)) return undefined;
   let store: SqliteUserStore;
   try {

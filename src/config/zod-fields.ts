@@ -5,6 +5,7 @@
  * present but wrong reads the message given, in the operator's words.
  */
 import { z } from 'zod';
+import { TimeWindow, TimeWindowError } from '../util/time-window.ts';
 
 /** An integer in `min..max`. */
 export function integer(min: number, max: number, message = `must be ${min}..${max}`) {
@@ -38,3 +39,22 @@ export function string(message = 'must be a string') {
 export const boolean = z.boolean({
   error: (issue) => (issue.input === undefined ? undefined : 'must be true or false'),
 });
+
+/**
+ * Days and hours a rule applies (`{ days: mon-fri, hours: "08:00-18:00", timezone }`),
+ * checked as src/util/time-window.ts reads them: for policy and fraud rules alike.
+ */
+export const timeWindowSpec = z
+  .strictObject({
+    days: string().optional(),
+    hours: string().optional(),
+    timezone: string().optional(),
+  })
+  .superRefine((spec, ctx) => {
+    try {
+      new TimeWindow(spec);
+    } catch (error) {
+      if (!(error instanceof TimeWindowError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.message });
+    }
+  });

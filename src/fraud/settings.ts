@@ -8,9 +8,8 @@
  * per group or role, spend velocity, destination novelty and unusual hours.
  */
 import { z } from 'zod';
-import { boolean, string } from '../config/zod-fields.ts';
+import { boolean, string, timeWindowSpec } from '../config/zod-fields.ts';
 import { integer, oneOf, rejectStatus, ruleName, uniqueList } from '../security/rule-schema.ts';
-import { TimeWindow, TimeWindowError } from '../util/time-window.ts';
 import { CATEGORY } from './destinations.ts';
 
 const HOUR = 3_600_000;
@@ -34,20 +33,7 @@ const category = string().regex(CATEGORY, {
 const categories = uniqueList(category, 64);
 const names = uniqueList(string().min(1).max(64), 256);
 
-const windowSpec = z
-  .strictObject({
-    days: string().optional(),
-    hours: string().optional(),
-    timezone: string().optional(),
-  })
-  .superRefine((spec, ctx) => {
-    try {
-      new TimeWindow(spec);
-    } catch (error) {
-      if (!(error instanceof TimeWindowError)) throw error;
-      ctx.addIssue({ code: 'custom', message: error.message });
-    }
-  });
+const windowSpec = timeWindowSpec;
 
 /**
  * Whom a rule applies to: any caller when none is given; else the callers listed by identity

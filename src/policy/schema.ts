@@ -9,10 +9,9 @@
  * by check.ts for `check-config` and `start`.
  */
 import { z } from 'zod';
-import { boolean, integer, oneOf, string } from '../config/zod-fields.ts';
+import { boolean, integer, oneOf, string, timeWindowSpec } from '../config/zod-fields.ts';
 import { method, rejectStatus, ruleName, uniqueList } from '../security/rule-schema.ts';
 import { parseCidr } from '../state/cidr.ts';
-import { TimeWindow, TimeWindowError } from '../util/time-window.ts';
 import { compileSafeRegex } from './safe-regex.ts';
 
 export const POLICY_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
@@ -65,20 +64,7 @@ const regex = string().superRefine((source, ctx) => {
   if (!check.ok) ctx.addIssue({ code: 'custom', message: check.reason });
 });
 
-const time = z
-  .strictObject({
-    days: string().optional(),
-    hours: string().optional(),
-    timezone: string().optional(),
-  })
-  .superRefine((spec, ctx) => {
-    try {
-      new TimeWindow(spec);
-    } catch (error) {
-      if (!(error instanceof TimeWindowError)) throw error;
-      ctx.addIssue({ code: 'custom', message: error.message });
-    }
-  });
+const time = timeWindowSpec;
 
 const match = z
   .strictObject({

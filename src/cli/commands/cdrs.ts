@@ -5,16 +5,16 @@
  * gateway finds it (config/data-dir.ts): `--db`, else `events.database` of the
  * configuration, else `events.db` in the data directory.
  */
-import { homedir } from 'node:os';
+
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseTimeSpec } from '../../api/time-spec.ts';
 import type { CallDetailRecord } from '../../cdr/cdr.ts';
 import { cdrCsv } from '../../cdr/cdr-csv.ts';
 import { DEFAULT_CDR_QUERY_LIMIT, MAX_CDR_QUERY_LIMIT, openCdrReader } from '../../cdr/cdr-store.ts';
-import { locateEventsDatabase, MEMORY_DATABASE } from '../../config/data-dir.ts';
-import { defaultConfig, loadConfigFile } from '../../config/load-config.ts';
-import { CliError, configError, EXIT_FAILURE, EXIT_USAGE } from '../cli-error.ts';
+import { MEMORY_DATABASE } from '../../config/data-dir.ts';
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from '../cli-error.ts';
+import { configuredDatabase } from '../users-database.ts';
 
 interface CdrsOptions {
   readonly config?: string;
@@ -97,16 +97,7 @@ function cdrs(options: CdrsOptions): void {
 
 function databaseOf(options: CdrsOptions): string {
   if (options.db !== undefined) return resolve(options.db);
-  const loaded = options.config === undefined ? undefined : loadConfigFile(options.config);
-  if (loaded !== undefined && !loaded.ok) throw configError(loaded.errors);
-  const config = loaded?.config ?? defaultConfig();
-  const location = locateEventsDatabase(config, {
-    ...(options.config === undefined ? {} : { configFile: options.config }),
-    env: process.env,
-    uid: process.getuid?.(),
-    home: homedir(),
-    cwd: process.cwd(),
-  });
+  const location = configuredDatabase(options.config);
   if (location.database === MEMORY_DATABASE) {
     throw new CliError(EXIT_USAGE, [
       'events.database is :memory: — records live in the running gateway only: ask its API (GET /api/cdrs)',
