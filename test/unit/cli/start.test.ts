@@ -88,7 +88,13 @@ function startCli(
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exit = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      // A death by signal says nothing in the assertion: its stderr does.
+      if (signal !== null) process.stderr.write(`sipwarden ended by ${signal}; its stderr:\n${stderr}\n`);
+      resolve(code);
+    }),
+  );
   const lines: Record<string, unknown>[] = [];
   const waiters: { msg: string; resolve: (line: Record<string, unknown> | undefined) => void }[] = [];
   const reader = createInterface({ input: child.stdout! });
