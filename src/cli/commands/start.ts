@@ -103,6 +103,9 @@ async function start(options: StartOptions): Promise<void> {
     logger.fatal({ err: error }, 'sipwarden stopped by an unexpected error');
     exitNow(gateway, logger, EXIT_FAILURE);
   });
+  // Before the line that says it listens: a SIGTERM sent on reading that line must find the
+  // handler (until a listener exists, Node's default for SIGTERM ends the process at once).
+  stopOnSignals(gateway, logger);
   logger.info(
     {
       listening: gateway.listening(),
@@ -112,7 +115,6 @@ async function start(options: StartOptions): Promise<void> {
     },
     'sipwarden listening',
   );
-  stopOnSignals(gateway, logger);
 }
 
 /** Exits without waiting for close(): writes the pending events first, whatever else failed. */
