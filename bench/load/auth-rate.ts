@@ -63,11 +63,17 @@ interface Running {
 const authenticates = (name: TargetName): boolean => name.endsWith('-auth');
 
 /** The users, once, for all targets: sipwarden's CSV, Kamailio's db_text table, sipp's injection file. */
-function writeUsers(dir: string): { database: string; kamailioDb: string; injection: string } {
+function writeUsers(dir: string): {
+  database: string;
+  plainDatabase: string;
+  kamailioDb: string;
+  injection: string;
+} {
   const names = Array.from({ length: USERS }, (_, i) => `u${1000 + i}`);
   const csv = join(dir, 'users.csv');
   writeFileSync(csv, ['user,domain,password', ...names.map((n) => `${n},${REALM},${PASSWORD}`)].join('\n'));
   const database = join(dir, 'sipwarden.db');
+  const plainDatabase = join(dir, 'sipwarden-plain.db');
   execFileSync(process.execPath, [BIN, 'users', 'import', '--db', database, csv], { stdio: 'inherit' });
   const kamailioDb = join(dir, 'kamailio-db');
   mkdirSync(kamailioDb);
@@ -88,7 +94,7 @@ function writeUsers(dir: string): { database: string; kamailioDb: string; inject
       '\n',
     ),
   );
-  return { database, kamailioDb: `text://${kamailioDb}`, injection };
+  return { database, plainDatabase, kamailioDb: `text://${kamailioDb}`, injection };
 }
 
 async function start(name: TargetName, kind: Kind, files: ReturnType<typeof writeUsers>): Promise<Running> {
@@ -128,7 +134,9 @@ async function start(name: TargetName, kind: Kind, files: ReturnType<typeof writ
             : {}),
         },
         overload: { upstreamRequestsPerSecond: 100_000 },
-        events: { database: files.database },
+        // Both sipwarden targets keep their events and CDRs in the same kind of file as
+        // production does (the users' database): the comparison is authentication alone.
+        events: { database: authenticates(name) ? files.database : files.plainDatabase },
       },
       extraArgs: ['--log-level', 'warn'],
       bin: BIN,
