@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
+import { ChunkedWriter, DEFAULT_WRITE_CHUNK } from '../store/chunked-writer.ts';
 import { EventStoreError } from '../store/errors.ts';
 import { createOwnerOnly } from '../store/event-store.ts';
 import type { CdrSink } from './call-recorder.ts';
@@ -57,8 +58,7 @@ export const DEFAULT_CDR_QUERY_LIMIT = 1000;
 export const MAX_CDR_QUERY_LIMIT = 1_000_000;
 const DAY_MS = 86_400_000;
 const PRUNE_INTERVAL_MS = 3_600_000;
-export const CDR_WRITE_CHUNK = 2000;
-const MAX_PENDING = 100_000;
+export const CDR_WRITE_CHUNK = DEFAULT_WRITE_CHUNK;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS cdrs (
@@ -142,17 +142,12 @@ export class CdrStore implements CdrSink, CdrReader {
   readonly #clock: () => number;
   readonly #retentionMs: number;
   readonly #maxRows: number;
-  readonly #writeBatch: (records: readonly CallDetailRecord[]) => void;
+  readonly #writer: ChunkedWriter<CallDetailRecord>;
   readonly #pruneOld: Database.Statement<[number]>;
   readonly #pruneExcess: Database.Statement<[number]>;
   readonly #queries: QueryCache;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
-  #pending: CallDetailRecord[] = [];
-  #drainScheduled: NodeJS.Immediate | undefined;
-  #rowsDropped = 0;
-  #rowsWritten = 0;
-  #writeErrors = 0;
   #rowsPruned = 0;
 
   constructor(options: CdrStoreOptions) {
@@ -177,8 +172,14 @@ export class CdrStore implements CdrSink, CdrReader {
       this.#db.pragma('busy_timeout = 1000');
       this.#db.exec(SCHEMA);
       const insert = this.#db.prepare<RowParameters>(INSERT);
-      this.#writeBatch = this.#db.transaction((records: readonly CallDetailRecord[]) => {
+      const writeBatch = this.#db.transaction((records: readonly CallDetailRecord[]) => {
         for (const record of records) insert.run(toRow(record));
+      });
+      this.#writer = new ChunkedWriter({
+        writeBatch,
+        log: this.#log,
+        store: 'cdr store',
+        rows: 'call detail records',
       });
       this.#pruneOld = this.#db.prepare<[number]>('DELETE FROM cdrs WHERE end_time < ?');
       this.#pruneExcess = this.#db.prepare<[number]>(
@@ -205,42 +206,12 @@ export class CdrStore implements CdrSink, CdrReader {
 
   /** CdrSink: writes the first chunk now, the rest on later event-loop turns. Never throws. */
   write(records: readonly CallDetailRecord[]): void {
-    if (this.#closed || records.length === 0) return;
-    const room = MAX_PENDING - this.#pending.length;
-    if (records.length > room) {
-      this.#rowsDropped += records.length - Math.max(0, room);
-      this.#log.warn({ dropped: records.length - Math.max(0, room) }, 'cdr store: too many records waiting');
-    }
-    for (let i = 0; i < records.length && i < room; i++) this.#pending.push(records[i]!);
-    if (this.#drainScheduled === undefined) this.#drainChunk();
+    if (!this.#closed) this.#writer.write(records);
   }
 
   /** Writes every waiting row now (before close, and for tests). */
   drain(): void {
-    if (this.#drainScheduled !== undefined) clearImmediate(this.#drainScheduled);
-    this.#drainScheduled = undefined;
-    while (this.#pending.length > 0) this.#writeChunk();
-  }
-
-  #drainChunk(): void {
-    this.#drainScheduled = undefined;
-    if (this.#closed) return;
-    this.#writeChunk();
-    if (this.#pending.length > 0) this.#drainScheduled = setImmediate(() => this.#drainChunk());
-  }
-
-  #writeChunk(): void {
-    const chunk = this.#pending.splice(0, CDR_WRITE_CHUNK);
-    try {
-      this.#writeBatch(chunk);
-      this.#rowsWritten += chunk.length;
-    } catch (error) {
-      this.#writeErrors++;
-      this.#log.error(
-        { err: error, records: chunk.length, writeErrors: this.#writeErrors },
-        'cdr store: cannot write call detail records',
-      );
-    }
+    this.#writer.drain();
   }
 
   query(query: CdrQuery): CallDetailRecord[] {
@@ -265,18 +236,15 @@ export class CdrStore implements CdrSink, CdrReader {
 
   stats(): CdrStoreStats {
     return {
-      rowsWritten: this.#rowsWritten,
-      writeErrors: this.#writeErrors,
+      ...this.#writer.stats(),
       rowsPruned: this.#rowsPruned,
-      pending: this.#pending.length,
-      rowsDropped: this.#rowsDropped,
     };
   }
 
   /** Writes what is waiting, then closes the database. */
   close(): void {
     if (this.#closed) return;
-    this.drain();
+    this.#writer.close();
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;

@@ -17,6 +17,7 @@ import Database from 'better-sqlite3';
 import type { EventAction, EventSink, EventType, SecurityEvent } from '../events/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
+import { ChunkedWriter, DEFAULT_WRITE_CHUNK } from './chunked-writer.ts';
 import { EventStoreError } from './errors.ts';
 
 export interface EventStoreOptions {
@@ -62,8 +63,7 @@ export const DEFAULT_MAX_ROWS = 5_000_000;
 const DAY_MS = 86_400_000;
 const PRUNE_INTERVAL_MS = 3_600_000;
 /** Rows per transaction and event-loop turn: about 10 ms of writing. */
-export const WRITE_CHUNK = 2000;
-const MAX_PENDING = 100_000;
+export const WRITE_CHUNK = DEFAULT_WRITE_CHUNK;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -142,20 +142,13 @@ export class EventStore implements EventSink, EventReader {
   readonly #clock: () => number;
   readonly #retentionMs: number;
   readonly #maxRows: number;
-  readonly #writeBatch: (events: readonly SecurityEvent[]) => void;
+  readonly #writer: ChunkedWriter<SecurityEvent>;
   readonly #pruneOld: Database.Statement<[number]>;
   readonly #pruneExcess: Database.Statement<[number]>;
   /** Prepared query statements, one per combination of filters. */
   readonly #queries = new Map<string, Database.Statement<unknown[], EventRow>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
-  /** Events waiting to be written, oldest first, from `#pendingStart` on. */
-  #pending: SecurityEvent[] = [];
-  #pendingStart = 0;
-  #drainScheduled: NodeJS.Immediate | undefined;
-  #rowsDropped = 0;
-  #rowsWritten = 0;
-  #writeErrors = 0;
   #rowsPruned = 0;
 
   constructor(options: EventStoreOptions) {
@@ -180,9 +173,10 @@ export class EventStore implements EventSink, EventReader {
       this.#db.pragma('synchronous = NORMAL');
       this.#db.exec(SCHEMA);
       const upsert = this.#db.prepare<RowParameters>(UPSERT);
-      this.#writeBatch = this.#db.transaction((events: readonly SecurityEvent[]) => {
+      const writeBatch = this.#db.transaction((events: readonly SecurityEvent[]) => {
         for (const event of events) upsert.run(toRow(event));
       });
+      this.#writer = new ChunkedWriter({ writeBatch, log: this.#log, store: 'event store', rows: 'events' });
       this.#pruneOld = this.#db.prepare<[number]>('DELETE FROM events WHERE last_seen < ?');
       this.#pruneExcess = this.#db.prepare<[number]>(
         'DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)',
@@ -207,50 +201,12 @@ export class EventStore implements EventSink, EventReader {
 
   /** EventSink: writes the first chunk now, the rest on later event-loop turns. Never throws. */
   write(events: readonly SecurityEvent[]): void {
-    if (this.#closed || events.length === 0) return;
-    const room = MAX_PENDING - (this.#pending.length - this.#pendingStart);
-    if (events.length > room) {
-      this.#rowsDropped += events.length - Math.max(0, room);
-      this.#log.warn({ dropped: events.length - Math.max(0, room) }, 'event store: too many events waiting');
-    }
-    for (let i = 0; i < events.length && i < room; i++) this.#pending.push(events[i]!);
-    if (this.#drainScheduled === undefined) this.#drainChunk();
+    if (!this.#closed) this.#writer.write(events);
   }
 
   /** Writes every waiting row now (before close, and for tests). */
   drain(): void {
-    if (this.#drainScheduled !== undefined) clearImmediate(this.#drainScheduled);
-    this.#drainScheduled = undefined;
-    while (this.#pending.length > this.#pendingStart) this.#writeChunk();
-  }
-
-  #drainChunk(): void {
-    this.#drainScheduled = undefined;
-    if (this.#closed) return;
-    this.#writeChunk();
-    if (this.#pending.length > this.#pendingStart) {
-      this.#drainScheduled = setImmediate(() => this.#drainChunk());
-    }
-  }
-
-  #writeChunk(): void {
-    const end = Math.min(this.#pending.length, this.#pendingStart + WRITE_CHUNK);
-    const chunk = this.#pending.slice(this.#pendingStart, end);
-    this.#pendingStart = end;
-    if (this.#pendingStart === this.#pending.length) {
-      this.#pending = [];
-      this.#pendingStart = 0;
-    }
-    try {
-      this.#writeBatch(chunk);
-      this.#rowsWritten += chunk.length;
-    } catch (error) {
-      this.#writeErrors++;
-      this.#log.error(
-        { err: error, events: chunk.length, writeErrors: this.#writeErrors },
-        'event store: cannot write events',
-      );
-    }
+    this.#writer.drain();
   }
 
   /** Newest first (by last occurrence). Throws EventStoreError when the database fails. */
@@ -313,18 +269,15 @@ export class EventStore implements EventSink, EventReader {
 
   stats(): EventStoreStats {
     return {
-      rowsWritten: this.#rowsWritten,
-      writeErrors: this.#writeErrors,
+      ...this.#writer.stats(),
       rowsPruned: this.#rowsPruned,
-      pending: this.#pending.length - this.#pendingStart,
-      rowsDropped: this.#rowsDropped,
     };
   }
 
   /** Writes what is waiting, then closes the database. */
   close(): void {
     if (this.#closed) return;
-    this.drain();
+    this.#writer.close();
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
