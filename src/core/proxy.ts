@@ -63,6 +63,7 @@ export class SipProxy {
   readonly #router: Router;
   readonly #calls: CallObserver;
   readonly #sessionEnd: SessionEnd;
+  readonly #admission: AdmissionControl;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -78,6 +79,7 @@ export class SipProxy {
     this.#calls = calls;
     this.#answers = new LocalAnswers(transport, this.stats);
     const admission = settings.admission ?? createAdmission();
+    this.#admission = admission;
     const shedding = new Shedding(admission, this.#answers, inspector, this.stats);
     const router = new Router(settings);
     this.#router = router;
@@ -340,7 +342,11 @@ export class SipProxy {
     const fromUpstream = direction === 'upstream';
     const routed = this.#router.route(ack, fromUpstream, flow);
     if (!routed.ok) return;
-    if (typeof dialog === 'object') this.#dialogs.commit(dialog);
+    if (typeof dialog === 'object') {
+      this.#dialogs.commit(dialog);
+      // The caller knew the To tag of the 2xx sent to its address: it is served, not spoofed.
+      if (direction === 'client') this.#admission.served(flow.remoteAddress);
+    }
     const message = this.#router.prepareAck(routed.request, ack, flow, routed.target, fromUpstream);
     this.stats.requestsForwarded++;
     this.#answers.send(routed.target, serializeMessage(message));

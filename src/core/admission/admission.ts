@@ -2,6 +2,7 @@ import type { SipRequest } from '../../sip/message.ts';
 import type { Flow } from '../../transport/types.ts';
 import type { Direction } from '../inspector.ts';
 import { peekKind } from './peek.ts';
+import { ServedSources } from './served-sources.ts';
 import { UpstreamBudget } from './upstream-budget.ts';
 
 /**
@@ -16,11 +17,12 @@ import { UpstreamBudget } from './upstream-budget.ts';
  * untrusted sources are shed before they are parsed, which costs a peek at their first
  * bytes, so the queue drains and what is admitted is still fresh. The classes, shed in
  * this order (DESIGN.md: untrusted new work first):
- *   0. new requests from untrusted sources: from `maxWorkAgeMs`, with 503 and Retry-After
- *      (RFC 3261 21.5.4) while answers stay within their own budget and the wait is under
- *      T1, silently after (the sender's retransmission is already on its way);
+ *   0. new requests from untrusted sources never served: from `maxWorkAgeMs`, with 503
+ *      and Retry-After (RFC 3261 21.5.4) while answers stay within their own budget and
+ *      the wait is under T1, silently after (the sender's retransmission is already on its way);
  *   1. requests under way from untrusted sources (To tag, ACK, CANCEL) and their
- *      responses: dropped from twice `maxWorkAgeMs`, and not before T1 (by then the
+ *      responses, and new requests from sources whose calls the upstream accepted before
+ *      (served-sources.ts): from twice `maxWorkAgeMs`, and not before T1 (by then the
  *      sender has retransmitted: the copy behind it in the queue takes its place);
  *   2. allowlisted peers, authenticated (trusted) sources and the upstream: only once the
  *      work is older than any transaction lasts (64*T1), when it can be of no use.
@@ -91,6 +93,7 @@ export class AdmissionControl {
   readonly #now: () => number;
   readonly #budget: UpstreamBudget;
   readonly #answers: UpstreamBudget;
+  readonly #served = new ServedSources();
   /** The lowest age seen per slot of STANDING_SLOT_MS, over the last STANDING_WINDOW_MS. */
   readonly #slotMins = new Float64Array(STANDING_WINDOW_MS / STANDING_SLOT_MS); // zero: at start the queue is taken as empty
   #slot = Number.NEGATIVE_INFINITY;
@@ -119,6 +122,11 @@ export class AdmissionControl {
     return this.#settings;
   }
 
+  /** A caller's ACK matched the dialog of a call the upstream accepted: its address is proven. */
+  served(address: string): void {
+    this.#served.served(address, Date.now());
+  }
+
   /** Before parsing: admit, shed with an answer (`reject`: parse, then 503), or drop. */
   admitPacket(flow: Flow, data: Buffer, direction: Direction): PacketAdmission {
     const age = this.#workAgeMs();
@@ -133,7 +141,10 @@ export class AdmissionControl {
     const kind = peekKind(data);
     if (this.#standing.isPreferred(flow.remoteAddress, Date.now())) return this.#shed(age < USELESS_MS);
     // Work under way is shed only once its sender has retransmitted it (T1), at twice the threshold at least.
-    if (kind !== 'new') return this.#shed(this.#standingAge(age) < Math.max(2 * threshold, T1_MS));
+    const later = Math.max(2 * threshold, T1_MS);
+    if (kind !== 'new') return this.#shed(this.#standingAge(age) < later);
+    // A source served before keeps its new requests until then too; past it, it is shed as below.
+    if (this.#standingAge(age) < later && this.#served.has(flow.remoteAddress, Date.now())) return 'admit';
     // Over a stream nothing is retransmitted: the sender waits for an answer (RFC 3261 17.1.1.2).
     const fresh = flow.transport !== 'udp' || age < T1_MS;
     if (fresh && this.#answers.take(true, this.#now())) {

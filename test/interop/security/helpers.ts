@@ -29,12 +29,14 @@ export interface Guarded {
 
 /**
  * sipwarden with its default security settings (plus `config`), in front of
- * 127.0.0.1:`upstreamPort`. It logs at warn (every event); SW_GUARD_LOG=info shows more.
+ * 127.0.0.1:`upstreamPort`. It logs at warn (every event); SW_GUARD_LOG=info shows more;
+ * SW_PROF=DIR writes a CPU profile of sipwarden into DIR when it exits.
  */
 export async function startGuard(upstreamPort: number, config: SipwardenConfig = {}): Promise<Guarded> {
   const port = await freePort();
   const apiPort = await freePort('127.0.0.1', ['tcp']);
   const sipwarden = await startSipwarden({
+    ...(process.env.SW_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.SW_PROF}`] } : {}),
     port,
     upstream: { host: '127.0.0.1', port: upstreamPort },
     config: { management: { port: apiPort }, log: { level: process.env.SW_GUARD_LOG ?? 'warn' }, ...config },

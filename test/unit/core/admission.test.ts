@@ -10,7 +10,7 @@ import { DEFAULT_UDP_LIMITS } from '../../../src/sip/limits.ts';
 import type { SipRequest } from '../../../src/sip/message.ts';
 import { parseMessage } from '../../../src/sip/parse.ts';
 import type { Flow } from '../../../src/transport/types.ts';
-import { answer, header, startLine, UdpPeer } from '../../support/udp-peer.ts';
+import { answer, header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 let seq = 0;
 
@@ -140,6 +140,17 @@ describe('admission by the age of work', () => {
     assert.equal(admit(request('INVITE'), '127.0.0.9'), 'admit');
     hold(33_000);
     assert.equal(admit(request('INVITE'), '127.0.0.9'), 'drop', 'older than any transaction');
+  });
+
+  test('a source whose call the upstream accepted keeps its new requests until work under way is shed', () => {
+    hold(150);
+    assert.equal(admit(request('INVITE'), '127.0.0.5'), 'reject', 'never served: shed first');
+    admission.served('127.0.0.5');
+    assert.equal(admit(request('INVITE'), '127.0.0.5'), 'admit');
+    assert.equal(admit(request('REGISTER'), '127.0.0.5'), 'admit');
+    assert.notEqual(admit(request('INVITE'), '127.0.0.6'), 'admit', 'another address is not served');
+    hold(600);
+    assert.equal(admit(request('INVITE'), '127.0.0.5'), 'drop', 'past T1 it goes with the work under way');
   });
 
   test('a stall is not a standing queue: nothing is shed while the age fell below the threshold within the second', () => {
@@ -305,6 +316,50 @@ describe('admission in the running proxy', () => {
       .filter((m) => sameCall(invite)(m.text) && !startLine(m.text).startsWith('SIP/2.0 1'))
       .map((m) => startLine(m.text));
     assert.deepEqual(finals, [], "the INVITE got one final answer, the upstream's 200");
+  });
+
+  test('a caller whose call the upstream accepted (its ACK matched the dialog) is shed after sources never served', async () => {
+    const caller = await UdpPeer.bind('127.0.0.3');
+    const stranger = await UdpPeer.bind('127.0.0.4');
+    try {
+      await hold(0);
+      clock += 2000;
+      const invite = request('INVITE', { viaPort: caller.port });
+      caller.send(invite, port);
+      const forwarded = await upstream.next(sameCall(invite));
+      upstream.send(answer(forwarded, 200, 'OK', [`Contact: <sip:pbx@127.0.0.1:${upstream.port}>`]), port);
+      const ok = await caller.next((text) => sameCall(invite)(text) && startLine(text) === 'SIP/2.0 200 OK');
+      const ack = [
+        `ACK sip:pbx@127.0.0.1:${upstream.port} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.3:${caller.port};branch=z9hG4bK-adm-ack-${seq}`,
+        ...headers(ok, 'record-route').map((route) => `Route: ${route}`),
+        'Max-Forwards: 70',
+        `From: ${header(ok, 'from')}`,
+        `To: ${header(ok, 'to')}`,
+        `Call-ID: ${header(ok, 'call-id')}`,
+        'CSeq: 1 ACK',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+      caller.send(ack, port);
+      await upstream.next((text) => sameCall(invite)(text) && startLine(text).startsWith('ACK '));
+      await hold(150);
+      const next = request('INVITE', { viaPort: caller.port });
+      caller.send(next, port);
+      await upstream.next(sameCall(next));
+      const unknown = request('INVITE', { viaPort: stranger.port });
+      stranger.send(unknown, port);
+      assert.equal(startLine(await stranger.next(sameCall(unknown))), 'SIP/2.0 503 Service Unavailable');
+      assert.equal(
+        caller.received.some((m) => sameCall(next)(m.text) && startLine(m.text).startsWith('SIP/2.0 503')),
+        false,
+      );
+      await hold(0);
+    } finally {
+      caller.close();
+      stranger.close();
+    }
   });
 
   test('the upstream gets at most its budget of new requests; untrusted ones only their share', async () => {
