@@ -12,6 +12,7 @@
 import { CdrStore } from '../cdr/cdr-store.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
 import { EventBus } from '../events/event-bus.ts';
+import { buildExportSinks } from '../events/export/export-sinks.ts';
 import { createLogSink } from '../events/log-sink.ts';
 import type { FraudHolds } from '../fraud/holds.ts';
 import type { Logger } from '../log/logger.ts';
@@ -102,6 +103,8 @@ export function createManagementStack(
   }
   bus.subscribe(createLogSink(eventLog));
   bus.subscribe(store);
+  const exported = buildExportSinks(events, eventLog);
+  for (const sink of exported.sinks) bus.subscribe(sink);
   metrics.setProvider(() => {
     const busStats = bus.stats();
     return {
@@ -109,6 +112,9 @@ export function createManagementStack(
       eventsOverflowed: busStats.overflowed,
       eventStoreWriteErrors: store.stats().writeErrors,
       ...(cdrs === undefined ? {} : { cdrStoreWriteErrors: cdrs.stats().writeErrors }),
+      ...(exported.sinks.length === 0
+        ? {}
+        : { eventsExported: exported.stats().sent, eventsExportDropped: exported.stats().dropped }),
       blocks: deps.blocks.stats().active,
     };
   }, 'management');
@@ -166,6 +172,7 @@ export function createManagementStack(
         bus.stop();
         store.close();
         cdrs?.close();
+        await Promise.all(exported.sinks.map((sink) => sink.close?.()));
       }
     },
   };

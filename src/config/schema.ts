@@ -164,6 +164,49 @@ const events = z
     retentionDays: integer(1, 3650).default(30),
     /** Occurrences of one rule and key within this window become one event with a count. */
     aggregateWindowMs: integer(100, 3_600_000).default(10_000),
+    /** Every reported event also to a syslog collector or SIEM (src/events/export/syslog-sink.ts). */
+    syslog: z
+      .strictObject({
+        host,
+        port: integer(1, 65535, 'must be 1..65535').default(514),
+        transport: oneOf(['udp', 'tcp', 'tls'] as const).default('udp'),
+        format: oneOf(['cef', 'json'] as const).default('cef'),
+        /** RFC 5424 facility number: 16 (local0) to 23 (local7) are the usual ones. */
+        facility: integer(0, 23).default(16),
+        appName: string()
+          .regex(/^[\x21-\x7e]{1,48}$/, { error: 'must be 1-48 printable characters without spaces' })
+          .default('sipwarden'),
+        maxQueued: integer(1, 1_000_000).default(10_000),
+        /** TLS: the collector's CA (PEM file) instead of the system's; `verify: false` skips the check. */
+        ca: path.optional(),
+        verify: boolean.default(true),
+      })
+      .optional(),
+    /** Every reported event also POSTed, signed, to these HTTP endpoints (src/events/export/webhook-sink.ts). */
+    webhooks: z
+      .array(
+        z.strictObject({
+          url: string().refine(
+            (text) => {
+              try {
+                const url = new URL(text);
+                return url.protocol === 'http:' || url.protocol === 'https:';
+              } catch {
+                return false;
+              }
+            },
+            { error: 'must be an http:// or https:// URL' },
+          ),
+          /** The HMAC-SHA-256 key shared with the receiver. */
+          secret: string().min(16, { error: 'must be at least 16 characters' }),
+          timeoutMs: integer(100, 120_000).default(5000),
+          maxAttempts: integer(1, 20).default(5),
+          maxQueued: integer(1, 1_000_000).default(10_000),
+          batchSize: integer(1, 10_000).default(100),
+        }),
+      )
+      .max(16, { error: 'must list at most 16 webhooks' })
+      .optional(),
   })
   .prefault({});
 

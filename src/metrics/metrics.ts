@@ -27,6 +27,9 @@ export interface GatewayReadings {
   readonly eventStoreWriteErrors?: number;
   /** Failed writes of call detail records since start. */
   readonly cdrStoreWriteErrors?: number;
+  /** Events handed to syslog and webhooks, and dropped on the way (queue full, receiver down). */
+  readonly eventsExported?: number;
+  readonly eventsExportDropped?: number;
 }
 
 export type ReadingsProvider = () => GatewayReadings;
@@ -197,6 +200,16 @@ export class Metrics {
       'sipwarden_cdr_store_write_errors_total',
       'failed writes of call detail records',
       reading((r) => r.cdrStoreWriteErrors),
+    );
+    this.#readCounter(
+      'sipwarden_events_exported_total',
+      'events handed to syslog and webhooks',
+      reading((r) => r.eventsExported),
+    );
+    this.#readCounter(
+      'sipwarden_events_export_dropped_total',
+      'events not exported: a queue was full or the receiver could not be reached',
+      reading((r) => r.eventsExportDropped),
     );
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
