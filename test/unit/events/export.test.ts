@@ -221,7 +221,8 @@ describe('webhooks', () => {
     });
     closers.push(() => sink.close());
     sink.write([EVENT, { ...EVENT, count: 7 }]);
-    await until(() => accepted.length === 1);
+    // The receiver has the batch before the sink has its answer: wait for both.
+    await until(() => accepted.length === 1 && sink.stats.sent === 2);
     assert.deepEqual(
       accepted[0]!.map((e) => e.count),
       [201, 7],
