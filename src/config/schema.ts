@@ -252,6 +252,8 @@ const trunk = z.strictObject({
   maxConcurrentCalls: integer(1, 1_000_000).default(500),
   /** New calls (INVITEs out of dialog, a challenged one once) per second from the trunk; over it, 503 with Retry-After. */
   maxCallsPerSecond: integer(1, 100_000).default(50),
+  /** The trunk answers Digest challenges (an account per trunk): `authenticate` in local mode challenges it as any user. */
+  authenticate: boolean.default(false),
 });
 
 /**

@@ -162,7 +162,7 @@ export class DigestAuthenticator implements Authenticator {
       if (
         this.settings.mode === 'local' &&
         this.#methods.has(request.method) &&
-        !(this.#deps.trunks?.has(source) ?? false)
+        !(this.#deps.trunks?.exemptFromChallenge(source) ?? false)
       ) {
         return this.#challenge(context, now, false);
       }

@@ -36,6 +36,12 @@ export interface TrunkSettings {
   readonly identity?: string | undefined;
   readonly maxConcurrentCalls: number;
   readonly maxCallsPerSecond: number;
+  /**
+   * The trunk authenticates with Digest (a PBX's trunk account): the `authenticate` stage
+   * challenges its requests as any user's. Default false: a carrier does not answer
+   * challenges, so its addresses are not challenged.
+   */
+  readonly authenticate?: boolean | undefined;
 }
 
 /** One declared trunk, with its own call-rate counter (never evicted: trunks are few). */
@@ -44,6 +50,7 @@ export class Trunk {
   readonly identity: string | undefined;
   readonly maxConcurrentCalls: number;
   readonly maxCallsPerSecond: number;
+  readonly authenticate: boolean;
   readonly #addresses: AddressSet;
   #second = -1;
   #current = 0;
@@ -54,6 +61,7 @@ export class Trunk {
     this.identity = settings.identity?.toLowerCase();
     this.maxConcurrentCalls = settings.maxConcurrentCalls;
     this.maxCallsPerSecond = settings.maxCallsPerSecond;
+    this.authenticate = settings.authenticate ?? false;
     this.#addresses = new AddressSet(settings.addresses, label);
   }
 
@@ -127,6 +135,16 @@ export class TrunkTable {
   /** True when the address is one of a declared trunk's. */
   has(address: string): boolean {
     return this.trunks.length > 0 && this.#any.has(address);
+  }
+
+  /**
+   * True when a request from the address is not to be challenged by sipwarden's own
+   * authentication: the address is a declared trunk's that does not authenticate (any such
+   * trunk covering it; trunks with `authenticate` are challenged as users are).
+   */
+  exemptFromChallenge(address: string): boolean {
+    if (!this.has(address)) return false;
+    return this.trunks.some((trunk) => !trunk.authenticate && trunk.covers(address));
   }
 
   /** The trunk a new call comes from: the first in order whose addresses and identity match. */

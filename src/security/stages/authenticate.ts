@@ -8,7 +8,8 @@
  *   still verified here.
  * - `local`: out-of-dialog requests of the configured methods from the client side are
  *   challenged (401 for a REGISTER, 407 otherwise, RFC 3261 22.3) unless they come from a
- *   declared trunk's address, and verified (digest-authenticator.ts). A verified request
+ *   declared trunk's address (one declared without `authenticate`), and verified
+ *   (digest-authenticator.ts). A verified request
  *   carries `context.identity`, is forwarded without its credentials (unless
  *   `forwardCredentials`) and with a P-Asserted-Identity naming the user (unless
  *   `assertIdentity` is off, RFC 3325).

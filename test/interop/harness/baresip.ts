@@ -65,6 +65,12 @@ export interface BaresipOptions {
   readonly host: string;
   /** CA certificate file for the TLS server it connects to (`sip_cafile`). */
   readonly caFile?: string;
+  /**
+   * Its own certificate and private key, both in one PEM file (`sip_certificate`): libre
+   * loads the file as the certificate chain and as the key, and presents it to a TLS server
+   * that asks for a client certificate (mutual TLS). One per process, for every account.
+   */
+  readonly certificateFile?: string;
   /** Time allowed to start (control socket up); default 10 s. */
   readonly startTimeoutMs?: number;
 }
@@ -292,6 +298,7 @@ function configText(options: BaresipOptions, controlPort: number): string {
     `ctrl_tcp_listen ${options.host}:${controlPort}`,
   ];
   if (options.caFile !== undefined) lines.push(`sip_cafile ${options.caFile}`);
+  if (options.certificateFile !== undefined) lines.push(`sip_certificate ${options.certificateFile}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -15,6 +15,7 @@ test('a declared trunk loads with its limits defaulted', () => {
       identity: '4930123456',
       maxConcurrentCalls: 500,
       maxCallsPerSecond: 50,
+      authenticate: false,
     },
   ]);
 });

@@ -92,3 +92,17 @@ test('a trunk table answers in one lookup for sources that are no trunk, and mat
     undefined,
   );
 });
+
+test('only the addresses of trunks that do not authenticate are exempt from sipwarden challenges', () => {
+  const limits = { maxConcurrentCalls: 10, maxCallsPerSecond: 5 };
+  const table = new TrunkTable([
+    { ...limits, name: 'carrier', addresses: ['192.0.2.0/28'] },
+    { ...limits, name: 'customer-pbx', addresses: ['198.51.100.7', '192.0.2.5'], authenticate: true },
+  ]);
+  assert.equal(table.exemptFromChallenge('192.0.2.1'), true);
+  assert.equal(table.exemptFromChallenge('198.51.100.7'), false);
+  // Covered by a carrier too: a carrier does not answer challenges.
+  assert.equal(table.exemptFromChallenge('192.0.2.5'), true);
+  assert.equal(table.exemptFromChallenge('203.0.113.1'), false);
+  assert.equal(new TrunkTable([]).exemptFromChallenge('192.0.2.1'), false);
+});

@@ -340,6 +340,43 @@ test('in-dialog requests, OPTIONS, ACK, upstream requests and declared trunks ar
   );
 });
 
+test('a trunk declared with authenticate is challenged as a user and, verified, carries its identity', () => {
+  const s = setup(
+    { mode: 'local' },
+    {
+      trunks: [
+        {
+          name: 'office-pbx',
+          addresses: ['192.0.2.60'],
+          identity: 'alice',
+          authenticate: true,
+          maxConcurrentCalls: 100,
+          maxCallsPerSecond: 50,
+        },
+      ],
+    },
+  );
+  const challenge = challengeOf(s.send(invite(), '192.0.2.60').verdict);
+  const { verdict, context } = s.send(answered(invite(), challenge, 'alice', 'correct horse'), '192.0.2.60');
+  assert.equal((verdict as StageVerdict).action, 'pass');
+  assert.equal(context.identity?.user, 'alice');
+  assert.equal(context.identity?.method, 'digest');
+});
+
+test('an address of a trunk that does not authenticate is not challenged, whatever other trunks share it', () => {
+  const trunk = { addresses: ['192.0.2.70'], maxConcurrentCalls: 10, maxCallsPerSecond: 5 };
+  const s = setup(
+    { mode: 'local' },
+    {
+      trunks: [
+        { ...trunk, name: 'pbx', identity: 'alice', authenticate: true },
+        { ...trunk, name: 'carrier' },
+      ],
+    },
+  );
+  assert.equal((s.send(invite(), '192.0.2.70').verdict as StageVerdict).action, 'pass');
+});
+
 test('a user registers only its own address-of-record and calls only as itself', () => {
   const s = setup();
   const reg = request({ method: 'REGISTER', fromUser: 'alice', toUser: 'mallory' });
