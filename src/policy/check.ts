@@ -9,7 +9,8 @@
  * decides once it matches (allow, deny; require-authentication with `authenticated: false`;
  * require-tls with only udp or tcp in `transports`) and each condition of A holds whenever
  * B's do, judged condition by condition:
- * - lists (users, groups, roles, organisations, domains, transports, methods): B gives the
+ * - lists (users, groups, roles, organisations, domains, authenticatedBy, transports,
+ *   methods): B gives the
  *   same condition with a subset of A's values (`alice` in A also covers `alice@example.com`);
  * - `authenticated: true` in A is implied by any identity condition in B;
  * - networks: each of B's networks lies inside one of A's;
@@ -33,7 +34,7 @@ export interface PolicyCheckOptions {
   readonly knownRoles?: ReadonlySet<string> | undefined;
 }
 
-const IDENTITY_KEYS = ['users', 'groups', 'roles', 'organisations', 'domains'] as const;
+const IDENTITY_KEYS = ['users', 'groups', 'roles', 'organisations', 'domains', 'authenticatedBy'] as const;
 
 export function policyIssues(policy: Policy, options: PolicyCheckOptions): string[] {
   const issues: string[] = [];
@@ -96,7 +97,7 @@ export function covers(a: PolicyRule, b: PolicyRule): boolean {
     const implied = y.authenticated ?? (hasIdentityCondition(y) ? true : undefined);
     if (implied !== x.authenticated) return false;
   }
-  for (const key of ['groups', 'roles', 'organisations', 'domains', 'transports', 'methods'] as const) {
+  for (const key of ['groups', 'roles', 'organisations', 'domains', 'authenticatedBy', 'transports', 'methods'] as const) {
     const wide = x[key] as readonly string[] | undefined;
     if (wide === undefined) continue;
     const narrow = y[key] as readonly string[] | undefined;

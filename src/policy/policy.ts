@@ -193,6 +193,17 @@ function compileConditions(rule: PolicyRuleSettings): Condition[] {
       miss: (r) => (want ? NO_IDENTITY : `the request is authenticated as ${identityKey(r.identity!)}`),
     });
   }
+  if (m.authenticatedBy !== undefined) {
+    const methods: readonly string[] = m.authenticatedBy;
+    out.push({
+      key: 'authenticatedBy',
+      test: (r) => r.identity !== undefined && methods.includes(r.identity.method),
+      miss: (r) =>
+        r.identity === undefined
+          ? NO_IDENTITY
+          : `${identityKey(r.identity)} was verified by ${r.identity.method}, not ${listed(methods)}`,
+    });
+  }
   if (m.users !== undefined) {
     // `alice` is alice in any domain; `alice@example.com` only that one.
     out.push(identityCondition('users', m.users, (id) => [id.user, identityKey(id)], 'the user name'));

@@ -76,6 +76,8 @@ const match = z
     domains: oneOrMany(lowerName('a domain'), MAX_LIST).optional(),
     /** true: the request carries a verified identity; false: it does not. */
     authenticated: boolean.optional(),
+    /** How the identity was proved: `digest` (a password) or `tls-certificate` (mutual TLS). */
+    authenticatedBy: oneOrMany(oneOf(['digest', 'tls-certificate'] as const), 2).optional(),
     /** Source addresses or networks. */
     networks: oneOrMany(network, MAX_LIST).optional(),
     transports: oneOrMany(oneOf(POLICY_TRANSPORTS), 3).optional(),

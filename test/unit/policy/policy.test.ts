@@ -156,3 +156,24 @@ test('the schema refuses a name used twice and a prefix written with the interna
     ],
   );
 });
+
+test('authenticatedBy tells a password from a client certificate, and never matches without a verified identity', () => {
+  const policy = policyOf({
+    rules: [
+      rule('ops-certificate', { groups: 'ops', authenticatedBy: 'tls-certificate' }),
+      rule('ops-password', { groups: 'ops' }, 'deny'),
+    ],
+  });
+  const byCertificate = identity('root', 'example.com', { groups: ['ops'], method: 'tls-certificate' });
+  const byPassword = identity('root', 'example.com', { groups: ['ops'], method: 'digest' });
+  assert.equal(firstMatch(policy, req({ identity: byCertificate })), 'ops-certificate');
+  assert.equal(firstMatch(policy, req({ identity: byPassword })), 'ops-password');
+  const missed = policy.firstMiss(policy.rules[0]!, req({ identity: byPassword }));
+  assert.equal(missed?.key, 'authenticatedBy');
+  assert.match(missed.miss(req({ identity: byPassword })), /verified by digest, not tls-certificate/);
+  const anonymous = policy.firstMiss(policy.rules[0]!, req());
+  assert.match(anonymous?.miss(req()) ?? '', /no verified identity/);
+  assert.deepEqual(schemaIssues({ rules: [rule('r', { authenticatedBy: 'kerberos' })] }), [
+    'rules[0].match.authenticatedBy[0]: must be one of digest, tls-certificate',
+  ]);
+});
