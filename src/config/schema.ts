@@ -271,6 +271,11 @@ const redisState = z.strictObject({
   maxReconnectDelayMs: integer(100, 60_000).default(2000),
   /** Activity keys merged with the other nodes at once; more are counted locally only. */
   maxTrackedKeys: integer(1000, 10_000_000).default(100_000),
+  /**
+   * Activity keys sent per merge (those waiting longest first), so that a flood of made-up
+   * sources costs Redis and this process a bounded amount of work per interval.
+   */
+  maxKeysPerSync: integer(100, 1_000_000).default(2000),
   /** This node's name in published messages; random at each start by default. */
   nodeId: string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 letters, digits, dots, dashes or underscores' })

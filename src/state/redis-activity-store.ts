@@ -19,7 +19,8 @@ import type { ActivityStore, ActivityStoreStats } from './types.ts';
  *
  * Bounded: keys tracked for merging (`maxTrackedKeys`; keys beyond are counted locally only,
  * in `untracked`, until the next sync frees the keys whose windows have passed), values of a
- * distinct key per interval (`maxValuesPerSync`), and keys per sync (`maxKeysPerSync`).
+ * distinct key per interval (`maxValuesPerSync`), and keys per sync (`maxKeysPerSync`, those
+ * waiting longest first: a sent key goes to the back of the line).
  */
 
 export interface RedisActivityStoreOptions {
@@ -83,7 +84,7 @@ export function createRedisActivityStore(
 ): RedisActivityStore {
   const prefix = link.keyPrefix;
   const maxTracked = options.maxTrackedKeys;
-  const maxPerSync = options.maxKeysPerSync ?? 20_000;
+  const maxPerSync = options.maxKeysPerSync ?? 2000;
   const maxValues = options.maxValuesPerSync ?? 256;
   const tracks = new Map<string, Track>();
   let carry: Carry[] = [];
@@ -184,6 +185,7 @@ export function createRedisActivityStore(
     carry = [];
 
     let sent = 0;
+    const done: [string, Track][] = [];
     for (const [key, t] of tracks) {
       if (sent >= maxPerSync) break;
       const counterDue = t.due > 0 && t.windowMs > 0;
@@ -196,6 +198,7 @@ export function createRedisActivityStore(
         continue;
       }
       sent++;
+      done.push([key, t]);
       if (counterDue) {
         t.due--;
         const { windowMs, index } = t;
@@ -252,6 +255,11 @@ export function createRedisActivityStore(
           },
         );
       }
+    }
+    // Sent keys go to the back of the line: the next sync starts with those waiting longest.
+    for (const [key, t] of done) {
+      tracks.delete(key);
+      tracks.set(key, t);
     }
     if (replies.length === 0) return;
     const results = await pipeline.exec();

@@ -24,6 +24,8 @@ export interface RedisStateSettings {
   readonly maxReconnectDelayMs: number;
   /** Activity keys tracked for merging at once. */
   readonly maxTrackedKeys: number;
+  /** Activity keys sent per merge. */
+  readonly maxKeysPerSync: number;
   /** How long a trust record lasts (the local table's trust period). */
   readonly trustTtlMs: number;
   readonly maxBlocks: number;
@@ -67,6 +69,7 @@ export function createRedisState(
   });
   const activity = createRedisActivityStore(local.activity, link, {
     maxTrackedKeys: settings.maxTrackedKeys,
+    maxKeysPerSync: settings.maxKeysPerSync,
   });
   let timer: NodeJS.Timeout | undefined;
   let downSince: number | undefined;

@@ -29,6 +29,7 @@ test('the redis backend takes a URL and fills in the rest', () => {
     commandTimeoutMs: 1000,
     maxReconnectDelayMs: 2000,
     maxTrackedKeys: 100_000,
+    maxKeysPerSync: 2000,
   });
 });
 

@@ -24,7 +24,13 @@ export function newPrefix(): string {
 export function redisNode(
   url: string,
   keyPrefix: string,
-  options: { maxBlocks?: number; maxKeys?: number; syncIntervalMs?: number } = {},
+  options: {
+    maxBlocks?: number;
+    maxKeys?: number;
+    syncIntervalMs?: number;
+    maxTrackedKeys?: number;
+    maxKeysPerSync?: number;
+  } = {},
 ): RedisNode {
   const maxBlocks = options.maxBlocks ?? 1000;
   const state = createRedisState(
@@ -41,7 +47,8 @@ export function redisNode(
       connectTimeoutMs: 2000,
       commandTimeoutMs: 2000,
       maxReconnectDelayMs: 200,
-      maxTrackedKeys: 1000,
+      maxTrackedKeys: options.maxTrackedKeys ?? 1000,
+      maxKeysPerSync: options.maxKeysPerSync ?? 2000,
       trustTtlMs: 24 * 60 * 60 * 1000,
       maxBlocks,
       maxTrusted: 1000,

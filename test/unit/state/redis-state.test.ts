@@ -52,6 +52,7 @@ function single(options: {
       commandTimeoutMs: 2000,
       maxReconnectDelayMs: 200,
       maxTrackedKeys: 1000,
+      maxKeysPerSync: 2000,
       trustTtlMs: 24 * 60 * 60 * 1000,
       maxBlocks: options.maxEntries ?? 1000,
       maxTrusted: 1000,
@@ -185,6 +186,32 @@ describe('Redis backend', { skip }, () => {
     assert.equal(a.trust.stats().entries, 0);
   });
 
+  test('merging is bounded: keys tracked at once, and keys sent per sync (those waiting longest first)', async () => {
+    const prefix = newPrefix();
+    const a = redisNode(redis.url, prefix, { maxTrackedKeys: 150, maxKeysPerSync: 100 });
+    opened.push(a);
+    await until(() => a.link.state === 'up', 10_000, 'connected');
+    const window = 60_000;
+    const now = Date.now();
+    for (let i = 0; i < 200; i++) a.activity.hit(`k${i}`, window, now);
+    assert.equal(a.activity.syncStats().tracked, 150);
+    assert.equal(a.activity.syncStats().untracked, 50);
+    // Every key is still counted locally.
+    assert.equal(a.activity.peek('k199', window, now), 1);
+    await a.activity.sync(now);
+    const raw = new Redis(redis.url);
+    try {
+      const sent = await raw.keys(`${prefix}c:*`);
+      assert.equal(sent.length, 100);
+      assert.ok(sent.some((k) => k.endsWith(':k0')) && !sent.some((k) => k.endsWith(':k120')));
+      // The next sync starts with the keys not sent yet.
+      await a.activity.sync(now);
+      assert.equal((await raw.keys(`${prefix}c:*`)).length, 150);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
   test('Redis unreachable at start: an event, and local state decides', async () => {
     const port = await freePort('127.0.0.1', ['tcp']);
     const a: RedisNode = redisNode(`redis://127.0.0.1:${port}`, newPrefix());
@@ -216,6 +243,7 @@ function awayNode(url: string, prefix: string, table: ReturnType<typeof createMe
       commandTimeoutMs: 2000,
       maxReconnectDelayMs: 200,
       maxTrackedKeys: 100,
+      maxKeysPerSync: 100,
       trustTtlMs: 60_000,
       maxBlocks: 100,
       maxTrusted: 100,
