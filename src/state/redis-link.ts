@@ -43,6 +43,13 @@ export interface RedisLink {
    * it, rejecting after `timeoutMs`. For tests and for an orderly close.
    */
   barrier(timeoutMs: number): Promise<void>;
+  /**
+   * Checks that Redis answers (PING, at most one outstanding): one that stopped answering
+   * within the command timeout while its connection stays open (a hung server, a network
+   * that drops silently) is treated as lost: the connections are dropped and made again,
+   * which reports `down`, and `up` (with a resynchronisation) once it answers again.
+   */
+  probe(): void;
   /** Starts connecting; returns at once. */
   open(): void;
   close(): Promise<void>;
@@ -66,6 +73,7 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
   const listeners: ((state: 'up' | 'down', reason: string) => void)[] = [];
   let state: LinkState = 'connecting';
   let lastError = '';
+  let probing = false;
 
   const ready = (): boolean => commands.status === 'ready' && subscriber.status === 'ready';
 
@@ -130,6 +138,22 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
         clearTimeout(timer);
         barriers.delete(token);
       }
+    },
+    probe() {
+      if (probing || state !== 'up') return;
+      probing = true;
+      commands
+        .ping()
+        .catch((error: Error) => {
+          if (state !== 'up') return;
+          lastError = `no answer: ${error.message.slice(0, 160)}`;
+          // Reconnecting both: the subscriber of a hung server receives nothing either.
+          commands.disconnect(true);
+          subscriber.disconnect(true);
+        })
+        .finally(() => {
+          probing = false;
+        });
     },
     open() {
       commands.connect().catch(() => undefined);

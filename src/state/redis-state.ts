@@ -127,6 +127,7 @@ export function createRedisState(
       events = emitter;
       link.open();
       timer = setInterval(() => {
+        link.probe();
         if (link.state !== 'up') return;
         void activity.sync(Date.now());
         void blocks.flush();

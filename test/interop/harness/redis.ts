@@ -2,7 +2,7 @@
  * Debian's redis-server started by a test on a free loopback port, in the foreground (so the
  * process harness holds its pid and stopAll() stops it), with nothing written to disk:
  *   redis-server --port P --bind 127.0.0.1 --save '' --appendonly no --dir D
- * `kill()` ends it with SIGKILL, as a crash would; `restart()` starts a new one, empty, on the
+ * `kill()` ends it with SIGKILL, as a crash would; `pause()`/`resume()` make it hang and go on; `restart()` starts a new one, empty, on the
  * same port (a Redis that lost its data, the harder case for the nodes that resynchronise).
  */
 import { existsSync } from 'node:fs';
@@ -44,6 +44,16 @@ export class RedisServer {
   async kill(): Promise<ExitStatus> {
     this.#process.signal('SIGKILL');
     return this.#process.waitForExit(5000);
+  }
+
+  /** Stops it answering (SIGSTOP) with its connections left open: a hung server. */
+  pause(): void {
+    this.#process.signal('SIGSTOP');
+  }
+
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void {
+    this.#process.signal('SIGCONT');
   }
 
   /** Starts an empty Redis again on the same port; resolves once it accepts connections. */

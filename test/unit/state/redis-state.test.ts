@@ -126,6 +126,38 @@ describe('Redis backend', { skip }, () => {
     assert.ok(c.trust.isTrusted('192.0.2.7', Date.now()));
   });
 
+  test('Redis hung (connections open, no answers): taken for lost, and resynchronised when it answers again', async () => {
+    const prefix = newPrefix();
+    const a = redisNode(redis.url, prefix, { syncIntervalMs: 50 });
+    const b = redisNode(redis.url, prefix, { syncIntervalMs: 50 });
+    opened.push(a, b);
+    await until(() => a.link.state === 'up' && b.link.state === 'up', 10_000, 'both connected');
+    redis.pause();
+    try {
+      await until(() => a.link.state === 'down' && b.link.state === 'down', 15_000, 'both took it for lost');
+      const down = a.events.find((e) => e.rule === 'redis-down');
+      assert.match(String(down?.details?.error), /no answer/);
+      const now = Date.now();
+      a.blocks.block({
+        key: '198.51.100.50',
+        scope: 'address',
+        reason: 'r',
+        rule: 'admin',
+        createdAt: now,
+        expiresAt: now + 600_000,
+      });
+      assert.ok(a.blocks.match('198.51.100.50', now));
+    } finally {
+      redis.resume();
+    }
+    await until(
+      () => b.blocks.match('198.51.100.50', Date.now()) !== undefined,
+      15_000,
+      'the block reached b',
+    );
+    await until(() => a.events.some((e) => e.rule === 'redis-up'), 10_000, 'a redis-up event');
+  });
+
   test('an unblock made while a node was away is not brought back by that node', async () => {
     const prefix = newPrefix();
     const a = redisNode(redis.url, prefix);
