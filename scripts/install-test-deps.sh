@@ -2,8 +2,9 @@
 # Installs, from Debian's packages, the real components the tests and benchmarks start:
 # sipp (load and scenario peer), Kamailio with its TLS module (reference proxy and an
 # independent TLS peer), openssl, iproute2 (network namespaces), SIPVicious (the scanner
-# whose source the scanner stage's fingerprints were read from), and wabt (wat2wasm: a test
-# assembles the parser's WebAssembly source and compares it with the bytes it ships).
+# whose source the scanner stage's fingerprints were read from), wabt (wat2wasm: a test
+# assembles the parser's WebAssembly source and compares it with the bytes it ships) and
+# redis-server (the state shared by several sipwarden nodes).
 # Idempotent: packages already present are skipped. Must run as root (CI does).
 #
 # The tests start their own daemons on free loopback ports, so a daemon that a package
@@ -17,8 +18,11 @@
 set -euo pipefail
 
 packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious wabt baresip)
+# Redis: the shared state of several sipwarden nodes (state.backend redis).
+packages+=(redis-server)
 # Units the packages above may enable on install.
 daemon_units=(kamailio.service)
+daemon_units+=(redis-server.service)
 policy=/usr/sbin/policy-rc.d
 policy_marker='# sipwarden install-test-deps: temporary, removed when the install ends'
 

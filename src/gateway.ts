@@ -23,7 +23,8 @@ import { trustWithTrunks } from './security/trunks.ts';
 import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
 import { createMemoryActivityStore } from './state/memory-activity-store.ts';
 import { createMemoryBlockTable } from './state/memory-block-table.ts';
-import { createMemoryTrustTable } from './state/memory-trust-table.ts';
+import { createMemoryTrustTable, DEFAULT_TRUST_TTL_MS } from './state/memory-trust-table.ts';
+import { createRedisState } from './state/redis-state.ts';
 import { createTransport } from './transport/create-transport.ts';
 import type { TlsOptions } from './transport/options.ts';
 import type { ListenerAddress, TransportLayer, TransportName } from './transport/types.ts';
@@ -209,9 +210,24 @@ export async function startGateway(
   // per packet (the event log is grouped by the event bus already).
   const trafficLog = aggregateLog(logger);
   const security = config.security;
-  const activity = createMemoryActivityStore({ maxKeys: security.activityKeys });
-  const blocks = createMemoryBlockTable({ maxEntries: security.maxBlocks });
-  const trust = createMemoryTrustTable({ maxEntries: security.maxTrusted });
+  const local = {
+    activity: createMemoryActivityStore({ maxKeys: security.activityKeys }),
+    blocks: createMemoryBlockTable({ maxEntries: security.maxBlocks }),
+    trust: createMemoryTrustTable({ maxEntries: security.maxTrusted }),
+  };
+  // state.backend redis: the same tables, shared with the other nodes through Redis (started
+  // with the event bus below; connects in the background, never holds up a decision).
+  const redis = config.state.redis;
+  const shared =
+    config.state.backend === 'redis' && redis !== undefined
+      ? createRedisState(local, {
+          ...redis,
+          trustTtlMs: DEFAULT_TRUST_TTL_MS,
+          maxBlocks: security.maxBlocks,
+          maxTrusted: security.maxTrusted,
+        })
+      : undefined;
+  const { activity, blocks, trust } = shared ?? local;
   // Held by the fraud stage, released through the management API.
   const fraudHolds = new FraudHolds();
   let proxy: SipProxy | undefined;
@@ -251,6 +267,7 @@ export async function startGateway(
     trafficLog.close();
     throw error;
   }
+  shared?.start(management.bus);
   let sweep: NodeJS.Timeout | undefined;
   // Calls are recorded into the store the management stack opened on the events database.
   const recorder =
@@ -369,6 +386,7 @@ export async function startGateway(
           await running.transport.close();
         } finally {
           recorder?.close();
+          await shared?.close();
           // Events last: every decision made until the listeners closed is in the store;
           // users after the API and the pipeline, the last to look them up.
           try {
@@ -387,6 +405,7 @@ export async function startGateway(
     try {
       await transport?.close();
     } finally {
+      await shared?.close();
       try {
         await management.close();
       } finally {

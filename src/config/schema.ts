@@ -294,6 +294,51 @@ const security = z
   })
   .prefault({});
 
+/**
+ * Where blocks, trust and activity counters live (src/state): this process's memory, or
+ * shared by several sipwarden nodes through Redis (src/state/redis-state.ts). Every
+ * decision is taken on local state either way; Redis spreads it between the nodes.
+ */
+const redisState = z.strictObject({
+  url: string('must be a redis:// or rediss:// URL').regex(/^rediss?:\/\/[^\s]+$/, {
+    error: 'must be a redis:// or rediss:// URL',
+  }),
+  /** Prepended to every key and channel: several clusters can share one Redis. */
+  keyPrefix: string()
+    .min(1, { error: 'must not be empty' })
+    .max(64, { error: 'must be at most 64 characters' })
+    .default('sipwarden:'),
+  /** How often activity counters are merged with the other nodes'. */
+  syncIntervalMs: integer(10, 10_000).default(100),
+  connectTimeoutMs: integer(100, 60_000).default(2000),
+  /** A command not answered within this fails (Redis hung): the node goes on locally. */
+  commandTimeoutMs: integer(50, 60_000).default(1000),
+  maxReconnectDelayMs: integer(100, 60_000).default(2000),
+  /** Activity keys merged with the other nodes at once; more are counted locally only. */
+  maxTrackedKeys: integer(1000, 10_000_000).default(100_000),
+  /**
+   * Activity keys sent per merge (those waiting longest first), so that a flood of made-up
+   * sources costs Redis and this process a bounded amount of work per interval.
+   */
+  maxKeysPerSync: integer(100, 1_000_000).default(2000),
+  /** This node's name in published messages; random at each start by default. */
+  nodeId: string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 letters, digits, dots, dashes or underscores' })
+    .optional(),
+});
+
+const state = z
+  .strictObject({
+    backend: oneOf(['memory', 'redis'] as const).default('memory'),
+    redis: redisState.optional(),
+  })
+  .prefault({})
+  .superRefine((value, context) => {
+    if (value.backend === 'redis' && value.redis === undefined) {
+      context.addIssue({ code: 'custom', path: ['redis'], message: 'is required when backend is redis' });
+    }
+  });
+
 const log = z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({});
 
 export const configSchema = z
@@ -314,6 +359,7 @@ export const configSchema = z
     events,
     cdrs,
     security,
+    state,
     /** Identity policy: first-match rules over who calls, from where, what, when (src/policy). */
     policy: policySchema,
     log,

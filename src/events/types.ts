@@ -19,6 +19,8 @@ export const EVENT_TYPES = [
   'policy',
   'authentication',
   'fraud',
+  /** The shared state's link (state.backend redis): Redis lost, Redis back and resynchronised. */
+  'cluster',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

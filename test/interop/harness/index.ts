@@ -28,6 +28,7 @@ export {
   startProcess,
   stopAll,
 } from './process.ts';
+export { RedisServer, redisAvailable, startRedis } from './redis.ts';
 export {
   describeSipp,
   runSipp,
