@@ -97,7 +97,15 @@ export function covers(a: PolicyRule, b: PolicyRule): boolean {
     const implied = y.authenticated ?? (hasIdentityCondition(y) ? true : undefined);
     if (implied !== x.authenticated) return false;
   }
-  for (const key of ['groups', 'roles', 'organisations', 'domains', 'authenticatedBy', 'transports', 'methods'] as const) {
+  for (const key of [
+    'groups',
+    'roles',
+    'organisations',
+    'domains',
+    'authenticatedBy',
+    'transports',
+    'methods',
+  ] as const) {
     const wide = x[key] as readonly string[] | undefined;
     if (wide === undefined) continue;
     const narrow = y[key] as readonly string[] | undefined;
