@@ -7,6 +7,8 @@ import { CallRecorder } from './cdr/call-recorder.ts';
 import { type DataDirContext, type EventsDatabaseLocation, locateEventsDatabase } from './config/data-dir.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
+import { buildContentInspection } from './content/build.ts';
+import type { ContentInspection } from './content/inspection.ts';
 import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
@@ -252,6 +254,8 @@ export async function startGateway(
     throw error;
   }
   let sweep: NodeJS.Timeout | undefined;
+  // Content scanning (`content:`): one clamd client, closed with the gateway.
+  let content: ContentInspection | undefined;
   // Calls are recorded into the store the management stack opened on the events database.
   const recorder =
     management.cdrs === undefined
@@ -302,6 +306,7 @@ export async function startGateway(
         trying: config.proxy.tryingDelayMs,
       },
     };
+    if (config.content.enabled) content = buildContentInspection(config.content, location.dataDir);
     let inspector: MessageInspector = PASS_ALL;
     const metrics = management.metrics;
     if (security.enabled) {
@@ -315,6 +320,7 @@ export async function startGateway(
           fraudHolds,
           log: trafficLog.child({ module: 'security' }),
           policy: new Policy(config.policy),
+          ...(content === undefined ? {} : { content }),
         },
         management.bus,
         trafficLog.child({ module: 'security' }),
@@ -368,6 +374,7 @@ export async function startGateway(
         try {
           await running.transport.close();
         } finally {
+          await content?.scanner.close();
           recorder?.close();
           // Events last: every decision made until the listeners closed is in the store;
           // users after the API and the pipeline, the last to look them up.
@@ -384,6 +391,7 @@ export async function startGateway(
     clearInterval(sweep);
     proxy?.close();
     recorder?.close();
+    await content?.scanner.close();
     try {
       await transport?.close();
     } finally {

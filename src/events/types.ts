@@ -19,6 +19,8 @@ export const EVENT_TYPES = [
   'policy',
   'authentication',
   'fraud',
+  /** Content scanning: infected, not scannable, or the scan failed (src/security/stages/content.ts). */
+  'content',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
