@@ -20,7 +20,7 @@ export interface ClamdScannerOptions {
   readonly scanTimeoutMs?: number;
   /** Scans in progress at once (each holds one connection); default 8. */
   readonly maxConcurrentScans?: number;
-  /** Scans waiting for a slot; past it a scan is an error at once ("busy"); default 64. */
+  /** Scans waiting for a slot; past it a scan is an error at once ("busy"); default 1000. */
   readonly maxQueuedScans?: number;
   /** Idle connections kept; default maxConcurrentScans. 0 disables pooling. */
   readonly maxIdleConnections?: number;
@@ -82,7 +82,7 @@ export class ClamdScanner implements ContentScanner {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 1000;
     this.scanTimeoutMs = options.scanTimeoutMs ?? 5000;
     this.maxConcurrent = Math.max(1, options.maxConcurrentScans ?? 8);
-    this.maxQueued = Math.max(0, options.maxQueuedScans ?? 64);
+    this.maxQueued = Math.max(0, options.maxQueuedScans ?? 1000);
     this.maxIdle = Math.max(0, options.maxIdleConnections ?? this.maxConcurrent);
     this.idleTimeoutMs = options.idleTimeoutMs ?? 10000;
     this.chunkBytes = Math.max(1, options.chunkBytes ?? 64 * 1024);

@@ -24,7 +24,7 @@ const clamd = z
     scanTimeoutMs: integer(100, 600_000).default(5000),
     maxConcurrentScans: integer(1, 1024).default(8),
     /** Scans waiting for a slot; past it a message is a scan failure at once. */
-    maxQueuedScans: integer(0, 100_000).default(64),
+    maxQueuedScans: integer(0, 100_000).default(1000),
     maxIdleConnections: integer(0, 1024).default(8),
     idleTimeoutMs: integer(100, 600_000).default(10_000),
     /** Set to clamd's StreamMaxLength: larger content is a scan failure without being sent. */
