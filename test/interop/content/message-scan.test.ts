@@ -6,7 +6,9 @@
  * clamd stopped, killed and started again, in both failure modes; the quarantine.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ManagementClient } from '../../../src/api/client.ts';
@@ -71,6 +73,7 @@ interface Rig {
   upstream: UdpPeer;
   client: UdpPeer;
   port: number;
+  tcpPort: number;
   api: ManagementClient;
   close(): Promise<void>;
 }
@@ -81,9 +84,9 @@ async function rig(clamd: Clamd, content: Partial<ContentSettings>): Promise<Rig
   const client = await UdpPeer.bind();
   const config: SipwardenConfig = {
     ...base,
-    listen: [{ host: '127.0.0.1', port: 0, transports: ['udp'] }],
-    // Room for files in a datagram (the defaults fit text messages).
-    limits: { ...base.limits, udpMessageBytes: 60_000, bodyBytes: 50_000 },
+    listen: [{ host: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
+    // Room for files in a datagram (the defaults fit text messages), and larger ones over TCP.
+    limits: { ...base.limits, udpMessageBytes: 60_000, streamMessageBytes: 2_000_000, bodyBytes: 1_500_000 },
     upstream: { host: '127.0.0.1', port: upstream.port, transport: 'udp' },
     management: { ...base.management, enabled: true, host: '127.0.0.1', port: 0 },
     events: { ...base.events, database: ':memory:', aggregateWindowMs: 1000 },
@@ -96,6 +99,7 @@ async function rig(clamd: Clamd, content: Partial<ContentSettings>): Promise<Rig
   };
   const gateway = await startGateway(config, silentLogger);
   const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+  const tcpPort = gateway.listening().find((l) => l.transport === 'tcp')!.port;
   const address = gateway.managementAddress!;
   // The upstream answers every request it gets: a transaction completes as with a real PBX.
   const answering = setInterval(() => {
@@ -111,6 +115,7 @@ async function rig(clamd: Clamd, content: Partial<ContentSettings>): Promise<Rig
     upstream,
     client,
     port,
+    tcpPort,
     api: new ManagementClient(`http://${address.host}:${address.port}`),
     async close() {
       clearInterval(answering);
@@ -230,6 +235,41 @@ describe('MESSAGE scanning with a real clamd', { skip }, () => {
     const request = message(r.client, 'multipart/mixed; boundary=bound-1', body);
     assert.equal(startLine(await send(r, request)), 'SIP/2.0 200 OK');
     assert.ok(bodyOf(await forwarded(r, request)).equals(body));
+  });
+
+  test('over TCP, EICAR after 600 KB of base64 in a part (decoded a block at a time) is found', async () => {
+    const random = Buffer.alloc(600_000);
+    for (let i = 0; i < random.length; i++) random[i] = (i * 131 + (i >> 9)) & 0xff;
+    const attachment = Buffer.concat([random, EICAR]);
+    const body = multipart([
+      { head: ['Content-Type: text/plain'], body: 'the file' },
+      {
+        head: ['Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64'],
+        body: attachment.toString('base64').replace(/(.{76})/g, '$1\r\n'),
+      },
+    ]);
+    const text = message(r.client, 'multipart/mixed; boundary=bound-1', body).replace(
+      'SIP/2.0/UDP',
+      'SIP/2.0/TCP',
+    );
+    const socket = connect({ host: '127.0.0.1', port: r.tcpPort });
+    try {
+      await once(socket, 'connect');
+      socket.write(Buffer.from(text, 'latin1'));
+      let received = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        received += chunk;
+      });
+      const deadline = Date.now() + 10_000;
+      while (!received.includes('\r\n\r\n') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(startLine(received), 'SIP/2.0 403 Forbidden');
+    } finally {
+      socket.destroy();
+    }
+    assert.equal(await r.upstream.count(sameCall(text)), 0);
   });
 
   test('a method not configured is not scanned; a body that cannot be taken apart is refused with 415', async () => {
