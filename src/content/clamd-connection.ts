@@ -12,8 +12,6 @@ export class ClamdConnection {
   private waiter: { resolve: (reply: string) => void; reject: (error: Error) => void } | undefined;
   private drainWaiter: (() => void) | undefined;
   private failure: Error | undefined;
-  /** Bytes received in total: a reused connection that fails before any may be retried. */
-  bytesReceived = 0;
   /** Requests sent in this IDSESSION; clamd numbers its replies with it. */
   requests = 0;
   /** When it went back to the pool (for the idle timeout). */
@@ -65,7 +63,6 @@ export class ClamdConnection {
   }
 
   private onData(data: Buffer): void {
-    this.bytesReceived += data.length;
     let rest = data;
     for (;;) {
       const nul = rest.indexOf(0);

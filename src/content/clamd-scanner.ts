@@ -134,18 +134,11 @@ export class ClamdScanner implements ContentScanner {
     content: Buffer | AsyncIterable<Buffer>,
     signal: AbortSignal,
   ): Promise<ScanResult> {
-    const pooled = this.takeIdle();
-    const connection = pooled ?? (await this.open(signal));
-    try {
-      return await this.instream(connection, content, signal);
-    } catch (error) {
-      // A pooled connection clamd had closed meanwhile (restart, its idle timeout): the
-      // content, if whole, is sent once more on a new connection.
-      if (pooled && connection.bytesReceived === 0 && Buffer.isBuffer(content) && !signal.aborted) {
-        return await this.instream(await this.open(signal), content, signal);
-      }
-      throw error;
-    }
+    // An idle connection that clamd closed is dropped from the pool when its close arrives
+    // (idleTimeoutMs stays below clamd's IdleTimeout, so clamd does not close them first); a
+    // close still in flight when one is taken fails that scan like any lost connection.
+    const connection = this.takeIdle() ?? (await this.open(signal));
+    return await this.instream(connection, content, signal);
   }
 
   /** One INSTREAM on `connection`; the connection goes back to the pool or is destroyed. */
@@ -234,6 +227,7 @@ export class ClamdScanner implements ContentScanner {
         socket.off('error', onError);
         socket.off('connect', onConnect);
         if (error) {
+          socket.on('error', () => undefined); // whatever the abandoned attempt reports later
           socket.destroy();
           reject(error);
           return;
