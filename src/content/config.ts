@@ -64,7 +64,7 @@ export const contentSchema = z
     /** clamd down, slow, busy or refusing the size: `open` forwards with an alert, `closed` refuses. */
     failureMode: oneOf(['open', 'closed']).default('closed'),
     failureStatus: status.default(503),
-    /** A body that cannot be taken apart (bad multipart, unknown transfer encoding, too deep). */
+    /** A body that cannot be taken apart (bad multipart, unknown transfer encoding, too deep, a Content-Encoding but gzip). */
     unscannableStatus: status.default(415),
     /** Bounds on a body's MIME structure: parts in all, and nesting (multipart, message/cpim). */
     maxParts: integer(1, 256).default(16),

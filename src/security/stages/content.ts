@@ -13,7 +13,8 @@
  *   `scan-failed`; `failureMode: closed` refuses with `failureStatus` (503), `open` forwards
  *   with an alert.
  * - A body that cannot be taken apart (a bad multipart, an unknown transfer encoding, too
- *   many parts or too deep): rule `unscannable`, refused with `unscannableStatus` (415).
+ *   many parts or too deep, a Content-Encoding other than gzip): rule `unscannable`, refused
+ *   with `unscannableStatus` (415).
  *
  * Phase `policy`: it holds for allowlisted sources too (a trusted peer can be infected), and
  * a dry run reports without refusing. A request retransmitted while its scan is pending shares
@@ -32,6 +33,9 @@ import { STAGE_PASS, type Stage, type StageDependencies, type StageVerdict } fro
 
 /** Its settings are the top-level `content:` section: none under security.settings. */
 const settingsSchema = z.strictObject({});
+
+/** Content-Encodings whose content clamd sees: none, and gzip, which clamd decompresses itself. */
+const SCANNABLE_CODINGS: ReadonlySet<string> = new Set(['identity', 'gzip', 'x-gzip']);
 
 /** Pending scans shared by retransmissions, at most (a scanner bounds its own queue too). */
 const MAX_IN_FLIGHT = 100_000;
@@ -81,6 +85,19 @@ export function createContentStage(raw: unknown, deps: StageDependencies): Stage
 
   async function inspect(context: RequestContext, now: number): Promise<StageVerdict> {
     const request = context.request;
+    // RFC 3261 20.12: a body may be compressed. clamd opens gzip itself; any other coding
+    // would carry content past it unseen, so it is refused (RFC 3261 21.4.13: 415).
+    const coding = header(context, 'content-encoding')?.trim().toLowerCase();
+    if (coding !== undefined && coding !== '' && !SCANNABLE_CODINGS.has(coding)) {
+      return verdict(
+        context,
+        'unscannable',
+        true,
+        settings.unscannableStatus,
+        `body not scannable: Content-Encoding ${printable(coding, 40)}`,
+        { bytes: request.body.length },
+      );
+    }
     const found = bodyParts(
       header(context, 'content-type'),
       header(context, 'content-transfer-encoding'),

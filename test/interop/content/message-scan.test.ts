@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { deflateRawSync, gzipSync } from 'node:zlib';
 import { ManagementClient } from '../../../src/api/client.ts';
 import { defaultConfig } from '../../../src/config/load-config.ts';
 import type { SipwardenConfig } from '../../../src/config/schema.ts';
@@ -289,6 +290,18 @@ describe('MESSAGE scanning with a real clamd', { skip }, () => {
     const [event] = await contentEvents(r.api, 'unscannable');
     assert.match(event!.reason, /unknown Content-Transfer-Encoding/);
     assert.equal(await r.upstream.count(sameCall(odd)), 0);
+  });
+
+  test('a gzip Content-Encoding is scanned (clamd opens gzip); another coding is refused with 415', async () => {
+    const gzipped = message(r.client, 'text/plain', gzipSync(EICAR), ['Content-Encoding: gzip']);
+    assert.equal(startLine(await send(r, gzipped)), 'SIP/2.0 403 Forbidden');
+    const clean = gzipSync(Buffer.from('hello, compressed'));
+    const fine = message(r.client, 'text/plain', clean, ['Content-Encoding: gzip']);
+    assert.equal(startLine(await send(r, fine)), 'SIP/2.0 200 OK');
+    assert.ok(bodyOf(await forwarded(r, fine)).equals(clean));
+    const deflated = message(r.client, 'text/plain', deflateRawSync(EICAR), ['Content-Encoding: deflate']);
+    assert.equal(startLine(await send(r, deflated)), 'SIP/2.0 415 Unsupported Media Type');
+    assert.equal(await r.upstream.count(sameCall(deflated)), 0);
   });
 
   test('the refused request is kept in the quarantine (0700 directory, 0600 file), named in its event', async () => {
