@@ -20,7 +20,7 @@ const clamd = z
     port: integer(1, 65535, 'must be 1..65535').optional(),
     socket: string('must be a file path').min(1, { error: 'must be a file path' }).optional(),
     connectTimeoutMs: integer(10, 60_000).default(1000),
-    /** One whole scan: waiting for a slot, connecting, sending, clamd's answer. */
+    /** One whole message: waiting for a slot, connecting, sending, clamd's answer, for all its parts. */
     scanTimeoutMs: integer(100, 600_000).default(5000),
     maxConcurrentScans: integer(1, 1024).default(8),
     /** Scans waiting for a slot; past it a message is a scan failure at once. */

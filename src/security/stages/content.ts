@@ -2,7 +2,7 @@
  * The `content` stage: the bodies of MESSAGE requests (RFC 3428), and of any other method
  * listed in `content.methods`, are scanned for malware (clamd) before they are forwarded.
  * Each leaf of the body's MIME structure is scanned decoded (body-parts.ts), one after the
- * other, up to the first finding.
+ * other, up to the first finding, all within one `clamd.scanTimeoutMs`.
  *
  * - Infected: refused with `content.refuseStatus` (403) and its standard reason phrase: the
  *   sender learns nothing of the signature, which is in the event (type `content`, rule
@@ -116,9 +116,17 @@ export function createContentStage(raw: unknown, deps: StageDependencies): Stage
         },
       );
     }
+    // One deadline for the whole message, however many parts it has.
+    const deadline = AbortSignal.timeout(settings.clamd.scanTimeoutMs);
     for (let index = 0; index < found.parts.length; index++) {
       const part = found.parts[index]!;
-      const result: ScanResult = await scanner.scan(part.content);
+      let result: ScanResult = await scanner.scan(part.content, deadline);
+      if (result.verdict === 'error' && deadline.aborted) {
+        result = {
+          verdict: 'error',
+          reason: `message not scanned within ${settings.clamd.scanTimeoutMs} ms`,
+        };
+      }
       if (result.verdict === 'clean') continue;
       const details: Record<string, string | number> = {
         part: index + 1,

@@ -77,6 +77,47 @@ test('one scan for a request and its retransmission while pending; a new request
   }
 });
 
+test('a message of many parts is scanned within one scanTimeoutMs, not one per part', { skip }, async () => {
+  const clamd = await startClamd();
+  const real = new ClamdScanner({ endpoint: { host: clamd.host, port: clamd.port } });
+  // clamd answering each part after 800 ms: each within the timeout, three of them past it.
+  const slow: ContentScanner = {
+    scan: async (content, signal) => {
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      return real.scan(content, signal);
+    },
+    close: () => real.close(),
+  };
+  const base = defaultConfig().content;
+  const settings = { ...base, enabled: true, clamd: { ...base.clamd, scanTimeoutMs: 1500 } };
+  const stage = createContentStage(undefined, { ...makeDeps(), content: { scanner: slow, settings } });
+  const body = Buffer.from(
+    ['--b', '', 'one', '--b', '', 'two', '--b', '', 'three', '--b--', ''].join('\r\n'),
+    'latin1',
+  );
+  const context = request('MESSAGE', 'parts', body);
+  const multipart = {
+    ...context,
+    request: {
+      ...context.request,
+      headers: context.request.headers.map((h) =>
+        h.name === 'content-type' ? { name: h.name, value: 'multipart/mixed; boundary=b' } : h,
+      ),
+    },
+  };
+  try {
+    const verdict = (await stage.request!(multipart, 0)) as Extract<StageVerdict, { action: 'reject' }>;
+    assert.equal(verdict.action, 'reject');
+    assert.equal(verdict.status, 503);
+    assert.equal(verdict.event.rule, 'scan-failed');
+    assert.equal(verdict.event.reason, 'content not scanned: message not scanned within 1500 ms');
+    assert.equal(verdict.event.details?.part, 2);
+  } finally {
+    await real.close();
+    await clamd.stop();
+  }
+});
+
 test('not scanned: other methods, empty bodies; with content off the stage has no request hook', async () => {
   const scanner: ContentScanner = {
     scan: () => assert.fail('nothing here is to be scanned'),
