@@ -101,6 +101,28 @@ describe('ClamdScanner with a real clamd', { skip }, () => {
     }
   });
 
+  test('idle connections are closed after idleTimeoutMs; a closed scanner answers an error', async () => {
+    const clamd = await startClamd();
+    const scanner = new ClamdScanner({ endpoint: { socket: clamd.socket }, idleTimeoutMs: 200 });
+    try {
+      await Promise.all([scanner.scan(EICAR), scanner.scan(EICAR), scanner.scan(EICAR)]);
+      assert.equal(scanner.load.idleConnections, 3);
+      const deadline = Date.now() + 5000;
+      while (scanner.load.idleConnections > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(scanner.load.idleConnections, 0);
+      // A new scan opens a new connection.
+      assert.equal((await scanner.scan(EICAR)).verdict, 'infected');
+      assert.equal(scanner.connectionsOpened, 4);
+      await scanner.close();
+      assert.deepEqual(await scanner.scan(EICAR), { verdict: 'error', reason: 'scanner closed' });
+    } finally {
+      await scanner.close();
+      await clamd.stop();
+    }
+  });
+
   test('nothing listening: an error result, no rejection', async () => {
     const port = await freePort('127.0.0.1', ['tcp']);
     const scanner = new ClamdScanner({ endpoint: { host: '127.0.0.1', port } });
