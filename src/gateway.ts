@@ -7,6 +7,8 @@ import { CallRecorder } from './cdr/call-recorder.ts';
 import { type DataDirContext, type EventsDatabaseLocation, locateEventsDatabase } from './config/data-dir.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
+import { buildContentInspection } from './content/build.ts';
+import type { ContentInspection } from './content/inspection.ts';
 import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
@@ -269,6 +271,8 @@ export async function startGateway(
   }
   shared?.start(management.bus);
   let sweep: NodeJS.Timeout | undefined;
+  // Content scanning (`content:`): one clamd client, closed with the gateway.
+  let content: ContentInspection | undefined;
   // Calls are recorded into the store the management stack opened on the events database.
   const recorder =
     management.cdrs === undefined
@@ -319,6 +323,7 @@ export async function startGateway(
         trying: config.proxy.tryingDelayMs,
       },
     };
+    if (config.content.enabled) content = buildContentInspection(config.content, location.dataDir);
     let inspector: MessageInspector = PASS_ALL;
     const metrics = management.metrics;
     if (security.enabled) {
@@ -332,6 +337,7 @@ export async function startGateway(
           fraudHolds,
           log: trafficLog.child({ module: 'security' }),
           policy: new Policy(config.policy),
+          ...(content === undefined ? {} : { content }),
         },
         management.bus,
         trafficLog.child({ module: 'security' }),
@@ -385,6 +391,7 @@ export async function startGateway(
         try {
           await running.transport.close();
         } finally {
+          await content?.scanner.close();
           recorder?.close();
           await shared?.close();
           // Events last: every decision made until the listeners closed is in the store;
@@ -402,6 +409,7 @@ export async function startGateway(
     clearInterval(sweep);
     proxy?.close();
     recorder?.close();
+    await content?.scanner.close();
     try {
       await transport?.close();
     } finally {

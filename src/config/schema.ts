@@ -5,6 +5,7 @@
  * reads them after `sipwarden check-config`; load-config.ts turns issues into `path: reason`.
  */
 import { z } from 'zod';
+import { contentSchema } from '../content/config.ts';
 import { policySchema } from '../policy/schema.ts';
 import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
@@ -362,6 +363,8 @@ export const configSchema = z
     state,
     /** Identity policy: first-match rules over who calls, from where, what, when (src/policy). */
     policy: policySchema,
+    /** Content scanning with clamd (src/content/config.ts). */
+    content: contentSchema,
     log,
     // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.
     dataDir: z
@@ -411,6 +414,18 @@ export const configSchema = z
         path: ['connections', 'perAddress'],
         message: 'must not exceed connections.max',
       });
+    }
+    if (config.content.enabled) {
+      // The content stage runs in the security pipeline: without it nothing would be scanned.
+      if (!config.security.enabled) {
+        context.addIssue({ code: 'custom', path: ['content', 'enabled'], message: 'needs security.enabled' });
+      } else if (config.security.stages !== undefined && !config.security.stages.includes('content')) {
+        context.addIssue({
+          code: 'custom',
+          path: ['security', 'stages'],
+          message: 'must list "content" when content.enabled is true',
+        });
+      }
     }
     if (config.limits.bodyBytes > config.limits.streamMessageBytes) {
       context.addIssue({

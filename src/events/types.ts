@@ -21,6 +21,8 @@ export const EVENT_TYPES = [
   'fraud',
   /** The shared state's link (state.backend redis): Redis lost, Redis back and resynchronised. */
   'cluster',
+  /** Content scanning: infected, not scannable, or the scan failed (src/security/stages/content.ts). */
+  'content',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -12,6 +12,7 @@ import {
 } from './stage.ts';
 import { buildAuthenticator, createAuthenticateStage } from './stages/authenticate.ts';
 import { createCallLimitStage } from './stages/call-limit.ts';
+import { createContentStage } from './stages/content.ts';
 import { createEnumerationStage } from './stages/enumeration.ts';
 import { createFloodStage } from './stages/flood.ts';
 import { createFraudStage } from './stages/fraud.ts';
@@ -36,13 +37,15 @@ export const STAGE_FACTORIES: Readonly<Record<string, StageFactory>> = Object.fr
   'call-limit': createCallLimitStage,
   fraud: createFraudStage,
   policy: createPolicyStage,
+  content: createContentStage,
 });
 
 /**
  * The default order, as Kamailio's default config orders its checks: the gate first (a
  * blocked source costs a lookup), then the cheap detectors (scanner fingerprints, flood
  * counters), then the costlier full validation, then policy. Detectors that only count
- * outcomes come last since they never stop the message at hand.
+ * outcomes come last since they never stop the message at hand. Content scanning, the
+ * costliest (a round trip to clamd), comes after every stage that can refuse for less.
  */
 export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze([
   'gate',
@@ -53,6 +56,7 @@ export const DEFAULT_STAGE_ORDER: readonly string[] = Object.freeze([
   'policy',
   'call-limit',
   'fraud',
+  'content',
   'enumeration',
   'password-guessing',
   'malformed-rate',

@@ -1,3 +1,4 @@
+import type { ContentInspection } from '../content/inspection.ts';
 import type { MalformedError, OutcomeContext, PacketContext, RequestContext } from '../core/inspector.ts';
 import type { EventInput } from '../events/types.ts';
 import type { FraudHolds } from '../fraud/holds.ts';
@@ -150,6 +151,8 @@ export interface StageDependencies {
   readonly authFailures?: AuthFailures;
   /** The identity policy (`policy:`), compiled; absent or empty: the policy stage allows everything. */
   readonly policy?: Policy;
+  /** Content scanning (`content:`): the content stage's scanner and settings; absent when off. */
+  readonly content?: ContentInspection;
 }
 
 /**

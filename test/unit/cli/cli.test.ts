@@ -61,6 +61,14 @@ test('check-config accepts the identity example: authentication, policies, fraud
   assert.equal(run.code, 0);
 });
 
+test('check-config accepts the ClamAV example: MESSAGE scanning with a clamd on 127.0.0.1:3310', async () => {
+  const file = join(root, 'config', 'clamav.example.yaml');
+  const run = await sipwarden('check-config', file);
+  assert.equal(run.stderr, '');
+  assert.equal(run.stdout, `${file}: ok\n`);
+  assert.equal(run.code, 0);
+});
+
 test('check-config prints every error line of a bad file and exits 2', async () => {
   const file = join(scratch, 'bad.yaml');
   writeFileSync(file, 'listen:\n  - { port: 70000 }\nlog: { level: loud }\n');

@@ -79,7 +79,7 @@ test('reports every problem in the security section as a path and a reason', () 
   assert.deepEqual(issues, [
     'security.allowlist[0]: "10.0.0.0/33" is not an address or CIDR network',
     'security.settings.gate.packetsPerSecond: must be an integer from 1 to 1000000',
-    'security.stages[1]: unknown stage "nonsense" (known: gate, validate, authenticate, scanner, flood, enumeration, password-guessing, malformed-rate, call-limit, fraud, policy)',
+    'security.stages[1]: unknown stage "nonsense" (known: gate, validate, authenticate, scanner, flood, enumeration, password-guessing, malformed-rate, call-limit, fraud, policy, content)',
     'security.settings.flod: unknown stage',
   ]);
 });
