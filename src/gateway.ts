@@ -23,7 +23,9 @@ import { trustWithTrunks } from './security/trunks.ts';
 import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
 import { createMemoryActivityStore } from './state/memory-activity-store.ts';
 import { createMemoryBlockTable } from './state/memory-block-table.ts';
-import { createMemoryTrustTable } from './state/memory-trust-table.ts';
+import { createMemoryTrustTable, DEFAULT_TRUST_TTL_MS } from './state/memory-trust-table.ts';
+import { type BlockListener, listenBlockTable, listenTrustTable } from './state/persist-observers.ts';
+import { PersistStore } from './state/persist-store.ts';
 import { createTransport } from './transport/create-transport.ts';
 import type { TlsOptions } from './transport/options.ts';
 import type { ListenerAddress, TransportLayer, TransportName } from './transport/types.ts';
@@ -210,19 +212,50 @@ export async function startGateway(
   const trafficLog = aggregateLog(logger);
   const security = config.security;
   const activity = createMemoryActivityStore({ maxKeys: security.activityKeys });
-  const blocks = createMemoryBlockTable({ maxEntries: security.maxBlocks });
-  const trust = createMemoryTrustTable({ maxEntries: security.maxTrusted });
+  const memoryBlocks = createMemoryBlockTable({ maxEntries: security.maxBlocks });
+  const memoryTrust = createMemoryTrustTable({ maxEntries: security.maxTrusted });
+  // Blocks and trust survive a restart in the events' file (its own tables); restored first,
+  // then every change is queued and written on a timer, off the hot path.
+  const persisted = openPersistedState(config, location.database, logger);
+  if (persisted !== undefined) {
+    try {
+      restorePersisted(persisted, memoryBlocks, memoryTrust, logger);
+    } catch (error) {
+      persisted.close();
+      throw error;
+    }
+  }
+  const blockListeners: BlockListener[] = [];
+  if (persisted !== undefined) {
+    blockListeners.push({
+      added: (entry) => persisted.blockChanged(entry),
+      removed: (keys) => {
+        for (const key of keys) persisted.blockRemoved(key);
+      },
+    });
+  }
+  const blocks = listenBlockTable(memoryBlocks, blockListeners);
+  const trust =
+    persisted === undefined
+      ? memoryTrust
+      : listenTrustTable(memoryTrust, (address, user, now) => persisted.trusted(address, user, now));
   // Held by the fraud stage, released through the management API.
   const fraudHolds = new FraudHolds();
   let proxy: SipProxy | undefined;
   let transport: TransportLayer | undefined;
   // The users share the events' file (`sipwarden users --config` writes there); throws
   // SW_ERR_USER_STORE_OPEN, naming the setting and the file, before anything else is open.
-  const users = openUserStore({
-    database: location.database,
-    setting: 'events.database',
-    log: trafficLog.child({ module: 'users' }),
-  });
+  let users: ReturnType<typeof openUserStore>;
+  try {
+    users = openUserStore({
+      database: location.database,
+      setting: 'events.database',
+      log: trafficLog.child({ module: 'users' }),
+    });
+  } catch (error) {
+    persisted?.close();
+    throw error;
+  }
   let management: ManagementStack;
   try {
     // Throws (SW_ERR_EVENT_STORE_OPEN, naming the file) before anything else is open.
@@ -248,6 +281,7 @@ export async function startGateway(
     );
   } catch (error) {
     users.close();
+    persisted?.close();
     trafficLog.close();
     throw error;
   }
@@ -348,6 +382,7 @@ export async function startGateway(
     sweep = setInterval(() => blocks.sweep(Date.now()), 5_000);
     sweep.unref();
     recorder?.start();
+    persisted?.start();
     const managementAddress = await management.start();
     const running = { proxy, transport, sweep };
     return {
@@ -375,6 +410,8 @@ export async function startGateway(
             await management.close();
           } finally {
             users.close();
+            // Blocks made until the listeners closed are written before the file closes.
+            persisted?.close();
             trafficLog.close();
           }
         }
@@ -391,9 +428,55 @@ export async function startGateway(
         await management.close();
       } finally {
         users.close();
+        persisted?.close();
         trafficLog.close();
       }
     }
     throw error;
   }
+}
+
+/**
+ * The persisted blocks and trust, when `security.persist` is on and the events database is a
+ * file (an in-memory database has nothing to restore from). Throws SW_ERR_EVENT_STORE_OPEN,
+ * naming the file, before anything else is open.
+ */
+function openPersistedState(
+  config: SipwardenConfig,
+  database: string,
+  logger: Logger,
+): PersistStore | undefined {
+  if (!config.security.persist || database === ':memory:') return undefined;
+  return new PersistStore({
+    database,
+    maxBlocks: config.security.maxBlocks,
+    maxTrusted: config.security.maxTrusted,
+    trustTtlMs: DEFAULT_TRUST_TTL_MS,
+    log: logger.child({ module: 'state' }),
+  });
+}
+
+/** Blocks still in force and trust not yet expired go back into the memory tables. */
+function restorePersisted(
+  persisted: PersistStore,
+  blocks: ReturnType<typeof createMemoryBlockTable>,
+  trust: ReturnType<typeof createMemoryTrustTable>,
+  logger: Logger,
+): void {
+  const now = Date.now();
+  const restored = persisted.restore(now);
+  let skipped = 0;
+  for (const entry of restored.blocks) {
+    try {
+      blocks.block(entry);
+    } catch {
+      // A row written by another version with a key this one reads differently.
+      skipped++;
+    }
+  }
+  for (const record of restored.trust) trust.succeed(record.address, record.user, record.succeededAt);
+  logger.info(
+    { blocks: restored.blocks.length - skipped, trust: restored.trust.length, skipped },
+    'restored persisted blocks and trust',
+  );
 }

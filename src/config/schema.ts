@@ -246,6 +246,8 @@ const security = z
     maxBlocks: integer(100, 10_000_000).default(100_000),
     /** Known-good (address, user) pairs held at once. */
     maxTrusted: integer(100, 10_000_000).default(100_000),
+    /** Blocks and trust records kept in the events database and restored at start. */
+    persist: boolean.default(true),
   })
   .prefault({});
 
