@@ -24,6 +24,7 @@ import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './
 import { createMemoryActivityStore } from './state/memory-activity-store.ts';
 import { createMemoryBlockTable } from './state/memory-block-table.ts';
 import { createMemoryTrustTable, DEFAULT_TRUST_TTL_MS } from './state/memory-trust-table.ts';
+import { NftablesDrop } from './state/nftables-drop.ts';
 import { type BlockListener, listenBlockTable, listenTrustTable } from './state/persist-observers.ts';
 import { PersistStore } from './state/persist-store.ts';
 import { createTransport } from './transport/create-transport.ts';
@@ -234,6 +235,19 @@ export async function startGateway(
       },
     });
   }
+  // Blocked addresses also dropped by the kernel: filled once the SIP ports are known.
+  let emitKernelError: (reason: string) => void = () => {};
+  const kernel = config.kernelDrop.enabled
+    ? new NftablesDrop({
+        nft: config.kernelDrop.nft,
+        table: config.kernelDrop.table,
+        maxElements: config.kernelDrop.maxElements,
+        snapshot: () => memoryBlocks.list(Date.now()),
+        log: logger.child({ module: 'kernel-drop' }),
+        onError: (reason) => emitKernelError(reason),
+      })
+    : undefined;
+  if (kernel !== undefined) blockListeners.push(kernel);
   const blocks = listenBlockTable(memoryBlocks, blockListeners);
   const trust =
     persisted === undefined
@@ -379,6 +393,16 @@ export async function startGateway(
       handle(message);
       metrics.processing(Number(process.hrtime.bigint() - started) / 1e9);
     });
+    if (kernel !== undefined) {
+      const bus = management.bus;
+      emitKernelError = (reason) =>
+        bus.emit(
+          { type: 'kernel-drop', stage: 'kernel-drop', rule: 'nftables', action: 'alert', reason },
+          Date.now(),
+        );
+      // A failure is evented and logged; SIP goes on with the blocks in user space.
+      await kernel.start(transport.listening().map((listener) => listener.port));
+    }
     sweep = setInterval(() => blocks.sweep(Date.now()), 5_000);
     sweep.unref();
     recorder?.start();
@@ -403,6 +427,8 @@ export async function startGateway(
         try {
           await running.transport.close();
         } finally {
+          // The kernel's table goes with the process: nothing of sipwarden's stays in it.
+          await kernel?.close();
           recorder?.close();
           // Events last: every decision made until the listeners closed is in the store;
           // users after the API and the pipeline, the last to look them up.
@@ -424,6 +450,7 @@ export async function startGateway(
     try {
       await transport?.close();
     } finally {
+      await kernel?.close();
       try {
         await management.close();
       } finally {
