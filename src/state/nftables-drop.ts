@@ -38,6 +38,11 @@ export interface NftablesDropOptions {
   readonly onError: (reason: string) => void;
   readonly flushIntervalMs?: number;
   readonly clock?: () => number;
+  /**
+   * The program and arguments run in place of `nft` (`-f -` follows): tests run nft inside
+   * their own network namespace with `ip netns exec NS nft`.
+   */
+  readonly command?: readonly string[];
 }
 
 export interface NftablesDropStats {
@@ -232,7 +237,8 @@ export class NftablesDrop implements BlockListener {
         resolve(error);
       };
       let stderr = '';
-      const child = spawn(this.#options.nft, ['-f', '-'], {
+      const [program, ...args] = this.#options.command ?? [this.#options.nft];
+      const child = spawn(program ?? this.#options.nft, [...args, '-f', '-'], {
         stdio: ['pipe', 'ignore', 'pipe'],
         timeout: NFT_TIMEOUT_MS,
       });
