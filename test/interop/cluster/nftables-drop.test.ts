@@ -4,7 +4,8 @@
  * `ip netns exec`. A source blocked through the API lands in sipwarden's set; its OPTIONS
  * are counted by the table's drop rule and never reach sipwarden (the block's own hit
  * counter stays 0, and no answer comes), while another source is answered. Unblock removes
- * the element; a block restored from the database at start is in the kernel again; exit
+ * the element; a block restored from the database at start is in the kernel again, and so
+ * is a block the flood stage makes on the message path; exit
  * deletes sipwarden's table and leaves another table in the namespace alone. With nft
  * missing, SIP goes on and the failure is an event.
  */
@@ -24,6 +25,7 @@ const API_PORT = 9070;
 const API = `http://127.0.0.1:${API_PORT}`;
 const BLOCKED = '127.0.0.61';
 const OTHER = '127.0.0.62';
+const FLOODER = '127.0.0.63';
 const PEER = join(import.meta.dirname, 'nftables-peer.ts');
 
 function nftAvailable(): boolean {
@@ -191,6 +193,15 @@ test('a blocked source is dropped by the kernel and never reaches sipwarden; unb
   assert.equal(answered(ns, BLOCKED, 10), 0);
   assert.equal(dropped(ns), 10);
   assert.equal(answered(ns, OTHER, 2), 2);
+  // A block a detection stage makes on the message path (an OPTIONS flood) reaches the
+  // kernel too: the flood's further datagrams are dropped there.
+  answered(ns, FLOODER, 1500);
+  const flooderBlocked = await until(() => blocks(ns).some((b) => b.key === FLOODER), 10_000);
+  assert.ok(flooderBlocked, JSON.stringify(blocks(ns)));
+  assert.ok(await until(() => setElements(ns).includes(FLOODER), 10_000), setElements(ns));
+  const before = dropped(ns);
+  assert.equal(answered(ns, FLOODER, 20), 0);
+  assert.equal(dropped(ns) - before, 20);
   await second.stop();
   assert.doesNotMatch(tables(ns), /table inet sipwarden/);
   assert.match(tables(ns), /table inet other/);
