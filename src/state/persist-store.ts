@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import { EventStoreError } from '../store/errors.ts';
+import { createOwnerOnly } from '../store/event-store.ts';
 import type { BlockEntry, BlockScope } from './types.ts';
 
 export interface PersistStoreOptions {
@@ -114,6 +115,8 @@ export class PersistStore {
     this.#clock = options.clock ?? Date.now;
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
     try {
+      // Opened first at start: the file it creates is the owner's only, as the event store's.
+      createOwnerOnly(options.database);
       this.#db = new Database(options.database);
     } catch (error) {
       throw new EventStoreError(

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -193,4 +193,14 @@ test('a write error is counted and the changes are kept for the next flush', () 
   assert.equal(store.stats().pending, 0);
   store.close();
   assert.equal(rows(database, 'persisted_blocks'), 1);
+});
+
+test('the file it creates is its owner only, as the event store creates it', () => {
+  const database = join(dir, `db${files++}.sqlite`);
+  const store = open(database);
+  store.blockChanged(entry('203.0.113.7', T0 + HOUR));
+  store.flush();
+  assert.equal(statSync(database).mode & 0o777, 0o600);
+  assert.equal(statSync(`${database}-wal`).mode & 0o777, 0o600);
+  store.close();
 });
