@@ -4,8 +4,9 @@
 # independent TLS peer), openssl, iproute2 (network namespaces), SIPVicious (the scanner
 # whose source the scanner stage's fingerprints were read from), wabt (wat2wasm: a test
 # assembles the parser's WebAssembly source and compares it with the bytes it ships),
-# redis-server (the state shared by several sipwarden nodes), and ClamAV's clamd with
-# clamdscan and Debian's test samples (the content scanner's tests).
+# redis-server (the state shared by several sipwarden nodes), ClamAV's clamd with
+# clamdscan and Debian's test samples (the content scanner's tests), and nftables (nft: the
+# kernel-drop tests, only inside network namespaces they create).
 # Idempotent: packages already present are skipped. Must run as root (CI does).
 #
 # The tests start their own daemons on free loopback ports, so a daemon that a package
@@ -19,11 +20,11 @@
 set -euo pipefail
 
 packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious wabt baresip
-  clamav-daemon clamav-testfiles clamdscan)
+  clamav-daemon clamav-testfiles clamdscan nftables)
 # Redis: the shared state of several sipwarden nodes (state.backend redis).
 packages+=(redis-server)
 # Units the packages above may enable on install.
-daemon_units=(kamailio.service clamav-daemon.service clamav-daemon.socket clamav-freshclam.service)
+daemon_units=(kamailio.service clamav-daemon.service clamav-daemon.socket clamav-freshclam.service nftables.service)
 daemon_units+=(redis-server.service)
 policy=/usr/sbin/policy-rc.d
 policy_marker='# sipwarden install-test-deps: temporary, removed when the install ends'

@@ -27,6 +27,9 @@ import { createMemoryActivityStore } from './state/memory-activity-store.ts';
 import { createMemoryBlockTable } from './state/memory-block-table.ts';
 import { createMemoryTrustTable, DEFAULT_TRUST_TTL_MS } from './state/memory-trust-table.ts';
 import { createRedisState } from './state/redis-state.ts';
+import { NftablesDrop } from './state/nftables-drop.ts';
+import { type BlockListener, listenBlockTable, listenTrustTable } from './state/persist-observers.ts';
+import { PersistStore } from './state/persist-store.ts';
 import { createTransport } from './transport/create-transport.ts';
 import type { TlsOptions } from './transport/options.ts';
 import type { ListenerAddress, TransportLayer, TransportName } from './transport/types.ts';
@@ -212,13 +215,51 @@ export async function startGateway(
   // per packet (the event log is grouped by the event bus already).
   const trafficLog = aggregateLog(logger);
   const security = config.security;
-  const local = {
-    activity: createMemoryActivityStore({ maxKeys: security.activityKeys }),
-    blocks: createMemoryBlockTable({ maxEntries: security.maxBlocks }),
-    trust: createMemoryTrustTable({ maxEntries: security.maxTrusted }),
-  };
+  const memoryActivity = createMemoryActivityStore({ maxKeys: security.activityKeys });
+  const memoryBlocks = createMemoryBlockTable({ maxEntries: security.maxBlocks });
+  const memoryTrust = createMemoryTrustTable({ maxEntries: security.maxTrusted });
+  // Blocks and trust survive a restart in the events' file (its own tables); restored first,
+  // then every change is queued and written on a timer, off the hot path.
+  const persisted = openPersistedState(config, location.database, logger);
+  if (persisted !== undefined) {
+    try {
+      restorePersisted(persisted, memoryBlocks, memoryTrust, logger);
+    } catch (error) {
+      persisted.close();
+      throw error;
+    }
+  }
+  const blockListeners: BlockListener[] = [];
+  if (persisted !== undefined) {
+    blockListeners.push({
+      added: (entry) => persisted.blockChanged(entry),
+      removed: (keys) => {
+        for (const key of keys) persisted.blockRemoved(key);
+      },
+    });
+  }
+  // Blocked addresses also dropped by the kernel: filled once the SIP ports are known.
+  let emitKernelError: (reason: string) => void = () => {};
+  const kernel = config.kernelDrop.enabled
+    ? new NftablesDrop({
+        nft: config.kernelDrop.nft,
+        table: config.kernelDrop.table,
+        maxElements: config.kernelDrop.maxElements,
+        snapshot: () => memoryBlocks.list(Date.now()),
+        log: logger.child({ module: 'kernel-drop' }),
+        onError: (reason) => emitKernelError(reason),
+      })
+    : undefined;
+  if (kernel !== undefined) blockListeners.push(kernel);
+  const localBlocks = listenBlockTable(memoryBlocks, blockListeners);
+  const localTrust =
+    persisted === undefined
+      ? memoryTrust
+      : listenTrustTable(memoryTrust, (address, user, now) => persisted.trusted(address, user, now));
   // state.backend redis: the same tables, shared with the other nodes through Redis (started
-  // with the event bus below; connects in the background, never holds up a decision).
+  // with the event bus below; connects in the background, never holds up a decision). Blocks
+  // from other nodes reach the local table through its listeners: persisted and in the kernel.
+  const local = { activity: memoryActivity, blocks: localBlocks, trust: localTrust };
   const redis = config.state.redis;
   const shared =
     config.state.backend === 'redis' && redis !== undefined
@@ -236,11 +277,17 @@ export async function startGateway(
   let transport: TransportLayer | undefined;
   // The users share the events' file (`sipwarden users --config` writes there); throws
   // SW_ERR_USER_STORE_OPEN, naming the setting and the file, before anything else is open.
-  const users = openUserStore({
-    database: location.database,
-    setting: 'events.database',
-    log: trafficLog.child({ module: 'users' }),
-  });
+  let users: ReturnType<typeof openUserStore>;
+  try {
+    users = openUserStore({
+      database: location.database,
+      setting: 'events.database',
+      log: trafficLog.child({ module: 'users' }),
+    });
+  } catch (error) {
+    persisted?.close();
+    throw error;
+  }
   let management: ManagementStack;
   try {
     // Throws (SW_ERR_EVENT_STORE_OPEN, naming the file) before anything else is open.
@@ -266,6 +313,7 @@ export async function startGateway(
     );
   } catch (error) {
     users.close();
+    persisted?.close();
     trafficLog.close();
     throw error;
   }
@@ -368,9 +416,20 @@ export async function startGateway(
       handle(message);
       metrics.processing(Number(process.hrtime.bigint() - started) / 1e9);
     });
+    if (kernel !== undefined) {
+      const bus = management.bus;
+      emitKernelError = (reason) =>
+        bus.emit(
+          { type: 'kernel-drop', stage: 'kernel-drop', rule: 'nftables', action: 'alert', reason },
+          Date.now(),
+        );
+      // A failure is evented and logged; SIP goes on with the blocks in user space.
+      await kernel.start(transport.listening().map((listener) => listener.port));
+    }
     sweep = setInterval(() => blocks.sweep(Date.now()), 5_000);
     sweep.unref();
     recorder?.start();
+    persisted?.start();
     const managementAddress = await management.start();
     const running = { proxy, transport, sweep };
     return {
@@ -392,6 +451,8 @@ export async function startGateway(
           await running.transport.close();
         } finally {
           await content?.scanner.close();
+          // The kernel's table goes with the process: nothing of sipwarden's stays in it.
+          await kernel?.close();
           recorder?.close();
           await shared?.close();
           // Events last: every decision made until the listeners closed is in the store;
@@ -400,6 +461,8 @@ export async function startGateway(
             await management.close();
           } finally {
             users.close();
+            // Blocks made until the listeners closed are written before the file closes.
+            persisted?.close();
             trafficLog.close();
           }
         }
@@ -414,13 +477,60 @@ export async function startGateway(
       await transport?.close();
     } finally {
       await shared?.close();
+      await kernel?.close();
       try {
         await management.close();
       } finally {
         users.close();
+        persisted?.close();
         trafficLog.close();
       }
     }
     throw error;
   }
+}
+
+/**
+ * The persisted blocks and trust, when `security.persist` is on and the events database is a
+ * file (an in-memory database has nothing to restore from). Throws SW_ERR_EVENT_STORE_OPEN,
+ * naming the file, before anything else is open.
+ */
+function openPersistedState(
+  config: SipwardenConfig,
+  database: string,
+  logger: Logger,
+): PersistStore | undefined {
+  if (!config.security.persist || database === ':memory:') return undefined;
+  return new PersistStore({
+    database,
+    maxBlocks: config.security.maxBlocks,
+    maxTrusted: config.security.maxTrusted,
+    trustTtlMs: DEFAULT_TRUST_TTL_MS,
+    log: logger.child({ module: 'state' }),
+  });
+}
+
+/** Blocks still in force and trust not yet expired go back into the memory tables. */
+function restorePersisted(
+  persisted: PersistStore,
+  blocks: ReturnType<typeof createMemoryBlockTable>,
+  trust: ReturnType<typeof createMemoryTrustTable>,
+  logger: Logger,
+): void {
+  const now = Date.now();
+  const restored = persisted.restore(now);
+  let skipped = 0;
+  for (const entry of restored.blocks) {
+    try {
+      blocks.block(entry);
+    } catch {
+      // A row written by another version with a key this one reads differently.
+      skipped++;
+    }
+  }
+  for (const record of restored.trust) trust.succeed(record.address, record.user, record.succeededAt);
+  logger.info(
+    { blocks: restored.blocks.length - skipped, trust: restored.trust.length, skipped },
+    'restored persisted blocks and trust',
+  );
 }

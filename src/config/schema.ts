@@ -292,6 +292,8 @@ const security = z
     maxBlocks: integer(100, 10_000_000).default(100_000),
     /** Known-good (address, user) pairs held at once. */
     maxTrusted: integer(100, 10_000_000).default(100_000),
+    /** Blocks and trust records kept in the events database and restored at start. */
+    persist: boolean.default(true),
   })
   .prefault({});
 
@@ -342,6 +344,22 @@ const state = z
 
 const log = z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({});
 
+/** Blocked addresses dropped by the kernel (nftables), in a table of sipwarden's own. */
+const kernelDrop = z
+  .strictObject({
+    enabled: boolean.default(false),
+    /** The nft program (root or CAP_NET_ADMIN needed). */
+    nft: z.string().min(1).max(4096).default('nft'),
+    /** The table's name in family inet; sipwarden creates, fills and deletes only this one. */
+    table: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, { error: 'must be a table name (letters, digits, _ and -)' })
+      .default('sipwarden'),
+    /** Elements per set (IPv4, IPv6) at most; further blocks hold in user space only. */
+    maxElements: integer(1, 10_000_000).default(65_536),
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     listen: z
@@ -366,6 +384,7 @@ export const configSchema = z
     /** Content scanning with clamd (src/content/config.ts). */
     content: contentSchema,
     log,
+    kernelDrop,
     // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.
     dataDir: z
       .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a directory path') })

@@ -23,6 +23,8 @@ export const EVENT_TYPES = [
   'cluster',
   /** Content scanning: infected, not scannable, or the scan failed (src/security/stages/content.ts). */
   'content',
+  /** Kernel drop (kernelDrop): nft failed; blocks are enforced in user space meanwhile. */
+  'kernel-drop',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
