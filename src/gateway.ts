@@ -26,10 +26,10 @@ import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './
 import { createMemoryActivityStore } from './state/memory-activity-store.ts';
 import { createMemoryBlockTable } from './state/memory-block-table.ts';
 import { createMemoryTrustTable, DEFAULT_TRUST_TTL_MS } from './state/memory-trust-table.ts';
-import { createRedisState } from './state/redis-state.ts';
 import { NftablesDrop } from './state/nftables-drop.ts';
 import { type BlockListener, listenBlockTable, listenTrustTable } from './state/persist-observers.ts';
 import { PersistStore } from './state/persist-store.ts';
+import { createRedisState } from './state/redis-state.ts';
 import { createTransport } from './transport/create-transport.ts';
 import type { TlsOptions } from './transport/options.ts';
 import type { ListenerAddress, TransportLayer, TransportName } from './transport/types.ts';
