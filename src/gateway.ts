@@ -7,6 +7,7 @@ import { CallRecorder } from './cdr/call-recorder.ts';
 import { type DataDirContext, type EventsDatabaseLocation, locateEventsDatabase } from './config/data-dir.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
+import type { ContentScanner } from './content/scanner.ts';
 import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
@@ -17,6 +18,8 @@ import type { UserDirectory } from './identity/user-directory.ts';
 import { openUserStore } from './identity/users/user-store.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
+import { msrpEvents } from './msrp/events.ts';
+import { MsrpRelay } from './msrp/relay.ts';
 import { Policy } from './policy/policy.ts';
 import { buildAllowlist, buildPipeline, buildTrunks } from './security/build-pipeline.ts';
 import { trustWithTrunks } from './security/trunks.ts';
@@ -34,6 +37,8 @@ export interface Gateway {
   close(): Promise<void>;
   /** The proxy core, for statistics. */
   readonly proxy: SipProxy;
+  /** The MSRP relay, when content.msrp is enabled. */
+  readonly msrpRelay?: MsrpRelay;
   /** Events, their store, metrics and the management API. */
   readonly management: ManagementStack;
   /** Where the management API listens, when enabled. */
@@ -171,6 +176,8 @@ export interface GatewayOptions {
   readonly workAgeMs?: () => number;
   /** Replaces the monotonic clock of the upstream budget, to test it without timing. */
   readonly admissionClock?: () => number;
+  /** What scans MSRP content (content.msrp); required when the relay is enabled. */
+  readonly contentScanner?: ContentScanner;
 }
 
 function processDataDirContext(): DataDirContext {
@@ -252,6 +259,7 @@ export async function startGateway(
     throw error;
   }
   let sweep: NodeJS.Timeout | undefined;
+  let msrpRelay: MsrpRelay | undefined;
   // Calls are recorded into the store the management stack opened on the events database.
   const recorder =
     management.cdrs === undefined
@@ -302,6 +310,27 @@ export async function startGateway(
         trying: config.proxy.tryingDelayMs,
       },
     };
+    const msrp = config.content.msrp;
+    if (msrp.enabled) {
+      if (options.contentScanner === undefined)
+        throw new Error('content.msrp: no content scanner to scan with');
+      msrpRelay = new MsrpRelay(
+        {
+          ...msrp,
+          // Each party is given the address sipwarden shows its side, unless one is configured.
+          advertise: {
+            client:
+              msrp.advertise ??
+              (settings.clientFacing.tcp ?? settings.clientFacing.udp ?? settings.upstreamFacing).host,
+            upstream: msrp.advertise ?? settings.upstreamFacing.host,
+          },
+        },
+        options.contentScanner,
+        logger.child({ module: 'msrp' }),
+        msrpEvents(management.bus),
+      );
+      await msrpRelay.start();
+    }
     let inspector: MessageInspector = PASS_ALL;
     const metrics = management.metrics;
     if (security.enabled) {
@@ -333,7 +362,7 @@ export async function startGateway(
       ...(options.admissionClock ? [options.admissionClock] : []),
     );
     proxy = new SipProxy(
-      { ...settings, admission },
+      { ...settings, admission, ...(msrpRelay === undefined ? {} : { media: [msrpRelay] }) },
       transport,
       trafficLog.child({ module: 'proxy' }),
       inspector,
@@ -352,6 +381,7 @@ export async function startGateway(
     const running = { proxy, transport, sweep };
     return {
       proxy: running.proxy,
+      ...(msrpRelay === undefined ? {} : { msrpRelay }),
       management,
       managementAddress,
       eventsDatabase: location.database,
@@ -366,6 +396,7 @@ export async function startGateway(
         clearInterval(running.sweep);
         running.proxy.close();
         try {
+          await msrpRelay?.close();
           await running.transport.close();
         } finally {
           recorder?.close();
@@ -385,6 +416,7 @@ export async function startGateway(
     proxy?.close();
     recorder?.close();
     try {
+      await msrpRelay?.close();
       await transport?.close();
     } finally {
       try {

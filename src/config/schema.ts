@@ -249,6 +249,31 @@ const security = z
   })
   .prefault({});
 
+/**
+ * The MSRP relay (src/msrp): MSRP streams negotiated through the proxy (m=message TCP/MSRP)
+ * are relayed through this listener, and each complete message is scanned before it goes on.
+ */
+const contentMsrp = z
+  .strictObject({
+    enabled: boolean.default(false),
+    /** The relay's TCP listener; the parties connect to it. */
+    host: host.default('0.0.0.0'),
+    port: integer(0, 65535, 'must be 0..65535').default(2855),
+    /** The address written in a=path and c= for the parties; the listen host by default. */
+    advertise: host.optional(),
+    maxMessageBytes: integer(1024, 1_073_741_824).default(10_485_760),
+    maxIncompleteMessages: integer(1, 1000).default(4),
+    maxSessions: integer(1, 1_000_000).default(10_000),
+    maxConnections: integer(1, 1_000_000).default(20_000),
+    idleTimeoutMs: integer(1000, 3_600_000).default(30_000),
+    /** When content cannot be scanned: forward it (`open`) or refuse it (`closed`). */
+    failureMode: oneOf(['open', 'closed'] as const).default('closed'),
+  })
+  .prefault({});
+
+/** Content scanning; `msrp` is the MSRP relay's part. */
+const content = z.strictObject({ msrp: contentMsrp }).prefault({});
+
 const log = z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({});
 
 export const configSchema = z
@@ -271,6 +296,7 @@ export const configSchema = z
     security,
     /** Identity policy: first-match rules over who calls, from where, what, when (src/policy). */
     policy: policySchema,
+    content,
     log,
     // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.
     dataDir: z

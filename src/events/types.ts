@@ -19,6 +19,7 @@ export const EVENT_TYPES = [
   'policy',
   'authentication',
   'fraud',
+  'content',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -51,10 +51,18 @@ export interface MsrpRelaySettings {
   readonly failureMode: 'open' | 'closed';
 }
 
+/** Who sent content the relay refused or could not scan. */
+export interface MsrpSender {
+  readonly session: string;
+  readonly from: SessionParty;
+  readonly address: string;
+  readonly port: number;
+}
+
 /** What the relay reports about content it refused or could not scan. */
 export interface MsrpRelayObserver {
-  refused(detail: { session: string; from: SessionParty; signature: string; bytes: number }): void;
-  scanFailed(detail: { session: string; from: SessionParty; reason: string; forwarded: boolean }): void;
+  refused(sender: MsrpSender, detail: { signature: string; bytes: number }): void;
+  scanFailed(sender: MsrpSender, detail: { reason: string; forwarded: boolean }): void;
 }
 
 const QUIET: MsrpRelayObserver = { refused: () => {}, scanFailed: () => {} };
@@ -85,8 +93,14 @@ interface Connection {
   readonly reader: FrameReader;
   readonly queue: MsrpFrame[];
   busy: boolean;
-  bound: boolean;
+  /** The parties this connection carries (RFC 4975 lets one carry several streams). */
+  readonly parties: Party[];
+  /** Refused: what else it sends is ignored until it closes. */
+  refused: boolean;
 }
+
+/** Connections from one address at once: one host cannot take the whole listener. */
+const MAX_CONNECTIONS_PER_ADDRESS = 256;
 
 /** Headers of a SEND that describe its content, carried onto the forwarded message (RFC 4975 9). */
 const CONTENT_HEADERS = new Set(['content-type', 'content-id', 'content-description', 'content-disposition']);
@@ -104,6 +118,7 @@ export class MsrpRelay implements MediaLineHandler {
   /** The parties by the session-id of the relay URI they were given. */
   readonly #byLocalId = new Map<string, { stream: Stream; party: SessionParty }>();
   readonly #connections = new Set<Connection>();
+  readonly #perAddress = new Map<string, number>();
   #port = 0;
   readonly stats = { forwarded: 0, refused: 0, scanErrors: 0, badFrames: 0, unknownSession: 0 };
 
@@ -222,12 +237,21 @@ export class MsrpRelay implements MediaLineHandler {
       reader: new FrameReader(this.#frameLimits),
       queue: [],
       busy: false,
-      bound: false,
+      parties: [],
+      refused: false,
     };
+    const address = socket.remoteAddress ?? '';
+    const open = this.#perAddress.get(address) ?? 0;
+    if (open >= MAX_CONNECTIONS_PER_ADDRESS) {
+      socket.destroy();
+      return;
+    }
+    this.#perAddress.set(address, open + 1);
     this.#connections.add(connection);
     socket.setNoDelay(true);
     socket.setTimeout(this.#settings.idleTimeoutMs, () => socket.destroy());
     socket.on('data', (data: Buffer) => {
+      if (connection.refused) return;
       let frames: MsrpFrame[];
       try {
         frames = connection.reader.push(data);
@@ -247,14 +271,22 @@ export class MsrpRelay implements MediaLineHandler {
     socket.on('error', () => {});
     socket.on('close', () => {
       this.#connections.delete(connection);
-      for (const { stream, party } of this.#byLocalId.values()) {
-        const p = stream[party];
-        if (p.connection === connection) {
-          delete p.connection;
-          p.reassembler.clear();
-        }
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.#perAddress.delete(address);
+      else this.#perAddress.set(address, left);
+      for (const party of connection.parties) {
+        if (party.connection !== connection) continue;
+        delete party.connection;
+        party.reassembler.clear();
       }
     });
+  }
+
+  /** A connection that proved no stream goes: nothing more is read from it. */
+  #refuse(connection: Connection): void {
+    connection.refused = true;
+    connection.queue.length = 0;
+    connection.socket.end();
   }
 
   async #drain(connection: Connection): Promise<void> {
@@ -282,20 +314,20 @@ export class MsrpRelay implements MediaLineHandler {
       if (target === 481) this.stats.unknownSession++;
       this.#respond(connection, frame, target, target === 481 ? 'Session does not exist' : 'Forbidden', true);
       // A connection that never proved a session goes.
-      if (!connection.bound) connection.socket.end();
+      if (connection.parties.length === 0) this.#refuse(connection);
       return;
     }
     const { stream, party } = target;
     const sender = stream[party];
     if (sender.connection === undefined) {
       sender.connection = connection;
-      connection.bound = true;
+      connection.parties.push(sender);
       connection.socket.setTimeout(0);
       this.#flushWaiting(sender);
     } else if (sender.connection !== connection) {
       // One connection per party: a second is someone else.
       this.#respond(connection, frame, 403, 'Forbidden', true);
-      if (!connection.bound) connection.socket.end();
+      if (connection.parties.length === 0) this.#refuse(connection);
       return;
     }
     const receiver = party === 'caller' ? stream.callee : stream.caller;
@@ -355,9 +387,7 @@ export class MsrpRelay implements MediaLineHandler {
         { session: stream.session, from: party, signature: verdict.signature },
         'MSRP content refused',
       );
-      this.#observer.refused({
-        session: stream.session,
-        from: party,
+      this.#observer.refused(this.#sender(connection, stream, party), {
         signature: verdict.signature,
         bytes: result.content.length,
       });
@@ -367,7 +397,10 @@ export class MsrpRelay implements MediaLineHandler {
     if (verdict.verdict === 'error') {
       this.stats.scanErrors++;
       const forwarded = this.#settings.failureMode === 'open';
-      this.#observer.scanFailed({ session: stream.session, from: party, reason: verdict.reason, forwarded });
+      this.#observer.scanFailed(this.#sender(connection, stream, party), {
+        reason: verdict.reason,
+        forwarded,
+      });
       if (!forwarded) return this.#respond(connection, frame, 403, 'Content not scanned', true);
     }
     if (!this.#streams.has(stream.key))
@@ -375,6 +408,15 @@ export class MsrpRelay implements MediaLineHandler {
     this.#deliver(receiver, this.#forwardSend(frame, receiver, messageId, result.content));
     this.stats.forwarded++;
     this.#respond(connection, frame, 200, 'OK', false);
+  }
+
+  #sender(connection: Connection, stream: Stream, party: SessionParty): MsrpSender {
+    return {
+      session: stream.session,
+      from: party,
+      address: connection.socket.remoteAddress ?? '',
+      port: connection.socket.remotePort ?? 0,
+    };
   }
 
   /** The complete message as one SEND to the receiver, from the relay URI it was given. */
