@@ -362,7 +362,11 @@ export async function startGateway(
       ...(options.admissionClock ? [options.admissionClock] : []),
     );
     proxy = new SipProxy(
-      { ...settings, admission, ...(msrpRelay === undefined ? {} : { media: [msrpRelay] }) },
+      {
+        ...settings,
+        admission,
+        ...(msrpRelay === undefined ? {} : { media: [msrpRelay], maxMediaSessions: config.proxy.maxDialogs }),
+      },
       transport,
       trafficLog.child({ module: 'proxy' }),
       inspector,

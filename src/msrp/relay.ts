@@ -115,6 +115,8 @@ export class MsrpRelay implements MediaLineHandler {
   readonly #frameLimits: FrameLimits;
   /** Streams by session key and m= index. */
   readonly #streams = new Map<string, Stream>();
+  /** The streams of each session (a call may negotiate several MSRP streams). */
+  readonly #bySession = new Map<string, Stream[]>();
   /** The parties by the session-id of the relay URI they were given. */
   readonly #byLocalId = new Map<string, { stream: Stream; party: SessionParty }>();
   readonly #connections = new Set<Connection>();
@@ -159,6 +161,7 @@ export class MsrpRelay implements MediaLineHandler {
   async close(): Promise<void> {
     for (const connection of this.#connections) connection.socket.destroy();
     this.#streams.clear();
+    this.#bySession.clear();
     this.#byLocalId.clear();
     if (this.#server.listening) {
       const closed = once(this.#server, 'close');
@@ -189,6 +192,9 @@ export class MsrpRelay implements MediaLineHandler {
         callee: this.#party(this.#settings.advertise[opposite(callerSide)]),
       };
       this.#streams.set(key, stream);
+      const ofSession = this.#bySession.get(context.session);
+      if (ofSession === undefined) this.#bySession.set(context.session, [stream]);
+      else ofSession.push(stream);
       this.#byLocalId.set(stream.caller.localSessionId, { stream, party: 'caller' });
       this.#byLocalId.set(stream.callee.localSessionId, { stream, party: 'callee' });
     }
@@ -199,9 +205,11 @@ export class MsrpRelay implements MediaLineHandler {
   }
 
   ended(session: string): void {
-    for (const [key, stream] of this.#streams) {
-      if (stream.session !== session) continue;
-      this.#streams.delete(key);
+    const streams = this.#bySession.get(session);
+    if (streams === undefined) return;
+    this.#bySession.delete(session);
+    for (const stream of streams) {
+      this.#streams.delete(stream.key);
       for (const party of [stream.caller, stream.callee]) {
         this.#byLocalId.delete(party.localSessionId);
         party.reassembler.clear();

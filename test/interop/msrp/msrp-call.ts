@@ -85,6 +85,35 @@ export async function placeMsrpCall(
   return { callId, n, forwarded, answered, toCallee: pathIn(forwarded)!, toCaller: pathIn(answered)! };
 }
 
+/** A call the upstream refuses (486) after the offer went through; resolves with the relay URI the callee was given. */
+export async function refusedMsrpCall(peers: CallPeers, callerPath: string): Promise<string> {
+  const { caller, upstream, sipPort } = peers;
+  const n = ++seq;
+  const callId = `msrp-${n}-${process.pid}@caller`;
+  caller.send(
+    withSdp(
+      [
+        'INVITE sip:bob@pbx.example.com SIP/2.0',
+        `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-msrp-${n};rport`,
+        'Max-Forwards: 70',
+        `From: <sip:alice@example.com>;tag=alice-${n}`,
+        'To: <sip:bob@pbx.example.com>',
+        `Call-ID: ${callId}`,
+        'CSeq: 1 INVITE',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      msrpDescription(callerPath, 'actpass'),
+    ),
+    sipPort,
+  );
+  const forwarded = await upstream.next((t) => t.startsWith('INVITE ') && t.includes(callId));
+  upstream.send(answer(forwarded, 486, 'Busy Here'), sipPort);
+  await caller.next((t) => t.startsWith('SIP/2.0 486') && t.includes(callId));
+  return pathIn(forwarded)!;
+}
+
 /** The caller hangs up: BYE through sipwarden, 200 from the upstream back to the caller. */
 export async function hangUp(peers: CallPeers, call: MsrpCall): Promise<void> {
   const { caller, upstream, sipPort } = peers;
