@@ -262,6 +262,10 @@ const contentMsrp = z
     /** The address written in a=path and c= for the parties; the listen host by default. */
     advertise: host.optional(),
     maxMessageBytes: integer(1024, 1_073_741_824).default(10_485_760),
+    /** Largest frame (one chunk); a larger one ends the connection. */
+    maxChunkBytes: integer(2048, 67_108_864).default(1_048_576),
+    /** Content held at once across every stream (chunks, messages being scanned or waiting). */
+    maxBufferedBytes: integer(1_048_576, 17_179_869_184).default(268_435_456),
     maxIncompleteMessages: integer(1, 1000).default(4),
     maxSessions: integer(1, 1_000_000).default(10_000),
     maxConnections: integer(1, 1_000_000).default(20_000),

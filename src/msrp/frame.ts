@@ -242,10 +242,15 @@ export function serializeFrame(frame: MsrpFrame): Buffer {
  * limits). Each push returns the frames completed; an error is thrown as MsrpParseError.
  */
 export class FrameReader {
-  readonly #limits: FrameLimits;
+  #limits: FrameLimits;
   #pending: Buffer = Buffer.alloc(0);
 
   constructor(limits: FrameLimits = DEFAULT_FRAME_LIMITS) {
+    this.#limits = limits;
+  }
+
+  /** New bounds from the next push on (a reader trusts a connection more once it proved itself). */
+  set limits(limits: FrameLimits) {
     this.#limits = limits;
   }
 

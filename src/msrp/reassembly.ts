@@ -14,6 +14,12 @@ export interface ReassemblyLimits {
   readonly maxIncompleteMessages: number;
 }
 
+/** Bytes held across every reassembler of a relay: incomplete messages of all parties together. */
+export class ByteBudget {
+  used = 0;
+  constructor(readonly max: number) {}
+}
+
 export type ChunkResult =
   /** More chunks are expected. */
   | { readonly kind: 'partial' }
@@ -32,10 +38,12 @@ interface Incomplete {
 
 export class Reassembler {
   readonly #limits: ReassemblyLimits;
+  readonly #budget: ByteBudget;
   readonly #open = new Map<string, Incomplete>();
 
-  constructor(limits: ReassemblyLimits) {
+  constructor(limits: ReassemblyLimits, budget: ByteBudget = new ByteBudget(Number.MAX_SAFE_INTEGER)) {
     this.#limits = limits;
+    this.#budget = budget;
   }
 
   get incomplete(): number {
@@ -46,36 +54,43 @@ export class Reassembler {
   add(messageId: string, range: ByteRange, body: Buffer, flag: '$' | '+' | '#'): ChunkResult {
     const open = this.#open.get(messageId);
     if (flag === '#') {
-      this.#open.delete(messageId);
+      this.#drop(messageId);
       return { kind: 'aborted' };
     }
     const received = open?.received ?? 0;
     if (range.start !== received + 1) {
-      this.#open.delete(messageId);
+      this.#drop(messageId);
       return { kind: 'refused', status: 400, reason: 'chunk out of order' };
     }
     const size = received + body.length;
     const declared = range.total === '*' ? size : range.total;
     if (size > this.#limits.maxMessageBytes || declared > this.#limits.maxMessageBytes) {
-      this.#open.delete(messageId);
+      this.#drop(messageId);
       return { kind: 'refused', status: 413, reason: 'message too large' };
     }
     if (range.total !== '*' && size > range.total) {
-      this.#open.delete(messageId);
+      this.#drop(messageId);
       return { kind: 'refused', status: 400, reason: 'chunk beyond the declared total' };
     }
     if (flag === '$') {
       if (range.total !== '*' && size !== range.total) {
-        this.#open.delete(messageId);
+        this.#drop(messageId);
         return { kind: 'refused', status: 400, reason: 'message ended short of its total' };
       }
-      this.#open.delete(messageId);
+      this.#drop(messageId);
       const parts = open === undefined ? [body] : [...open.parts, body];
       return { kind: 'complete', content: Buffer.concat(parts, size), chunks: parts.length };
     }
+    if (this.#budget.used + body.length > this.#budget.max) {
+      this.#drop(messageId);
+      return { kind: 'refused', status: 413, reason: 'relay buffers full' };
+    }
+    this.#budget.used += body.length;
     if (open === undefined) {
-      if (this.#open.size >= this.#limits.maxIncompleteMessages)
+      if (this.#open.size >= this.#limits.maxIncompleteMessages) {
+        this.#budget.used -= body.length;
         return { kind: 'refused', status: 413, reason: 'too many incomplete messages' };
+      }
       this.#open.set(messageId, { parts: [body], received: size, chunks: 1 });
     } else {
       open.parts.push(body);
@@ -86,6 +101,14 @@ export class Reassembler {
   }
 
   clear(): void {
-    this.#open.clear();
+    for (const id of [...this.#open.keys()]) this.#drop(id);
+  }
+
+  /** Forgets a message, giving its bytes back to the budget. */
+  #drop(messageId: string): void {
+    const open = this.#open.get(messageId);
+    if (open === undefined) return;
+    this.#budget.used -= open.received;
+    this.#open.delete(messageId);
   }
 }

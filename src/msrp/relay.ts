@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { ContentScanner } from '../content/scanner.ts';
+import type { ContentScanner, ScanResult } from '../content/scanner.ts';
 import type { Direction } from '../core/inspector.ts';
 import type { MediaContext, MediaLineHandler, SessionParty } from '../core/route/session-description.ts';
 import type { Logger } from '../log/logger.ts';
@@ -30,7 +30,7 @@ import {
   serializeFrame,
 } from './frame.ts';
 import { isMsrpMedia, MSRP_PROTO, pathOf, refusedMedia, relayedMedia } from './path-rewrite.ts';
-import { Reassembler } from './reassembly.ts';
+import { ByteBudget, Reassembler } from './reassembly.ts';
 import { formatMsrpUri, parseMsrpUri, sameMsrpUri } from './uri.ts';
 
 export interface MsrpRelaySettings {
@@ -40,6 +40,10 @@ export interface MsrpRelaySettings {
   /** The address written in a=path and c= for the parties on each side. */
   readonly advertise: { readonly client: string; readonly upstream: string };
   readonly maxMessageBytes: number;
+  /** Largest frame (one chunk) from a party; before a connection has proved a stream, 16 KiB. */
+  readonly maxChunkBytes: number;
+  /** Content held at once across every stream: chunks awaiting the rest, messages being scanned or awaiting their receiver. */
+  readonly maxBufferedBytes: number;
   /** Per sending party of a stream. */
   readonly maxIncompleteMessages: number;
   /** MSRP streams relayed at once; an offer beyond it is refused (port 0). */
@@ -99,6 +103,13 @@ interface Connection {
   refused: boolean;
 }
 
+/** A connection that has not proved a stream sends small frames only (a bodiless SEND binds it). */
+const UNBOUND_FRAME_LIMITS: FrameLimits = {
+  maxHeadBytes: 8192,
+  maxFrameBytes: 16_384 + 8192,
+  maxHeaders: 32,
+};
+
 /** Connections from one address at once: one host cannot take the whole listener. */
 const MAX_CONNECTIONS_PER_ADDRESS = 256;
 
@@ -112,7 +123,9 @@ export class MsrpRelay implements MediaLineHandler {
   readonly #log: Logger;
   readonly #observer: MsrpRelayObserver;
   readonly #server: Server;
+  /** Frames of a connection that has proved a stream. */
   readonly #frameLimits: FrameLimits;
+  readonly #budget: ByteBudget;
   /** Streams by session key and m= index. */
   readonly #streams = new Map<string, Stream>();
   /** The streams of each session (a call may negotiate several MSRP streams). */
@@ -134,11 +147,8 @@ export class MsrpRelay implements MediaLineHandler {
     this.#scanner = scanner;
     this.#log = log;
     this.#observer = observer;
-    this.#frameLimits = {
-      maxHeadBytes: 8192,
-      maxFrameBytes: settings.maxMessageBytes + 8192,
-      maxHeaders: 32,
-    };
+    this.#frameLimits = { maxHeadBytes: 8192, maxFrameBytes: settings.maxChunkBytes + 8192, maxHeaders: 32 };
+    this.#budget = new ByteBudget(settings.maxBufferedBytes);
     this.#server = createServer((socket) => this.#accept(socket));
     this.#server.maxConnections = settings.maxConnections;
   }
@@ -214,6 +224,8 @@ export class MsrpRelay implements MediaLineHandler {
         this.#byLocalId.delete(party.localSessionId);
         party.reassembler.clear();
         party.waiting.length = 0;
+        this.#budget.used -= party.waitingBytes;
+        party.waitingBytes = 0;
         party.connection?.socket.end();
       }
     }
@@ -231,7 +243,7 @@ export class MsrpRelay implements MediaLineHandler {
         sessionId: localSessionId,
         transport: 'tcp',
       }),
-      reassembler: new Reassembler(this.#settings),
+      reassembler: new Reassembler(this.#settings, this.#budget),
       waiting: [],
       waitingBytes: 0,
     };
@@ -242,7 +254,7 @@ export class MsrpRelay implements MediaLineHandler {
   #accept(socket: Socket): void {
     const connection: Connection = {
       socket,
-      reader: new FrameReader(this.#frameLimits),
+      reader: new FrameReader(UNBOUND_FRAME_LIMITS),
       queue: [],
       busy: false,
       parties: [],
@@ -330,6 +342,7 @@ export class MsrpRelay implements MediaLineHandler {
     if (sender.connection === undefined) {
       sender.connection = connection;
       connection.parties.push(sender);
+      connection.reader.limits = this.#frameLimits;
       connection.socket.setTimeout(0);
       this.#flushWaiting(sender);
     } else if (sender.connection !== connection) {
@@ -388,7 +401,17 @@ export class MsrpRelay implements MediaLineHandler {
     if (result.kind === 'refused')
       return this.#respond(connection, frame, result.status, result.reason, true);
 
-    const verdict = await this.#scanner.scan(result.content);
+    // The message is held while it is scanned: it counts against the relay's budget.
+    const size = result.content.length;
+    if (this.#budget.used + size > this.#budget.max)
+      return this.#respond(connection, frame, 413, 'relay buffers full', true);
+    this.#budget.used += size;
+    let verdict: ScanResult;
+    try {
+      verdict = await this.#scanner.scan(result.content);
+    } finally {
+      this.#budget.used -= size;
+    }
     if (verdict.verdict === 'infected') {
       this.stats.refused++;
       this.#log.warn(
@@ -413,7 +436,8 @@ export class MsrpRelay implements MediaLineHandler {
     }
     if (!this.#streams.has(stream.key))
       return this.#respond(connection, frame, 481, 'Session does not exist', true);
-    this.#deliver(receiver, this.#forwardSend(frame, receiver, messageId, result.content));
+    if (!this.#deliver(receiver, this.#forwardSend(frame, receiver, messageId, result.content)))
+      return this.#respond(connection, frame, 408, 'Receiver not connected', true);
     this.stats.forwarded++;
     this.#respond(connection, frame, 200, 'OK', false);
   }
@@ -479,22 +503,27 @@ export class MsrpRelay implements MediaLineHandler {
     );
   }
 
-  #deliver(receiver: Party, bytes: Buffer): void {
+  /** Sends to the receiver, or holds until it connects; false when there is no room to hold it. */
+  #deliver(receiver: Party, bytes: Buffer): boolean {
     const connection = receiver.connection;
     if (connection !== undefined && !connection.socket.destroyed) {
       connection.socket.write(bytes);
       // A receiver that does not read is not waited for without bound.
       if (connection.socket.writableLength > 4 * this.#settings.maxMessageBytes) connection.socket.destroy();
-      return;
+      return true;
     }
-    // Until the receiver connects, a bounded backlog.
-    if (receiver.waitingBytes + bytes.length > 2 * this.#settings.maxMessageBytes) return;
+    // Until the receiver connects, a backlog bounded per party and by the relay's budget.
+    if (receiver.waitingBytes + bytes.length > 2 * this.#settings.maxMessageBytes) return false;
+    if (this.#budget.used + bytes.length > this.#budget.max) return false;
+    this.#budget.used += bytes.length;
     receiver.waiting.push(bytes);
     receiver.waitingBytes += bytes.length;
+    return true;
   }
 
   #flushWaiting(party: Party): void {
     const waiting = party.waiting.splice(0);
+    this.#budget.used -= party.waitingBytes;
     party.waitingBytes = 0;
     for (const bytes of waiting) this.#deliver(party, bytes);
   }
@@ -535,6 +564,7 @@ function opposite(side: Direction): Direction {
   return side === 'client' ? 'upstream' : 'client';
 }
 
+/** transact-id = ident: ALPHANUM 3*31ident-char (RFC 4975 9); hex is of it. */
 function newTransactionId(): string {
-  return randomBytes(9).toString('base64url');
+  return randomBytes(8).toString('hex');
 }

@@ -26,6 +26,8 @@ export class MsrpPeer {
   #buffer = Buffer.alloc(0);
   #waiters: (() => void)[] = [];
   closed = false;
+  /** A frame received that RFC 4975's grammar refuses: the peer stops reading. */
+  error: string | undefined;
 
   private constructor(
     socket: Socket,
@@ -35,10 +37,15 @@ export class MsrpPeer {
     this.#socket = socket;
     socket.on('data', (data: Buffer) => {
       this.#buffer = Buffer.concat([this.#buffer, data]);
-      for (;;) {
-        const frame = this.#take();
-        if (frame === undefined) break;
-        this.received.push(frame);
+      try {
+        for (;;) {
+          const frame = this.#take();
+          if (frame === undefined) break;
+          this.received.push(frame);
+        }
+      } catch (error) {
+        this.error = (error as Error).message;
+        socket.destroy();
       }
       this.#wake();
     });
@@ -143,6 +150,7 @@ export class MsrpPeer {
       const index = this.received.findIndex(match);
       if (index >= 0) return this.received.splice(index, 1)[0]!;
       const left = deadline - Date.now();
+      if (this.error !== undefined) throw new Error(`bad MSRP frame received: ${this.error}`);
       if (left <= 0 || this.closed)
         throw new Error(
           `no matching MSRP frame${this.closed ? ' (connection closed)' : ''}; have: ${this.received.map((f) => f.startLine).join(' | ')}`,
@@ -195,6 +203,8 @@ export class MsrpPeer {
     const [scheme, tid, third] = startLine.split(' ');
     if (scheme !== 'MSRP' || tid === undefined || third === undefined)
       throw new Error(`not MSRP: ${startLine}`);
+    // transact-id = ident = ALPHANUM 3*31ident-char (RFC 4975 9)
+    if (!/^[A-Za-z0-9][A-Za-z0-9.\-+%=]{3,31}$/.test(tid)) throw new Error(`bad transaction id: ${tid}`);
     const endLine = `-------${tid}`;
     const headers = new Map<string, string>();
     let p = lineEnd + 2;

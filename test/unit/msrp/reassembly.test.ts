@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Reassembler } from '../../../src/msrp/reassembly.ts';
+import { ByteBudget, Reassembler } from '../../../src/msrp/reassembly.ts';
 
 const limits = { maxMessageBytes: 20, maxIncompleteMessages: 2 };
 
@@ -55,4 +55,22 @@ test('gaps, overlaps, a short end and a total overrun are refused; # abandons', 
   r.add('m5', { start: 1, end: 3, total: 5 }, Buffer.from('abc'), '+');
   assert.equal(r.add('m5', { start: 4, end: 5, total: 5 }, Buffer.from('de'), '#').kind, 'aborted');
   assert.equal(r.incomplete, 0);
+});
+
+test('a budget shared by reassemblers bounds what all of them hold, and is given back', () => {
+  const budget = new ByteBudget(10);
+  const a = new Reassembler(limits, budget);
+  const b = new Reassembler(limits, budget);
+  a.add('m1', { start: 1, end: 6, total: 12 }, Buffer.alloc(6), '+');
+  const over = b.add('m1', { start: 1, end: 6, total: 12 }, Buffer.alloc(6), '+');
+  assert.equal(over.kind === 'refused' && over.status, 413);
+  assert.equal(budget.used, 6);
+  // Completing gives the bytes back; so do an abort and a clear.
+  assert.equal(a.add('m1', { start: 7, end: 12, total: 12 }, Buffer.alloc(6), '$').kind, 'complete');
+  assert.equal(budget.used, 0);
+  b.add('m2', { start: 1, end: 4, total: 8 }, Buffer.alloc(4), '+');
+  b.add('m2', { start: 5, end: 8, total: 8 }, Buffer.alloc(4), '#');
+  a.add('m3', { start: 1, end: 4, total: 8 }, Buffer.alloc(4), '+');
+  a.clear();
+  assert.equal(budget.used, 0);
 });
