@@ -3,7 +3,8 @@
 # sipp (load and scenario peer), Kamailio with its TLS module (reference proxy and an
 # independent TLS peer), openssl, iproute2 (network namespaces), SIPVicious (the scanner
 # whose source the scanner stage's fingerprints were read from), and wabt (wat2wasm: a test
-# assembles the parser's WebAssembly source and compares it with the bytes it ships).
+# assembles the parser's WebAssembly source and compares it with the bytes it ships), and
+# ClamAV's clamd with clamdscan and Debian's test samples (the content scanner's tests).
 # Idempotent: packages already present are skipped. Must run as root (CI does).
 #
 # The tests start their own daemons on free loopback ports, so a daemon that a package
@@ -16,9 +17,10 @@
 # after) is disabled again, so that it does not start at the next boot either.
 set -euo pipefail
 
-packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious wabt baresip)
+packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvicious wabt baresip
+  clamav-daemon clamav-testfiles clamdscan)
 # Units the packages above may enable on install.
-daemon_units=(kamailio.service)
+daemon_units=(kamailio.service clamav-daemon.service clamav-daemon.socket clamav-freshclam.service)
 policy=/usr/sbin/policy-rc.d
 policy_marker='# sipwarden install-test-deps: temporary, removed when the install ends'
 

@@ -12,6 +12,15 @@ export {
 } from './baresip.ts';
 export { type CertificateFiles, selfSignedCertificate } from './certs.ts';
 export {
+  CLAMAV_TESTFILES,
+  Clamd,
+  type ClamdOptions,
+  clamdAvailable,
+  EICAR,
+  EICAR_SIGNATURE,
+  startClamd,
+} from './clamd.ts';
+export {
   Kamailio,
   type KamailioOptions,
   type KamailioVariant,
