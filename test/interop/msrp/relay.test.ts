@@ -244,4 +244,68 @@ describe('MSRP relay through sipwarden, scanning with clamd', {
     assert.equal((await alice.response(tid)).status, 413);
     await bye(c);
   });
+
+  // Last: clamd goes away for good.
+  test('clamd down: failureMode closed refuses unscanned content, open forwards it; both raise an event', async () => {
+    await daemon.stop();
+    const alicePath = MsrpPeer.newPath(7300);
+    const bobPath = MsrpPeer.newPath(7301);
+    const c = await call(alicePath, bobPath);
+    const alice = await connect(alicePath);
+    const bob = await connect(bobPath);
+    await alice.response(alice.send(c.toCaller));
+    await bob.response(bob.send(c.toCallee));
+    const text = Buffer.from('scanned by nobody');
+    const range = `1-${text.length}/${text.length}`;
+    const refused = alice.send(c.toCaller, { messageId: 'down0001', byteRange: range, body: text });
+    assert.equal((await alice.response(refused)).status, 403);
+    await bye(c);
+
+    // The same relay with failureMode open, clamd still down.
+    const open = await startGateway(
+      {
+        ...coreConfig(upstream.port),
+        content: {
+          ...defaultConfig().content,
+          msrp: {
+            ...defaultConfig().content.msrp,
+            enabled: true,
+            host: '127.0.0.1',
+            port: 0,
+            failureMode: 'open',
+          },
+        },
+      },
+      silentLogger,
+      { contentScanner: scanner },
+    );
+    try {
+      const openPeers = {
+        caller,
+        upstream,
+        sipPort: open.listening().find((l) => l.transport === 'udp')!.port,
+      };
+      const d = await placeMsrpCall(openPeers, alicePath, bobPath);
+      const a2 = await MsrpPeer.connect(open.msrpRelay!.port, alicePath);
+      const b2 = await MsrpPeer.connect(open.msrpRelay!.port, bobPath);
+      msrpPeers.push(a2, b2);
+      await a2.response(a2.send(d.toCaller));
+      await b2.response(b2.send(d.toCallee));
+      const sent = a2.send(d.toCaller, { messageId: 'down0002', byteRange: range, body: text });
+      assert.equal((await a2.response(sent)).status, 200);
+      assert.deepEqual((await b2.next((f) => f.method === 'SEND')).body, text);
+      await hangUp(openPeers, d);
+      open.flushEvents();
+      open.management.store.drain();
+      const [alert] = open.management.store.query({ type: 'content' });
+      assert.equal(alert?.rule, 'scan-failed');
+      assert.equal(alert?.action, 'alert');
+    } finally {
+      await open.close();
+    }
+    gateway.flushEvents();
+    gateway.management.store.drain();
+    const closed = gateway.management.store.query({ type: 'content' }).find((e) => e.rule === 'scan-failed');
+    assert.equal(closed?.action, 'reject');
+  });
 });
