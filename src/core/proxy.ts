@@ -108,8 +108,8 @@ export class SipProxy {
         if (dialog.method !== 'INVITE') return;
         // The maximum session length: the call ends with BYE to its parties (RFC 3261 15.1.1).
         if (cause === 'session-timeout') sessionEnd.end(dialog, otherLeg);
-        sessions?.dialogEnded(dialog);
-        if (otherLeg !== undefined) sessions?.dialogEnded(otherLeg);
+        sessions?.dialogEnded(dialog.callId, dialog.callerTag, dialog.leg);
+        if (otherLeg !== undefined) sessions?.dialogEnded(otherLeg.callId, otherLeg.callerTag, otherLeg.leg);
         calls.dialogEnded(dialog, cause);
       },
     });

@@ -25,7 +25,6 @@ import {
 import { withBody } from '../../sip/edit.ts';
 import type { SipMessage, SipRequest, SipResponse } from '../../sip/message.ts';
 import type { Flow } from '../../transport/types.ts';
-import type { Dialog } from '../dialog/dialog-table.ts';
 import type { Direction } from '../inspector.ts';
 
 /** Which party of the session wrote the description. */
@@ -120,10 +119,10 @@ export class SessionDescriptions {
     }
   }
 
-  /** A dialog the table ended itself (maximum session length, eviction). */
-  dialogEnded(dialog: Dialog): void {
+  /** A dialog the table ended itself (maximum session length, eviction), named by its Call-ID, caller tag and leg. */
+  dialogEnded(callId: string, callerTag: string, leg: Direction): void {
     if (this.#sessions.size === 0) return;
-    this.#end(sessionKey(dialog.callId, dialog.callerTag, dialog.leg));
+    this.#end(sessionKey(callId, callerTag, leg));
   }
 
   close(): void {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Dialog } from '../../../src/core/dialog/dialog-table.ts';
 import {
   type MediaContext,
   type MediaLineHandler,
@@ -123,7 +122,7 @@ test('a dialog the table ends (maximum session length) ends its session', () => 
   const sessions = new SessionDescriptions([handler]);
   const invite = req('INVITE sip:b@example.com SIP/2.0', '1 INVITE', { from: 'A' }, sdp(4000));
   sessions.request(invite, invite, 'client', FLOW);
-  sessions.dialogEnded({ callId: 'call-1', callerTag: 'A', leg: 'client' } as Dialog);
+  sessions.dialogEnded('call-1', 'A', 'client');
   assert.equal(sessions.size, 0);
   assert.equal(handler.endedList.length, 1);
 });
