@@ -102,7 +102,12 @@ export class SessionDescriptions {
     if (message.status < 101 || message.status >= 300) return message;
     const fromTag = message.from.params.get('tag') ?? '';
     const found = this.#find(message.callId, fromTag, message.to.params.get('tag') ?? '', direction);
-    if (found === undefined) return message;
+    if (found === undefined) {
+      // An INVITE without an offer (RFC 3261 13.2.1): the callee's answer to it carries the offer.
+      if (message.cseq.method !== 'INVITE') return message;
+      const key = sessionKey(message.callId, fromTag, direction);
+      return this.#rewrite(message, key, 'callee', flow, direction, true);
+    }
     const from: SessionParty = found.from === 'caller' ? 'callee' : 'caller';
     return this.#rewrite(message, found.key, from, flow, direction, false);
   }

@@ -101,6 +101,24 @@ test('offer and answer are rewritten and their writers told apart; the session e
   assert.deepEqual(handler.endedList, [handler.seen[0]?.context.session]);
 });
 
+test('an INVITE without an offer: the 2xx carries the offer, the ACK the answer', () => {
+  const handler = recorder();
+  const sessions = new SessionDescriptions([handler]);
+  const invite = req('INVITE sip:b@example.com SIP/2.0', '1 INVITE', { from: 'A' });
+  assert.equal(sessions.request(invite, invite, 'client', FLOW), invite);
+  const ok = res('200 OK', '1 INVITE', { from: 'A', to: 'B' }, sdp(5000));
+  assert.equal(portOf(sessions.response(ok, 'client', FLOW)), '15000');
+  const ack = req('ACK sip:b@example.com SIP/2.0', '1 ACK', { from: 'A', to: 'B' }, sdp(4000));
+  assert.equal(portOf(sessions.request(ack, ack, 'client', FLOW)), '14000');
+  assert.deepEqual(
+    handler.seen.map((s) => s.context.from),
+    ['callee', 'caller'],
+  );
+  assert.equal(handler.seen[0]?.context.session, handler.seen[1]?.context.session);
+  sessions.completed(req('BYE sip:a@example.com SIP/2.0', '5 BYE', { from: 'B', to: 'A' }), 200, 'upstream');
+  assert.equal(sessions.size, 0, 'a BYE from the callee ends it too');
+});
+
 test('a failed or cancelled INVITE ends its session; an in-dialog failure does not', () => {
   const handler = recorder();
   const sessions = new SessionDescriptions([handler]);
