@@ -317,6 +317,9 @@ export async function startGateway(
       msrpRelay = new MsrpRelay(
         {
           ...msrp,
+          ...(msrp.tlsPort === undefined || tls === undefined
+            ? {}
+            : { tls: { port: msrp.tlsPort, cert: tls.cert, key: tls.key } }),
           // Each party is given the address sipwarden shows its side, unless one is configured.
           advertise: {
             client:

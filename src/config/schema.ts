@@ -259,6 +259,8 @@ const contentMsrp = z
     /** The relay's TCP listener; the parties connect to it. */
     host: host.default('0.0.0.0'),
     port: integer(0, 65535, 'must be 0..65535').default(2855),
+    /** A TLS listener for TCP/TLS/MSRP (msrps), with the certificate of `tls`; absent, such streams are refused. */
+    tlsPort: integer(0, 65535, 'must be 0..65535').optional(),
     /** The address written in a=path and c= for the parties; the listen host by default. */
     advertise: host.optional(),
     maxMessageBytes: integer(1024, 1_073_741_824).default(10_485_760),
@@ -336,6 +338,13 @@ export const configSchema = z
           message: 'is required when upstream.transport is tls',
         });
       }
+    }
+    if (config.content.msrp.tlsPort !== undefined && config.tls === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['content', 'msrp', 'tlsPort'],
+        message: 'needs tls: the relay presents its certificate',
+      });
     }
     if (config.tls?.requestClientCert === true && config.tls.ca === undefined) {
       context.addIssue({

@@ -1,9 +1,10 @@
 /**
  * The SDP side of the MSRP relay (RFC 4975 section 8): an m=message section for TCP/MSRP
  * gets the relay's own URI in a=path, the relay's address in c= and its port in the m=
- * line, and a=setup:passive (RFC 6135) so that each party connects to the relay. What the
- * relay cannot scan is refused in the offer with port 0 (RFC 3264 6): TCP/TLS/MSRP, and an
- * MSRP section without a=path.
+ * line, and a=setup:passive (RFC 6135) so that each party connects to the relay; the same
+ * for TCP/TLS/MSRP with the relay's TLS listener. What the relay cannot scan is refused in
+ * the offer with port 0 (RFC 3264 6): TCP/TLS/MSRP without a TLS listener, and an MSRP
+ * section without a=path.
  */
 import type { SdpMedia } from '../sdp/index.ts';
 

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { ContentScanner, ScanResult } from '../content/scanner.ts';
 import type { Direction } from '../core/inspector.ts';
 import type { MediaContext, MediaLineHandler, SessionParty } from '../core/route/session-description.ts';
@@ -53,6 +54,8 @@ export interface MsrpRelaySettings {
   readonly idleTimeoutMs: number;
   /** When the scanner cannot scan: forward anyway (`open`) or refuse (`closed`). */
   readonly failureMode: 'open' | 'closed';
+  /** A TLS listener for TCP/TLS/MSRP streams (RFC 4975 msrps); without it they are refused. */
+  readonly tls?: { readonly port: number; readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 /** Who sent content the relay refused or could not scan. */
@@ -88,12 +91,16 @@ interface Party {
 interface Stream {
   readonly key: string;
   readonly session: string;
+  /** TCP/TLS/MSRP: its parties use the TLS listener (msrps URIs). */
+  readonly secure: boolean;
   readonly caller: Party;
   readonly callee: Party;
 }
 
 interface Connection {
   readonly socket: Socket;
+  /** Accepted on the TLS listener. */
+  readonly secure: boolean;
   readonly reader: FrameReader;
   readonly queue: MsrpFrame[];
   busy: boolean;
@@ -123,6 +130,8 @@ export class MsrpRelay implements MediaLineHandler {
   readonly #log: Logger;
   readonly #observer: MsrpRelayObserver;
   readonly #server: Server;
+  readonly #tlsServer: TlsServer | undefined;
+  #tlsPort = 0;
   /** Frames of a connection that has proved a stream. */
   readonly #frameLimits: FrameLimits;
   readonly #budget: ByteBudget;
@@ -149,8 +158,16 @@ export class MsrpRelay implements MediaLineHandler {
     this.#observer = observer;
     this.#frameLimits = { maxHeadBytes: 8192, maxFrameBytes: settings.maxChunkBytes + 8192, maxHeaders: 32 };
     this.#budget = new ByteBudget(settings.maxBufferedBytes);
-    this.#server = createServer((socket) => this.#accept(socket));
+    this.#server = createServer((socket) => this.#accept(socket, false));
     this.#server.maxConnections = settings.maxConnections;
+    if (settings.tls !== undefined) {
+      this.#tlsServer = createTlsServer({ cert: settings.tls.cert, key: settings.tls.key }, (socket) =>
+        this.#accept(socket, true),
+      );
+      this.#tlsServer.maxConnections = settings.maxConnections;
+      // A handshake that fails costs its socket only.
+      this.#tlsServer.on('tlsClientError', () => {});
+    }
   }
 
   async start(): Promise<void> {
@@ -158,10 +175,21 @@ export class MsrpRelay implements MediaLineHandler {
     await once(this.#server, 'listening');
     const address = this.#server.address();
     this.#port = typeof address === 'object' && address !== null ? address.port : this.#settings.port;
+    if (this.#tlsServer !== undefined) {
+      this.#tlsServer.listen(this.#settings.tls!.port, this.#settings.host);
+      await once(this.#tlsServer, 'listening');
+      const tlsAddress = this.#tlsServer.address();
+      this.#tlsPort = typeof tlsAddress === 'object' && tlsAddress !== null ? tlsAddress.port : 0;
+    }
   }
 
   get port(): number {
     return this.#port;
+  }
+
+  /** The TLS listener's port; 0 without one. */
+  get tlsPort(): number {
+    return this.#tlsPort;
   }
 
   get streamCount(): number {
@@ -173,9 +201,10 @@ export class MsrpRelay implements MediaLineHandler {
     this.#streams.clear();
     this.#bySession.clear();
     this.#byLocalId.clear();
-    if (this.#server.listening) {
-      const closed = once(this.#server, 'close');
-      this.#server.close();
+    for (const server of [this.#server, this.#tlsServer]) {
+      if (server === undefined || !server.listening) continue;
+      const closed = once(server, 'close');
+      server.close();
       await closed;
     }
   }
@@ -186,7 +215,12 @@ export class MsrpRelay implements MediaLineHandler {
     if (!isMsrpMedia(media) || media.port === 0) return media;
     const key = `${context.session}#${context.index}`;
     const path = pathOf(media);
-    if (media.proto !== MSRP_PROTO || path === undefined || !path.every((uri) => parseMsrpUri(uri))) {
+    const secure = media.proto !== MSRP_PROTO;
+    if (
+      (secure && this.#tlsServer === undefined) ||
+      path === undefined ||
+      !path.every((uri) => parseMsrpUri(uri))
+    ) {
       // Not relayable, so not scannable: refused rather than let through.
       return refusedMedia(media);
     }
@@ -198,8 +232,9 @@ export class MsrpRelay implements MediaLineHandler {
       stream = {
         key,
         session: context.session,
-        caller: this.#party(this.#settings.advertise[callerSide]),
-        callee: this.#party(this.#settings.advertise[opposite(callerSide)]),
+        secure,
+        caller: this.#party(this.#settings.advertise[callerSide], secure),
+        callee: this.#party(this.#settings.advertise[opposite(callerSide)], secure),
       };
       this.#streams.set(key, stream);
       const ofSession = this.#bySession.get(context.session);
@@ -211,7 +246,8 @@ export class MsrpRelay implements MediaLineHandler {
     const writer = context.from === 'caller' ? stream.caller : stream.callee;
     const reader = context.from === 'caller' ? stream.callee : stream.caller;
     writer.path = path;
-    return relayedMedia(media, reader.host, this.#port, reader.local);
+    if (stream.secure !== secure) return refusedMedia(media);
+    return relayedMedia(media, reader.host, secure ? this.#tlsPort : this.#port, reader.local);
   }
 
   ended(session: string): void {
@@ -231,15 +267,15 @@ export class MsrpRelay implements MediaLineHandler {
     }
   }
 
-  #party(host: string): Party {
+  #party(host: string, secure: boolean): Party {
     const localSessionId = randomBytes(15).toString('base64url');
     return {
       host,
       localSessionId,
       local: formatMsrpUri({
-        secure: false,
+        secure,
         host,
-        port: this.#port,
+        port: secure ? this.#tlsPort : this.#port,
         sessionId: localSessionId,
         transport: 'tcp',
       }),
@@ -251,9 +287,10 @@ export class MsrpRelay implements MediaLineHandler {
 
   // --- The MSRP side ---
 
-  #accept(socket: Socket): void {
+  #accept(socket: Socket, secure: boolean): void {
     const connection: Connection = {
       socket,
+      secure,
       reader: new FrameReader(UNBOUND_FRAME_LIMITS),
       queue: [],
       busy: false,
@@ -329,7 +366,7 @@ export class MsrpRelay implements MediaLineHandler {
   async #onFrame(connection: Connection, frame: MsrpFrame): Promise<void> {
     // Responses to what the relay sent are hop by hop: they end here.
     if (frame.kind === 'response') return;
-    const target = this.#identify(frame);
+    const target = this.#identify(frame, connection.secure);
     if (typeof target === 'number') {
       if (target === 481) this.stats.unknownSession++;
       this.#respond(connection, frame, target, target === 481 ? 'Session does not exist' : 'Forbidden', true);
@@ -359,12 +396,14 @@ export class MsrpRelay implements MediaLineHandler {
   }
 
   /** The stream and party a request belongs to, or the status refusing it. */
-  #identify(frame: MsrpRequest): { stream: Stream; party: SessionParty } | 400 | 403 | 481 {
+  #identify(frame: MsrpRequest, secure: boolean): { stream: Stream; party: SessionParty } | 400 | 403 | 481 {
     if (frame.toPath.length !== 1) return 403;
     const to = parseMsrpUri(frame.toPath[0]!);
     if (to === undefined) return 400;
     const found = this.#byLocalId.get(to.sessionId);
     if (found === undefined) return 481;
+    // A TLS stream only over TLS, a TCP one only over TCP: as negotiated.
+    if (found.stream.secure !== secure) return 403;
     const expected = found.stream[found.party].path;
     // Only the peer the SDP negotiated: its From-Path is its own a=path (RFC 4975 7.3).
     if (expected === undefined || expected.length !== frame.fromPath.length) return 403;

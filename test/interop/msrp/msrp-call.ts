@@ -24,15 +24,16 @@ export interface CallPeers {
 
 let seq = 0;
 
-/** An SDP offer or answer with one MSRP stream at `path`, with a=setup `setup` (RFC 6135). */
+/** An SDP offer or answer with one MSRP stream at `path` (TCP/TLS/MSRP for msrps), with a=setup `setup` (RFC 6135). */
 export function msrpDescription(path: string, setup: string): string {
+  const proto = path.startsWith('msrps:') ? 'TCP/TLS/MSRP' : 'TCP/MSRP';
   return [
     'v=0',
     'o=- 1 1 IN IP4 127.0.0.1',
     's=-',
     'c=IN IP4 127.0.0.1',
     't=0 0',
-    `m=message ${/:(\d+)\//.exec(path)![1]} TCP/MSRP *`,
+    `m=message ${/:(\d+)\//.exec(path)![1]} ${proto} *`,
     'a=accept-types:*',
     `a=path:${path}`,
     `a=setup:${setup}`,

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 
 export interface ReceivedFrame {
   readonly startLine: string;
@@ -62,9 +63,16 @@ export class MsrpPeer {
     return new MsrpPeer(socket, path);
   }
 
-  /** A path URI for a peer's SDP: its address and a fresh session-id. */
-  static newPath(port = 2855): string {
-    return `msrp://127.0.0.1:${port}/${randomBytes(6).toString('hex')};tcp`;
+  /** Over TLS (msrps), checking the relay's certificate against `ca`. */
+  static async connectTls(port: number, path: string, ca: string): Promise<MsrpPeer> {
+    const socket = connectTls({ port, host: '127.0.0.1', ca, servername: 'localhost' });
+    await once(socket, 'secureConnect');
+    return new MsrpPeer(socket, path);
+  }
+
+  /** A path URI for a peer's SDP: its address and a fresh session-id (`msrps` for TLS). */
+  static newPath(port = 2855, scheme: 'msrp' | 'msrps' = 'msrp'): string {
+    return `${scheme}://127.0.0.1:${port}/${randomBytes(6).toString('hex')};tcp`;
   }
 
   write(text: string | Buffer): void {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { defaultConfig } from '../../../src/config/load-config.ts';
 import { ClamdScanner } from '../../../src/content/clamd-scanner.ts';
@@ -12,7 +13,9 @@ import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import { coreConfig } from '../../support/core-gateway.ts';
 import { UdpPeer } from '../../support/udp-peer.ts';
+import { selfSignedCertificate } from '../harness/certs.ts';
 import { type Clamd, clamdAvailable, EICAR, startClamd } from '../harness/clamd.ts';
+import { tempDir } from '../harness/workdir.ts';
 import { type CallPeers, hangUp, type MsrpCall, placeMsrpCall, refusedMsrpCall } from './msrp-call.ts';
 import { MsrpPeer } from './msrp-peer.ts';
 
@@ -243,6 +246,70 @@ describe('MSRP relay through sipwarden, scanning with clamd', {
     });
     assert.equal((await alice.response(tid)).status, 413);
     await bye(c);
+  });
+
+  test('without a TLS listener a TCP/TLS/MSRP stream is refused in the offer (port 0)', async () => {
+    const c = await call(MsrpPeer.newPath(7400, 'msrps'), MsrpPeer.newPath(7401, 'msrps'));
+    assert.match(c.forwarded, /m=message 0 TCP\/TLS\/MSRP \*/);
+    await bye(c);
+  });
+
+  test('TCP/TLS/MSRP through the TLS listener: EICAR refused, clean content through, never over plain TCP', async () => {
+    const dir = tempDir('msrp-tls');
+    const { certPath, keyPath } = selfSignedCertificate(dir);
+    const secure = await startGateway(
+      {
+        ...coreConfig(upstream.port),
+        tls: {
+          cert: certPath,
+          key: keyPath,
+          minVersion: 'TLSv1.2',
+          verifyUpstream: true,
+          requestClientCert: false,
+        },
+        content: {
+          ...defaultConfig().content,
+          msrp: { ...defaultConfig().content.msrp, enabled: true, host: '127.0.0.1', port: 0, tlsPort: 0 },
+        },
+      },
+      silentLogger,
+      { contentScanner: scanner },
+    );
+    try {
+      const tlsPeers = {
+        caller,
+        upstream,
+        sipPort: secure.listening().find((l) => l.transport === 'udp')!.port,
+      };
+      const alicePath = MsrpPeer.newPath(7500, 'msrps');
+      const bobPath = MsrpPeer.newPath(7501, 'msrps');
+      const c = await placeMsrpCall(tlsPeers, alicePath, bobPath);
+      const tlsPort = secure.msrpRelay!.tlsPort;
+      assert.match(c.forwarded, new RegExp(`m=message ${tlsPort} TCP/TLS/MSRP \\*`));
+      assert.match(c.toCallee, new RegExp(`^msrps://127\\.0\\.0\\.1:${tlsPort}/`));
+      const ca = readFileSync(certPath, 'utf8');
+      const alice = await MsrpPeer.connectTls(tlsPort, alicePath, ca);
+      const bob = await MsrpPeer.connectTls(tlsPort, bobPath, ca);
+      msrpPeers.push(alice, bob);
+      assert.equal((await alice.response(alice.send(c.toCaller))).status, 200);
+      assert.equal((await bob.response(bob.send(c.toCallee))).status, 200);
+      // The stream's URI over plain TCP: refused.
+      const plain = await MsrpPeer.connect(secure.msrpRelay!.port, alicePath);
+      msrpPeers.push(plain);
+      assert.equal((await plain.response(plain.send(c.toCaller))).status, 403);
+      const tids = alice.sendChunked(c.toCaller, 'tlsevil1', EICAR, 30, 'text/plain');
+      assert.equal((await alice.response(tids.at(-1)!)).status, 403);
+      const clean = randomBytes(10_000);
+      const last = alice.sendChunked(c.toCaller, 'tlsfile1', clean, 4096).at(-1)!;
+      assert.equal((await alice.response(last)).status, 200);
+      const got = await bob.next((f) => f.method === 'SEND');
+      assert.equal(got.headers.get('message-id'), 'tlsfile1');
+      assert.deepEqual(got.body, clean);
+      await hangUp(tlsPeers, c);
+      await alice.closedByPeer();
+    } finally {
+      await secure.close();
+    }
   });
 
   // Last: clamd goes away for good.
