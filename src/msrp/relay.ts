@@ -137,6 +137,8 @@ export class MsrpRelay implements MediaLineHandler {
   readonly #budget: ByteBudget;
   /** Streams by session key and m= index. */
   readonly #streams = new Map<string, Stream>();
+  /** Streams of the second leg of a call that passes twice, by session: relayed on the first. */
+  readonly #passthrough = new Map<string, Set<string>>();
   /** The streams of each session (a call may negotiate several MSRP streams). */
   readonly #bySession = new Map<string, Stream[]>();
   /** The parties by the session-id of the relay URI they were given. */
@@ -224,6 +226,16 @@ export class MsrpRelay implements MediaLineHandler {
       // Not relayable, so not scannable: refused rather than let through.
       return refusedMedia(media);
     }
+    // A call that passes sipwarden twice (phone -> sipwarden -> PBX -> sipwarden -> phone):
+    // the second leg's offer already names the relay, which relays the stream once, on the
+    // first leg; the second leg's descriptions go on as they are.
+    if (this.#passthrough.get(context.session)?.has(key)) return media;
+    if (!this.#streams.has(key) && path.length === 1 && this.#isOwn(path[0]!)) {
+      const keys = this.#passthrough.get(context.session);
+      if (keys === undefined) this.#passthrough.set(context.session, new Set([key]));
+      else keys.add(key);
+      return media;
+    }
     let stream = this.#streams.get(key);
     if (stream === undefined) {
       if (this.#streams.size >= this.#settings.maxSessions) return refusedMedia(media);
@@ -251,6 +263,7 @@ export class MsrpRelay implements MediaLineHandler {
   }
 
   ended(session: string): void {
+    this.#passthrough.delete(session);
     const streams = this.#bySession.get(session);
     if (streams === undefined) return;
     this.#bySession.delete(session);
@@ -265,6 +278,13 @@ export class MsrpRelay implements MediaLineHandler {
         party.connection?.socket.end();
       }
     }
+  }
+
+  /** A URI the relay gave a party of a stream it relays. */
+  #isOwn(uri: string): boolean {
+    const parsed = parseMsrpUri(uri);
+    if (parsed === undefined || !this.#byLocalId.has(parsed.sessionId)) return false;
+    return parsed.port === (parsed.secure ? this.#tlsPort : this.#port);
   }
 
   #party(host: string, secure: boolean): Party {
