@@ -194,6 +194,11 @@ export class MsrpRelay implements MediaLineHandler {
     return this.#tlsPort;
   }
 
+  /** Content the relay holds now (chunks, frames queued, messages scanned, backlogs). */
+  get bufferedBytes(): number {
+    return this.#budget.used;
+  }
+
   get streamCount(): number {
     return this.#streams.size;
   }
@@ -341,13 +346,17 @@ export class MsrpRelay implements MediaLineHandler {
       }
       if (frames.length === 0) return;
       connection.queue.push(...frames);
-      // Backpressure: a sender waits while its frames are scanned and forwarded.
-      if (connection.queue.length > 64) socket.pause();
+      for (const frame of frames) this.#budget.used += bodyBytes(frame);
+      // Backpressure: a sender waits while its frames are scanned and forwarded, and while the
+      // relay holds all it may.
+      if (connection.queue.length > 4 || this.#budget.used > this.#budget.max) socket.pause();
       void this.#drain(connection);
     });
     socket.on('error', () => {});
     socket.on('close', () => {
       this.#connections.delete(connection);
+      for (const frame of connection.queue) this.#budget.used -= bodyBytes(frame);
+      connection.queue.length = 0;
       const left = (this.#perAddress.get(address) ?? 1) - 1;
       if (left <= 0) this.#perAddress.delete(address);
       else this.#perAddress.set(address, left);
@@ -362,6 +371,7 @@ export class MsrpRelay implements MediaLineHandler {
   /** A connection that proved no stream goes: nothing more is read from it. */
   #refuse(connection: Connection): void {
     connection.refused = true;
+    for (const frame of connection.queue) this.#budget.used -= bodyBytes(frame);
     connection.queue.length = 0;
     connection.socket.end();
   }
@@ -372,8 +382,9 @@ export class MsrpRelay implements MediaLineHandler {
     try {
       while (connection.queue.length > 0 && !connection.socket.destroyed) {
         const frame = connection.queue.shift()!;
+        this.#budget.used -= bodyBytes(frame);
         await this.#onFrame(connection, frame);
-        if (connection.queue.length < 16 && connection.socket.isPaused()) connection.socket.resume();
+        if (connection.queue.length <= 1 && connection.socket.isPaused()) connection.socket.resume();
       }
     } catch (error) {
       this.#log.error({ err: error }, 'MSRP relay failed on a frame');
@@ -617,6 +628,10 @@ export class MsrpRelay implements MediaLineHandler {
       }),
     );
   }
+}
+
+function bodyBytes(frame: MsrpFrame): number {
+  return frame.kind === 'request' ? (frame.body?.length ?? 0) : 0;
 }
 
 function opposite(side: Direction): Direction {

@@ -173,6 +173,7 @@ describe('MSRP relay through sipwarden, scanning with clamd', {
     await bye(c);
     await alice.closedByPeer();
     await bob.closedByPeer();
+    assert.equal(gateway.msrpRelay!.bufferedBytes, 0, 'everything held was given back');
     const late = await connect(alicePath);
     assert.equal((await late.response(late.send(c.toCaller))).status, 481);
   });
