@@ -10,6 +10,8 @@ export interface MsrpCall {
   /** The INVITE as the upstream got it, and the 200 as the caller got it. */
   readonly forwarded: string;
   readonly answered: string;
+  /** The 200 as the upstream sent it (to retransmit). */
+  readonly ok: string;
   /** The relay URIs given to the callee (in the offer) and to the caller (in the answer). */
   readonly toCallee: string;
   readonly toCaller: string;
@@ -83,7 +85,7 @@ export async function placeMsrpCall(
   const answered = await caller.next((t) => t.startsWith('SIP/2.0 200') && t.includes(callId));
   caller.send(inDialog('ACK', 1, { callId, n, answered }, peers), sipPort);
   await upstream.next((t) => t.startsWith('ACK ') && t.includes(callId));
-  return { callId, n, forwarded, answered, toCallee: pathIn(forwarded)!, toCaller: pathIn(answered)! };
+  return { callId, n, forwarded, answered, ok, toCallee: pathIn(forwarded)!, toCaller: pathIn(answered)! };
 }
 
 /** A call the upstream refuses (486) after the offer went through; resolves with the relay URI the callee was given. */

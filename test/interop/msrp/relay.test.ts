@@ -182,6 +182,10 @@ describe('MSRP relay through sipwarden, scanning with clamd', {
     const alicePath = MsrpPeer.newPath(7000);
     const bobPath = MsrpPeer.newPath(7001);
     const c = await call(alicePath, bobPath);
+    // The upstream's 200 retransmitted after the ACK (RFC 6026) carries the relay's URI too.
+    upstream.send(c.ok, sipPort);
+    const again = await caller.next((t) => t.startsWith('SIP/2.0 200') && t.includes(c.callId));
+    assert.equal(/a=path:(\S+)/.exec(again)?.[1], c.toCaller);
     // Unknown session: 481.
     const stranger = await connect(MsrpPeer.newPath(6666));
     const unknown = stranger.send(`msrp://127.0.0.1:${relayPort}/nosuchsession1;tcp`);
