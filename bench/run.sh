@@ -6,6 +6,8 @@
 #   - bench/load/blocked-drop.ts: datagrams per core dropped from a blocked source
 #   - bench/load/memory.ts: resident memory with 10,000 INVITE transactions in flight
 #     (load-memory-<date>.md)
+#   - bench/load/msrp-relay.ts: MSRP MB/s through the relay, scanning with clamd on and off
+#     (msrp-relay.md; skipped without clamd)
 # Needs sipp and Kamailio (scripts/install-test-deps.sh). All traffic on loopback; every
 # load step bounded in calls and time. Arguments after -- go to call-rate.ts, e.g.
 #   bash bench/run.sh -- --rates 100,400,800 --step-seconds 3
@@ -47,3 +49,8 @@ node --import tsx bench/load/pipeline-cost.ts
 
 echo "== load: legitimate calls during floods, sipwarden and Kamailio with pike"
 node --import tsx bench/load/flood-resilience.ts
+
+if command -v /usr/sbin/clamd >/dev/null 2>&1; then
+  echo "== load: MSRP throughput through the relay, scanning on and off"
+  node --import tsx bench/load/msrp-relay.ts
+fi

@@ -9,6 +9,7 @@ import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
 import { buildContentInspection } from './content/build.ts';
 import type { ContentInspection } from './content/inspection.ts';
+import type { ContentScanner } from './content/scanner.ts';
 import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
@@ -19,6 +20,8 @@ import type { UserDirectory } from './identity/user-directory.ts';
 import { openUserStore } from './identity/users/user-store.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
+import { msrpEvents } from './msrp/events.ts';
+import { MsrpRelay } from './msrp/relay.ts';
 import { Policy } from './policy/policy.ts';
 import { buildAllowlist, buildPipeline, buildTrunks } from './security/build-pipeline.ts';
 import { trustWithTrunks } from './security/trunks.ts';
@@ -40,6 +43,8 @@ export interface Gateway {
   close(): Promise<void>;
   /** The proxy core, for statistics. */
   readonly proxy: SipProxy;
+  /** The MSRP relay, when content.msrp is enabled. */
+  readonly msrpRelay?: MsrpRelay;
   /** Events, their store, metrics and the management API. */
   readonly management: ManagementStack;
   /** Where the management API listens, when enabled. */
@@ -177,6 +182,8 @@ export interface GatewayOptions {
   readonly workAgeMs?: () => number;
   /** Replaces the monotonic clock of the upstream budget, to test it without timing. */
   readonly admissionClock?: () => number;
+  /** What scans MSRP content (content.msrp); required when the relay is enabled. */
+  readonly contentScanner?: ContentScanner;
 }
 
 function processDataDirContext(): DataDirContext {
@@ -321,6 +328,7 @@ export async function startGateway(
   let sweep: NodeJS.Timeout | undefined;
   // Content scanning (`content:`): one clamd client, closed with the gateway.
   let content: ContentInspection | undefined;
+  let msrpRelay: MsrpRelay | undefined;
   // Calls are recorded into the store the management stack opened on the events database.
   const recorder =
     management.cdrs === undefined
@@ -371,7 +379,32 @@ export async function startGateway(
         trying: config.proxy.tryingDelayMs,
       },
     };
-    if (config.content.enabled) content = buildContentInspection(config.content, location.dataDir);
+    const msrp = config.content.msrp;
+    // One clamd client for both: the MESSAGE stage and the MSRP relay.
+    if (config.content.enabled || msrp.enabled)
+      content = buildContentInspection(config.content, location.dataDir);
+    const msrpScanner = options.contentScanner ?? content?.scanner;
+    if (msrp.enabled && msrpScanner !== undefined) {
+      msrpRelay = new MsrpRelay(
+        {
+          ...msrp,
+          ...(msrp.tlsPort === undefined || tls === undefined
+            ? {}
+            : { tls: { port: msrp.tlsPort, cert: tls.cert, key: tls.key } }),
+          // Each party is given the address sipwarden shows its side, unless one is configured.
+          advertise: {
+            client:
+              msrp.advertise ??
+              (settings.clientFacing.tcp ?? settings.clientFacing.udp ?? settings.upstreamFacing).host,
+            upstream: msrp.advertise ?? settings.upstreamFacing.host,
+          },
+        },
+        msrpScanner,
+        logger.child({ module: 'msrp' }),
+        msrpEvents(management.bus),
+      );
+      await msrpRelay.start();
+    }
     let inspector: MessageInspector = PASS_ALL;
     const metrics = management.metrics;
     if (security.enabled) {
@@ -404,7 +437,11 @@ export async function startGateway(
       ...(options.admissionClock ? [options.admissionClock] : []),
     );
     proxy = new SipProxy(
-      { ...settings, admission },
+      {
+        ...settings,
+        admission,
+        ...(msrpRelay === undefined ? {} : { media: [msrpRelay], maxMediaSessions: config.proxy.maxDialogs }),
+      },
       transport,
       trafficLog.child({ module: 'proxy' }),
       inspector,
@@ -434,6 +471,7 @@ export async function startGateway(
     const running = { proxy, transport, sweep };
     return {
       proxy: running.proxy,
+      ...(msrpRelay === undefined ? {} : { msrpRelay }),
       management,
       managementAddress,
       eventsDatabase: location.database,
@@ -448,6 +486,7 @@ export async function startGateway(
         clearInterval(running.sweep);
         running.proxy.close();
         try {
+          await msrpRelay?.close();
           await running.transport.close();
         } finally {
           await content?.scanner.close();
@@ -474,6 +513,7 @@ export async function startGateway(
     recorder?.close();
     await content?.scanner.close();
     try {
+      await msrpRelay?.close();
       await transport?.close();
     } finally {
       await shared?.close();

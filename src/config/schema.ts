@@ -420,6 +420,13 @@ export const configSchema = z
         });
       }
     }
+    if (config.content.msrp.tlsPort !== undefined && config.tls === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['content', 'msrp', 'tlsPort'],
+        message: 'needs tls: the relay presents its certificate',
+      });
+    }
     if (config.tls?.requestClientCert === true && config.tls.ca === undefined) {
       context.addIssue({
         code: 'custom',

@@ -45,6 +45,36 @@ const clamd = z
     }
   });
 
+const host = string().refine(isHost, { error: 'must be an IPv4 address, an IPv6 address or a hostname' });
+
+/**
+ * The MSRP relay (src/msrp): MSRP streams negotiated through the proxy (m=message TCP/MSRP)
+ * are relayed through this listener, and each complete message is scanned before it goes on.
+ */
+const contentMsrp = z
+  .strictObject({
+    enabled: boolean.default(false),
+    /** The relay's TCP listener; the parties connect to it. */
+    host: host.default('0.0.0.0'),
+    port: integer(0, 65535, 'must be 0..65535').default(2855),
+    /** A TLS listener for TCP/TLS/MSRP (msrps), with the certificate of `tls`; absent, such streams are refused. */
+    tlsPort: integer(0, 65535, 'must be 0..65535').optional(),
+    /** The address written in a=path and c= for the parties; the listen host by default. */
+    advertise: host.optional(),
+    maxMessageBytes: integer(1024, 1_073_741_824).default(10_485_760),
+    /** Largest frame (one chunk); a larger one ends the connection. */
+    maxChunkBytes: integer(2048, 67_108_864).default(1_048_576),
+    /** Content held at once across every stream (chunks, messages being scanned or waiting). */
+    maxBufferedBytes: integer(1_048_576, 17_179_869_184).default(268_435_456),
+    maxIncompleteMessages: integer(1, 1000).default(4),
+    maxSessions: integer(1, 1_000_000).default(10_000),
+    maxConnections: integer(1, 1_000_000).default(20_000),
+    idleTimeoutMs: integer(1000, 3_600_000).default(30_000),
+    /** When content cannot be scanned: forward it (`open`) or refuse it (`closed`). */
+    failureMode: oneOf(['open', 'closed'] as const).default('closed'),
+  })
+  .prefault({});
+
 const quarantine = z.strictObject({
   enabled: boolean.default(false),
   /** A relative path is taken from the data directory. */
@@ -70,7 +100,7 @@ export const contentSchema = z
     maxParts: integer(1, 256).default(16),
     maxDepth: integer(1, 8).default(3),
     quarantine: quarantine.prefault({}),
-    // content.msrp: the MSRP relay's settings (src/msrp) go here.
+    msrp: contentMsrp,
   })
   .prefault({});
 

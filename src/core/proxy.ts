@@ -19,6 +19,7 @@ import {
 import { LocalAnswers } from './local-answers.ts';
 import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
 import { Router, type RouteSettings } from './route/router.ts';
+import { type MediaLineHandler, SessionDescriptions } from './route/session-description.ts';
 import { SessionEnd } from './session-end.ts';
 import type { ProxyTransaction } from './transaction/proxy-transaction.ts';
 import { RFC3261_TIMERS } from './transaction/timers.ts';
@@ -34,6 +35,10 @@ export interface ProxySettings extends IngressSettings, TransactionSettings, Dia
   readonly answerOptions: boolean;
   /** What is shed under overload (src/core/admission); default: the defaults, no work-age measure. */
   readonly admission?: AdmissionControl;
+  /** What rewrites the session descriptions of offers and answers (relays); none by default. */
+  readonly media?: readonly MediaLineHandler[];
+  /** Sessions with a rewritten description held at most (the oldest ends first). */
+  readonly maxMediaSessions?: number;
 }
 
 /** An INVITE shed under overload: answered 503 or dropped, as the admission decided. */
@@ -64,6 +69,8 @@ export class SipProxy {
   readonly #calls: CallObserver;
   readonly #sessionEnd: SessionEnd;
   readonly #admission: AdmissionControl;
+  /** Absent when no handler rewrites descriptions: the hot path pays one test. */
+  readonly #sessions: SessionDescriptions | undefined;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -90,12 +97,19 @@ export class SipProxy {
       upstreamTarget: router.upstreamTarget,
     });
     this.#sessionEnd = sessionEnd;
+    const sessions =
+      settings.media === undefined || settings.media.length === 0
+        ? undefined
+        : new SessionDescriptions(settings.media, settings.maxMediaSessions);
+    this.#sessions = sessions;
     this.#dialogs = new DialogChecks(settings, this.#answers, inspector, this.stats, {
       isOwnUri: (uri) => router.isOwnUri(uri),
       ended: (dialog, cause, otherLeg) => {
         if (dialog.method !== 'INVITE') return;
         // The maximum session length: the call ends with BYE to its parties (RFC 3261 15.1.1).
         if (cause === 'session-timeout') sessionEnd.end(dialog, otherLeg);
+        sessions?.dialogEnded(dialog.callId, dialog.callerTag, dialog.leg);
+        if (otherLeg !== undefined) sessions?.dialogEnded(otherLeg.callId, otherLeg.callerTag, otherLeg.leg);
         calls.dialogEnded(dialog, cause);
       },
     });
@@ -107,10 +121,12 @@ export class SipProxy {
       log,
       {
         onResponse: (t, response, flow) => this.#onResponse(t, response, flow),
-        onAcceptedRetransmission: (response, target) => this.#forwardAcceptedRetransmission(response, target),
+        onAcceptedRetransmission: (response, target, flow, side) =>
+          this.#forwardAcceptedRetransmission(response, target, flow, side),
         onUnmatchedResponse: (response, flow) => sessionEnd.onResponse(response, flow),
         onCompleted: (t, request, status) => {
           this.#dialogs.onCompleted(request, status, t.direction);
+          sessions?.completed(request, status, t.direction);
           if (request.method === 'INVITE') {
             if (request.to.params.get('tag') === undefined)
               calls.inviteCompleted(request, t.serverFlow, t.direction, status);
@@ -157,6 +173,7 @@ export class SipProxy {
 
   /** Ends every transaction (on shutdown). */
   close(): void {
+    this.#sessions?.close();
     this.#dialogs.close();
     this.#sessionEnd.close();
     this.#answers.close();
@@ -283,6 +300,9 @@ export class SipProxy {
       fromUpstream,
       routed.clientFlow,
     );
+    // Offers and answers: the relays' addresses replace the parties' own.
+    if (this.#sessions !== undefined)
+      forwarded.message = this.#sessions.request(forwarded.message, request, direction, flow);
     const transaction = this.#transactions.create(
       request,
       flow,
@@ -347,19 +367,22 @@ export class SipProxy {
       // The caller knew the To tag of the 2xx sent to its address: it is served, not spoofed.
       if (direction === 'client') this.#admission.served(flow.remoteAddress);
     }
-    const message = this.#router.prepareAck(routed.request, ack, flow, routed.target, fromUpstream);
+    let message = this.#router.prepareAck(routed.request, ack, flow, routed.target, fromUpstream);
+    if (this.#sessions !== undefined) message = this.#sessions.request(message, ack, direction, flow);
     this.stats.requestsForwarded++;
     this.#answers.send(routed.target, serializeMessage(message));
   }
 
   /** A response from the target of a transaction in progress: checked, then forwarded by its transaction. */
   #onResponse(transaction: ProxyTransaction, response: SipResponse, flow: Flow): void {
-    const forwarded = this.#router.prepareResponse(response);
+    let forwarded = this.#router.prepareResponse(response);
     if (forwarded === undefined) {
       this.stats.strayResponses++;
       return;
     }
     const request = transaction.request;
+    if (this.#sessions !== undefined)
+      forwarded = this.#sessions.response(forwarded, transaction.direction, flow);
     if (request) {
       const context = {
         flow: transaction.serverFlow,
@@ -375,9 +398,17 @@ export class SipProxy {
   }
 
   /** RFC 6026: a 2xx retransmission after its INVITE transaction ended goes on statelessly. */
-  #forwardAcceptedRetransmission(response: SipResponse, target: SendTarget): boolean {
-    const forwarded = this.#router.prepareResponse(response);
+  #forwardAcceptedRetransmission(
+    response: SipResponse,
+    target: SendTarget,
+    flow: Flow,
+    side: Direction,
+  ): boolean {
+    let forwarded = this.#router.prepareResponse(response);
     if (forwarded === undefined) return false;
+    // The same answer as the first 2xx carried, relays' addresses in place.
+    if (this.#sessions !== undefined)
+      forwarded = this.#sessions.response(forwarded, side === 'client' ? 'upstream' : 'client', flow);
     this.stats.responsesForwarded++;
     this.#answers.send(target, serializeMessage(forwarded));
     return true;

@@ -36,8 +36,9 @@ export interface TransactionUser {
   /**
    * A 2xx retransmission for an INVITE whose transaction has finished (RFC 6026 Accepted):
    * the user forwards it statelessly to `target`, or returns false when nothing can go on.
+   * `flow` and `side` are where the response came from.
    */
-  onAcceptedRetransmission(response: SipResponse, target: SendTarget): boolean;
+  onAcceptedRetransmission(response: SipResponse, target: SendTarget, flow: Flow, side: Direction): boolean;
   /** A response matching no transaction, live or finished: true when the user sent its request itself. */
   onUnmatchedResponse(response: SipResponse, flow: Flow): boolean;
   /** The transaction got its final status (from the target, or 408 when it never answered). */
@@ -279,7 +280,10 @@ export class TransactionLayer {
       return;
     }
     const accepted = this.#tombstones.isInvite(slot) && response.status >= 200 && response.status < 300;
-    if (!accepted || !this.#user.onAcceptedRetransmission(response, this.#tombstones.serverTarget(slot))) {
+    if (
+      !accepted ||
+      !this.#user.onAcceptedRetransmission(response, this.#tombstones.serverTarget(slot), flow, direction)
+    ) {
       this.#stats.retransmissionsAbsorbed++;
     }
   }
