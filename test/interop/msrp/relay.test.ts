@@ -42,8 +42,10 @@ describe('MSRP relay through sipwarden, scanning with clamd', {
     gateway = await startGateway(
       {
         ...base,
+        // The relay scans with the clamd of content.clamd, as configured (MESSAGE scanning off).
         content: {
           ...defaultConfig().content,
+          clamd: { ...defaultConfig().content.clamd, host: '127.0.0.1', port: daemon.port },
           msrp: {
             ...defaultConfig().content.msrp,
             enabled: true,
@@ -55,7 +57,6 @@ describe('MSRP relay through sipwarden, scanning with clamd', {
         },
       },
       silentLogger,
-      { contentScanner: scanner },
     );
     sipPort = gateway.listening().find((l) => l.transport === 'udp')!.port;
     relayPort = gateway.msrpRelay!.port;
