@@ -128,8 +128,10 @@ export class SipProxy {
           this.#dialogs.onCompleted(request, status, t.direction);
           sessions?.completed(request, status, t.direction);
           if (request.method === 'INVITE') {
-            if (request.to.params.get('tag') === undefined)
+            if (request.to.params.get('tag') === undefined) {
+              if (t.direction === 'client') this.#dialogs.callAnswered(request);
               calls.inviteCompleted(request, t.serverFlow, t.direction, status);
+            }
           } else if (request.method === 'BYE') {
             calls.byeCompleted(request, t.direction, status);
           }
@@ -322,7 +324,10 @@ export class SipProxy {
     }
     this.stats.requestsForwarded++;
     transaction.start();
-    if (newCall) this.#calls.inviteForwarded(context);
+    if (newCall) {
+      if (direction === 'client') this.#dialogs.callForwarded(request);
+      this.#calls.inviteForwarded(context);
+    }
   }
 
   /** The core's own refusal of a call attempt (stage `core`), for its record. */

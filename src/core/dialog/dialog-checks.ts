@@ -43,6 +43,8 @@ export interface DialogHooks {
  * their final responses go through. A refused request never changes a dialog.
  */
 export class DialogChecks {
+  /** Calls being set up per caller identity; an entry lives only while its INVITE transactions do. */
+  readonly #settingUp = new Map<string, number>();
   readonly #table: DialogTable;
   readonly #answers: LocalAnswers;
   readonly #inspector: MessageInspector;
@@ -132,9 +134,28 @@ export class DialogChecks {
     this.#table.commit(matched, Date.now());
   }
 
-  /** Calls (INVITE dialogs) the caller of a new INVITE has open now, for per-identity limits. */
+  /**
+   * Calls the caller of a new INVITE has now, for per-identity limits: INVITE dialogs open,
+   * and calls still being set up (forwarded, no final answer yet), so that a burst of
+   * INVITEs sent at once cannot pass the limit before the first is answered.
+   */
   callsOf(request: SipRequest): number {
-    return this.#table.countFor(identityOf(request));
+    const identity = identityOf(request);
+    return this.#table.countFor(identity) + (this.#settingUp.get(identity) ?? 0);
+  }
+
+  /** A new call from the client side was forwarded: it counts until its final answer. */
+  callForwarded(request: SipRequest): void {
+    const identity = identityOf(request);
+    this.#settingUp.set(identity, (this.#settingUp.get(identity) ?? 0) + 1);
+  }
+
+  /** Its final answer (a 2xx has made it a dialog by now). */
+  callAnswered(request: SipRequest): void {
+    const identity = identityOf(request);
+    const count = (this.#settingUp.get(identity) ?? 0) - 1;
+    if (count > 0) this.#settingUp.set(identity, count);
+    else this.#settingUp.delete(identity);
   }
 
   /** A 2xx to an initial INVITE or SUBSCRIBE confirms a dialog between the two flows. */

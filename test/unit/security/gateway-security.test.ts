@@ -392,6 +392,35 @@ describe('the security pipeline with its defaults', () => {
     }
   });
 
+  test('calls still being set up count too: of ten INVITEs sent at once, unanswered, the sixth is refused', async () => {
+    const phone = await UdpPeer.bind('127.0.8.2');
+    try {
+      const invites = Array.from({ length: 10 }, (_, i) =>
+        sipRequest('INVITE', phone, { fromUser: 'burst-caller', toUser: `${710 + i}` }),
+      );
+      for (const invite of invites) phone.send(invite, port);
+      const forwarded = await Promise.all(
+        invites
+          .slice(0, 5)
+          .map((invite) => upstream.next((t) => isMethod('INVITE')(t) && sameCall(invite)(t))),
+      );
+      for (const invite of invites.slice(5)) {
+        const reply = await phone.next((t) => sameCall(invite)(t) && !startLine(t).startsWith('SIP/2.0 100'));
+        assert.equal(startLine(reply), 'SIP/2.0 403 Too Many Concurrent Calls');
+      }
+      // Answered (failed) calls no longer count: the caller can call again.
+      for (const f of forwarded) upstream.send(answer(f, 486, 'Busy Here'), port);
+      for (const invite of invites.slice(0, 5)) {
+        await phone.next((t) => sameCall(invite)(t) && startLine(t).startsWith('SIP/2.0 486'));
+      }
+      const again = sipRequest('INVITE', phone, { fromUser: 'burst-caller', toUser: '720' });
+      phone.send(again, port);
+      await upstream.next((t) => isMethod('INVITE')(t) && sameCall(again)(t));
+    } finally {
+      phone.close();
+    }
+  });
+
   test('a phone with five busy-lamp subscriptions (SUBSCRIBE dialogs) can still call', async () => {
     const phone = await UdpPeer.bind('127.0.8.2');
     try {
