@@ -121,7 +121,7 @@ export class PersistStore {
     } catch (error) {
       throw new EventStoreError(
         'SW_ERR_EVENT_STORE_OPEN',
-        `persisted state: cannot open ${options.database}: ${(error as Error).message}`,
+        `events.database: cannot open ${options.database}: ${(error as Error).message}`,
         { cause: error },
       );
     }
