@@ -86,7 +86,7 @@ export async function redisCluster(
 ): Promise<SharedCluster & { nodes: RedisNode[] }> {
   const prefix = newPrefix();
   const nodes = Array.from({ length: count }, () => redisNode(url, prefix));
-  await until(() => nodes.every((n) => n.link.state === 'up'), 10_000, 'every node connected');
+  await until(() => nodes.every((n) => n.link.state === 'up'), 30_000, 'every node connected');
   // The first resynchronisation (nothing to do on an empty cluster) has run its course.
   await settle(nodes, Date.now());
   return {
