@@ -6,7 +6,8 @@
 # assembles the parser's WebAssembly source and compares it with the bytes it ships),
 # redis-server (the state shared by several sipwarden nodes), ClamAV's clamd with
 # clamdscan and Debian's test samples (the content scanner's tests), and nftables (nft: the
-# kernel-drop tests, only inside network namespaces they create).
+# kernel-drop tests, only inside network namespaces they create), Chromium, tshark, dnsmasq
+# and rtpengine (see below).
 # Idempotent: packages already present are skipped. Must run as root (CI does).
 #
 # The tests start their own daemons on free loopback ports, so a daemon that a package
@@ -23,9 +24,16 @@ packages=(sip-tester kamailio kamailio-tls-modules openssl iproute2 procps sipvi
   clamav-daemon clamav-testfiles clamdscan nftables)
 # Redis: the shared state of several sipwarden nodes (state.backend redis).
 packages+=(redis-server)
+# Chromium: the console's browser tests (driven by playwright-core). tshark: tests that check
+# on the wire what left towards the untrusted side (topology hiding, encrypted media).
+# dnsmasq: a local DNS server with the zone a routing test writes (RFC 3263 NAPTR/SRV/A).
+# rtpengine in userspace mode: the media plane sipwarden can delegate to, and the
+# reference its own relay is measured against (not the metapackage, which builds a
+# kernel module).
+packages+=(chromium tshark dnsmasq rtpengine-daemon rtpengine-utils)
 # Units the packages above may enable on install.
 daemon_units=(kamailio.service clamav-daemon.service clamav-daemon.socket clamav-freshclam.service nftables.service)
-daemon_units+=(redis-server.service)
+daemon_units+=(redis-server.service dnsmasq.service rtpengine-daemon.service)
 policy=/usr/sbin/policy-rc.d
 policy_marker='# sipwarden install-test-deps: temporary, removed when the install ends'
 
