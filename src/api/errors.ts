@@ -32,6 +32,8 @@ export const API_ERRORS = {
   SW_ERR_USER_EXISTS: { status: 409 },
   /** The user store cannot answer (file gone, disk failure, locked too long). */
   SW_ERR_USER_STORE: { status: 503 },
+  /** The audit log cannot answer (file gone, disk failure). */
+  SW_ERR_AUDIT_LOG: { status: 503 },
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -9,6 +9,7 @@
  * store has the last counts), then closes the store.
  */
 
+import { createAuditLog, type SqliteAuditLog } from '../audit/audit-log.ts';
 import { CdrStore } from '../cdr/cdr-store.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
 import { EventBus } from '../events/event-bus.ts';
@@ -46,6 +47,8 @@ export interface ManagementStack {
   readonly store: EventStore;
   /** The call detail records' store; undefined when CDRs are off. */
   readonly cdrs: CdrStore | undefined;
+  /** The audit log (table `audit` in the events database), for every administrative action. */
+  readonly audit: SqliteAuditLog;
   /** Where the pipeline counts messages (`metrics.message(stage, verdict)`) and times them. */
   readonly metrics: Metrics;
   /** Undefined when `management.enabled` is false. */
@@ -101,6 +104,18 @@ export function createManagementStack(
     store.close();
     throw error;
   }
+  let audit: SqliteAuditLog;
+  try {
+    audit = createAuditLog({
+      database: events.database,
+      log: deps.log.child({ module: 'audit' }),
+      clock: now,
+    });
+  } catch (error) {
+    store.close();
+    cdrs?.close();
+    throw error;
+  }
   bus.subscribe(createLogSink(eventLog));
   bus.subscribe(store);
   const exported = buildExportSinks(events, eventLog);
@@ -134,11 +149,13 @@ export function createManagementStack(
           now,
           ...(deps.users === undefined ? {} : { users: deps.users }),
           ...(deps.fraudHolds === undefined ? {} : { fraudHolds: deps.fraudHolds }),
+          audit,
         })
       : undefined;
   } catch (error) {
     store.close();
     cdrs?.close();
+    audit.close();
     throw error;
   }
   let started = false;
@@ -147,6 +164,7 @@ export function createManagementStack(
     bus,
     store,
     cdrs,
+    audit,
     metrics,
     server,
     async start() {
@@ -172,6 +190,7 @@ export function createManagementStack(
         bus.stop();
         store.close();
         cdrs?.close();
+        audit.close();
         await Promise.all(exported.sinks.map((sink) => sink.close?.()));
       }
     },
