@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import { createManagementStack, type ManagementStack } from './api/management-stack.ts';
 import { CallRecorder } from './cdr/call-recorder.ts';
+import { securityIssues } from './cli/security-issues.ts';
 import { type DataDirContext, type EventsDatabaseLocation, locateEventsDatabase } from './config/data-dir.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
 import type { SipwardenConfig } from './config/schema.ts';
@@ -23,7 +24,18 @@ import type { Logger } from './log/logger.ts';
 import { msrpEvents } from './msrp/events.ts';
 import { MsrpRelay } from './msrp/relay.ts';
 import { Policy } from './policy/policy.ts';
-import { buildAllowlist, buildPipeline, buildTrunks } from './security/build-pipeline.ts';
+import { securityPart, tlsPart } from './reload/live-parts.ts';
+import { type ConfigSource, Reloader, type ReloadOrigin, type ReloadResult } from './reload/reloader.ts';
+import { SwitchableInspector } from './reload/switchable-inspector.ts';
+import {
+  buildAllowlist,
+  buildPipeline,
+  buildTrunks,
+  DEFAULT_STAGE_ORDER,
+  withTrunks,
+} from './security/build-pipeline.ts';
+import { ChallengeProof } from './security/challenge-proof.ts';
+import { type Authenticator, AuthFailures } from './security/stage.ts';
 import { trustWithTrunks } from './security/trunks.ts';
 import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
 import { createMemoryActivityStore } from './state/memory-activity-store.ts';
@@ -58,6 +70,11 @@ export interface Gateway {
    * exits that cannot wait for close() (a fatal error, a stop that took too long).
    */
   flushEvents(): void;
+  /**
+   * Reads the configuration again (GatewayOptions.configSource), checks it and applies what
+   * can change live (src/reload); refused as a whole otherwise, the running one staying.
+   */
+  reload(origin: ReloadOrigin): Promise<ReloadResult>;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
@@ -184,6 +201,13 @@ export interface GatewayOptions {
   readonly admissionClock?: () => number;
   /** What scans MSRP content (content.msrp); required when the relay is enabled. */
   readonly contentScanner?: ContentScanner;
+  /**
+   * Where a reload reads the configuration again: the start's file with the start's
+   * command-line overrides. Without it, a reload is refused (nothing to read).
+   */
+  readonly configSource?: ConfigSource;
+  /** The configuration file, for the audit of reloads. */
+  readonly configFile?: string;
 }
 
 function processDataDirContext(): DataDirContext {
@@ -295,6 +319,7 @@ export async function startGateway(
     persisted?.close();
     throw error;
   }
+  let reloader: Reloader | undefined;
   let management: ManagementStack;
   try {
     // Throws (SW_ERR_EVENT_STORE_OPEN, naming the file) before anything else is open.
@@ -309,6 +334,13 @@ export async function startGateway(
         ...(config.cdrs.enabled
           ? { cdrs: { retentionDays: config.cdrs.retentionDays, maxRows: config.cdrs.maxRows } }
           : {}),
+        reload: (origin) =>
+          reloader === undefined
+            ? Promise.resolve({
+                ok: false,
+                errors: ['sipwarden is still starting: reload again in a moment'],
+              })
+            : reloader.reload(origin),
         readings: () => ({
           transactions: proxy?.transactionCount ?? 0,
           dialogs: proxy?.dialogCount ?? 0,
@@ -405,30 +437,64 @@ export async function startGateway(
       );
       await msrpRelay.start();
     }
-    let inspector: MessageInspector = PASS_ALL;
     const metrics = management.metrics;
-    if (security.enabled) {
-      inspector = buildPipeline(
-        security,
-        {
-          store: activity,
-          blocks,
-          trust,
-          users,
-          fraudHolds,
-          log: trafficLog.child({ module: 'security' }),
-          policy: new Policy(config.policy),
-          ...(content === undefined ? {} : { content }),
-        },
-        management.bus,
-        trafficLog.child({ module: 'security' }),
-        { decision: (stage, verdict) => metrics.message(stage, verdict) },
-      );
-    }
-    // Allowlisted peers, declared trunks and authenticated (trusted) sources are shed last
-    // under overload.
-    const allowlist = buildAllowlist(security.allowlist);
-    const preferred = trustWithTrunks(trust, buildTrunks(security.trunks));
+    // The security pipeline of a configuration; a reload builds the next one aside and swaps
+    // it in (src/reload). State that must outlive a pipeline is made once here: Digest
+    // challenges under way, the authentication failures' counter, and the authenticator
+    // itself (its nonce secret) while its settings stay the same.
+    const challenges = new ChallengeProof();
+    const authFailures = new AuthFailures();
+    let authenticator: { key: string; value: Authenticator | undefined } | undefined;
+    const prepareSecurity = (next: SipwardenConfig) => {
+      const nextSecurity = next.security;
+      const nextPolicy = new Policy(next.policy);
+      const stageDeps = {
+        store: activity,
+        blocks,
+        trust,
+        users,
+        fraudHolds,
+        challenges,
+        authFailures,
+        log: trafficLog.child({ module: 'security' }),
+        policy: nextPolicy,
+        ...(content === undefined ? {} : { content }),
+      };
+      const authKey = JSON.stringify([
+        nextSecurity.settings.authenticate ?? null,
+        (nextSecurity.stages ?? DEFAULT_STAGE_ORDER).includes('authenticate'),
+      ]);
+      const nextAuthenticator =
+        authenticator?.key === authKey
+          ? authenticator.value
+          : withTrunks(nextSecurity, stageDeps).authenticator;
+      const nextInspector: MessageInspector = nextSecurity.enabled
+        ? buildPipeline(
+            nextSecurity,
+            {
+              ...stageDeps,
+              ...(nextAuthenticator === undefined ? {} : { authenticator: nextAuthenticator }),
+            },
+            management.bus,
+            trafficLog.child({ module: 'security' }),
+            { decision: (stage, verdict) => metrics.message(stage, verdict) },
+          )
+        : PASS_ALL;
+      // Allowlisted peers, declared trunks and authenticated (trusted) sources are shed last
+      // under overload.
+      const nextAllowlist = buildAllowlist(nextSecurity.allowlist);
+      const nextPreferred = trustWithTrunks(trust, buildTrunks(nextSecurity.trunks));
+      return () => {
+        authenticator = { key: authKey, value: nextAuthenticator };
+        inspector.switchTo(nextInspector);
+        allowlist = nextAllowlist;
+        preferred = nextPreferred;
+      };
+    };
+    const inspector = new SwitchableInspector(PASS_ALL);
+    let allowlist = buildAllowlist([]);
+    let preferred = trustWithTrunks(trust, buildTrunks([]));
+    prepareSecurity(config)();
     const measured = transport;
     const admission = new AdmissionControl(
       config.overload,
@@ -467,6 +533,33 @@ export async function startGateway(
     sweep.unref();
     recorder?.start();
     persisted?.start();
+    // Reload (SIGHUP, the API): the configuration read again and checked as check-config
+    // checks it, the users' groups and roles included; the live parts swapped in.
+    const reloadTransport = transport;
+    reloader = new Reloader({
+      source:
+        options.configSource ?? (() => ({ ok: false, errors: ['no configuration source to reload from'] })),
+      check: (next) => {
+        const known = users.count() === 0 ? undefined : users.groupsAndRoles();
+        return securityIssues(next, {
+          knownGroups: known && new Set(known.groups),
+          knownRoles: known && new Set(known.roles),
+        });
+      },
+      initial: config,
+      parts: [
+        securityPart(prepareSecurity),
+        tlsPart({
+          read: readTls,
+          initial: tls,
+          transport: reloadTransport,
+          msrpTls: msrpRelay !== undefined && config.content.msrp.tlsPort !== undefined,
+        }),
+      ],
+      log: logger.child({ module: 'reload' }),
+      audit: management.audit,
+      ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+    });
     const managementAddress = await management.start();
     const running = { proxy, transport, sweep };
     return {
@@ -477,6 +570,7 @@ export async function startGateway(
       eventsDatabase: location.database,
       users,
       listening: () => running.transport.listening(),
+      reload: (origin) => reloader?.reload(origin) ?? Promise.resolve({ ok: false, errors: ['stopped'] }),
       flushEvents: () => {
         // Calls still open are written as they stand, then everything waiting goes to disk.
         recorder?.close();

@@ -5,6 +5,7 @@
  * `cannot reach the management API at URL: ECONNREFUSED` when nothing answers.
  */
 import type { EventType } from '../events/types.ts';
+import type { ReloadAnswer } from '../reload/reload-route.ts';
 import type { ApiErrorBody } from './errors.ts';
 import type {
   BlockAnswer,
@@ -118,6 +119,11 @@ export class ManagementClient {
     }
     const text = query.toString();
     return this.#call<EventsAnswer>('GET', `/api/events${text === '' ? '' : `?${text}`}`);
+  }
+
+  /** POST /api/config/reload: refused with ApiRefusedError `SW_ERR_CONFIG_REFUSED`, a line per error. */
+  reload(): Promise<ReloadAnswer> {
+    return this.#call<ReloadAnswer>('POST', '/api/config/reload');
   }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {

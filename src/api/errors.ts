@@ -34,6 +34,8 @@ export const API_ERRORS = {
   SW_ERR_USER_STORE: { status: 503 },
   /** The audit log cannot answer (file gone, disk failure). */
   SW_ERR_AUDIT_LOG: { status: 503 },
+  /** A configuration reload was refused (its `errors` are check-config's lines); the running one stays. */
+  SW_ERR_CONFIG_REFUSED: { status: 422 },
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -19,6 +19,7 @@ import { FraudHolds } from '../fraud/holds.ts';
 import { UserStoreError } from '../identity/users/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { type ReloadFunction, registerReloadRoute } from '../reload/reload-route.ts';
 import { identityBlockKey } from '../security/block-keys.ts';
 import type { BlockTable } from '../state/types.ts';
 import { EventStoreError } from '../store/errors.ts';
@@ -58,6 +59,8 @@ export interface ManagementServerOptions {
   readonly fraudHolds?: FraudHolds;
   /** The audit log: blocks, unblocks and releases are recorded; GET /api/audit (role admin). */
   readonly audit?: AuditLog;
+  /** Reloads the configuration: POST /api/config/reload (role admin) when given. */
+  readonly reload?: ReloadFunction;
 }
 
 export interface ManagementServer {
@@ -363,6 +366,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
 
   if (options.users !== undefined) registerUserRoutes(app, options.users);
   if (options.audit !== undefined) registerAuditRoute(app, options.audit, now);
+  if (options.reload !== undefined) registerReloadRoute(app, options.reload);
   app.get('/api/fraud/holds', async () => {
     const answer: HoldsAnswer = { holds: holds.list().map(holdView) };
     return answer;

@@ -18,6 +18,7 @@ import { createLogSink } from '../events/log-sink.ts';
 import type { FraudHolds } from '../fraud/holds.ts';
 import type { Logger } from '../log/logger.ts';
 import { createMetrics, type Metrics, type ReadingsProvider } from '../metrics/metrics.ts';
+import type { ReloadFunction } from '../reload/reload-route.ts';
 import type { BlockTable } from '../state/types.ts';
 import { createEventStore, type EventStore } from '../store/event-store.ts';
 import { createManagementServer, type ManagementServer } from './management-server.ts';
@@ -39,6 +40,8 @@ export interface ManagementStackDependencies {
   readonly fraudHolds?: FraudHolds;
   /** Call detail records in the same database (table `cdrs`), when enabled. */
   readonly cdrs?: Pick<SipwardenConfig['cdrs'], 'retentionDays' | 'maxRows'>;
+  /** Reloads the gateway's configuration (POST /api/config/reload). */
+  readonly reload?: ReloadFunction;
 }
 
 export interface ManagementStack {
@@ -150,6 +153,7 @@ export function createManagementStack(
           ...(deps.users === undefined ? {} : { users: deps.users }),
           ...(deps.fraudHolds === undefined ? {} : { fraudHolds: deps.fraudHolds }),
           audit,
+          ...(deps.reload === undefined ? {} : { reload: deps.reload }),
         })
       : undefined;
   } catch (error) {

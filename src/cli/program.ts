@@ -14,6 +14,7 @@ import { registerCheckConfig } from './commands/check-config.ts';
 import { registerEvents } from './commands/events.ts';
 import { registerFraud } from './commands/fraud.ts';
 import { registerPolicy } from './commands/policy.ts';
+import { registerReload } from './commands/reload.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTlsCert } from './commands/tls-cert.ts';
 import { registerUnblock } from './commands/unblock.ts';
@@ -37,6 +38,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerCdrs,
   registerPolicy,
   registerAudit,
+  registerReload,
 ];
 
 export function createProgram(): Command {

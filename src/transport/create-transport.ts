@@ -120,7 +120,7 @@ export async function createTransport(options: TransportOptions, logger: Logger)
 }
 
 class SocketTransport implements TransportLayer, ConnectionOwner {
-  readonly #options: TransportOptions;
+  #options: TransportOptions;
   readonly #limits: TransportLimits;
   readonly #logger: Logger;
   readonly #table: ConnectionTable<StreamConnection>;
@@ -131,7 +131,7 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
   /** Outbound connects under way, by remote key: concurrent sends share one. */
   readonly #connecting = new Map<string, Promise<StreamConnection | Failure>>();
   readonly #connectingSockets = new Set<Socket>();
-  readonly #serverContext: SecureContext | undefined;
+  #serverContext: SecureContext | undefined;
   #handler: MessageHandler | undefined;
   #closing: Promise<void> | undefined;
   readonly #counters: Counters = {
@@ -641,6 +641,24 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
       'send failed',
     );
     return false;
+  }
+
+  /**
+   * New certificate, key, CA and TLS settings for the connections opened from now on, both
+   * ways; open connections keep the session they negotiated. Throws TransportError (and
+   * changes nothing) when the certificate or key is unusable, or when TLS was not configured
+   * at start (its listeners do not exist then).
+   */
+  reloadTls(tls: TlsOptions): void {
+    if (this.#options.tls === undefined) {
+      throw new TransportError(
+        'SW_ERR_TRANSPORT_CONFIG',
+        'tls was not configured at start: restart to add it',
+      );
+    }
+    const context = serverContext(tls);
+    this.#serverContext = context;
+    this.#options = { ...this.#options, tls };
   }
 
   listening(): readonly ListenerAddress[] {

@@ -1,6 +1,7 @@
 /**
  * What the transport layer offers the layers above it. Only src/transport touches sockets.
  */
+import type { TlsOptions } from './options.ts';
 
 export type TransportName = 'udp' | 'tcp' | 'tls';
 
@@ -109,6 +110,11 @@ export interface TransportLayer {
   /** The local address and port to write in Via/Record-Route for a transport (first listener). */
   localFor(transport: TransportName): ListenerAddress | undefined;
   stats(): TransportStats;
+  /**
+   * Replaces the TLS certificate, key and settings for connections opened from now on (a
+   * configuration reload); throws, changing nothing, when they are unusable.
+   */
+  reloadTls?(tls: TlsOptions): void;
   /**
    * How long the work now being read waited in the UDP receive queues, in ms (the oldest of
    * them; 0 without UDP listeners or probes): the measure admission control sheds by.

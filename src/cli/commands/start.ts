@@ -1,7 +1,8 @@
 /**
  * `sipwarden start`: loads the configuration (a file, or the embedded defaults), applies
  * the command-line overrides, starts the gateway and runs until SIGINT or SIGTERM.
- * SIGHUP is logged and ignored until reloading exists. Every exit writes the pending events:
+ * SIGHUP reloads the configuration: the same file with the same overrides, checked as
+ * check-config checks it (src/reload). Every exit writes the pending events:
  * a stop through close(), a fatal error or an overlong stop through flushEvents().
  */
 import { homedir } from 'node:os';
@@ -9,7 +10,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { applyOverrides } from '../../config/apply-overrides.ts';
 import { MEMORY_DATABASE } from '../../config/data-dir.ts';
-import { defaultConfig, loadConfigFile } from '../../config/load-config.ts';
+import { type ConfigResult, defaultConfig, loadConfigFile } from '../../config/load-config.ts';
 import type { SipwardenConfig } from '../../config/schema.ts';
 import type { Gateway } from '../../gateway.ts';
 import { createLogger } from '../../log/create-logger.ts';
@@ -50,10 +51,11 @@ export function registerStart(program: Command): void {
     .action((options: StartOptions) => start(options));
 }
 
-async function start(options: StartOptions): Promise<void> {
+/** The configuration file (or the embedded defaults) with the command line's overrides. */
+function readConfig(options: StartOptions): ConfigResult {
   const loaded = options.config === undefined ? undefined : loadConfigFile(options.config);
-  if (loaded !== undefined && !loaded.ok) throw configError(loaded.errors);
-  const result = applyOverrides(loaded?.config ?? defaultConfig(), {
+  if (loaded !== undefined && !loaded.ok) return loaded;
+  return applyOverrides(loaded?.config ?? defaultConfig(), {
     ...(options.listen === undefined ? {} : { listen: options.listen }),
     ...(options.upstream === undefined ? {} : { upstream: options.upstream }),
     ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
@@ -65,6 +67,10 @@ async function start(options: StartOptions): Promise<void> {
           eventsDatabase: options.eventsDb === MEMORY_DATABASE ? options.eventsDb : resolve(options.eventsDb),
         }),
   });
+}
+
+async function start(options: StartOptions): Promise<void> {
+  const result = readConfig(options);
   if (!result.ok) throw configError(result.errors);
   const config = result.config;
   // A stage's settings are configuration too: refused as check-config refuses them (exit 2),
@@ -73,19 +79,20 @@ async function start(options: StartOptions): Promise<void> {
   if (issues.length > 0) throw configError(issues);
   const logger = createLogger({ level: config.log.level });
 
-  // The conventional reload signal; until reloading exists it must not end the process,
-  // which is Node's default for SIGHUP. (A signal listener does not keep the process alive.)
-  process.on('SIGHUP', () => {
-    logger.warn(
-      { signal: 'SIGHUP' },
-      'sipwarden: reload is not supported yet; restart it to apply configuration changes',
-    );
-  });
+  // Until the gateway runs, SIGHUP must not end the process (Node's default); a reload
+  // asked for during the start is done once it runs. (A listener does not keep the process alive.)
+  let reloadWhenStarted = false;
+  let reload = (): void => {
+    reloadWhenStarted = true;
+  };
+  process.on('SIGHUP', () => reload());
   let gateway: Gateway;
   try {
     // Loaded here, not at the top: the other commands need none of the proxy.
     const { startGateway } = await import('../../gateway.ts');
     gateway = await startGateway(config, logger, {
+      configSource: () => readConfig(options),
+      ...(options.config === undefined ? {} : { configFile: resolve(options.config) }),
       dataDir: {
         ...(options.config === undefined ? {} : { configFile: options.config }),
         env: process.env,
@@ -106,6 +113,10 @@ async function start(options: StartOptions): Promise<void> {
   // Before the line that says it listens: a SIGTERM sent on reading that line must find the
   // handler (until a listener exists, Node's default for SIGTERM ends the process at once).
   stopOnSignals(gateway, logger);
+  const running = gateway;
+  // The result is logged and audited by the reload itself.
+  reload = () => void running.reload({ actor: 'local', address: '-', via: 'signal' });
+  if (reloadWhenStarted) reload();
   logger.info(
     {
       listening: gateway.listening(),
