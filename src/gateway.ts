@@ -21,6 +21,8 @@ import type { UserDirectory } from './identity/user-directory.ts';
 import { openUserStore } from './identity/users/user-store.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
+import type { RtpengineMediaEngine } from './media/rtpengine/engine.ts';
+import { startRtpengineMedia } from './media/rtpengine/start.ts';
 import { msrpEvents } from './msrp/events.ts';
 import { MsrpRelay } from './msrp/relay.ts';
 import { Policy } from './policy/policy.ts';
@@ -57,6 +59,8 @@ export interface Gateway {
   readonly proxy: SipProxy;
   /** The MSRP relay, when content.msrp is enabled. */
   readonly msrpRelay?: MsrpRelay;
+  /** The media plane handed to rtpengine, when media.engine is rtpengine. */
+  readonly rtpengine?: RtpengineMediaEngine;
   /** Events, their store, metrics and the management API. */
   readonly management: ManagementStack;
   /** Where the management API listens, when enabled. */
@@ -361,6 +365,8 @@ export async function startGateway(
   // Content scanning (`content:`): one clamd client, closed with the gateway.
   let content: ContentInspection | undefined;
   let msrpRelay: MsrpRelay | undefined;
+  // The media plane handed to rtpengine (`media.engine: rtpengine`); closed with the proxy.
+  let rtpengine: RtpengineMediaEngine | undefined;
   // Calls are recorded into the store the management stack opened on the events database.
   const recorder =
     management.cdrs === undefined
@@ -502,11 +508,15 @@ export async function startGateway(
       options.workAgeMs ?? (() => measured.receiveQueueAgeMs?.() ?? 0),
       ...(options.admissionClock ? [options.admissionClock] : []),
     );
+    if (config.media.engine === 'rtpengine' && config.media.rtpengine !== undefined) {
+      rtpengine = await startRtpengineMedia(config.media.rtpengine, config.proxy.maxDialogs, logger);
+    }
     proxy = new SipProxy(
       {
         ...settings,
         admission,
         ...(msrpRelay === undefined ? {} : { media: [msrpRelay], maxMediaSessions: config.proxy.maxDialogs }),
+        ...(rtpengine === undefined ? {} : { mediaEngine: rtpengine }),
       },
       transport,
       trafficLog.child({ module: 'proxy' }),
@@ -565,6 +575,7 @@ export async function startGateway(
     return {
       proxy: running.proxy,
       ...(msrpRelay === undefined ? {} : { msrpRelay }),
+      ...(rtpengine === undefined ? {} : { rtpengine }),
       management,
       managementAddress,
       eventsDatabase: location.database,
@@ -579,6 +590,8 @@ export async function startGateway(
       close: async () => {
         clearInterval(running.sweep);
         running.proxy.close();
+        // The proxy closed it too; closing again is harmless and keeps no socket open if it did not.
+        rtpengine?.close();
         try {
           await msrpRelay?.close();
           await running.transport.close();
@@ -603,6 +616,7 @@ export async function startGateway(
     };
   } catch (error) {
     clearInterval(sweep);
+    if (proxy === undefined) rtpengine?.close();
     proxy?.close();
     recorder?.close();
     await content?.scanner.close();

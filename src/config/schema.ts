@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { contentSchema } from '../content/config.ts';
+import { mediaEngineFields } from '../media/rtpengine/config.ts';
 import { policySchema } from '../policy/schema.ts';
 import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
@@ -383,6 +384,8 @@ export const configSchema = z
     policy: policySchema,
     /** Content scanning with clamd (src/content/config.ts). */
     content: contentSchema,
+    /** Media: the RTP plane handed to rtpengine (src/media/rtpengine/config.ts). */
+    media: z.strictObject({ ...mediaEngineFields }).prefault({}),
     log,
     kernelDrop,
     // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.
@@ -452,6 +455,13 @@ export const configSchema = z
           message: 'must list "content" when content.enabled is true',
         });
       }
+    }
+    if (config.media.engine === 'rtpengine' && config.media.rtpengine === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['media', 'rtpengine'],
+        message: 'is required when media.engine is rtpengine',
+      });
     }
     if (config.limits.bodyBytes > config.limits.streamMessageBytes) {
       context.addIssue({

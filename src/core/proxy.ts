@@ -18,6 +18,7 @@ import {
 } from './inspector.ts';
 import { LocalAnswers } from './local-answers.ts';
 import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
+import type { MediaEngine } from './route/media-engine.ts';
 import { Router, type RouteSettings } from './route/router.ts';
 import { type MediaLineHandler, SessionDescriptions } from './route/session-description.ts';
 import { SessionEnd } from './session-end.ts';
@@ -39,6 +40,8 @@ export interface ProxySettings extends IngressSettings, TransactionSettings, Dia
   readonly media?: readonly MediaLineHandler[];
   /** Sessions with a rewritten description held at most (the oldest ends first). */
   readonly maxMediaSessions?: number;
+  /** A media engine (rtpengine) that rewrites RTP offers and answers asynchronously; none by default. */
+  readonly mediaEngine?: MediaEngine;
 }
 
 /** An INVITE shed under overload: answered 503 or dropped, as the admission decided. */
@@ -71,6 +74,7 @@ export class SipProxy {
   readonly #admission: AdmissionControl;
   /** Absent when no handler rewrites descriptions: the hot path pays one test. */
   readonly #sessions: SessionDescriptions | undefined;
+  readonly #engine: MediaEngine | undefined;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -102,6 +106,8 @@ export class SipProxy {
         ? undefined
         : new SessionDescriptions(settings.media, settings.maxMediaSessions);
     this.#sessions = sessions;
+    const engine = settings.mediaEngine;
+    this.#engine = engine;
     this.#dialogs = new DialogChecks(settings, this.#answers, inspector, this.stats, {
       isOwnUri: (uri) => router.isOwnUri(uri),
       ended: (dialog, cause, otherLeg) => {
@@ -110,6 +116,7 @@ export class SipProxy {
         if (cause === 'session-timeout') sessionEnd.end(dialog, otherLeg);
         sessions?.dialogEnded(dialog.callId, dialog.callerTag, dialog.leg);
         if (otherLeg !== undefined) sessions?.dialogEnded(otherLeg.callId, otherLeg.callerTag, otherLeg.leg);
+        engine?.dialogEnded(dialog.callId, dialog.callerTag, dialog.leg);
         calls.dialogEnded(dialog, cause);
       },
     });
@@ -127,6 +134,7 @@ export class SipProxy {
         onCompleted: (t, request, status) => {
           this.#dialogs.onCompleted(request, status, t.direction);
           sessions?.completed(request, status, t.direction);
+          engine?.completed(request, status, t.direction);
           if (request.method === 'INVITE') {
             if (request.to.params.get('tag') === undefined) {
               if (t.direction === 'client') this.#dialogs.callAnswered(request);
@@ -176,6 +184,7 @@ export class SipProxy {
   /** Ends every transaction (on shutdown). */
   close(): void {
     this.#sessions?.close();
+    this.#engine?.close();
     this.#dialogs.close();
     this.#sessionEnd.close();
     this.#answers.close();
@@ -305,6 +314,60 @@ export class SipProxy {
     // Offers and answers: the relays' addresses replace the parties' own.
     if (this.#sessions !== undefined)
       forwarded.message = this.#sessions.request(forwarded.message, request, direction, flow);
+    const engine = this.#engine;
+    if (engine?.handles(forwarded.message)) {
+      // The media engine answers asynchronously; the request goes on once it has.
+      engine.request(forwarded.message, request, direction).then(
+        (message) => {
+          // A retransmission may have started the transaction while the engine was asked.
+          if (this.#transactions.absorbed(serverKey)) return;
+          if (message === undefined) {
+            if (newCall) this.#refuseCall(context, 503, 'Service Unavailable', 'media-engine');
+            this.#answers.reply(request, flow, 503, 'Service Unavailable');
+            return;
+          }
+          forwarded.message = message;
+          this.#startForwarding(
+            request,
+            flow,
+            direction,
+            serverKey,
+            forwarded,
+            routed.target,
+            dialog,
+            newCall,
+            context,
+          );
+        },
+        (error: unknown) => this.#log.error({ err: error }, 'media engine failed'),
+      );
+      return;
+    }
+    this.#startForwarding(
+      request,
+      flow,
+      direction,
+      serverKey,
+      forwarded,
+      routed.target,
+      dialog,
+      newCall,
+      context,
+    );
+  }
+
+  /** A routed request, its descriptions rewritten: a new transaction forwards it. */
+  #startForwarding(
+    request: SipRequest,
+    flow: Flow,
+    direction: Direction,
+    serverKey: string,
+    forwarded: { message: SipRequest; branch: string },
+    target: SendTarget,
+    dialog: DialogMatched | 'out-of-dialog',
+    newCall: boolean,
+    context: RequestContext,
+  ): void {
     const transaction = this.#transactions.create(
       request,
       flow,
@@ -313,7 +376,7 @@ export class SipProxy {
       forwarded.message,
       forwarded.branch,
       serializeMessage(forwarded.message),
-      routed.target,
+      target,
     );
     // Forwarded: only now does the request count in its dialog (CSeq, session timer).
     if (typeof dialog === 'object') {
@@ -374,6 +437,18 @@ export class SipProxy {
     }
     let message = this.#router.prepareAck(routed.request, ack, flow, routed.target, fromUpstream);
     if (this.#sessions !== undefined) message = this.#sessions.request(message, ack, direction, flow);
+    if (this.#engine?.handles(message)) {
+      // An answer in an ACK: forwarded as it is if the engine fails (an ACK is never refused).
+      const original = message;
+      this.#engine.request(message, ack, direction).then(
+        (rewritten) => {
+          this.stats.requestsForwarded++;
+          this.#answers.send(routed.target, serializeMessage(rewritten ?? original));
+        },
+        (error: unknown) => this.#log.error({ err: error }, 'media engine failed'),
+      );
+      return;
+    }
     this.stats.requestsForwarded++;
     this.#answers.send(routed.target, serializeMessage(message));
   }
@@ -385,9 +460,20 @@ export class SipProxy {
       this.stats.strayResponses++;
       return;
     }
-    const request = transaction.request;
     if (this.#sessions !== undefined)
       forwarded = this.#sessions.response(forwarded, transaction.direction, flow);
+    if (this.#engine?.handles(forwarded)) {
+      this.#engine.response(forwarded, transaction.direction).then(
+        (rewritten) => this.#forwardResponse(transaction, rewritten, flow),
+        (error: unknown) => this.#log.error({ err: error }, 'media engine failed'),
+      );
+      return;
+    }
+    this.#forwardResponse(transaction, forwarded, flow);
+  }
+
+  #forwardResponse(transaction: ProxyTransaction, forwarded: SipResponse, flow: Flow): void {
+    const request = transaction.request;
     if (request) {
       const context = {
         flow: transaction.serverFlow,
@@ -414,6 +500,16 @@ export class SipProxy {
     // The same answer as the first 2xx carried, relays' addresses in place.
     if (this.#sessions !== undefined)
       forwarded = this.#sessions.response(forwarded, side === 'client' ? 'upstream' : 'client', flow);
+    if (this.#engine?.handles(forwarded)) {
+      this.#engine.response(forwarded, side === 'client' ? 'upstream' : 'client').then(
+        (rewritten) => {
+          this.stats.responsesForwarded++;
+          this.#answers.send(target, serializeMessage(rewritten));
+        },
+        (error: unknown) => this.#log.error({ err: error }, 'media engine failed'),
+      );
+      return true;
+    }
     this.stats.responsesForwarded++;
     this.#answers.send(target, serializeMessage(forwarded));
     return true;
