@@ -264,6 +264,66 @@ describe('calls with media handed to rtpengine', {
     }
   });
 
+  test('a late offer: the offer in the 200 and the answer in the ACK both go through rtpengine', async () => {
+    const alice = await MediaSocket.open();
+    const bob = await MediaSocket.open();
+    try {
+      const n = ++seq;
+      const callId = `rtpengine-late-${n}-${process.pid}@caller`;
+      caller.send(
+        [
+          'INVITE sip:bob@pbx.example.com SIP/2.0',
+          `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-rtpe-late-${n};rport`,
+          'Max-Forwards: 70',
+          `From: <sip:alice@example.com>;tag=alice-${n}`,
+          'To: <sip:bob@pbx.example.com>',
+          `Call-ID: ${callId}`,
+          'CSeq: 1 INVITE',
+          `Contact: <sip:alice@127.0.0.1:${caller.port}>`,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n'),
+        sipPort,
+      );
+      const forwarded = await upstream.next((t) => t.startsWith('INVITE ') && t.includes(callId));
+      upstream.send(
+        withSdp(
+          answer(forwarded, 200, 'OK', [`Contact: <sip:bob@127.0.0.1:${upstream.port}>`]),
+          description(bob.port, 'RTP/AVP'),
+        ),
+        sipPort,
+      );
+      const answered = await caller.next((t) => t.startsWith('SIP/2.0 200') && t.includes(callId));
+      const offered = mediaLine(answered);
+      assert.ok(inRange(offered.port), `the caller is offered an rtpengine port, not ${offered.port}`);
+      caller.send(
+        withSdp(inDialog('ACK', 1, { callId, n, answered }), description(alice.port, 'RTP/AVP')),
+        sipPort,
+      );
+      const ack = await upstream.next((t) => t.startsWith('ACK ') && t.includes(callId));
+      const acked = mediaLine(ack);
+      assert.ok(inRange(acked.port), `the PBX is answered an rtpengine port, not ${acked.port}`);
+      assert.notEqual(acked.port, offered.port);
+
+      const count = 10;
+      for (let i = 0; i < count; i++) {
+        alice.send(rtp(100 + i, 0x5555, 0xc3), offered.port);
+        bob.send(rtp(300 + i, 0x6666, 0xd4), acked.port);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await bob.waitFor(count);
+      await alice.waitFor(count);
+      assert.ok(bob.received.every((p) => p[12] === 0xc3));
+      assert.ok(alice.received.every((p) => p[12] === 0xd4));
+      await hangUp({ callId, n, forwarded, answered });
+      await waitDeleted(callId);
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
+
   test('SRTP (SDES) on the untrusted side, plain RTP to the PBX: both directions decrypt to what was sent', async () => {
     const alice = await MediaSocket.open();
     const bob = await MediaSocket.open();
