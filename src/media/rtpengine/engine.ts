@@ -28,8 +28,11 @@ const OFFER_METHODS = new Set(['INVITE', 'UPDATE']);
 const ANSWER_METHODS = new Set(['ACK', 'PRACK']);
 
 interface CallState {
-  /** The CSeq number whose request carried the pending offer; undefined when an offer came in a response. */
-  offerCseq: number | undefined;
+  /**
+   * The request that carried the last offer, as `CSeq number, From tag` (its responses carry
+   * both; the tag tells the two parties' CSeq spaces apart); undefined when it came in a response.
+   */
+  offer: string | undefined;
 }
 
 export interface RtpengineStats {
@@ -86,11 +89,12 @@ export class RtpengineMediaEngine implements MediaEngine {
     if (OFFER_METHODS.has(original.method)) {
       const rewritten = await this.#offer(callId, fromTag, toTag, sdp, direction);
       if (rewritten === undefined) return undefined;
-      this.#remember(callId).offerCseq = original.cseq.seq;
+      this.#remember(callId).offer = `${original.cseq.seq} ${fromTag}`;
       return withBody(message, Buffer.from(rewritten, 'latin1'));
     }
-    // An answer (ACK, PRACK) to an offer a response carried: never refused, forwarded as it is on failure.
-    const rewritten = await this.#answer(callId, fromTag, toTag ?? '', sdp);
+    // An answer (ACK, PRACK) to an offer a response carried: never refused, forwarded as it is on
+    // failure. rtpengine names the offerer by from-tag: here the request's To tag (the callee).
+    const rewritten = await this.#answer(callId, toTag ?? '', fromTag, sdp);
     return rewritten === undefined ? message : withBody(message, Buffer.from(rewritten, 'latin1'));
   }
 
@@ -101,12 +105,12 @@ export class RtpengineMediaEngine implements MediaEngine {
     const sdp = message.body.toString('latin1');
     const call = this.#calls.get(callId);
     let rewritten: string | undefined;
-    if (call !== undefined && call.offerCseq === message.cseq.seq) {
+    if (call !== undefined && call.offer === `${message.cseq.seq} ${fromTag}`) {
       rewritten = await this.#answer(callId, fromTag, toTag, sdp);
     } else {
       // A late offer: the callee offers in its response, towards `direction`, the caller's side.
       rewritten = await this.#offer(callId, toTag, fromTag, sdp, opposite(direction));
-      if (rewritten !== undefined) this.#remember(callId).offerCseq = undefined;
+      if (rewritten !== undefined) this.#remember(callId).offer = undefined;
     }
     return rewritten === undefined ? message : withBody(message, Buffer.from(rewritten, 'latin1'));
   }
@@ -197,7 +201,7 @@ export class RtpengineMediaEngine implements MediaEngine {
         const oldest = this.#calls.keys().next().value;
         if (oldest !== undefined) this.#delete(oldest);
       }
-      call = { offerCseq: undefined };
+      call = { offer: undefined };
       this.#calls.set(callId, call);
     }
     return call;

@@ -7,7 +7,8 @@
  * protect/unprotect return the output packet, or the reason it was refused as a string
  * (no object per refused packet). Per packet the session allocates the output buffer; the
  * AES key schedule is done once (an ECB cipher turned into counter mode over a reused
- * counter buffer), HMAC-SHA1 is node:crypto's.
+ * counter buffer). node:crypto itself allocates the keystream its update returns and the
+ * HMAC-SHA1 object and digest: it offers no way to write into a caller's buffer.
  *
  * Order of checks on receipt, as RFC 3711 section 3.3 and pion/srtp do it: the cheap replay
  * check first (a flood of replays costs no HMAC), then authentication, and only an
@@ -64,6 +65,8 @@ class Transform {
   readonly #ecb: Cipher;
   readonly #authKey: Buffer;
   readonly #salt: Buffer;
+  /** The ROC appended to the authenticated portion, rewritten per packet. */
+  readonly #trailer = Buffer.alloc(4);
   /** Counter blocks for one packet, rewritten per packet (no allocation). */
   readonly #counters = Buffer.alloc(MAX_PACKET + 16);
 
@@ -114,9 +117,8 @@ class Transform {
   tag(data: Buffer, trailer: number | undefined, length: number): Buffer {
     const hmac = createHmac('sha1', this.#authKey).update(data);
     if (trailer !== undefined) {
-      const t = Buffer.allocUnsafe(4);
-      t.writeUInt32BE(trailer >>> 0, 0);
-      hmac.update(t);
+      this.#trailer.writeUInt32BE(trailer >>> 0, 0);
+      hmac.update(this.#trailer);
     }
     return hmac.digest().subarray(0, length);
   }

@@ -264,6 +264,123 @@ describe('calls with media handed to rtpengine', {
     }
   });
 
+  test('a re-INVITE from the PBX moving its media: rtpengine follows, RTP reaches the new port', async () => {
+    const alice = await MediaSocket.open();
+    const bob = await MediaSocket.open();
+    const bobMoved = await MediaSocket.open();
+    try {
+      const call = await placeCall(description(alice.port, 'RTP/AVP'), () =>
+        description(bob.port, 'RTP/AVP'),
+      );
+      const pbxSide = mediaLine(call.forwarded).port;
+      const reinvite = withSdp(
+        [
+          `INVITE sip:alice@127.0.0.1:${caller.port} SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${upstream.port};branch=z9hG4bK-reinvite-${call.n}`,
+          ...headers(call.forwarded, 'record-route').map((r) => `Route: ${r}`),
+          'Max-Forwards: 70',
+          `From: ${header(call.forwarded, 'to')};tag=uas-1`,
+          `To: ${header(call.forwarded, 'from')}`,
+          `Call-ID: ${call.callId}`,
+          'CSeq: 1 INVITE',
+          `Contact: <sip:bob@127.0.0.1:${upstream.port}>`,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n'),
+        description(bobMoved.port, 'RTP/AVP'),
+      );
+      upstream.send(reinvite, sipPort);
+      const offered = await caller.next((t) => t.startsWith('INVITE ') && t.includes(call.callId));
+      const offeredPort = mediaLine(offered).port;
+      assert.ok(inRange(offeredPort), `the caller is offered an rtpengine port, not ${offeredPort}`);
+      assert.ok(!offered.includes(`m=audio ${bobMoved.port} `));
+      caller.send(withSdp(answer(offered, 200, 'OK'), description(alice.port, 'RTP/AVP')), sipPort);
+      const ok = await upstream.next(
+        (t) => t.startsWith('SIP/2.0 200') && /CSeq: 1 INVITE/.test(t) && t.includes(call.callId),
+      );
+      assert.ok(inRange(mediaLine(ok).port));
+      assert.equal(mediaLine(ok).port, pbxSide, 'the PBX keeps sending to the same rtpengine port');
+
+      const count = 10;
+      for (let i = 0; i < count; i++) {
+        alice.send(rtp(400 + i, 0x7777, 0xe5), offeredPort);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await bobMoved.waitFor(count);
+      assert.ok(
+        bobMoved.received.every((p) => p[12] === 0xe5),
+        "Bob's new port gets Alice's RTP",
+      );
+      await hangUp(call);
+      await waitDeleted(call.callId);
+    } finally {
+      alice.close();
+      bob.close();
+      bobMoved.close();
+    }
+  });
+
+  test('a late offer: the offer in the 200 and the answer in the ACK both go through rtpengine', async () => {
+    const alice = await MediaSocket.open();
+    const bob = await MediaSocket.open();
+    try {
+      const n = ++seq;
+      const callId = `rtpengine-late-${n}-${process.pid}@caller`;
+      caller.send(
+        [
+          'INVITE sip:bob@pbx.example.com SIP/2.0',
+          `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-rtpe-late-${n};rport`,
+          'Max-Forwards: 70',
+          `From: <sip:alice@example.com>;tag=alice-${n}`,
+          'To: <sip:bob@pbx.example.com>',
+          `Call-ID: ${callId}`,
+          'CSeq: 1 INVITE',
+          `Contact: <sip:alice@127.0.0.1:${caller.port}>`,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n'),
+        sipPort,
+      );
+      const forwarded = await upstream.next((t) => t.startsWith('INVITE ') && t.includes(callId));
+      upstream.send(
+        withSdp(
+          answer(forwarded, 200, 'OK', [`Contact: <sip:bob@127.0.0.1:${upstream.port}>`]),
+          description(bob.port, 'RTP/AVP'),
+        ),
+        sipPort,
+      );
+      const answered = await caller.next((t) => t.startsWith('SIP/2.0 200') && t.includes(callId));
+      const offered = mediaLine(answered);
+      assert.ok(inRange(offered.port), `the caller is offered an rtpengine port, not ${offered.port}`);
+      caller.send(
+        withSdp(inDialog('ACK', 1, { callId, n, answered }), description(alice.port, 'RTP/AVP')),
+        sipPort,
+      );
+      const ack = await upstream.next((t) => t.startsWith('ACK ') && t.includes(callId));
+      const acked = mediaLine(ack);
+      assert.ok(inRange(acked.port), `the PBX is answered an rtpengine port, not ${acked.port}`);
+      assert.notEqual(acked.port, offered.port);
+
+      const count = 10;
+      for (let i = 0; i < count; i++) {
+        alice.send(rtp(100 + i, 0x5555, 0xc3), offered.port);
+        bob.send(rtp(300 + i, 0x6666, 0xd4), acked.port);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await bob.waitFor(count);
+      await alice.waitFor(count);
+      assert.ok(bob.received.every((p) => p[12] === 0xc3));
+      assert.ok(alice.received.every((p) => p[12] === 0xd4));
+      await hangUp({ callId, n, forwarded, answered });
+      await waitDeleted(callId);
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
+
   test('SRTP (SDES) on the untrusted side, plain RTP to the PBX: both directions decrypt to what was sent', async () => {
     const alice = await MediaSocket.open();
     const bob = await MediaSocket.open();
