@@ -14,6 +14,7 @@ import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
+import { buildUpstreams } from './core/route/upstreams/build-upstreams.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
 import { FraudHolds } from './fraud/holds.ts';
 import type { UserDirectory } from './identity/user-directory.ts';
@@ -214,7 +215,9 @@ export async function startGateway(
   logger: Logger,
   options: GatewayOptions = {},
 ): Promise<Gateway> {
-  const upstreamAddress = await resolveHost(config.upstream.host);
+  // Several upstreams (src/core/route/upstreams): resolved first, as the single one is.
+  const upstreams = await buildUpstreams(config);
+  const upstreamAddress = upstreams?.first.address ?? (await resolveHost(config.upstream.host));
   const tls = readTls(config);
   const location = locateEventsDatabase(config, options.dataDir ?? processDataDirContext());
   ensureDataDir(location);
@@ -319,12 +322,14 @@ export async function startGateway(
       },
     );
   } catch (error) {
+    upstreams?.close();
     users.close();
     persisted?.close();
     trafficLog.close();
     throw error;
   }
   shared?.start(management.bus);
+  upstreams?.start(management.bus, management.metrics.registry, logger.child({ module: 'upstreams' }));
   let sweep: NodeJS.Timeout | undefined;
   // Content scanning (`content:`): one clamd client, closed with the gateway.
   let content: ContentInspection | undefined;
@@ -355,13 +360,20 @@ export async function startGateway(
       trafficLog.child({ module: 'transport' }),
     );
     const settings: ProxySettings = {
-      upstream: {
+      upstream: upstreams?.first ?? {
         transport: config.upstream.transport,
         address: upstreamAddress,
         port: config.upstream.port,
       },
       upstreamSources: config.upstream.sources ?? [],
-      ...addressing(config, transport, upstreamAddress),
+      ...addressing(
+        upstreams === undefined
+          ? config
+          : { ...config, upstream: { ...config.upstream, transport: upstreams.first.transport } },
+        transport,
+        upstreamAddress,
+      ),
+      ...upstreams?.settings,
       udpLimits: parserLimits(config, DEFAULT_UDP_LIMITS, config.limits.udpMessageBytes),
       streamLimits: parserLimits(config, DEFAULT_STREAM_LIMITS, config.limits.streamMessageBytes),
       maxForwards: config.proxy.maxForwards,
@@ -484,6 +496,7 @@ export async function startGateway(
       },
       close: async () => {
         clearInterval(running.sweep);
+        upstreams?.close();
         running.proxy.close();
         try {
           await msrpRelay?.close();
@@ -509,6 +522,7 @@ export async function startGateway(
     };
   } catch (error) {
     clearInterval(sweep);
+    upstreams?.close();
     proxy?.close();
     recorder?.close();
     await content?.scanner.close();

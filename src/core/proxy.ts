@@ -20,6 +20,7 @@ import { LocalAnswers } from './local-answers.ts';
 import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
 import { Router, type RouteSettings } from './route/router.ts';
 import { type MediaLineHandler, SessionDescriptions } from './route/session-description.ts';
+import { OptionsPinger, type PingSettings } from './route/upstreams/options-pinger.ts';
 import { SessionEnd } from './session-end.ts';
 import type { ProxyTransaction } from './transaction/proxy-transaction.ts';
 import { RFC3261_TIMERS } from './transaction/timers.ts';
@@ -39,6 +40,8 @@ export interface ProxySettings extends IngressSettings, TransactionSettings, Dia
   readonly media?: readonly MediaLineHandler[];
   /** Sessions with a rewritten description held at most (the oldest ends first). */
   readonly maxMediaSessions?: number;
+  /** OPTIONS health checks of the upstream endpoints (with `upstreams` only). */
+  readonly healthPings?: PingSettings;
 }
 
 /** An INVITE shed under overload: answered 503 or dropped, as the admission decided. */
@@ -71,6 +74,8 @@ export class SipProxy {
   readonly #admission: AdmissionControl;
   /** Absent when no handler rewrites descriptions: the hot path pays one test. */
   readonly #sessions: SessionDescriptions | undefined;
+  /** Health checks of several upstreams; absent with one. */
+  readonly #pinger: OptionsPinger | undefined;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -123,7 +128,8 @@ export class SipProxy {
         onResponse: (t, response, flow) => this.#onResponse(t, response, flow),
         onAcceptedRetransmission: (response, target, flow, side) =>
           this.#forwardAcceptedRetransmission(response, target, flow, side),
-        onUnmatchedResponse: (response, flow) => sessionEnd.onResponse(response, flow),
+        onUnmatchedResponse: (response, flow) =>
+          sessionEnd.onResponse(response, flow) || this.#pinger?.onResponse(response, flow) === true,
         onCompleted: (t, request, status) => {
           this.#dialogs.onCompleted(request, status, t.direction);
           sessions?.completed(request, status, t.direction);
@@ -141,7 +147,17 @@ export class SipProxy {
       admission,
       shedding,
     );
-    const direction = new FlowDirection(settings.upstream, settings.upstreamSources);
+    // --- several upstreams (src/core/route/upstreams): trusted side, health checks ---
+    const pool = settings.upstreams?.pool;
+    const direction = new FlowDirection(settings.upstream, settings.upstreamSources, pool);
+    if (pool !== undefined && settings.healthPings !== undefined && pool.health.enabled) {
+      this.#pinger = new OptionsPinger(pool, settings.healthPings, {
+        send: (target, data) => this.#answers.send(target, data),
+        ownAddress: () => router.ownAddress(true, 'udp'),
+      });
+      this.#pinger.start();
+    }
+    // --- end several upstreams ---
     this.#ingress = new Ingress(
       settings,
       direction,
@@ -175,6 +191,7 @@ export class SipProxy {
 
   /** Ends every transaction (on shutdown). */
   close(): void {
+    this.#pinger?.close();
     this.#sessions?.close();
     this.#dialogs.close();
     this.#sessionEnd.close();
@@ -314,6 +331,7 @@ export class SipProxy {
       forwarded.branch,
       serializeMessage(forwarded.message),
       routed.target,
+      routed.alternatives,
     );
     // Forwarded: only now does the request count in its dialog (CSeq, session timer).
     if (typeof dialog === 'object') {
