@@ -14,7 +14,6 @@ import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
-import { buildUpstreams } from './core/route/upstreams/build-upstreams.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
 import { FraudHolds } from './fraud/holds.ts';
 import type { UserDirectory } from './identity/user-directory.ts';
@@ -37,6 +36,7 @@ import { createRedisState } from './state/redis-state.ts';
 import { createTransport } from './transport/create-transport.ts';
 import type { TlsOptions } from './transport/options.ts';
 import type { ListenerAddress, TransportLayer, TransportName } from './transport/types.ts';
+import { buildUpstreams } from './upstreams/build-upstreams.ts';
 
 /** A running sipwarden: transports bound, the proxy core attached. */
 export interface Gateway {

@@ -1,6 +1,7 @@
 import { Resolver } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { parseAddress } from '../state/ip.ts';
 import type { TransportName } from '../transport/types.ts';
+import { orderSrv } from '../util/weighted-order.ts';
 import { type Cached, TtlCache } from './ttl-cache.ts';
 
 /** Where a SIP request for a name goes: one transport, address and port (RFC 3263 section 4). */
@@ -115,7 +116,7 @@ export class SipResolver {
     const allowed = options.transports;
     const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
     // RFC 3263 4.1 and 4.2: a numeric address or an explicit port skips NAPTR and SRV.
-    if (isIP(bare) !== 0) {
+    if (parseAddress(bare) !== undefined) {
       const transport = options.transport ?? 'udp';
       return [{ transport, address: bare, port: options.port ?? defaultPort(transport) }];
     }
@@ -262,45 +263,4 @@ export class SipResolver {
     this.#resolver.cancel();
     this.#cache.clear();
   }
-}
-
-/**
- * RFC 2782: lowest priority first; within a priority, a weighted random order (a record of
- * weight 0 has a small chance, the others in proportion to their weight).
- */
-export function orderSrv<T extends { priority: number; weight: number }>(
-  records: readonly T[],
-  random: () => number,
-): T[] {
-  const byPriority = new Map<number, T[]>();
-  for (const record of records) {
-    const group = byPriority.get(record.priority);
-    if (group === undefined) byPriority.set(record.priority, [record]);
-    else group.push(record);
-  }
-  const ordered: T[] = [];
-  for (const priority of [...byPriority.keys()].sort((a, b) => a - b)) {
-    // Weight-0 records first in the list, as RFC 2782 asks, so that they are picked rarely.
-    const remaining = byPriority
-      .get(priority)!
-      .sort((a, b) => (a.weight === 0 ? -1 : 0) - (b.weight === 0 ? -1 : 0));
-    while (remaining.length > 0) {
-      const total = remaining.reduce((sum, r) => sum + r.weight, 0);
-      let pick = 0;
-      if (total > 0) {
-        const threshold = random() * total;
-        let running = 0;
-        pick = remaining.length - 1;
-        for (let i = 0; i < remaining.length; i++) {
-          running += remaining[i]!.weight;
-          if (running > threshold) {
-            pick = i;
-            break;
-          }
-        }
-      }
-      ordered.push(remaining.splice(pick, 1)[0]!);
-    }
-  }
-  return ordered;
 }

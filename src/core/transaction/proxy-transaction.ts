@@ -1,8 +1,8 @@
 import type { Logger } from '../../log/logger.ts';
 import type { SipRequest, SipResponse } from '../../sip/message.ts';
+import { retryAfterSeconds } from '../../sip/retry-after.ts';
 import type { Flow, SendTarget } from '../../transport/types.ts';
 import type { Direction } from '../inspector.ts';
-import { retryAfterSeconds } from '../route/upstreams/retry-after.ts';
 import { DEFAULT_TRYING_DELAY_MS, sixtyFourT1, type TimerSettings } from './timers.ts';
 
 /**

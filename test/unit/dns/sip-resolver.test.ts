@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_DNS, orderSrv, SipResolver } from '../../../src/dns/sip-resolver.ts';
+import { DEFAULT_DNS, SipResolver } from '../../../src/dns/sip-resolver.ts';
 import { TtlCache } from '../../../src/dns/ttl-cache.ts';
+import { orderSrv } from '../../../src/util/weighted-order.ts';
 import { type Dnsmasq, dnsmasqAvailable, startDnsmasq } from '../../interop/harness/dnsmasq.ts';
 
 const skip = dnsmasqAvailable() ? false : 'dnsmasq is not installed';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { SipResponse } from '../../../sip/message.ts';
+import { retryAfterSeconds } from '../../../sip/retry-after.ts';
 import type { SendTarget, TransportName } from '../../../transport/types.ts';
 import { MAGIC_COOKIE } from '../../transaction/branch.ts';
 import { type AdvertisedAddress, formatHostPort, hostForUri } from '../local-identity.ts';
-import { retryAfterSeconds } from './retry-after.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
 
 export interface PingSettings {

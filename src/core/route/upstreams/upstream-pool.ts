@@ -1,5 +1,13 @@
-import { orderSrv, type SipResolver } from '../../../dns/sip-resolver.ts';
 import type { Flow, SendTarget, TransportName } from '../../../transport/types.ts';
+import { orderSrv } from '../../../util/weighted-order.ts';
+
+/** What resolves an upstream's host (src/dns/sip-resolver.ts, RFC 3263). */
+export interface TargetResolver {
+  resolve(
+    host: string,
+    options: { port?: number; transport?: TransportName; transports: readonly TransportName[] },
+  ): Promise<SendTarget[]>;
+}
 
 /** One upstream as configured. */
 export interface UpstreamDefinition {
@@ -115,7 +123,7 @@ export class UpstreamPool {
    * there. An upstream whose name resolves to nothing keeps its former endpoints: a DNS outage
    * does not take the upstreams away.
    */
-  async resolve(resolver: SipResolver): Promise<void> {
+  async resolve(resolver: TargetResolver): Promise<void> {
     const resolved = await Promise.all(
       this.#definitions.map((definition) =>
         resolver.resolve(definition.host, {

@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import type { SipRequest, SipUri } from '../../../sip/message.ts';
+import { parseAddress } from '../../../state/ip.ts';
 import type { Flow, SendTarget } from '../../../transport/types.ts';
 import { firstRouteUri } from '../routes.ts';
 import type { RouteTable } from './route-table.ts';
@@ -35,7 +35,7 @@ export class UpstreamSelector {
     const next = firstRouteUri(request) ?? (isSipUri(request.uri) ? request.uri : undefined);
     if (next === undefined) return undefined;
     const host = next.host.startsWith('[') ? next.host.slice(1, -1) : next.host;
-    if (isIP(host) === 0) return undefined;
+    if (parseAddress(host) === undefined) return undefined;
     return this.#pool.endpointAt(host, next.port ?? (next.scheme === 'sips' ? 5061 : 5060));
   }
 }

@@ -1,4 +1,4 @@
-import type { SipResponse } from '../../../sip/message.ts';
+import type { SipResponse } from './message.ts';
 
 /** RFC 3261 20.33: the delta-seconds of a response's Retry-After, or undefined when absent or malformed. */
 export function retryAfterSeconds(response: SipResponse): number | undefined {

@@ -1,9 +1,9 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { SipResolver } from '../../../dns/sip-resolver.ts';
-import type { EventEmitter } from '../../../events/types.ts';
-import type { Logger } from '../../../log/logger.ts';
-import type { FailoverSettings } from '../../transaction/transaction-layer.ts';
-import type { UpstreamPool } from './upstream-pool.ts';
+import type { UpstreamPool } from '../core/route/upstreams/upstream-pool.ts';
+import type { FailoverSettings } from '../core/transaction/transaction-layer.ts';
+import type { SipResolver } from '../dns/sip-resolver.ts';
+import type { EventEmitter } from '../events/types.ts';
+import type { Logger } from '../log/logger.ts';
 
 /** What the transaction layer reports of new requests' targets, turned into the pool's health. */
 export function failoverSettings(pool: UpstreamPool, afterMs: number): FailoverSettings {

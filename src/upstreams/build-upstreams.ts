@@ -1,14 +1,14 @@
 import type { Registry } from 'prom-client';
-import type { SipwardenConfig } from '../../../config/schema.ts';
-import { type DnsSettings, SipResolver } from '../../../dns/sip-resolver.ts';
-import type { EventEmitter } from '../../../events/types.ts';
-import type { Logger } from '../../../log/logger.ts';
-import type { SendTarget, TransportName } from '../../../transport/types.ts';
-import type { ProxySettings } from '../../proxy.ts';
-import { RouteTable } from './route-table.ts';
-import { UpstreamPool } from './upstream-pool.ts';
+import type { SipwardenConfig } from '../config/schema.ts';
+import type { ProxySettings } from '../core/proxy.ts';
+import { RouteTable } from '../core/route/upstreams/route-table.ts';
+import { UpstreamPool } from '../core/route/upstreams/upstream-pool.ts';
+import { UpstreamSelector } from '../core/route/upstreams/upstream-selector.ts';
+import { type DnsSettings, SipResolver } from '../dns/sip-resolver.ts';
+import type { EventEmitter } from '../events/types.ts';
+import type { Logger } from '../log/logger.ts';
+import type { SendTarget, TransportName } from '../transport/types.ts';
 import { failoverSettings, registerUpstreamMetrics, reportUpstreamChanges } from './upstream-reporting.ts';
-import { UpstreamSelector } from './upstream-selector.ts';
 
 /** Several upstreams, built from the configuration and resolved, ready for the proxy. */
 export interface BuiltUpstreams {
