@@ -99,6 +99,7 @@ export class ProxyTransaction {
   static #retransmitResponseOf = (t: ProxyTransaction): void => t.#retransmitResponse();
   static #onTimeoutOf = (t: ProxyTransaction): void => t.#onTimeout();
   static #tryingOf = (t: ProxyTransaction): void => t.#sendTrying();
+  static #failoverDueOf = (t: ProxyTransaction): void => t.#failoverDue();
 
   constructor(
     host: TransactionHost,
@@ -351,17 +352,27 @@ export class ProxyTransaction {
     this.#timeoutTimer = undefined;
     if (this.#failoverTimer) {
       // The short failover wait is over: another upstream if the target sent nothing at all,
-      // else the rest of Timer B/F.
+      // else the rest of Timer B/F. Decided after the I/O already waiting: when the process
+      // itself was busy past the wait, a response sitting in the socket buffer counts.
       this.#failoverTimer = false;
-      if (this.clientState === 'calling') {
-        this.#host.targetFailed?.(this.#target, 'timeout');
-        if (this.#tryNext()) return;
-      }
-      if (this.clientState === 'calling' || this.clientState === 'proceeding') {
-        this.#restartTimeout(sixtyFourT1(this.#host.timers) - (this.#host.failoverAfterMs ?? 0));
-        return;
-      }
+      setImmediate(ProxyTransaction.#failoverDueOf, this);
+      return;
     }
+    this.#onTimerBF();
+  }
+
+  #failoverDue(): void {
+    if (this.clientState === 'calling') {
+      this.#host.targetFailed?.(this.#target, 'timeout');
+      if (this.#tryNext()) return;
+    }
+    if (this.clientState === 'calling' || this.clientState === 'proceeding') {
+      if (this.#timeoutTimer === undefined)
+        this.#restartTimeout(sixtyFourT1(this.#host.timers) - (this.#host.failoverAfterMs ?? 0));
+    }
+  }
+
+  #onTimerBF(): void {
     if (this.isInvite && this.clientState === 'proceeding' && !this.#timerCFired) {
       // Timer C fired: cancel the INVITE; the target's 487 then completes it (RFC 3261 16.8).
       this.#timerCFired = true;
@@ -432,6 +443,8 @@ export class ProxyTransaction {
   }
 
   #restartTimeout(ms: number): void {
+    // Every restart is Timer B/C/F's: a response arrived, or the failover wait is over.
+    this.#failoverTimer = false;
     if (this.#timeoutTimer) clearTimeout(this.#timeoutTimer);
     this.#timeoutTimer = setTimeout(ProxyTransaction.#onTimeoutOf, ms, this);
     this.#timeoutTimer.unref();

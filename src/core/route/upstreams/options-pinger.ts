@@ -105,10 +105,14 @@ export class OptionsPinger {
       'Accept: application/sdp\r\n' +
       'Content-Length: 0\r\n\r\n';
     const timer = setTimeout(() => {
-      const pending = this.#pending.get(branch);
-      if (pending === undefined) return;
-      this.#settle(branch, pending);
-      this.#pool.missed(pending.target, 'ping-timeout');
+      // After the I/O already waiting: when the process itself was busy past the timeout, an
+      // answer sitting in the socket buffer is read before the ping counts as missed.
+      setImmediate(() => {
+        const pending = this.#pending.get(branch);
+        if (pending === undefined) return;
+        this.#settle(branch, pending);
+        this.#pool.missed(pending.target, 'ping-timeout');
+      });
     }, this.#settings.timeoutMs);
     timer.unref();
     this.#pending.set(branch, { target, timer });
