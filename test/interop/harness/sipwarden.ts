@@ -97,7 +97,8 @@ export async function startSipwarden(options: SipwardenOptions): Promise<Sipward
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
   const args = [...(options.nodeArgs ?? []), options.bin ?? SIPWARDEN_BIN, 'start', '-c', configPath];
   if (config.listen === undefined) args.push('--listen', `${host}:${options.port}`);
-  if (options.upstream !== undefined) args.push('--upstream', `${options.upstream.host}:${options.upstream.port}`);
+  if (options.upstream !== undefined)
+    args.push('--upstream', `${options.upstream.host}:${options.upstream.port}`);
   args.push(...(options.extraArgs ?? []));
   const child = startProcess(process.execPath, args, {
     name: 'sipwarden',
