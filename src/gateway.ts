@@ -50,6 +50,7 @@ import { createRedisState } from './state/redis-state.ts';
 import { createTransport } from './transport/create-transport.ts';
 import type { TlsOptions } from './transport/options.ts';
 import type { ListenerAddress, TransportLayer, TransportName } from './transport/types.ts';
+import { buildUpstreams } from './upstreams/build-upstreams.ts';
 
 /** A running sipwarden: transports bound, the proxy core attached. */
 export interface Gateway {
@@ -242,7 +243,9 @@ export async function startGateway(
   logger: Logger,
   options: GatewayOptions = {},
 ): Promise<Gateway> {
-  const upstreamAddress = await resolveHost(config.upstream.host);
+  // Several upstreams (src/core/route/upstreams): resolved first, as the single one is.
+  const upstreams = await buildUpstreams(config);
+  const upstreamAddress = upstreams?.first.address ?? (await resolveHost(config.upstream.host));
   const tls = readTls(config);
   const location = locateEventsDatabase(config, options.dataDir ?? processDataDirContext());
   ensureDataDir(location);
@@ -355,12 +358,14 @@ export async function startGateway(
       },
     );
   } catch (error) {
+    upstreams?.close();
     users.close();
     persisted?.close();
     trafficLog.close();
     throw error;
   }
   shared?.start(management.bus);
+  upstreams?.start(management.bus, management.metrics.registry, logger.child({ module: 'upstreams' }));
   let sweep: NodeJS.Timeout | undefined;
   // Content scanning (`content:`): one clamd client, closed with the gateway.
   let content: ContentInspection | undefined;
@@ -393,13 +398,20 @@ export async function startGateway(
       trafficLog.child({ module: 'transport' }),
     );
     const settings: ProxySettings = {
-      upstream: {
+      upstream: upstreams?.first ?? {
         transport: config.upstream.transport,
         address: upstreamAddress,
         port: config.upstream.port,
       },
       upstreamSources: config.upstream.sources ?? [],
-      ...addressing(config, transport, upstreamAddress),
+      ...addressing(
+        upstreams === undefined
+          ? config
+          : { ...config, upstream: { ...config.upstream, transport: upstreams.first.transport } },
+        transport,
+        upstreamAddress,
+      ),
+      ...upstreams?.settings,
       udpLimits: parserLimits(config, DEFAULT_UDP_LIMITS, config.limits.udpMessageBytes),
       streamLimits: parserLimits(config, DEFAULT_STREAM_LIMITS, config.limits.streamMessageBytes),
       maxForwards: config.proxy.maxForwards,
@@ -589,6 +601,7 @@ export async function startGateway(
       },
       close: async () => {
         clearInterval(running.sweep);
+        upstreams?.close();
         running.proxy.close();
         // The proxy closed it too; closing again is harmless and keeps no socket open if it did not.
         rtpengine?.close();
@@ -617,6 +630,7 @@ export async function startGateway(
   } catch (error) {
     clearInterval(sweep);
     if (proxy === undefined) rtpengine?.close();
+    upstreams?.close();
     proxy?.close();
     recorder?.close();
     await content?.scanner.close();

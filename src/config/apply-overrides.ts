@@ -69,7 +69,10 @@ export function applyOverrides(config: SipwardenConfig, overrides: ConfigOverrid
     listen = entries;
   }
   let upstream = config.upstream;
-  if (overrides.upstream !== undefined) {
+  if (overrides.upstream !== undefined && config.upstreams !== undefined) {
+    // The configuration's upstreams decide; a single one given beside them would go unused.
+    errors.push('--upstream: the configuration lists upstreams; change them there');
+  } else if (overrides.upstream !== undefined) {
     const parsed = parseHostPort(overrides.upstream, '--upstream');
     if (parsed.ok) upstream = { ...upstream, ...parsed.value };
     else errors.push(parsed.error);

@@ -10,6 +10,14 @@ import { mediaEngineFields } from '../media/rtpengine/config.ts';
 import { policySchema } from '../policy/schema.ts';
 import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
+import {
+  checkUpstreams,
+  DEFAULT_UPSTREAM,
+  dnsSchema,
+  upstreamEntry,
+  upstreamHealth,
+  upstreamRoute,
+} from './upstreams-schema.ts';
 import { boolean, integer, oneOf, string } from './zod-fields.ts';
 
 export const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
@@ -62,7 +70,7 @@ const upstream = z
       .max(64)
       .optional(),
   })
-  .default({ host: '127.0.0.1', port: 5080, transport: 'udp' });
+  .default({ ...DEFAULT_UPSTREAM });
 
 const advertise = z.strictObject({ host });
 
@@ -370,6 +378,11 @@ export const configSchema = z
       .default(() => DEFAULT_LISTEN.map((entry) => ({ ...entry, transports: [...entry.transports] }))),
     tls: tls.optional(),
     upstream,
+    // Several upstreams, their route table and health checks, and DNS (src/config/upstreams-schema.ts).
+    upstreams: z.array(upstreamEntry).min(1).max(64).optional(),
+    upstreamRoutes: z.array(upstreamRoute).min(1).max(1024).optional(),
+    upstreamHealth,
+    dns: dnsSchema,
     advertise: advertise.optional(),
     limits,
     connections,
@@ -395,6 +408,7 @@ export const configSchema = z
       .optional(),
   })
   .superRefine((config, context) => {
+    checkUpstreams(config, (path, message) => context.addIssue({ code: 'custom', path, message }));
     // A listener repeated would fail at bind time with a less helpful message.
     const seen = new Set<string>();
     config.listen.forEach((entry, index) => {

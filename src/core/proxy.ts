@@ -21,6 +21,7 @@ import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
 import type { MediaEngine } from './route/media-engine.ts';
 import { Router, type RouteSettings } from './route/router.ts';
 import { type MediaLineHandler, SessionDescriptions } from './route/session-description.ts';
+import { OptionsPinger, type PingSettings } from './route/upstreams/options-pinger.ts';
 import { SessionEnd } from './session-end.ts';
 import type { ProxyTransaction } from './transaction/proxy-transaction.ts';
 import { RFC3261_TIMERS } from './transaction/timers.ts';
@@ -42,6 +43,8 @@ export interface ProxySettings extends IngressSettings, TransactionSettings, Dia
   readonly maxMediaSessions?: number;
   /** A media engine (rtpengine) that rewrites RTP offers and answers asynchronously; none by default. */
   readonly mediaEngine?: MediaEngine;
+  /** OPTIONS health checks of the upstream endpoints (with `upstreams` only). */
+  readonly healthPings?: PingSettings;
 }
 
 /** An INVITE shed under overload: answered 503 or dropped, as the admission decided. */
@@ -75,6 +78,8 @@ export class SipProxy {
   /** Absent when no handler rewrites descriptions: the hot path pays one test. */
   readonly #sessions: SessionDescriptions | undefined;
   readonly #engine: MediaEngine | undefined;
+  /** Health checks of several upstreams; absent with one. */
+  readonly #pinger: OptionsPinger | undefined;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -130,7 +135,8 @@ export class SipProxy {
         onResponse: (t, response, flow) => this.#onResponse(t, response, flow),
         onAcceptedRetransmission: (response, target, flow, side) =>
           this.#forwardAcceptedRetransmission(response, target, flow, side),
-        onUnmatchedResponse: (response, flow) => sessionEnd.onResponse(response, flow),
+        onUnmatchedResponse: (response, flow) =>
+          sessionEnd.onResponse(response, flow) || this.#pinger?.onResponse(response, flow) === true,
         onCompleted: (t, request, status) => {
           this.#dialogs.onCompleted(request, status, t.direction);
           sessions?.completed(request, status, t.direction);
@@ -149,7 +155,17 @@ export class SipProxy {
       admission,
       shedding,
     );
-    const direction = new FlowDirection(settings.upstream, settings.upstreamSources);
+    // --- several upstreams (src/core/route/upstreams): trusted side, health checks ---
+    const pool = settings.upstreams?.pool;
+    const direction = new FlowDirection(settings.upstream, settings.upstreamSources, pool);
+    if (pool !== undefined && settings.healthPings !== undefined && pool.health.enabled) {
+      this.#pinger = new OptionsPinger(pool, settings.healthPings, {
+        send: (target, data) => this.#answers.send(target, data),
+        ownAddress: () => router.ownAddress(true, 'udp'),
+      });
+      this.#pinger.start();
+    }
+    // --- end several upstreams ---
     this.#ingress = new Ingress(
       settings,
       direction,
@@ -183,6 +199,7 @@ export class SipProxy {
 
   /** Ends every transaction (on shutdown). */
   close(): void {
+    this.#pinger?.close();
     this.#sessions?.close();
     this.#engine?.close();
     this.#dialogs.close();
@@ -334,6 +351,7 @@ export class SipProxy {
             serverKey,
             forwarded,
             routed.target,
+            routed.alternatives,
             dialog,
             newCall,
             context,
@@ -350,6 +368,7 @@ export class SipProxy {
       serverKey,
       forwarded,
       routed.target,
+      routed.alternatives,
       dialog,
       newCall,
       context,
@@ -364,6 +383,7 @@ export class SipProxy {
     serverKey: string,
     forwarded: { message: SipRequest; branch: string },
     target: SendTarget,
+    alternatives: readonly SendTarget[] | undefined,
     dialog: DialogMatched | 'out-of-dialog',
     newCall: boolean,
     context: RequestContext,
@@ -377,6 +397,7 @@ export class SipProxy {
       forwarded.branch,
       serializeMessage(forwarded.message),
       target,
+      alternatives,
     );
     // Forwarded: only now does the request count in its dialog (CSeq, session timer).
     if (typeof dialog === 'object') {

@@ -25,6 +25,8 @@ export const EVENT_TYPES = [
   'content',
   /** Kernel drop (kernelDrop): nft failed; blocks are enforced in user space meanwhile. */
   'kernel-drop',
+  /** Several upstreams: an endpoint marked down (pings missed, timeouts, 503) or up again. */
+  'upstream',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

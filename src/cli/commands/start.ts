@@ -138,7 +138,17 @@ function exitNow(gateway: Gateway, logger: Logger, code: number): never {
   process.exit(code);
 }
 
-function upstreamOf(config: SipwardenConfig): Record<string, unknown> {
+function upstreamOf(config: SipwardenConfig): Record<string, unknown> | Record<string, unknown>[] {
+  // Several upstreams: each as configured (their endpoints are in the metrics and events).
+  if (config.upstreams !== undefined)
+    return config.upstreams.map(({ name, host, port, transport, priority, weight }) => ({
+      name,
+      host,
+      ...(port === undefined ? {} : { port }),
+      ...(transport === undefined ? {} : { transport }),
+      priority,
+      weight,
+    }));
   const { host, port, transport } = config.upstream;
   return { transport, host, port };
 }

@@ -5,13 +5,17 @@ import type { Direction } from '../inspector.ts';
 export class FlowDirection {
   readonly #upstream: { readonly transport: TransportName; readonly address: string; readonly port: number };
   readonly #upstreamSources: ReadonlySet<string>;
+  /** Several upstreams: a flow from any of their endpoints is from the trusted side. */
+  readonly #pool: { isUpstreamFlow(flow: Flow): boolean } | undefined;
 
   constructor(
     upstream: { readonly transport: TransportName; readonly address: string; readonly port: number },
     upstreamSources: readonly string[] = [],
+    pool?: { isUpstreamFlow(flow: Flow): boolean },
   ) {
     this.#upstream = upstream;
     this.#upstreamSources = new Set(upstreamSources);
+    this.#pool = pool;
   }
 
   of(flow: Flow): Direction {
@@ -27,6 +31,6 @@ export class FlowDirection {
       // its address, a stream is the upstream's when we reach it over a stream too.
       if (flow.transport !== 'udp' && up.transport !== 'udp') return true;
     }
-    return this.#upstreamSources.has(flow.remoteAddress);
+    return this.#upstreamSources.has(flow.remoteAddress) || this.#pool?.isUpstreamFlow(flow) === true;
   }
 }

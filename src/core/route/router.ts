@@ -9,6 +9,7 @@ import { withOwnVia } from './own-via.ts';
 import { stampReceived } from './received.ts';
 import { capRegisterExpires } from './register-expires.ts';
 import { firstRouteUri } from './routes.ts';
+import type { UpstreamSelector } from './upstreams/upstream-selector.ts';
 
 export interface RouteSettings {
   /** The protected service: every request from the untrusted side goes here and nowhere else. */
@@ -26,6 +27,8 @@ export interface RouteSettings {
   readonly maxRegisterExpires?: number;
   /** Signs flow tokens; random per process unless several nodes must share it. */
   readonly secret: Buffer;
+  /** Several upstreams and their route table (src/core/route/upstreams); absent: `upstream` alone. */
+  readonly upstreams?: UpstreamSelector;
 }
 
 export type Routed =
@@ -34,6 +37,8 @@ export type Routed =
       readonly request: SipRequest;
       readonly target: SendTarget;
       readonly clientFlow: Flow | SendTarget;
+      /** Further upstream endpoints a new request may fail over to, in order. */
+      readonly alternatives?: readonly SendTarget[];
     }
   | { readonly ok: false; readonly status: number; readonly reason: string };
 
@@ -79,7 +84,26 @@ export class Router {
       token ??= uri.user;
       current = removeFirstValue(current, 'route');
     }
-    if (!fromUpstream) return { ok: true, request: current, target: this.#upstreamTarget, clientFlow: flow };
+    if (!fromUpstream) {
+      const upstreams = this.#settings.upstreams;
+      if (upstreams === undefined)
+        return { ok: true, request: current, target: this.#upstreamTarget, clientFlow: flow };
+      // Several upstreams: the route table and the endpoints' health choose (src/core/route/upstreams).
+      if (request.to.params.get('tag') !== undefined) {
+        const target = upstreams.forDialog(current) ?? upstreams.forNewRequest(current, flow)[0];
+        if (target === undefined) return { ok: false, status: 503, reason: 'No Upstream Available' };
+        return { ok: true, request: current, target, clientFlow: flow };
+      }
+      const targets = upstreams.forNewRequest(current, flow);
+      if (targets.length === 0) return { ok: false, status: 503, reason: 'No Upstream Available' };
+      return {
+        ok: true,
+        request: current,
+        target: targets[0]!,
+        clientFlow: flow,
+        alternatives: targets.slice(1),
+      };
+    }
     if (!token) return { ok: false, status: 404, reason: 'No Route To Destination' };
     const target = this.#tokens.decode(token);
     if (!target) return { ok: false, status: 403, reason: 'Invalid Flow Token' };

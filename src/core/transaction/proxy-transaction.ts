@@ -1,5 +1,6 @@
 import type { Logger } from '../../log/logger.ts';
 import type { SipRequest, SipResponse } from '../../sip/message.ts';
+import { retryAfterSeconds } from '../../sip/retry-after.ts';
 import type { Flow, SendTarget } from '../../transport/types.ts';
 import type { Direction } from '../inspector.ts';
 import { DEFAULT_TRYING_DELAY_MS, sixtyFourT1, type TimerSettings } from './timers.ts';
@@ -25,6 +26,18 @@ export interface TransactionHost {
   buildCancel(forwarded: SipRequest): Buffer;
   /** Serialised ACK for a non-2xx final response (RFC 3261 section 17.1.1.3). */
   buildAck(forwarded: SipRequest, response: SipResponse): Buffer;
+  // --- Failover to further upstreams (src/core/route/upstreams); absent with one upstream. ---
+  /** A new request with alternatives fails over when its target sent nothing at all for this long. */
+  readonly failoverAfterMs?: number;
+  /** The request made ready for `next` on a new branch (and the transaction re-keyed to it). */
+  retarget?(
+    transaction: ProxyTransaction,
+    forwarded: SipRequest,
+    next: SendTarget,
+  ): { forwarded: SipRequest; bytes: Buffer; clientKey: string } | undefined;
+  /** A target failed a new request: silence, or a 503 (with its Retry-After seconds). */
+  targetFailed?(target: SendTarget, cause: 'timeout' | 'unavailable', retryAfterS?: number): void;
+  // --- end failover ---
   /** The transaction got its final status (from the target, or 408 on timeout). */
   completed(transaction: ProxyTransaction, request: SipRequest, status: number): void;
   /**
@@ -47,12 +60,13 @@ export function flowTarget(flow: Flow): SendTarget {
 export class ProxyTransaction {
   readonly isInvite: boolean;
   readonly serverKey: string;
-  readonly clientKey: string;
+  /** Changes only when the request fails over to another upstream (a new branch). */
+  clientKey: string;
   /** The flow the request came in on, and from which side. */
   readonly serverFlow: Flow;
   readonly direction: Direction;
   readonly serverTarget: SendTarget;
-  readonly target: SendTarget;
+  #target: SendTarget;
   serverState: ServerState = 'proceeding';
   clientState: ClientState = 'calling';
 
@@ -73,6 +87,11 @@ export class ProxyTransaction {
   #timeoutTimer: NodeJS.Timeout | undefined;
   /** Pending 100 (Trying): sent only when nothing else has gone back to the caller in time. */
   #tryingTimer: NodeJS.Timeout | undefined;
+  /** Upstream endpoints still to try on a timeout or a 503 (a new request to several upstreams). */
+  #alternatives: readonly SendTarget[] | undefined;
+  #nextAlternative = 0;
+  /** The timeout timer running is the short failover one, not Timer B/F. */
+  #failoverTimer = false;
 
   // Timer callbacks shared by every transaction (the transaction is the timer's argument):
   // a closure per transaction would live, and be traced by the GC, as long as it does.
@@ -80,6 +99,7 @@ export class ProxyTransaction {
   static #retransmitResponseOf = (t: ProxyTransaction): void => t.#retransmitResponse();
   static #onTimeoutOf = (t: ProxyTransaction): void => t.#onTimeout();
   static #tryingOf = (t: ProxyTransaction): void => t.#sendTrying();
+  static #failoverDueOf = (t: ProxyTransaction): void => t.#failoverDue();
 
   constructor(
     host: TransactionHost,
@@ -90,6 +110,7 @@ export class ProxyTransaction {
     forwarded: SipRequest,
     forwardedBytes: Buffer,
     target: SendTarget,
+    alternatives?: readonly SendTarget[],
   ) {
     this.#host = host;
     this.serverKey = keys.server;
@@ -101,7 +122,13 @@ export class ProxyTransaction {
     this.serverTarget = flowTarget(serverFlow);
     this.#forwarded = forwarded;
     this.#forwardedBytes = forwardedBytes;
-    this.target = target;
+    this.#target = target;
+    this.#alternatives = alternatives;
+  }
+
+  /** Where the request went (the last endpoint tried, after a failover). */
+  get target(): SendTarget {
+    return this.#target;
   }
 
   /**
@@ -111,7 +138,6 @@ export class ProxyTransaction {
    */
   start(): void {
     const host = this.#host;
-    host.send(this.target, this.#forwardedBytes!);
     if (this.isInvite) {
       const delay = host.timers.trying ?? DEFAULT_TRYING_DELAY_MS;
       if (delay <= 0) {
@@ -121,6 +147,13 @@ export class ProxyTransaction {
         this.#tryingTimer.unref();
       }
     }
+    this.#startClient();
+  }
+
+  /** The client transaction towards the target: the request sent, Timers A/E and B/F running. */
+  #startClient(): void {
+    const host = this.#host;
+    host.send(this.#target, this.#forwardedBytes!);
     // Timers A and E: retransmit over unreliable transports (RFC 3261 17.1.1.2, 17.1.2.2).
     if (this.target.transport === 'udp') {
       this.#retransmitInterval = host.timers.T1;
@@ -131,8 +164,13 @@ export class ProxyTransaction {
       );
       this.#retransmitTimer.unref();
     }
-    // Timers B and F: give up when the target does not answer at all.
-    this.#timeoutTimer = setTimeout(ProxyTransaction.#onTimeoutOf, sixtyFourT1(host.timers), this);
+    // Timers B and F: give up when the target does not answer at all; sooner when another
+    // upstream could take the request (failover).
+    const more = this.#alternatives !== undefined && this.#nextAlternative < this.#alternatives.length;
+    const failoverAfter = more ? host.failoverAfterMs : undefined;
+    this.#failoverTimer = failoverAfter !== undefined && failoverAfter < sixtyFourT1(host.timers);
+    const timeout = this.#failoverTimer ? failoverAfter! : sixtyFourT1(host.timers);
+    this.#timeoutTimer = setTimeout(ProxyTransaction.#onTimeoutOf, timeout, this);
     this.#timeoutTimer.unref();
   }
 
@@ -198,7 +236,7 @@ export class ProxyTransaction {
     if (status < 200) return this.#onProvisional(status, bytes);
     if (this.isInvite && status < 300) return this.#onInviteSuccess(status, bytes);
     if (this.isInvite) return this.#onInviteFailure(response, bytes);
-    return this.#onNonInviteFinal(status, bytes);
+    return this.#onNonInviteFinal(status, bytes, response);
   }
 
   #onProvisional(status: number, bytes: Buffer): void {
@@ -241,18 +279,21 @@ export class ProxyTransaction {
   #onInviteFailure(response: SipResponse, bytes: Buffer): void {
     if (this.clientState === 'completed') {
       // A retransmitted final response: repeat our ACK (RFC 3261 17.1.1.2).
-      if (this.#ackBytes) this.#host.send(this.target, this.#ackBytes);
+      if (this.#ackBytes) this.#host.send(this.#target, this.#ackBytes);
       return;
     }
     if (this.clientState === 'accepted' || this.clientState === 'terminated') return;
     this.clientState = 'completed';
     this.#ackBytes = this.#host.buildAck(this.#forwarded!, response);
-    this.#host.send(this.target, this.#ackBytes);
+    this.#host.send(this.#target, this.#ackBytes);
+    // A 503 from one upstream: the next one gets the request, the caller hears nothing of it.
+    if (response.status === 503 && this.#unavailable(response)) return;
     this.#sendFinalToServerSide(response.status, bytes);
   }
 
-  #onNonInviteFinal(status: number, bytes: Buffer): void {
+  #onNonInviteFinal(status: number, bytes: Buffer, response?: SipResponse): void {
     if (this.clientState === 'completed' || this.clientState === 'terminated') return;
+    if (status === 503 && response !== undefined && this.#unavailable(response)) return;
     this.clientState = 'completed';
     this.#sendFinalToServerSide(status, bytes);
   }
@@ -309,6 +350,29 @@ export class ProxyTransaction {
 
   #onTimeout(): void {
     this.#timeoutTimer = undefined;
+    if (this.#failoverTimer) {
+      // The short failover wait is over: another upstream if the target sent nothing at all,
+      // else the rest of Timer B/F. Decided after the I/O already waiting: when the process
+      // itself was busy past the wait, a response sitting in the socket buffer counts.
+      this.#failoverTimer = false;
+      setImmediate(ProxyTransaction.#failoverDueOf, this);
+      return;
+    }
+    this.#onTimerBF();
+  }
+
+  #failoverDue(): void {
+    if (this.clientState === 'calling') {
+      this.#host.targetFailed?.(this.#target, 'timeout');
+      if (this.#tryNext()) return;
+    }
+    if (this.clientState === 'calling' || this.clientState === 'proceeding') {
+      if (this.#timeoutTimer === undefined)
+        this.#restartTimeout(sixtyFourT1(this.#host.timers) - (this.#host.failoverAfterMs ?? 0));
+    }
+  }
+
+  #onTimerBF(): void {
     if (this.isInvite && this.clientState === 'proceeding' && !this.#timerCFired) {
       // Timer C fired: cancel the INVITE; the target's 487 then completes it (RFC 3261 16.8).
       this.#timerCFired = true;
@@ -318,6 +382,10 @@ export class ProxyTransaction {
       return;
     }
     if (this.clientState !== 'calling' && this.clientState !== 'proceeding') return;
+    if (this.clientState === 'calling' && this.#alternatives !== undefined) {
+      this.#host.targetFailed?.(this.#target, 'timeout');
+      if (this.#tryNext()) return;
+    }
     this.clientState = 'terminated';
     this.#clearRetransmit();
     const request = this.#request;
@@ -331,14 +399,52 @@ export class ProxyTransaction {
     this.terminate();
   }
 
+  /** A 503 from the target: reported, and the request sent to the next endpoint when there is one. */
+  #unavailable(response: SipResponse): boolean {
+    if (this.#alternatives === undefined) return false;
+    this.#host.targetFailed?.(this.#target, 'unavailable', retryAfterSeconds(response));
+    return this.#tryNext();
+  }
+
+  /**
+   * Failover of a new request (RFC 3261 16.7 item 6 allows a proxy to try further targets after
+   * a non-2xx): the next endpoint on a new branch, as long as nothing final went back to the
+   * caller and it did not cancel.
+   */
+  #tryNext(): boolean {
+    const alternatives = this.#alternatives;
+    const forwarded = this.#forwarded;
+    if (alternatives === undefined || this.#nextAlternative >= alternatives.length || forwarded === undefined)
+      return false;
+    if (this.#cancelRequested || this.serverState !== 'proceeding') return false;
+    const next = alternatives[this.#nextAlternative++]!;
+    const moved = this.#host.retarget?.(this, forwarded, next);
+    if (moved === undefined) return false;
+    this.#clearRetransmit();
+    if (this.#timeoutTimer) clearTimeout(this.#timeoutTimer);
+    this.#timeoutTimer = undefined;
+    this.#forwarded = moved.forwarded;
+    this.#forwardedBytes = moved.bytes;
+    this.clientKey = moved.clientKey;
+    this.#target = next;
+    this.clientState = 'calling';
+    this.#provisionalReceived = false;
+    this.#timerCFired = false;
+    this.#ackBytes = undefined;
+    this.#startClient();
+    return true;
+  }
+
   #sendCancel(): void {
     const forwarded = this.#forwarded;
     if (!forwarded || this.#cancelSent) return;
     this.#cancelSent = true;
-    this.#host.send(this.target, this.#host.buildCancel(forwarded));
+    this.#host.send(this.#target, this.#host.buildCancel(forwarded));
   }
 
   #restartTimeout(ms: number): void {
+    // Every restart is Timer B/C/F's: a response arrived, or the failover wait is over.
+    this.#failoverTimer = false;
     if (this.#timeoutTimer) clearTimeout(this.#timeoutTimer);
     this.#timeoutTimer = setTimeout(ProxyTransaction.#onTimeoutOf, ms, this);
     this.#timeoutTimer.unref();

@@ -10,13 +10,14 @@ import type { Shedding } from '../admission/shedding.ts';
 import type { Direction, MessageInspector } from '../inspector.ts';
 import type { LocalAnswers } from '../local-answers.ts';
 import type { ProxyStats } from '../proxy-stats.ts';
-import { MAGIC_COOKIE } from './branch.ts';
+import { loopHashOf, MAGIC_COOKIE, newBranch } from './branch.ts';
 import { clientTransactionKey, fromTarget, sameTarget, serverTransactionKey } from './keys.ts';
 import { LingerQueue } from './linger-queue.ts';
 import { flowTarget, ProxyTransaction, type TransactionHost } from './proxy-transaction.ts';
 import { buildAck, buildCancel } from './request-builders.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './timers.ts';
 import { TombstoneTable } from './tombstones.ts';
+import { withBranch } from './with-branch.ts';
 
 export interface TransactionSettings {
   /** Transactions in progress at once (before their final response); beyond it new requests get 503. */
@@ -27,6 +28,17 @@ export interface TransactionSettings {
    */
   readonly maxLingeringTransactions?: number;
   readonly timers?: TimerSettings;
+  /** Failover of new requests between several upstreams (src/core/route/upstreams); absent with one. */
+  readonly failover?: FailoverSettings;
+}
+
+export interface FailoverSettings {
+  /** A new request whose target sent nothing at all for this long goes to the next endpoint. */
+  readonly afterMs: number;
+  /** A target failed a new request: silence, or a 503 (with its Retry-After seconds). */
+  failed(target: SendTarget, cause: 'timeout' | 'unavailable', retryAfterS?: number): void;
+  /** A request went on to another endpoint. */
+  failedOver(): void;
 }
 
 /** What the transaction user on top (the proxy) is told. */
@@ -96,6 +108,7 @@ export class TransactionLayer {
       respond: (request, status, reason) => serializeMessage(createResponse(request, status, reason)),
       buildCancel,
       buildAck,
+      ...(settings.failover === undefined ? {} : this.#failoverHost(settings.failover)),
       completed: (t, request, status) => user.onCompleted(t, request, status),
       linger: (t, ms) => {
         if (this.#entomb(t, ms)) t.terminate();
@@ -218,6 +231,7 @@ export class TransactionLayer {
     branch: string,
     bytes: Buffer,
     target: SendTarget,
+    alternatives?: readonly SendTarget[],
   ): ProxyTransaction {
     const transaction = new ProxyTransaction(
       this.#host,
@@ -229,6 +243,7 @@ export class TransactionLayer {
       forwarded,
       bytes,
       target,
+      alternatives,
     );
     this.#byServerKey.set(transaction.serverKey, transaction);
     this.#byClientKey.set(transaction.clientKey, transaction);
@@ -256,6 +271,27 @@ export class TransactionLayer {
       return;
     }
     this.#user.onResponse(transaction, response, flow);
+  }
+
+  /** The transaction host's part for failover: a new branch for the next endpoint, and the re-keying. */
+  #failoverHost(
+    failover: FailoverSettings,
+  ): Pick<TransactionHost, 'failoverAfterMs' | 'retarget' | 'targetFailed'> {
+    return {
+      failoverAfterMs: failover.afterMs,
+      targetFailed: (target, cause, retryAfterS) => failover.failed(target, cause, retryAfterS),
+      retarget: (t, forwarded, _next) => {
+        const oldBranch = forwarded.via[0]?.branch;
+        if (oldBranch === undefined) return undefined;
+        const branch = newBranch(loopHashOf(oldBranch) ?? '0');
+        const message = withBranch(forwarded, oldBranch, branch);
+        const clientKey = detach(clientTransactionKey(branch, forwarded.cseq.method));
+        if (this.#byClientKey.get(t.clientKey) === t) this.#byClientKey.delete(t.clientKey);
+        this.#byClientKey.set(clientKey, t);
+        failover.failedOver();
+        return { forwarded: message, bytes: serializeMessage(message), clientKey };
+      },
+    };
   }
 
   /** Ends every transaction (on shutdown). */

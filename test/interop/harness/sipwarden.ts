@@ -33,7 +33,8 @@ export interface SipwardenOptions {
    * that list is used instead and this is only the port waited on.
    */
   readonly port: number;
-  readonly upstream: { readonly host: string; readonly port: number };
+  /** Passed as --upstream; absent when the config lists `upstreams`. */
+  readonly upstream?: { readonly host: string; readonly port: number };
   /** Config merged over HARNESS_BASE_CONFIG (objects merged key by key, anything else replaced). */
   readonly config?: SipwardenConfig;
   /** What to wait for on `port` before resolving; default UDP only. */
@@ -96,7 +97,9 @@ export async function startSipwarden(options: SipwardenOptions): Promise<Sipward
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
   const args = [...(options.nodeArgs ?? []), options.bin ?? SIPWARDEN_BIN, 'start', '-c', configPath];
   if (config.listen === undefined) args.push('--listen', `${host}:${options.port}`);
-  args.push('--upstream', `${options.upstream.host}:${options.upstream.port}`, ...(options.extraArgs ?? []));
+  if (options.upstream !== undefined)
+    args.push('--upstream', `${options.upstream.host}:${options.upstream.port}`);
+  args.push(...(options.extraArgs ?? []));
   const child = startProcess(process.execPath, args, {
     name: 'sipwarden',
     cwd,
