@@ -20,6 +20,7 @@ import { LocalAnswers } from './local-answers.ts';
 import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
 import { Router, type RouteSettings } from './route/router.ts';
 import { type MediaLineHandler, SessionDescriptions } from './route/session-description.ts';
+import type { HiddenVias } from './route/topology/topology-hiding.ts';
 import { SessionEnd } from './session-end.ts';
 import type { ProxyTransaction } from './transaction/proxy-transaction.ts';
 import { RFC3261_TIMERS } from './transaction/timers.ts';
@@ -121,8 +122,8 @@ export class SipProxy {
       log,
       {
         onResponse: (t, response, flow) => this.#onResponse(t, response, flow),
-        onAcceptedRetransmission: (response, target, flow, side) =>
-          this.#forwardAcceptedRetransmission(response, target, flow, side),
+        onAcceptedRetransmission: (response, target, flow, side, hiddenVias) =>
+          this.#forwardAcceptedRetransmission(response, target, flow, side, hiddenVias),
         onUnmatchedResponse: (response, flow) => sessionEnd.onResponse(response, flow),
         onCompleted: (t, request, status) => {
           this.#dialogs.onCompleted(request, status, t.direction);
@@ -315,6 +316,8 @@ export class SipProxy {
       serializeMessage(forwarded.message),
       routed.target,
     );
+    // Topology hiding: the Via fields the forwarded request went without, for its responses.
+    transaction.hiddenVias = this.#router.hiddenVias(request, !fromUpstream);
     // Forwarded: only now does the request count in its dialog (CSeq, session timer).
     if (typeof dialog === 'object') {
       this.#dialogs.commit(dialog);
@@ -380,7 +383,13 @@ export class SipProxy {
 
   /** A response from the target of a transaction in progress: checked, then forwarded by its transaction. */
   #onResponse(transaction: ProxyTransaction, response: SipResponse, flow: Flow): void {
-    let forwarded = this.#router.prepareResponse(response);
+    // Topology hiding: what the request went without comes back before our Via comes off.
+    const received = this.#router.restoreResponse(
+      response,
+      transaction.hiddenVias,
+      transaction.direction === 'client',
+    );
+    let forwarded = this.#router.prepareResponse(received);
     if (forwarded === undefined) {
       this.stats.strayResponses++;
       return;
@@ -398,6 +407,12 @@ export class SipProxy {
       if (this.#inspector.inspectResponse(context, forwarded).action !== 'pass') return;
       this.#dialogs.onResponse(request, forwarded, transaction.serverFlow, transaction.direction, flow);
     }
+    // Topology hiding, once the checks and the dialog have seen the response as it is.
+    forwarded = this.#router.hideResponse(
+      forwarded,
+      transaction.direction === 'upstream',
+      transaction.serverFlow.transport,
+    );
     this.stats.responsesForwarded++;
     transaction.onResponse(forwarded, serializeMessage(forwarded));
   }
@@ -408,12 +423,15 @@ export class SipProxy {
     target: SendTarget,
     flow: Flow,
     side: Direction,
+    hiddenVias: HiddenVias | undefined,
   ): boolean {
-    let forwarded = this.#router.prepareResponse(response);
+    const received = this.#router.restoreResponse(response, hiddenVias, side === 'upstream');
+    let forwarded = this.#router.prepareResponse(received);
     if (forwarded === undefined) return false;
     // The same answer as the first 2xx carried, relays' addresses in place.
     if (this.#sessions !== undefined)
       forwarded = this.#sessions.response(forwarded, side === 'client' ? 'upstream' : 'client', flow);
+    forwarded = this.#router.hideResponse(forwarded, side === 'client', target.transport);
     this.stats.responsesForwarded++;
     this.#answers.send(target, serializeMessage(forwarded));
     return true;
