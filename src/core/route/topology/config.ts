@@ -23,31 +23,43 @@ const fieldValue = string('must be a header field value').regex(/^[\x20-\x7e]{1,
   error: 'must be 1..128 printable characters',
 });
 
-function side(enabled: boolean) {
-  return z
-    .strictObject({
-      enabled: boolean.default(enabled),
-      // Only sipwarden's Via on requests; the others are put back on the responses.
-      via: boolean.default(true),
-      // Untrusted side only: sipwarden's Record-Route entry stands for the route set.
-      recordRoute: boolean.default(true),
-      // Untrusted side only: Contact URIs replaced by sealed sipwarden URIs that map back.
-      contact: boolean.default(true),
-      stripHeaders: z
-        .array(headerName)
-        .max(64)
-        .default(() => [...DEFAULT_STRIPPED]),
-      // Written (after stripping) in responses and requests respectively.
-      server: fieldValue.optional(),
-      userAgent: fieldValue.optional(),
-    })
-    .prefault({});
-}
+const stripHeaders = z
+  .array(headerName)
+  .max(64)
+  .default(() => [...DEFAULT_STRIPPED]);
+
+/** Towards the clients: everything that can be hidden, on by default. */
+const untrusted = z
+  .strictObject({
+    enabled: boolean.default(true),
+    // Only sipwarden's Via on requests; the others are put back on the responses.
+    via: boolean.default(true),
+    // sipwarden's Record-Route entry stands for the route set.
+    recordRoute: boolean.default(true),
+    // Contact URIs replaced by sealed sipwarden URIs that map back.
+    contact: boolean.default(true),
+    stripHeaders,
+    // Written (after stripping) in responses and requests respectively.
+    server: fieldValue.optional(),
+    userAgent: fieldValue.optional(),
+  })
+  .prefault({});
+
+/** Towards the upstream: Via and header fields (it routes on the route set and Contact). Off by default. */
+const trusted = z
+  .strictObject({
+    enabled: boolean.default(false),
+    via: boolean.default(true),
+    stripHeaders,
+    server: fieldValue.optional(),
+    userAgent: fieldValue.optional(),
+  })
+  .prefault({});
 
 export const topologySchema = z
   .strictObject({
-    untrusted: side(true),
-    trusted: side(false),
+    untrusted,
+    trusted,
   })
   .prefault({});
 
@@ -55,18 +67,20 @@ export type TopologyConfig = z.output<typeof topologySchema>;
 
 /** The proxy's settings from the section: a side that is off is absent. */
 export function topologySettings(config: TopologyConfig): TopologySettings {
-  const of = (entry: TopologyConfig['untrusted']): HiddenSide | undefined =>
-    entry.enabled
-      ? {
-          via: entry.via,
-          recordRoute: entry.recordRoute,
-          contact: entry.contact,
-          stripHeaders: entry.stripHeaders,
-          ...(entry.server === undefined ? {} : { server: entry.server }),
-          ...(entry.userAgent === undefined ? {} : { userAgent: entry.userAgent }),
-        }
-      : undefined;
-  const untrusted = of(config.untrusted);
-  const trusted = of(config.trusted);
-  return { ...(untrusted ? { untrusted } : {}), ...(trusted ? { trusted } : {}) };
+  const headers = (entry: TopologyConfig['trusted']) => ({
+    stripHeaders: entry.stripHeaders,
+    ...(entry.server === undefined ? {} : { server: entry.server }),
+    ...(entry.userAgent === undefined ? {} : { userAgent: entry.userAgent }),
+  });
+  const { untrusted: u, trusted: t } = config;
+  const untrustedSide: HiddenSide | undefined = u.enabled
+    ? { via: u.via, recordRoute: u.recordRoute, contact: u.contact, ...headers(u) }
+    : undefined;
+  const trustedSide: HiddenSide | undefined = t.enabled
+    ? { via: t.via, recordRoute: false, contact: false, ...headers(t) }
+    : undefined;
+  return {
+    ...(untrustedSide ? { untrusted: untrustedSide } : {}),
+    ...(trustedSide ? { trusted: trustedSide } : {}),
+  };
 }
