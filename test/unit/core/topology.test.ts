@@ -234,6 +234,20 @@ describe('topology hiding towards the untrusted side', () => {
     assert.deepEqual(headers(ackUp, 'route'), [...PBX_ROUTE].reverse());
   });
 
+  test("a 2xx retransmitted after its INVITE's transaction ended still gets the upstream's Via fields back", async () => {
+    const invite = upstreamInvite(upstream.port, client.port, pathToClient);
+    upstream.send(invite, port);
+    const delivered = await client.next(isMethod('INVITE'));
+    const ok = answer(delivered, 200, 'OK', [`Contact: <sip:bob@127.0.0.1:${client.port}>`]);
+    client.send(ok, port);
+    const first = await upstream.next(isStatus(200));
+    assert.deepEqual(headers(first, 'via'), headers(invite, 'via'));
+    // Now only the transaction's tombstone is left (RFC 6026 Accepted): the UAS repeats its 2xx.
+    client.send(ok, port);
+    const again = await upstream.next(isStatus(200));
+    assert.deepEqual(headers(again, 'via'), headers(invite, 'via'));
+  });
+
   test('refuses an in-dialog request whose sealed Contact or route set was forged', async () => {
     const invite = upstreamInvite(upstream.port, client.port, pathToClient);
     upstream.send(invite, port);
@@ -256,6 +270,41 @@ describe('topology hiding towards the untrusted side', () => {
       assert.match(startLine(refused), /403/);
     }
     assert.equal(await upstream.count(isMethod('BYE'), 200), 0);
+  });
+});
+
+describe('topology hiding towards the upstream', () => {
+  test("the upstream sees only sipwarden's Via and the User-Agent set; the client gets its Via fields back", async () => {
+    const upstream = await UdpPeer.bind();
+    const client = await UdpPeer.bind();
+    const gateway = await startGateway(
+      withHiding(upstream.port, {
+        untrusted: { enabled: false },
+        trusted: { enabled: true, userAgent: 'edge' },
+      }),
+      silentLogger,
+      { timers: TEST_TIMERS },
+    );
+    try {
+      const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
+      const invite = clientInvite(client.port)
+        .replace('Max-Forwards: 70', 'Max-Forwards: 70\r\nUser-Agent: Phone 1.0 (serial 12345)')
+        .replace(/^(Via: .*)$/m, 'Via: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bK-home;rport\r\n$1')
+        // The phone's NAT router wrote its Via above the phone's: the phone's goes second.
+        .replace(/^(Via: SIP\/2\.0\/UDP 192.*)\r\n(Via: .*)$/m, '$2\r\n$1');
+      client.send(invite, port);
+      const forwarded = await upstream.next(isMethod('INVITE'));
+      assert.equal(headers(forwarded, 'via').length, 1);
+      assert.ok(!forwarded.includes('192.168.1.20'), forwarded);
+      assert.equal(header(forwarded, 'user-agent'), 'edge');
+      upstream.send(answer(forwarded, 486, 'Busy Here'), port);
+      const busy = await client.next(isStatus(486));
+      assert.deepEqual(headers(busy, 'via'), headers(invite, 'via'));
+    } finally {
+      await gateway.close();
+      upstream.close();
+      client.close();
+    }
   });
 });
 
