@@ -59,6 +59,8 @@ const CONTACT_PREFIX = 'ct-';
 const ROUTE_PARAM = 'th';
 /** Entries in a route set that can be sealed (as dialog-endpoints.ts keeps at most). */
 const MAX_ROUTE_ENTRIES = 16;
+/** Opened route sets kept at most; when full, the cache starts over. */
+const OPENED_LISTS = 10_000;
 
 /** A request from the untrusted side whose sealed Route or Request-URI does not open. */
 export const FORGED = 'forged';
@@ -86,6 +88,7 @@ export class TopologyHiding {
   readonly #trusted: PreparedSide | undefined;
   readonly #sealer: Sealer;
   readonly #isOurUri: (uri: SipUri) => boolean;
+  readonly #openedLists = new Map<string, readonly string[]>();
 
   constructor(settings: TopologySettings, secret: Buffer, isOurUri: (uri: SipUri) => boolean) {
     this.#untrusted = settings.untrusted && prepare(settings.untrusted);
@@ -229,16 +232,23 @@ export class TopologyHiding {
     return withOneField(response, 'record-route', restored.join(', '));
   }
 
-  #openList(sealed: string): string[] | undefined {
+  /** A sealed route set opened (every in-dialog request of a dialog carries the same: kept, bounded). */
+  #openList(sealed: string): readonly string[] | undefined {
+    const known = this.#openedLists.get(sealed);
+    if (known !== undefined) return known;
     const text = this.#sealer.open(sealed);
     if (text === undefined) return undefined;
+    let list: unknown;
     try {
-      const list: unknown = JSON.parse(text);
-      if (!Array.isArray(list) || list.length > MAX_ROUTE_ENTRIES) return undefined;
-      return list.filter((v): v is string => typeof v === 'string');
+      list = JSON.parse(text);
     } catch {
       return undefined;
     }
+    if (!Array.isArray(list) || list.length > MAX_ROUTE_ENTRIES) return undefined;
+    const routes = list.filter((v): v is string => typeof v === 'string');
+    if (this.#openedLists.size >= OPENED_LISTS) this.#openedLists.clear();
+    this.#openedLists.set(sealed, routes);
+    return routes;
   }
 
   /** Every Contact URI sealed into a sipwarden URI on `own`, its header parameters kept. */
