@@ -15,6 +15,7 @@ import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
+import { topologySettings } from './core/route/topology/config.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
 import { FraudHolds } from './fraud/holds.ts';
 import type { UserDirectory } from './identity/user-directory.ts';
@@ -423,6 +424,7 @@ export async function startGateway(
       sessionTimeoutMs: options.sessionTimeoutMs ?? config.proxy.sessionTimeoutMs,
       maxDialogs: config.proxy.maxDialogs,
       secret: randomBytes(32),
+      topology: topologySettings(config.topologyHiding),
       timers: options.timers ?? {
         ...RFC3261_TIMERS,
         timerC: config.proxy.inviteTimeoutMs,

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { contentSchema } from '../content/config.ts';
+import { topologySchema } from '../core/route/topology/config.ts';
 import { mediaEngineFields } from '../media/rtpengine/config.ts';
 import { policySchema } from '../policy/schema.ts';
 import { parseCidr } from '../state/cidr.ts';
@@ -399,6 +400,8 @@ export const configSchema = z
     content: contentSchema,
     /** Media: the RTP plane handed to rtpengine (src/media/rtpengine/config.ts). */
     media: z.strictObject({ ...mediaEngineFields }).prefault({}),
+    /** Topology hiding, per side (src/core/route/topology/config.ts). */
+    topologyHiding: topologySchema,
     log,
     kernelDrop,
     // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.

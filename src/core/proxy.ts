@@ -21,6 +21,7 @@ import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
 import type { MediaEngine } from './route/media-engine.ts';
 import { Router, type RouteSettings } from './route/router.ts';
 import { type MediaLineHandler, SessionDescriptions } from './route/session-description.ts';
+import type { HiddenVias } from './route/topology/topology-hiding.ts';
 import { OptionsPinger, type PingSettings } from './route/upstreams/options-pinger.ts';
 import { SessionEnd } from './session-end.ts';
 import type { ProxyTransaction } from './transaction/proxy-transaction.ts';
@@ -133,8 +134,8 @@ export class SipProxy {
       log,
       {
         onResponse: (t, response, flow) => this.#onResponse(t, response, flow),
-        onAcceptedRetransmission: (response, target, flow, side) =>
-          this.#forwardAcceptedRetransmission(response, target, flow, side),
+        onAcceptedRetransmission: (response, target, flow, side, hiddenVias) =>
+          this.#forwardAcceptedRetransmission(response, target, flow, side, hiddenVias),
         onUnmatchedResponse: (response, flow) =>
           sessionEnd.onResponse(response, flow) || this.#pinger?.onResponse(response, flow) === true,
         onCompleted: (t, request, status) => {
@@ -399,6 +400,8 @@ export class SipProxy {
       target,
       alternatives,
     );
+    // Topology hiding: the Via fields the forwarded request went without, for its responses.
+    transaction.hiddenVias = this.#router.hiddenVias(request, direction !== 'upstream');
     // Forwarded: only now does the request count in its dialog (CSeq, session timer).
     if (typeof dialog === 'object') {
       this.#dialogs.commit(dialog);
@@ -476,7 +479,13 @@ export class SipProxy {
 
   /** A response from the target of a transaction in progress: checked, then forwarded by its transaction. */
   #onResponse(transaction: ProxyTransaction, response: SipResponse, flow: Flow): void {
-    let forwarded = this.#router.prepareResponse(response);
+    // Topology hiding: what the request went without comes back before our Via comes off.
+    const received = this.#router.restoreResponse(
+      response,
+      transaction.hiddenVias,
+      transaction.direction === 'client',
+    );
+    let forwarded = this.#router.prepareResponse(received);
     if (forwarded === undefined) {
       this.stats.strayResponses++;
       return;
@@ -505,6 +514,12 @@ export class SipProxy {
       if (this.#inspector.inspectResponse(context, forwarded).action !== 'pass') return;
       this.#dialogs.onResponse(request, forwarded, transaction.serverFlow, transaction.direction, flow);
     }
+    // Topology hiding, once the checks and the dialog have seen the response as it is.
+    forwarded = this.#router.hideResponse(
+      forwarded,
+      transaction.direction === 'upstream',
+      transaction.serverFlow.transport,
+    );
     this.stats.responsesForwarded++;
     transaction.onResponse(forwarded, serializeMessage(forwarded));
   }
@@ -515,12 +530,15 @@ export class SipProxy {
     target: SendTarget,
     flow: Flow,
     side: Direction,
+    hiddenVias: HiddenVias | undefined,
   ): boolean {
-    let forwarded = this.#router.prepareResponse(response);
+    const received = this.#router.restoreResponse(response, hiddenVias, side === 'upstream');
+    let forwarded = this.#router.prepareResponse(received);
     if (forwarded === undefined) return false;
     // The same answer as the first 2xx carried, relays' addresses in place.
     if (this.#sessions !== undefined)
       forwarded = this.#sessions.response(forwarded, side === 'client' ? 'upstream' : 'client', flow);
+    forwarded = this.#router.hideResponse(forwarded, side === 'client', target.transport);
     if (this.#engine?.handles(forwarded)) {
       this.#engine.response(forwarded, side === 'client' ? 'upstream' : 'client').then(
         (rewritten) => {

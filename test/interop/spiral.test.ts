@@ -248,8 +248,9 @@ function calleeCallScenario(user: string, caller: string, end: CalleeEnd): strin
       status.startsWith('200'),
     );
   // The INVITE's Via set and CSeq, for the 487 that follows a CANCEL (which has only one Via).
-  // Four Vias on this path: sipwarden (to the callee), Kamailio, sipwarden (from the caller), the caller.
-  const VIAS = 4;
+  // One Via reaches the callee: sipwarden's. Topology hiding (on by default towards the phones)
+  // keeps Kamailio's, its own first pass and the caller's, and puts them back on the 487.
+  const VIAS = 1;
   const keep = `<action>${Array.from(
     { length: VIAS },
     (_, i) =>

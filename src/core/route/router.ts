@@ -9,6 +9,12 @@ import { withOwnVia } from './own-via.ts';
 import { stampReceived } from './received.ts';
 import { capRegisterExpires } from './register-expires.ts';
 import { firstRouteUri } from './routes.ts';
+import {
+  FORGED,
+  type HiddenVias,
+  TopologyHiding,
+  type TopologySettings,
+} from './topology/topology-hiding.ts';
 import type { UpstreamSelector } from './upstreams/upstream-selector.ts';
 
 export interface RouteSettings {
@@ -29,6 +35,8 @@ export interface RouteSettings {
   readonly secret: Buffer;
   /** Several upstreams and their route table (src/core/route/upstreams); absent: `upstream` alone. */
   readonly upstreams?: UpstreamSelector;
+  /** What is hidden from each side (src/core/route/topology); nothing when absent. */
+  readonly topology?: TopologySettings;
 }
 
 export type Routed =
@@ -64,6 +72,8 @@ export class Router {
   /** Keys the stateless ACK branches: the secret as text, made once. */
   readonly #branchKey: string;
   readonly #upstreamTarget: SendTarget;
+  /** Absent when nothing is hidden: the hot path pays one test. */
+  readonly #topology: TopologyHiding | undefined;
 
   constructor(settings: RouteSettings) {
     this.#settings = settings;
@@ -71,11 +81,22 @@ export class Router {
     this.#tokens = new FlowTokenCodec(settings.secret);
     this.#branchKey = settings.secret.toString('base64');
     this.#upstreamTarget = { ...settings.upstream };
+    const topology = settings.topology;
+    this.#topology =
+      topology?.untrusted === undefined && topology?.trusted === undefined
+        ? undefined
+        : new TopologyHiding(topology, settings.secret, (uri) => this.#isOurUri(uri));
   }
 
   /** Where a request goes, with the Route entries that name us removed (RFC 3261 16.4). */
   route(request: SipRequest, fromUpstream: boolean, flow: Flow): Routed {
     let current = request;
+    // Topology hiding: the route set and Request-URI sealed for the untrusted side come back.
+    if (!fromUpstream && this.#topology !== undefined) {
+      const restored = this.#topology.restoreRequest(request);
+      if (restored === FORGED) return { ok: false, status: 403, reason: 'Invalid Route Or Contact' };
+      current = restored;
+    }
     let token: string | undefined;
     // Two entries name us when we double record-routed.
     for (let i = 0; i < 4; i++) {
@@ -161,10 +182,14 @@ export class Router {
       // RFC 3327: requests for this registration come back through us, over this flow.
       message = prependHeader(message, 'Path', routeUri(token, this.#upstreamFacing(), ';ob'));
     }
-    // Topology hiding (requests, both directions) and media (SDP offer/answer rewrite) plug in here.
+    // Media (SDP offer/answer rewrite) plugs in after this, in the proxy.
     // Over the request as it leaves (our Route entries gone): a looped copy arrives with the same fields.
     const branch = newBranch(loopHash(routed));
-    return { message: withOwnVia(message, outwardFacing, branch), branch };
+    message = withOwnVia(message, outwardFacing, branch);
+    // Topology hiding: what leaves towards a hidden side names nothing of the other.
+    if (this.#topology !== undefined)
+      message = this.#topology.hideRequest(message, !fromUpstream, outwardFacing);
+    return { message, branch };
   }
 
   /**
@@ -178,11 +203,14 @@ export class Router {
     target: SendTarget,
     fromUpstream: boolean,
   ): SipRequest {
-    // Topology hiding and media (an ACK may carry the SDP answer) plug in here, as for other requests.
+    // Media (an ACK may carry the SDP answer) plugs in after this, in the proxy.
     const message = this.#decrementMaxForwards(stampReceived(routed, flow), ack);
     const outwardFacing = fromUpstream ? this.#clientFacing(target.transport) : this.#upstreamFacing();
     const branch = statelessBranch(this.#branchKey, ack.via[0]!.branch ?? ack.callId + ack.cseq.seq);
-    return withOwnVia(message, outwardFacing, branch);
+    const forwarded = withOwnVia(message, outwardFacing, branch);
+    return this.#topology === undefined
+      ? forwarded
+      : this.#topology.hideRequest(forwarded, !fromUpstream, outwardFacing);
   }
 
   /** True when a URI names sipwarden itself (its host and port, as a Record-Route entry of ours does). */
@@ -203,8 +231,28 @@ export class Router {
   /** RFC 3261 16.7 item 3: our Via comes off a response; undefined when none is left to send it on. */
   prepareResponse(response: SipResponse): SipResponse | undefined {
     const stripped = removeFirstValue(response, 'via');
-    // Topology hiding (responses, both directions) and media (SDP offer/answer rewrite) plug in here.
+    // Media (SDP offer/answer rewrite) plugs in after this, in the proxy; topology hiding
+    // before it (restoreResponse) and after the checks of the response (hideResponse).
     return stripped.via.length === 0 ? undefined : stripped;
+  }
+
+  /** Topology hiding: the received request's Via fields its forwarded copy goes without, if any. */
+  hiddenVias(received: SipRequest, towardsUpstream: boolean): HiddenVias | undefined {
+    return this.#topology?.hiddenVias(received, towardsUpstream);
+  }
+
+  /** Topology hiding: a response from a hidden side gets back what its request went without. */
+  restoreResponse(response: SipResponse, vias: HiddenVias | undefined, fromUpstream: boolean): SipResponse {
+    return this.#topology === undefined
+      ? response
+      : this.#topology.restoreResponse(response, vias, fromUpstream);
+  }
+
+  /** Topology hiding: a response made ready to leave towards a hidden side, over `transport`. */
+  hideResponse(response: SipResponse, towardsUpstream: boolean, transport: TransportName): SipResponse {
+    if (this.#topology === undefined) return response;
+    const own = towardsUpstream ? this.#upstreamFacing() : this.#clientFacing(transport);
+    return this.#topology.hideResponse(response, towardsUpstream, own);
   }
 
   /** RFC 3261 16.6 item 3. */

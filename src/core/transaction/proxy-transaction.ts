@@ -3,6 +3,7 @@ import type { SipRequest, SipResponse } from '../../sip/message.ts';
 import { retryAfterSeconds } from '../../sip/retry-after.ts';
 import type { Flow, SendTarget } from '../../transport/types.ts';
 import type { Direction } from '../inspector.ts';
+import type { HiddenVias } from '../route/topology/hidden-vias.ts';
 import { DEFAULT_TRYING_DELAY_MS, sixtyFourT1, type TimerSettings } from './timers.ts';
 
 /**
@@ -67,6 +68,8 @@ export class ProxyTransaction {
   readonly direction: Direction;
   readonly serverTarget: SendTarget;
   #target: SendTarget;
+  /** Topology hiding: the Via fields the forwarded request went without, for its responses. */
+  hiddenVias: HiddenVias | undefined = undefined;
   serverState: ServerState = 'proceeding';
   clientState: ClientState = 'calling';
 

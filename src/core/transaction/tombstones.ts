@@ -28,6 +28,11 @@ export interface Tombstone {
   readonly clientTarget: SendTarget;
   /** A non-INVITE's final response, repeated when the request is retransmitted. */
   readonly response?: Buffer;
+  /**
+   * An INVITE's: the Via fields its forwarded copy went without (topology hiding), one per
+   * line, put back on its 2xx retransmissions. Kept in the room a non-INVITE's response takes.
+   */
+  readonly hiddenVias?: string;
 }
 
 /** Room per slot: common keys are 40-90 bytes, a BYE's or REGISTER's 200 about 300-600. */
@@ -198,7 +203,11 @@ export class TombstoneTable {
 
   /** Keeps the entry for `ms`; false when it does not fit a slot (the caller keeps it otherwise). */
   add(entry: Tombstone, ms: number): boolean {
-    const { serverKey, clientKey, response } = entry;
+    const { serverKey, clientKey } = entry;
+    const response =
+      entry.isInvite && entry.hiddenVias !== undefined
+        ? Buffer.from(entry.hiddenVias, 'latin1')
+        : entry.response;
     if (!fitsKey(serverKey) || !fitsKey(clientKey)) return false;
     if (response !== undefined && response.length > MAX_RESPONSE_BYTES) return false;
     if (this.#size >= this.#maxSize) this.#endEarliest();
@@ -260,6 +269,17 @@ export class TombstoneTable {
 
   /** The non-INVITE final response to repeat (a copy: the slot may be reused before a send completes). */
   response(slot: number): Buffer | undefined {
+    if (this.#flags[slot] === 1) return undefined;
+    return this.#stored(slot);
+  }
+
+  /** An INVITE's hidden Via fields (topology hiding), when it had any. */
+  hiddenVias(slot: number): string[] | undefined {
+    if (this.#flags[slot] !== 1) return undefined;
+    return this.#stored(slot)?.toString('latin1').split('\n');
+  }
+
+  #stored(slot: number): Buffer | undefined {
     const length = this.#responseLength[slot]!;
     if (length === NONE) return undefined;
     const base = slot * MAX_RESPONSE_BYTES;

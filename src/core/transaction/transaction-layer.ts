@@ -10,6 +10,7 @@ import type { Shedding } from '../admission/shedding.ts';
 import type { Direction, MessageInspector } from '../inspector.ts';
 import type { LocalAnswers } from '../local-answers.ts';
 import type { ProxyStats } from '../proxy-stats.ts';
+import { type HiddenVias, hiddenViasFrom } from '../route/topology/hidden-vias.ts';
 import { loopHashOf, MAGIC_COOKIE, newBranch } from './branch.ts';
 import { clientTransactionKey, fromTarget, sameTarget, serverTransactionKey } from './keys.ts';
 import { LingerQueue } from './linger-queue.ts';
@@ -48,9 +49,16 @@ export interface TransactionUser {
   /**
    * A 2xx retransmission for an INVITE whose transaction has finished (RFC 6026 Accepted):
    * the user forwards it statelessly to `target`, or returns false when nothing can go on.
-   * `flow` and `side` are where the response came from.
+   * `flow` and `side` are where the response came from; `hiddenVias`, the Via fields its
+   * request was forwarded without (topology hiding).
    */
-  onAcceptedRetransmission(response: SipResponse, target: SendTarget, flow: Flow, side: Direction): boolean;
+  onAcceptedRetransmission(
+    response: SipResponse,
+    target: SendTarget,
+    flow: Flow,
+    side: Direction,
+    hiddenVias: HiddenVias | undefined,
+  ): boolean;
   /** A response matching no transaction, live or finished: true when the user sent its request itself. */
   onUnmatchedResponse(response: SipResponse, flow: Flow): boolean;
   /** The transaction got its final status (from the target, or 408 when it never answered). */
@@ -318,7 +326,13 @@ export class TransactionLayer {
     const accepted = this.#tombstones.isInvite(slot) && response.status >= 200 && response.status < 300;
     if (
       !accepted ||
-      !this.#user.onAcceptedRetransmission(response, this.#tombstones.serverTarget(slot), flow, direction)
+      !this.#user.onAcceptedRetransmission(
+        response,
+        this.#tombstones.serverTarget(slot),
+        flow,
+        direction,
+        hiddenViasFrom(this.#tombstones.hiddenVias(slot)),
+      )
     ) {
       this.#stats.retransmissionsAbsorbed++;
     }
@@ -350,6 +364,7 @@ export class TransactionLayer {
         serverTarget: t.serverTarget,
         clientTarget: t.target,
         ...(response ? { response } : {}),
+        ...(t.isInvite && t.hiddenVias !== undefined ? { hiddenVias: t.hiddenVias.values.join('\n') } : {}),
       },
       ms,
     );

@@ -44,6 +44,21 @@ describe('tombstone table', () => {
   });
   after(() => clearInterval(keepAlive));
 
+  test("keeps an INVITE's hidden Via fields for its 2xx retransmissions, and never repeats them as a response", () => {
+    const table = new TombstoneTable({ maxSize: 10 });
+    const vias = ['SIP/2.0/UDP 10.0.0.5:5080;branch=z9hG4bK-a', 'SIP/2.0/UDP pbx.internal;branch=z9hG4bK-b'];
+    const { response: _, ...invite } = entry(1, { isInvite: true });
+    assert.ok(table.add({ ...invite, hiddenVias: vias.join('\n') }, 60_000));
+    const slot = table.findServer(invite.serverKey);
+    assert.ok(slot >= 0);
+    assert.deepEqual(table.hiddenVias(slot), vias);
+    assert.equal(table.response(slot), undefined);
+    // A non-INVITE's response is never read as Via fields.
+    assert.ok(table.add(entry(2), 60_000));
+    assert.equal(table.hiddenVias(table.findServer(entry(2).serverKey)), undefined);
+    table.clear();
+  });
+
   test('finds an entry by either key and gives back what it holds', () => {
     const table = new TombstoneTable({ maxSize: 10 });
     const kept = entry(1);
