@@ -6,11 +6,11 @@
  */
 import { z } from 'zod';
 import { contentSchema } from '../content/config.ts';
-import { topologySchema } from '../core/route/topology/config.ts';
 import { mediaEngineFields } from '../media/rtpengine/config.ts';
 import { policySchema } from '../policy/schema.ts';
 import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
+import { topologySchema } from './topology-schema.ts';
 import {
   checkUpstreams,
   DEFAULT_UPSTREAM,
@@ -400,7 +400,7 @@ export const configSchema = z
     content: contentSchema,
     /** Media: the RTP plane handed to rtpengine (src/media/rtpengine/config.ts). */
     media: z.strictObject({ ...mediaEngineFields }).prefault({}),
-    /** Topology hiding, per side (src/core/route/topology/config.ts). */
+    /** Topology hiding, per side (src/config/topology-schema.ts). */
     topologyHiding: topologySchema,
     log,
     kernelDrop,

@@ -1,9 +1,9 @@
 import type { Logger } from '../../log/logger.ts';
+import type { HiddenVias } from '../../sip/hidden-vias.ts';
 import type { SipRequest, SipResponse } from '../../sip/message.ts';
 import { retryAfterSeconds } from '../../sip/retry-after.ts';
 import type { Flow, SendTarget } from '../../transport/types.ts';
 import type { Direction } from '../inspector.ts';
-import type { HiddenVias } from '../route/topology/hidden-vias.ts';
 import { DEFAULT_TRYING_DELAY_MS, sixtyFourT1, type TimerSettings } from './timers.ts';
 
 /**

@@ -1,4 +1,5 @@
 import type { Logger } from '../../log/logger.ts';
+import { type HiddenVias, hiddenViasFrom } from '../../sip/hidden-vias.ts';
 import type { SipRequest, SipResponse, Via } from '../../sip/message.ts';
 import { createResponse } from '../../sip/response.ts';
 import { serializeMessage } from '../../sip/serialize.ts';
@@ -10,7 +11,6 @@ import type { Shedding } from '../admission/shedding.ts';
 import type { Direction, MessageInspector } from '../inspector.ts';
 import type { LocalAnswers } from '../local-answers.ts';
 import type { ProxyStats } from '../proxy-stats.ts';
-import { type HiddenVias, hiddenViasFrom } from '../route/topology/hidden-vias.ts';
 import { loopHashOf, MAGIC_COOKIE, newBranch } from './branch.ts';
 import { clientTransactionKey, fromTarget, sameTarget, serverTransactionKey } from './keys.ts';
 import { LingerQueue } from './linger-queue.ts';

@@ -1,6 +1,7 @@
 import { nameAddrsOf } from '../../../sip/address-headers.ts';
 import { firstValueEnd, removeFirstValue, withRequestUri } from '../../../sip/edit.ts';
 import { isSipParseError } from '../../../sip/errors.ts';
+import type { HiddenVias } from '../../../sip/hidden-vias.ts';
 import type {
   HeaderField,
   NameAddr,
@@ -11,10 +12,9 @@ import type {
 } from '../../../sip/message.ts';
 import { type AdvertisedAddress, hostForUri } from '../local-identity.ts';
 import { firstRouteUri } from '../routes.ts';
-import type { HiddenVias } from './hidden-vias.ts';
 import { Sealer } from './sealer.ts';
 
-export type { HiddenVias } from './hidden-vias.ts';
+export type { HiddenVias } from '../../../sip/hidden-vias.ts';
 
 /** What is hidden from one side in the messages that leave towards it. */
 export interface HiddenSide {

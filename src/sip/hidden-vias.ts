@@ -1,6 +1,6 @@
-import { SipParseError } from '../../../sip/errors.ts';
-import { parseViaValues } from '../../../sip/headers/via.ts';
-import type { Via } from '../../../sip/message.ts';
+import { SipParseError } from './errors.ts';
+import { parseViaValues } from './headers/via.ts';
+import type { Via } from './message.ts';
 
 /**
  * The Via fields a request was forwarded without (topology hiding), kept by its transaction

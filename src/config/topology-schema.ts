@@ -5,8 +5,12 @@
  * by schema.ts.
  */
 import { z } from 'zod';
-import { boolean, string } from '../../../config/zod-fields.ts';
-import { ESSENTIAL_HEADERS, type HiddenSide, type TopologySettings } from './topology-hiding.ts';
+import {
+  ESSENTIAL_HEADERS,
+  type HiddenSide,
+  type TopologySettings,
+} from '../core/route/topology/topology-hiding.ts';
+import { boolean, string } from './zod-fields.ts';
 
 /** What a product, a host name or the inside of a network shows in, by default. */
 export const DEFAULT_STRIPPED = ['server', 'user-agent', 'warning', 'organization'] as const;
