@@ -150,6 +150,10 @@ export function createManagementStack(
         ? {}
         : { eventsExported: exported.stats().sent, eventsExportDropped: exported.stats().dropped }),
       blocks: deps.blocks.stats().active,
+      auditNotWritten: audit.stats().writeErrors + audit.stats().dropped,
+      ...(hep === undefined
+        ? {}
+        : { hepSent: hep.stats().sent, hepDropped: hep.stats().dropped + hep.stats().sendErrors }),
     };
   }, 'management');
   if (deps.readings !== undefined) metrics.setProvider(deps.readings, 'gateway');

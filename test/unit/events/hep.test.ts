@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { test } from 'node:test';
+import { createManagementStack } from '../../../src/api/management-stack.ts';
+import { defaultConfig } from '../../../src/config/load-config.ts';
 import { HepCapture, type HepSettings } from '../../../src/events/export/hep-capture.ts';
 import { decodeHep, encodeHep, HEP_CHUNK, type HepChunk } from '../../../src/events/export/hep-encoder.ts';
 import type { SecurityEvent } from '../../../src/events/types.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
+import { createMemoryBlockTable } from '../../../src/state/memory-block-table.ts';
 
 const INVITE = Buffer.from(
   'INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n' +
@@ -191,6 +194,33 @@ test('security decisions go out as HEP log packets with the decision as JSON', a
     assert.equal(decision.count, 3);
   } finally {
     await capture.close();
+    server.socket.close();
+  }
+});
+
+test('events.hep builds the capture in the management stack, counted on /metrics', async () => {
+  const server = await receiver();
+  const config = defaultConfig();
+  const stack = createManagementStack(
+    { ...config.management, enabled: false },
+    {
+      ...config.events,
+      database: ':memory:',
+      hep: { ...settings(server.port, { maxInFlight: 1 }), sources: [] },
+    },
+    { blocks: createMemoryBlockTable({ maxEntries: 100 }), log: silentLogger, processMetrics: false },
+  );
+  try {
+    assert.ok(stack.hep);
+    stack.hep.message(message('192.0.2.1'));
+    stack.hep.message(message('192.0.2.1'));
+    await until(() => stack.hep?.stats().sent === 1);
+    const text = await stack.metrics.text();
+    assert.match(text, /^sipwarden_hep_sent_total 1$/m);
+    assert.match(text, /^sipwarden_hep_dropped_total 1$/m);
+    assert.match(text, /^sipwarden_audit_not_written_total 0$/m);
+  } finally {
+    await stack.close();
     server.socket.close();
   }
 });
