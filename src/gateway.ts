@@ -17,6 +17,7 @@ import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
+import { tapTransport } from './events/export/hep-transport-tap.ts';
 import { FraudHolds } from './fraud/holds.ts';
 import type { UserDirectory } from './identity/user-directory.ts';
 import { openUserStore } from './identity/users/user-store.ts';
@@ -532,13 +533,26 @@ export async function startGateway(
         ...(msrpRelay === undefined ? {} : { media: [msrpRelay], maxMediaSessions: config.proxy.maxDialogs }),
         ...(rtpengine === undefined ? {} : { mediaEngine: rtpengine }),
       },
-      transport,
+      // Signalling capture (events.hep): what the proxy sends, on either side.
+      management.hep === undefined ? transport : tapTransport(transport, management.hep),
       trafficLog.child({ module: 'proxy' }),
       inspector,
       recorder,
     );
     const handle = proxy.handle;
+    const hep = management.hep;
     transport.onMessage((message) => {
+      // Signalling capture (events.hep): what the proxy receives, on either side.
+      if (hep !== undefined && message.framingError === undefined) {
+        const flow = message.flow;
+        hep.message({
+          transport: flow.transport,
+          from: { address: flow.remoteAddress, port: flow.remotePort },
+          to: { address: flow.localAddress, port: flow.localPort },
+          remoteAddress: flow.remoteAddress,
+          data: message.data,
+        });
+      }
       const started = process.hrtime.bigint();
       handle(message);
       metrics.processing(Number(process.hrtime.bigint() - started) / 1e9);

@@ -14,6 +14,7 @@ import { CdrStore } from '../cdr/cdr-store.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
 import { EventBus } from '../events/event-bus.ts';
 import { buildExportSinks } from '../events/export/export-sinks.ts';
+import { HepCapture } from '../events/export/hep-capture.ts';
 import { createLogSink } from '../events/log-sink.ts';
 import type { FraudHolds } from '../fraud/holds.ts';
 import type { Logger } from '../log/logger.ts';
@@ -52,6 +53,8 @@ export interface ManagementStack {
   readonly cdrs: CdrStore | undefined;
   /** The audit log (table `audit` in the events database), for every administrative action. */
   readonly audit: SqliteAuditLog;
+  /** Signalling capture to Homer (`events.hep`): the gateway hands it the SIP messages. */
+  readonly hep: HepCapture | undefined;
   /** Where the pipeline counts messages (`metrics.message(stage, verdict)`) and times them. */
   readonly metrics: Metrics;
   /** Undefined when `management.enabled` is false. */
@@ -123,6 +126,19 @@ export function createManagementStack(
   bus.subscribe(store);
   const exported = buildExportSinks(events, eventLog);
   for (const sink of exported.sinks) bus.subscribe(sink);
+  let hep: HepCapture | undefined;
+  try {
+    hep =
+      events.hep === undefined
+        ? undefined
+        : new HepCapture(events.hep, deps.log.child({ module: 'hep' }), now);
+  } catch (error) {
+    store.close();
+    cdrs?.close();
+    audit.close();
+    throw error;
+  }
+  if (hep !== undefined) bus.subscribe(hep);
   metrics.setProvider(() => {
     const busStats = bus.stats();
     return {
@@ -134,6 +150,10 @@ export function createManagementStack(
         ? {}
         : { eventsExported: exported.stats().sent, eventsExportDropped: exported.stats().dropped }),
       blocks: deps.blocks.stats().active,
+      auditNotWritten: audit.stats().writeErrors + audit.stats().dropped,
+      ...(hep === undefined
+        ? {}
+        : { hepSent: hep.stats().sent, hepDropped: hep.stats().dropped + hep.stats().sendErrors }),
     };
   }, 'management');
   if (deps.readings !== undefined) metrics.setProvider(deps.readings, 'gateway');
@@ -169,6 +189,7 @@ export function createManagementStack(
     store,
     cdrs,
     audit,
+    hep,
     metrics,
     server,
     async start() {
@@ -195,6 +216,7 @@ export function createManagementStack(
         store.close();
         cdrs?.close();
         audit.close();
+        await hep?.close();
         await Promise.all(exported.sinks.map((sink) => sink.close?.()));
       }
     },

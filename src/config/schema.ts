@@ -19,7 +19,7 @@ import {
   upstreamHealth,
   upstreamRoute,
 } from './upstreams-schema.ts';
-import { boolean, integer, oneOf, string } from './zod-fields.ts';
+import { boolean, decimal, integer, oneOf, string } from './zod-fields.ts';
 
 export const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -217,6 +217,24 @@ const events = z
         }),
       )
       .max(16, { error: 'must list at most 16 webhooks' })
+      .optional(),
+    /**
+     * Signalling capture to a Homer server as HEP v3 over UDP (src/events/export/hep-capture.ts):
+     * the SIP messages of both sides and the security decisions. Off when absent.
+     */
+    hep: z
+      .strictObject({
+        host: string().refine((text) => isIpv4(text) || isIpv6(text), {
+          error: 'must be an IPv4 or IPv6 address',
+        }),
+        port: integer(1, 65535, 'must be 1..65535').default(9060),
+        captureId: integer(0, 4_294_967_295).default(2001),
+        password: string().min(1).max(128).optional(),
+        sampleRate: decimal(0, 1).default(1),
+        sources: z.array(string().min(1)).max(10_000).default([]),
+        decisions: boolean.default(true),
+        maxInFlight: integer(1, 1_000_000).default(1000),
+      })
       .optional(),
   })
   .prefault({});

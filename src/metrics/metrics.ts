@@ -30,6 +30,11 @@ export interface GatewayReadings {
   /** Events handed to syslog and webhooks, and dropped on the way (queue full, receiver down). */
   readonly eventsExported?: number;
   readonly eventsExportDropped?: number;
+  /** HEP capture (events.hep): packets sent, and dropped (too many in flight, too large, send errors). */
+  readonly hepSent?: number;
+  readonly hepDropped?: number;
+  /** Audit entries not written (disk failure, or beyond the rate bound). */
+  readonly auditNotWritten?: number;
 }
 
 export type ReadingsProvider = () => GatewayReadings;
@@ -210,6 +215,21 @@ export class Metrics {
       'sipwarden_events_export_dropped_total',
       'events not exported: a queue was full or the receiver could not be reached',
       reading((r) => r.eventsExportDropped),
+    );
+    this.#readCounter(
+      'sipwarden_hep_sent_total',
+      'HEP packets sent to the capture server',
+      reading((r) => r.hepSent),
+    );
+    this.#readCounter(
+      'sipwarden_hep_dropped_total',
+      'HEP packets not sent: too many in flight, too large, or a send error',
+      reading((r) => r.hepDropped),
+    );
+    this.#readCounter(
+      'sipwarden_audit_not_written_total',
+      'audit entries not written: a write failed, or more than the per-second bound',
+      reading((r) => r.auditNotWritten),
     );
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

@@ -99,6 +99,16 @@ function options(
   });
 }
 
+/** `sipwarden ARGS...`: its exit code, standard output and standard error. */
+function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [SIPWARDEN_BIN, ...args], (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 function checkConfig(file: string): Promise<string[]> {
   return new Promise((resolve) => {
     execFile(process.execPath, [SIPWARDEN_BIN, 'check-config', file], (_error, _stdout, stderr) => {
@@ -146,7 +156,9 @@ test('SIGHUP and the API reload during a sipp call load: every call completes', 
   editConfig(sipwarden, (config) => {
     config.security = { allowlist: ['192.0.2.0/24'], settings: CALLS };
   });
-  process.kill(sipwarden.pid, 'SIGHUP');
+  // `sipwarden reload --pid` sends SIGHUP.
+  const signalled = await cli(['reload', '--pid', String(sipwarden.pid)]);
+  assert.equal(signalled.code, 0, signalled.stderr);
   await sipwarden.process.waitFor(/configuration reloaded/, 10_000);
   editConfig(sipwarden, (config) => {
     config.security = {
@@ -194,6 +206,13 @@ test('a configuration that fails the check is refused with check-config lines; t
   const refused = await apiReload(api);
   assert.equal(refused.status, 422);
   assert.deepEqual(refused.body.errors, expected);
+  // `sipwarden reload` prints them as check-config does, and exits 2.
+  const command = await cli(['reload', '--api', api]);
+  assert.equal(command.code, 2);
+  assert.deepEqual(command.stderr.trimEnd().split('\n'), [
+    ...expected.map((line) => `sipwarden: config error: ${line}`),
+    'sipwarden: nothing was reloaded: the running configuration stays',
+  ]);
   editConfig(sipwarden, (config) => {
     config.security = { settings: { flood: { nonsense: 1 } } };
   });
@@ -251,7 +270,7 @@ test('a configuration that fails the check is refused with check-config lines; t
   const audit = await auditOf(api);
   assert.deepEqual(
     audit.map((e) => e.outcome),
-    ['ok', 'refused', 'refused', 'refused'],
+    ['ok', 'refused', 'refused', 'refused', 'refused'],
   );
   await uas.stop();
   await sipwarden.stop();
