@@ -20,6 +20,8 @@ import type { UserDirectory } from './identity/user-directory.ts';
 import { openUserStore } from './identity/users/user-store.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
+import { buildRtpRelay } from './media/build.ts';
+import type { RtpRelay } from './media/relay.ts';
 import { msrpEvents } from './msrp/events.ts';
 import { MsrpRelay } from './msrp/relay.ts';
 import { Policy } from './policy/policy.ts';
@@ -45,6 +47,8 @@ export interface Gateway {
   readonly proxy: SipProxy;
   /** The MSRP relay, when content.msrp is enabled. */
   readonly msrpRelay?: MsrpRelay;
+  /** The RTP/RTCP relay, when media.relay is enabled (the default). */
+  readonly rtpRelay?: RtpRelay;
   /** Events, their store, metrics and the management API. */
   readonly management: ManagementStack;
   /** Where the management API listens, when enabled. */
@@ -329,6 +333,7 @@ export async function startGateway(
   // Content scanning (`content:`): one clamd client, closed with the gateway.
   let content: ContentInspection | undefined;
   let msrpRelay: MsrpRelay | undefined;
+  let rtpRelay: RtpRelay | undefined;
   // Calls are recorded into the store the management stack opened on the events database.
   const recorder =
     management.cdrs === undefined
@@ -405,6 +410,12 @@ export async function startGateway(
       );
       await msrpRelay.start();
     }
+    // The RTP/RTCP relay (media.relay), on by default.
+    rtpRelay = buildRtpRelay(config.media.relay, settings, logger.child({ module: 'media' }), management.bus);
+    const media = [
+      ...(msrpRelay === undefined ? [] : [msrpRelay]),
+      ...(rtpRelay === undefined ? [] : [rtpRelay]),
+    ];
     let inspector: MessageInspector = PASS_ALL;
     const metrics = management.metrics;
     if (security.enabled) {
@@ -440,13 +451,15 @@ export async function startGateway(
       {
         ...settings,
         admission,
-        ...(msrpRelay === undefined ? {} : { media: [msrpRelay], maxMediaSessions: config.proxy.maxDialogs }),
+        ...(media.length === 0 ? {} : { media, maxMediaSessions: config.proxy.maxDialogs }),
       },
       transport,
       trafficLog.child({ module: 'proxy' }),
       inspector,
       recorder,
     );
+    const callEnder = proxy;
+    if (rtpRelay !== undefined) rtpRelay.endCall = (session) => callEnder.endMediaSession(session);
     const handle = proxy.handle;
     transport.onMessage((message) => {
       const started = process.hrtime.bigint();
@@ -472,6 +485,7 @@ export async function startGateway(
     return {
       proxy: running.proxy,
       ...(msrpRelay === undefined ? {} : { msrpRelay }),
+      ...(rtpRelay === undefined ? {} : { rtpRelay }),
       management,
       managementAddress,
       eventsDatabase: location.database,
@@ -485,6 +499,7 @@ export async function startGateway(
       close: async () => {
         clearInterval(running.sweep);
         running.proxy.close();
+        rtpRelay?.close();
         try {
           await msrpRelay?.close();
           await running.transport.close();
@@ -510,6 +525,7 @@ export async function startGateway(
   } catch (error) {
     clearInterval(sweep);
     proxy?.close();
+    rtpRelay?.close();
     recorder?.close();
     await content?.scanner.close();
     try {

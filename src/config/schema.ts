@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { contentSchema } from '../content/config.ts';
+import { mediaSchema } from '../media/config.ts';
 import { policySchema } from '../policy/schema.ts';
 import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
@@ -383,6 +384,8 @@ export const configSchema = z
     policy: policySchema,
     /** Content scanning with clamd (src/content/config.ts). */
     content: contentSchema,
+    /** The built-in RTP/RTCP relay (src/media/config.ts): on by default. */
+    media: mediaSchema,
     log,
     kernelDrop,
     // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.

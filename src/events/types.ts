@@ -25,6 +25,8 @@ export const EVENT_TYPES = [
   'content',
   /** Kernel drop (kernelDrop): nft failed; blocks are enforced in user space meanwhile. */
   'kernel-drop',
+  /** The media relay (src/media): RTP injected, not negotiated, or flooding; a stream refused. */
+  'media',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
