@@ -319,6 +319,7 @@ export async function startGateway(
           blocks: blocks.stats().active,
           ...(transport === undefined ? {} : { transport: transport.stats() }),
           activity: activity.stats(),
+          ...(rtpRelay === undefined ? {} : { media: rtpRelay.readings() }),
         }),
       },
     );

@@ -40,10 +40,11 @@ const relay = z
   .strictObject({
     enabled: boolean.default(true),
     /** The ports facing the phones (client side) and facing the upstream (PBX) side. */
-    client: side(30000, 34999),
-    upstream: side(35000, 39999),
+    // Below Linux's ephemeral ports (32768-60999), which outgoing connections take.
+    client: side(12000, 21999),
+    upstream: side(22000, 31999),
     /** Streams relayed at once (each holds two ports per side); an offer beyond it gets port 0. */
-    maxStreams: integer(1, 200_000).default(10_000),
+    maxStreams: integer(1, 200_000).default(5_000),
     /** Streams at once for the calls of one SIP source address on the client side. */
     maxStreamsPerSource: integer(1, 200_000).default(200),
     /** A stream with no packet in either direction for this long has its ports closed (the call goes on). */

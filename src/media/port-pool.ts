@@ -15,6 +15,8 @@ export class PortPool {
     this.#first = portMin % 2 === 0 ? portMin : portMin + 1;
     this.#pairs = Math.max(0, Math.floor((portMax - this.#first + 1) / 2));
     this.#state = new Float64Array(this.#pairs);
+    // A random start: two processes given the same range rarely pick the same pairs first.
+    this.#cursor = this.#pairs === 0 ? 0 : Math.floor(Math.random() * this.#pairs);
   }
 
   get capacity(): number {

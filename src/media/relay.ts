@@ -80,6 +80,9 @@ const QUIET: MediaRelayObserver = { dropped: () => {}, refused: () => {} };
 
 export interface MediaRelayStats {
   forwarded: number;
+  /** Of those, sent by the party on the client side and by the one on the upstream side. */
+  fromClient: number;
+  fromUpstream: number;
   forwardedBytes: number;
   injection: number;
   payloadType: number;
@@ -168,6 +171,8 @@ export class RtpRelay implements MediaLineHandler {
   endCall: (session: string) => void = () => {};
   readonly stats: MediaRelayStats = {
     forwarded: 0,
+    fromClient: 0,
+    fromUpstream: 0,
     forwardedBytes: 0,
     injection: 0,
     payloadType: 0,
@@ -201,6 +206,21 @@ export class RtpRelay implements MediaLineHandler {
     let open = 0;
     for (const stream of this.#streams.values()) if (stream.open) open += 4;
     return open;
+  }
+
+  /** What the metrics show. */
+  readings() {
+    return { streams: this.#streams.size, openPorts: this.openPorts, ...this.stats };
+  }
+
+  /** Every stream: its session, its relay ports on each side, whether they are bound. */
+  streams(): { session: string; client: number; upstream: number; open: boolean }[] {
+    return [...this.#streams.values()].map((s) => ({
+      session: s.session,
+      client: s.parties.client.rtpPort,
+      upstream: s.parties.upstream.rtpPort,
+      open: s.open,
+    }));
   }
 
   /** The relay's ports of a session's streams, for diagnostics and tests. */
@@ -353,13 +373,24 @@ export class RtpRelay implements MediaLineHandler {
     for (const side of SIDES) {
       const party = stream.parties[side];
       const { host } = this.#settings[side];
-      party.rtp = this.#bind(stream, party, host, party.rtpPort, false);
-      party.rtcp = this.#bind(stream, party, host, party.rtpPort + 1, true);
+      // Each socket is set on its party before it binds: a failed bind closes the stream, and it.
+      party.rtp = this.#socket(stream, party, host, false);
+      party.rtp.bind(party.rtpPort, host);
+      if (stream.closed) return;
+      party.rtcp = this.#socket(stream, party, host, true);
+      party.rtcp.bind(party.rtpPort + 1, host);
+      if (stream.closed) return;
     }
   }
 
-  #bind(stream: Stream, party: Party, host: string, port: number, rtcp: boolean): Socket {
-    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+  #socket(stream: Stream, party: Party, host: string, rtcp: boolean): Socket {
+    const family = host.includes(':') ? 6 : 4;
+    // The host is an address: answered at once, so the bind is done before bind() returns,
+    // before the answer that names the port is forwarded (a peer's first packet finds it).
+    const socket = createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      lookup: (address, _options, callback) => callback(null, address, family),
+    });
     const other = stream.parties[opposite(party.side)];
     socket.on('message', (packet: Buffer, from: RemoteInfo) =>
       this.#packet(stream, party, other, rtcp, packet, from),
@@ -368,10 +399,12 @@ export class RtpRelay implements MediaLineHandler {
       // A port another process holds: set aside for a minute; the stream is not relayed.
       this.stats.bindFailures++;
       this.#pools[party.side].setAside(party.rtpPort, Date.now() + 60_000);
-      this.#log.warn({ err: error, port, side: party.side }, 'relay port could not be used');
+      this.#log.warn(
+        { err: error, port: party.rtpPort, side: party.side, rtcp },
+        'relay port could not be used',
+      );
       this.#closeStream(stream);
     });
-    socket.bind(port, host);
     return socket;
   }
 
@@ -451,6 +484,8 @@ export class RtpRelay implements MediaLineHandler {
     const socket = rtcp ? to.rtcp : to.rtp;
     if (socket === undefined) return;
     this.stats.forwarded++;
+    if (from.side === 'client') this.stats.fromClient++;
+    else this.stats.fromUpstream++;
     this.stats.forwardedBytes += packet.length;
     socket.send(packet, port, address);
   }

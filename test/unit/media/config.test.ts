@@ -7,8 +7,8 @@ test('the media relay is on by default, with a port range per side', () => {
   assert.ok(result.ok);
   const relay = result.config.media.relay;
   assert.equal(relay.enabled, true);
-  assert.deepEqual([relay.client.portMin, relay.client.portMax], [30000, 34999]);
-  assert.deepEqual([relay.upstream.portMin, relay.upstream.portMax], [35000, 39999]);
+  assert.deepEqual([relay.client.portMin, relay.client.portMax], [12000, 21999]);
+  assert.deepEqual([relay.upstream.portMin, relay.upstream.portMax], [22000, 31999]);
   assert.equal(relay.inactivityTimeoutMs, 120_000);
   assert.equal(relay.floodAction, 'alert');
 });

@@ -330,3 +330,26 @@ test('the port range runs out: refused, then free again when a session ends', ()
   relay.ended('a|t|c');
   assert.notEqual(pass(relay, sdp(4000), 'client', 'c|t|c').port, 0);
 });
+
+test('a relay port another process holds: the stream closes, its other ports are freed, the pair is set aside', async () => {
+  const relay = new RtpRelay(
+    settings({ client: { host: '127.0.0.1', advertise: '127.0.0.1', portMin: BASE, portMax: BASE + 3 } }),
+    silentLogger,
+  );
+  open.push(relay);
+  // Both client pairs are held by someone else.
+  for (const port of [BASE, BASE + 2]) {
+    const holder = createSocket('udp4');
+    holder.bind(port, '127.0.0.1');
+    await once(holder, 'listening');
+    open.push(holder);
+  }
+  const { offer } = await call(relay);
+  assert.equal(relay.stats.bindFailures, 1);
+  assert.equal(relay.streamCount, 0);
+  assert.equal(relay.openPorts, 0);
+  assert.equal(await portFree(offer.port), true, 'no port of the stream stays bound');
+  // The pair is set aside: the next offer takes the other one.
+  const next = pass(relay, sdp(4000), 'client', 'next|t|c');
+  assert.notEqual(next.port, 0);
+});
