@@ -30,6 +30,7 @@ const relay = new RtpRelay(
     inactivityTimeoutMs: 600_000,
     floodFactor: 4,
     floodAction: 'alert',
+    latch: 'first-packet',
   },
   silentLogger,
 );

@@ -56,6 +56,11 @@ const relay = z
     floodFactor: integer(2, 1000).default(4),
     /** What a flood does besides dropping the excess: an alert, or the call ended (BYE to both parties). */
     floodAction: oneOf(['alert', 'end-call'] as const).default('alert'),
+    /**
+     * Who may latch a party: `first-packet` the first packet from anywhere (media NATed to
+     * another address than SIP works); `signalled` only the address its SDP or SIP came from.
+     */
+    latch: oneOf(['first-packet', 'signalled'] as const).default('first-packet'),
   })
   .prefault({})
   .superRefine((value, context) => {

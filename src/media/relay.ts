@@ -11,8 +11,8 @@
  *   and closed with the dialog (BYE, failure, cancel, session timeout) or after the stream
  *   has been silent for the inactivity timeout.
  * - Latching (symmetric RTP, RFC 4961): a party's first packet fixes where its media comes
- *   from, so phones behind NAT work; it must come from the address its SDP declared or the
- *   address its SIP came from. From then on only that source is accepted (strict source);
+ *   from, so phones behind NAT work (with `latch: signalled`, only a packet from the address
+ *   its SDP declared or its SIP came from may). From then on only that source is accepted (strict source);
  *   anything else is an injection: dropped, counted, evented. A re-INVITE or UPDATE that
  *   moves a party's media lets it latch again.
  * - Checked against the negotiation: a payload type neither party listed (a video payload
@@ -53,6 +53,12 @@ export interface RtpRelaySettings {
   readonly inactivityTimeoutMs: number;
   readonly floodFactor: number;
   readonly floodAction: 'alert' | 'end-call';
+  /**
+   * Who may latch a party before its first packet: `first-packet` anyone (the first packet
+   * fixes the address: NAT that maps media to another address than SIP still works);
+   * `signalled` only the address its SDP declared or its SIP came from.
+   */
+  readonly latch: 'first-packet' | 'signalled';
 }
 
 export type MediaDropKind = 'injection' | 'payload-type' | 'media-type' | 'flood';
@@ -159,6 +165,7 @@ class Stream {
 
 export class RtpRelay implements MediaLineHandler {
   readonly #settings: RtpRelaySettings;
+  readonly #signalledLatch: boolean;
   readonly #log: Logger;
   readonly #observer: MediaRelayObserver;
   readonly #pools: Record<Direction, PortPool>;
@@ -186,6 +193,7 @@ export class RtpRelay implements MediaLineHandler {
 
   constructor(settings: RtpRelaySettings, log: Logger, observer: MediaRelayObserver = QUIET) {
     this.#settings = settings;
+    this.#signalledLatch = settings.latch === 'signalled';
     this.#log = log;
     this.#observer = observer;
     this.#pools = {
@@ -422,7 +430,11 @@ export class RtpRelay implements MediaLineHandler {
         this.#drop(stream, from, 0, source, -1, now);
         return;
       }
-    } else if (source.address !== from.declared?.address && source.address !== from.signalling) {
+    } else if (
+      this.#signalledLatch &&
+      source.address !== from.declared?.address &&
+      source.address !== from.signalling
+    ) {
       this.#drop(stream, from, 0, source, -1, now);
       return;
     } else if (packet.length >= 8 && packet[0]! >> 6 === 2) {

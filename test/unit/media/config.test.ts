@@ -11,6 +11,7 @@ test('the media relay is on by default, with a port range per side', () => {
   assert.deepEqual([relay.upstream.portMin, relay.upstream.portMax], [22000, 31999]);
   assert.equal(relay.inactivityTimeoutMs, 120_000);
   assert.equal(relay.floodAction, 'alert');
+  assert.equal(relay.latch, 'first-packet');
 });
 
 test('an operator turns it off', () => {

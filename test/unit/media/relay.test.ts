@@ -20,6 +20,7 @@ function settings(overrides: Partial<RtpRelaySettings> = {}): RtpRelaySettings {
     inactivityTimeoutMs: 60_000,
     floodFactor: 4,
     floodAction: 'alert',
+    latch: 'signalled',
     ...overrides,
   };
 }
@@ -216,6 +217,32 @@ test('before latching, only the declared or signalling address may latch', async
   stranger.send(rtp(0, 1), offer.port, '127.0.0.1');
   await until(() => relay.stats.injection === 1);
   assert.equal(caller.packets.length, 0);
+});
+
+test('with latch first-packet, a party whose media comes from another address than it declared latches there', async () => {
+  const relay = new RtpRelay(settings({ latch: 'first-packet' }), silentLogger);
+  open.push(relay);
+  const caller = await peer();
+  const callee = await peer();
+  pass(relay, sdp(caller.port), 'client');
+  const d = sdp(callee.port);
+  pass(relay, { ...d, connection: { netType: 'IN', addrType: 'IP4', address: '192.0.2.7' } }, 'upstream');
+  await until(() => relay.openPorts === 4);
+  const answer = relay.streams()[0]!;
+  const elsewhere = createSocket('udp4');
+  elsewhere.bind(0, '127.0.0.2');
+  await once(elsewhere, 'listening');
+  open.push(elsewhere);
+  const got: Buffer[] = [];
+  elsewhere.on('message', (p) => got.push(p));
+  // The callee's media leaves from 127.0.0.2: it latches, and the caller's audio goes there.
+  elsewhere.send(rtp(0, 1), answer.upstream, '127.0.0.1');
+  await until(() => caller.packets.length === 1);
+  caller.socket.send(rtp(0, 2), answer.client, '127.0.0.1');
+  await until(() => got.length === 1);
+  // Then it is strict: another port of the same host is an injection.
+  callee.socket.send(rtp(0, 3), answer.upstream, '127.0.0.1');
+  await until(() => relay.stats.injection === 1);
 });
 
 test('a payload type not negotiated is dropped; a video payload type on audio is a media-type drop', async () => {
