@@ -89,7 +89,13 @@ async function rig(relay: Record<string, unknown> = {}): Promise<Rig> {
 }
 
 /** The PBX (answers, echoes RTP) and one call from the UAC; resolves once both sipps ended. */
-async function call(r: Rig, pcap: string | undefined, holdMs: number, during?: () => Promise<void>) {
+async function call(
+  r: Rig,
+  pcap: string | undefined,
+  holdMs: number,
+  during?: () => Promise<void>,
+  expect = { uac: 1, pbx: 1 },
+) {
   const pbx = await startSipp({
     scenario: join(SCENARIOS, 'uas-rtp.xml'),
     localPort: r.pbxPort,
@@ -110,8 +116,8 @@ async function call(r: Rig, pcap: string | undefined, holdMs: number, during?: (
   if (during !== undefined) await during();
   const uacResult = await uac.done();
   const pbxResult = await pbx.done();
-  assert.equal(uacResult.successful, 1, describeSipp(uacResult));
-  assert.equal(pbxResult.successful, 1, describeSipp(pbxResult));
+  assert.equal(uacResult.successful, expect.uac, describeSipp(uacResult));
+  assert.equal(pbxResult.successful, expect.pbx, describeSipp(pbxResult));
 }
 
 async function until(
@@ -232,6 +238,45 @@ test('a silent stream has its ports closed after the inactivity timeout while th
     });
     assert.ok(closedDuringCall, 'the ports closed while the dialog was still up');
     assert.equal(relay.stats.inactivityClosed, 1);
+  } finally {
+    await r.close();
+  }
+});
+
+test('floodAction end-call: an RTP flood inside the call ends it with a BYE to both parties', {
+  skip,
+}, async () => {
+  const r = await rig({ floodAction: 'end-call' });
+  try {
+    const relay = r.gateway.rtpRelay!;
+    await call(
+      r,
+      undefined,
+      8000,
+      async () => {
+        await until(() => relay.streams().some((s) => s.open), 'the stream negotiated');
+        const ports = relay.streams()[0]!;
+        // The first packet latches the caller's side (the caller itself sends none here); then a flood.
+        const flooder = createSocket('udp4');
+        flooder.bind(0, '127.0.0.1');
+        await once(flooder, 'listening');
+        const packet = Buffer.alloc(172);
+        packet[0] = 0x80;
+        packet[1] = 8;
+        for (let i = 0; i < 600; i++) flooder.send(packet, ports.client, '127.0.0.1');
+        await until(() => relay.stats.flood > 0, 'the flood dropped');
+        flooder.close();
+        await until(() => r.gateway.proxy.dialogCount === 0, 'the call ended by sipwarden');
+      },
+      // The PBX answers sipwarden's BYE and ends as it expects; the caller gets a BYE it did not expect.
+      { uac: 0, pbx: 1 },
+    );
+    const events = await mediaEvents(r.api, 'flood');
+    assert.ok(
+      events.some((e) => e.action === 'reject'),
+      JSON.stringify(events),
+    );
+    await until(() => relay.streamCount === 0, 'the streams closed with the call');
   } finally {
     await r.close();
   }
