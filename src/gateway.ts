@@ -23,6 +23,8 @@ import type { UserDirectory } from './identity/user-directory.ts';
 import { openUserStore } from './identity/users/user-store.ts';
 import { aggregateLog } from './log/aggregated-logger.ts';
 import type { Logger } from './log/logger.ts';
+import { buildRtpRelay } from './media/build.ts';
+import type { RtpRelay } from './media/relay.ts';
 import type { RtpengineMediaEngine } from './media/rtpengine/engine.ts';
 import { startRtpengineMedia } from './media/rtpengine/start.ts';
 import { msrpEvents } from './msrp/events.ts';
@@ -64,6 +66,8 @@ export interface Gateway {
   readonly msrpRelay?: MsrpRelay;
   /** The media plane handed to rtpengine, when media.engine is rtpengine. */
   readonly rtpengine?: RtpengineMediaEngine;
+  /** The RTP/RTCP relay, when media.relay is enabled (the default). */
+  readonly rtpRelay?: RtpRelay;
   /** Events, their store, metrics and the management API. */
   readonly management: ManagementStack;
   /** Where the management API listens, when enabled. */
@@ -356,6 +360,7 @@ export async function startGateway(
           blocks: blocks.stats().active,
           ...(transport === undefined ? {} : { transport: transport.stats() }),
           activity: activity.stats(),
+          ...(rtpRelay === undefined ? {} : { media: rtpRelay.readings() }),
         }),
       },
     );
@@ -374,6 +379,7 @@ export async function startGateway(
   let msrpRelay: MsrpRelay | undefined;
   // The media plane handed to rtpengine (`media.engine: rtpengine`); closed with the proxy.
   let rtpengine: RtpengineMediaEngine | undefined;
+  let rtpRelay: RtpRelay | undefined;
   // Calls are recorded into the store the management stack opened on the events database.
   const recorder =
     management.cdrs === undefined
@@ -458,6 +464,18 @@ export async function startGateway(
       );
       await msrpRelay.start();
     }
+    // The RTP/RTCP relay (media.relay), on by default; not beside rtpengine, which relays instead.
+    if (config.media.engine === undefined)
+      rtpRelay = buildRtpRelay(
+        config.media.relay,
+        settings,
+        logger.child({ module: 'media' }),
+        management.bus,
+      );
+    const media = [
+      ...(msrpRelay === undefined ? [] : [msrpRelay]),
+      ...(rtpRelay === undefined ? [] : [rtpRelay]),
+    ];
     const metrics = management.metrics;
     // The security pipeline of a configuration; a reload builds the next one aside and swaps
     // it in (src/reload). State that must outlive a pipeline is made once here: Digest
@@ -530,7 +548,7 @@ export async function startGateway(
       {
         ...settings,
         admission,
-        ...(msrpRelay === undefined ? {} : { media: [msrpRelay], maxMediaSessions: config.proxy.maxDialogs }),
+        ...(media.length === 0 ? {} : { media, maxMediaSessions: config.proxy.maxDialogs }),
         ...(rtpengine === undefined ? {} : { mediaEngine: rtpengine }),
       },
       // Signalling capture (events.hep): what the proxy sends, on either side.
@@ -539,6 +557,8 @@ export async function startGateway(
       inspector,
       recorder,
     );
+    const callEnder = proxy;
+    if (rtpRelay !== undefined) rtpRelay.endCall = (session) => callEnder.endMediaSession(session);
     const handle = proxy.handle;
     const hep = management.hep;
     transport.onMessage((message) => {
@@ -604,6 +624,7 @@ export async function startGateway(
       proxy: running.proxy,
       ...(msrpRelay === undefined ? {} : { msrpRelay }),
       ...(rtpengine === undefined ? {} : { rtpengine }),
+      ...(rtpRelay === undefined ? {} : { rtpRelay }),
       management,
       managementAddress,
       eventsDatabase: location.database,
@@ -621,6 +642,7 @@ export async function startGateway(
         running.proxy.close();
         // The proxy closed it too; closing again is harmless and keeps no socket open if it did not.
         rtpengine?.close();
+        rtpRelay?.close();
         try {
           await msrpRelay?.close();
           await running.transport.close();
@@ -648,6 +670,7 @@ export async function startGateway(
     if (proxy === undefined) rtpengine?.close();
     upstreams?.close();
     proxy?.close();
+    rtpRelay?.close();
     recorder?.close();
     await content?.scanner.close();
     try {

@@ -12,8 +12,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Router, type RouteSettings } from '../../src/core/route/router.ts';
 import { DEFAULT_STRIPPED } from '../../src/config/topology-schema.ts';
+import { Router, type RouteSettings } from '../../src/core/route/router.ts';
 import type { SipRequest, SipResponse } from '../../src/sip/message.ts';
 import { parseMessage } from '../../src/sip/parse.ts';
 import { serializeMessage } from '../../src/sip/serialize.ts';

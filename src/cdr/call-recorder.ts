@@ -266,7 +266,7 @@ export class CallRecorder implements CallObserver {
   dialogEnded(dialog: Dialog, cause: DialogEndCause): void {
     const call = this.#open.get(keyOf(dialog.callId, dialog.callerTag));
     if (call === undefined || call.answerTime === null) return;
-    if (cause === 'session-timeout') call.endedBy = 'sipwarden';
+    if (cause !== 'evicted') call.endedBy = 'sipwarden';
     this.#finish(call, cause, this.#clock());
   }
 

@@ -31,9 +31,17 @@ export type EndedBy = 'caller' | 'callee' | 'sipwarden';
 /**
  * How it ended: `bye`, `final-response` (an unanswered attempt's final status),
  * `refused`, `session-timeout` (sipwarden's maximum session length: it sent BYE to both
- * parties), `evicted` (the dialog or open-call table was full), `shutdown`.
+ * parties), `media-flood` (the media relay's flood rule ended it with BYE to both parties),
+ * `evicted` (the dialog or open-call table was full), `shutdown`.
  */
-export type EndReason = 'bye' | 'final-response' | 'refused' | 'session-timeout' | 'evicted' | 'shutdown';
+export type EndReason =
+  | 'bye'
+  | 'final-response'
+  | 'refused'
+  | 'session-timeout'
+  | 'media-flood'
+  | 'evicted'
+  | 'shutdown';
 
 export interface CallDetailRecord {
   /** Row id, once stored. */

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { contentSchema } from '../content/config.ts';
-import { mediaEngineFields } from '../media/rtpengine/config.ts';
+import { mediaSchema } from '../media/config.ts';
 import { policySchema } from '../policy/schema.ts';
 import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
@@ -416,8 +416,8 @@ export const configSchema = z
     policy: policySchema,
     /** Content scanning with clamd (src/content/config.ts). */
     content: contentSchema,
-    /** Media: the RTP plane handed to rtpengine (src/media/rtpengine/config.ts). */
-    media: z.strictObject({ ...mediaEngineFields }).prefault({}),
+    /** Media: the built-in RTP/RTCP relay, on by default, or rtpengine (src/media/config.ts). */
+    media: mediaSchema,
     /** Topology hiding, per side (src/config/topology-schema.ts). */
     topologyHiding: topologySchema,
     log,

@@ -38,7 +38,8 @@ export interface CallObserver {
   dialogEnded(dialog: Dialog, cause: DialogEndCause): void;
 }
 
-export type DialogEndCause = 'session-timeout' | 'evicted';
+/** `media-flood`: the media relay's flood rule ended the call (media.relay.floodAction end-call). */
+export type DialogEndCause = 'session-timeout' | 'evicted' | 'media-flood';
 
 /** Who refused a call attempt, and how. */
 export interface CallRefusal {

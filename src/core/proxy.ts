@@ -119,7 +119,8 @@ export class SipProxy {
       ended: (dialog, cause, otherLeg) => {
         if (dialog.method !== 'INVITE') return;
         // The maximum session length: the call ends with BYE to its parties (RFC 3261 15.1.1).
-        if (cause === 'session-timeout') sessionEnd.end(dialog, otherLeg);
+        // The media relay's flood rule ends a call the same way.
+        if (cause === 'session-timeout' || cause === 'media-flood') sessionEnd.end(dialog, otherLeg);
         sessions?.dialogEnded(dialog.callId, dialog.callerTag, dialog.leg);
         if (otherLeg !== undefined) sessions?.dialogEnded(otherLeg.callId, otherLeg.callerTag, otherLeg.leg);
         engine?.dialogEnded(dialog.callId, dialog.callerTag, dialog.leg);
@@ -207,6 +208,18 @@ export class SipProxy {
     this.#sessionEnd.close();
     this.#answers.close();
     this.#transactions.close();
+  }
+
+  /**
+   * Ends the call of a media session (key from session-description.ts: Call-ID, caller's
+   * tag, caller's side) with a BYE to its parties; false when no such call is open.
+   */
+  endMediaSession(session: string): boolean {
+    const last = session.lastIndexOf('|');
+    const middle = session.lastIndexOf('|', last - 1);
+    if (middle < 0) return false;
+    const leg: Direction = session.slice(last + 1) === 'c' ? 'client' : 'upstream';
+    return this.#dialogs.endCall(session.slice(0, middle), session.slice(middle + 1, last), leg);
   }
 
   /** Transactions held, in progress and lingering. */

@@ -27,6 +27,8 @@ export const EVENT_TYPES = [
   'kernel-drop',
   /** Several upstreams: an endpoint marked down (pings missed, timeouts, 503) or up again. */
   'upstream',
+  /** The media relay (src/media): RTP injected, not negotiated, or flooding; a stream refused. */
+  'media',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

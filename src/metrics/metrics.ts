@@ -35,6 +35,17 @@ export interface GatewayReadings {
   readonly hepDropped?: number;
   /** Audit entries not written (disk failure, or beyond the rate bound). */
   readonly auditNotWritten?: number;
+  /** The RTP relay (media.relay): streams, ports bound, packets forwarded and dropped since start. */
+  readonly media?: {
+    readonly streams: number;
+    readonly openPorts: number;
+    readonly forwarded: number;
+    readonly forwardedBytes: number;
+    readonly injection: number;
+    readonly payloadType: number;
+    readonly mediaType: number;
+    readonly flood: number;
+  };
 }
 
 export type ReadingsProvider = () => GatewayReadings;
@@ -47,6 +58,16 @@ export interface MetricsOptions {
 /** 50 µs to 100 ms: a message's processing time, from a table lookup to a slow stage. */
 export const PROCESSING_BUCKETS = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+] as const;
+
+/** The media relay's counters: field, metric name, help. */
+const MEDIA_COUNTERS = [
+  ['forwarded', 'sipwarden_media_packets_forwarded_total', 'RTP and RTCP packets relayed'],
+  ['forwardedBytes', 'sipwarden_media_bytes_forwarded_total', 'RTP and RTCP bytes relayed'],
+  ['injection', 'sipwarden_media_injection_dropped_total', 'packets dropped: not from the latched party'],
+  ['payloadType', 'sipwarden_media_payload_type_dropped_total', 'packets dropped: payload type unlisted'],
+  ['mediaType', 'sipwarden_media_media_type_dropped_total', 'packets dropped: media type not negotiated'],
+  ['flood', 'sipwarden_media_flood_dropped_total', 'packets dropped: above the rate the codecs allow'],
 ] as const;
 
 /** The transport layer's own counters, declared once: field, metric name, help. */
@@ -231,6 +252,23 @@ export class Metrics {
       'audit entries not written: a write failed, or more than the per-second bound',
       reading((r) => r.auditNotWritten),
     );
+    this.#gauge(
+      'sipwarden_media_streams',
+      'media streams relayed',
+      reading((r) => r.media?.streams),
+    );
+    this.#gauge(
+      'sipwarden_media_ports_open',
+      'relay ports bound',
+      reading((r) => r.media?.openPorts),
+    );
+    for (const [field, name, help] of MEDIA_COUNTERS) {
+      this.#readCounter(
+        name,
+        help,
+        reading((r) => r.media?.[field]),
+      );
+    }
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 

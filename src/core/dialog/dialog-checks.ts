@@ -196,6 +196,13 @@ export class DialogChecks {
     this.#stats.dialogs = this.#table.size;
   }
 
+  /** Ends a call (both its legs here) for its media; the hooks send the BYEs. */
+  endCall(callId: string, callerTag: string, leg: Direction): boolean {
+    const ended = this.#table.endCall(callId, callerTag, leg, 'media-flood');
+    this.#stats.dialogs = this.#table.size;
+    return ended;
+  }
+
   close(): void {
     clearInterval(this.#sweepTimer);
   }

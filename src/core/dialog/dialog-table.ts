@@ -308,6 +308,21 @@ export class DialogTable {
     if (other?.method === 'INVITE') this.#count(other);
   }
 
+  /**
+   * Ends the call a media session names (its Call-ID, the caller's tag, its leg) and its
+   * other leg, as a timeout would (the parties get a BYE). A scan: this happens once per
+   * call ended for its media, never per message.
+   */
+  endCall(callId: string, callerTag: string, leg: Direction, cause: DialogEndCause): boolean {
+    for (let dialog = this.#oldest; dialog; dialog = dialog.newer) {
+      if (dialog.callId === callId && dialog.callerTag === callerTag && dialog.leg === leg) {
+        this.#end(dialog, cause);
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Ends dialogs past their session timeout; the table is bounded, so is the work. */
   sweep(now: number): number {
     // Collected first: ending a call ends its other leg too, which may be the next in line.
@@ -358,9 +373,9 @@ export class DialogTable {
     }
   }
 
-  /** Ends a leg (and, on a timeout, the same call's other leg); returns the legs removed. */
+  /** Ends a leg (and, unless evicted, the same call's other leg); returns the legs removed. */
   #end(dialog: DialogRecord, cause: DialogEndCause): number {
-    const other = cause === 'session-timeout' ? this.#otherLeg(dialog) : undefined;
+    const other = cause === 'evicted' ? undefined : this.#otherLeg(dialog);
     this.remove(dialog.id);
     if (other !== undefined) this.remove(other.id);
     this.#onEnded?.(dialog, cause, other);

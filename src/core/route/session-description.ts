@@ -18,7 +18,9 @@ import {
   isSdpType,
   parseMediaType,
   parseSdp,
+  type SdpConnection,
   type SdpMedia,
+  type SdpOrigin,
   type SdpSession,
   serializeSdp,
 } from '../../sdp/index.ts';
@@ -42,10 +44,22 @@ export interface MediaContext {
   readonly index: number;
 }
 
+/** Session-level lines a handler forwards in place of the writer's (o= and c= naming a relay). */
+export interface SessionLines {
+  readonly origin?: SdpOrigin;
+  readonly connection?: SdpConnection;
+}
+
 /** Rewrites media descriptions of one kind (MSRP, RTP...) and frees what a session held. */
 export interface MediaLineHandler {
   /** Returns the section to forward: `media` itself to leave it alone. Must not throw. */
   rewrite(media: SdpMedia, description: SdpSession, context: MediaContext): SdpMedia;
+  /**
+   * Called once the sections are rewritten, when this handler changed at least one: the
+   * o= and session c= to forward instead of the writer's. Sections no handler changed keep
+   * the address the session c= gave them (written into their own c=). Must not throw.
+   */
+  rewriteSession?(description: SdpSession, context: Omit<MediaContext, 'index'>): SessionLines;
   /** The session ended: release its relay state. */
   ended(session: string): void;
 }
@@ -164,16 +178,25 @@ export class SessionDescriptions {
     if (opens && !this.#sessions.has(key)) this.#open(key, message.callId);
     if (!this.#sessions.has(key)) return message;
     let changed = false;
+    const changedBy = new Set<MediaLineHandler>();
     const media = parsed.sdp.media.map((m, index) => {
       let current = m;
       for (const handler of this.#handlers) {
-        current = handler.rewrite(current, parsed.sdp, { session: key, from, source, toward, index });
+        const next = handler.rewrite(current, parsed.sdp, { session: key, from, source, toward, index });
+        if (next !== current) changedBy.add(handler);
+        current = next;
       }
       if (current !== m) changed = true;
       return current;
     });
     if (!changed) return message;
-    const text = serializeSdp({ ...parsed.sdp, media });
+    let session: SdpSession = { ...parsed.sdp, media };
+    for (const handler of changedBy) {
+      if (handler.rewriteSession === undefined) continue;
+      const lines = handler.rewriteSession(session, { session: key, from, source, toward });
+      session = withSessionLines(session, parsed.sdp, lines);
+    }
+    const text = serializeSdp(session);
     return withBody(message, Buffer.from(text, 'latin1'));
   }
 
@@ -194,6 +217,28 @@ export class SessionDescriptions {
 /** The key of a call's session on one leg: its Call-ID, the caller's tag, and the side the caller is on. */
 export function sessionKey(callId: string, callerTag: string, callerSide: Direction): string {
   return `${callId}|${callerTag}|${callerSide === 'client' ? 'c' : 'u'}`;
+}
+
+/**
+ * The description with a handler's o= and session c=. A section that relied on the session
+ * c= (none of its own) and that no handler rewrote keeps its address: it is written into
+ * the section (RFC 8866 5.7), so that moving the session c= does not move it.
+ */
+function withSessionLines(session: SdpSession, original: SdpSession, lines: SessionLines): SdpSession {
+  const connection = lines.connection;
+  const kept = original.connection;
+  const media =
+    connection === undefined || kept === undefined
+      ? session.media
+      : session.media.map((m, index) =>
+          m.connections.length === 0 && m === original.media[index] ? { ...m, connections: [kept] } : m,
+        );
+  return {
+    ...session,
+    ...(lines.origin === undefined ? {} : { origin: lines.origin }),
+    ...(connection === undefined ? {} : { connection }),
+    media,
+  };
 }
 
 function opposite(direction: Direction): Direction {

@@ -119,6 +119,7 @@ describe('calls with media handed to rtpengine', {
     const config: SipwardenConfig = {
       ...base,
       media: {
+        ...base.media,
         engine: 'rtpengine',
         rtpengine: {
           ng: { host: '127.0.0.1', port: engine.ngPort },
@@ -460,6 +461,7 @@ describe('calls when rtpengine does not answer', () => {
       {
         ...base,
         media: {
+          ...base.media,
           engine: 'rtpengine',
           rtpengine: {
             ng: { host: '127.0.0.1', port: silent.address().port },

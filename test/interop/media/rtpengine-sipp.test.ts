@@ -65,6 +65,7 @@ describe('sipp calls with RTP relayed by rtpengine', {
       {
         ...coreConfig(uasPort),
         media: {
+          ...coreConfig(uasPort).media,
           engine: 'rtpengine',
           rtpengine: {
             ng: { host: '127.0.0.1', port: engine.ngPort },

@@ -371,3 +371,21 @@ describe('dialog table', () => {
     assert.equal(table.countFor('alice@example.com'), 1);
   });
 });
+
+test('a call ended for its media (media-flood) is removed and reported with its cause, like a timeout', () => {
+  const ended: { id: string; cause: string }[] = [];
+  const table = new DialogTable({
+    maxDialogs: 10,
+    sessionTimeoutMs: 60_000,
+    onEnded: (dialog, cause) => ended.push({ id: dialog.callId, cause }),
+  });
+  create(table, 1);
+  create(table, 2);
+  // Named as the media session names it: Call-ID, the caller's tag, the caller's side.
+  assert.equal(table.endCall('call-1', 'from-1', 'upstream', 'media-flood'), false, 'wrong leg');
+  assert.equal(table.endCall('call-1', 'from-1', 'client', 'media-flood'), true);
+  assert.deepEqual(ended, [{ id: 'call-1', cause: 'media-flood' }]);
+  assert.equal(table.size, 1);
+  assert.equal(table.match(bye(1, 2), callerFlow, 'client', 0).ok, false);
+  assert.equal(table.match(bye(2, 2), callerFlow, 'client', 0).ok, true);
+});

@@ -165,3 +165,39 @@ test('the table is bounded: the oldest session ends first', () => {
   assert.equal(sessions.size, 2);
   assert.deepEqual(handler.endedList, ['call-1|A|c']);
 });
+
+test('a handler that changed a section rewrites o= and the session c=; sections it left keep their address', () => {
+  // Moves audio only; o= and the session c= name 192.0.2.1 afterwards.
+  const handler: MediaLineHandler = {
+    rewrite: (media) =>
+      media.type === 'audio'
+        ? { ...media, port: 30000, connections: [{ netType: 'IN', addrType: 'IP4', address: '192.0.2.1' }] }
+        : media,
+    rewriteSession: (description) => ({
+      origin: { ...description.origin, address: '192.0.2.1' },
+      connection: { netType: 'IN', addrType: 'IP4', address: '192.0.2.1' },
+    }),
+    ended: () => {},
+  };
+  const sessions = new SessionDescriptions([handler]);
+  const body = sdp(4000).replace('c=IN IP4 127.0.0.1', 'c=IN IP4 10.1.2.3') + 'm=image 5000 udptl t38\r\n';
+  const invite = req('INVITE sip:b@example.com SIP/2.0', '1 INVITE', { from: 'A' }, body);
+  const out = sessions.request(invite, invite, 'client', FLOW).body.toString('latin1');
+  assert.match(out, /^o=- 1 1 IN IP4 192\.0\.2\.1\r$/m);
+  assert.match(out, /^c=IN IP4 192\.0\.2\.1\r\nt=/m);
+  assert.match(out, /m=audio 30000 RTP\/AVP 0\r\nc=IN IP4 192\.0\.2\.1\r\n/);
+  // The section nobody relays keeps the address the session c= gave it.
+  assert.match(out, /m=image 5000 udptl t38\r\nc=IN IP4 10\.1\.2\.3\r\n/);
+  assert.doesNotMatch(out, /127\.0\.0\.1/);
+});
+
+test('without a handler change, o= and c= go on as written', () => {
+  const handler: MediaLineHandler = {
+    rewrite: (media) => media,
+    rewriteSession: () => ({ connection: { netType: 'IN', addrType: 'IP4', address: '192.0.2.1' } }),
+    ended: () => {},
+  };
+  const sessions = new SessionDescriptions([handler]);
+  const invite = req('INVITE sip:b@example.com SIP/2.0', '1 INVITE', { from: 'A' }, sdp(4000));
+  assert.equal(sessions.request(invite, invite, 'client', FLOW), invite);
+});
