@@ -340,7 +340,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
           details: {
             scope: entry.scope,
             duration: formatDuration(durationMs),
-            client: printable(request.ip, 64),
+            client: printable(clientAddress(request), 64),
           },
         },
         at,
@@ -375,7 +375,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
           action: 'unblock',
           key,
           reason: 'unblocked by an operator',
-          details: { client: printable(request.ip, 64) },
+          details: { client: printable(clientAddress(request), 64) },
         },
         now(),
       );
@@ -413,7 +413,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
           action: 'unblock',
           key: identityBlockKey(printable(identity, 200)),
           reason: 'hold released by an operator',
-          details: { client: printable(request.ip, 64) },
+          details: { client: printable(clientAddress(request), 64) },
         },
         now(),
       );
