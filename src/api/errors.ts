@@ -50,6 +50,8 @@ export const API_ERRORS = {
   SW_ERR_NO_SUCH_ACCOUNT: { status: 404 },
   SW_ERR_ACCOUNT_EXISTS: { status: 409 },
   SW_ERR_NO_SUCH_TOKEN: { status: 404 },
+  /** The audit log cannot answer (file gone, disk failure). */
+  SW_ERR_AUDIT_LOG: { status: 503 },
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

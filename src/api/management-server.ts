@@ -13,6 +13,9 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { registerAuditRoute } from '../audit/audit-route.ts';
+import { AuditLogError } from '../audit/errors.ts';
 import type { CdrReader } from '../cdr/cdr-store.ts';
 import { isIpv4, isIpv6 } from '../config/host.ts';
 import { printable } from '../events/event-bus.ts';
@@ -72,6 +75,8 @@ export interface ManagementServerOptions {
    * skipped instead of failing the start.
    */
   readonly socket?: { readonly path: string; readonly required: boolean };
+  /** The audit log: blocks, unblocks and releases are recorded; GET /api/audit (role admin). */
+  readonly audit?: AuditLog;
 }
 
 export interface ManagementServer {
@@ -222,6 +227,10 @@ export function createManagementServer(options: ManagementServerOptions): Manage
       log.error({ err: error }, 'management API: store failed');
       return sendError(reply, new ApiError('SW_ERR_EVENT_STORE', 'the event store cannot answer now'));
     }
+    if (error instanceof AuditLogError) {
+      log.error({ err: error }, 'management API: audit log failed');
+      return sendError(reply, new ApiError('SW_ERR_AUDIT_LOG', 'the audit log cannot answer now'));
+    }
     if (error instanceof UserStoreError) {
       log.error({ err: error }, 'management API: user store failed');
       return sendError(reply, new ApiError('SW_ERR_USER_STORE', 'the user store cannot answer now'));
@@ -364,7 +373,16 @@ export function createManagementServer(options: ManagementServerOptions): Manage
     async (request, reply) => {
       const given = request.params.address;
       const key = blockKeyOf(given);
-      if (!blocks.unblock(key)) {
+      const removed = blocks.unblock(key);
+      access.audit.record({
+        actor: actorOf(request),
+        address: clientAddress(request),
+        action: 'block.remove',
+        target: printable(key, 300),
+        outcome: removed ? 'ok' : 'failed',
+        ...(removed ? {} : { detail: { error: 'no such block' } }),
+      });
+      if (!removed) {
         throw new ApiError('SW_ERR_NO_SUCH_BLOCK', `no block on ${JSON.stringify(printable(given, 100))}`);
       }
       bus.emit(
@@ -379,19 +397,13 @@ export function createManagementServer(options: ManagementServerOptions): Manage
         },
         now(),
       );
-      access.audit.record({
-        actor: actorOf(request),
-        address: clientAddress(request),
-        action: 'block.remove',
-        target: key,
-        outcome: 'ok',
-      });
       const answer: UnblockAnswer = { removed: true };
       return reply.code(200).send(answer);
     },
   );
 
   if (options.users !== undefined) registerUserRoutes(app, options.users);
+  if (options.audit !== undefined) registerAuditRoute(app, options.audit, now);
   app.get('/api/fraud/holds', { config: { role: 'viewer' } }, async () => {
     const answer: HoldsAnswer = { holds: holds.list().map(holdView) };
     return answer;
@@ -402,7 +414,15 @@ export function createManagementServer(options: ManagementServerOptions): Manage
     { schema: releaseSchema, config: { role: 'operator' } },
     async (request, reply) => {
       const identity = request.params.identity.toLowerCase();
-      if (!holds.release(identity)) {
+      const released = holds.release(identity);
+      access.audit.record({
+        actor: actorOf(request),
+        address: clientAddress(request),
+        action: 'fraud.release',
+        target: printable(identity, 300),
+        outcome: released ? 'ok' : 'failed',
+      });
+      if (!released) {
         throw new ApiError('SW_ERR_NO_SUCH_HOLD', `no hold on ${JSON.stringify(printable(identity, 100))}`);
       }
       bus.emit(
@@ -417,13 +437,6 @@ export function createManagementServer(options: ManagementServerOptions): Manage
         },
         now(),
       );
-      access.audit.record({
-        actor: actorOf(request),
-        address: clientAddress(request),
-        action: 'fraud.release',
-        target: identity,
-        outcome: 'ok',
-      });
       const answer: ReleaseAnswer = { released: true };
       return reply.code(200).send(answer);
     },

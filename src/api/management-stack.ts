@@ -11,6 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createAuditLog, type SqliteAuditLog } from '../audit/audit-log.ts';
 import { CdrStore } from '../cdr/cdr-store.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
 import { EventBus } from '../events/event-bus.ts';
@@ -24,7 +25,6 @@ import type { BlockTable } from '../state/types.ts';
 import { createEventStore, type EventStore } from '../store/event-store.ts';
 import { AccessControl } from './auth/access-control.ts';
 import { AccountStore } from './auth/account-store.ts';
-import type { AuditRecorder } from './auth/audit.ts';
 import { createManagementServer, type ManagementServer } from './management-server.ts';
 import type { UserAdmin } from './user-routes.ts';
 
@@ -46,8 +46,6 @@ export interface ManagementStackDependencies {
   readonly cdrs?: Pick<SipwardenConfig['cdrs'], 'retentionDays' | 'maxRows'>;
   /** The data directory: where `management.socket` is (default `sipwarden.sock`); no socket without it. */
   readonly dataDir?: string;
-  /** Where logins, blocks, account and token changes are recorded. */
-  readonly audit?: AuditRecorder;
 }
 
 export interface ManagementStack {
@@ -56,6 +54,8 @@ export interface ManagementStack {
   readonly store: EventStore;
   /** The call detail records' store; undefined when CDRs are off. */
   readonly cdrs: CdrStore | undefined;
+  /** The audit log (table `audit` in the events database), for every administrative action. */
+  readonly audit: SqliteAuditLog;
   /** Where the pipeline counts messages (`metrics.message(stage, verdict)`) and times them. */
   readonly metrics: Metrics;
   /** Undefined when `management.enabled` is false. */
@@ -113,6 +113,18 @@ export function createManagementStack(
     store.close();
     throw error;
   }
+  let audit: SqliteAuditLog;
+  try {
+    audit = createAuditLog({
+      database: events.database,
+      log: deps.log.child({ module: 'audit' }),
+      clock: now,
+    });
+  } catch (error) {
+    store.close();
+    cdrs?.close();
+    throw error;
+  }
   bus.subscribe(createLogSink(eventLog));
   bus.subscribe(store);
   const exported = buildExportSinks(events, eventLog);
@@ -141,7 +153,7 @@ export function createManagementStack(
       allow: management.allow.map((text) => parseCidr(text.trim())!),
       totpRequired: management.totpRequired,
       now,
-      ...(deps.audit === undefined ? {} : { audit: deps.audit }),
+      audit,
     });
     const socket = socketOf(management, deps.dataDir);
     server = management.enabled
@@ -162,12 +174,14 @@ export function createManagementStack(
           ...(socket === undefined
             ? {}
             : { socket: { path: socket, required: management.socket !== undefined } }),
+          audit,
         })
       : undefined;
   } catch (error) {
     accounts?.close();
     store.close();
     cdrs?.close();
+    audit.close();
     throw error;
   }
   let started = false;
@@ -176,6 +190,7 @@ export function createManagementStack(
     bus,
     store,
     cdrs,
+    audit,
     metrics,
     server,
     access,
@@ -203,6 +218,7 @@ export function createManagementStack(
         store.close();
         cdrs?.close();
         accounts?.close();
+        audit.close();
         await Promise.all(exported.sinks.map((sink) => sink.close?.()));
       }
     },

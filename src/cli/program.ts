@@ -7,6 +7,7 @@ import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, messageOf } from './cli-er
 import { registerAdmin } from './commands/admin.ts';
 import { registerAssess } from './commands/assess.ts';
 import { registerAttack } from './commands/attack.ts';
+import { registerAudit } from './commands/audit.ts';
 import { registerBlock } from './commands/block.ts';
 import { registerBlocks } from './commands/blocks.ts';
 import { registerCdrs } from './commands/cdrs.ts';
@@ -37,6 +38,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerCdrs,
   registerPolicy,
   registerAdmin,
+  registerAudit,
 ];
 
 export function createProgram(): Command {

@@ -2,7 +2,8 @@
  * The account store as the admin commands open it, with where their changes are audited.
  */
 import { AccountStore } from '../../api/auth/account-store.ts';
-import { type AuditRecorder, NO_AUDIT } from '../../api/auth/audit.ts';
+import type { AuditRecorder } from '../../api/auth/audit.ts';
+import { createAuditLog, type SqliteAuditLog } from '../../audit/audit-log.ts';
 import { CliError, EXIT_FAILURE } from '../cli-error.ts';
 
 export interface OpenedAccounts {
@@ -18,13 +19,20 @@ export function openAccounts(database: string): OpenedAccounts {
   } catch (error) {
     throw new CliError(EXIT_FAILURE, [(error as Error).message]);
   }
-  // AUDIT: the audit log (src/audit/) is wired here once it is in the tree.
-  const audit: AuditRecorder = NO_AUDIT;
+  // The same audit table the running gateway writes (actor `local`).
+  let audit: SqliteAuditLog;
+  try {
+    audit = createAuditLog({ database });
+  } catch (error) {
+    store.close();
+    throw new CliError(EXIT_FAILURE, [(error as Error).message]);
+  }
   return {
     store,
     audit,
     close() {
       store.close();
+      audit.close();
     },
   };
 }

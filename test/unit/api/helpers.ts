@@ -1,10 +1,11 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { AccessControl } from '../../../src/api/auth/access-control.ts';
 import { AccountStore } from '../../../src/api/auth/account-store.ts';
-import type { AuditRecord } from '../../../src/api/auth/audit.ts';
+import type { AuditRecord, AuditRecorder } from '../../../src/api/auth/audit.ts';
 import { ROLES, type Role } from '../../../src/api/auth/roles.ts';
 import { createManagementServer, type ManagementServer } from '../../../src/api/management-server.ts';
 import type { UserAdmin } from '../../../src/api/user-routes.ts';
+import type { AuditLog } from '../../../src/audit/audit-log.ts';
 import { EventBus } from '../../../src/events/event-bus.ts';
 import { FraudHolds } from '../../../src/fraud/holds.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
@@ -38,13 +39,19 @@ export interface TestStack {
 export function testAccess(
   clock: { now: number } = { now: Date.now() },
   audited: AuditRecord[] = [],
+  auditLog?: AuditRecorder,
 ): AccessControl {
   return new AccessControl({
     store: new AccountStore({ database: ':memory:', clock: () => clock.now }),
     allow: [parseCidr('127.0.0.0/8')!, parseCidr('::1')!],
     totpRequired: ['admin'],
     now: () => clock.now,
-    audit: { record: (entry) => audited.push(entry) },
+    audit: {
+      record: (entry) => {
+        audited.push(entry);
+        auditLog?.record(entry);
+      },
+    },
   });
 }
 
@@ -54,10 +61,10 @@ export function bearer(token: string): { authorization: string } {
 }
 
 /** A management server on a memory block table and an in-memory event store, at port 0. */
-export function testStack(options: { host?: string; users?: UserAdmin } = {}): TestStack {
+export function testStack(options: { host?: string; users?: UserAdmin; audit?: AuditLog } = {}): TestStack {
   const clock = { now: T0 };
   const audited: AuditRecord[] = [];
-  const access = testAccess(clock, audited);
+  const access = testAccess(clock, audited, options.audit);
   const tokens = Object.fromEntries(
     ROLES.map((role) => [role, access.store.createToken({ name: role, role, createdBy: 'test' }).token]),
   ) as Record<Role, string>;
@@ -78,6 +85,7 @@ export function testStack(options: { host?: string; users?: UserAdmin } = {}): T
     log: silentLogger,
     now: () => clock.now,
     ...(options.users === undefined ? {} : { users: options.users }),
+    ...(options.audit === undefined ? {} : { audit: options.audit }),
     fraudHolds: holds,
     access,
   });
