@@ -9,6 +9,8 @@
  * store has the last counts), then closes the store.
  */
 
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createAuditLog, type SqliteAuditLog } from '../audit/audit-log.ts';
 import { CdrStore } from '../cdr/cdr-store.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
@@ -20,8 +22,11 @@ import type { FraudHolds } from '../fraud/holds.ts';
 import type { Logger } from '../log/logger.ts';
 import { createMetrics, type Metrics, type ReadingsProvider } from '../metrics/metrics.ts';
 import type { ReloadFunction } from '../reload/reload-route.ts';
+import { parseCidr } from '../state/cidr.ts';
 import type { BlockTable } from '../state/types.ts';
 import { createEventStore, type EventStore } from '../store/event-store.ts';
+import { AccessControl } from './auth/access-control.ts';
+import { AccountStore } from './auth/account-store.ts';
 import { createManagementServer, type ManagementServer } from './management-server.ts';
 import type { UserAdmin } from './user-routes.ts';
 
@@ -43,6 +48,8 @@ export interface ManagementStackDependencies {
   readonly cdrs?: Pick<SipwardenConfig['cdrs'], 'retentionDays' | 'maxRows'>;
   /** Reloads the gateway's configuration (POST /api/config/reload). */
   readonly reload?: ReloadFunction;
+  /** The data directory: where `management.socket` is (default `sipwarden.sock`); no socket without it. */
+  readonly dataDir?: string;
 }
 
 export interface ManagementStack {
@@ -59,6 +66,8 @@ export interface ManagementStack {
   readonly metrics: Metrics;
   /** Undefined when `management.enabled` is false. */
   readonly server: ManagementServer | undefined;
+  /** Accounts, tokens and sessions (in the events database, table mgmt_accounts, mgmt_tokens). */
+  readonly access: AccessControl;
   /** Starts the timers and the API; resolves to the API's bound address, if enabled. */
   start(): Promise<{ host: string; port: number } | undefined>;
   /**
@@ -158,7 +167,18 @@ export function createManagementStack(
   }, 'management');
   if (deps.readings !== undefined) metrics.setProvider(deps.readings, 'gateway');
   let server: ManagementServer | undefined;
+  let accounts: AccountStore | undefined;
+  let access: AccessControl;
   try {
+    accounts = new AccountStore({ database: events.database, clock: now });
+    access = new AccessControl({
+      store: accounts,
+      allow: management.allow.map((text) => parseCidr(text.trim())!),
+      totpRequired: management.totpRequired,
+      now,
+      audit,
+    });
+    const socket = socketOf(management, deps.dataDir);
     server = management.enabled
       ? createManagementServer({
           host: management.host,
@@ -172,11 +192,17 @@ export function createManagementStack(
           now,
           ...(deps.users === undefined ? {} : { users: deps.users }),
           ...(deps.fraudHolds === undefined ? {} : { fraudHolds: deps.fraudHolds }),
+          access,
+          ...(management.tls === undefined ? {} : { https: readManagementTls(management.tls) }),
+          ...(socket === undefined
+            ? {}
+            : { socket: { path: socket, required: management.socket !== undefined } }),
           audit,
           ...(deps.reload === undefined ? {} : { reload: deps.reload }),
         })
       : undefined;
   } catch (error) {
+    accounts?.close();
     store.close();
     cdrs?.close();
     audit.close();
@@ -192,6 +218,7 @@ export function createManagementStack(
     hep,
     metrics,
     server,
+    access,
     async start() {
       if (!started) {
         started = true;
@@ -215,10 +242,36 @@ export function createManagementStack(
         bus.stop();
         store.close();
         cdrs?.close();
+        accounts?.close();
         audit.close();
         await hep?.close();
         await Promise.all(exported.sinks.map((sink) => sink.close?.()));
       }
     },
   };
+}
+
+/** The unix socket's path: `management.socket` (relative to the data directory), by default
+ * `sipwarden.sock` there; none when set to false or without a data directory. */
+export function socketOf(
+  management: SipwardenConfig['management'],
+  dataDir: string | undefined,
+): string | undefined {
+  if (management.socket === false || dataDir === undefined) return undefined;
+  return resolve(dataDir, management.socket ?? DEFAULT_SOCKET);
+}
+
+export const DEFAULT_SOCKET = 'sipwarden.sock';
+
+function readManagementTls(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  const read = (path: string, key: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(
+        `management.tls.${key}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+  };
+  return { cert: read(tls.cert, 'cert'), key: read(tls.key, 'key') };
 }

@@ -5,7 +5,7 @@
  * the lines `check-config` prints (the running configuration stays).
  */
 import type { FastifyInstance } from 'fastify';
-import { printable } from '../events/event-bus.ts';
+import { actorOf, clientAddress } from '../api/auth/principal.ts';
 import type { ReloadOrigin, ReloadResult } from './reloader.ts';
 
 export interface ReloadAnswer {
@@ -25,8 +25,8 @@ export type ReloadFunction = (origin: ReloadOrigin) => Promise<ReloadResult>;
 
 export function registerReloadRoute(app: FastifyInstance, reload: ReloadFunction): void {
   app.post('/api/config/reload', { config: { role: 'admin' } }, async (request, reply) => {
-    // The actor is the account the access layer authenticated, once the API has accounts.
-    const result = await reload({ actor: '-', address: printable(request.ip, 64), via: 'api' });
+    // The account the access layer authenticated (`local` over the socket, `token:NAME`).
+    const result = await reload({ actor: actorOf(request), address: clientAddress(request), via: 'api' });
     if (result.ok) {
       const answer: ReloadAnswer = { reloaded: true, changed: result.changed, warnings: result.warnings };
       return reply.code(200).send(answer);

@@ -1,27 +1,25 @@
 /**
- * `sipwarden reload [--api URL] [--json] | --pid PID`: the running gateway reads its
- * configuration again, checks it as `check-config` does and applies what can change live
- * (see the README's "Reload without restart"). Through the management API by default, which
+ * `sipwarden reload [--api URL --token T | --socket PATH | -c FILE] [--json] | --pid PID`: the
+ * running gateway reads its configuration again, checks it as `check-config` does and applies
+ * what can change live (see the README's "Reload without restart"). Through the management
+ * API (its local socket by default, or a URL with a token), which
  * answers what changed or why it refused (exit 2 with check-config's lines); `--pid` sends
  * SIGHUP instead, whose result is in the gateway's log and audit log.
  */
 import type { Command } from 'commander';
-import { ApiRefusedError, ManagementClient, resolveApiUrl } from '../../api/client.ts';
+import { ApiRefusedError } from '../../api/client.ts';
 import { REFUSED_PREFIX } from '../../reload/reload-route.ts';
 import { CliError, configError, EXIT_FAILURE, EXIT_USAGE } from '../cli-error.ts';
-import { API_OPTION_HELP } from './block.ts';
+import { type ApiOptions, apiOptions, managementClient } from '../management-client.ts';
 
-interface ReloadOptions {
-  readonly api?: string;
+interface ReloadOptions extends ApiOptions {
   readonly pid?: string;
   readonly json?: boolean;
 }
 
 export function registerReload(program: Command): void {
-  program
-    .command('reload')
+  apiOptions(program.command('reload'))
     .description('reload the configuration of the running gateway without dropping calls or blocks')
-    .option('--api <url>', API_OPTION_HELP)
     .option(
       '--pid <pid>',
       'send SIGHUP to this process instead of asking the API (the result goes to its log)',
@@ -32,7 +30,8 @@ export function registerReload(program: Command): void {
 
 async function reload(options: ReloadOptions): Promise<void> {
   if (options.pid !== undefined) {
-    if (options.api !== undefined) throw new CliError(EXIT_USAGE, ['give --api or --pid, not both']);
+    if (options.api !== undefined || options.socket !== undefined)
+      throw new CliError(EXIT_USAGE, ['give --api, --socket or --pid, not more than one']);
     const pid = Number(options.pid);
     if (!/^\d+$/.test(options.pid) || pid < 2)
       throw new CliError(EXIT_USAGE, ['--pid: must be a process id']);
@@ -48,10 +47,8 @@ async function reload(options: ReloadOptions): Promise<void> {
     );
     return;
   }
-  const api = resolveApiUrl(options.api);
-  if (!api.ok) throw new CliError(EXIT_USAGE, [api.message]);
   try {
-    const answer = await new ManagementClient(api.url).reload();
+    const answer = await managementClient(options).reload();
     if (options.json === true) {
       process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
       return;
