@@ -34,20 +34,26 @@ function editConfig(sipwarden: Sipwarden, change: (config: Record<string, unknow
   writeFileSync(sipwarden.configPath, `${JSON.stringify(config, null, 2)}\n`);
 }
 
+/** The admin token of the sipwarden under test (the API needs one over HTTP). */
+let token = '';
+const authorized = (): { headers: Record<string, string> } => ({
+  headers: { authorization: `Bearer ${token}` },
+});
+
 async function apiReload(api: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${api}/api/config/reload`, { method: 'POST' });
+  const response = await fetch(`${api}/api/config/reload`, { method: 'POST', ...authorized() });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 async function auditOf(api: string): Promise<AuditEntry[]> {
-  const response = await fetch(`${api}/api/audit?action=config.reload`);
+  const response = await fetch(`${api}/api/audit?action=config.reload`, authorized());
   assert.equal(response.status, 200);
   return ((await response.json()) as { audit: AuditEntry[] }).audit;
 }
 
 /** A gauge of /metrics; 0 while the API does not answer yet (it listens after SIP). */
 async function gauge(api: string, name: string): Promise<number> {
-  const text = await fetch(`${api}/metrics`).then(
+  const text = await fetch(`${api}/metrics`, authorized()).then(
     (response) => response.text(),
     () => '',
   );
@@ -136,6 +142,7 @@ test('SIGHUP and the API reload during a sipp call load: every call completes', 
     // One caller places every call: the per-caller limit is raised above the load.
     config: { management: { port: managementPort }, security: { settings: CALLS } },
   });
+  token = await sipwarden.apiToken();
   const calls = 120;
   // Calls of 3 s at 20 a second: about 60 calls are up at any moment once it runs.
   const uac = await startSipp({
@@ -179,7 +186,7 @@ test('SIGHUP and the API reload during a sipp call load: every call completes', 
   assert.deepEqual(
     audit.map((e) => [e.actor, e.detail?.via, e.outcome, e.detail?.changed]),
     [
-      ['-', 'api', 'ok', ['security.allowlist', 'security.settings']],
+      ['token:test-admin', 'api', 'ok', ['security.allowlist', 'security.settings']],
       ['local', 'signal', 'ok', ['security.allowlist']],
     ],
   );
@@ -197,6 +204,7 @@ test('a configuration that fails the check is refused with check-config lines; t
     upstream: { host: '127.0.0.1', port: uasPort },
     config: { management: { port: managementPort } },
   });
+  token = await sipwarden.apiToken();
   // Two faults check-config finds: a misspelt key, and a stage setting its schema refuses.
   editConfig(sipwarden, (config) => {
     config.security = { allowlst: ['192.0.2.0/24'] };
@@ -207,7 +215,7 @@ test('a configuration that fails the check is refused with check-config lines; t
   assert.equal(refused.status, 422);
   assert.deepEqual(refused.body.errors, expected);
   // `sipwarden reload` prints them as check-config does, and exits 2.
-  const command = await cli(['reload', '--api', api]);
+  const command = await cli(['reload', '--api', api, '--token', token]);
   assert.equal(command.code, 2);
   assert.deepEqual(command.stderr.trimEnd().split('\n'), [
     ...expected.map((line) => `sipwarden: config error: ${line}`),
@@ -237,7 +245,7 @@ test('a configuration that fails the check is refused with check-config lines; t
   // The running configuration still has the scanner stage (the refused file dropped it): a
   // scanner's OPTIONS gets no answer and is evented, while calls go on.
   assert.equal(await options('127.0.0.5', sipwarden.port, 'friendly-scanner', 1500), undefined);
-  const events = (await (await fetch(`${api}/api/events?source=127.0.0.5`)).json()) as {
+  const events = (await (await fetch(`${api}/api/events?source=127.0.0.5`, authorized())).json()) as {
     events: { type: string }[];
   };
   assert.ok(
@@ -302,6 +310,7 @@ test('a TLS certificate replaced in place is what a new connection gets after th
       tls: { cert: join(live, 'cert.pem'), key: join(live, 'key.pem') },
     },
   });
+  token = await sipwarden.apiToken();
   assert.equal(await peerName(tlsPort), 'first.example');
   // A connection opened before the swap keeps its session.
   const open = await openTls(tlsPort);
