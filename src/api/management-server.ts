@@ -22,8 +22,11 @@ import { EventStoreError } from '../store/errors.ts';
 import type { EventReader } from '../store/event-store.ts';
 import { DurationError, formatDuration, parseDuration } from '../util/duration.ts';
 import { canonicalAddress, parseBlockTarget } from './block-target.ts';
+import { type CallSource, registerCallsRoute } from './calls-route.ts';
 import { cdrsRoute } from './cdrs-route.ts';
+import { registerConsoleRoutes } from './console-routes.ts';
 import { ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.ts';
+import { type LiveFeed, registerLiveRoute } from './live-route.ts';
 import { parseTimeSpec } from './time-spec.ts';
 import { registerUserRoutes, type UserAdmin } from './user-routes.ts';
 import {
@@ -53,6 +56,12 @@ export interface ManagementServerOptions {
   readonly users?: UserAdmin;
   /** Identities the fraud stage holds for an operator; none when absent. */
   readonly fraudHolds?: FraudHolds;
+  /** The console's live feed (GET /api/live); the route answers 404 when absent. */
+  readonly live?: LiveFeed;
+  /** The calls open now (GET /api/calls); none listed when absent. */
+  readonly calls?: () => CallSource | undefined;
+  /** The built console's directory; default dist/console of this installation. */
+  readonly consoleDirectory?: string;
 }
 
 export interface ManagementServer {
@@ -335,6 +344,10 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   );
 
   if (options.users !== undefined) registerUserRoutes(app, options.users);
+  // The operators' console: its page and the live feed its charts draw.
+  registerConsoleRoutes(app, options.consoleDirectory);
+  if (options.live !== undefined) registerLiveRoute(app, options.live, { now });
+  registerCallsRoute(app, options.calls ?? (() => undefined));
   app.get('/api/fraud/holds', async () => {
     const answer: HoldsAnswer = { holds: holds.list().map(holdView) };
     return answer;

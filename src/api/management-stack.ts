@@ -19,6 +19,8 @@ import type { Logger } from '../log/logger.ts';
 import { createMetrics, type Metrics, type ReadingsProvider } from '../metrics/metrics.ts';
 import type { BlockTable } from '../state/types.ts';
 import { createEventStore, type EventStore } from '../store/event-store.ts';
+import type { CallSource } from './calls-route.ts';
+import type { LiveFeed } from './live-route.ts';
 import { createManagementServer, type ManagementServer } from './management-server.ts';
 import type { UserAdmin } from './user-routes.ts';
 
@@ -38,6 +40,12 @@ export interface ManagementStackDependencies {
   readonly fraudHolds?: FraudHolds;
   /** Call detail records in the same database (table `cdrs`), when enabled. */
   readonly cdrs?: Pick<SipwardenConfig['cdrs'], 'retentionDays' | 'maxRows'>;
+  /** The console's live figures (GET /api/live); its events come from the stack's bus. */
+  readonly live?: Omit<LiveFeed, 'events'>;
+  /** The built console's directory (tests); default dist/console of this installation. */
+  readonly consoleDirectory?: string;
+  /** The proxy's open calls, for GET /api/calls (read when asked: the proxy starts later). */
+  readonly calls?: () => CallSource | undefined;
 }
 
 export interface ManagementStack {
@@ -134,6 +142,9 @@ export function createManagementStack(
           now,
           ...(deps.users === undefined ? {} : { users: deps.users }),
           ...(deps.fraudHolds === undefined ? {} : { fraudHolds: deps.fraudHolds }),
+          ...(deps.live === undefined ? {} : { live: { ...deps.live, events: bus } }),
+          ...(deps.consoleDirectory === undefined ? {} : { consoleDirectory: deps.consoleDirectory }),
+          ...(deps.calls === undefined ? {} : { calls: deps.calls }),
         })
       : undefined;
   } catch (error) {
