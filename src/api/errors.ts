@@ -34,6 +34,8 @@ export const API_ERRORS = {
   SW_ERR_USER_STORE: { status: 503 },
   /** As many live streams (GET /api/live) are open as the server serves at once. */
   SW_ERR_TOO_MANY_LIVE: { status: 503 },
+  /** The audit log cannot answer (file gone, disk failure). */
+  SW_ERR_AUDIT_LOG: { status: 503 },
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -8,6 +8,9 @@
  * DNS rebinding. Every error is `{ error: { code, message } }` with its status.
  */
 import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { registerAuditRoute } from '../audit/audit-route.ts';
+import { AuditLogError } from '../audit/errors.ts';
 import type { CdrReader } from '../cdr/cdr-store.ts';
 import { isIpv4, isIpv6 } from '../config/host.ts';
 import { printable } from '../events/event-bus.ts';
@@ -62,6 +65,8 @@ export interface ManagementServerOptions {
   readonly calls?: () => CallSource | undefined;
   /** The built console's directory; default dist/console of this installation. */
   readonly consoleDirectory?: string;
+  /** The audit log: blocks, unblocks and releases are recorded; GET /api/audit (role admin). */
+  readonly audit?: AuditLog;
 }
 
 export interface ManagementServer {
@@ -204,6 +209,10 @@ export function createManagementServer(options: ManagementServerOptions): Manage
       log.error({ err: error }, 'management API: store failed');
       return sendError(reply, new ApiError('SW_ERR_EVENT_STORE', 'the event store cannot answer now'));
     }
+    if (error instanceof AuditLogError) {
+      log.error({ err: error }, 'management API: audit log failed');
+      return sendError(reply, new ApiError('SW_ERR_AUDIT_LOG', 'the audit log cannot answer now'));
+    }
     if (error instanceof UserStoreError) {
       log.error({ err: error }, 'management API: user store failed');
       return sendError(reply, new ApiError('SW_ERR_USER_STORE', 'the user store cannot answer now'));
@@ -313,6 +322,15 @@ export function createManagementServer(options: ManagementServerOptions): Manage
       },
       at,
     );
+    options.audit?.record({
+      at,
+      actor: '-',
+      address: printable(request.ip, 64),
+      action: 'block.add',
+      target: entry.key,
+      detail: { scope: entry.scope, duration: formatDuration(durationMs), reason },
+      outcome: 'ok',
+    });
     const answer: BlockAnswer = { block: blockView(entry, at) };
     return reply.code(201).send(answer);
   });
@@ -323,7 +341,16 @@ export function createManagementServer(options: ManagementServerOptions): Manage
     async (request, reply) => {
       const given = request.params.address;
       const key = blockKeyOf(given);
-      if (!blocks.unblock(key)) {
+      const removed = blocks.unblock(key);
+      options.audit?.record({
+        actor: '-',
+        address: printable(request.ip, 64),
+        action: 'block.remove',
+        target: printable(key, 300),
+        outcome: removed ? 'ok' : 'failed',
+        ...(removed ? {} : { detail: { error: 'no such block' } }),
+      });
+      if (!removed) {
         throw new ApiError('SW_ERR_NO_SUCH_BLOCK', `no block on ${JSON.stringify(printable(given, 100))}`);
       }
       bus.emit(
@@ -348,6 +375,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   registerConsoleRoutes(app, options.consoleDirectory);
   if (options.live !== undefined) registerLiveRoute(app, options.live, { now });
   registerCallsRoute(app, options.calls ?? (() => undefined));
+  if (options.audit !== undefined) registerAuditRoute(app, options.audit, now);
   app.get('/api/fraud/holds', async () => {
     const answer: HoldsAnswer = { holds: holds.list().map(holdView) };
     return answer;
@@ -358,7 +386,15 @@ export function createManagementServer(options: ManagementServerOptions): Manage
     { schema: releaseSchema },
     async (request, reply) => {
       const identity = request.params.identity.toLowerCase();
-      if (!holds.release(identity)) {
+      const released = holds.release(identity);
+      options.audit?.record({
+        actor: '-',
+        address: printable(request.ip, 64),
+        action: 'fraud.release',
+        target: printable(identity, 300),
+        outcome: released ? 'ok' : 'failed',
+      });
+      if (!released) {
         throw new ApiError('SW_ERR_NO_SUCH_HOLD', `no hold on ${JSON.stringify(printable(identity, 100))}`);
       }
       bus.emit(

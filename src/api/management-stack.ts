@@ -9,6 +9,7 @@
  * store has the last counts), then closes the store.
  */
 
+import { createAuditLog, type SqliteAuditLog } from '../audit/audit-log.ts';
 import { CdrStore } from '../cdr/cdr-store.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
 import { EventBus } from '../events/event-bus.ts';
@@ -54,6 +55,8 @@ export interface ManagementStack {
   readonly store: EventStore;
   /** The call detail records' store; undefined when CDRs are off. */
   readonly cdrs: CdrStore | undefined;
+  /** The audit log (table `audit` in the events database), for every administrative action. */
+  readonly audit: SqliteAuditLog;
   /** Where the pipeline counts messages (`metrics.message(stage, verdict)`) and times them. */
   readonly metrics: Metrics;
   /** Undefined when `management.enabled` is false. */
@@ -109,6 +112,18 @@ export function createManagementStack(
     store.close();
     throw error;
   }
+  let audit: SqliteAuditLog;
+  try {
+    audit = createAuditLog({
+      database: events.database,
+      log: deps.log.child({ module: 'audit' }),
+      clock: now,
+    });
+  } catch (error) {
+    store.close();
+    cdrs?.close();
+    throw error;
+  }
   bus.subscribe(createLogSink(eventLog));
   bus.subscribe(store);
   const exported = buildExportSinks(events, eventLog);
@@ -145,11 +160,13 @@ export function createManagementStack(
           ...(deps.live === undefined ? {} : { live: { ...deps.live, events: bus } }),
           ...(deps.consoleDirectory === undefined ? {} : { consoleDirectory: deps.consoleDirectory }),
           ...(deps.calls === undefined ? {} : { calls: deps.calls }),
+          audit,
         })
       : undefined;
   } catch (error) {
     store.close();
     cdrs?.close();
+    audit.close();
     throw error;
   }
   let started = false;
@@ -158,6 +175,7 @@ export function createManagementStack(
     bus,
     store,
     cdrs,
+    audit,
     metrics,
     server,
     async start() {
@@ -183,6 +201,7 @@ export function createManagementStack(
         bus.stop();
         store.close();
         cdrs?.close();
+        audit.close();
         await Promise.all(exported.sinks.map((sink) => sink.close?.()));
       }
     },

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, messageOf } from './cli-error.ts';
 import { registerAssess } from './commands/assess.ts';
 import { registerAttack } from './commands/attack.ts';
+import { registerAudit } from './commands/audit.ts';
 import { registerBlock } from './commands/block.ts';
 import { registerBlocks } from './commands/blocks.ts';
 import { registerCdrs } from './commands/cdrs.ts';
@@ -35,6 +36,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerFraud,
   registerCdrs,
   registerPolicy,
+  registerAudit,
 ];
 
 export function createProgram(): Command {

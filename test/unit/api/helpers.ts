@@ -1,5 +1,6 @@
 import { createManagementServer, type ManagementServer } from '../../../src/api/management-server.ts';
 import type { UserAdmin } from '../../../src/api/user-routes.ts';
+import type { AuditLog } from '../../../src/audit/audit-log.ts';
 import { EventBus } from '../../../src/events/event-bus.ts';
 import { FraudHolds } from '../../../src/fraud/holds.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
@@ -22,7 +23,7 @@ export interface TestStack {
 }
 
 /** A management server on a memory block table and an in-memory event store, at port 0. */
-export function testStack(options: { host?: string; users?: UserAdmin } = {}): TestStack {
+export function testStack(options: { host?: string; users?: UserAdmin; audit?: AuditLog } = {}): TestStack {
   const clock = { now: T0 };
   const blocks = createMemoryBlockTable({ maxEntries: 1000 });
   const store = createEventStore({ database: ':memory:', retentionDays: 30 });
@@ -41,6 +42,7 @@ export function testStack(options: { host?: string; users?: UserAdmin } = {}): T
     log: silentLogger,
     now: () => clock.now,
     ...(options.users === undefined ? {} : { users: options.users }),
+    ...(options.audit === undefined ? {} : { audit: options.audit }),
     fraudHolds: holds,
   });
   return {
