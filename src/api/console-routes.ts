@@ -83,7 +83,8 @@ const SECURITY_HEADERS = {
  */
 export function registerConsoleRoutes(app: FastifyInstance, directory = defaultConsoleDirectory()): void {
   const files = directory === undefined ? undefined : loadConsole(directory);
-  const open = { config: { public: true } };
+  // Open without credentials (`anyone`), as the login form must be.
+  const open = { config: { role: 'anyone' as const } };
   app.get('/', open, async (_request, reply) => {
     reply.headers(SECURITY_HEADERS).header('cache-control', 'no-cache');
     const index = files?.get('index.html');

@@ -46,8 +46,6 @@ export interface LiveRouteOptions {
   readonly maxClients?: number;
   readonly intervalMs?: number;
   readonly now?: () => number;
-  /** The minimum role, for the access layer (see the `config.role` convention). */
-  readonly role?: string;
 }
 
 export const DEFAULT_MAX_LIVE_CLIENTS = 32;
@@ -132,7 +130,7 @@ export function registerLiveRoute(
     clients.clear();
   });
 
-  app.get('/api/live', { config: { role: options.role ?? 'viewer' } }, (request, reply) => {
+  app.get('/api/live', { config: { role: 'viewer' as const } }, (request, reply) => {
     if (clients.size >= maxClients) {
       reply.header('retry-after', '5');
       throw new ApiError('SW_ERR_TOO_MANY_LIVE', `at most ${maxClients} live streams at once`);

@@ -8,7 +8,7 @@ export function Audit() {
   const [actor, setActor] = useState('');
   const [action, setAction] = useState('');
   const [query, setQuery] = useState('?since=7d&limit=500');
-  const loaded = useResource<{ entries: AuditEntry[] } | AuditEntry[]>(`/api/audit${query}`);
+  const loaded = useResource<{ audit: AuditEntry[] }>(`/api/audit${query}`);
   const apply = (event: Event) => {
     event.preventDefault();
     const params = new URLSearchParams({ limit: '500' });
@@ -19,7 +19,7 @@ export function Audit() {
     loaded.reload();
   };
   const data = loaded.data;
-  const entries = data === undefined ? [] : Array.isArray(data) ? data : data.entries;
+  const entries = data?.audit ?? [];
   return (
     <section>
       <PageHeader title="Audit log" />
