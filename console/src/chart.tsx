@@ -27,6 +27,8 @@ export function Chart({ title, series, data, height = 220 }: ChartProps) {
       height,
       series: [{}, ...series.map((one) => ({ label: one.label, stroke: one.colour, width: 2 }))],
       axes: [{}, { size: 60 }],
+      // The legend names the series; the figures are in the tiles above.
+      legend: { live: false },
       scales: { y: { range: (_u, min, max) => [0, Math.max(1, max, min)] } },
     };
     const made = new uPlot(options, data as uPlot.AlignedData, element);

@@ -45,11 +45,14 @@ export function useResource<T>(path: string | undefined): Loaded<T> {
   return { data, error, status, loading, reload };
 }
 
+const two = (n: number) => String(n).padStart(2, '0');
+
+/** Local time as operators write it: 2026-12-07 19:25:57. */
 export function time(value: number | string | null | undefined): string {
   if (value === null || value === undefined) return '—';
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
-  return date.toLocaleString(undefined, { hour12: false });
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
 }
 
 export function number(value: number | null | undefined): string {

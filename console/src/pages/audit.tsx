@@ -25,7 +25,9 @@ export function Audit() {
       <PageHeader title="Audit log" />
       <form class="filters" onSubmit={apply} aria-label="Filter the audit log">
         <label>
-          Actor <kbd>/</kbd>
+          <span>
+            Actor <kbd>/</kbd>
+          </span>
           <input
             value={actor}
             onInput={(e) => setActor(e.currentTarget.value)}

@@ -49,7 +49,9 @@ export function Blocks({ canChange }: { canChange: boolean }) {
       {canChange ? (
         <form class="filters" onSubmit={block} aria-label="Block a source">
           <label>
-            Address, network or key <kbd>n</kbd>
+            <span>
+              Address, network or key <kbd>n</kbd>
+            </span>
             <input
               ref={first}
               required

@@ -22,7 +22,9 @@ export function Cdrs() {
       <PageHeader title="Call detail records" />
       <form class="filters" onSubmit={apply} aria-label="Filter call records">
         <label>
-          User <kbd>/</kbd>
+          <span>
+            User <kbd>/</kbd>
+          </span>
           <input
             value={user}
             onInput={(e) => setUser(e.currentTarget.value)}
