@@ -306,6 +306,8 @@ export async function startGateway(
         users,
         fraudHolds,
         log: logger,
+        // The management socket's default place (management.socket).
+        dataDir: location.dataDir,
         ...(config.cdrs.enabled
           ? { cdrs: { retentionDays: config.cdrs.retentionDays, maxRows: config.cdrs.maxRows } }
           : {}),

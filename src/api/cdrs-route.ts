@@ -36,27 +36,31 @@ const cdrsSchema = {
 } as const;
 
 export function cdrsRoute(app: FastifyInstance, cdrs: CdrReader, now: () => number): void {
-  app.get<{ Querystring: CdrsQuerystring }>('/api/cdrs', { schema: cdrsSchema }, async (request, reply) => {
-    const query = request.query;
-    const at = now();
-    const time = (name: string, text: string | undefined): number | undefined => {
-      if (text === undefined) return undefined;
-      const result = parseTimeSpec(text, at);
-      if (!result.ok) throw new ApiError('SW_ERR_BAD_TIME', `${name}: ${result.message}`);
-      return result.time;
-    };
-    const since = time('since', query.since);
-    const until = time('until', query.until);
-    const records = cdrs.query({
-      ...(since === undefined ? {} : { since }),
-      ...(until === undefined ? {} : { until }),
-      ...(query.user === undefined ? {} : { user: query.user }),
-      ...(query.limit === undefined ? {} : { limit: query.limit }),
-    });
-    if (query.format === 'csv') {
-      return reply.header('content-type', 'text/csv; charset=utf-8').send(cdrCsv(records));
-    }
-    const answer: CdrsAnswer = { cdrs: records };
-    return answer;
-  });
+  app.get<{ Querystring: CdrsQuerystring }>(
+    '/api/cdrs',
+    { schema: cdrsSchema, config: { role: 'viewer' } },
+    async (request, reply) => {
+      const query = request.query;
+      const at = now();
+      const time = (name: string, text: string | undefined): number | undefined => {
+        if (text === undefined) return undefined;
+        const result = parseTimeSpec(text, at);
+        if (!result.ok) throw new ApiError('SW_ERR_BAD_TIME', `${name}: ${result.message}`);
+        return result.time;
+      };
+      const since = time('since', query.since);
+      const until = time('until', query.until);
+      const records = cdrs.query({
+        ...(since === undefined ? {} : { since }),
+        ...(until === undefined ? {} : { until }),
+        ...(query.user === undefined ? {} : { user: query.user }),
+        ...(query.limit === undefined ? {} : { limit: query.limit }),
+      });
+      if (query.format === 'csv') {
+        return reply.header('content-type', 'text/csv; charset=utf-8').send(cdrCsv(records));
+      }
+      const answer: CdrsAnswer = { cdrs: records };
+      return answer;
+    },
+  );
 }

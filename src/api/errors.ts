@@ -36,6 +36,24 @@ export const API_ERRORS = {
   SW_ERR_TOO_MANY_LIVE: { status: 503 },
   /** The audit log cannot answer (file gone, disk failure). */
   SW_ERR_AUDIT_LOG: { status: 503 },
+  // Access (src/api/auth/): the codes the console reads are short words.
+  /** No credentials, or wrong ones (user, password, token, expired session). */
+  unauthenticated: { status: 401 },
+  /** Right password, but the account needs a TOTP code (absent), or must enrol one first. */
+  'totp-required': { status: 401 },
+  /** A cookie-authenticated change without the session's x-csrf-token, or from another origin. */
+  csrf: { status: 403 },
+  /** The caller's role is below what the route needs. */
+  forbidden: { status: 403 },
+  /** Too many failed logins for this account or from this address: try after Retry-After. */
+  throttled: { status: 429 },
+  /** The client's address is not in management.allow. */
+  SW_ERR_FORBIDDEN_ADDRESS: { status: 403 },
+  /** An account or token field is wrong (name, role, password). */
+  SW_ERR_BAD_ACCOUNT: { status: 400 },
+  SW_ERR_NO_SUCH_ACCOUNT: { status: 404 },
+  SW_ERR_ACCOUNT_EXISTS: { status: 409 },
+  SW_ERR_NO_SUCH_TOKEN: { status: 404 },
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

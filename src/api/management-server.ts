@@ -1,12 +1,17 @@
 /**
  * The management HTTP API (fastify): Prometheus metrics, security events, the block
- * table (list, block, unblock) and, given a user store, its users (user-routes.ts). It has
- * no accounts yet, so it listens where configured, loopback by default, and guards against
- * what a browser on that machine could be led to do: bodies must be JSON (a cross-site
- * form cannot send that without a preflight we never answer), and the Host header of an
- * /api request must name an IP address, localhost or the configured host, which defeats
- * DNS rebinding. Every error is `{ error: { code, message } }` with its status.
+ * table (list, block, unblock) and, given a user store, its users (user-routes.ts). Every
+ * request passes the access control first (auth/access-control.ts: the address allowlist,
+ * then accounts, tokens and roles: each route below names the least role it needs); the
+ * local unix socket, when configured, is trusted as admin. Besides, it guards against what
+ * a browser could be led to do: bodies must be JSON (a cross-site form cannot send that
+ * without a preflight we never answer), and the Host header of an /api request must name
+ * an IP address, localhost or the configured host, which defeats DNS rebinding. Every error
+ * is `{ error: { code, message } }` with its status.
  */
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { registerAuditRoute } from '../audit/audit-route.ts';
@@ -24,6 +29,10 @@ import type { BlockTable } from '../state/types.ts';
 import { EventStoreError } from '../store/errors.ts';
 import type { EventReader } from '../store/event-store.ts';
 import { DurationError, formatDuration, parseDuration } from '../util/duration.ts';
+import type { AccessControl } from './auth/access-control.ts';
+import { registerAccountRoutes } from './auth/account-routes.ts';
+import { actorOf, clientAddress } from './auth/principal.ts';
+import { registerSessionRoutes } from './auth/session-routes.ts';
 import { canonicalAddress, parseBlockTarget } from './block-target.ts';
 import { type CallSource, registerCallsRoute } from './calls-route.ts';
 import { cdrsRoute } from './cdrs-route.ts';
@@ -65,13 +74,25 @@ export interface ManagementServerOptions {
   readonly calls?: () => CallSource | undefined;
   /** The built console's directory; default dist/console of this installation. */
   readonly consoleDirectory?: string;
-  /** The audit log: blocks, unblocks and releases are recorded; GET /api/audit (role admin). */
+  /** The audit log, read by GET /api/audit (role admin); the access control records into it. */
   readonly audit?: AuditLog;
+  /** Accounts, sessions, tokens, the allowlist (auth/access-control.ts). */
+  readonly access: AccessControl;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
+  /**
+   * A unix socket for the local command line, trusted as admin (0600). When not `required`
+   * (the default path, not configured), a socket another process holds is warned about and
+   * skipped instead of failing the start.
+   */
+  readonly socket?: { readonly path: string; readonly required: boolean };
 }
 
 export interface ManagementServer {
   /** Binds; resolves to the address actually bound (port 0 resolves to the real port). */
   listen(): Promise<{ host: string; port: number }>;
+  /** The unix socket's path once listening on it; undefined when there is none. */
+  readonly socketPath: string | undefined;
   close(): Promise<void>;
   readonly app: FastifyInstance;
 }
@@ -154,7 +175,10 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   const now = options.now ?? Date.now;
   const { blocks, events, metrics, bus, log } = options;
   const holds = options.fraudHolds ?? new FraudHolds();
+  const access = options.access;
+  access.secure = options.https !== undefined;
   const app = fastify({
+    ...(options.https === undefined ? {} : { https: { cert: options.https.cert, key: options.https.key } }),
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 300 },
@@ -176,6 +200,9 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   });
   // Only JSON bodies: a cross-site form post (text/plain) is refused with 415.
   app.removeContentTypeParser('text/plain');
+
+  // First of all hooks: a refused address or caller costs nothing more.
+  access.register(app);
 
   const allowedHosts = new Set(['localhost', options.host.toLowerCase()]);
   app.addHook('onRequest', async (request) => {
@@ -246,111 +273,125 @@ export function createManagementServer(options: ManagementServerOptions): Manage
     return sendError(reply, new ApiError('SW_ERR_INTERNAL', 'internal error'));
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  registerSessionRoutes(app, access);
+  registerAccountRoutes(app, access);
+
+  app.get('/metrics', { config: { role: 'viewer' } }, async (_request, reply) => {
     const text = await metrics.text();
     return reply.header('content-type', metrics.contentType).send(text);
   });
 
-  app.get<{ Querystring: EventsQuerystring }>('/api/events', { schema: eventsSchema }, async (request) => {
-    const query = request.query;
-    const at = now();
-    const since = query.since === undefined ? undefined : timeOf('since', query.since, at);
-    const until = query.until === undefined ? undefined : timeOf('until', query.until, at);
-    let source: string | undefined;
-    if (query.source !== undefined) {
-      source = canonicalAddress(query.source);
-      if (source === undefined) {
-        throw new ApiError(
-          'SW_ERR_BAD_ADDRESS',
-          `source: ${JSON.stringify(query.source)} is not an IP address`,
-        );
+  app.get<{ Querystring: EventsQuerystring }>(
+    '/api/events',
+    { schema: eventsSchema, config: { role: 'viewer' } },
+    async (request) => {
+      const query = request.query;
+      const at = now();
+      const since = query.since === undefined ? undefined : timeOf('since', query.since, at);
+      const until = query.until === undefined ? undefined : timeOf('until', query.until, at);
+      let source: string | undefined;
+      if (query.source !== undefined) {
+        source = canonicalAddress(query.source);
+        if (source === undefined) {
+          throw new ApiError(
+            'SW_ERR_BAD_ADDRESS',
+            `source: ${JSON.stringify(query.source)} is not an IP address`,
+          );
+        }
       }
-    }
-    const answer: EventsAnswer = {
-      events: events.query({
-        ...(since === undefined ? {} : { since }),
-        ...(until === undefined ? {} : { until }),
-        ...(query.type === undefined ? {} : { type: query.type }),
-        ...(source === undefined ? {} : { source }),
-        ...(query.limit === undefined ? {} : { limit: query.limit }),
-      }),
-    };
-    return answer;
-  });
+      const answer: EventsAnswer = {
+        events: events.query({
+          ...(since === undefined ? {} : { since }),
+          ...(until === undefined ? {} : { until }),
+          ...(query.type === undefined ? {} : { type: query.type }),
+          ...(source === undefined ? {} : { source }),
+          ...(query.limit === undefined ? {} : { limit: query.limit }),
+        }),
+      };
+      return answer;
+    },
+  );
 
   if (options.cdrs !== undefined) cdrsRoute(app, options.cdrs, now);
 
-  app.get<{ Querystring: { limit?: number } }>('/api/blocks', { schema: blocksSchema }, async (request) => {
-    const at = now();
-    const all = blocks.list(at).sort((a, b) => b.createdAt - a.createdAt);
-    const limit = request.query.limit ?? DEFAULT_BLOCK_LIST_LIMIT;
-    const answer: BlocksAnswer = {
-      blocks: all.slice(0, limit).map((entry) => blockView(entry, at)),
-      total: all.length,
-    };
-    return answer;
-  });
+  app.get<{ Querystring: { limit?: number } }>(
+    '/api/blocks',
+    { schema: blocksSchema, config: { role: 'viewer' } },
+    async (request) => {
+      const at = now();
+      const all = blocks.list(at).sort((a, b) => b.createdAt - a.createdAt);
+      const limit = request.query.limit ?? DEFAULT_BLOCK_LIST_LIMIT;
+      const answer: BlocksAnswer = {
+        blocks: all.slice(0, limit).map((entry) => blockView(entry, at)),
+        total: all.length,
+      };
+      return answer;
+    },
+  );
 
-  app.post<{ Body: BlockBody }>('/api/blocks', { schema: blockSchema }, async (request, reply) => {
-    const body = request.body;
-    const parsed = parseBlockTarget(body.address);
-    if (!parsed.ok) throw new ApiError('SW_ERR_BAD_ADDRESS', `address: ${parsed.message}`);
-    const durationMs = blockDuration(body.duration);
-    const reason = body.reason === undefined ? ADMIN_REASON : printable(body.reason, MAX_REASON_LENGTH);
-    const at = now();
-    const entry = blocks.block({
-      key: parsed.target.key,
-      scope: parsed.target.scope,
-      reason,
-      rule: 'admin',
-      createdAt: at,
-      expiresAt: at + durationMs,
-    });
-    bus.emit(
-      {
-        type: 'block',
-        stage: 'admin',
-        rule: 'admin',
-        action: 'block',
-        key: entry.key,
+  app.post<{ Body: BlockBody }>(
+    '/api/blocks',
+    { schema: blockSchema, config: { role: 'operator' } },
+    async (request, reply) => {
+      const body = request.body;
+      const parsed = parseBlockTarget(body.address);
+      if (!parsed.ok) throw new ApiError('SW_ERR_BAD_ADDRESS', `address: ${parsed.message}`);
+      const durationMs = blockDuration(body.duration);
+      const reason = body.reason === undefined ? ADMIN_REASON : printable(body.reason, MAX_REASON_LENGTH);
+      const at = now();
+      const entry = blocks.block({
+        key: parsed.target.key,
+        scope: parsed.target.scope,
         reason,
-        details: {
-          scope: entry.scope,
-          duration: formatDuration(durationMs),
-          client: printable(request.ip, 64),
+        rule: 'admin',
+        createdAt: at,
+        expiresAt: at + durationMs,
+      });
+      bus.emit(
+        {
+          type: 'block',
+          stage: 'admin',
+          rule: 'admin',
+          action: 'block',
+          key: entry.key,
+          reason,
+          details: {
+            scope: entry.scope,
+            duration: formatDuration(durationMs),
+            client: printable(request.ip, 64),
+          },
         },
-      },
-      at,
-    );
-    options.audit?.record({
-      at,
-      actor: '-',
-      address: printable(request.ip, 64),
-      action: 'block.add',
-      target: entry.key,
-      detail: { scope: entry.scope, duration: formatDuration(durationMs), reason },
-      outcome: 'ok',
-    });
-    const answer: BlockAnswer = { block: blockView(entry, at) };
-    return reply.code(201).send(answer);
-  });
+        at,
+      );
+      access.audit.record({
+        actor: actorOf(request),
+        address: clientAddress(request),
+        action: 'block.add',
+        target: entry.key,
+        detail: { scope: entry.scope, duration: formatDuration(durationMs), reason },
+        outcome: 'ok',
+      });
+      const answer: BlockAnswer = { block: blockView(entry, at) };
+      return reply.code(201).send(answer);
+    },
+  );
 
   app.delete<{ Params: { address: string } }>(
     '/api/blocks/:address',
-    { schema: unblockSchema },
+    { schema: unblockSchema, config: { role: 'operator' } },
     async (request, reply) => {
       const given = request.params.address;
       const key = blockKeyOf(given);
       const removed = blocks.unblock(key);
-      options.audit?.record({
-        actor: '-',
-        address: printable(request.ip, 64),
-        action: 'block.remove',
-        target: printable(key, 300),
-        outcome: removed ? 'ok' : 'failed',
-        ...(removed ? {} : { detail: { error: 'no such block' } }),
-      });
       if (!removed) {
+        access.audit.record({
+          actor: actorOf(request),
+          address: clientAddress(request),
+          action: 'block.remove',
+          target: printable(key, 300),
+          outcome: 'failed',
+          detail: { error: 'no such block' },
+        });
         throw new ApiError('SW_ERR_NO_SUCH_BLOCK', `no block on ${JSON.stringify(printable(given, 100))}`);
       }
       bus.emit(
@@ -365,6 +406,13 @@ export function createManagementServer(options: ManagementServerOptions): Manage
         },
         now(),
       );
+      access.audit.record({
+        actor: actorOf(request),
+        address: clientAddress(request),
+        action: 'block.remove',
+        target: key,
+        outcome: 'ok',
+      });
       const answer: UnblockAnswer = { removed: true };
       return reply.code(200).send(answer);
     },
@@ -376,25 +424,25 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   if (options.live !== undefined) registerLiveRoute(app, options.live, { now });
   registerCallsRoute(app, options.calls ?? (() => undefined));
   if (options.audit !== undefined) registerAuditRoute(app, options.audit, now);
-  app.get('/api/fraud/holds', async () => {
+  app.get('/api/fraud/holds', { config: { role: 'viewer' } }, async () => {
     const answer: HoldsAnswer = { holds: holds.list().map(holdView) };
     return answer;
   });
 
   app.delete<{ Params: { identity: string } }>(
     '/api/fraud/holds/:identity',
-    { schema: releaseSchema },
+    { schema: releaseSchema, config: { role: 'operator' } },
     async (request, reply) => {
       const identity = request.params.identity.toLowerCase();
       const released = holds.release(identity);
-      options.audit?.record({
-        actor: '-',
-        address: printable(request.ip, 64),
-        action: 'fraud.release',
-        target: printable(identity, 300),
-        outcome: released ? 'ok' : 'failed',
-      });
       if (!released) {
+        access.audit.record({
+          actor: actorOf(request),
+          address: clientAddress(request),
+          action: 'fraud.release',
+          target: printable(identity, 300),
+          outcome: 'failed',
+        });
         throw new ApiError('SW_ERR_NO_SUCH_HOLD', `no hold on ${JSON.stringify(printable(identity, 100))}`);
       }
       bus.emit(
@@ -409,32 +457,68 @@ export function createManagementServer(options: ManagementServerOptions): Manage
         },
         now(),
       );
+      access.audit.record({
+        actor: actorOf(request),
+        address: clientAddress(request),
+        action: 'fraud.release',
+        target: identity,
+        outcome: 'ok',
+      });
       const answer: ReleaseAnswer = { released: true };
       return reply.code(200).send(answer);
     },
   );
 
+  let local: Server | undefined;
+  let socketPath: string | undefined;
   return {
     app,
+    get socketPath() {
+      return socketPath;
+    },
     async listen() {
       await app.listen({ host: options.host, port: options.port });
+      if (options.socket !== undefined) {
+        try {
+          local = await listenLocal(options.socket.path, app, access);
+          socketPath = options.socket.path;
+        } catch (error) {
+          if (options.socket.required) {
+            await app.close();
+            throw error;
+          }
+          log.warn(
+            { err: error },
+            'no management socket: the local command line needs --api and a token (set management.socket)',
+          );
+        }
+      }
       const address = app.server.address();
       const bound =
         address !== null && typeof address === 'object'
           ? { host: address.address, port: address.port }
           : { host: options.host, port: options.port };
-      if (!isLoopback(bound.host)) {
+      if (!isLoopback(bound.host) && options.https === undefined) {
         log.warn(
           { host: bound.host, port: bound.port },
-          options.users === undefined
-            ? 'the management API has no accounts yet: anyone who reaches this address can block and unblock'
-            : 'the management API has no accounts yet: anyone who reaches this address can block, unblock and add users',
+          'the management API listens beyond loopback without TLS: passwords and tokens cross the network in clear (set management.tls)',
         );
       }
-      log.info({ host: bound.host, port: bound.port }, 'management API listening');
+      log.info(
+        { host: bound.host, port: bound.port, tls: options.https !== undefined, socket: socketPath },
+        'management API listening',
+      );
       return bound;
     },
     async close() {
+      if (local !== undefined) {
+        const server = local;
+        local = undefined;
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        if (socketPath !== undefined) removeSocket(socketPath);
+        socketPath = undefined;
+      }
       await app.close();
     },
   };
@@ -490,4 +574,64 @@ function hostName(header: string): string {
 
 function isLoopback(host: string): boolean {
   return host === '::1' || host.startsWith('127.') || host === 'localhost';
+}
+
+/**
+ * The local unix socket: the same routes, every connection trusted as admin (actor `local`),
+ * as kamcmd's and fail2ban-client's sockets are; the file is the owner's alone (0600), so
+ * only this user and root can connect. A socket file left by a process that died is
+ * replaced; one another process still answers on is an error.
+ */
+async function listenLocal(path: string, app: FastifyInstance, access: AccessControl): Promise<Server> {
+  if (existsSync(path)) {
+    if (await answers(path)) {
+      throw new Error(`management.socket: another process listens on ${path}`);
+    }
+    unlinkSync(path);
+  }
+  const server = createServer((request, response) => app.routing(request, response));
+  server.on('connection', (socket) => access.trustLocal(socket));
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 30_000;
+  // Created owner-only from the start: no moment at which another user could connect.
+  const mask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    throw new Error(
+      `management.socket: cannot listen on ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  } finally {
+    process.umask(mask);
+  }
+  chmodSync(path, 0o600);
+  return server;
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function removeSocket(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Gone already.
+  }
 }

@@ -9,6 +9,8 @@
  * store has the last counts), then closes the store.
  */
 
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createAuditLog, type SqliteAuditLog } from '../audit/audit-log.ts';
 import { CdrStore } from '../cdr/cdr-store.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
@@ -18,8 +20,12 @@ import { createLogSink } from '../events/log-sink.ts';
 import type { FraudHolds } from '../fraud/holds.ts';
 import type { Logger } from '../log/logger.ts';
 import { createMetrics, type Metrics, type ReadingsProvider } from '../metrics/metrics.ts';
+import { parseCidr } from '../state/cidr.ts';
 import type { BlockTable } from '../state/types.ts';
 import { createEventStore, type EventStore } from '../store/event-store.ts';
+import { AccessControl } from './auth/access-control.ts';
+import { AccountStore } from './auth/account-store.ts';
+import type { AuditRecorder } from './auth/audit.ts';
 import type { CallSource } from './calls-route.ts';
 import type { LiveFeed } from './live-route.ts';
 import { createManagementServer, type ManagementServer } from './management-server.ts';
@@ -47,6 +53,10 @@ export interface ManagementStackDependencies {
   readonly consoleDirectory?: string;
   /** The proxy's open calls, for GET /api/calls (read when asked: the proxy starts later). */
   readonly calls?: () => CallSource | undefined;
+  /** The data directory: where `management.socket` is (default `sipwarden.sock`); no socket without it. */
+  readonly dataDir?: string;
+  /** Where logins, blocks, account and token changes are recorded. */
+  readonly audit?: AuditRecorder;
 }
 
 export interface ManagementStack {
@@ -61,6 +71,8 @@ export interface ManagementStack {
   readonly metrics: Metrics;
   /** Undefined when `management.enabled` is false. */
   readonly server: ManagementServer | undefined;
+  /** Accounts, tokens and sessions (in the events database, table mgmt_accounts, mgmt_tokens). */
+  readonly access: AccessControl;
   /** Starts the timers and the API; resolves to the API's bound address, if enabled. */
   start(): Promise<{ host: string; port: number } | undefined>;
   /**
@@ -143,7 +155,19 @@ export function createManagementStack(
   }, 'management');
   if (deps.readings !== undefined) metrics.setProvider(deps.readings, 'gateway');
   let server: ManagementServer | undefined;
+  let accounts: AccountStore | undefined;
+  let access: AccessControl;
   try {
+    accounts = new AccountStore({ database: events.database, clock: now });
+    access = new AccessControl({
+      store: accounts,
+      allow: management.allow.map((text) => parseCidr(text.trim())!),
+      totpRequired: management.totpRequired,
+      now,
+      // Logins, blocks, account and token changes: into the audit log unless told otherwise.
+      audit: deps.audit ?? audit,
+    });
+    const socket = socketOf(management, deps.dataDir);
     server = management.enabled
       ? createManagementServer({
           host: management.host,
@@ -161,9 +185,15 @@ export function createManagementStack(
           ...(deps.consoleDirectory === undefined ? {} : { consoleDirectory: deps.consoleDirectory }),
           ...(deps.calls === undefined ? {} : { calls: deps.calls }),
           audit,
+          access,
+          ...(management.tls === undefined ? {} : { https: readManagementTls(management.tls) }),
+          ...(socket === undefined
+            ? {}
+            : { socket: { path: socket, required: management.socket !== undefined } }),
         })
       : undefined;
   } catch (error) {
+    accounts?.close();
     store.close();
     cdrs?.close();
     audit.close();
@@ -178,6 +208,7 @@ export function createManagementStack(
     audit,
     metrics,
     server,
+    access,
     async start() {
       if (!started) {
         started = true;
@@ -202,8 +233,34 @@ export function createManagementStack(
         store.close();
         cdrs?.close();
         audit.close();
+        accounts?.close();
         await Promise.all(exported.sinks.map((sink) => sink.close?.()));
       }
     },
   };
+}
+
+/** The unix socket's path: `management.socket` (relative to the data directory), by default
+ * `sipwarden.sock` there; none when set to false or without a data directory. */
+export function socketOf(
+  management: SipwardenConfig['management'],
+  dataDir: string | undefined,
+): string | undefined {
+  if (management.socket === false || dataDir === undefined) return undefined;
+  return resolve(dataDir, management.socket ?? DEFAULT_SOCKET);
+}
+
+export const DEFAULT_SOCKET = 'sipwarden.sock';
+
+function readManagementTls(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  const read = (path: string, key: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(
+        `management.tls.${key}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+  };
+  return { cert: read(tls.cert, 'cert'), key: read(tls.key, 'key') };
 }

@@ -5,7 +5,8 @@
  *   POST   /api/users                           create, with a password or both HA1s
  *   PATCH  /api/users/:domain/:user             change the fields given
  *   DELETE /api/users/:domain/:user             remove
- * A password sent here is hashed at once and not kept; answers never carry HA1s.
+ * A password sent here is hashed at once and not kept; answers never carry HA1s. Reading
+ * needs the viewer role; every change, admin (the routes declare no role).
  */
 import type { FastifyInstance } from 'fastify';
 import { printable } from '../events/event-bus.ts';
@@ -110,7 +111,7 @@ const patchSchema = {
 export function registerUserRoutes(app: FastifyInstance, users: UserAdmin): void {
   app.get<{ Querystring: { domain?: string; limit?: number; offset?: number } }>(
     '/api/users',
-    { schema: listSchema },
+    { schema: listSchema, config: { role: 'viewer' } },
     async (request) => {
       const { limit, offset } = request.query;
       const domain = request.query.domain === undefined ? undefined : domainOf(request.query.domain);
@@ -130,7 +131,7 @@ export function registerUserRoutes(app: FastifyInstance, users: UserAdmin): void
 
   app.get<{ Params: UserParams }>(
     '/api/users/:domain/:user',
-    { schema: { params: paramsSchema } },
+    { schema: { params: paramsSchema }, config: { role: 'viewer' } },
     async (request) => {
       const { user, domain } = namesOf(request.params.user, request.params.domain);
       const record = users.get(user, domain);

@@ -139,6 +139,13 @@ const overload = z
   })
   .prefault({});
 
+/** An address or a CIDR network, as a source is matched against (`203.0.113.7`, `198.51.100.0/28`). */
+const addressOrNetwork = z
+  .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a string') })
+  .refine((text) => parseCidr(text.trim()) !== undefined, {
+    error: 'must be an IPv4 or IPv6 address or a CIDR network',
+  });
+
 /** The management HTTP listener: metrics, events, blocks. Loopback only unless said otherwise. */
 const management = z
   .strictObject({
@@ -146,6 +153,17 @@ const management = z
     host: host.default('127.0.0.1'),
     // 0 binds a free port (tests use it).
     port: integer(0, 65535, 'must be 1..65535').default(9060),
+    // Access to management (src/api/auth/): client addresses allowed to connect at all,
+    // checked before anything else (403). Loopback only unless listed.
+    allow: z.array(addressOrNetwork).max(1000).default(['127.0.0.0/8', '::1']),
+    // HTTPS with this certificate and key (`sipwarden tls-cert` makes a pair).
+    tls: z.strictObject({ cert: path, key: path }).optional(),
+    // The unix socket the local command line uses with no token (trusted as admin, mode
+    // 0600): a path (relative to the data directory), or false for none. Default
+    // `sipwarden.sock` in the data directory.
+    socket: z.union([path, z.literal(false)]).optional(),
+    // Roles whose accounts must log in with a TOTP code (RFC 6238).
+    totpRequired: z.array(oneOf(['viewer', 'operator', 'admin'] as const)).default(['admin']),
   })
   .prefault({});
 
@@ -222,13 +240,6 @@ const cdrs = z
     maxRows: integer(1000, 1_000_000_000).default(10_000_000),
   })
   .prefault({});
-
-/** An address or a CIDR network, as a source is matched against (`203.0.113.7`, `198.51.100.0/28`). */
-const addressOrNetwork = z
-  .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a string') })
-  .refine((text) => parseCidr(text.trim()) !== undefined, {
-    error: 'must be an IPv4 or IPv6 address or a CIDR network',
-  });
 
 /**
  * A declared trunk (src/security/trunks.ts): calls from its addresses (and identity) get

@@ -15,6 +15,7 @@ import { silentLogger } from '../../../src/log/logger.ts';
 import { createMetrics } from '../../../src/metrics/metrics.ts';
 import { createMemoryBlockTable } from '../../../src/state/memory-block-table.ts';
 import { createEventStore } from '../../../src/store/event-store.ts';
+import { bearer, testAccess } from './helpers.ts';
 
 function consoleDir(): string {
   const dir = join(tmpdir(), `sipwarden-console-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -31,7 +32,10 @@ function stack(options: { consoleDirectory?: string; maxCounters?: MessageCounte
   const store = createEventStore({ database: ':memory:', retentionDays: 1 });
   const bus = new EventBus({ windowMs: 10_000 });
   const calls = new DialogTable({ maxDialogs: 10, sessionTimeoutMs: 60_000 });
+  const access = testAccess();
+  const viewer = access.store.createToken({ name: 'viewer', role: 'viewer', createdBy: 'test' }).token;
   const server = createManagementServer({
+    access,
     host: '127.0.0.1',
     port: 0,
     blocks,
@@ -56,8 +60,11 @@ function stack(options: { consoleDirectory?: string; maxCounters?: MessageCounte
     counters,
     bus,
     calls,
+    /** Headers of a viewer's requests. */
+    viewer: bearer(viewer),
     async close() {
       await server.close();
+      access.store.close();
       bus.stop();
       store.close();
     },
@@ -72,6 +79,7 @@ interface Frame {
 /** Opens GET /api/live and collects frames until `done` says enough (bounded by 10 s). */
 function readLive(
   port: number,
+  headers: Record<string, string>,
   done: (frames: Frame[]) => boolean,
 ): Promise<{ frames: Frame[]; type: string }> {
   return new Promise((resolve, reject) => {
@@ -80,7 +88,7 @@ function readLive(
       req.destroy();
       reject(new Error(`live stream: not enough frames in 10 s: ${JSON.stringify(frames)}`));
     }, 10_000);
-    const req = request({ host: '127.0.0.1', port, path: '/api/live' }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path: '/api/live', headers }, (res) => {
       let buffered = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -163,6 +171,7 @@ test('GET /api/live streams stats every second with rates, and security events a
   }, 300);
   const { frames, type } = await readLive(
     port,
+    s.viewer,
     (all) =>
       all.some((f) => f.event === 'event') &&
       all.filter((f) => f.event === 'stats' && (f.data as LiveStats).messagesPerSecond.received! > 0)
@@ -192,7 +201,7 @@ test('GET /api/live serves a bounded number of streams at once', async (t) => {
   });
   for (let i = 0; i < 32; i++) {
     await new Promise<void>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/api/live' }, (res) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/live', headers: s.viewer }, (res) => {
         assert.equal(res.statusCode, 200);
         resolve();
       });
@@ -201,7 +210,7 @@ test('GET /api/live serves a bounded number of streams at once', async (t) => {
       open.push(req);
     });
   }
-  const refused = await s.server.app.inject({ method: 'GET', url: '/api/live' });
+  const refused = await s.server.app.inject({ method: 'GET', url: '/api/live', headers: s.viewer });
   assert.equal(refused.statusCode, 503);
   assert.equal(refused.json().error.code, 'SW_ERR_TOO_MANY_LIVE');
 });
@@ -251,7 +260,7 @@ test('GET /api/calls lists the open calls newest first', async (t) => {
       now: 1_750_000_000_000 + n,
     });
   }
-  const reply = await s.server.app.inject({ method: 'GET', url: '/api/calls?limit=5' });
+  const reply = await s.server.app.inject({ method: 'GET', url: '/api/calls?limit=5', headers: s.viewer });
   assert.equal(reply.statusCode, 200);
   const answer = reply.json<CallsAnswer>();
   assert.equal(answer.total, 2);
@@ -262,6 +271,17 @@ test('GET /api/calls lists the open calls newest first', async (t) => {
       ['call-1', 'user1@example.com', 'udp:192.0.2.1:5062', 'udp:127.0.0.1:5080'],
     ],
   );
-  const bad = await s.server.app.inject({ method: 'GET', url: '/api/calls?limit=5000' });
+  const bad = await s.server.app.inject({ method: 'GET', url: '/api/calls?limit=5000', headers: s.viewer });
   assert.equal(bad.statusCode, 400);
+});
+
+test('the live feed and the calls need a session or token; the console page does not', async (t) => {
+  const s = stack({ consoleDirectory: consoleDir() });
+  t.after(() => s.close());
+  for (const url of ['/api/live', '/api/calls']) {
+    const reply = await s.server.app.inject({ method: 'GET', url });
+    assert.equal(reply.statusCode, 401, url);
+  }
+  assert.equal((await s.server.app.inject({ method: 'GET', url: '/' })).statusCode, 200);
+  assert.equal((await s.server.app.inject({ method: 'GET', url: '/console/app.js' })).statusCode, 200);
 });

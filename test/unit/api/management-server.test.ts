@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { ApiErrorBody } from '../../../src/api/errors.ts';
 import type { BlockAnswer, BlocksAnswer, EventsAnswer } from '../../../src/api/views.ts';
 import type { SecurityEvent } from '../../../src/events/types.ts';
-import { T0, testStack } from './helpers.ts';
+import { bearer, T0, testStack } from './helpers.ts';
 
 const MINUTE = 60_000;
 
@@ -31,7 +31,7 @@ test('GET /metrics answers the Prometheus text format', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
   stack.metrics.message('gate', 'pass');
-  const reply = await stack.server.app.inject({ method: 'GET', url: '/metrics' });
+  const reply = await stack.inject({ method: 'GET', url: '/metrics' });
   assert.equal(reply.statusCode, 200);
   assert.match(reply.headers['content-type'] as string, /^text\/plain; version=0\.0\.4/);
   assert.match(reply.body, /^sipwarden_messages_total\{stage="gate",verdict="pass"\} 1$/m);
@@ -42,7 +42,7 @@ test('GET /api/events answers stored events newest first', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
   stack.store.write([floodEvent({ lastSeen: T0 - 2 * MINUTE }), floodEvent({ lastSeen: T0 - MINUTE })]);
-  const reply = await stack.server.app.inject({ method: 'GET', url: '/api/events' });
+  const reply = await stack.inject({ method: 'GET', url: '/api/events' });
   assert.equal(reply.statusCode, 200);
   const { events } = reply.json<EventsAnswer>();
   assert.deepEqual(
@@ -57,9 +57,8 @@ test('GET /api/events reads since as a duration back from now, an ISO time or ep
   t.after(() => stack.close());
   stack.store.write([floodEvent({ lastSeen: T0 - 20 * MINUTE }), floodEvent({ lastSeen: T0 - 5 * MINUTE })]);
   const count = async (since: string) =>
-    (
-      await stack.server.app.inject({ url: `/api/events?since=${encodeURIComponent(since)}` })
-    ).json<EventsAnswer>().events.length;
+    (await stack.inject({ url: `/api/events?since=${encodeURIComponent(since)}` })).json<EventsAnswer>()
+      .events.length;
   assert.equal(await count('10m'), 1);
   assert.equal(await count('1h'), 2);
   assert.equal(await count(new Date(T0 - 10 * MINUTE).toISOString()), 1);
@@ -75,7 +74,7 @@ test('GET /api/events filters by type and source and honours limit', async (t) =
     floodEvent({ source: { address: '2001:db8::9', port: 5060, transport: 'tcp' } }),
   ]);
   const get = async (query: string) =>
-    (await stack.server.app.inject({ url: `/api/events?${query}` })).json<EventsAnswer>().events;
+    (await stack.inject({ url: `/api/events?${query}` })).json<EventsAnswer>().events;
   assert.equal((await get('type=scanner')).length, 1);
   assert.equal((await get('source=2001:DB8:0::9')).length, 1);
   assert.equal((await get('limit=2')).length, 2);
@@ -94,7 +93,7 @@ test('GET /api/events refuses a bad since, type or limit with 400 and a coded er
     ['colour=red', 'SW_ERR_BAD_REQUEST'],
   ] as const;
   for (const [query, code] of cases) {
-    const reply = await stack.server.app.inject({ url: `/api/events?${query}` });
+    const reply = await stack.inject({ url: `/api/events?${query}` });
     assert.equal(reply.statusCode, 400, query);
     assert.equal(errorOf(reply.body).code, code, query);
     assert.ok(errorOf(reply.body).message.length > 0);
@@ -104,7 +103,7 @@ test('GET /api/events refuses a bad since, type or limit with 400 and a coded er
 test('POST /api/blocks blocks an address for an hour by default and answers 201', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
-  const reply = await stack.server.app.inject({
+  const reply = await stack.inject({
     method: 'POST',
     url: '/api/blocks',
     payload: { address: '203.0.113.7', reason: 'scanning us' },
@@ -129,7 +128,7 @@ test('POST /api/blocks accepts durations as text or seconds, and permanent', asy
   t.after(() => stack.close());
   const block = async (address: string, duration: string | number) =>
     (
-      await stack.server.app.inject({ method: 'POST', url: '/api/blocks', payload: { address, duration } })
+      await stack.inject({ method: 'POST', url: '/api/blocks', payload: { address, duration } })
     ).json<BlockAnswer>().block;
   assert.equal((await block('198.51.100.1', '30m')).remainingSeconds, 1800);
   assert.equal((await block('198.51.100.2', '3600s')).remainingSeconds, 3600);
@@ -142,7 +141,7 @@ test('POST /api/blocks accepts durations as text or seconds, and permanent', asy
 test('POST /api/blocks blocks a network in canonical CIDR form', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
-  const reply = await stack.server.app.inject({
+  const reply = await stack.inject({
     method: 'POST',
     url: '/api/blocks',
     payload: { address: '203.0.113.77/24' },
@@ -157,7 +156,7 @@ test('POST /api/blocks blocks a rule key as the stages spell it: users lower-cas
   const stack = testStack();
   t.after(() => stack.close());
   const block = async (address: string) => {
-    const reply = await stack.server.app.inject({ method: 'POST', url: '/api/blocks', payload: { address } });
+    const reply = await stack.inject({ method: 'POST', url: '/api/blocks', payload: { address } });
     assert.equal(reply.statusCode, 201, reply.body);
     return reply.json<BlockAnswer>().block;
   };
@@ -174,7 +173,7 @@ test('POST /api/blocks blocks a rule key as the stages spell it: users lower-cas
   assert.equal((await block('userAgent=BadDialer 1.0')).key, 'userAgent=BadDialer 1.0');
   assert.ok(stack.blocks.matchKey('user=alice', T0));
   for (const address of ['password=x', 'user=', 'source=example.com', `userAgent=${'x'.repeat(129)}`]) {
-    const reply = await stack.server.app.inject({ method: 'POST', url: '/api/blocks', payload: { address } });
+    const reply = await stack.inject({ method: 'POST', url: '/api/blocks', payload: { address } });
     assert.equal(reply.statusCode, 400, address);
     assert.equal(errorOf(reply.body).code, 'SW_ERR_BAD_ADDRESS', address);
   }
@@ -196,7 +195,7 @@ test('POST /api/blocks refuses bad input with 400 and a coded error', async (t) 
     [[], 'SW_ERR_BAD_REQUEST'],
   ];
   for (const [payload, code] of cases) {
-    const reply = await stack.server.app.inject({
+    const reply = await stack.inject({
       method: 'POST',
       url: '/api/blocks',
       headers: { 'content-type': 'application/json' },
@@ -211,7 +210,7 @@ test('POST /api/blocks refuses bad input with 400 and a coded error', async (t) 
 test('POST /api/blocks refuses a body that is not JSON', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
-  const plain = await stack.server.app.inject({
+  const plain = await stack.inject({
     method: 'POST',
     url: '/api/blocks',
     headers: { 'content-type': 'text/plain' },
@@ -219,7 +218,7 @@ test('POST /api/blocks refuses a body that is not JSON', async (t) => {
   });
   assert.equal(plain.statusCode, 415);
   assert.equal(errorOf(plain.body).code, 'SW_ERR_UNSUPPORTED_MEDIA_TYPE');
-  const broken = await stack.server.app.inject({
+  const broken = await stack.inject({
     method: 'POST',
     url: '/api/blocks',
     headers: { 'content-type': 'application/json' },
@@ -232,7 +231,7 @@ test('POST /api/blocks refuses a body that is not JSON', async (t) => {
 test('POST /api/blocks refuses a body over 16 KiB with 413', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
-  const reply = await stack.server.app.inject({
+  const reply = await stack.inject({
     method: 'POST',
     url: '/api/blocks',
     headers: { 'content-type': 'application/json' },
@@ -245,9 +244,9 @@ test('POST /api/blocks refuses a body over 16 KiB with 413', async (t) => {
 test('GET /api/blocks lists blocks with expiry and remaining seconds', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
-  await stack.server.app.inject({ method: 'POST', url: '/api/blocks', payload: { address: '203.0.113.7' } });
+  await stack.inject({ method: 'POST', url: '/api/blocks', payload: { address: '203.0.113.7' } });
   stack.clock.now = T0 + 600_000;
-  const reply = await stack.server.app.inject({ url: '/api/blocks' });
+  const reply = await stack.inject({ url: '/api/blocks' });
   assert.equal(reply.statusCode, 200);
   const answer = reply.json<BlocksAnswer>();
   assert.equal(answer.total, 1);
@@ -259,12 +258,12 @@ test('DELETE /api/blocks/:address removes a block, a network given with %2F', as
   const stack = testStack();
   t.after(() => stack.close());
   for (const address of ['203.0.113.7', '198.51.100.0/24']) {
-    await stack.server.app.inject({ method: 'POST', url: '/api/blocks', payload: { address } });
+    await stack.inject({ method: 'POST', url: '/api/blocks', payload: { address } });
   }
-  const one = await stack.server.app.inject({ method: 'DELETE', url: '/api/blocks/203.0.113.7' });
+  const one = await stack.inject({ method: 'DELETE', url: '/api/blocks/203.0.113.7' });
   assert.equal(one.statusCode, 200);
   assert.deepEqual(one.json(), { removed: true });
-  const network = await stack.server.app.inject({ method: 'DELETE', url: '/api/blocks/198.51.100.0%2F24' });
+  const network = await stack.inject({ method: 'DELETE', url: '/api/blocks/198.51.100.0%2F24' });
   assert.equal(network.statusCode, 200);
   assert.equal(stack.blocks.stats().active, 0);
 });
@@ -272,7 +271,7 @@ test('DELETE /api/blocks/:address removes a block, a network given with %2F', as
 test('DELETE /api/blocks/:address answers 404 when there is no such block', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
-  const reply = await stack.server.app.inject({ method: 'DELETE', url: '/api/blocks/203.0.113.9' });
+  const reply = await stack.inject({ method: 'DELETE', url: '/api/blocks/203.0.113.9' });
   assert.equal(reply.statusCode, 404);
   assert.equal(errorOf(reply.body).code, 'SW_ERR_NO_SUCH_BLOCK');
 });
@@ -288,7 +287,7 @@ test('DELETE /api/blocks/:address removes a rule-key block by its key', async (t
     createdAt: T0,
     expiresAt: T0 + 60_000,
   });
-  const reply = await stack.server.app.inject({
+  const reply = await stack.inject({
     method: 'DELETE',
     url: `/api/blocks/${encodeURIComponent('user:alice@example.com')}`,
   });
@@ -298,12 +297,12 @@ test('DELETE /api/blocks/:address removes a rule-key block by its key', async (t
 test('blocking and unblocking produce admin events', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
-  await stack.server.app.inject({
+  await stack.inject({
     method: 'POST',
     url: '/api/blocks',
     payload: { address: '203.0.113.7', duration: '1h', reason: 'scanner' },
   });
-  await stack.server.app.inject({ method: 'DELETE', url: '/api/blocks/203.0.113.7' });
+  await stack.inject({ method: 'DELETE', url: '/api/blocks/203.0.113.7' });
   stack.bus.flush(T0 + 1);
   const events = stack.store.query({});
   assert.deepEqual(
@@ -322,7 +321,7 @@ test('blocking and unblocking produce admin events', async (t) => {
 test('an unknown route answers 404 with a coded error', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
-  const reply = await stack.server.app.inject({ url: '/api/nothing' });
+  const reply = await stack.inject({ url: '/api/nothing' });
   assert.equal(reply.statusCode, 404);
   assert.deepEqual(errorOf(reply.body), { code: 'SW_ERR_NOT_FOUND', message: 'no route GET /api/nothing' });
 });
@@ -330,14 +329,14 @@ test('an unknown route answers 404 with a coded error', async (t) => {
 test('a Host header naming another host is refused with 403 (DNS rebinding)', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
-  const evil = await stack.server.app.inject({
+  const evil = await stack.inject({
     url: '/api/blocks',
     headers: { host: 'attacker.example:9060' },
   });
   assert.equal(evil.statusCode, 403);
   assert.equal(errorOf(evil.body).code, 'SW_ERR_FORBIDDEN_HOST');
   for (const host of ['127.0.0.1:9060', 'localhost:9060', '[::1]:9060', 'LOCALHOST']) {
-    const ok = await stack.server.app.inject({ url: '/api/blocks', headers: { host } });
+    const ok = await stack.inject({ url: '/api/blocks', headers: { host } });
     assert.equal(ok.statusCode, 200, host);
   }
 });
@@ -345,7 +344,7 @@ test('a Host header naming another host is refused with 403 (DNS rebinding)', as
 test('GET /metrics answers whatever the Host header names, for Prometheus servers', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
-  const reply = await stack.server.app.inject({
+  const reply = await stack.inject({
     url: '/metrics',
     headers: { host: 'gateway.example.net:9060' },
   });
@@ -356,7 +355,7 @@ test('a failing event store answers 503 with a coded error', async (t) => {
   const stack = testStack();
   t.after(() => stack.close());
   stack.store.close();
-  const reply = await stack.server.app.inject({ url: '/api/events' });
+  const reply = await stack.inject({ url: '/api/events' });
   assert.equal(reply.statusCode, 503);
   assert.equal(errorOf(reply.body).code, 'SW_ERR_EVENT_STORE');
 });
@@ -369,19 +368,22 @@ test('the server listens on 127.0.0.1 port 0 and answers over real HTTP', async 
   assert.ok(port > 0);
   const created = await fetch(`http://127.0.0.1:${port}/api/blocks`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...bearer(stack.tokens.operator) },
     body: JSON.stringify({ address: '2001:db8::7', duration: '10m' }),
   });
   assert.equal(created.status, 201);
-  const list = (await (await fetch(`http://127.0.0.1:${port}/api/blocks`)).json()) as BlocksAnswer;
+  const list = (await (
+    await fetch(`http://127.0.0.1:${port}/api/blocks`, { headers: bearer(stack.tokens.viewer) })
+  ).json()) as BlocksAnswer;
   assert.deepEqual(
     list.blocks.map((block) => block.key),
     ['2001:db8::7'],
   );
   const removed = await fetch(`http://127.0.0.1:${port}/api/blocks/${encodeURIComponent('2001:db8::7')}`, {
     method: 'DELETE',
+    headers: bearer(stack.tokens.operator),
   });
   assert.equal(removed.status, 200);
-  const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const metrics = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: bearer(stack.tokens.viewer) });
   assert.match(await metrics.text(), /sipwarden_blocks_active 0/);
 });

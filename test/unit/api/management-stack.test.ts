@@ -4,12 +4,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { createManagementStack } from '../../../src/api/management-stack.ts';
+import { createManagementStack, type ManagementStack } from '../../../src/api/management-stack.ts';
 import type { EventsAnswer } from '../../../src/api/views.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import { createMemoryBlockTable } from '../../../src/state/memory-block-table.ts';
+import { bearer } from './helpers.ts';
 
-const management = { enabled: true, host: '127.0.0.1', port: 0 };
+const management = {
+  enabled: true,
+  host: '127.0.0.1',
+  port: 0,
+  allow: ['127.0.0.0/8'],
+  totpRequired: ['admin' as const],
+};
+
+/** Headers with a new viewer token of the stack's account store. */
+function viewer(stack: ManagementStack): { headers: { authorization: string } } {
+  return {
+    headers: bearer(
+      stack.access.store.createToken({ name: 'viewer', role: 'viewer', createdBy: 'test' }).token,
+    ),
+  };
+}
 const events = { database: ':memory:', retentionDays: 30, aggregateWindowMs: 10_000 };
 
 test('the stack serves emitted events and counts them in the metrics', async (t) => {
@@ -37,10 +53,12 @@ test('the stack serves emitted events and counts them in the metrics', async (t)
   }
   stack.bus.flush(Date.now());
   const base = `http://127.0.0.1:${address.port}`;
-  const answer = (await (await fetch(`${base}/api/events?type=scanner`)).json()) as EventsAnswer;
+  const answer = (await (
+    await fetch(`${base}/api/events?type=scanner`, viewer(stack))
+  ).json()) as EventsAnswer;
   assert.equal(answer.events.length, 1);
   assert.equal(answer.events[0]!.count, 3);
-  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const metrics = await (await fetch(`${base}/metrics`, viewer(stack))).text();
   assert.match(metrics, /^sipwarden_events_total\{type="scanner",action="drop"\} 3$/m);
   assert.match(metrics, /^sipwarden_transactions 12$/m);
   assert.match(metrics, /^sipwarden_event_aggregates_open 1$/m);
@@ -93,7 +111,7 @@ test('with cdrs, the stack opens their store on the events database, serves /api
   const address = await stack.start();
   assert.ok(stack.cdrs !== undefined && address !== undefined);
   const base = `http://127.0.0.1:${address.port}`;
-  assert.deepEqual(await (await fetch(`${base}/api/cdrs`)).json(), { cdrs: [] });
+  assert.deepEqual(await (await fetch(`${base}/api/cdrs`, viewer(stack))).json(), { cdrs: [] });
   // Another connection drops the table under the store: its next write fails, and is counted.
   const other = new Database(database);
   other.exec('DROP TABLE cdrs');
@@ -128,6 +146,6 @@ test('with cdrs, the stack opens their store on the events database, serves /api
       refusalReason: null,
     },
   ]);
-  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const metrics = await (await fetch(`${base}/metrics`, viewer(stack))).text();
   assert.match(metrics, /^sipwarden_cdr_store_write_errors_total 1$/m);
 });

@@ -4,7 +4,7 @@ import type { ApiErrorBody } from '../../../src/api/errors.ts';
 import type { UserAnswer, UsersAnswer } from '../../../src/api/user-routes.ts';
 import { computeHa1s } from '../../../src/identity/users/ha1.ts';
 import { openUserStore, type SqliteUserStore } from '../../../src/identity/users/user-store.ts';
-import { type TestStack, testStack } from './helpers.ts';
+import { bearer, type TestStack, testStack } from './helpers.ts';
 
 let users: SqliteUserStore;
 let stack: TestStack;
@@ -26,11 +26,12 @@ async function call(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: unknown; text: string }> {
+  const authorization = bearer(stack.tokens.admin);
   const response = await fetch(`${api}${path}`, {
     method,
     ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      ? { headers: authorization }
+      : { headers: { 'content-type': 'application/json', ...authorization }, body: JSON.stringify(body) }),
   });
   const text = await response.text();
   return { status: response.status, json: text === '' ? undefined : JSON.parse(text), text };
@@ -165,7 +166,7 @@ test('a failing user store answers 503 SW_ERR_USER_STORE', async () => {
   closed.close();
   const broken = testStack({ users: closed });
   try {
-    const answer = await broken.server.app.inject({ method: 'GET', url: '/api/users' });
+    const answer = await broken.inject({ method: 'GET', url: '/api/users' });
     assert.equal(answer.statusCode, 503);
     assert.equal(errorCode(answer.json()), 'SW_ERR_USER_STORE');
   } finally {

@@ -171,21 +171,21 @@ test('GET /api/audit answers the filtered entries and declares the admin role', 
       action: 'config.reload',
       outcome: 'refused',
     });
-    const week = await stack.server.app.inject({ method: 'GET', url: '/api/audit?since=7d' });
+    const week = await stack.inject({ method: 'GET', url: '/api/audit?since=7d' });
     assert.equal(week.statusCode, 200);
     assert.deepEqual(
       (week.json() as { audit: { action: string }[] }).audit.map((e) => e.action),
       ['config.reload', 'block.add'],
     );
-    const byActor = await stack.server.app.inject({
+    const byActor = await stack.inject({
       method: 'GET',
       url: '/api/audit?actor=alice&action=block.*&limit=5',
     });
     assert.equal((byActor.json() as { audit: unknown[] }).audit.length, 2);
-    const bad = await stack.server.app.inject({ method: 'GET', url: '/api/audit?since=yesterday' });
+    const bad = await stack.inject({ method: 'GET', url: '/api/audit?since=yesterday' });
     assert.equal(bad.statusCode, 400);
     assert.equal((bad.json() as { error: { code: string } }).error.code, 'SW_ERR_BAD_TIME');
-    const badAction = await stack.server.app.inject({ method: 'GET', url: "/api/audit?action=x'%20OR" });
+    const badAction = await stack.inject({ method: 'GET', url: "/api/audit?action=x'%20OR" });
     assert.equal(badAction.statusCode, 400);
     assert.equal(declared, 'admin');
   } finally {
@@ -198,23 +198,16 @@ test('blocks, unblocks and hold releases through the API are audited with their 
   const audit = createAuditLog({ database: ':memory:', clock: () => T0 });
   const stack = testStack({ audit });
   try {
-    const block = await stack.server.app.inject({
+    const block = await stack.inject({
       method: 'POST',
       url: '/api/blocks',
       payload: { address: '192.0.2.7', duration: '2h', reason: 'scanner' },
     });
     assert.equal(block.statusCode, 201);
+    assert.equal((await stack.inject({ method: 'DELETE', url: '/api/blocks/192.0.2.7' })).statusCode, 200);
+    assert.equal((await stack.inject({ method: 'DELETE', url: '/api/blocks/192.0.2.8' })).statusCode, 404);
     assert.equal(
-      (await stack.server.app.inject({ method: 'DELETE', url: '/api/blocks/192.0.2.7' })).statusCode,
-      200,
-    );
-    assert.equal(
-      (await stack.server.app.inject({ method: 'DELETE', url: '/api/blocks/192.0.2.8' })).statusCode,
-      404,
-    );
-    assert.equal(
-      (await stack.server.app.inject({ method: 'DELETE', url: '/api/fraud/holds/alice@example.com' }))
-        .statusCode,
+      (await stack.inject({ method: 'DELETE', url: '/api/fraud/holds/alice@example.com' })).statusCode,
       404,
     );
     const entries = audit.list({}).reverse();

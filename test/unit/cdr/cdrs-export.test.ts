@@ -17,6 +17,7 @@ import { silentLogger } from '../../../src/log/logger.ts';
 import { createMetrics } from '../../../src/metrics/metrics.ts';
 import { createMemoryBlockTable } from '../../../src/state/memory-block-table.ts';
 import { createEventStore } from '../../../src/store/event-store.ts';
+import { bearer, testAccess } from '../api/helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const bin = join(root, 'bin', 'sipwarden.js');
@@ -75,6 +76,7 @@ test('GET /api/cdrs answers records newest first with since, user and limit, JSO
     }),
   ]);
   const events = createEventStore({ database: ':memory:', retentionDays: 30 });
+  const access = testAccess();
   const server = createManagementServer({
     host: '127.0.0.1',
     port: 0,
@@ -85,13 +87,16 @@ test('GET /api/cdrs answers records newest first with since, user and limit, JSO
     bus: new EventBus({ windowMs: 10_000 }),
     log: silentLogger,
     now: () => now,
+    access,
   });
+  const viewer = access.store.createToken({ name: 'viewer', role: 'viewer', createdBy: 'test' }).token;
   t.after(async () => {
     await server.close();
+    access.store.close();
     cdrs.close();
     events.close();
   });
-  const get = (url: string) => server.app.inject({ method: 'GET', url });
+  const get = (url: string) => server.app.inject({ method: 'GET', url, headers: bearer(viewer) });
   const ids = async (url: string) => ((await get(url)).json() as CdrsAnswer).cdrs.map((r) => r.callId);
   assert.deepEqual(await ids('/api/cdrs'), ['b', 'a', 'old']);
   assert.deepEqual(await ids('/api/cdrs?since=1d'), ['b', 'a']);
