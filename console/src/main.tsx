@@ -8,7 +8,7 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import type { ComponentChildren } from 'preact';
 import { render } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiFailure, api, rememberSession, UNAUTHENTICATED } from './api.ts';
 import { closeLive, openLive, useLive } from './live.ts';
 import { Login } from './login.tsx';
@@ -38,7 +38,7 @@ const VIEWS: readonly View[] = [
   { path: 'blocks', title: 'Blocks', key: 'b', role: 'viewer' },
   { path: 'calls', title: 'Calls', key: 'c', role: 'viewer' },
   { path: 'cdrs', title: 'CDRs', key: 'r', role: 'viewer' },
-  { path: 'users', title: 'Users', key: 'u', role: 'admin' },
+  { path: 'users', title: 'Users', key: 'u', role: 'viewer' },
   { path: 'assess', title: 'Assessment', key: 'a', role: 'viewer' },
   { path: 'audit', title: 'Audit log', key: 'l', role: 'admin' },
 ];
@@ -60,7 +60,7 @@ function isTyping(target: EventTarget | null): boolean {
 }
 
 /** The keyboard paths: a `g` prefix for views, single keys for the view's own actions. */
-function useKeys(onHelp: () => void): void {
+function useKeys(onHelp: () => void, onEscape: () => void): void {
   useEffect(() => {
     let prefix = false;
     let prefixTimer: number | undefined;
@@ -68,6 +68,7 @@ function useKeys(onHelp: () => void): void {
       if (event.ctrlKey || event.metaKey || event.altKey) return;
       if (event.key === 'Escape') {
         if (isTyping(event.target)) (event.target as HTMLElement).blur();
+        else onEscape();
         return;
       }
       if (isTyping(event.target)) return;
@@ -114,7 +115,7 @@ function useKeys(onHelp: () => void): void {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [onHelp]);
+  }, [onHelp, onEscape]);
 }
 
 function Help({ onClose }: { onClose: () => void }) {
@@ -257,7 +258,9 @@ function App() {
   const [access, setAccess] = useState<Access>({ state: 'loading' });
   const [, setPath] = useState(currentPath());
   const [help, setHelp] = useState(false);
-  useKeys(() => setHelp((shown) => !shown));
+  const toggleHelp = useCallback(() => setHelp((shown) => !shown), []);
+  const closeHelp = useCallback(() => setHelp(false), []);
+  useKeys(toggleHelp, closeHelp);
   useEffect(() => {
     const onHash = () => setPath(currentPath());
     const onGone = () => {

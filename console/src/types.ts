@@ -113,20 +113,3 @@ export interface AuditEntry {
   readonly detail?: Record<string, unknown>;
   readonly outcome: 'ok' | 'refused' | 'failed';
 }
-
-export interface ScorecardRow {
-  readonly attack: string;
-  readonly verdict: string;
-  readonly detected: boolean | null;
-  readonly alive: boolean;
-  readonly seconds: number;
-  readonly outcome: string;
-}
-
-export interface Scorecard {
-  readonly target: string;
-  readonly startedAt: string;
-  readonly seconds: number;
-  readonly rows: readonly ScorecardRow[];
-  readonly summary: { readonly attacks: number; readonly succeeded: number; readonly stopped: number };
-}

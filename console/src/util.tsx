@@ -74,7 +74,8 @@ export function Failure({ loaded, absent }: { loaded: Loaded<unknown>; absent?: 
   if (loaded.status === 403) {
     return (
       <Notice kind="error">
-        <strong>Refused:</strong> your role may not see this page. {loaded.error}
+        <strong>Refused:</strong> your role may not see this page (
+        {loaded.error.replace(/^Refused \(403 [^)]*\): /, '')}).
       </Notice>
     );
   }

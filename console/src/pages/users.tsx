@@ -1,4 +1,4 @@
-/** SIP users of the user store (GET /api/users): admins only. */
+/** SIP users of the user store (GET /api/users): read by every role, changed by admins (CLI or API). */
 import type { UserView } from '../types.ts';
 import { Failure, PageHeader, time, useResource } from '../util.tsx';
 
