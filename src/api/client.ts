@@ -1,9 +1,11 @@
 /**
  * A client of the management API for the command line (`sipwarden block`, `blocks`,
- * `unblock`, `events`), on Node's global fetch. Its errors are plain Errors whose message
- * is the line to print: the API's own message for a refused request, or
+ * `unblock`, `events`, `fraud`): over the gateway's local unix socket (no token: the socket's
+ * file permissions say who may), or over HTTP(S) with an API token. Its errors are plain
+ * Errors whose message is the line to print: the API's own message for a refused request, or
  * `cannot reach the management API at URL: ECONNREFUSED` when nothing answers.
  */
+import { request as httpRequest } from 'node:http';
 import type { EventType } from '../events/types.ts';
 import type { ApiErrorBody } from './errors.ts';
 import type {
@@ -17,6 +19,7 @@ import type {
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:9060';
 export const API_URL_ENV = 'SIPWARDEN_API';
+export const API_TOKEN_ENV = 'SIPWARDEN_API_TOKEN';
 const TIMEOUT_MS = 10_000;
 
 /** The API refused the request: the message is the API's. */
@@ -81,14 +84,31 @@ export interface EventsRequest {
   readonly limit?: string | number;
 }
 
+export interface ClientOptions {
+  readonly timeoutMs?: number;
+  /** An API token, sent as `Authorization: Bearer` (over HTTP(S)). */
+  readonly token?: string;
+  /** Talk over this unix socket instead of `base` (the gateway's management.socket). */
+  readonly socketPath?: string;
+}
+
 export class ManagementClient {
   readonly #base: string;
   readonly #timeoutMs: number;
+  readonly #token: string | undefined;
+  readonly #socketPath: string | undefined;
 
-  /** `base` as resolveApiUrl returns it: no trailing slash. */
-  constructor(base: string, options: { timeoutMs?: number } = {}) {
-    this.#base = base;
+  /** `base` as resolveApiUrl returns it: no trailing slash (ignored with `socketPath`). */
+  constructor(base: string, options: ClientOptions = {}) {
+    this.#base = options.socketPath === undefined ? base : `unix:${options.socketPath}`;
     this.#timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
+    this.#token = options.token;
+    this.#socketPath = options.socketPath;
+  }
+
+  /** Over the unix socket at `path`. */
+  static overSocket(path: string, options: { timeoutMs?: number } = {}): ManagementClient {
+    return new ManagementClient('', { ...options, socketPath: path });
   }
 
   blocks(): Promise<BlocksAnswer> {
@@ -120,24 +140,27 @@ export class ManagementClient {
     return this.#call<EventsAnswer>('GET', `/api/events${text === '' ? '' : `?${text}`}`);
   }
 
+  /** Any route, for the commands that have no method of their own here. */
+  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.#call<T>(method, path, body);
+  }
+
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let response: Response;
+    const headers: Record<string, string> = {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),
+    };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let response: { status: number; ok: boolean; text: string };
     try {
-      response = await fetch(this.#base + path, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
+      response =
+        this.#socketPath === undefined
+          ? await this.#fetch(method, path, headers, payload)
+          : await this.#overSocket(this.#socketPath, method, path, headers, payload);
     } catch (error) {
       throw new ApiUnreachableError(this.#base, reasonOf(error, this.#timeoutMs));
     }
-    let text: string;
-    try {
-      text = await response.text();
-    } catch (error) {
-      throw new ApiUnreachableError(this.#base, reasonOf(error, this.#timeoutMs));
-    }
+    const text = response.text;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -150,6 +173,15 @@ export class ManagementClient {
     }
     if (!response.ok) {
       const error = (parsed as Partial<ApiErrorBody> | null)?.error;
+      if (error?.code === 'unauthenticated' && this.#socketPath === undefined) {
+        throw new ApiRefusedError(
+          response.status,
+          error.code,
+          this.#token === undefined
+            ? `${this.#base} needs an API token: give --token or set ${API_TOKEN_ENV} (sipwarden admin token create), or leave out --api to use the local socket`
+            : `${this.#base} refused the API token: ${error.message}`,
+        );
+      }
       if (typeof error?.message === 'string' && typeof error.code === 'string') {
         throw new ApiRefusedError(response.status, error.code, error.message);
       }
@@ -157,6 +189,84 @@ export class ManagementClient {
     }
     return parsed as T;
   }
+
+  #fetch(method: string, path: string, headers: Record<string, string>, body: string | undefined) {
+    return fetchText(this.#base + path, method, headers, body, this.#timeoutMs);
+  }
+
+  #overSocket(
+    socketPath: string,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ) {
+    return socketText(socketPath, method, path, headers, body, this.#timeoutMs);
+  }
+}
+
+/** The answer of one request over fetch (HTTP or HTTPS). */
+async function fetchText(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; ok: boolean; text: string }> {
+  const response = await fetch(url, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { status: response.status, ok: response.ok, text: await response.text() };
+}
+
+/** Answers longer than this are not read: no API answer the commands use comes near it. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/** The answer of one request over a unix socket (node:http; fetch cannot use one). */
+function socketText(
+  socketPath: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; ok: boolean; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      { socketPath, method, path, headers: { host: 'localhost', ...headers }, timeout: timeoutMs },
+      (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) {
+            request.destroy(new Error('the answer is too large'));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          resolve({
+            status,
+            ok: status >= 200 && status < 300,
+            text: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => {
+      const error = new Error(`no answer within ${timeoutMs / 1000}s`);
+      error.name = 'TimeoutError';
+      request.destroy(error);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 /** ECONNREFUSED, ENOTFOUND, `timed out after 10s`...: what an operator can act on. */

@@ -358,7 +358,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
           details: {
             scope: entry.scope,
             duration: formatDuration(durationMs),
-            client: printable(request.ip, 64),
+            client: printable(clientAddress(request), 64),
           },
         },
         at,
@@ -402,7 +402,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
           action: 'unblock',
           key,
           reason: 'unblocked by an operator',
-          details: { client: printable(request.ip, 64) },
+          details: { client: printable(clientAddress(request), 64) },
         },
         now(),
       );
@@ -453,7 +453,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
           action: 'unblock',
           key: identityBlockKey(printable(identity, 200)),
           reason: 'hold released by an operator',
-          details: { client: printable(request.ip, 64) },
+          details: { client: printable(clientAddress(request), 64) },
         },
         now(),
       );

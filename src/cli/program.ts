@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, messageOf } from './cli-error.ts';
+import { registerAdmin } from './commands/admin.ts';
 import { registerAssess } from './commands/assess.ts';
 import { registerAttack } from './commands/attack.ts';
 import { registerAudit } from './commands/audit.ts';
@@ -37,6 +38,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerCdrs,
   registerPolicy,
   registerAudit,
+  registerAdmin,
 ];
 
 export function createProgram(): Command {

@@ -53,6 +53,9 @@ describe('assess against sipwarden with its defaults', () => {
       `127.0.0.1:${uasPort}`,
       '--api',
       `http://127.0.0.1:${apiPort}`,
+      // A viewer's token: assess reads events and blocks only.
+      '--api-token',
+      await target.apiToken('viewer'),
       '--json',
     ]);
     assert.ok(run.code === 0 || run.code === 3, `exit ${run.code}: ${run.stderr}`);

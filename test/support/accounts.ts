@@ -12,7 +12,9 @@ import { createAccount } from '../../src/api/auth/account-admin.ts';
 import { AccountStore } from '../../src/api/auth/account-store.ts';
 import { totpCode } from '../../src/api/auth/credentials.ts';
 import type { Role } from '../../src/api/auth/roles.ts';
+import { ManagementClient } from '../../src/api/client.ts';
 import { configuredDatabase } from '../../src/cli/users-database.ts';
+import type { Gateway } from '../../src/gateway.ts';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
 
@@ -114,4 +116,17 @@ export async function login(apiUrl: string, account: TestAccount): Promise<TestS
   if (response.status !== 200) throw new Error(`login as ${account.name}: HTTP ${response.status} ${text}`);
   const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!;
   return { cookie, csrfToken: (JSON.parse(text) as { csrfToken: string }).csrfToken };
+}
+
+/** A client of an in-process gateway's management API over HTTP, with a new token of that role. */
+export function gatewayClient(gateway: Gateway, role: Role = 'admin'): ManagementClient {
+  const address = gateway.managementAddress;
+  if (address === undefined) throw new Error('the gateway has no management API');
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return new ManagementClient(`http://${host}:${address.port}`, { token: gatewayToken(gateway, role) });
+}
+
+/** A new API token of that role on an in-process gateway (its store may be in memory only). */
+export function gatewayToken(gateway: Gateway, role: Role = 'admin'): string {
+  return gateway.management.access.store.createToken({ name: `test-${role}`, role, createdBy: 'test' }).token;
 }

@@ -16,7 +16,7 @@ import { type Cidr, cidrContains } from '../../state/cidr.ts';
 import { ApiError } from '../errors.ts';
 import type { AccountStore } from './account-store.ts';
 import { type AuditRecorder, NO_AUDIT } from './audit.ts';
-import { sameText } from './credentials.ts';
+import { digest, sameText } from './credentials.ts';
 import { type Principal, setPrincipal } from './principal.ts';
 import { type Role, type RouteAccess, roleAllows } from './roles.ts';
 import { SESSION_COOKIE, SessionTable } from './sessions.ts';
@@ -128,8 +128,8 @@ export class AccessControl {
     if (session === undefined) return undefined;
     // The account as it is now: removed, or its role changed, since the login.
     const account = this.store.get(session.account);
-    if (account === undefined) {
-      this.sessions.closeAccount(session.account);
+    if (account === undefined || digest(account.passwordHash) !== session.credential) {
+      this.sessions.close(id);
       return undefined;
     }
     return {

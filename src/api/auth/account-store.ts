@@ -196,6 +196,15 @@ export class AccountStore {
     );
   }
 
+  /** A new TOTP secret (re-enrolment); false when there is no such account. */
+  setTotpSecret(name: string, secret: string): boolean {
+    return (
+      this.#db
+        .prepare('UPDATE mgmt_accounts SET totp_secret = ?, totp_step = 0, updated_at = ? WHERE name = ?')
+        .run(secret, this.#clock(), name).changes === 1
+    );
+  }
+
   /**
    * Records a TOTP step as used, unless it is not after the last one: true when it was
    * recorded (the code may log in), false for a replay.

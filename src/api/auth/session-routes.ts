@@ -94,7 +94,7 @@ export function registerSessionRoutes(app: FastifyInstance, access: AccessContro
         }
       }
       access.throttle.succeeded(user);
-      const { id, session } = access.sessions.open(account.name, now);
+      const { id, session } = access.sessions.open(account.name, account.passwordHash, now);
       access.audit.record({ actor: account.name, address, action: 'session.login', outcome: 'ok' });
       setCookie(reply, access, id, SESSION_MAX_MS / 1000);
       const answer: SessionAnswer = { user: account.name, role: account.role, csrfToken: session.csrfToken };

@@ -2,7 +2,7 @@
  * Console sessions, kept in memory (a restart logs everyone out): a random id in the
  * `sw_session` cookie and a CSRF token the console sends back in `x-csrf-token`. A session
  * ends after 30 minutes without a request, 12 hours after login, at logout, or when its
- * account is removed. The table is bounded: when full, the session used least recently ends.
+ * account is removed or its password changed. The table is bounded: when full, the session used least recently ends.
  */
 import { digest, randomToken } from './credentials.ts';
 
@@ -13,6 +13,9 @@ export const MAX_SESSIONS = 1000;
 
 export interface Session {
   readonly account: string;
+  /** A digest of the password hash at login: a password changed since (even by the command
+   * line, in another process) ends the session. */
+  readonly credential: string;
   readonly csrfToken: string;
   readonly createdAt: number;
   lastSeen: number;
@@ -32,13 +35,19 @@ export class SessionTable {
   }
 
   /** A new session: its id for the cookie, and the session. */
-  open(account: string, now: number): { id: string; session: Session } {
+  open(account: string, passwordHash: string, now: number): { id: string; session: Session } {
     if (this.#sessions.size >= this.#max) {
       const oldest = this.#sessions.keys().next().value;
       if (oldest !== undefined) this.#sessions.delete(oldest);
     }
     const id = randomToken(32);
-    const session: Session = { account, csrfToken: randomToken(24), createdAt: now, lastSeen: now };
+    const session: Session = {
+      account,
+      credential: digest(passwordHash),
+      csrfToken: randomToken(24),
+      createdAt: now,
+      lastSeen: now,
+    };
     this.#sessions.set(digest(id), session);
     return { id, session };
   }

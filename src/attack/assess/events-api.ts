@@ -98,6 +98,20 @@ async function getJson(url: URL, token: string | undefined): Promise<unknown> {
   } catch {
     throw attackError('SW_ERR_ATTACK_API', `${url.origin}: the management API does not answer`);
   }
+  if (response.status === 401) {
+    throw attackError(
+      'SW_ERR_ATTACK_API',
+      token === undefined
+        ? `${url.origin}: the management API needs a token: give --api-token (a viewer's is enough) or set SIPWARDEN_API_TOKEN`
+        : `${url.origin}: the management API refused the token given with --api-token`,
+    );
+  }
+  if (response.status === 403) {
+    throw attackError(
+      'SW_ERR_ATTACK_API',
+      `${url.pathname}: the management API refused access (role or address)`,
+    );
+  }
   if (!response.ok)
     throw attackError('SW_ERR_ATTACK_API', `${url.pathname}: the management API answered ${response.status}`);
   try {

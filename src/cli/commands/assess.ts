@@ -31,7 +31,10 @@ export function registerAssess(program: Command): void {
       '--api <url>',
       "the target's management API (http://127.0.0.1:9060): detection and blocks from its events",
     )
-    .option('--api-token <token>', 'bearer token for the management API')
+    .option(
+      '--api-token <token>',
+      "API token for --api, a viewer's is enough (default: $SIPWARDEN_API_TOKEN)",
+    )
     .option(
       '--uas <host:port>',
       'run our own callee here (where the target forwards calls); default: the target answers calls',
@@ -52,7 +55,10 @@ export function registerAssess(program: Command): void {
         const allowRemote = options.allowRemote === true;
         const target = await resolveTarget(options.target, allowRemote);
         const uas = options.uas === undefined ? undefined : await resolveTarget(options.uas, allowRemote);
-        const api = options.api === undefined ? undefined : createEventsApi(options.api, options.apiToken);
+        const token = options.apiToken ?? (process.env.SIPWARDEN_API_TOKEN || undefined);
+        const api = options.api === undefined ? undefined : createEventsApi(options.api, token);
+        // The token is checked before any attack runs: a refused one stops here, not after the run.
+        await api?.blocks();
         const card = await runAssess({
           target,
           ...(uas === undefined ? {} : { uas }),

@@ -3,22 +3,17 @@
  * network or a rule key (`user=alice`) on the running gateway, through its management API.
  */
 import type { Command } from 'commander';
-import { ManagementClient, resolveApiUrl } from '../../api/client.ts';
 import { formatTime } from '../../api/format.ts';
-import { CliError, EXIT_USAGE } from '../cli-error.ts';
+import { type ApiOptions, apiOptions, managementClient } from '../management-client.ts';
 
-interface BlockOptions {
+interface BlockOptions extends ApiOptions {
   readonly for: string;
   readonly reason?: string;
-  readonly api?: string;
   readonly json?: boolean;
 }
 
-export const API_OPTION_HELP = 'management API URL (default: $SIPWARDEN_API or http://127.0.0.1:9060)';
-
 export function registerBlock(program: Command): void {
-  program
-    .command('block')
+  apiOptions(program.command('block'))
     .description('block an address, a network or a key (a user, a caller) on the running gateway')
     .argument(
       '<address>',
@@ -26,17 +21,14 @@ export function registerBlock(program: Command): void {
     )
     .option('--for <duration>', 'how long: 30m, 1h, 2d, a number of seconds, or permanent', '1h')
     .option('--reason <text>', 'why, as the block list and the events show it')
-    .option('--api <url>', API_OPTION_HELP)
     .option('--json', "print the API's answer as JSON")
     .action((address: string, options: BlockOptions) => block(address, options));
 }
 
 async function block(address: string, options: BlockOptions): Promise<void> {
-  const api = resolveApiUrl(options.api);
-  if (!api.ok) throw new CliError(EXIT_USAGE, [api.message]);
   // Digits alone are seconds; the API reads every other form itself.
   const duration = /^\d+$/.test(options.for) ? Number(options.for) : options.for;
-  const answer = await new ManagementClient(api.url).block({
+  const answer = await managementClient(options).block({
     address,
     duration,
     ...(options.reason === undefined ? {} : { reason: options.reason }),

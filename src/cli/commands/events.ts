@@ -3,39 +3,32 @@
  * latest security events of the running gateway, newest first.
  */
 import type { Command } from 'commander';
-import { ManagementClient, resolveApiUrl } from '../../api/client.ts';
 import { eventsTable } from '../../api/format.ts';
 import { EVENT_TYPES } from '../../events/types.ts';
-import { CliError, EXIT_USAGE } from '../cli-error.ts';
-import { API_OPTION_HELP } from './block.ts';
+import { type ApiOptions, apiOptions, managementClient } from '../management-client.ts';
 
-interface EventsOptions {
+interface EventsOptions extends ApiOptions {
   readonly since?: string;
   readonly type?: string;
   readonly source?: string;
   readonly limit?: string;
-  readonly api?: string;
   readonly json?: boolean;
 }
 
 export function registerEvents(program: Command): void {
-  program
-    .command('events')
+  apiOptions(program.command('events'))
     .description('show the latest security events of the running gateway, newest first')
     .option('--since <time>', 'a duration back from now (10m, 2h, 1d), an ISO 8601 time or epoch ms')
     .option('--type <type>', `one event type: ${EVENT_TYPES.join(', ')}`)
     .option('--source <address>', 'events from this source address only')
     .option('--limit <n>', 'at most this many events, 1..1000 (default 100)')
-    .option('--api <url>', API_OPTION_HELP)
     .option('--json', "print the API's answer as JSON")
     .action((options: EventsOptions) => events(options));
 }
 
 async function events(options: EventsOptions): Promise<void> {
-  const api = resolveApiUrl(options.api);
-  if (!api.ok) throw new CliError(EXIT_USAGE, [api.message]);
   // The API checks every value and says what is wrong with it.
-  const answer = await new ManagementClient(api.url).events({
+  const answer = await managementClient(options).events({
     ...(options.since === undefined ? {} : { since: options.since }),
     ...(options.type === undefined ? {} : { type: options.type }),
     ...(options.source === undefined ? {} : { source: options.source }),

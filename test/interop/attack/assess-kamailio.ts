@@ -21,10 +21,10 @@ import { sipwarden } from './helpers.ts';
 async function assess(
   port: number,
   uasPort: number,
-  api?: number,
+  api?: { port: number; token: string },
 ): Promise<{ card: Scorecard; code: number }> {
   const args = ['assess', '--target', `127.0.0.1:${port}`, '--uas', `127.0.0.1:${uasPort}`, '--json'];
-  if (api !== undefined) args.push('--api', `http://127.0.0.1:${api}`);
+  if (api !== undefined) args.push('--api', `http://127.0.0.1:${api.port}`, '--api-token', api.token);
   const run = await sipwarden(args, 300_000);
   if (run.stdout === '') throw new Error(`assess failed: ${run.stderr}`);
   return { card: JSON.parse(run.stdout) as Scorecard, code: run.code };
@@ -52,7 +52,7 @@ try {
     config: { management: { port: apiPort }, log: { level: 'warn' } },
     listenKinds: ['udp', 'tcp'],
   });
-  sipwardenRun = await assess(swPort, swUas, apiPort);
+  sipwardenRun = await assess(swPort, swUas, { port: apiPort, token: await target.apiToken('viewer') });
   await target.stop();
 } finally {
   await stopAll();

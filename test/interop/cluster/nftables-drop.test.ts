@@ -11,10 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ManagementClient } from '../../../src/api/client.ts';
 import { IP_BIN, NetworkNamespace } from '../harness/netns.ts';
 import { type ManagedProcess, startProcess } from '../harness/process.ts';
 import { REPO_ROOT, SIPWARDEN_BIN, sipwardenAvailable } from '../harness/sipwarden.ts';
@@ -49,9 +50,13 @@ after(async () => {
   for (const ns of namespaces) ns.remove();
 });
 
+/** The running sipwarden's admin API token (made over its management socket), for the peer's API calls. */
+let apiToken = '';
+
 function inNs(ns: NetworkNamespace, command: string, args: readonly string[], input?: string): string {
   return execFileSync(IP_BIN, ['netns', 'exec', ns.name, command, ...args], {
     encoding: 'utf8',
+    env: { ...process.env, SIPWARDEN_API_TOKEN: apiToken },
     cwd: REPO_ROOT,
     ...(input === undefined ? {} : { input }),
   });
@@ -128,6 +133,15 @@ async function startInNs(ns: NetworkNamespace, config: Record<string, unknown>):
     { name: 'sipwarden', cwd: dir },
   );
   processes.push(child);
+  // The management socket is a file: reachable from outside the namespace.
+  const socket = join(dir, 'sipwarden.sock');
+  assert.ok(await until(() => existsSync(socket), 20_000), `no management socket: ${child.tail(2000)}`);
+  apiToken = (
+    await ManagementClient.overSocket(socket).request<{ token: string }>('POST', '/api/tokens', {
+      name: 'nftables-test',
+      role: 'admin',
+    })
+  ).token;
   const up = await until(() => child.running && blocks(ns).length >= 0, 20_000);
   assert.ok(up, `sipwarden did not start in ${ns.name}: ${child.tail(2000)}`);
   return child;

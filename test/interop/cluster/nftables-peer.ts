@@ -5,7 +5,7 @@
  * reached. Prints one JSON line.
  *
  *   probe FROM TO PORT COUNT   sends COUNT OPTIONS from FROM, prints { answered }
- *   api URL METHOD PATH [BODY] calls the management API, prints { status, body }
+ *   api URL METHOD PATH [BODY] calls the management API (with $SIPWARDEN_API_TOKEN), prints { status, body }
  */
 import { createSocket } from 'node:dgram';
 import { optionsRequest } from './persist-helpers.ts';
@@ -32,9 +32,13 @@ async function api(
   path: string,
   body?: string,
 ): Promise<{ status: number; body: unknown }> {
+  // The test's API token (SIPWARDEN_API_TOKEN), as the command line sends it.
+  const token = process.env.SIPWARDEN_API_TOKEN;
+  const authorization: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const response = await fetch(`${url}${path}`, {
     method,
-    ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+    headers: { ...authorization, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body }),
     signal: AbortSignal.timeout(5000),
   });
   const text = await response.text();

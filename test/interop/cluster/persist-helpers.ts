@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import type { ManagementClient } from '../../../src/api/client.ts';
 import type { BlockView } from '../../../src/api/views.ts';
 
 /** An OPTIONS addressed to sipwarden itself, which it answers (proxy.answerOptions) unless the source is refused. */
@@ -50,30 +51,19 @@ export function probe(from: string, to: string, port: number, waitMs = 1500): Pr
 }
 
 /** Every block in force, from the management API. */
-export async function listBlocks(apiUrl: string): Promise<BlockView[]> {
-  const response = await fetch(`${apiUrl}/api/blocks?limit=1000`, { signal: AbortSignal.timeout(10_000) });
-  return ((await response.json()) as { blocks: BlockView[] }).blocks;
+export async function listBlocks(api: ManagementClient): Promise<BlockView[]> {
+  return (await api.request<{ blocks: BlockView[] }>('GET', '/api/blocks?limit=1000')).blocks;
 }
 
 export async function blockVia(
-  apiUrl: string,
+  api: ManagementClient,
   address: string,
   duration: string,
   reason: string,
 ): Promise<void> {
-  const response = await fetch(`${apiUrl}/api/blocks`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ address, duration, reason }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!response.ok) throw new Error(`block ${address}: ${response.status} ${await response.text()}`);
+  await api.block({ address, duration, reason });
 }
 
-export async function unblockVia(apiUrl: string, address: string): Promise<void> {
-  const response = await fetch(`${apiUrl}/api/blocks/${encodeURIComponent(address)}`, {
-    method: 'DELETE',
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!response.ok) throw new Error(`unblock ${address}: ${response.status} ${await response.text()}`);
+export async function unblockVia(api: ManagementClient, address: string): Promise<void> {
+  await api.unblock(address);
 }

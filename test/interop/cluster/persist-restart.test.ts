@@ -51,8 +51,8 @@ test('a block survives a restart of sipwarden on the same database; an expired o
   const first = await startGuard(upstreamPort, config);
   running.push(first);
   assert.match((await probe(NEVER, HOST, first.port)) ?? 'no answer', /^SIP\/2\.0 200/);
-  await blockVia(first.apiUrl, KEPT, '1h', 'kept across restarts');
-  await blockVia(first.apiUrl, EXPIRING, '2s', 'expires while down');
+  await blockVia(first.api, KEPT, '1h', 'kept across restarts');
+  await blockVia(first.api, EXPIRING, '2s', 'expires while down');
   assert.equal(await probe(KEPT, HOST, first.port), undefined, 'refused before the restart');
   // Written while running, off the hot path: no exit handler runs after SIGKILL.
   assert.ok(
@@ -66,7 +66,7 @@ test('a block survives a restart of sipwarden on the same database; an expired o
 
   const second = await startGuard(upstreamPort, config);
   running.push(second);
-  const blocks = await listBlocks(second.apiUrl);
+  const blocks = await listBlocks(second.api);
   const kept = blocks.find((b) => b.key === KEPT);
   assert.ok(kept, `blocks after the restart: ${JSON.stringify(blocks)}`);
   assert.equal(kept.reason, 'kept across restarts');
@@ -80,7 +80,7 @@ test('a block survives a restart of sipwarden on the same database; an expired o
   // On the wire: the kept source gets no answer and its block counts the refusal; the
   // expired one and a source never blocked are answered.
   assert.equal(await probe(KEPT, HOST, second.port), undefined);
-  const hits = (await listBlocks(second.apiUrl)).find((b) => b.key === KEPT)?.hits ?? 0;
+  const hits = (await listBlocks(second.api)).find((b) => b.key === KEPT)?.hits ?? 0;
   assert.ok(hits >= 1, `hits ${hits}`);
   assert.match((await probe(EXPIRING, HOST, second.port)) ?? 'no answer', /^SIP\/2\.0 200/);
   assert.match((await probe(NEVER, HOST, second.port)) ?? 'no answer', /^SIP\/2\.0 200/);

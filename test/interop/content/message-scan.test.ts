@@ -12,13 +12,14 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { deflateRawSync, gzipSync } from 'node:zlib';
-import { ManagementClient } from '../../../src/api/client.ts';
+import type { ManagementClient } from '../../../src/api/client.ts';
 import { defaultConfig } from '../../../src/config/load-config.ts';
 import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import type { ContentSettings } from '../../../src/content/config.ts';
 import type { SecurityEvent } from '../../../src/events/types.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
+import { gatewayClient } from '../../support/accounts.ts';
 import { answer, header, startLine, UdpPeer } from '../../support/udp-peer.ts';
 import {
   CLAMAV_TESTFILES,
@@ -101,7 +102,6 @@ async function rig(clamd: Clamd, content: Partial<ContentSettings>): Promise<Rig
   const gateway = await startGateway(config, silentLogger);
   const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
   const tcpPort = gateway.listening().find((l) => l.transport === 'tcp')!.port;
-  const address = gateway.managementAddress!;
   // The upstream answers every request it gets: a transaction completes as with a real PBX.
   const answering = setInterval(() => {
     for (const m of upstream.received) {
@@ -117,7 +117,7 @@ async function rig(clamd: Clamd, content: Partial<ContentSettings>): Promise<Rig
     client,
     port,
     tcpPort,
-    api: new ManagementClient(`http://${address.host}:${address.port}`),
+    api: gatewayClient(gateway),
     async close() {
       clearInterval(answering);
       await gateway.close();

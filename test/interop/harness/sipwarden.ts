@@ -7,10 +7,14 @@
  * It runs in a temporary directory with a config file written there: the harness's base
  * settings (management API on a free port, events in memory, so that two instances never
  * collide on port 9060 nor write a database into the checkout) with the caller's `config`
- * merged over them. The config is written as JSON, which YAML reads as is.
+ * merged over them. The config is written as JSON, which YAML reads as is. Its management
+ * socket is in that directory: client() talks over it as the local command line does (no
+ * token), and apiToken() makes a token for tests that call the API over HTTP.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Role } from '../../../src/api/auth/roles.ts';
+import { ApiUnreachableError, ManagementClient } from '../../../src/api/client.ts';
 import { type PortKind, waitForListening } from './ports.ts';
 import { type ExitStatus, type ManagedProcess, startProcess } from './process.ts';
 import { tempDir } from './workdir.ts';
@@ -57,7 +61,33 @@ export class Sipwarden {
     readonly host: string,
     readonly port: number,
     readonly configPath: string,
+    /** The management socket, when the config has one. */
+    readonly socketPath?: string,
   ) {}
+
+  /** A client over the management socket (admin, as the local command line). */
+  client(): ManagementClient {
+    if (this.socketPath === undefined) throw new Error('this sipwarden has no management socket');
+    return ManagementClient.overSocket(this.socketPath);
+  }
+
+  /** A new API token of that role, made over the socket (the process may keep it in memory only). */
+  async apiToken(role: Role = 'admin'): Promise<string> {
+    // The API starts after the SIP listeners: its socket may not be there yet (up to 10 s).
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const answer = await this.client().request<{ token: string }>('POST', '/api/tokens', {
+          name: `test-${role}`,
+          role,
+        });
+        return answer.token;
+      } catch (error) {
+        if (!(error instanceof ApiUnreachableError) || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
 
   get pid(): number {
     return this.process.pid;
@@ -91,7 +121,10 @@ export function mergeConfig(base: SipwardenConfig, over: SipwardenConfig): Sipwa
 export async function startSipwarden(options: SipwardenOptions): Promise<Sipwarden> {
   const host = options.host ?? '127.0.0.1';
   const cwd = options.cwd ?? tempDir('sipwarden');
-  const config = mergeConfig(HARNESS_BASE_CONFIG, options.config ?? {});
+  const config = mergeConfig(
+    mergeConfig(HARNESS_BASE_CONFIG, { management: { socket: join(cwd, 'sipwarden.sock') } }),
+    options.config ?? {},
+  );
   const configPath = join(cwd, 'sipwarden.yaml');
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
   const args = [...(options.nodeArgs ?? []), options.bin ?? SIPWARDEN_BIN, 'start', '-c', configPath];
@@ -114,5 +147,8 @@ export async function startSipwarden(options: SipwardenOptions): Promise<Sipward
     await child.stop();
     throw error;
   }
-  return new Sipwarden(child, host, options.port, configPath);
+  const management = config.management as { enabled?: boolean; socket?: unknown } | undefined;
+  const socketPath =
+    management?.enabled !== false && typeof management?.socket === 'string' ? management.socket : undefined;
+  return new Sipwarden(child, host, options.port, configPath, socketPath);
 }

@@ -6,7 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ManagementClient } from '../../../src/api/client.ts';
+import type { ManagementClient } from '../../../src/api/client.ts';
 import type { BlockView, EventsAnswer } from '../../../src/api/views.ts';
 import type { SecurityEvent } from '../../../src/events/types.ts';
 import { freePort } from '../harness/ports.ts';
@@ -42,7 +42,8 @@ export async function startGuard(upstreamPort: number, config: SipwardenConfig =
     config: { management: { port: apiPort }, log: { level: process.env.SW_GUARD_LOG ?? 'warn' }, ...config },
   });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const api = new ManagementClient(apiUrl);
+  // Over the management socket, as an operator's command line on the machine.
+  const api = sipwarden.client();
   // The API starts after the SIP listeners: wait for it.
   await until(async () => {
     try {
@@ -76,10 +77,8 @@ async function api<T>(guard: Guarded, read: () => Promise<T>): Promise<T> {
 /** Every block in force (the API's list, up to 100000). */
 export function allBlocks(guard: Guarded): Promise<BlockView[]> {
   return api(guard, async () => {
-    const response = await fetch(`${guard.apiUrl}/api/blocks?limit=100000`, {
-      signal: AbortSignal.timeout(10_000),
-    });
-    return ((await response.json()) as { blocks: BlockView[] }).blocks;
+    const answer = await guard.api.request<{ blocks: BlockView[] }>('GET', '/api/blocks?limit=100000');
+    return answer.blocks;
   });
 }
 

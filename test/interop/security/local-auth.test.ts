@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ManagementClient } from '../../../src/api/client.ts';
+import type { ManagementClient } from '../../../src/api/client.ts';
 import { freePort } from '../harness/ports.ts';
 import { stopAll } from '../harness/process.ts';
 import { describeSipp, runSipp, type SippResult, startSipp } from '../harness/sipp.ts';
@@ -96,7 +96,7 @@ describe('sipp through sipwarden authenticating by itself', () => {
         },
       },
     });
-    api = new ManagementClient(`http://${HOST}:${apiPort}`);
+    api = sipwarden.client();
     // The API starts after the SIP listeners: wait for it.
     await until(async () => {
       try {

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ManagementClient } from '../../../src/api/client.ts';
+import type { ManagementClient } from '../../../src/api/client.ts';
 import { freePort } from '../harness/ports.ts';
 import { stopAll } from '../harness/process.ts';
 import { describeSipp, runSipp, type SippRun, startSipp } from '../harness/sipp.ts';
@@ -82,7 +82,7 @@ describe('policy on verified identities, sipp authenticating through sipwarden',
         },
       },
     });
-    api = new ManagementClient(`http://${HOST}:${apiPort}`);
+    api = sipwarden.client();
     await until(async () => {
       try {
         await api.blocks();

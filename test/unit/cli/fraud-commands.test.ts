@@ -13,7 +13,7 @@ function sipwarden(args: readonly string[]): Promise<{ code: number; stdout: str
     execFile(
       process.execPath,
       [bin, ...args],
-      { cwd: root, env: { ...process.env, SIPWARDEN_API: '' } },
+      { cwd: root, env: { ...process.env, SIPWARDEN_API: '', SIPWARDEN_API_TOKEN: stack.tokens.operator } },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
         resolve({ code, stdout, stderr });

@@ -15,13 +15,19 @@ interface Run {
   readonly stderr: string;
 }
 
-/** Runs `node bin/sipwarden.js ...args` to completion, without blocking the in-process server. */
+/**
+ * Runs `node bin/sipwarden.js ...args` to completion, without blocking the in-process server,
+ * with an operator's API token in $SIPWARDEN_API_TOKEN unless `env` says otherwise.
+ */
 function sipwarden(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [bin, ...args],
-      { cwd: root, env: { ...process.env, SIPWARDEN_API: '', ...env } },
+      {
+        cwd: root,
+        env: { ...process.env, SIPWARDEN_API: '', SIPWARDEN_API_TOKEN: stack.tokens.operator, ...env },
+      },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
         resolve({ code, stdout, stderr });
@@ -175,4 +181,37 @@ test('an --api that is not a URL is a usage error (exit 2)', async () => {
   const run = await sipwarden(['blocks', '--api', 'nowhere']);
   assert.equal(run.code, 2);
   assert.match(run.stderr, /^sipwarden: --api: "nowhere" is not a URL/);
+});
+
+test('over HTTP without a token the command says how to get one, and exits 1', async () => {
+  const run = await sipwarden(['blocks', '--api', api], { SIPWARDEN_API_TOKEN: '' });
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /^sipwarden: http:\/\/127\.0\.0\.1:\d+ needs an API token: give --token or set SIPWARDEN_API_TOKEN/,
+  );
+});
+
+test('a viewer token may list blocks but not block: the API says which role it needs', async () => {
+  const list = await sipwarden(['blocks', '--api', api, '--token', stack.tokens.viewer]);
+  assert.equal(list.code, 0, list.stderr);
+  const run = await sipwarden(['block', '203.0.113.77', '--api', api, '--token', stack.tokens.viewer]);
+  assert.equal(run.code, 1);
+  assert.equal(run.stderr, 'sipwarden: this needs the operator role; token:viewer has viewer\n');
+  assert.equal(
+    stack.blocks.list(Date.now()).some((entry) => entry.key === '203.0.113.77'),
+    false,
+  );
+});
+
+test('a revoked or made-up token is refused', async () => {
+  const run = await sipwarden([
+    'blocks',
+    '--api',
+    api,
+    '--token',
+    'swt_AAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+  ]);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /refused the API token: the API token is not valid/);
 });

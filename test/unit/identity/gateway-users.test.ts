@@ -9,6 +9,7 @@ import { loadConfigFile } from '../../../src/config/load-config.ts';
 import { startGateway } from '../../../src/gateway.ts';
 import { computeHa1s } from '../../../src/identity/users/ha1.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
+import { gatewayToken } from '../../support/accounts.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const bin = join(root, 'bin', 'sipwarden.js');
@@ -64,7 +65,9 @@ test('a running gateway sees users that `sipwarden users --config` adds, changes
     assert.equal(seen?.enabled, true);
 
     const { host, port } = gateway.managementAddress!;
-    const answer = await fetch(`http://${host}:${port}/api/users/example.com/alice`);
+    const answer = await fetch(`http://${host}:${port}/api/users/example.com/alice`, {
+      headers: { authorization: `Bearer ${gatewayToken(gateway, 'viewer')}` },
+    });
     assert.equal(answer.status, 200);
     assert.equal(((await answer.json()) as UserAnswer).user.user, 'alice');
 

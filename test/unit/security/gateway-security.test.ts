@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ManagementClient } from '../../../src/api/client.ts';
+import type { ManagementClient } from '../../../src/api/client.ts';
 import { defaultConfig } from '../../../src/config/load-config.ts';
 import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
+import { gatewayClient, gatewayToken } from '../../support/accounts.ts';
 import { answer, header, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 /**
@@ -96,8 +97,7 @@ describe('the security pipeline with its defaults', () => {
       silentLogger,
     );
     port = gateway.listening().find((l) => l.transport === 'udp')!.port;
-    const address = gateway.managementAddress!;
-    api = new ManagementClient(`http://${address.host}:${address.port}`);
+    api = gatewayClient(gateway);
   });
 
   after(async () => {
@@ -483,7 +483,11 @@ describe('the security pipeline with its defaults', () => {
 
   test('metrics count messages by stage and verdict, and active blocks', async () => {
     const address = gateway.managementAddress!;
-    const text = await (await fetch(`http://${address.host}:${address.port}/metrics`)).text();
+    const text = await (
+      await fetch(`http://${address.host}:${address.port}/metrics`, {
+        headers: { authorization: `Bearer ${gatewayToken(gateway, 'viewer')}` },
+      })
+    ).text();
     assert.match(text, /sipwarden_messages_total\{stage="gate",verdict="drop"\} [1-9]/);
     assert.match(text, /sipwarden_blocks_active [1-9]/);
     assert.match(text, /sipwarden_processing_seconds_bucket/);
@@ -497,8 +501,7 @@ describe('the security pipeline in dry run', () => {
     const attacker = await UdpPeer.bind('127.0.10.1');
     try {
       const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
-      const address = gateway.managementAddress!;
-      const api = new ManagementClient(`http://${address.host}:${address.port}`);
+      const api = gatewayClient(gateway);
       await burst(attacker, port, 400, (i) => sipRequest('INVITE', attacker, { toUser: `${3000 + i}` }));
       await until(async () =>
         (await api.events({ type: 'flood' })).events.some(
@@ -533,8 +536,7 @@ describe('a tarpit', () => {
       assert.ok(performance.now() - sentAt >= 1400, 'answered before the tarpit delay');
       assert.equal(startLine(reply), 'SIP/2.0 403 Forbidden');
       assert.equal(upstream.received.length, 0);
-      const address = gateway.managementAddress!;
-      const api = new ManagementClient(`http://${address.host}:${address.port}`);
+      const api = gatewayClient(gateway);
       await until(async () =>
         (await api.events({ type: 'scanner' })).events.some((e) => e.action === 'tarpit' && e.status === 403),
       );
