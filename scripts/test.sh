@@ -13,6 +13,7 @@ if [ ! -d node_modules ]; then
 fi
 
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p console/tsconfig.json --noEmit
 npx biome check .
 
 shopt -s globstar nullglob

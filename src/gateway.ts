@@ -364,6 +364,27 @@ export async function startGateway(
           activity: activity.stats(),
           ...(rtpRelay === undefined ? {} : { media: rtpRelay.readings() }),
         }),
+        // The console's live feed: message rates by outcome, calls, blocked sources.
+        live: {
+          counters: () => {
+            const stats = proxy?.stats;
+            const verdicts = management.metrics.verdictTotals();
+            return {
+              received: stats?.messagesIn ?? 0,
+              forwarded: (stats?.requestsForwarded ?? 0) + (stats?.responsesForwarded ?? 0),
+              refused: stats?.rejected ?? 0,
+              dropped: verdicts.get('drop') ?? 0,
+              tarpitted: verdicts.get('tarpit') ?? 0,
+              shed: stats?.shed ?? 0,
+            };
+          },
+          readings: () => ({
+            calls: proxy?.callCount ?? 0,
+            registrations: null,
+            blockedSources: blocks.stats().active,
+          }),
+        },
+        calls: () => proxy,
       },
     );
   } catch (error) {

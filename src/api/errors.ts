@@ -32,6 +32,8 @@ export const API_ERRORS = {
   SW_ERR_USER_EXISTS: { status: 409 },
   /** The user store cannot answer (file gone, disk failure, locked too long). */
   SW_ERR_USER_STORE: { status: 503 },
+  /** As many live streams (GET /api/live) are open as the server serves at once. */
+  SW_ERR_TOO_MANY_LIVE: { status: 503 },
   // Access (src/api/auth/): the codes the console reads are short words.
   /** No credentials, or wrong ones (user, password, token, expired session). */
   unauthenticated: { status: 401 },

@@ -33,8 +33,11 @@ import { registerAccountRoutes } from './auth/account-routes.ts';
 import { actorOf, clientAddress } from './auth/principal.ts';
 import { registerSessionRoutes } from './auth/session-routes.ts';
 import { canonicalAddress, parseBlockTarget } from './block-target.ts';
+import { type CallSource, registerCallsRoute } from './calls-route.ts';
 import { cdrsRoute } from './cdrs-route.ts';
+import { registerConsoleRoutes } from './console-routes.ts';
 import { ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.ts';
+import { type LiveFeed, registerLiveRoute } from './live-route.ts';
 import { listenLocal, removeSocket } from './local-socket.ts';
 import { parseTimeSpec } from './time-spec.ts';
 import { registerUserRoutes, type UserAdmin } from './user-routes.ts';
@@ -65,6 +68,12 @@ export interface ManagementServerOptions {
   readonly users?: UserAdmin;
   /** Identities the fraud stage holds for an operator; none when absent. */
   readonly fraudHolds?: FraudHolds;
+  /** The console's live feed (GET /api/live); the route answers 404 when absent. */
+  readonly live?: LiveFeed;
+  /** The calls open now (GET /api/calls); none listed when absent. */
+  readonly calls?: () => CallSource | undefined;
+  /** The built console's directory; default dist/console of this installation. */
+  readonly consoleDirectory?: string;
   /** Accounts, sessions, tokens, the allowlist (auth/access-control.ts). */
   readonly access: AccessControl;
   /** Serve HTTPS with this certificate and key (PEM). */
@@ -400,12 +409,23 @@ export function createManagementServer(options: ManagementServerOptions): Manage
         },
         now(),
       );
+      access.audit.record({
+        actor: actorOf(request),
+        address: clientAddress(request),
+        action: 'block.remove',
+        target: key,
+        outcome: 'ok',
+      });
       const answer: UnblockAnswer = { removed: true };
       return reply.code(200).send(answer);
     },
   );
 
   if (options.users !== undefined) registerUserRoutes(app, options.users);
+  // The operators' console: its page and the live feed its charts draw.
+  registerConsoleRoutes(app, options.consoleDirectory);
+  if (options.live !== undefined) registerLiveRoute(app, options.live, { now });
+  registerCallsRoute(app, options.calls ?? (() => undefined));
   if (options.audit !== undefined) registerAuditRoute(app, options.audit, now);
   app.get('/api/fraud/holds', { config: { role: 'viewer' } }, async () => {
     const answer: HoldsAnswer = { holds: holds.list().map(holdView) };
@@ -440,6 +460,13 @@ export function createManagementServer(options: ManagementServerOptions): Manage
         },
         now(),
       );
+      access.audit.record({
+        actor: actorOf(request),
+        address: clientAddress(request),
+        action: 'fraud.release',
+        target: identity,
+        outcome: 'ok',
+      });
       const answer: ReleaseAnswer = { released: true };
       return reply.code(200).send(answer);
     },

@@ -27,6 +27,8 @@ import type { BlockTable } from '../state/types.ts';
 import { createEventStore, type EventStore } from '../store/event-store.ts';
 import { AccessControl } from './auth/access-control.ts';
 import { AccountStore } from './auth/account-store.ts';
+import type { CallSource } from './calls-route.ts';
+import type { LiveFeed } from './live-route.ts';
 import { createManagementServer, type ManagementServer } from './management-server.ts';
 import type { UserAdmin } from './user-routes.ts';
 
@@ -48,6 +50,12 @@ export interface ManagementStackDependencies {
   readonly cdrs?: Pick<SipwardenConfig['cdrs'], 'retentionDays' | 'maxRows'>;
   /** Reloads the gateway's configuration (POST /api/config/reload). */
   readonly reload?: ReloadFunction;
+  /** The console's live figures (GET /api/live); its events come from the stack's bus. */
+  readonly live?: Omit<LiveFeed, 'events'>;
+  /** The built console's directory (tests); default dist/console of this installation. */
+  readonly consoleDirectory?: string;
+  /** The proxy's open calls, for GET /api/calls (read when asked: the proxy starts later). */
+  readonly calls?: () => CallSource | undefined;
   /** The data directory: where `management.socket` is (default `sipwarden.sock`); no socket without it. */
   readonly dataDir?: string;
 }
@@ -192,6 +200,9 @@ export function createManagementStack(
           now,
           ...(deps.users === undefined ? {} : { users: deps.users }),
           ...(deps.fraudHolds === undefined ? {} : { fraudHolds: deps.fraudHolds }),
+          ...(deps.live === undefined ? {} : { live: { ...deps.live, events: bus } }),
+          ...(deps.consoleDirectory === undefined ? {} : { consoleDirectory: deps.consoleDirectory }),
+          ...(deps.calls === undefined ? {} : { calls: deps.calls }),
           access,
           ...(management.tls === undefined ? {} : { https: readManagementTls(management.tls) }),
           ...(socket === undefined

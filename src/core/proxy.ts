@@ -6,7 +6,7 @@ import { type AdmissionControl, createAdmission } from './admission/admission.ts
 import { Shedding } from './admission/shedding.ts';
 import { type CallObserver, type CallRefusal, NO_CALL_OBSERVER } from './call-observer.ts';
 import { DialogChecks, type DialogSettings } from './dialog/dialog-checks.ts';
-import type { DialogMatched } from './dialog/dialog-table.ts';
+import type { Dialog, DialogMatched } from './dialog/dialog-table.ts';
 import { FlowDirection } from './ingress/flow-direction.ts';
 import { Ingress, type IngressSettings } from './ingress/ingress.ts';
 import {
@@ -234,6 +234,16 @@ export class SipProxy {
 
   get dialogCount(): number {
     return this.#dialogs.size;
+  }
+
+  /** Calls open now, each once (the console's live figures). */
+  get callCount(): number {
+    return this.#dialogs.callCount;
+  }
+
+  /** The newest open calls, at most `limit` (the console's calls page). */
+  recentCalls(limit: number): Dialog[] {
+    return this.#dialogs.recentCalls(limit);
   }
 
   #onRequest(request: SipRequest, flow: Flow, direction: Direction): void {

@@ -277,6 +277,15 @@ export class Metrics {
     this.#messages.inc(stage, verdict);
   }
 
+  /** Messages by verdict summed over the stages (`drop`, `reject`...), for the console's rates. */
+  verdictTotals(): Map<string, number> {
+    const totals = new Map<string, number>();
+    for (const [, verdict, value] of this.#messages.entries()) {
+      totals.set(verdict, (totals.get(verdict) ?? 0) + value);
+    }
+    return totals;
+  }
+
   /** One event occurrence. Hot path (the event bus calls it on every emit). */
   event(type: EventType, action: EventAction): void {
     this.#events.inc(type, action);

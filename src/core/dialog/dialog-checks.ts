@@ -84,6 +84,14 @@ export class DialogChecks {
     return this.#table.size;
   }
 
+  get callCount(): number {
+    return this.#table.callCount;
+  }
+
+  recentCalls(limit: number): Dialog[] {
+    return this.#table.recentCalls(limit);
+  }
+
   /**
    * RFC 3261 12.2: a request with a To tag claims a dialog. From the client side it must
    * match one we know and come from one of its parties, with a growing CSeq; otherwise it

@@ -173,6 +173,7 @@ export class DialogTable {
   readonly #sessionTimeoutMs: number;
   readonly #onEnded: ((dialog: Dialog, cause: DialogEndCause, otherLeg?: Dialog) => void) | undefined;
   evictions = 0;
+  #calls = 0;
 
   constructor(options: {
     maxDialogs: number;
@@ -199,6 +200,20 @@ export class DialogTable {
    */
   countFor(identity: string): number {
     return this.#perIdentity.get(identity) ?? 0;
+  }
+
+  /** Calls open now: INVITE dialogs, each call once however many legs it has here. */
+  get callCount(): number {
+    return this.#calls;
+  }
+
+  /** The newest calls first, at most `limit` (each call by the leg that counts it). */
+  recentCalls(limit: number): Dialog[] {
+    const calls: Dialog[] = [];
+    for (let dialog = this.#newest; dialog !== undefined && calls.length < limit; dialog = dialog.older) {
+      if (dialog.counted) calls.push(dialog);
+    }
+    return calls;
   }
 
   /** Records a leg confirmed by a 2xx; a retransmitted 2xx finds it already there. */
@@ -344,11 +359,13 @@ export class DialogTable {
 
   #count(dialog: DialogRecord): void {
     dialog.counted = true;
+    this.#calls++;
     this.#perIdentity.set(dialog.identity, this.countFor(dialog.identity) + 1);
   }
 
   #uncount(dialog: DialogRecord): void {
     dialog.counted = false;
+    this.#calls--;
     const count = this.countFor(dialog.identity) - 1;
     if (count > 0) this.#perIdentity.set(dialog.identity, count);
     else this.#perIdentity.delete(dialog.identity);

@@ -96,6 +96,39 @@ describe('dialog table', () => {
     assert.equal(table.match(bye(2, 2), callerFlow, 'client', 1).ok, true);
   });
 
+  test('open calls: counted once each, newest first, subscriptions left out', () => {
+    const table = new DialogTable({ maxDialogs: 10, sessionTimeoutMs: 1000 });
+    create(table, 1, 0);
+    create(table, 2, 1, 'alice@example.com', 'SUBSCRIBE');
+    create(table, 3, 2, 'bob@example.com');
+    // The same call's other leg (a spiral) is the same call.
+    table.create({
+      callId: 'call-3',
+      fromTag: 'from-3',
+      toTag: 'to-3',
+      method: 'INVITE',
+      caller: partyOf(upstreamFlow, 'upstream'),
+      callee: partyOf(callerFlow, 'client'),
+      identity: 'bob@example.com',
+      callerCSeq: 1,
+      now: 3,
+    });
+    assert.equal(table.callCount, 2);
+    assert.deepEqual(
+      table.recentCalls(10).map((call) => call.callId),
+      ['call-3', 'call-1'],
+    );
+    assert.deepEqual(
+      table.recentCalls(1).map((call) => call.callId),
+      ['call-3'],
+    );
+    table.remove(legId(dialogId('call-1', 'from-1', 'to-1'), 'client'));
+    assert.equal(table.callCount, 1);
+    assert.equal(table.sweep(5000), 3);
+    assert.equal(table.callCount, 0);
+    assert.deepEqual(table.recentCalls(10), []);
+  });
+
   test('when full, the oldest dialog gives way, in creation order', () => {
     const table = new DialogTable({ maxDialogs: 3, sessionTimeoutMs: 1000 });
     for (let n = 1; n <= 3; n++) create(table, n);
