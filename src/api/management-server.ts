@@ -385,16 +385,15 @@ export function createManagementServer(options: ManagementServerOptions): Manage
       const given = request.params.address;
       const key = blockKeyOf(given);
       const removed = blocks.unblock(key);
-      if (options.reload !== undefined) registerReloadRoute(app, options.reload);
-      access.audit.record({
-        actor: actorOf(request),
-        address: clientAddress(request),
-        action: 'block.remove',
-        target: printable(key, 300),
-        outcome: removed ? 'ok' : 'failed',
-        ...(removed ? {} : { detail: { error: 'no such block' } }),
-      });
       if (!removed) {
+        access.audit.record({
+          actor: actorOf(request),
+          address: clientAddress(request),
+          action: 'block.remove',
+          target: printable(key, 300),
+          outcome: 'failed',
+          detail: { error: 'no such block' },
+        });
         throw new ApiError('SW_ERR_NO_SUCH_BLOCK', `no block on ${JSON.stringify(printable(given, 100))}`);
       }
       bus.emit(
@@ -427,6 +426,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   if (options.live !== undefined) registerLiveRoute(app, options.live, { now });
   registerCallsRoute(app, options.calls ?? (() => undefined));
   if (options.audit !== undefined) registerAuditRoute(app, options.audit, now);
+  if (options.reload !== undefined) registerReloadRoute(app, options.reload);
   app.get('/api/fraud/holds', { config: { role: 'viewer' } }, async () => {
     const answer: HoldsAnswer = { holds: holds.list().map(holdView) };
     return answer;
@@ -438,14 +438,14 @@ export function createManagementServer(options: ManagementServerOptions): Manage
     async (request, reply) => {
       const identity = request.params.identity.toLowerCase();
       const released = holds.release(identity);
-      access.audit.record({
-        actor: actorOf(request),
-        address: clientAddress(request),
-        action: 'fraud.release',
-        target: printable(identity, 300),
-        outcome: released ? 'ok' : 'failed',
-      });
       if (!released) {
+        access.audit.record({
+          actor: actorOf(request),
+          address: clientAddress(request),
+          action: 'fraud.release',
+          target: printable(identity, 300),
+          outcome: 'failed',
+        });
         throw new ApiError('SW_ERR_NO_SUCH_HOLD', `no hold on ${JSON.stringify(printable(identity, 100))}`);
       }
       bus.emit(
