@@ -234,6 +234,32 @@ describe('topology hiding towards the untrusted side', () => {
     assert.deepEqual(headers(ackUp, 'route'), [...PBX_ROUTE].reverse());
   });
 
+  test("a proxy on the untrusted side keeps its own Record-Route entry: only the upstream's side is sealed", async () => {
+    // A Kamailio in front of sipwarden record-routed the INVITE before it reached us.
+    const edge = '<sip:127.0.0.1:7777;lr;edge=1>';
+    client.send(
+      clientInvite(client.port).replace('Max-Forwards: 70', `Record-Route: ${edge}\r\nMax-Forwards: 70`),
+      port,
+    );
+    const forwarded = await upstream.next(isMethod('INVITE'));
+    const routeSet = headers(forwarded, 'record-route');
+    assert.equal(routeSet.at(-1), edge);
+    // The UAS copies the whole set, the upstream's own entries on top (RFC 3261 12.1.1).
+    const set = [...PBX_ROUTE, ...routeSet].map((r) => `Record-Route: ${r}`).join('\r\n');
+    const final = answer(forwarded, 200, 'OK', [`Contact: <${PBX_CONTACT}>`])
+      .replace(/^Record-Route: .*\r\n/gm, '')
+      .replace('\r\nContent-Length:', `\r\n${set}\r\nContent-Length:`);
+    upstream.send(final, port);
+    const ok = await client.next(isStatus(200));
+    assertHidden(ok);
+    const recordRoute = headers(ok, 'record-route')
+      .join(', ')
+      .split(/,\s*(?=<)/);
+    assert.equal(recordRoute.length, 2, recordRoute.join(' | '));
+    assert.ok(recordRoute[0]!.startsWith(routeSet[0]!.slice(0, -1)), recordRoute[0]);
+    assert.equal(recordRoute[1], edge);
+  });
+
   test("a 2xx retransmitted after its INVITE's transaction ended still gets the upstream's Via fields back", async () => {
     const invite = upstreamInvite(upstream.port, client.port, pathToClient);
     upstream.send(invite, port);

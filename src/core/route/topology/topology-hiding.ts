@@ -200,34 +200,48 @@ export class TopologyHiding {
     const entries = recordRouteEntries(message);
     if (entries === undefined) return withoutFields(message, 'record-route');
     if (entries.length === 0) return message;
-    const index = kind === 'request' ? 0 : entries.length - 1;
+    // On a response, entries below ours were added by proxies on the untrusted side before
+    // the request reached us (a Kamailio in front of sipwarden): theirs to keep, they route on them.
+    let index = 0;
+    if (kind === 'response') {
+      index = entries.length - 1;
+      while (index > 0 && !this.#isOurs(entries[index]!)) index--;
+    }
     const ours = entries[index]!;
     if (!this.#isOurs(ours)) {
       // Not record-routed by us here: nothing of the set may show, and nothing can stand for it.
       return withoutFields(message, 'record-route');
     }
-    const rest = kind === 'request' ? entries.slice(1) : entries.slice(0, -1).reverse();
+    const below = kind === 'request' ? [] : entries.slice(index + 1).map((e) => entryText(e));
+    const rest = kind === 'request' ? entries.slice(1) : entries.slice(0, index).reverse();
     if (rest.length === 0) return message;
     const sealed = this.#sealer.seal(JSON.stringify(rest.map((e) => entryText(e))));
     if (sealed === undefined) return withoutFields(message, 'record-route');
-    return withOneField(message, 'record-route', entryText(ours, `;${ROUTE_PARAM}=${sealed}`));
+    return withOneField(
+      message,
+      'record-route',
+      [entryText(ours, `;${ROUTE_PARAM}=${sealed}`), ...below].join(', '),
+    );
   }
 
-  /** Record-Route from the untrusted side: sipwarden's topmost entry opens into the whole set. */
+  /** Record-Route from the untrusted side: sipwarden's entry opens into the whole set. */
   #openRecordRoute(response: SipResponse): SipResponse {
     const entries = recordRouteEntries(response);
     if (entries === undefined || entries.length === 0) return response;
-    const first = entries[0]!;
-    if (!this.#isOurs(first)) return response;
+    // Proxies on the untrusted side that record-routed after us put their entries above ours.
+    const index = entries.findIndex((entry) => this.#isOurs(entry));
+    if (index === -1) return response;
+    const first = entries[index]!;
     const sealed = (first.uri as SipUri).params.get(ROUTE_PARAM);
     if (sealed === undefined || sealed === null) return response;
     const rest = this.#openList(sealed);
     // One that does not open stays as it is: the upstream then routes through our entry alone.
     if (rest === undefined) return response;
     const restored = [
+      ...entries.slice(0, index).map((e) => entryText(e)),
       entryText(first, '', ROUTE_PARAM),
       ...rest,
-      ...entries.slice(1).map((e) => entryText(e)),
+      ...entries.slice(index + 1).map((e) => entryText(e)),
     ];
     return withOneField(response, 'record-route', restored.join(', '));
   }
