@@ -46,8 +46,16 @@ function audioPort(messages: readonly string[], start: RegExp): number {
   return Number(/^m=audio (\d+) /m.exec(message)![1]);
 }
 
+/** The admin token of the sipwarden under test: /metrics needs one over HTTP. */
+let token = '';
+
 async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const text = await (
+    await fetch(`${url}/metrics`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(5000),
+    })
+  ).text();
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m === null ? Number.NaN : Number(m[1]);
 }
@@ -75,6 +83,7 @@ test('two baresip phones call through sipwarden and Kamailio: audio counted at b
     extraArgs: ['--log-level', 'warn'],
   });
   const api = `http://${HOST}:${apiPort}`;
+  token = await sipwarden.apiToken();
   const a = await startBaresip({ name: 'baresip-alice', host: PHONE_A });
   const b = await startBaresip({ name: 'baresip-bob', host: PHONE_B });
   try {

@@ -12,12 +12,13 @@ import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ManagementClient } from '../../../src/api/client.ts';
+import type { ManagementClient } from '../../../src/api/client.ts';
 import { defaultConfig } from '../../../src/config/load-config.ts';
 import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import type { SecurityEvent } from '../../../src/events/types.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
+import { gatewayClient } from '../../support/accounts.ts';
 import { freePort } from '../harness/ports.ts';
 import { stopAll } from '../harness/process.ts';
 import { describeSipp, startSipp } from '../harness/sipp.ts';
@@ -78,12 +79,11 @@ async function rig(relay: Record<string, unknown> = {}): Promise<Rig> {
   };
   const gateway = await startGateway(config, silentLogger);
   const port = gateway.listening().find((l) => l.transport === 'udp')!.port;
-  const address = gateway.managementAddress!;
   return {
     gateway,
     port,
     pbxPort,
-    api: new ManagementClient(`http://${address.host}:${address.port}`),
+    api: gatewayClient(gateway),
     close: () => gateway.close(),
   };
 }
