@@ -420,7 +420,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
     },
   );
 
-  if (options.users !== undefined) registerUserRoutes(app, options.users);
+  if (options.users !== undefined) registerUserRoutes(app, options.users, access.audit);
   // The operators' console: its page and the live feed its charts draw.
   registerConsoleRoutes(app, options.consoleDirectory);
   if (options.live !== undefined) registerLiveRoute(app, options.live, { now });

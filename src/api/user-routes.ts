@@ -8,13 +8,15 @@
  * A password sent here is hashed at once and not kept; answers never carry HA1s. Reading
  * needs the viewer role; every change, admin (the routes declare no role).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { printable } from '../events/event-bus.ts';
 import { UserStoreError } from '../identity/users/errors.ts';
 import { type CredentialsInput, USER_LIMITS } from '../identity/users/user-fields.ts';
 import { buildChanges, buildUser, parseUserAndDomain } from '../identity/users/user-input.ts';
 import { MAX_LIST_LIMIT, type SqliteUserStore } from '../identity/users/user-store.ts';
 import { type UserView, userView } from '../identity/users/user-view.ts';
+import { type AuditRecorder, NO_AUDIT } from './auth/audit.ts';
+import { actorOf, clientAddress } from './auth/principal.ts';
 import { ApiError } from './errors.ts';
 
 export interface UsersAnswer {
@@ -108,7 +110,26 @@ const patchSchema = {
   body: { type: 'object', additionalProperties: false, properties: fieldProperties },
 } as const;
 
-export function registerUserRoutes(app: FastifyInstance, users: UserAdmin): void {
+export function registerUserRoutes(
+  app: FastifyInstance,
+  users: UserAdmin,
+  audit: AuditRecorder = NO_AUDIT,
+): void {
+  // Every change of a SIP user goes to the audit log (never its password or HA1s).
+  const audited = (
+    request: FastifyRequest,
+    action: string,
+    target: string,
+    detail?: Record<string, unknown>,
+  ) =>
+    audit.record({
+      actor: actorOf(request),
+      address: clientAddress(request),
+      action,
+      target,
+      ...(detail === undefined ? {} : { detail }),
+      outcome: 'ok',
+    });
   app.get<{ Querystring: { domain?: string; limit?: number; offset?: number } }>(
     '/api/users',
     { schema: listSchema, config: { role: 'viewer' } },
@@ -147,6 +168,7 @@ export function registerUserRoutes(app: FastifyInstance, users: UserAdmin): void
     const built = buildUser(body.user, body.domain, credentials!, body);
     if (!built.ok) throw new ApiError('SW_ERR_BAD_USER', built.errors.join('; '));
     const answer: UserAnswer = { user: userView(storeCall(() => users.add(built.value))) };
+    audited(request, 'user.create', `${answer.user.user}@${answer.user.domain}`);
     return reply.code(201).send(answer);
   });
 
@@ -158,6 +180,11 @@ export function registerUserRoutes(app: FastifyInstance, users: UserAdmin): void
       const built = buildChanges(user, domain, credentialsOf(request.body, false), request.body);
       if (!built.ok) throw new ApiError('SW_ERR_BAD_USER', built.errors.join('; '));
       const answer: UserAnswer = { user: userView(storeCall(() => users.update(user, domain, built.value))) };
+      // The fields changed, by name: their values may be secrets.
+      const fields = Object.keys(request.body).filter(
+        (key) => (request.body as Record<string, unknown>)[key] !== undefined,
+      );
+      audited(request, 'user.update', `${user}@${domain}`, { fields });
       return answer;
     },
   );
@@ -168,6 +195,7 @@ export function registerUserRoutes(app: FastifyInstance, users: UserAdmin): void
     async (request) => {
       const { user, domain } = namesOf(request.params.user, request.params.domain);
       if (!storeCall(() => users.remove(user, domain))) throw noSuchUser(user, domain);
+      audited(request, 'user.delete', `${user}@${domain}`);
       const answer: UserRemovedAnswer = { removed: true };
       return answer;
     },

@@ -173,3 +173,28 @@ test('a failing user store answers 503 SW_ERR_USER_STORE', async () => {
     await broken.close();
   }
 });
+
+test('every change of a SIP user through the API is audited, naming the fields changed and never a secret', async () => {
+  const from = stack.audited.length;
+  assert.equal(
+    (await call('POST', '/api/users', { user: 'audra', domain: 'example.org', password: 'pw-audra-1' }))
+      .status,
+    201,
+  );
+  assert.equal(
+    (await call('PATCH', '/api/users/example.org/audra', { password: 'pw-audra-2', enabled: false })).status,
+    200,
+  );
+  assert.equal((await call('DELETE', '/api/users/example.org/audra')).status, 200);
+  const entries = stack.audited.slice(from).filter((e) => e.action.startsWith('user.'));
+  assert.deepEqual(
+    entries.map((e) => [e.action, e.target, e.actor, e.outcome]),
+    [
+      ['user.create', 'audra@example.org', 'token:admin', 'ok'],
+      ['user.update', 'audra@example.org', 'token:admin', 'ok'],
+      ['user.delete', 'audra@example.org', 'token:admin', 'ok'],
+    ],
+  );
+  assert.deepEqual(entries[1]!.detail, { fields: ['password', 'enabled'] });
+  assert.doesNotMatch(JSON.stringify(entries), /pw-audra/);
+});
