@@ -11,6 +11,8 @@
  */
 import type { Server } from 'node:http';
 import { type FastifyError, type FastifyInstance, type FastifyReply, fastify } from 'fastify';
+import { registerAssessmentRoutes } from '../assessments/assessment-routes.ts';
+import type { AssessmentStore } from '../assessments/assessment-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { registerAuditRoute } from '../audit/audit-route.ts';
 import { AuditLogError } from '../audit/errors.ts';
@@ -68,6 +70,8 @@ export interface ManagementServerOptions {
   readonly users?: UserAdmin;
   /** Identities the fraud stage holds for an operator; none when absent. */
   readonly fraudHolds?: FraudHolds;
+  /** Scorecards of `sipwarden assess` runs (POST and GET /api/assessments) when given. */
+  readonly assessments?: AssessmentStore;
   /** The console's live feed (GET /api/live); the route answers 404 when absent. */
   readonly live?: LiveFeed;
   /** The calls open now (GET /api/calls); none listed when absent. */
@@ -426,6 +430,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   if (options.live !== undefined) registerLiveRoute(app, options.live, { now });
   registerCallsRoute(app, options.calls ?? (() => undefined));
   if (options.audit !== undefined) registerAuditRoute(app, options.audit, now);
+  if (options.assessments !== undefined) registerAssessmentRoutes(app, options.assessments, now);
   if (options.reload !== undefined) registerReloadRoute(app, options.reload);
   app.get('/api/fraud/holds', { config: { role: 'viewer' } }, async () => {
     const answer: HoldsAnswer = { holds: holds.list().map(holdView) };

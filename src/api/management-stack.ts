@@ -11,6 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { type AssessmentStore, openAssessmentStore } from '../assessments/assessment-store.ts';
 import { createAuditLog, type SqliteAuditLog } from '../audit/audit-log.ts';
 import { CdrStore } from '../cdr/cdr-store.ts';
 import type { SipwardenConfig } from '../config/schema.ts';
@@ -139,6 +140,15 @@ export function createManagementStack(
     cdrs?.close();
     throw error;
   }
+  let assessments: AssessmentStore;
+  try {
+    assessments = openAssessmentStore(events.database);
+  } catch (error) {
+    store.close();
+    cdrs?.close();
+    audit.close();
+    throw error;
+  }
   bus.subscribe(createLogSink(eventLog));
   bus.subscribe(store);
   const exported = buildExportSinks(events, eventLog);
@@ -209,6 +219,7 @@ export function createManagementStack(
             ? {}
             : { socket: { path: socket, required: management.socket !== undefined } }),
           audit,
+          assessments,
           ...(deps.reload === undefined ? {} : { reload: deps.reload }),
         })
       : undefined;
@@ -255,6 +266,7 @@ export function createManagementStack(
         cdrs?.close();
         accounts?.close();
         audit.close();
+        assessments.close();
         await hep?.close();
         await Promise.all(exported.sinks.map((sink) => sink.close?.()));
       }

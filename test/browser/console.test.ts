@@ -297,8 +297,42 @@ test('every page renders on a laptop screen (screenshots)', { timeout: 120_000 }
   await goByKey('u', 'SIP users');
   await page.locator('main h2, main .notice').first().waitFor();
   await screenshot('users');
+  // A run's scorecard, stored as `sipwarden assess --api URL --api-token T` stores it after a run.
+  const card = {
+    target: '127.0.0.1:5060',
+    api: 'http://127.0.0.1:9060',
+    callee: 'sipwarden',
+    startedAt: new Date().toISOString(),
+    seconds: 61,
+    rows: [
+      {
+        attack: 'register-guess',
+        kind: 'register-guess',
+        verdict: 'stopped',
+        detected: true,
+        detectedAfterSeconds: 0.8,
+        blocked: { messages: 11, seconds: 0.9, by: 'api' },
+        legitCalls: { attempted: 20, succeeded: 20 },
+        alive: true,
+        seconds: 12,
+        outcome: 'blocked after 11 guesses',
+      },
+    ],
+    summary: { attacks: 1, succeeded: 0, stopped: 1, notApplicable: 0, errors: 0, aliveAtEnd: true },
+  };
+  const storedStatus = await page.evaluate(async (body) => {
+    const session = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+    const answer = await fetch('/api/assessments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
+      body: JSON.stringify(body),
+    });
+    return answer.status;
+  }, card);
+  assert.equal(storedStatus, 201);
   await goByKey('a', 'Assessment');
-  await page.locator('main pre.command').waitFor();
+  await page.locator('[data-testid="assess"] tr', { hasText: 'register-guess' }).waitFor();
+  assert.match(await page.locator('[data-testid="assess-summary"]').innerText(), /1 of 1 attacks stopped/);
   await screenshot('assess');
   await goByKey('l', 'Audit log');
   // The block and unblock above are in the audit log.

@@ -53,9 +53,9 @@ describe('assess against sipwarden with its defaults', () => {
       `127.0.0.1:${uasPort}`,
       '--api',
       `http://127.0.0.1:${apiPort}`,
-      // A viewer's token: assess reads events and blocks only.
+      // An operator's token: assess reads events and blocks, and stores its scorecard.
       '--api-token',
-      await target.apiToken('viewer'),
+      await target.apiToken('operator'),
       '--json',
     ]);
     assert.ok(run.code === 0 || run.code === 3, `exit ${run.code}: ${run.stderr}`);
@@ -70,6 +70,20 @@ describe('assess against sipwarden with its defaults', () => {
     assert.equal(card.api?.startsWith('http://127.0.0.1:'), true);
     // With the events API, detection is known (true or false) for every attack.
     for (const row of card.rows) assert.equal(typeof row.detected, 'boolean', row.attack);
+  });
+
+  test('the scorecard is stored on the gateway, for its console', async () => {
+    const stored = await target
+      .client()
+      .request<{ assessments: { scorecard: Scorecard }[] }>('GET', '/api/assessments?limit=1');
+    assert.equal(stored.assessments.length, 1);
+    const kept = stored.assessments[0]!.scorecard;
+    assert.equal(kept.target, card.target);
+    assert.deepEqual(
+      kept.rows.map((r) => [r.attack, r.verdict]),
+      card.rows.map((r) => [r.attack, r.verdict]),
+    );
+    assert.deepEqual(kept.summary, card.summary);
   });
 
   test('the target stays alive through every attack and does not crash', () => {

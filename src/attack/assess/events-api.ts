@@ -24,6 +24,8 @@ export interface EventsApi {
   events(since: number): Promise<ApiEvent[]>;
   /** Addresses (or keys) listed as blocked. */
   blocks(): Promise<string[]>;
+  /** Stores a scorecard on the target (POST /api/assessments, an operator's token): the console shows it. */
+  storeScorecard(card: unknown): Promise<void>;
 }
 
 const TIMEOUT_MS = 3000;
@@ -150,6 +152,21 @@ export function createEventsApi(base: string, token?: string): EventsApi {
         typeof body === 'object' && body !== null ? (body as { blocks?: unknown }).blocks : undefined;
       if (!Array.isArray(list)) return [];
       return list.slice(0, MAX_ITEMS).flatMap(blockAddresses);
+    },
+    async storeScorecard(card) {
+      const response = await fetch(new URL('api/assessments', root), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        },
+        body: JSON.stringify(card),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+      if (response.status !== 201) {
+        const text = (await response.text()).slice(0, 300);
+        throw attackError('SW_ERR_ATTACK_API', `POST /api/assessments answered ${response.status}: ${text}`);
+      }
     },
   };
 }

@@ -33,7 +33,7 @@ export function registerAssess(program: Command): void {
     )
     .option(
       '--api-token <token>',
-      "API token for --api, a viewer's is enough (default: $SIPWARDEN_API_TOKEN)",
+      "API token for --api: a viewer's reads events and blocks; an operator's also stores the scorecard for the console (default: $SIPWARDEN_API_TOKEN)",
     )
     .option(
       '--uas <host:port>',
@@ -67,6 +67,15 @@ export function registerAssess(program: Command): void {
           onRow: (row) => process.stderr.write(`assess: ${row.attack}: ${row.verdict}\n`),
         });
         process.stdout.write(options.json ? `${JSON.stringify(card, null, 2)}\n` : formatScorecard(card));
+        if (api !== undefined) {
+          // Kept by the gateway for its console; each attack's own report stays out (its size is the attack's).
+          const stored = { ...card, rows: card.rows.map(({ report: _report, ...row }) => row) };
+          await api.storeScorecard(stored).then(
+            () => process.stderr.write('assess: scorecard stored on the gateway (console: Assessment)\n'),
+            (error: unknown) =>
+              process.stderr.write(`sipwarden: warning: scorecard not stored: ${(error as Error).message}\n`),
+          );
+        }
         if (card.summary.errors > 0) {
           throw new CliError(EXIT_FAILURE, [`${card.summary.errors} of the attacks could not run`]);
         }

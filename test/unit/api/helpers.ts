@@ -5,6 +5,7 @@ import type { AuditRecord, AuditRecorder } from '../../../src/api/auth/audit.ts'
 import { ROLES, type Role } from '../../../src/api/auth/roles.ts';
 import { createManagementServer, type ManagementServer } from '../../../src/api/management-server.ts';
 import type { UserAdmin } from '../../../src/api/user-routes.ts';
+import type { AssessmentStore } from '../../../src/assessments/assessment-store.ts';
 import type { AuditLog } from '../../../src/audit/audit-log.ts';
 import { EventBus } from '../../../src/events/event-bus.ts';
 import { FraudHolds } from '../../../src/fraud/holds.ts';
@@ -61,7 +62,9 @@ export function bearer(token: string): { authorization: string } {
 }
 
 /** A management server on a memory block table and an in-memory event store, at port 0. */
-export function testStack(options: { host?: string; users?: UserAdmin; audit?: AuditLog } = {}): TestStack {
+export function testStack(
+  options: { host?: string; users?: UserAdmin; audit?: AuditLog; assessments?: AssessmentStore } = {},
+): TestStack {
   const clock = { now: T0 };
   const audited: AuditRecord[] = [];
   const access = testAccess(clock, audited, options.audit);
@@ -86,6 +89,7 @@ export function testStack(options: { host?: string; users?: UserAdmin; audit?: A
     now: () => clock.now,
     ...(options.users === undefined ? {} : { users: options.users }),
     ...(options.audit === undefined ? {} : { audit: options.audit }),
+    ...(options.assessments === undefined ? {} : { assessments: options.assessments }),
     fraudHolds: holds,
     access,
   });
