@@ -355,6 +355,19 @@ export class SipProxy {
     // Offers and answers: the relays' addresses replace the parties' own.
     if (this.#sessions !== undefined)
       forwarded.message = this.#sessions.request(forwarded.message, request, direction, flow);
+    const start = () =>
+      this.#startForwarding(
+        request,
+        flow,
+        direction,
+        serverKey,
+        forwarded,
+        routed.target,
+        routed.alternatives,
+        dialog,
+        newCall,
+        context,
+      );
     const engine = this.#engine;
     if (engine?.handles(forwarded.message)) {
       // The media engine answers asynchronously; the request goes on once it has.
@@ -368,35 +381,13 @@ export class SipProxy {
             return;
           }
           forwarded.message = message;
-          this.#startForwarding(
-            request,
-            flow,
-            direction,
-            serverKey,
-            forwarded,
-            routed.target,
-            routed.alternatives,
-            dialog,
-            newCall,
-            context,
-          );
+          start();
         },
         (error: unknown) => this.#log.error({ err: error }, 'media engine failed'),
       );
       return;
     }
-    this.#startForwarding(
-      request,
-      flow,
-      direction,
-      serverKey,
-      forwarded,
-      routed.target,
-      routed.alternatives,
-      dialog,
-      newCall,
-      context,
-    );
+    start();
   }
 
   /** A routed request, its descriptions rewritten: a new transaction forwards it. */
