@@ -7,7 +7,6 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseTimeSpec } from '../../api/time-spec.ts';
 import {
   type AuditEntry,
   DEFAULT_AUDIT_QUERY_LIMIT,
@@ -16,6 +15,7 @@ import {
 } from '../../audit/audit-log.ts';
 import { MEMORY_DATABASE } from '../../config/data-dir.ts';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from '../cli-error.ts';
+import { readTimeWindow } from '../time-window-options.ts';
 import { configuredDatabase } from '../users-database.ts';
 
 interface AuditOptions {
@@ -54,33 +54,16 @@ function audit(options: AuditOptions): void {
   if (options.db !== undefined && options.config !== undefined) {
     throw new CliError(EXIT_USAGE, ['give --config or --db, not both']);
   }
-  const now = Date.now();
-  const time = (name: string, text: string | undefined): number | undefined => {
-    if (text === undefined) return undefined;
-    const result = parseTimeSpec(text, now);
-    if (!result.ok) throw new CliError(EXIT_USAGE, [`${name}: ${result.message}`]);
-    return result.time;
-  };
-  const since = time('--since', options.since);
-  const until = time('--until', options.until);
-  let limit: number | undefined;
-  if (options.limit !== undefined) {
-    limit = Number(options.limit);
-    if (!/^\d+$/.test(options.limit) || limit < 1 || limit > MAX_AUDIT_QUERY_LIMIT) {
-      throw new CliError(EXIT_USAGE, [`--limit: must be a whole number 1..${MAX_AUDIT_QUERY_LIMIT}`]);
-    }
-  }
+  const window = readTimeWindow(options, MAX_AUDIT_QUERY_LIMIT);
   const database = databaseOf(options);
   let entries: AuditEntry[];
   try {
     const reader = openAuditReader(database);
     try {
       entries = reader.list({
-        ...(since === undefined ? {} : { since }),
-        ...(until === undefined ? {} : { until }),
+        ...window,
         ...(options.actor === undefined ? {} : { actor: options.actor }),
         ...(options.action === undefined ? {} : { action: options.action }),
-        ...(limit === undefined ? {} : { limit }),
       });
     } finally {
       reader.close();

@@ -8,12 +8,12 @@
 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseTimeSpec } from '../../api/time-spec.ts';
 import type { CallDetailRecord } from '../../cdr/cdr.ts';
 import { cdrCsv } from '../../cdr/cdr-csv.ts';
 import { DEFAULT_CDR_QUERY_LIMIT, MAX_CDR_QUERY_LIMIT, openCdrReader } from '../../cdr/cdr-store.ts';
 import { MEMORY_DATABASE } from '../../config/data-dir.ts';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from '../cli-error.ts';
+import { readTimeWindow } from '../time-window-options.ts';
 import { configuredDatabase } from '../users-database.ts';
 
 interface CdrsOptions {
@@ -56,32 +56,15 @@ export function registerCdrs(program: Command): void {
 
 function cdrs(options: CdrsOptions): void {
   if (options.csv && options.json) throw new CliError(EXIT_USAGE, ['--csv and --json: choose one']);
-  const now = Date.now();
-  const time = (name: string, text: string | undefined): number | undefined => {
-    if (text === undefined) return undefined;
-    const result = parseTimeSpec(text, now);
-    if (!result.ok) throw new CliError(EXIT_USAGE, [`${name}: ${result.message}`]);
-    return result.time;
-  };
-  const since = time('--since', options.since);
-  const until = time('--until', options.until);
-  let limit: number | undefined;
-  if (options.limit !== undefined) {
-    limit = Number(options.limit);
-    if (!/^\d+$/.test(options.limit) || limit < 1 || limit > MAX_CDR_QUERY_LIMIT) {
-      throw new CliError(EXIT_USAGE, [`--limit: must be a whole number 1..${MAX_CDR_QUERY_LIMIT}`]);
-    }
-  }
+  const window = readTimeWindow(options, MAX_CDR_QUERY_LIMIT);
   const database = databaseOf(options);
   let records: CallDetailRecord[];
   try {
     const reader = openCdrReader(database);
     try {
       records = reader.query({
-        ...(since === undefined ? {} : { since }),
-        ...(until === undefined ? {} : { until }),
+        ...window,
         ...(options.user === undefined ? {} : { user: options.user }),
-        ...(limit === undefined ? {} : { limit }),
       });
     } finally {
       reader.close();
