@@ -8,8 +8,9 @@ import { Redis } from 'ioredis';
  * Nothing on the hot path waits on it. Commands fail at once while the connection is down
  * (no offline queue: the callers keep their work and retry after `up`), and within
  * `commandTimeoutMs` when Redis stops answering. ioredis reconnects by itself with a capped
- * back-off and subscribes again; the link reports `down` once per outage and `up` once both
- * clients are back, so that the state it carries can resynchronise.
+ * back-off; the link subscribes again itself and reports `up` only once Redis has confirmed
+ * every subscription, so that a resynchronisation run on `up` leaves no gap in which another
+ * node's publish is neither in what it read nor received. `down` comes once per outage.
  */
 
 export interface RedisLinkOptions {
@@ -65,8 +66,8 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), options.maxReconnectDelayMs),
   };
   const commands = new Redis(options.url, { ...common, commandTimeout: options.commandTimeoutMs });
-  // The subscriber has a queue of its own (SUBSCRIBE before ready); it takes no other command.
-  const subscriber = new Redis(options.url, { ...common, enableOfflineQueue: true, autoResubscribe: true });
+  // Subscriptions are made again by `onSubscriberReady`, which knows when Redis confirmed them.
+  const subscriber = new Redis(options.url, { ...common, autoResubscribe: false });
   const handlers = new Map<string, (message: string) => void>();
   const barriers = new Map<string, () => void>();
   let barrierSequence = 0;
@@ -74,8 +75,10 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
   let state: LinkState = 'connecting';
   let lastError = '';
   let probing = false;
+  /** Every channel in `handlers` is confirmed subscribed on the current subscriber connection. */
+  let subscribed = false;
 
-  const ready = (): boolean => commands.status === 'ready' && subscriber.status === 'ready';
+  const ready = (): boolean => commands.status === 'ready' && subscriber.status === 'ready' && subscribed;
 
   function change(next: 'up' | 'down', reason: string): void {
     if (state === 'closed' || state === next) return;
@@ -87,14 +90,27 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
     if (ready()) change('up', 'connected');
   }
 
+  function onSubscriberReady(): void {
+    subscriber
+      .subscribe(...handlers.keys())
+      .then(() => {
+        subscribed = true;
+        onReady();
+      })
+      // A failure here means the connection went again; its next `ready` subscribes anew.
+      .catch(() => undefined);
+  }
+
   function onLost(): void {
+    subscribed = false;
     if (state === 'closed') return;
     // The first failure to connect at start is an outage as well.
     change('down', lastError === '' ? 'connection lost' : lastError);
   }
 
+  commands.on('ready', onReady);
+  subscriber.on('ready', onSubscriberReady);
   for (const client of [commands, subscriber]) {
-    client.on('ready', onReady);
     client.on('close', onLost);
     client.on('error', (error: Error) => {
       // Kept for the `down` event's reason; ioredis retries by itself.
@@ -103,7 +119,6 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
   }
   const barrierChannel = `${options.keyPrefix}barrier`;
   handlers.set(barrierChannel, (token) => barriers.get(token)?.());
-  subscriber.subscribe(barrierChannel).catch(() => undefined);
   subscriber.on('message', (channel: string, message: string) => {
     handlers.get(channel)?.(message);
   });
@@ -118,8 +133,8 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
     subscribe(channel, handler) {
       const name = options.keyPrefix + channel;
       handlers.set(name, handler);
-      // Queued until connected; ioredis subscribes again after each reconnection.
-      subscriber.subscribe(name).catch(() => undefined);
+      // Before the connection is ready, `onSubscriberReady` subscribes to it with the others.
+      if (subscriber.status === 'ready') subscriber.subscribe(name).catch(() => undefined);
     },
     onChange(handler) {
       listeners.push(handler);
@@ -131,11 +146,17 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
         barriers.set(token, resolve);
         timer = setTimeout(() => reject(new Error(`no barrier message within ${timeoutMs} ms`)), timeoutMs);
       });
+      // Published again every half second: a token lost with a dropped connection is sent anew.
+      const publish = (): void => {
+        commands.publish(barrierChannel, token).catch(() => undefined);
+      };
+      const again = setInterval(publish, 500);
       try {
-        await commands.publish(barrierChannel, token);
+        publish();
         await arrived;
       } finally {
         clearTimeout(timer);
+        clearInterval(again);
         barriers.delete(token);
       }
     },
