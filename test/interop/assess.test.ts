@@ -38,7 +38,10 @@ describe('assess against sipwarden with its defaults', () => {
   before(async () => {
     const port = await freePort();
     const apiPort = await freePort('127.0.0.1', ['tcp']);
-    const uasPort = await freePort('127.0.0.1', ['udp']);
+    // The scan sweeps the target's port and two on each side: the PBX (a SIP service of its
+    // own, answering) must not sit there, or the sweep rightly reports it found one.
+    let uasPort = await freePort('127.0.0.1', ['udp']);
+    while (Math.abs(uasPort - port) <= 2) uasPort = await freePort('127.0.0.1', ['udp']);
     target = await startSipwarden({
       port,
       upstream: { host: '127.0.0.1', port: uasPort },
