@@ -4,10 +4,12 @@
  * gateway runs; a running gateway sees each change on its next lookup. The file is the one
  * `sipwarden start` uses with the same `--config` (config/data-dir.ts), or `--db FILE`.
  * Passwords come from the terminal (no echo) or stdin (`--password-stdin`), never from argv.
+ * Every change is audited in the same file's audit table (actor `local`), as the API's are.
  */
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatTime, renderTable } from '../../api/format.ts';
+import { createAuditLog } from '../../audit/audit-log.ts';
 import { UserStoreError } from '../../identity/users/errors.ts';
 import { MAX_IMPORT_BYTES, parseUsersCsv } from '../../identity/users/import-csv.ts';
 import { splitList } from '../../identity/users/user-fields.ts';
@@ -122,6 +124,35 @@ export function registerUsers(program: Command): void {
   ).action((file: string, options: ImportOptions) => importFile(file, options));
 }
 
+/**
+ * Records a change made to the user store in its file's audit table. The change is made
+ * already: an audit table that cannot be opened is reported, not a reason to fail.
+ */
+function audited(
+  options: DatabaseOptions,
+  action: string,
+  target: string,
+  detail?: Record<string, unknown>,
+): void {
+  try {
+    const audit = createAuditLog({ database: usersDatabase(options) });
+    try {
+      audit.record({
+        actor: 'local',
+        address: 'local',
+        action,
+        target,
+        ...(detail === undefined ? {} : { detail }),
+        outcome: 'ok',
+      });
+    } finally {
+      audit.close();
+    }
+  } catch (error) {
+    process.stderr.write(`warning: the change is made, but not audited: ${(error as Error).message}\n`);
+  }
+}
+
 function withStore<T>(options: DatabaseOptions, work: (store: SqliteUserStore) => T): T {
   const database = usersDatabase(options);
   let store: SqliteUserStore;
@@ -192,6 +223,7 @@ async function add(given: string, options: FieldOptions): Promise<void> {
   const built = buildUser(name.user, name.domain, { password }, fields);
   if (!built.ok) throw new CliError(EXIT_USAGE, [...built.errors]);
   const record = withStore(options, (store) => store.add(built.value));
+  audited(options, 'user.create', `${record.user}@${record.domain}`);
   process.stdout.write(`added ${record.user}@${record.domain}\n`);
 }
 
@@ -223,6 +255,10 @@ async function set(given: string, options: FieldOptions): Promise<void> {
     ]);
   }
   withStore(options, (store) => store.update(name.user, name.domain, built.value));
+  // The fields changed, by name: their values may be secrets.
+  audited(options, 'user.update', who, {
+    fields: Object.keys(built.value).map((field) => (field === 'credentials' ? 'password' : field)),
+  });
   process.stdout.write(`changed ${who}${password === undefined ? '' : ' (new password)'}\n`);
 }
 
@@ -232,6 +268,7 @@ function remove(given: string, options: FieldOptions): void {
   if (!withStore(options, (store) => store.remove(name.user, name.domain))) {
     throw new CliError(EXIT_FAILURE, [`no user ${who}`]);
   }
+  audited(options, 'user.delete', who);
   process.stdout.write(`removed ${who}\n`);
 }
 
@@ -316,6 +353,7 @@ function importFile(file: string, options: ImportOptions): void {
     }
     throw error;
   }
+  audited(options, 'user.import', file, { ...result, replace: options.replace === true });
   process.stdout.write(
     `imported ${parsed.users.length} users from ${file}: ${result.added} added, ${result.replaced} replaced\n`,
   );

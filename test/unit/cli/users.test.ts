@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { openAuditReader } from '../../../src/audit/audit-log.ts';
 import { locateEventsDatabase } from '../../../src/config/data-dir.ts';
 import { loadConfigFile } from '../../../src/config/load-config.ts';
 import { computeHa1s } from '../../../src/identity/users/ha1.ts';
@@ -268,6 +269,38 @@ test('users import writes a good file; a bad file is reported by line and writes
   assert.equal(replaced.code, 0, replaced.stderr);
   assert.match(replaced.stdout, /1 added, 1 replaced/);
   assert.equal(stored(db, 'gina', 'example.com')?.ha1Md5, computeHa1s('gina', 'example.com', 'new').ha1Md5);
+});
+
+test('every change made with users is audited in the same file (actor local), never a password', async () => {
+  const db = join(scratch, 'audited.db');
+  await sipwarden(['users', 'add', 'olga@example.com', '--password-stdin', '--db', db], 'secret one\n');
+  await sipwarden(
+    ['users', 'set', 'olga@example.com', '--groups', 'staff', '--password-stdin', '--db', db],
+    'secret two\n',
+  );
+  const csv = join(scratch, 'audited.csv');
+  writeFileSync(csv, 'user,domain,password\npete,example.com,pw\n');
+  await sipwarden(['users', 'import', csv, '--db', db]);
+  await sipwarden(['users', 'remove', 'olga@example.com', '--db', db]);
+  await sipwarden(['users', 'list', '--db', db]);
+  const reader = openAuditReader(db);
+  try {
+    const entries = reader.list({}).reverse();
+    assert.deepEqual(
+      entries.map((e) => [e.action, e.target, e.actor, e.outcome]),
+      [
+        ['user.create', 'olga@example.com', 'local', 'ok'],
+        ['user.update', 'olga@example.com', 'local', 'ok'],
+        ['user.import', csv, 'local', 'ok'],
+        ['user.delete', 'olga@example.com', 'local', 'ok'],
+      ],
+    );
+    assert.deepEqual(entries[1]?.detail, { fields: ['password', 'groups'] });
+    assert.deepEqual(entries[2]?.detail, { added: 1, replaced: 0, replace: false });
+    assert.doesNotMatch(JSON.stringify(entries), /secret|ha1/i);
+  } finally {
+    reader.close();
+  }
 });
 
 test('users --config writes the database `start --config` uses: events.database, or events.db in the data directory', async () => {
