@@ -7,6 +7,7 @@ import { CallRecorder } from './cdr/call-recorder.ts';
 import { securityIssues } from './cli/security-issues.ts';
 import { type DataDirContext, type EventsDatabaseLocation, locateEventsDatabase } from './config/data-dir.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
+import { natSettings } from './config/nat-schema.ts';
 import type { SipwardenConfig } from './config/schema.ts';
 import { topologySettings } from './config/topology-schema.ts';
 import { buildContentInspection } from './content/build.ts';
@@ -29,6 +30,7 @@ import type { RtpengineMediaEngine } from './media/rtpengine/engine.ts';
 import { startRtpengineMedia } from './media/rtpengine/start.ts';
 import { msrpEvents } from './msrp/events.ts';
 import { MsrpRelay } from './msrp/relay.ts';
+import { reportNat } from './nat/nat-reporting.ts';
 import { Policy } from './policy/policy.ts';
 import { securityPart, tlsPart } from './reload/live-parts.ts';
 import { type ConfigSource, Reloader, type ReloadOrigin, type ReloadResult } from './reload/reloader.ts';
@@ -455,6 +457,7 @@ export async function startGateway(
       maxDialogs: config.proxy.maxDialogs,
       secret: randomBytes(32),
       topology: topologySettings(config.topologyHiding),
+      ...(natSettings(config.nat) === undefined ? {} : { nat: natSettings(config.nat)! }),
       timers: options.timers ?? {
         ...RFC3261_TIMERS,
         timerC: config.proxy.inviteTimeoutMs,
@@ -581,6 +584,10 @@ export async function startGateway(
       recorder,
     );
     const callEnder = proxy;
+    // A stream connection that closes takes the registrations over it down (RFC 5626 flows).
+    transport.onConnectionClosed?.((flow) => callEnder.connectionClosed(flow));
+    if (proxy.nat !== undefined)
+      reportNat(proxy.nat, management.bus, metrics.registry, logger.child({ module: 'nat' }));
     if (rtpRelay !== undefined) rtpRelay.endCall = (session) => callEnder.endMediaSession(session);
     const handle = proxy.handle;
     const hep = management.hep;
