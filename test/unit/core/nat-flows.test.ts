@@ -355,7 +355,10 @@ describe('the NAT facade', () => {
       sent,
       changes,
       phone,
-      advance: (ms: number) => nat.tick((now += ms)),
+      advance: (ms: number) => {
+        now += ms;
+        nat.tick(now);
+      },
       close: () => nat.close(),
     };
   }
