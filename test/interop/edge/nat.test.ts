@@ -86,10 +86,20 @@ function startIn(name: string, command: string, args: string[], label: string, c
   return startProcess(IP_BIN, ['netns', 'exec', name, command, ...args], { name: label, cwd });
 }
 
+function removeNamespace(name: string): void {
+  try {
+    ip(['netns', 'delete', name]);
+  } catch {
+    // Already gone.
+  }
+}
+
 function buildNetwork(): void {
   for (const name of [ns.lan, ns.gw, ns.pub]) {
     ip(['netns', 'add', name]);
     made.push(name);
+    // Deleted even when the test process ends early.
+    process.once('exit', () => removeNamespace(name));
     ip(['-n', name, 'link', 'set', 'lo', 'up']);
   }
   ip(['-n', ns.gw, 'link', 'add', 'gwpub', 'type', 'veth', 'peer', 'name', 'pub0', 'netns', ns.pub]);
@@ -487,7 +497,7 @@ describe('NAT traversal: phones behind an nftables NAT, through sipwarden, to a 
 
   after(async () => {
     await stopAll();
-    for (const name of made) ip(['netns', 'delete', name]);
+    for (const name of made) removeNamespace(name);
   });
 
   /** A call from `from` (a new sipp beside the phone) to `callee` through `gateway`. */
