@@ -31,6 +31,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ManagementClient } from '../../../src/api/client.ts';
 import { KAMAILIO_BIN, KAMAILIO_CONFIG_DIR } from '../harness/kamailio.ts';
 import { IP_BIN, NetworkNamespace } from '../harness/netns.ts';
 import { type ManagedProcess, startProcess, stopAll } from '../harness/process.ts';
@@ -484,8 +485,9 @@ describe('NAT traversal: phones behind an nftables NAT, through sipwarden, to a 
     phone('peer', PEER, 5062, KEEP);
     phone('carol', LAN_A, 5064, KEEP);
     phone('dave', LAN_B, 5064, BARE);
-    // Erin does not answer keepalives; Frank registers over TCP and leaves (his connection closes).
-    phone('erin', LAN_A, 5066, KEEP, { answerOptions: false });
+    // Erin answers keepalives until her phone goes (stopped below); Frank registers over TCP
+    // and leaves (his connection closes).
+    phone('erin', LAN_A, 5066, KEEP);
     phone('frank', LAN_B, 5066, BARE, { transport: 'tcp' });
     for (const [user, run] of phones) {
       await waitForLog(run, ['registered']).catch((error: Error) => {
@@ -499,6 +501,33 @@ describe('NAT traversal: phones behind an nftables NAT, through sipwarden, to a 
     await stopAll();
     for (const name of made) removeNamespace(name);
   });
+
+  /** The `nat` event rules a gateway's store has, once `wanted` are there or after `timeoutMs`. */
+  async function rules(gateway: Gateway, wanted: string[], timeoutMs = 5000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await ManagementClient.overSocket(gateway.socket).request<{
+        events: { rule?: string }[];
+      }>('GET', '/api/events?type=nat');
+      const have = answer.events.map((e) => e.rule ?? '');
+      if (wanted.every((rule) => have.includes(rule)) || Date.now() > deadline) return have;
+      await sleep(200);
+    }
+  }
+
+  /** Whether a phone's sipp answered an OPTIONS (its error log records each automatic answer). */
+  async function keepaliveAnswered(user: string): Promise<boolean> {
+    const run = phones.get(user)!;
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const files = await readdir(run.dir);
+      const name = files.find((f) => f.endsWith('_errors.log'));
+      const text = name === undefined ? '' : await readFile(join(run.dir, name), 'latin1');
+      if (text.includes('Automatic response mode')) return true;
+      if (Date.now() > deadline) return false;
+      await sleep(100);
+    }
+  }
 
   /** A call from `from` (a new sipp beside the phone) to `callee` through `gateway`. */
   async function call(
@@ -538,6 +567,12 @@ describe('NAT traversal: phones behind an nftables NAT, through sipwarden, to a 
   });
 
   test('past the NAT timeout, keepalives keep a phone reachable; without them (negative control) it is lost', async () => {
+    // Erin's phone goes away: her keepalives go unanswered from now on (the last test).
+    assert.ok(
+      (await waitForLog(phones.get('erin')!, ['registered'])) && (await keepaliveAnswered('erin')),
+      'erin answered keepalives first',
+    );
+    await phones.get('erin')!.process.stop();
     // Twice the conntrack timeout since the last packet of dave's own (his REGISTER).
     const wait = registeredAt + 2 * CONNTRACK_S * 1000 + 1000 - Date.now();
     if (wait > 0) await sleep(wait);
@@ -564,24 +599,12 @@ describe('NAT traversal: phones behind an nftables NAT, through sipwarden, to a 
   });
 
   test('a phone that stops answering keepalives is unregistered at Kamailio; a closed TCP flow gets 430', async () => {
-    // Erin: dead after 3 missed keepalives (a few seconds, long past), unregistered by `keep`.
+    // Erin: dead after 3 missed keepalives, unregistered by `keep` (the event says when).
+    await rules(keep, ['flow-unregistered'], 10_000);
     assert.equal(await call({ ns: ns.pub, host: PEER, port: 5076 }, KEEP, 'erin'), 'status-404');
     // Frank's sipp ended after registering: his TCP connection to `bare` is closed.
     await phones.get('frank')!.process.exited;
     assert.equal(await call({ ns: ns.pub, host: PEER, port: 5078 }, KEEP, 'frank'), 'status-430');
-    // The events as the store has them (written from the bus a moment after they happen).
-    const { ManagementClient } = await import('../../../src/api/client.ts');
-    const rules = async (gateway: Gateway, wanted: string[]) => {
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const answer = await ManagementClient.overSocket(gateway.socket).request<{
-          events: { rule?: string }[];
-        }>('GET', '/api/events?type=nat');
-        const have = answer.events.map((e) => e.rule ?? '');
-        if (wanted.every((rule) => have.includes(rule)) || Date.now() > deadline) return have;
-        await sleep(200);
-      }
-    };
     const keepRules = await rules(keep, ['flow-dead', 'flow-unregistered']);
     assert.ok(
       keepRules.includes('flow-dead') && keepRules.includes('flow-unregistered'),

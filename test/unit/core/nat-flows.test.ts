@@ -71,6 +71,20 @@ function ok(contacts: string[], extra: string[] = []): SipResponse {
   ]);
 }
 
+/** A phone's answer to a keepalive. */
+function answerOf(ping: string, status = 200): SipResponse {
+  const via = ping.split('\r\n').find((l) => l.startsWith('Via: '))!;
+  return parse<SipResponse>([
+    `SIP/2.0 ${status} OK`,
+    via,
+    'From: <sip:keepalive@198.51.100.1:5060>;tag=k',
+    'To: <sip:alice@10.0.0.2:5062>;tag=p',
+    'Call-ID: k-1',
+    'CSeq: 1 OPTIONS',
+    'Content-Length: 0',
+  ]);
+}
+
 describe('the flow table', () => {
   test('a 2xx makes a flow with its bindings; they end at their expiry', () => {
     const table = new NatFlowTable({ maxFlows: 10, maxBindingsPerFlow: 4 });
@@ -186,19 +200,6 @@ describe('the keepalive schedule', () => {
     return { table, sent, dead, keepalive };
   }
 
-  function answerOf(ping: string, status = 200): SipResponse {
-    const via = ping.split('\r\n').find((l) => l.startsWith('Via: '))!;
-    return parse<SipResponse>([
-      `SIP/2.0 ${status} OK`,
-      via,
-      'From: <sip:keepalive@198.51.100.1:5060>;tag=k',
-      'To: <sip:alice@10.0.0.2:5062>;tag=p',
-      'Call-ID: k-1',
-      'CSeq: 1 OPTIONS',
-      'Content-Length: 0',
-    ]);
-  }
-
   test('one OPTIONS per interval to the registered Contact, over the flow; answered pings keep it alive', () => {
     const { table, sent, dead, keepalive } = setup();
     table.registered(
@@ -260,6 +261,19 @@ describe('the keepalive schedule', () => {
     const count = sent.length;
     keepalive.tick(300_000);
     assert.equal(sent.length, count, 'a dead flow gets no more pings');
+  });
+
+  test('a flow that never answered is pinged on, but not declared dead by its silence', () => {
+    const { table, sent, dead, keepalive } = setup(2);
+    table.registered(
+      udp(40000),
+      answerFor('sip:alice@example.com', [{ uri: 'sip:alice@10.0.0.2:5062', expiresS: 3600 }]),
+      0,
+      keepalive.firstPingAt(0),
+    );
+    for (let t = 30_000; t <= 300_000; t += 30_000) keepalive.tick(t);
+    assert.equal(sent.length, 10, 'one ping per interval all along');
+    assert.deepEqual(dead, []);
   });
 
   test('stream flows get no OPTIONS (their phones ping with CRLF), flows spread over the interval', () => {
@@ -364,9 +378,12 @@ describe('the NAT facade', () => {
   }
 
   test('keepalives missed: the flow is dead, requests for it fail, and the binding is unregistered with its Path', () => {
-    const { nat, sent, changes, advance, close } = setup(true);
+    const { nat, sent, changes, phone, advance, close } = setup(true);
     const target = udp(40000);
     assert.equal(nat.failed(target, 'INVITE'), false);
+    advance(30_000);
+    // It answers once (so its silence can mean something), then never again.
+    assert.equal(nat.onResponse(answerOf(sent[0]!.text), phone), true);
     advance(30_000);
     advance(30_000);
     advance(30_000);
@@ -385,7 +402,9 @@ describe('the NAT facade', () => {
   });
 
   test('unregistration off: only the 430s', () => {
-    const { nat, sent, advance, close } = setup(false);
+    const { nat, sent, phone, advance, close } = setup(false);
+    advance(30_000);
+    nat.onResponse(answerOf(sent[0]!.text), phone);
     for (let i = 0; i < 3; i++) advance(30_000);
     assert.equal(nat.failed(udp(40000), 'BYE'), true);
     assert.equal(sent.filter((s) => s.text.startsWith('REGISTER ')).length, 0);

@@ -43,6 +43,8 @@ export interface NatFlow {
   pingBranch: string | undefined;
   pingSentAt: number;
   misses: number;
+  /** It answered a keepalive once: only then can silence mean it is gone. */
+  answered: boolean;
 }
 
 /** One binding of a 2xx to a REGISTER: a Contact the registrar listed for the phone's own. */
@@ -137,6 +139,7 @@ export class NatFlowTable {
         pingBranch: undefined,
         pingSentAt: 0,
         misses: 0,
+        answered: false,
       };
       this.#flows.set(key, flow);
     }

@@ -27,7 +27,9 @@ export const KEEPALIVE_BRANCH = `${MAGIC_COOKIE}swk`;
  * OPTIONS keepalives to phones registered over UDP (what operators use to keep a NAT binding
  * open: phones answer OPTIONS, few answer STUN on their SIP port). Each flow gets one every
  * interval from the socket its REGISTER came to, at most one outstanding; any answer (even
- * 404 or 405) shows the binding open and the phone there. Flows are pinged on their own
+ * 404 or 405) shows the binding open and the phone there. A flow that has answered and then
+ * misses `maxMisses` in a row is dead; one that never answered is not judged by silence (the
+ * phone may ignore OPTIONS), only pinged. Flows are pinged on their own
  * schedule, from their registration on, so pings spread over the interval.
  *
  * Driven by `tick(now)` (a timer in production, a fake clock in tests): it sends what is
@@ -65,7 +67,9 @@ export class NatKeepalive {
         flow.pingBranch = undefined;
         flow.misses++;
         this.misses++;
-        if (flow.misses >= this.#settings.maxMisses) {
+        // A phone that never answered may just ignore OPTIONS: it is pinged on (the pings
+        // still refresh its NAT mapping), never declared dead by silence.
+        if (flow.misses >= this.#settings.maxMisses && flow.answered) {
           this.#host.dead(flow);
           continue;
         }
@@ -86,6 +90,7 @@ export class NatKeepalive {
     this.#pending.delete(branch);
     flow.pingBranch = undefined;
     flow.misses = 0;
+    flow.answered = true;
     this.answers++;
     return true;
   }
