@@ -425,6 +425,7 @@ describe('NAT traversal: phones behind an nftables NAT, through sipwarden, to a 
   const phones = new Map<string, Sipp>();
   let rootTimeout: string;
   let registeredAt = 0;
+  let erinGoneAt = 0;
 
   before(async () => {
     rootTimeout = readFileSync('/proc/sys/net/netfilter/nf_conntrack_udp_timeout', 'utf8').trim();
@@ -566,16 +567,20 @@ describe('NAT traversal: phones behind an nftables NAT, through sipwarden, to a 
     assert.equal(await waitForLog(phones.get('bob')!, ['hung-up']), 'hung-up');
   });
 
-  test('past the NAT timeout, keepalives keep a phone reachable; without them (negative control) it is lost', async () => {
+  test('past the NAT timeout, keepalives keep a phone reachable; without them (negative control) it is lost', async (t) => {
     // Erin's phone goes away: her keepalives go unanswered from now on (the last test).
     assert.ok(
       (await waitForLog(phones.get('erin')!, ['registered'])) && (await keepaliveAnswered('erin')),
       'erin answered keepalives first',
     );
     await phones.get('erin')!.process.stop();
+    erinGoneAt = Date.now();
     // Twice the conntrack timeout since the last packet of dave's own (his REGISTER).
     const wait = registeredAt + 2 * CONNTRACK_S * 1000 + 1000 - Date.now();
     if (wait > 0) await sleep(wait);
+    t.diagnostic(
+      `silence since the registrations: ${Date.now() - registeredAt} ms (conntrack UDP timeout ${CONNTRACK_S} s)`,
+    );
     assert.equal(
       mappings(LAN_B, BARE).filter((m) => m.includes('sport=5064 ')).length,
       0,
@@ -598,9 +603,17 @@ describe('NAT traversal: phones behind an nftables NAT, through sipwarden, to a 
     );
   });
 
-  test('a phone that stops answering keepalives is unregistered at Kamailio; a closed TCP flow gets 430', async () => {
+  test('a phone that stops answering keepalives is unregistered at Kamailio; a closed TCP flow gets 430', async (t) => {
     // Erin: dead after 3 missed keepalives, unregistered by `keep` (the event says when).
     await rules(keep, ['flow-unregistered'], 10_000);
+    const dead = (
+      await ManagementClient.overSocket(keep.socket).request<{
+        events: { rule?: string; firstSeen: number }[];
+      }>('GET', '/api/events?type=nat')
+    ).events.find((e) => e.rule === 'flow-dead');
+    assert.ok(dead, 'a flow-dead event');
+    // Bounded by the interval times (maxMisses + 1): 1 s x 4 here.
+    t.diagnostic(`erin's phone stopped to her flow declared dead: ${dead.firstSeen - erinGoneAt} ms`);
     assert.equal(await call({ ns: ns.pub, host: PEER, port: 5076 }, KEEP, 'erin'), 'status-404');
     // Frank's sipp ended after registering: his TCP connection to `bare` is closed.
     await phones.get('frank')!.process.exited;
