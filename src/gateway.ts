@@ -17,6 +17,7 @@ import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
+import type { NatSettings } from './core/route/nat/nat-traversal.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
 import { tapTransport } from './events/export/hep-transport-tap.ts';
 import { FraudHolds } from './fraud/holds.ts';
@@ -240,6 +241,11 @@ function ensureDataDir(location: EventsDatabaseLocation): void {
   }
 }
 
+/** NAT traversal's settings for the proxy, absent when it is off. */
+function natPart(nat: NatSettings | undefined): Pick<ProxySettings, 'nat'> {
+  return nat === undefined ? {} : { nat };
+}
+
 /**
  * Starts everything in the order that opens the fewest things before a likely failure:
  * files first (TLS, the events database), then the SIP listeners, the pipeline and the
@@ -457,7 +463,7 @@ export async function startGateway(
       maxDialogs: config.proxy.maxDialogs,
       secret: randomBytes(32),
       topology: topologySettings(config.topologyHiding),
-      ...(natSettings(config.nat) === undefined ? {} : { nat: natSettings(config.nat)! }),
+      ...natPart(natSettings(config.nat)),
       timers: options.timers ?? {
         ...RFC3261_TIMERS,
         timerC: config.proxy.inviteTimeoutMs,
