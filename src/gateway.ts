@@ -7,6 +7,7 @@ import { CallRecorder } from './cdr/call-recorder.ts';
 import { securityIssues } from './cli/security-issues.ts';
 import { type DataDirContext, type EventsDatabaseLocation, locateEventsDatabase } from './config/data-dir.ts';
 import { isIpv4, isIpv6 } from './config/host.ts';
+import { natSettings } from './config/nat-schema.ts';
 import type { SipwardenConfig } from './config/schema.ts';
 import { topologySettings } from './config/topology-schema.ts';
 import { buildContentInspection } from './content/build.ts';
@@ -16,6 +17,7 @@ import { AdmissionControl } from './core/admission/admission.ts';
 import { type MessageInspector, PASS_ALL } from './core/inspector.ts';
 import { type ProxySettings, SipProxy } from './core/proxy.ts';
 import type { AdvertisedAddress } from './core/route/local-identity.ts';
+import type { NatSettings } from './core/route/nat/nat-traversal.ts';
 import { RFC3261_TIMERS, type TimerSettings } from './core/transaction/timers.ts';
 import { tapTransport } from './events/export/hep-transport-tap.ts';
 import { FraudHolds } from './fraud/holds.ts';
@@ -29,6 +31,7 @@ import type { RtpengineMediaEngine } from './media/rtpengine/engine.ts';
 import { startRtpengineMedia } from './media/rtpengine/start.ts';
 import { msrpEvents } from './msrp/events.ts';
 import { MsrpRelay } from './msrp/relay.ts';
+import { reportNat } from './nat/nat-reporting.ts';
 import { Policy } from './policy/policy.ts';
 import { securityPart, tlsPart } from './reload/live-parts.ts';
 import { type ConfigSource, Reloader, type ReloadOrigin, type ReloadResult } from './reload/reloader.ts';
@@ -236,6 +239,11 @@ function ensureDataDir(location: EventsDatabaseLocation): void {
       { cause: error },
     );
   }
+}
+
+/** NAT traversal's settings for the proxy, absent when it is off. */
+function natPart(nat: NatSettings | undefined): Pick<ProxySettings, 'nat'> {
+  return nat === undefined ? {} : { nat };
 }
 
 /**
@@ -455,6 +463,7 @@ export async function startGateway(
       maxDialogs: config.proxy.maxDialogs,
       secret: randomBytes(32),
       topology: topologySettings(config.topologyHiding),
+      ...natPart(natSettings(config.nat)),
       timers: options.timers ?? {
         ...RFC3261_TIMERS,
         timerC: config.proxy.inviteTimeoutMs,
@@ -581,6 +590,10 @@ export async function startGateway(
       recorder,
     );
     const callEnder = proxy;
+    // A stream connection that closes takes the registrations over it down (RFC 5626 flows).
+    transport.onConnectionClosed?.((flow) => callEnder.connectionClosed(flow));
+    if (proxy.nat !== undefined)
+      reportNat(proxy.nat, management.bus, metrics.registry, logger.child({ module: 'nat' }));
     if (rtpRelay !== undefined) rtpRelay.endCall = (session) => callEnder.endMediaSession(session);
     const handle = proxy.handle;
     const hep = management.hep;

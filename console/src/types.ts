@@ -31,6 +31,7 @@ export const EVENT_TYPES = [
   'cluster',
   'content',
   'kernel-drop',
+  'nat',
 ] as const;
 
 export interface SecurityEvent {

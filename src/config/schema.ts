@@ -10,6 +10,7 @@ import { mediaSchema } from '../media/config.ts';
 import { policySchema } from '../policy/schema.ts';
 import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
+import { natSchema } from './nat-schema.ts';
 import { topologySchema } from './topology-schema.ts';
 import {
   checkUpstreams,
@@ -431,6 +432,8 @@ export const configSchema = z
     media: mediaSchema,
     /** Topology hiding, per side (src/config/topology-schema.ts). */
     topologyHiding: topologySchema,
+    /** NAT traversal for registered phones: keepalives, dead flows (src/config/nat-schema.ts). */
+    nat: natSchema,
     log,
     kernelDrop,
     // Where sipwarden keeps its files; absent, the rules of config/data-dir.ts pick it.

@@ -19,6 +19,7 @@ import {
 import { LocalAnswers } from './local-answers.ts';
 import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
 import type { MediaEngine } from './route/media-engine.ts';
+import { type NatSettings, NatTraversal } from './route/nat/nat-traversal.ts';
 import { Router, type RouteSettings } from './route/router.ts';
 import { type MediaLineHandler, SessionDescriptions } from './route/session-description.ts';
 import type { HiddenVias } from './route/topology/topology-hiding.ts';
@@ -46,6 +47,8 @@ export interface ProxySettings extends IngressSettings, TransactionSettings, Dia
   readonly mediaEngine?: MediaEngine;
   /** OPTIONS health checks of the upstream endpoints (with `upstreams` only). */
   readonly healthPings?: PingSettings;
+  /** NAT traversal for registered phones: keepalives, dead flows (src/core/route/nat); none when absent. */
+  readonly nat?: NatSettings;
 }
 
 /** An INVITE shed under overload: answered 503 or dropped, as the admission decided. */
@@ -81,6 +84,8 @@ export class SipProxy {
   readonly #engine: MediaEngine | undefined;
   /** Health checks of several upstreams; absent with one. */
   readonly #pinger: OptionsPinger | undefined;
+  /** Registered flows, their keepalives and deaths; absent when off. */
+  readonly #nat: NatTraversal | undefined;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -114,6 +119,15 @@ export class SipProxy {
     this.#sessions = sessions;
     const engine = settings.mediaEngine;
     this.#engine = engine;
+    this.#nat =
+      settings.nat === undefined
+        ? undefined
+        : new NatTraversal(settings.nat, {
+            send: (target, data) => this.#answers.send(target, data),
+            ownAddress: (toUpstream, transport) => router.ownAddress(toUpstream, transport),
+            pathFor: (flow) => router.registrationPath(flow),
+          });
+    this.#nat?.start();
     this.#dialogs = new DialogChecks(settings, this.#answers, inspector, this.stats, {
       isOwnUri: (uri) => router.isOwnUri(uri),
       ended: (dialog, cause, otherLeg) => {
@@ -138,7 +152,9 @@ export class SipProxy {
         onAcceptedRetransmission: (response, target, flow, side, hiddenVias) =>
           this.#forwardAcceptedRetransmission(response, target, flow, side, hiddenVias),
         onUnmatchedResponse: (response, flow) =>
-          sessionEnd.onResponse(response, flow) || this.#pinger?.onResponse(response, flow) === true,
+          sessionEnd.onResponse(response, flow) ||
+          this.#pinger?.onResponse(response, flow) === true ||
+          this.#nat?.onResponse(response, flow) === true,
         onCompleted: (t, request, status) => {
           this.#dialogs.onCompleted(request, status, t.direction);
           sessions?.completed(request, status, t.direction);
@@ -202,6 +218,7 @@ export class SipProxy {
   /** Ends every transaction (on shutdown). */
   close(): void {
     this.#pinger?.close();
+    this.#nat?.close();
     this.#sessions?.close();
     this.#engine?.close();
     this.#dialogs.close();
@@ -220,6 +237,16 @@ export class SipProxy {
     if (middle < 0) return false;
     const leg: Direction = session.slice(last + 1) === 'c' ? 'client' : 'upstream';
     return this.#dialogs.endCall(session.slice(0, middle), session.slice(middle + 1, last), leg);
+  }
+
+  /** NAT traversal (keepalives, dead flows), when configured: for its events and metrics. */
+  get nat(): NatTraversal | undefined {
+    return this.#nat;
+  }
+
+  /** The transport closed a stream connection: a phone registered over it is unreachable now. */
+  connectionClosed(flow: Flow): void {
+    this.#nat?.connectionClosed(flow);
   }
 
   /** Transactions held, in progress and lingering. */
@@ -335,6 +362,12 @@ export class SipProxy {
     if (!routed.ok) {
       if (newCall) this.#refuseCall(context, routed.status, routed.reason, 'no-route');
       this.#answers.reply(request, flow, routed.status, routed.reason);
+      return;
+    }
+    // RFC 5626 section 5.3: the flow to the phone is known dead; waiting for a timeout helps no one.
+    if (fromUpstream && this.#nat?.failed(routed.target, request.method) === true) {
+      if (newCall) this.#refuseCall(context, 430, 'Flow Failed', 'flow-failed');
+      this.#answers.reply(request, flow, 430, 'Flow Failed');
       return;
     }
 
@@ -468,6 +501,7 @@ export class SipProxy {
     const fromUpstream = direction === 'upstream';
     const routed = this.#router.route(ack, fromUpstream, flow);
     if (!routed.ok) return;
+    if (fromUpstream && this.#nat?.failed(routed.target, 'ACK') === true) return;
     if (typeof dialog === 'object') {
       this.#dialogs.commit(dialog);
       // The caller knew the To tag of the 2xx sent to its address: it is served, not spoofed.
@@ -527,6 +561,16 @@ export class SipProxy {
       };
       if (this.#inspector.inspectResponse(context, forwarded).action !== 'pass') return;
       this.#dialogs.onResponse(request, forwarded, transaction.serverFlow, transaction.direction, flow);
+      // A phone's registration answered: the flow it came over is one to keep open.
+      if (
+        this.#nat !== undefined &&
+        request.method === 'REGISTER' &&
+        transaction.direction === 'client' &&
+        forwarded.status >= 200 &&
+        forwarded.status < 300
+      ) {
+        this.#nat.registerAnswered(request, forwarded, transaction.serverFlow, transaction.target);
+      }
     }
     // Topology hiding, once the checks and the dialog have seen the response as it is.
     forwarded = this.#router.hideResponse(

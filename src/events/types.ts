@@ -29,6 +29,8 @@ export const EVENT_TYPES = [
   'upstream',
   /** The media relay (src/media): RTP injected, not negotiated, or flooding; a stream refused. */
   'media',
+  /** NAT traversal (src/core/route/nat): a registered phone's flow died, a request for it got 430. */
+  'nat',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

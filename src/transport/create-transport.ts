@@ -133,6 +133,7 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
   readonly #connectingSockets = new Set<Socket>();
   #serverContext: SecureContext | undefined;
   #handler: MessageHandler | undefined;
+  #closedListener: ((flow: Flow) => void) | undefined;
   #closing: Promise<void> | undefined;
   readonly #counters: Counters = {
     udpDatagramsIn: 0,
@@ -389,6 +390,10 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
     this.#handler = handler;
   }
 
+  onConnectionClosed(listener: (flow: Flow) => void): void {
+    this.#closedListener = listener;
+  }
+
   #deliver(message: InboundMessage): void {
     const handler = this.#handler;
     if (handler === undefined) {
@@ -440,6 +445,13 @@ class SocketTransport implements TransportLayer, ConnectionOwner {
 
   closed(connection: StreamConnection, reason: CloseReason, error: Error | undefined): void {
     this.#table.remove(connection);
+    if (reason !== 'shutdown' && this.#closedListener !== undefined) {
+      try {
+        this.#closedListener(connection.flow);
+      } catch (listenerError) {
+        this.#logger.error({ error: describe(listenerError) }, 'connection closed listener threw');
+      }
+    }
     if (reason === 'idle-timeout') this.#counters.idleTimeouts++;
     else if (reason === 'header-timeout') this.#counters.headerTimeouts++;
     else if (reason === 'write-buffer-full') this.#counters.slowReaderDisconnects++;

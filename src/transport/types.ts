@@ -105,6 +105,11 @@ export interface TransportLayer {
    * Failures are logged and counted all the same.
    */
   sendNow(target: SendTarget, data: Buffer): void;
+  /**
+   * Registers the single listener told when a stream connection closes (not at shutdown),
+   * with the flow its messages carried: a phone registered over it is unreachable now.
+   */
+  onConnectionClosed?(listener: (flow: Flow) => void): void;
   /** The addresses actually bound (port 0 in the config resolves to the real port). */
   listening(): readonly ListenerAddress[];
   /** The local address and port to write in Via/Record-Route for a transport (first listener). */

@@ -213,6 +213,11 @@ export class Router {
       : this.#topology.hideRequest(forwarded, !fromUpstream, outwardFacing);
   }
 
+  /** The Path (RFC 3327) prepareForward writes into a REGISTER that came over `flow`. */
+  registrationPath(flow: Flow): string {
+    return routeUri(this.#tokens.encode(flow), this.#upstreamFacing(), ';ob');
+  }
+
   /** True when a URI names sipwarden itself (its host and port, as a Record-Route entry of ours does). */
   isOwnUri(uri: SipUri): boolean {
     return this.#isOurUri(uri);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
+import type { Flow } from '../../../src/transport/types.ts';
 import { closedPort, closeOf, type Running, readUntil, sip, start } from './helpers.ts';
 
 const running: Running[] = [];
@@ -94,6 +95,19 @@ describe('tcp transport', () => {
     const pong = readUntil(socket, (received) => received.length >= 2);
     socket.write('\r\n\r\n');
     assert.equal(await pong, '\r\n');
+  });
+
+  test('tells its listener the flow of a connection the peer closed', async () => {
+    const { transport, inbox, port } = await startTcp();
+    const closedFlows: Flow[] = [];
+    transport.onConnectionClosed?.((flow) => closedFlows.push(flow));
+    const socket = await client(port('tcp'));
+    socket.write(sip('REGISTER'));
+    const message = await inbox.next();
+    socket.destroy();
+    const deadline = Date.now() + 5000;
+    while (closedFlows.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(closedFlows, [message.flow]);
   });
 
   test('closes a connection over the per-address cap at once', async () => {

@@ -108,6 +108,16 @@ describe('tls transport', () => {
     assert.equal(message.flow.remotePort, socket.localPort);
   });
 
+  test('answers a CRLFCRLF ping with a CRLF pong inside TLS (RFC 5626 section 3.5.1)', async () => {
+    const { transport, port } = await startTls();
+    const socket = tlsClient(port('tls'));
+    await once(socket, 'secureConnect');
+    const pong = readUntil(socket, (received) => received.length >= 2);
+    socket.write('\r\n\r\n');
+    assert.equal(await pong, '\r\n');
+    assert.equal(transport.stats().keepAlivesIn, 1);
+  });
+
   test('answers on the same TLS connection by connectionId', async () => {
     const { transport, inbox, port } = await startTls();
     const socket = tlsClient(port('tls'));
