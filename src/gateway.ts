@@ -27,6 +27,7 @@ import { buildRtpRelay } from './media/build.ts';
 import type { RtpRelay } from './media/relay.ts';
 import type { RtpengineMediaEngine } from './media/rtpengine/engine.ts';
 import { startRtpengineMedia } from './media/rtpengine/start.ts';
+import { registerRegistrationCacheMetrics } from './metrics/registration-cache-metrics.ts';
 import { msrpEvents } from './msrp/events.ts';
 import { MsrpRelay } from './msrp/relay.ts';
 import { Policy } from './policy/policy.ts';
@@ -451,6 +452,14 @@ export async function startGateway(
       maxLingeringTransactions: config.proxy.maxLingeringTransactions,
       answerOptions: config.proxy.answerOptions,
       maxRegisterExpires: config.proxy.maxRegisterExpires,
+      ...(config.registrationCache.enabled
+        ? {
+            registrationCache: {
+              maxEntries: config.registrationCache.maxEntries,
+              refreshBelowPercent: config.registrationCache.refreshBelowPercent,
+            },
+          }
+        : {}),
       sessionTimeoutMs: options.sessionTimeoutMs ?? config.proxy.sessionTimeoutMs,
       maxDialogs: config.proxy.maxDialogs,
       secret: randomBytes(32),
@@ -581,6 +590,11 @@ export async function startGateway(
       recorder,
     );
     const callEnder = proxy;
+    const registrationStats = proxy.registrationCacheStats;
+    if (registrationStats !== undefined) {
+      const cache = proxy;
+      registerRegistrationCacheMetrics(metrics.registry, registrationStats, () => cache.cachedRegistrations);
+    }
     if (rtpRelay !== undefined) rtpRelay.endCall = (session) => callEnder.endMediaSession(session);
     const handle = proxy.handle;
     const hep = management.hep;

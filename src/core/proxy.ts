@@ -19,6 +19,11 @@ import {
 import { LocalAnswers } from './local-answers.ts';
 import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
 import type { MediaEngine } from './route/media-engine.ts';
+import {
+  RegistrationCache,
+  type RegistrationCacheSettings,
+  type RegistrationCacheStats,
+} from './route/registration-cache.ts';
 import { Router, type RouteSettings } from './route/router.ts';
 import { type MediaLineHandler, SessionDescriptions } from './route/session-description.ts';
 import type { HiddenVias } from './route/topology/topology-hiding.ts';
@@ -46,6 +51,8 @@ export interface ProxySettings extends IngressSettings, TransactionSettings, Dia
   readonly mediaEngine?: MediaEngine;
   /** OPTIONS health checks of the upstream endpoints (with `upstreams` only). */
   readonly healthPings?: PingSettings;
+  /** Phones' re-REGISTERs answered from the PBX's last 2xx (src/core/route/registration-cache.ts); off when absent. */
+  readonly registrationCache?: RegistrationCacheSettings;
 }
 
 /** An INVITE shed under overload: answered 503 or dropped, as the admission decided. */
@@ -81,6 +88,8 @@ export class SipProxy {
   readonly #engine: MediaEngine | undefined;
   /** Health checks of several upstreams; absent with one. */
   readonly #pinger: OptionsPinger | undefined;
+  /** Registration caching; absent when off. */
+  readonly #registrations: RegistrationCache | undefined;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -95,6 +104,10 @@ export class SipProxy {
     this.#inspector = inspector;
     this.#calls = calls;
     this.#answers = new LocalAnswers(transport, this.stats);
+    this.#registrations =
+      settings.registrationCache === undefined
+        ? undefined
+        : new RegistrationCache(settings.registrationCache);
     const admission = settings.admission ?? createAdmission();
     this.#admission = admission;
     const shedding = new Shedding(admission, this.#answers, inspector, this.stats);
@@ -202,6 +215,7 @@ export class SipProxy {
   /** Ends every transaction (on shutdown). */
   close(): void {
     this.#pinger?.close();
+    this.#registrations?.clear();
     this.#sessions?.close();
     this.#engine?.close();
     this.#dialogs.close();
@@ -220,6 +234,16 @@ export class SipProxy {
     if (middle < 0) return false;
     const leg: Direction = session.slice(last + 1) === 'c' ? 'client' : 'upstream';
     return this.#dialogs.endCall(session.slice(0, middle), session.slice(middle + 1, last), leg);
+  }
+
+  /** Registration caching's counters; undefined when it is off. */
+  get registrationCacheStats(): RegistrationCacheStats | undefined {
+    return this.#registrations?.stats;
+  }
+
+  /** Registrations held by registration caching. */
+  get cachedRegistrations(): number {
+    return this.#registrations?.size ?? 0;
   }
 
   /** Transactions held, in progress and lingering. */
@@ -329,6 +353,17 @@ export class SipProxy {
       return;
     }
 
+    // Registration caching: a phone's re-REGISTER answered from the PBX's last 2xx, after the
+    // security pipeline (so a Digest sipwarden checks itself was checked).
+    const registrations = this.#registrations;
+    if (registrations !== undefined && request.method === 'REGISTER' && direction === 'client') {
+      const cached = registrations.answer(request, flow, identityOf(context));
+      if (cached !== undefined) {
+        this.#answers.sendBack(flow, serializeMessage(cached));
+        return;
+      }
+    }
+
     const fromUpstream = direction === 'upstream';
     // What a stage changed (authentication removes credentials) is what goes on.
     const routed = this.#router.route(context.forward ?? request, fromUpstream, flow);
@@ -424,6 +459,8 @@ export class SipProxy {
       }
     }
     this.stats.requestsForwarded++;
+    if (request.method === 'REGISTER' && direction === 'client')
+      this.#registrations?.forwarded(request, flow, identityOf(context));
     transaction.start();
     if (newCall) {
       if (direction === 'client') this.#dialogs.callForwarded(request);
@@ -534,6 +571,8 @@ export class SipProxy {
       transaction.direction === 'upstream',
       transaction.serverFlow.transport,
     );
+    if (request?.method === 'REGISTER' && transaction.direction === 'client')
+      this.#registrations?.answered(request, transaction.serverFlow, forwarded);
     this.stats.responsesForwarded++;
     transaction.onResponse(forwarded, serializeMessage(forwarded));
   }
@@ -575,4 +614,10 @@ export class SipProxy {
       { name: 'Supported', value: 'path, outbound' },
     ]);
   }
+}
+
+/** The user sipwarden proved a request was sent by (authenticate mode local), as `user@domain`. */
+function identityOf(context: RequestContext): string | undefined {
+  const identity = context.identity;
+  return identity === undefined ? undefined : `${identity.user}@${identity.domain}`;
 }
