@@ -20,7 +20,7 @@ const PHONE: Flow = {
 
 function parse(text: string): SipRequest & SipResponse {
   const result = parseMessage(Buffer.from(text.split('\n').join('\r\n')));
-  if (!result.ok) throw new Error(result.error.message);
+  if (!result.ok) throw new Error(JSON.stringify(result.error));
   return result.message as SipRequest & SipResponse;
 }
 
