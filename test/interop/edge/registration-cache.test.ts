@@ -10,13 +10,17 @@
  * reach Kamailio at once. Loopback only, free ports, every process stopped by its pid.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { answer, header, startLine, UdpPeer } from '../../support/udp-peer.ts';
 import { type Kamailio, startKamailio } from '../harness/kamailio.ts';
 import { freePort } from '../harness/ports.ts';
 import { stopAll } from '../harness/process.ts';
-import { type Sipwarden, startSipwarden } from '../harness/sipwarden.ts';
+import { SIPWARDEN_BIN, type Sipwarden, startSipwarden } from '../harness/sipwarden.ts';
+import { tempDir } from '../harness/workdir.ts';
 
 after(() => stopAll());
 
@@ -285,5 +289,118 @@ describe('registration caching with Kamailio as the registrar', () => {
     // And a REGISTER after it goes to the registrar again (nothing cached for it any more).
     assert.equal(startLine(await register(phone)), 'SIP/2.0 200 OK');
     assert.equal(registrarSaw(phone.callId, phone.cseq), 1);
+  });
+});
+
+describe('registration caching with sipwarden checking Digest itself (authenticate mode local)', () => {
+  const PASSWORD = 'correct-horse-battery';
+  let registrar: Kamailio;
+  let warden: Sipwarden;
+  let phone: UdpPeer;
+  const callId = `auth-reg-${process.pid}@cache.test`;
+  let cseq = 0;
+  let nc = 0;
+  let challenge: { realm: string; nonce: string } | undefined;
+
+  before(async () => {
+    const registrarPort = await freePort();
+    registrar = await startKamailio({
+      variant: 'registrar',
+      port: registrarPort,
+      defines: { WITH_REGISTER_LOG: true },
+    });
+    const port = await freePort();
+    const dir = tempDir('regcache-auth');
+    const database = join(dir, 'sipwarden.db');
+    execFileSync(
+      process.execPath,
+      [SIPWARDEN_BIN, 'users', 'add', `alice@${DOMAIN}`, '--password-stdin', '--db', database],
+      { input: `${PASSWORD}\n`, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    warden = await startSipwarden({
+      port,
+      cwd: dir,
+      upstream: { host: HOST, port: registrarPort },
+      config: {
+        events: { database },
+        registrationCache: { enabled: true },
+        security: { settings: { authenticate: { mode: 'local', realm: DOMAIN, algorithms: ['MD5'] } } },
+      },
+      extraArgs: ['--log-level', 'warn'],
+    });
+    phone = await UdpPeer.bind('127.0.0.70');
+  });
+
+  after(async () => {
+    phone?.close();
+    await warden?.stop();
+    await registrar?.stop();
+  });
+
+  /** One REGISTER of alice; credentials for the last challenge unless `credentials` is false. */
+  async function send(credentials: boolean, password = PASSWORD): Promise<string> {
+    cseq++;
+    const uri = `sip:${DOMAIN}`;
+    let authorization: string[] = [];
+    if (credentials && challenge !== undefined) {
+      nc++;
+      const count = nc.toString(16).padStart(8, '0');
+      const cnonce = randomBytes(8).toString('hex');
+      const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+      const ha1 = md5(`alice:${challenge.realm}:${password}`);
+      const ha2 = md5(`REGISTER:${uri}`);
+      const response = md5(`${ha1}:${challenge.nonce}:${count}:${cnonce}:auth:${ha2}`);
+      authorization = [
+        `Authorization: Digest username="alice", realm="${challenge.realm}", nonce="${challenge.nonce}", ` +
+          `uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=${count}, cnonce="${cnonce}"`,
+      ];
+    }
+    phone.send(
+      [
+        `REGISTER ${uri} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${phone.address}:${phone.port};branch=z9hG4bK-auth${cseq};rport`,
+        `From: <sip:alice@${DOMAIN}>;tag=f-alice`,
+        `To: <sip:alice@${DOMAIN}>`,
+        `Call-ID: ${callId}`,
+        `CSeq: ${cseq} REGISTER`,
+        `Contact: <sip:alice@${phone.address}:${phone.port}>`,
+        `Expires: ${EXPIRES_S}`,
+        ...authorization,
+        'Max-Forwards: 70',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      warden.port,
+      HOST,
+    );
+    const reply = await phone.next(
+      (text) => /^SIP\/2\.0 [2-6]/.test(text) && header(text, 'cseq') === `${cseq} REGISTER`,
+      5000,
+    );
+    const www = header(reply, 'www-authenticate');
+    if (www !== undefined) {
+      challenge = { realm: /realm="([^"]+)"/.exec(www)![1]!, nonce: /nonce="([^"]+)"/.exec(www)![1]! };
+      nc = 0;
+    }
+    return reply;
+  }
+
+  const seen = () => registrar.countLog(/sw-interop: register /);
+
+  test('only a re-REGISTER that passes the Digest check gets the cached 200', async () => {
+    assert.equal(startLine(await send(false)), 'SIP/2.0 401 Unauthorized');
+    assert.equal(startLine(await send(true)), 'SIP/2.0 200 OK');
+    assert.equal(seen(), 1, 'the verified REGISTER reached the registrar');
+    // Verified again (the same nonce, the next count): answered from the cache.
+    assert.equal(startLine(await send(true)), 'SIP/2.0 200 OK');
+    assert.equal(seen(), 1, 'answered from the cache');
+    // Same flow, Call-ID and Contact, higher CSeq, but no credentials: challenged, not answered.
+    assert.equal(startLine(await send(false)), 'SIP/2.0 401 Unauthorized');
+    // A wrong password: challenged again.
+    assert.equal(startLine(await send(true, 'wrong-password')), 'SIP/2.0 401 Unauthorized');
+    assert.equal(seen(), 1, 'nothing of the unverified ones reached the registrar');
+    assert.equal(startLine(await send(true)), 'SIP/2.0 200 OK');
+    assert.equal(seen(), 1, 'verified again: from the cache');
   });
 });
