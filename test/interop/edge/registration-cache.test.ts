@@ -79,11 +79,49 @@ async function register(phone: Phone, options: { expires?: number; from?: UdpPee
   );
 }
 
-/** REGISTERs Kamailio received: all of them, or those of one Call-ID (and CSeq). */
-function registrarSaw(callId?: string, cseq?: number): number {
-  if (callId === undefined) return kamailio.countLog(/sw-interop: register /);
+let barriers = 0;
+
+/**
+ * Waits until Kamailio's log, as read here, holds every line it wrote so far: a REGISTER sent
+ * straight to it (Call-ID `barrier-N`) is logged after them, so once its line is here they are.
+ */
+async function settled(registrar: Kamailio): Promise<void> {
+  const callId = `barrier-${++barriers}-${process.pid}`;
+  const probe = await UdpPeer.bind(HOST);
+  try {
+    probe.send(
+      [
+        `REGISTER sip:${DOMAIN} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${HOST}:${probe.port};branch=z9hG4bK-${callId}`,
+        `From: <sip:barrier@${DOMAIN}>;tag=b`,
+        `To: <sip:barrier@${DOMAIN}>`,
+        `Call-ID: ${callId}`,
+        'CSeq: 1 REGISTER',
+        'Max-Forwards: 70',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      registrar.port,
+      registrar.host,
+    );
+    await probe.next((text) => text.startsWith('SIP/2.0 200'), 5000);
+    const deadline = Date.now() + 10_000;
+    while (registrar.countLog(new RegExp(`sw-interop: register ${callId} `)) === 0) {
+      assert.ok(Date.now() < deadline, 'the barrier REGISTER was never logged');
+      await sleep(20);
+    }
+  } finally {
+    probe.close();
+  }
+}
+
+/** REGISTERs Kamailio received through sipwarden: all of them, or those of one Call-ID (and CSeq). */
+async function registrarSaw(callId?: string, cseq?: number, registrar: Kamailio = kamailio): Promise<number> {
+  await settled(registrar);
+  if (callId === undefined) return registrar.countLog(/sw-interop: register (?!barrier-)/);
   const escaped = callId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return kamailio.countLog(new RegExp(`sw-interop: register ${escaped} ${cseq ?? '\\d+'} `));
+  return registrar.countLog(new RegExp(`sw-interop: register ${escaped} ${cseq ?? '\\d+'} `));
 }
 
 async function metricsText(): Promise<string> {
@@ -196,7 +234,7 @@ describe('registration caching with Kamailio as the registrar', () => {
         }
       }),
     );
-    const seen = registrarSaw();
+    const seen = await registrarSaw();
     const text = await metricsText();
     const answered = metric(text, 'sipwarden_registrations_cached_answers_total');
     const refreshed = metric(text, 'sipwarden_registrations_forwarded_total{reason="refresh"}');
@@ -217,9 +255,9 @@ describe('registration caching with Kamailio as the registrar', () => {
 
   test('a call to a phone whose re-REGISTERs are answered from the cache reaches it', async () => {
     const phone = phones[1]!;
-    const before = registrarSaw(phone.callId);
+    const before = await registrarSaw(phone.callId);
     assert.equal(startLine(await register(phone)), 'SIP/2.0 200 OK');
-    assert.equal(registrarSaw(phone.callId), before, 'that re-REGISTER was answered from the cache');
+    assert.equal(await registrarSaw(phone.callId), before, 'that re-REGISTER was answered from the cache');
     const caller = await UdpPeer.bind('127.0.0.60');
     try {
       const answered = (async () => {
@@ -255,7 +293,7 @@ describe('registration caching with Kamailio as the registrar', () => {
       const before = await metricsText();
       await register(phone, { from: attacker });
       assert.equal(
-        registrarSaw(phone.callId, phone.cseq),
+        await registrarSaw(phone.callId, phone.cseq),
         1,
         'the registrar received it: the cache did not answer',
       );
@@ -273,12 +311,16 @@ describe('registration caching with Kamailio as the registrar', () => {
 
   test('an unregistration reaches the registrar at once, and the phone is no longer reachable', async () => {
     const phone = phones[3]!;
-    const before = registrarSaw(phone.callId);
+    const before = await registrarSaw(phone.callId);
     assert.equal(startLine(await register(phone)), 'SIP/2.0 200 OK');
-    assert.equal(registrarSaw(phone.callId), before, 'answered from the cache');
+    assert.equal(await registrarSaw(phone.callId), before, 'answered from the cache');
     const reply = await register(phone, { expires: 0 });
     assert.equal(startLine(reply), 'SIP/2.0 200 OK');
-    assert.equal(registrarSaw(phone.callId, phone.cseq), 1, 'the registrar received the unregistration');
+    assert.equal(
+      await registrarSaw(phone.callId, phone.cseq),
+      1,
+      'the registrar received the unregistration',
+    );
     const caller = await UdpPeer.bind('127.0.0.61');
     try {
       const final = await call(caller, phone.user, 2);
@@ -288,7 +330,7 @@ describe('registration caching with Kamailio as the registrar', () => {
     }
     // And a REGISTER after it goes to the registrar again (nothing cached for it any more).
     assert.equal(startLine(await register(phone)), 'SIP/2.0 200 OK');
-    assert.equal(registrarSaw(phone.callId, phone.cseq), 1);
+    assert.equal(await registrarSaw(phone.callId, phone.cseq), 1);
   });
 });
 
@@ -386,21 +428,21 @@ describe('registration caching with sipwarden checking Digest itself (authentica
     return reply;
   }
 
-  const seen = () => registrar.countLog(/sw-interop: register /);
+  const seen = () => registrarSaw(undefined, undefined, registrar);
 
   test('only a re-REGISTER that passes the Digest check gets the cached 200', async () => {
     assert.equal(startLine(await send(false)), 'SIP/2.0 401 Unauthorized');
     assert.equal(startLine(await send(true)), 'SIP/2.0 200 OK');
-    assert.equal(seen(), 1, 'the verified REGISTER reached the registrar');
+    assert.equal(await seen(), 1, 'the verified REGISTER reached the registrar');
     // Verified again (the same nonce, the next count): answered from the cache.
     assert.equal(startLine(await send(true)), 'SIP/2.0 200 OK');
-    assert.equal(seen(), 1, 'answered from the cache');
+    assert.equal(await seen(), 1, 'answered from the cache');
     // Same flow, Call-ID and Contact, higher CSeq, but no credentials: challenged, not answered.
     assert.equal(startLine(await send(false)), 'SIP/2.0 401 Unauthorized');
     // A wrong password: challenged again.
     assert.equal(startLine(await send(true, 'wrong-password')), 'SIP/2.0 401 Unauthorized');
-    assert.equal(seen(), 1, 'nothing of the unverified ones reached the registrar');
+    assert.equal(await seen(), 1, 'nothing of the unverified ones reached the registrar');
     assert.equal(startLine(await send(true)), 'SIP/2.0 200 OK');
-    assert.equal(seen(), 1, 'verified again: from the cache');
+    assert.equal(await seen(), 1, 'verified again: from the cache');
   });
 });
