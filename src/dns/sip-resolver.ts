@@ -64,6 +64,16 @@ const MAX_NAPTR = 8;
 const MAX_SRV = 16;
 const MAX_ADDRESSES = 8;
 const MAX_TARGETS = 32;
+/**
+ * Queries one resolution may send at most (answers from the cache and queries already in
+ * flight are free): 8 NAPTR records of 16 SRV targets each would otherwise ask 265 questions.
+ */
+export const MAX_QUERIES_PER_RESOLUTION = 48;
+
+/** What is left of one resolution's queries. */
+interface Budget {
+  left: number;
+}
 
 /** RFC 3263 section 4.1: NAPTR services and the transports they stand for (RFC 3263 table). */
 const NAPTR_SERVICES: Readonly<Record<string, TransportName>> = {
@@ -122,39 +132,44 @@ export class SipResolver {
       return [{ transport, address: bare, port: options.port ?? defaultPort(transport) }];
     }
     const name = bare.toLowerCase().replace(/\.$/, '');
+    const budget: Budget = { left: MAX_QUERIES_PER_RESOLUTION };
     if (options.port !== undefined) {
       const transport = options.transport ?? 'udp';
-      return (await this.#addresses(name)).map((address) => ({ transport, address, port: options.port! }));
+      return (await this.#addresses(name, budget)).map((address) => ({
+        transport,
+        address,
+        port: options.port!,
+      }));
     }
     if (options.transport === undefined) {
-      const viaNaptr = await this.#viaNaptr(name, allowed);
+      const viaNaptr = await this.#viaNaptr(name, allowed, budget);
       if (viaNaptr.length > 0) return viaNaptr;
       // RFC 3263 4.1: no NAPTR: SRV for each transport sipwarden supports, first found wins.
       for (const transport of allowed) {
-        const targets = await this.#viaSrv(SRV_PREFIX[transport] + name, transport);
+        const targets = await this.#viaSrv(SRV_PREFIX[transport] + name, transport, budget);
         if (targets.length > 0) return targets;
       }
       const transport: TransportName = allowed.includes('udp') ? 'udp' : (allowed[0] ?? 'udp');
-      return (await this.#addresses(name)).map((address) => ({
+      return (await this.#addresses(name, budget)).map((address) => ({
         transport,
         address,
         port: defaultPort(transport),
       }));
     }
     const transport = options.transport;
-    const viaSrv = await this.#viaSrv(SRV_PREFIX[transport] + name, transport);
+    const viaSrv = await this.#viaSrv(SRV_PREFIX[transport] + name, transport, budget);
     if (viaSrv.length > 0) return viaSrv;
-    return (await this.#addresses(name)).map((address) => ({
+    return (await this.#addresses(name, budget)).map((address) => ({
       transport,
       address,
       port: defaultPort(transport),
     }));
   }
 
-  async #viaNaptr(name: string, allowed: readonly TransportName[]): Promise<SipTarget[]> {
+  async #viaNaptr(name: string, allowed: readonly TransportName[], budget: Budget): Promise<SipTarget[]> {
     const answer = await this.#query<
       { service: string; flags: string; replacement: string; order: number; preference: number }[]
-    >(`NAPTR ${name}`, name, 'NAPTR', (records) =>
+    >(`NAPTR ${name}`, name, 'NAPTR', budget, (records) =>
       records
         .flatMap((r) => (r.type === 'NAPTR' ? [r.naptr] : []))
         .slice(0, MAX_NAPTR)
@@ -173,14 +188,14 @@ export class SipResolver {
       .sort((a, b) => a.order - b.order || a.preference - b.preference);
     const targets: SipTarget[] = [];
     for (const record of usable) {
-      targets.push(...(await this.#viaSrv(record.replacement, NAPTR_SERVICES[record.service]!)));
+      targets.push(...(await this.#viaSrv(record.replacement, NAPTR_SERVICES[record.service]!, budget)));
       if (targets.length >= MAX_TARGETS) break;
     }
     return targets.slice(0, MAX_TARGETS);
   }
 
-  async #viaSrv(name: string, transport: TransportName): Promise<SipTarget[]> {
-    const answer = await this.#query<Srv[]>(`SRV ${name}`, name, 'SRV', (records) =>
+  async #viaSrv(name: string, transport: TransportName, budget: Budget): Promise<SipTarget[]> {
+    const answer = await this.#query<Srv[]>(`SRV ${name}`, name, 'SRV', budget, (records) =>
       records
         .flatMap((r) => (r.type === 'SRV' ? [r.srv] : []))
         .slice(0, MAX_SRV)
@@ -191,7 +206,7 @@ export class SipResolver {
     for (const record of orderSrv(answer.value, this.#random)) {
       // RFC 2782: a target of "." means the service is decidedly not available here.
       if (record.name === '' || record.name === '.') continue;
-      for (const address of await this.#addresses(record.name)) {
+      for (const address of await this.#addresses(record.name, budget)) {
         targets.push({ transport, address, port: record.port });
       }
       if (targets.length >= MAX_TARGETS) break;
@@ -200,14 +215,14 @@ export class SipResolver {
   }
 
   /** A and AAAA of a name, IPv4 first, each record kept for its own TTL within the bounds. */
-  async #addresses(name: string): Promise<string[]> {
-    const [v4, v6] = await Promise.all([this.#family(name, 4), this.#family(name, 6)]);
+  async #addresses(name: string, budget: Budget): Promise<string[]> {
+    const [v4, v6] = await Promise.all([this.#family(name, 4, budget), this.#family(name, 6, budget)]);
     return [...v4, ...v6];
   }
 
-  async #family(name: string, family: 4 | 6): Promise<string[]> {
+  async #family(name: string, family: 4 | 6, budget: Budget): Promise<string[]> {
     const type = family === 4 ? 'A' : 'AAAA';
-    const answer = await this.#query<string[]>(`${type} ${name}`, name, type, (records) =>
+    const answer = await this.#query<string[]>(`${type} ${name}`, name, type, budget, (records) =>
       records
         .flatMap((r) => (r.type === 'A' || r.type === 'AAAA' ? [r.address] : []))
         .slice(0, MAX_ADDRESSES),
@@ -220,6 +235,7 @@ export class SipResolver {
     key: string,
     name: string,
     type: QueryType,
+    budget: Budget,
     read: (records: readonly RecordData[]) => T,
   ): Promise<Cached<T>> {
     const cached = this.#cache.get(key);
@@ -234,6 +250,11 @@ export class SipResolver {
       this.stats.refused++;
       return { ok: false, error: 'too many queries in flight' };
     }
+    if (budget.left <= 0) {
+      this.stats.refused++;
+      return { ok: false, error: 'too many queries for one resolution' };
+    }
+    budget.left--;
     const settings = this.#settings;
     const bounded = (ttlS: number) => Math.min(settings.maxTtlS, Math.max(settings.minTtlS, ttlS));
     const asked = (async (): Promise<Cached<unknown>> => {
