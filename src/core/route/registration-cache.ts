@@ -87,7 +87,6 @@ interface Entry {
 
 /** A REGISTER on its way to the PBX: what its 2xx is stored with. */
 interface Pending {
-  readonly flowKey: string;
   readonly identity: string | undefined;
 }
 
@@ -163,7 +162,7 @@ export class RegistrationCache {
 
   /** A REGISTER from the client side forwarded to the PBX: its 2xx may be stored. */
   forwarded(request: SipRequest, flow: Flow, identity: string | undefined): void {
-    const key = pendingKey(request);
+    const key = pendingKey(request, flow);
     this.#pending.delete(key);
     // Bounded as the table is: a REGISTER never answered leaves its slot to be reused.
     while (this.#pending.size >= this.#settings.maxEntries) {
@@ -171,17 +170,17 @@ export class RegistrationCache {
       if (oldest === undefined) break;
       this.#pending.delete(oldest);
     }
-    this.#pending.set(key, { flowKey: flowKey(flow), identity });
+    this.#pending.set(key, { identity });
   }
 
   /** The final response to a forwarded REGISTER, as it goes back to the phone over `flow`. */
   answered(request: SipRequest, flow: Flow, response: SipResponse): void {
     if (response.status < 200) return;
-    const key = pendingKey(request);
+    const key = pendingKey(request, flow);
     const pending = this.#pending.get(key);
     this.#pending.delete(key);
     const fk = flowKey(flow);
-    if (pending === undefined || pending.flowKey !== fk) return;
+    if (pending === undefined) return;
     const existing = this.#entries.get(request.callId);
     // Only the flow that holds an entry may end it: a REGISTER from elsewhere with the same
     // Call-ID, refused by the PBX, must not undo the phone's.
@@ -355,8 +354,9 @@ function flowKey(flow: Flow): string {
   return `${flow.transport}|${flow.localAddress}|${flow.localPort}|${flow.remoteAddress}|${flow.remotePort}|${flow.connectionId ?? ''}`;
 }
 
-function pendingKey(request: SipRequest): string {
-  return `${request.callId}\n${request.cseq.seq}`;
+/** Per flow too: the same Call-ID and CSeq from elsewhere cannot take the phone's slot. */
+function pendingKey(request: SipRequest, flow: Flow): string {
+  return `${request.callId}\n${request.cseq.seq}\n${flowKey(flow)}`;
 }
 
 function numberOf(text: string | undefined): number | undefined {

@@ -211,3 +211,13 @@ test('the table holds at most maxEntries registrations, the least recently used 
   assert.equal(cache.answer(register({ cseq: 2, callId: 'c0' }), PHONE, undefined), undefined);
   assert.ok(cache.answer(register({ cseq: 2, callId: 'c4' }), PHONE, undefined));
 });
+
+test("a REGISTER from another flow with the phone's Call-ID and CSeq does not keep the phone's 2xx from being stored", () => {
+  const { cache } = setup();
+  const mine = register({ cseq: 1 });
+  const other: Flow = { ...PHONE, remoteAddress: '203.0.113.66' };
+  cache.forwarded(mine, PHONE, undefined);
+  cache.forwarded(register({ cseq: 1 }), other, undefined);
+  cache.answered(mine, PHONE, ok(mine));
+  assert.ok(cache.answer(register({ cseq: 2 }), PHONE, undefined));
+});
