@@ -29,6 +29,7 @@ import { buildRtpRelay } from './media/build.ts';
 import type { RtpRelay } from './media/relay.ts';
 import type { RtpengineMediaEngine } from './media/rtpengine/engine.ts';
 import { startRtpengineMedia } from './media/rtpengine/start.ts';
+import { registerRegistrationCacheMetrics } from './metrics/registration-cache-metrics.ts';
 import { msrpEvents } from './msrp/events.ts';
 import { MsrpRelay } from './msrp/relay.ts';
 import { reportNat } from './nat/nat-reporting.ts';
@@ -459,6 +460,14 @@ export async function startGateway(
       maxLingeringTransactions: config.proxy.maxLingeringTransactions,
       answerOptions: config.proxy.answerOptions,
       maxRegisterExpires: config.proxy.maxRegisterExpires,
+      ...(config.registrationCache.enabled
+        ? {
+            registrationCache: {
+              maxEntries: config.registrationCache.maxEntries,
+              refreshBelowPercent: config.registrationCache.refreshBelowPercent,
+            },
+          }
+        : {}),
       sessionTimeoutMs: options.sessionTimeoutMs ?? config.proxy.sessionTimeoutMs,
       maxDialogs: config.proxy.maxDialogs,
       secret: randomBytes(32),
@@ -594,6 +603,11 @@ export async function startGateway(
     transport.onConnectionClosed?.((flow) => callEnder.connectionClosed(flow));
     if (proxy.nat !== undefined)
       reportNat(proxy.nat, management.bus, metrics.registry, logger.child({ module: 'nat' }));
+    const registrationStats = proxy.registrationCacheStats;
+    if (registrationStats !== undefined) {
+      const cache = proxy;
+      registerRegistrationCacheMetrics(metrics.registry, registrationStats, () => cache.cachedRegistrations);
+    }
     if (rtpRelay !== undefined) rtpRelay.endCall = (session) => callEnder.endMediaSession(session);
     const handle = proxy.handle;
     const hep = management.hep;

@@ -11,6 +11,7 @@ import { policySchema } from '../policy/schema.ts';
 import { parseCidr } from '../state/cidr.ts';
 import { isHost, isIpv4, isIpv6 } from './host.ts';
 import { natSchema } from './nat-schema.ts';
+import { registrationCacheSchema } from './registration-cache-schema.ts';
 import { topologySchema } from './topology-schema.ts';
 import {
   checkUpstreams,
@@ -418,6 +419,8 @@ export const configSchema = z
     limits,
     connections,
     proxy,
+    // Phones' re-REGISTERs answered from the PBX's last 2xx (src/config/registration-cache-schema.ts).
+    registrationCache: registrationCacheSchema,
     overload,
     management,
     events,

@@ -98,11 +98,12 @@ export const dnsSchema = z
     timeoutMs: integer(100, 30_000).default(2000),
     tries: integer(1, 5).default(2),
     maxEntries: integer(16, 1_000_000).default(1024),
+    // Every answer (A, AAAA, SRV, NAPTR; NXDOMAIN and NODATA with the SOA's negative TTL) is
+    // kept for its TTL within these bounds.
     minTtlS: integer(0, 86_400).default(5),
     maxTtlS: integer(1, 604_800).default(3600),
+    // Failures (no answer, SERVFAIL, REFUSED), and negative answers without a SOA, are kept this long.
     negativeTtlS: integer(1, 86_400).default(30),
-    // NAPTR and SRV answers are kept this long (node:dns reports the TTL of A/AAAA records only).
-    recordTtlS: integer(1, 86_400).default(60),
     maxPending: integer(1, 10_000).default(64),
   })
   .prefault({});

@@ -20,6 +20,11 @@ import { LocalAnswers } from './local-answers.ts';
 import { newProxyStats, type ProxyStats } from './proxy-stats.ts';
 import type { MediaEngine } from './route/media-engine.ts';
 import { type NatSettings, NatTraversal } from './route/nat/nat-traversal.ts';
+import {
+  RegistrationCache,
+  type RegistrationCacheSettings,
+  type RegistrationCacheStats,
+} from './route/registration-cache.ts';
 import { Router, type RouteSettings } from './route/router.ts';
 import { type MediaLineHandler, SessionDescriptions } from './route/session-description.ts';
 import type { HiddenVias } from './route/topology/topology-hiding.ts';
@@ -49,6 +54,8 @@ export interface ProxySettings extends IngressSettings, TransactionSettings, Dia
   readonly healthPings?: PingSettings;
   /** NAT traversal for registered phones: keepalives, dead flows (src/core/route/nat); none when absent. */
   readonly nat?: NatSettings;
+  /** Phones' re-REGISTERs answered from the PBX's last 2xx (src/core/route/registration-cache.ts); off when absent. */
+  readonly registrationCache?: RegistrationCacheSettings;
 }
 
 /** An INVITE shed under overload: answered 503 or dropped, as the admission decided. */
@@ -86,6 +93,8 @@ export class SipProxy {
   readonly #pinger: OptionsPinger | undefined;
   /** Registered flows, their keepalives and deaths; absent when off. */
   readonly #nat: NatTraversal | undefined;
+  /** Registration caching; absent when off. */
+  readonly #registrations: RegistrationCache | undefined;
   readonly stats: ProxyStats = newProxyStats();
 
   constructor(
@@ -100,6 +109,10 @@ export class SipProxy {
     this.#inspector = inspector;
     this.#calls = calls;
     this.#answers = new LocalAnswers(transport, this.stats);
+    this.#registrations =
+      settings.registrationCache === undefined
+        ? undefined
+        : new RegistrationCache(settings.registrationCache);
     const admission = settings.admission ?? createAdmission();
     this.#admission = admission;
     const shedding = new Shedding(admission, this.#answers, inspector, this.stats);
@@ -219,6 +232,7 @@ export class SipProxy {
   close(): void {
     this.#pinger?.close();
     this.#nat?.close();
+    this.#registrations?.clear();
     this.#sessions?.close();
     this.#engine?.close();
     this.#dialogs.close();
@@ -247,6 +261,16 @@ export class SipProxy {
   /** The transport closed a stream connection: a phone registered over it is unreachable now. */
   connectionClosed(flow: Flow): void {
     this.#nat?.connectionClosed(flow);
+  }
+
+  /** Registration caching's counters; undefined when it is off. */
+  get registrationCacheStats(): RegistrationCacheStats | undefined {
+    return this.#registrations?.stats;
+  }
+
+  /** Registrations held by registration caching. */
+  get cachedRegistrations(): number {
+    return this.#registrations?.size ?? 0;
   }
 
   /** Transactions held, in progress and lingering. */
@@ -356,6 +380,24 @@ export class SipProxy {
       return;
     }
 
+    // Registration caching: a phone's re-REGISTER answered from the PBX's last 2xx, after the
+    // security pipeline (so a Digest sipwarden checks itself was checked).
+    const registrations = this.#registrations;
+    // Never over a flow found dead: sipwarden unregistered its bindings at the PBX, and only
+    // the PBX's next 2xx on it (the REGISTER forwarded) brings the flow back.
+    if (
+      registrations !== undefined &&
+      request.method === 'REGISTER' &&
+      direction === 'client' &&
+      this.#nat?.isDead(flow) !== true
+    ) {
+      const cached = registrations.answer(request, flow, identityOf(context));
+      if (cached !== undefined) {
+        this.#answers.sendBack(flow, serializeMessage(cached));
+        return;
+      }
+    }
+
     const fromUpstream = direction === 'upstream';
     // What a stage changed (authentication removes credentials) is what goes on.
     const routed = this.#router.route(context.forward ?? request, fromUpstream, flow);
@@ -457,6 +499,8 @@ export class SipProxy {
       }
     }
     this.stats.requestsForwarded++;
+    if (request.method === 'REGISTER' && direction === 'client')
+      this.#registrations?.forwarded(request, flow, identityOf(context));
     transaction.start();
     if (newCall) {
       if (direction === 'client') this.#dialogs.callForwarded(request);
@@ -578,6 +622,8 @@ export class SipProxy {
       transaction.direction === 'upstream',
       transaction.serverFlow.transport,
     );
+    if (request?.method === 'REGISTER' && transaction.direction === 'client')
+      this.#registrations?.answered(request, transaction.serverFlow, forwarded);
     this.stats.responsesForwarded++;
     transaction.onResponse(forwarded, serializeMessage(forwarded));
   }
@@ -619,4 +665,10 @@ export class SipProxy {
       { name: 'Supported', value: 'path, outbound' },
     ]);
   }
+}
+
+/** The user sipwarden proved a request was sent by (authenticate mode local), as `user@domain`. */
+function identityOf(context: RequestContext): string | undefined {
+  const identity = context.identity;
+  return identity === undefined ? undefined : `${identity.user}@${identity.domain}`;
 }

@@ -38,7 +38,6 @@ export async function buildUpstreams(config: SipwardenConfig): Promise<BuiltUpst
     minTtlS: dns.minTtlS,
     maxTtlS: dns.maxTtlS,
     negativeTtlS: dns.negativeTtlS,
-    recordTtlS: dns.recordTtlS,
     maxPending: dns.maxPending,
   };
   const resolver = new SipResolver(dnsSettings);

@@ -102,6 +102,11 @@ export function registerUpstreamMetrics(registry: Registry, pool: UpstreamPool, 
     () => resolver.stats.cacheHits,
   );
   counter(
+    'sipwarden_dns_refused_total',
+    "DNS questions not asked: too many queries in flight, or over one resolution's budget",
+    () => resolver.stats.refused,
+  );
+  counter(
     'sipwarden_dns_negative_hits_total',
     'DNS failures taken from the cache (negative caching)',
     () => resolver.stats.negativeHits,

@@ -60,10 +60,11 @@ export class Dnsmasq {
     await this.#process.waitFor((output) => output.split('read ' + this.#hostsFile).length > before, 5000);
   }
 
-  /** Queries received for `name` of `type` (A, AAAA, SRV, NAPTR) so far. */
+  /** Queries received for `name` of `type` (A, AAAA, SRV, NAPTR) so far; `auth[...]` in an auth-zone. */
   queries(type: string, name: string): number {
-    const needle = `query[${type}] ${name} from`;
-    return this.#process.output().split(needle).length - 1;
+    const output = this.#process.output();
+    const count = (kind: string) => output.split(`${kind}[${type}] ${name} from`).length - 1;
+    return count('query') + count('auth');
   }
 
   output(): string {

@@ -179,6 +179,17 @@ export class NatTraversal {
    * Whether a request from the upstream for `target` must fail at once: its flow is known
    * dead. Counted and reported when it is.
    */
+  /** Whether the flow a message came over is held as dead (no answer counted, no event). */
+  isDead(flow: Flow): boolean {
+    const target: SendTarget = {
+      transport: flow.transport,
+      address: flow.remoteAddress,
+      port: flow.remotePort,
+      ...(flow.connectionId === undefined ? {} : { connectionId: flow.connectionId }),
+    };
+    return this.#table.get(target)?.dead === true;
+  }
+
   failed(target: SendTarget, method: string): boolean {
     const flow = this.#table.get(target);
     if (flow === undefined || !flow.dead) return false;
