@@ -335,6 +335,7 @@ export async function startGateway(
           maxBlocks: security.maxBlocks,
           maxTrusted: security.maxTrusted,
           maxDialogs: config.proxy.maxDialogs,
+          ...(secret.stored === undefined ? {} : { storedSecret: secret.stored }),
         })
       : undefined;
   const { activity, blocks, trust } = shared ?? local;

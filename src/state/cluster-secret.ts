@@ -25,6 +25,11 @@ export interface ClusterSecret {
   readonly route: Buffer;
   /** Digest nonces' secret (the authenticate stage's `secret` when it sets none). */
   readonly nonce: string;
+  /**
+   * The master as stored in Redis (origin `redis`): written back when Redis returns empty, so
+   * that a node started afterwards reads the running nodes' secret rather than making one.
+   */
+  readonly stored?: string;
 }
 
 /** Derives the secrets of each use from the master, so that no two uses share a key. */
@@ -57,7 +62,7 @@ export function readSecretFile(path: string): Buffer {
  * nodes starting at once end with the same one). Throws when Redis does not answer within
  * `timeoutMs`. One short-lived connection, at start only.
  */
-export async function redisSecret(url: string, keyPrefix: string, timeoutMs: number): Promise<Buffer> {
+export async function redisSecret(url: string, keyPrefix: string, timeoutMs: number): Promise<string> {
   const client = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -75,7 +80,7 @@ export async function redisSecret(url: string, keyPrefix: string, timeoutMs: num
     if (stored === null || stored.length < MIN_SECRET_FILE_BYTES) {
       throw new Error(`${key} in Redis is missing or shorter than ${MIN_SECRET_FILE_BYTES} characters`);
     }
-    return Buffer.from(stored, 'latin1');
+    return stored;
   } finally {
     client.disconnect();
   }
@@ -99,8 +104,8 @@ export async function loadClusterSecret(
   if (sources.secretFile !== undefined) return deriveSecrets(readSecretFile(sources.secretFile), 'file');
   if (sources.redis !== undefined) {
     try {
-      const master = await redisSecret(sources.redis.url, sources.redis.keyPrefix, sources.redis.timeoutMs);
-      return deriveSecrets(master, 'redis');
+      const stored = await redisSecret(sources.redis.url, sources.redis.keyPrefix, sources.redis.timeoutMs);
+      return { ...deriveSecrets(Buffer.from(stored, 'latin1'), 'redis'), stored };
     } catch (error) {
       return {
         ...deriveSecrets(randomBytes(SECRET_BYTES), 'process'),

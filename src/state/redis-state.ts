@@ -31,6 +31,11 @@ export interface RedisStateSettings {
   readonly trustTtlMs: number;
   readonly maxBlocks: number;
   readonly maxTrusted: number;
+  /**
+   * The cluster secret as stored under `<keyPrefix>secret`, when this node read it there: put
+   * back (SET NX) on every reconnection, in case Redis returned empty.
+   */
+  readonly storedSecret?: string;
   /** Dialogs read back at most by a resynchronisation (the local table's bound). */
   readonly maxDialogs?: number;
   readonly nodeId?: string;
@@ -122,6 +127,9 @@ export function createRedisState(
     const outage = downSince === undefined ? 0 : Date.now() - downSince;
     const wasDown = downSince !== undefined;
     downSince = undefined;
+    if (settings.storedSecret !== undefined) {
+      link.commands.set(`${link.keyPrefix}secret`, settings.storedSecret, 'NX').catch(() => undefined);
+    }
     void Promise.all([
       blocks.resync(),
       trust.resync(),

@@ -143,3 +143,29 @@ describe('dialogs replicated through Redis', { skip }, () => {
     assert.equal(a.dialogs.stats().rejected, 5);
   });
 });
+
+// Last: it restarts the Redis the other tests share.
+describe('the cluster secret after Redis returns empty', { skip }, () => {
+  test('a running node writes it back, so that a node started later reads the same', async () => {
+    const prefix = newPrefix();
+    const source = { url: redis.url, keyPrefix: prefix, timeoutMs: 2000 };
+    const first = await loadClusterSecret({ redis: source });
+    assert.ok(first.stored !== undefined);
+    const running = redisNode(redis.url, prefix, { storedSecret: first.stored });
+    nodes.push(running);
+    await until(() => running.link.state === 'up', 5000, 'up');
+    await redis.restart();
+    const reader = new Redis(redis.url);
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await reader.get(`${prefix}secret`).catch(() => null)) === null && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      reader.disconnect();
+    }
+    const later = await loadClusterSecret({ redis: source });
+    assert.equal(later.origin, 'redis');
+    assert.ok(later.route.equals(first.route), 'the node started after the restart holds the same secret');
+  });
+});
