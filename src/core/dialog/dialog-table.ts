@@ -206,6 +206,8 @@ export class DialogTable {
   readonly #onEnded: ((dialog: Dialog, cause: DialogEndCause, otherLeg?: Dialog) => void) | undefined;
   readonly #replica: DialogReplica | undefined;
   evictions = 0;
+  /** Other nodes' legs not taken in because the table was full. */
+  adoptionsRefused = 0;
   #calls = 0;
 
   constructor(options: {
@@ -267,10 +269,16 @@ export class DialogTable {
   /**
    * A leg another node confirmed (state.backend redis): held so that its in-dialog requests
    * are served here too, e.g. once that node is gone. Not counted as a call of this node, and
-   * forgotten silently at its expiry. A leg already held is left as it is.
+   * forgotten silently at its expiry. A leg already held is left as it is; when the table is
+   * full it is not taken in.
    */
   adopt(id: string, snapshot: DialogSnapshot, now: number): void {
     if (snapshot.expiresAt <= now || this.#dialogs.get(id) !== undefined) return;
+    // Full: this node's own legs come first; another node's never evict one.
+    if (this.#dialogs.size >= this.#maxDialogs) {
+      this.adoptionsRefused++;
+      return;
+    }
     const dialog = this.#insert(snapshot, snapshot.createdAt, snapshot.expiresAt, snapshot.calleeCSeq);
     if (dialog.id !== id) {
       // A record stored under another leg's name: not what it claims to be.

@@ -148,4 +148,23 @@ describe('dialogs replicated between nodes', () => {
     }
     assert.ok(dialogFromWire(JSON.stringify(good)));
   });
+
+  test('a full table takes in no other node’s leg: its own are never evicted for them', () => {
+    const source = recorder();
+    const other = new DialogTable({ maxDialogs: 10, sessionTimeoutMs: 60_000, replica: source.replica });
+    for (let n = 1; n <= 3; n++) call(other, n, 0);
+    const ended: string[] = [];
+    const full = new DialogTable({
+      maxDialogs: 2,
+      sessionTimeoutMs: 60_000,
+      onEnded: (d) => ended.push(d.id),
+    });
+    call(full, 10, 0);
+    call(full, 11, 0);
+    for (const [id, snapshot] of source.created) full.adopt(id, snapshot, 1000);
+    assert.equal(full.size, 2);
+    assert.equal(full.callCount, 2, 'its own calls are still there');
+    assert.equal(full.adoptionsRefused, 3);
+    assert.deepEqual(ended, []);
+  });
 });
