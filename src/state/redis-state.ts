@@ -11,7 +11,8 @@ import type { TrustTable } from './types.ts';
 /**
  * The state of one node shared with the other nodes through Redis (`state.backend: redis`):
  * the local tables wrapped so that blocks and trust are published to every node and the
- * activity counters merged at `syncIntervalMs`. Redis unreachable: every decision goes on
+ * activity counters merged at `syncIntervalMs`; the dialogs this node confirms replicated to
+ * the others (src/state/redis-records.ts). Redis unreachable: every decision goes on
  * from the local tables, a `cluster` event says so (and another when it is back), and the
  * node resynchronises on reconnection (src/state/redis-block-table.ts: no block lost).
  */
