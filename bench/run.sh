@@ -4,6 +4,7 @@
 #   - bench/load/call-rate.ts: highest sustained call rate and response times, direct sipp
 #     vs Kamailio vs sipwarden, in the same run (load-<date>.md)
 #   - bench/load/blocked-drop.ts: datagrams per core dropped from a blocked source
+#   - bench/load/block-propagation.ts: time from a block on one node to enforcement on another
 #   - bench/load/memory.ts: resident memory with 10,000 INVITE transactions in flight
 #     (load-memory-<date>.md)
 #   - bench/load/msrp-relay.ts: MSRP MB/s through the relay, scanning with clamd on and off
@@ -43,6 +44,9 @@ fi
 
 echo "== load: datagrams dropped from a blocked source"
 node --import tsx bench/load/blocked-drop.ts
+
+echo "== load: time from a block on one node to enforcement on another (Redis)"
+node --import tsx bench/load/block-propagation.ts
 
 echo "== load: the security pipeline's CPU cost per call"
 node --import tsx bench/load/pipeline-cost.ts

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
@@ -48,6 +47,7 @@ import { ChallengeProof } from './security/challenge-proof.ts';
 import { type Authenticator, AuthFailures } from './security/stage.ts';
 import { trustWithTrunks } from './security/trunks.ts';
 import { DEFAULT_STREAM_LIMITS, DEFAULT_UDP_LIMITS, type ParserLimits } from './sip/limits.ts';
+import { loadClusterSecret } from './state/cluster-secret.ts';
 import { createMemoryActivityStore } from './state/memory-activity-store.ts';
 import { createMemoryBlockTable } from './state/memory-block-table.ts';
 import { createMemoryTrustTable, DEFAULT_TRUST_TTL_MS } from './state/memory-trust-table.ts';
@@ -264,6 +264,28 @@ export async function startGateway(
   const tls = readTls(config);
   const location = locateEventsDatabase(config, options.dataDir ?? processDataDirContext());
   ensureDataDir(location);
+  // The secret of flow tokens, topology sealing and Digest nonces: the cluster's (a file, or
+  // kept in Redis) so that any node reads what another wrote; never logged.
+  const secret = await loadClusterSecret({
+    secretFile: config.state.secretFile,
+    redis:
+      config.state.backend !== 'redis' || config.state.redis === undefined
+        ? undefined
+        : {
+            url: config.state.redis.url,
+            keyPrefix: config.state.redis.keyPrefix,
+            timeoutMs: config.state.redis.connectTimeoutMs,
+          },
+  });
+  if (secret.redisError !== undefined) {
+    logger.warn(
+      `state: the cluster secret could not be read from Redis (${secret.redisError}); this node uses its own, so other nodes cannot take over its dialogs (set state.secretFile to start without Redis)`,
+    );
+  } else if (secret.origin !== 'process') {
+    logger.info(
+      `state: the cluster secret comes from ${secret.origin === 'file' ? 'state.secretFile' : 'Redis'}`,
+    );
+  }
   // What traffic can make the core, the transport or the stages log is grouped, never a line
   // per packet (the event log is grouped by the event bus already).
   const trafficLog = aggregateLog(logger);
@@ -321,6 +343,8 @@ export async function startGateway(
           trustTtlMs: DEFAULT_TRUST_TTL_MS,
           maxBlocks: security.maxBlocks,
           maxTrusted: security.maxTrusted,
+          maxDialogs: config.proxy.maxDialogs,
+          ...(secret.stored === undefined ? {} : { storedSecret: secret.stored }),
         })
       : undefined;
   const { activity, blocks, trust } = shared ?? local;
@@ -470,7 +494,16 @@ export async function startGateway(
         : {}),
       sessionTimeoutMs: options.sessionTimeoutMs ?? config.proxy.sessionTimeoutMs,
       maxDialogs: config.proxy.maxDialogs,
-      secret: randomBytes(32),
+      secret: secret.route,
+      ...(shared === undefined
+        ? {}
+        : {
+            dialogReplica: {
+              created: (id: string, value: string, expiresAt: number) =>
+                shared.dialogs.put(id, value, expiresAt),
+              ended: (id: string) => shared.dialogs.remove(id),
+            },
+          }),
       topology: topologySettings(config.topologyHiding),
       ...natPart(natSettings(config.nat)),
       timers: options.timers ?? {
@@ -526,7 +559,7 @@ export async function startGateway(
     const authFailures = new AuthFailures();
     let authenticator: { key: string; value: Authenticator | undefined } | undefined;
     const prepareSecurity = (next: SipwardenConfig) => {
-      const nextSecurity = next.security;
+      const nextSecurity = withNonceSecret(next.security, secret.nonce);
       const nextPolicy = new Policy(next.policy);
       const stageDeps = {
         store: activity,
@@ -608,6 +641,9 @@ export async function startGateway(
       const cache = proxy;
       registerRegistrationCacheMetrics(metrics.registry, registrationStats, () => cache.cachedRegistrations);
     }
+    // Dialogs confirmed on other nodes: held here too, so that this node serves their
+    // in-dialog requests (a BYE after their node is gone).
+    shared?.attachDialogs(proxy.dialogSink);
     if (rtpRelay !== undefined) rtpRelay.endCall = (session) => callEnder.endMediaSession(session);
     const handle = proxy.handle;
     const hep = management.hep;
@@ -784,4 +820,24 @@ function restorePersisted(
     { blocks: restored.blocks.length - skipped, trust: restored.trust.length, skipped },
     'restored persisted blocks and trust',
   );
+}
+
+/**
+ * The authenticate stage's settings with the cluster's nonce secret when they set none of
+ * their own, so that a nonce one node issued verifies on every node.
+ */
+function withNonceSecret(
+  security: SipwardenConfig['security'],
+  nonceSecret: string,
+): SipwardenConfig['security'] {
+  const current = security.settings.authenticate;
+  if (current !== undefined && (typeof current !== 'object' || current === null || Array.isArray(current))) {
+    return security;
+  }
+  const fields = (current ?? {}) as Record<string, unknown>;
+  if (fields.secret !== undefined) return security;
+  return {
+    ...security,
+    settings: { ...security.settings, authenticate: { ...fields, secret: nonceSecret } },
+  };
 }

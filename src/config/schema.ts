@@ -375,6 +375,12 @@ const state = z
   .strictObject({
     backend: oneOf(['memory', 'redis'] as const).default('memory'),
     redis: redisState.optional(),
+    /**
+     * A file holding the cluster's secret (at least 32 bytes, the same on every node): signs
+     * flow tokens and Digest nonces, seals what topology hiding hides. Absent: with Redis,
+     * one kept in Redis (made by the first node); with memory, random per process.
+     */
+    secretFile: string().min(1, { error: 'must not be empty' }).optional(),
   })
   .prefault({})
   .superRefine((value, context) => {

@@ -283,6 +283,20 @@ export class SipProxy {
     return this.#transactions.lingeringCount;
   }
 
+  /** Legs confirmed on other nodes (state.backend redis) come in here. */
+  get dialogSink(): {
+    put(id: string, value: string, expiresAt: number): void;
+    remove(id: string): void;
+  } {
+    const dialogs = this.#dialogs;
+    return {
+      put: (id, value) => {
+        dialogs.adopt(id, value);
+      },
+      remove: (id) => dialogs.forget(id),
+    };
+  }
+
   get dialogCount(): number {
     return this.#dialogs.size;
   }

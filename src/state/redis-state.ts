@@ -4,13 +4,15 @@ import type { MemoryBlockTable } from './memory-block-table.ts';
 import { createRedisActivityStore, type RedisActivityStore } from './redis-activity-store.ts';
 import { createRedisBlockTable, type RedisBlockTable } from './redis-block-table.ts';
 import { createRedisLink, type RedisLink } from './redis-link.ts';
+import { createRedisRecords, type RedisRecords } from './redis-records.ts';
 import { createRedisTrustTable, type RedisTrustTable } from './redis-trust-table.ts';
 import type { TrustTable } from './types.ts';
 
 /**
  * The state of one node shared with the other nodes through Redis (`state.backend: redis`):
  * the local tables wrapped so that blocks and trust are published to every node and the
- * activity counters merged at `syncIntervalMs`. Redis unreachable: every decision goes on
+ * activity counters merged at `syncIntervalMs`; the dialogs this node confirms replicated to
+ * the others (src/state/redis-records.ts). Redis unreachable: every decision goes on
  * from the local tables, a `cluster` event says so (and another when it is back), and the
  * node resynchronises on reconnection (src/state/redis-block-table.ts: no block lost).
  */
@@ -30,7 +32,20 @@ export interface RedisStateSettings {
   readonly trustTtlMs: number;
   readonly maxBlocks: number;
   readonly maxTrusted: number;
+  /**
+   * The cluster secret as stored under `<keyPrefix>secret`, when this node read it there: put
+   * back (SET NX) on every reconnection, in case Redis returned empty.
+   */
+  readonly storedSecret?: string;
+  /** Dialogs read back at most by a resynchronisation (the local table's bound). */
+  readonly maxDialogs?: number;
   readonly nodeId?: string;
+}
+
+/** Where the dialogs other nodes confirmed go: the proxy's table (attached once it exists). */
+export interface DialogSink {
+  put(id: string, value: string, expiresAt: number): void;
+  remove(id: string): void;
 }
 
 export interface RedisState {
@@ -38,6 +53,10 @@ export interface RedisState {
   readonly blocks: RedisBlockTable;
   readonly trust: RedisTrustTable;
   readonly activity: RedisActivityStore;
+  /** This node's dialogs, replicated to the others (src/state/redis-records.ts). */
+  readonly dialogs: RedisRecords;
+  /** Starts applying other nodes' dialogs to `sink`, beginning with every one Redis holds. */
+  attachDialogs(sink: DialogSink): void;
   /** Connects and starts the merge timer; `events` receives the `cluster` events. */
   start(events: EventEmitter): void;
   close(): Promise<void>;
@@ -71,6 +90,14 @@ export function createRedisState(
     maxTrackedKeys: settings.maxTrackedKeys,
     maxKeysPerSync: settings.maxKeysPerSync,
   });
+  let dialogSink: DialogSink | undefined;
+  const dialogs = createRedisRecords(link, {
+    name: 'dialogs',
+    maxPending: settings.maxDialogs ?? 100_000,
+    maxLoad: settings.maxDialogs ?? 100_000,
+    onPut: (id, value, expiresAt) => dialogSink?.put(id, value, expiresAt),
+    onRemove: (id) => dialogSink?.remove(id),
+  });
   let timer: NodeJS.Timeout | undefined;
   let downSince: number | undefined;
 
@@ -101,7 +128,14 @@ export function createRedisState(
     const outage = downSince === undefined ? 0 : Date.now() - downSince;
     const wasDown = downSince !== undefined;
     downSince = undefined;
-    void Promise.all([blocks.resync(), trust.resync()]).then(
+    if (settings.storedSecret !== undefined) {
+      link.commands.set(`${link.keyPrefix}secret`, settings.storedSecret, 'NX').catch(() => undefined);
+    }
+    void Promise.all([
+      blocks.resync(),
+      trust.resync(),
+      dialogSink === undefined ? undefined : dialogs.resync(),
+    ]).then(
       () => {
         if (wasDown) {
           report('redis-up', 'Redis reachable again: blocks and trust resynchronised', {
@@ -123,6 +157,11 @@ export function createRedisState(
     blocks,
     trust,
     activity,
+    dialogs,
+    attachDialogs(sink) {
+      dialogSink = sink;
+      if (link.state === 'up') void dialogs.resync().catch(() => undefined);
+    },
     start(emitter) {
       events = emitter;
       link.open();
@@ -132,13 +171,14 @@ export function createRedisState(
         void activity.sync(Date.now());
         void blocks.flush();
         void trust.flush();
+        void dialogs.flush();
       }, settings.syncIntervalMs);
       timer.unref();
     },
     async close() {
       clearInterval(timer);
       if (link.state === 'up') {
-        await Promise.allSettled([blocks.flush(), trust.flush(), activity.sync(Date.now())]);
+        await Promise.allSettled([blocks.flush(), trust.flush(), dialogs.flush(), activity.sync(Date.now())]);
       }
       await link.close();
     },

@@ -1,6 +1,7 @@
 /** `sipwarden check-config FILE`: validates a configuration file without starting anything. */
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load-config.ts';
+import { readSecretFile } from '../../state/cluster-secret.ts';
 import { configError } from '../cli-error.ts';
 import { existingUserStore } from '../existing-user-store.ts';
 import { securityIssues } from '../security-issues.ts';
@@ -25,6 +26,15 @@ export function registerCheckConfig(program: Command): void {
         });
       } finally {
         store?.close();
+      }
+      // The cluster's secret file is read at start: one that cannot be is an error now.
+      const secretFile = result.config.state.secretFile;
+      if (secretFile !== undefined) {
+        try {
+          readSecretFile(secretFile);
+        } catch (error) {
+          issues.push((error as Error).message);
+        }
       }
       if (issues.length > 0) throw configError(issues);
       process.stdout.write(`${file}: ok\n`);

@@ -9,9 +9,11 @@ import {
   type Dialog,
   type DialogEndpoints,
   type DialogMatched,
+  type DialogReplica,
   DialogTable,
   partyOf,
 } from './dialog-table.ts';
+import { dialogFromWire, dialogToWire } from './dialog-wire.ts';
 
 /** Methods whose 2xx creates a dialog we track (RFC 3261 12.1, RFC 6665). */
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE']);
@@ -27,6 +29,14 @@ export interface DialogSettings {
    * to both parties), and how long another dialog (SUBSCRIBE) lives without a request.
    */
   readonly sessionTimeoutMs?: number;
+  /**
+   * Where the legs this node confirms and ends are shared with the other nodes (as text,
+   * src/core/dialog/dialog-wire.ts); absent on a node of its own.
+   */
+  readonly dialogReplica?: {
+    created(id: string, value: string, expiresAt: number): void;
+    ended(id: string): void;
+  };
 }
 
 /** What the dialog layer asks of the proxy above it. */
@@ -65,10 +75,19 @@ export class DialogChecks {
     this.#isOwnUri = hooks.isOwnUri;
     // RFC 4028 leaves it to policy; 12 h is the field's common signal timeout.
     const sessionTimeoutMs = settings.sessionTimeoutMs ?? 43_200_000;
+    const shared = settings.dialogReplica;
+    const replica: DialogReplica | undefined =
+      shared === undefined
+        ? undefined
+        : {
+            created: (id, snapshot) => shared.created(id, dialogToWire(snapshot), snapshot.expiresAt),
+            ended: (id) => shared.ended(id),
+          };
     this.#table = new DialogTable({
       maxDialogs: settings.maxDialogs ?? 100_000,
       sessionTimeoutMs,
       onEnded: (dialog, cause, otherLeg) => hooks.ended(dialog, cause, otherLeg),
+      ...(replica === undefined ? {} : { replica }),
     });
     this.#sweepTimer = setInterval(
       () => {
@@ -135,6 +154,21 @@ export class DialogChecks {
     });
     if (status !== undefined) this.#answers.reply(request, flow, status, reason);
     return 'refused';
+  }
+
+  /** A leg another node confirmed (its text as `dialogReplica` wrote it); false when refused. */
+  adopt(id: string, value: string): boolean {
+    const snapshot = dialogFromWire(value);
+    if (snapshot === undefined) return false;
+    this.#table.adopt(id, snapshot, Date.now());
+    this.#stats.dialogs = this.#table.size;
+    return true;
+  }
+
+  /** Another node ended a leg. */
+  forget(id: string): void {
+    this.#table.forget(id);
+    this.#stats.dialogs = this.#table.size;
   }
 
   /** The request that matched was forwarded: only now does it count in its dialog (CSeq, session timer). */

@@ -104,6 +104,31 @@ export interface NewDialog {
   readonly endpoints?: DialogEndpoints;
 }
 
+/**
+ * A leg as another node needs it to serve the leg's in-dialog requests (state.backend redis):
+ * what `create` was given, with the leg's times and CSeqs.
+ */
+export interface DialogSnapshot {
+  readonly callId: string;
+  readonly fromTag: string;
+  readonly toTag: string;
+  readonly method: string;
+  readonly caller: DialogParty;
+  readonly callee: DialogParty;
+  readonly identity: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly callerCSeq: number;
+  readonly calleeCSeq: number;
+  readonly endpoints?: DialogEndpoints;
+}
+
+/** Told of the legs this node confirms and ends, to share them with other nodes. */
+export interface DialogReplica {
+  created(id: string, snapshot: DialogSnapshot): void;
+  ended(id: string): void;
+}
+
 const LEGS: readonly Direction[] = ['client', 'upstream'];
 
 /** The dialog's identifier (RFC 3261 12): both parties name it with their tags in opposite From/To order. */
@@ -130,11 +155,12 @@ export function partyOf(flow: Flow, direction: Direction): DialogParty {
  * Same party: the upstream side is one trusted peer; a client must use the same
  * connection for TCP/TLS, the same address for UDP (its port may change behind NAT).
  */
-function sameParty(party: DialogParty, flow: Flow, direction: Direction): boolean {
+function sameParty(party: DialogParty, flow: Flow, direction: Direction, remote: boolean): boolean {
   if (party.direction !== direction) return false;
   if (direction === 'upstream') return true;
   if (party.transport !== flow.transport) return false;
-  if (party.transport === 'udp') return party.address === flow.remoteAddress;
+  // A leg confirmed on another node: its connection ended with that node, the address stays.
+  if (party.transport === 'udp' || remote) return party.address === flow.remoteAddress;
   return party.connectionId === flow.connectionId;
 }
 
@@ -145,6 +171,11 @@ class DialogRecord implements Dialog {
   calleeCSeq = 0;
   /** This leg holds its call's one count for the identity (a spiral's other leg does not). */
   counted = false;
+  /**
+   * Confirmed on another node and replicated here: served like any leg, but not counted as
+   * this node's call, and forgotten without a BYE at its timeout (its own node sends those).
+   */
+  remote = false;
 
   constructor(
     readonly id: string,
@@ -153,6 +184,7 @@ class DialogRecord implements Dialog {
     readonly leg: Direction,
     readonly method: string,
     readonly callerTag: string,
+    readonly calleeTag: string,
     readonly caller: DialogParty,
     readonly callee: DialogParty,
     readonly identity: string,
@@ -172,7 +204,10 @@ export class DialogTable {
   readonly #maxDialogs: number;
   readonly #sessionTimeoutMs: number;
   readonly #onEnded: ((dialog: Dialog, cause: DialogEndCause, otherLeg?: Dialog) => void) | undefined;
+  readonly #replica: DialogReplica | undefined;
   evictions = 0;
+  /** Other nodes' legs not taken in because the table was full. */
+  adoptionsRefused = 0;
   #calls = 0;
 
   constructor(options: {
@@ -183,10 +218,13 @@ export class DialogTable {
      * call that passed the proxy twice times out on both legs at once: `otherLeg`.
      */
     onEnded?: (dialog: Dialog, cause: DialogEndCause, otherLeg?: Dialog) => void;
+    /** Told of every leg confirmed and ended here (not of those adopted from it). */
+    replica?: DialogReplica;
   }) {
     this.#maxDialogs = options.maxDialogs;
     this.#sessionTimeoutMs = options.sessionTimeoutMs;
     this.#onEnded = options.onEnded;
+    this.#replica = options.replica;
   }
 
   /** Legs held (a spiralled dialog holds two). */
@@ -218,10 +256,52 @@ export class DialogTable {
 
   /** Records a leg confirmed by a 2xx; a retransmitted 2xx finds it already there. */
   create(fields: NewDialog): Dialog {
+    const existing = this.#dialogs.get(
+      legId(dialogId(fields.callId, fields.fromTag, fields.toTag), fields.caller.direction),
+    );
+    if (existing) return existing;
+    const dialog = this.#insert(fields, fields.now, fields.now + this.#sessionTimeoutMs, 0);
+    if (dialog.method === 'INVITE' && !this.#otherLeg(dialog)?.counted) this.#count(dialog);
+    this.#replica?.created(dialog.id, snapshotOf(dialog));
+    return dialog;
+  }
+
+  /**
+   * A leg another node confirmed (state.backend redis): held so that its in-dialog requests
+   * are served here too, e.g. once that node is gone. Not counted as a call of this node, and
+   * forgotten silently at its expiry. A leg already held is left as it is; when the table is
+   * full it is not taken in.
+   */
+  adopt(id: string, snapshot: DialogSnapshot, now: number): void {
+    if (snapshot.expiresAt <= now || this.#dialogs.get(id) !== undefined) return;
+    // Full: this node's own legs come first; another node's never evict one.
+    if (this.#dialogs.size >= this.#maxDialogs) {
+      this.adoptionsRefused++;
+      return;
+    }
+    const dialog = this.#insert(snapshot, snapshot.createdAt, snapshot.expiresAt, snapshot.calleeCSeq);
+    if (dialog.id !== id) {
+      // A record stored under another leg's name: not what it claims to be.
+      this.#remove(dialog, false);
+      return;
+    }
+    dialog.remote = true;
+  }
+
+  /** Another node ended this leg: removed here without a BYE nor a word back. */
+  forget(id: string): void {
+    const dialog = this.#dialogs.get(id);
+    if (dialog) this.#remove(dialog, false);
+  }
+
+  #insert(
+    fields: Omit<NewDialog, 'now'>,
+    createdAt: number,
+    expiresAt: number,
+    calleeCSeq: number,
+  ): DialogRecord {
     const leg = fields.caller.direction;
     const id = dialogId(fields.callId, fields.fromTag, fields.toTag);
-    const existing = this.#dialogs.get(legId(id, leg));
-    if (existing) return existing;
     if (this.#dialogs.size >= this.#maxDialogs) this.#evictOldest();
     // Copies: strings cut from the message would keep its whole text for the dialog's life.
     const shared = detach(id);
@@ -232,21 +312,22 @@ export class DialogTable {
       leg,
       fields.method === 'INVITE' ? 'INVITE' : detach(fields.method),
       detach(fields.fromTag),
+      detach(fields.toTag),
       fields.caller,
       fields.callee,
       detach(fields.identity),
-      fields.now,
-      fields.now + this.#sessionTimeoutMs,
+      createdAt,
+      expiresAt,
       fields.callerCSeq,
       fields.endpoints,
     );
+    dialog.calleeCSeq = calleeCSeq;
     this.#dialogs.set(dialog.id, dialog);
     const newest = this.#newest;
     dialog.older = newest;
     if (newest) newest.newer = dialog;
     else this.#oldest = dialog;
     this.#newest = dialog;
-    if (dialog.method === 'INVITE' && !this.#otherLeg(dialog)?.counted) this.#count(dialog);
     return dialog;
   }
 
@@ -265,12 +346,13 @@ export class DialogTable {
       const dialog = this.#dialogs.get(legId(id, leg));
       if (!dialog) continue;
       if (dialog.expiresAt <= now) {
-        this.#end(dialog, 'session-timeout');
+        if (dialog.remote) this.#remove(dialog, false);
+        else this.#end(dialog, 'session-timeout');
         continue;
       }
       known = true;
       const fromCaller = request.fromTag === dialog.callerTag;
-      if (!sameParty(fromCaller ? dialog.caller : dialog.callee, flow, direction)) continue;
+      if (!sameParty(fromCaller ? dialog.caller : dialog.callee, flow, direction, dialog.remote)) continue;
       if (request.method !== 'ACK' && request.method !== 'CANCEL') {
         const last = fromCaller ? dialog.callerCSeq : dialog.calleeCSeq;
         if (request.cseq <= last) return { ok: false, reason: 'cseq-not-increasing' };
@@ -310,17 +392,22 @@ export class DialogTable {
     }
   }
 
-  /** Removes one leg by its id (`Dialog.id`). */
+  /** Removes one leg by its id (`Dialog.id`); the other nodes are told. */
   remove(id: string): void {
     const dialog = this.#dialogs.get(id);
-    if (!dialog) return;
+    if (dialog) this.#remove(dialog, true);
+  }
+
+  #remove(dialog: DialogRecord, tell: boolean): void {
+    const id = dialog.id;
     this.#dialogs.delete(id);
+    if (tell) this.#replica?.ended(id);
     this.#unlink(dialog);
     if (!dialog.counted) return;
     this.#uncount(dialog);
     // The call goes on along its other leg: the count moves there.
     const other = this.#otherLeg(dialog);
-    if (other?.method === 'INVITE') this.#count(other);
+    if (other?.method === 'INVITE' && !other.remote) this.#count(other);
   }
 
   /**
@@ -348,7 +435,10 @@ export class DialogTable {
     let removed = 0;
     for (const dialog of expired) {
       if (this.#dialogs.get(dialog.id) !== dialog) continue;
-      removed += this.#end(dialog, 'session-timeout');
+      if (dialog.remote) {
+        this.#remove(dialog, false);
+        removed++;
+      } else removed += this.#end(dialog, 'session-timeout');
     }
     return removed;
   }
@@ -385,7 +475,9 @@ export class DialogTable {
     // The oldest dialog gives way.
     const oldest = this.#oldest;
     if (oldest) {
-      this.#end(oldest, 'evicted');
+      // Other nodes keep an evicted leg: the call goes on, only this node forgot it.
+      if (oldest.remote) this.#remove(oldest, false);
+      else this.#end(oldest, 'evicted');
       this.evictions++;
     }
   }
@@ -393,9 +485,26 @@ export class DialogTable {
   /** Ends a leg (and, unless evicted, the same call's other leg); returns the legs removed. */
   #end(dialog: DialogRecord, cause: DialogEndCause): number {
     const other = cause === 'evicted' ? undefined : this.#otherLeg(dialog);
-    this.remove(dialog.id);
+    this.#remove(dialog, cause !== 'evicted');
     if (other !== undefined) this.remove(other.id);
     this.#onEnded?.(dialog, cause, other);
     return other === undefined ? 1 : 2;
   }
+}
+
+function snapshotOf(dialog: DialogRecord): DialogSnapshot {
+  return {
+    callId: dialog.callId,
+    fromTag: dialog.callerTag,
+    toTag: dialog.calleeTag,
+    method: dialog.method,
+    caller: dialog.caller,
+    callee: dialog.callee,
+    identity: dialog.identity,
+    createdAt: dialog.createdAt,
+    expiresAt: dialog.expiresAt,
+    callerCSeq: dialog.callerCSeq,
+    calleeCSeq: dialog.calleeCSeq,
+    ...(dialog.endpoints === undefined ? {} : { endpoints: dialog.endpoints }),
+  };
 }

@@ -6,8 +6,9 @@ import type { Flow, SendTarget, TransportName } from '../../transport/types.ts';
  * section 5.2). We write it in the user part of our Path and Record-Route URIs; when the
  * upstream later sends a request back through us, the token says where it goes.
  *
- * It is signed with a per-process secret, so nobody can write a token that sends our
- * traffic to an address of their choosing: sipwarden is not a reflector.
+ * It is signed with a secret (the cluster's, src/state/cluster-secret.ts: every node of a
+ * cluster reads the others' tokens), so nobody can write a token that sends our traffic to
+ * an address of their choosing: sipwarden is not a reflector.
  */
 
 const TAG_BYTES = 10;

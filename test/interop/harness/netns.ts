@@ -9,6 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const IP_BIN = process.env.IP_BIN ?? 'ip';
 
@@ -67,5 +68,28 @@ export class NetworkNamespace {
     } catch {
       // Already gone.
     }
+  }
+}
+
+/** Resolves once something listens on `port` (UDP or TCP) inside namespace `netns`; rejects after `timeoutMs`. */
+export async function waitForListeningIn(
+  netns: string,
+  port: number,
+  kind: 'udp' | 'tcp',
+  timeoutMs: number,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const listing = execFileSync(
+      IP_BIN,
+      ['netns', 'exec', netns, 'ss', '-Hln', kind === 'udp' ? '-u' : '-t'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (listing.split('\n').some((line) => line.split(/\s+/)[3]?.endsWith(`:${port}`))) return;
+    if (Date.now() > end)
+      throw new Error(`nothing listens on ${kind} port ${port} in ${netns} within ${timeoutMs} ms`);
+    await sleep(50);
   }
 }

@@ -24,6 +24,7 @@
  */
 import { copyFile, readdir, readFile } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
+import { IP_BIN, waitForListeningIn } from './netns.ts';
 import { percentile, sortedCopy } from './percentile.ts';
 import { waitForListening } from './ports.ts';
 import { type ExitStatus, type ManagedProcess, startProcess } from './process.ts';
@@ -76,6 +77,8 @@ export interface SippOptions {
   readonly workDir?: string;
   /** Name in messages; default "sipp-<scenario>". */
   readonly name?: string;
+  /** A network namespace the test made: sipp runs in it (`ip netns exec`, which keeps the pid). */
+  readonly netns?: string;
 }
 
 export interface SippResult {
@@ -139,8 +142,11 @@ export class SippRun {
   async ready(timeoutMs = 5000): Promise<void> {
     const transport = this.options.transport ?? 'u1';
     const kind = transport.startsWith('t') ? 'tcp' : 'udp';
+    const netns = this.options.netns;
     await Promise.race([
-      waitForListening(this.options.localPort, [kind], timeoutMs, this.options.localHost ?? '127.0.0.1'),
+      netns === undefined
+        ? waitForListening(this.options.localPort, [kind], timeoutMs, this.options.localHost ?? '127.0.0.1')
+        : waitForListeningIn(netns, this.options.localPort, kind, timeoutMs),
       this.process.exited.then((status) => {
         throw new Error(`${this.process.name} exited (${JSON.stringify(status)})\n${this.process.tail()}`);
       }),
@@ -311,7 +317,10 @@ export async function startSipp(options: SippOptions): Promise<SippRun> {
   if (options.responseTimes) args.push('-trace_logs');
   args.push(...(options.extraArgs ?? []));
   const name = options.name ?? `sipp-${scenarioBase}`;
-  const child = startProcess(SIPP_BIN, args, { name, cwd: workDir });
+  const child =
+    options.netns === undefined
+      ? startProcess(SIPP_BIN, args, { name, cwd: workDir })
+      : startProcess(IP_BIN, ['netns', 'exec', options.netns, SIPP_BIN, ...args], { name, cwd: workDir });
   return new SippRun(child, workDir, scenarioBase, options);
 }
 

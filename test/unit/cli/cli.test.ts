@@ -69,6 +69,24 @@ test('check-config accepts the ClamAV example: MESSAGE scanning with a clamd on 
   assert.equal(run.code, 0);
 });
 
+test('check-config reads state.secretFile: a missing or short file is an error, a good one passes', async () => {
+  const file = join(scratch, 'cluster.yaml');
+  const secret = join(scratch, 'cluster.secret');
+  writeFileSync(file, `state:\n  secretFile: ${secret}\n`);
+  const missing = await sipwarden('check-config', file);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /state\.secretFile: cannot read/);
+  writeFileSync(secret, 'too short\n');
+  const short = await sipwarden('check-config', file);
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /fewer than 32 bytes/);
+  assert.doesNotMatch(short.stderr, /too short/, 'the secret itself is never printed');
+  writeFileSync(secret, `${'s'.repeat(48)}\n`);
+  const good = await sipwarden('check-config', file);
+  assert.equal(good.stderr, '');
+  assert.equal(good.code, 0);
+});
+
 test('check-config prints every error line of a bad file and exits 2', async () => {
   const file = join(scratch, 'bad.yaml');
   writeFileSync(file, 'listen:\n  - { port: 70000 }\nlog: { level: loud }\n');

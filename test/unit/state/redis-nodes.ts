@@ -30,6 +30,7 @@ export function redisNode(
     syncIntervalMs?: number;
     maxTrackedKeys?: number;
     maxKeysPerSync?: number;
+    storedSecret?: string;
   } = {},
 ): RedisNode {
   const maxBlocks = options.maxBlocks ?? 1000;
@@ -52,6 +53,7 @@ export function redisNode(
       trustTtlMs: 24 * 60 * 60 * 1000,
       maxBlocks,
       maxTrusted: 1000,
+      ...(options.storedSecret === undefined ? {} : { storedSecret: options.storedSecret }),
     },
   );
   const events: EventInput[] = [];
