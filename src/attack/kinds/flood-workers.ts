@@ -20,6 +20,8 @@ import { FLOOD_KIND, type FloodMethod, type FloodOptions } from './flood.ts';
 
 /** The most worker threads one flood may use. */
 export const MAX_FLOOD_WORKERS = 16;
+/** The most requests one worker sends (its answer table: 2 bytes each). */
+export const MAX_COUNT_PER_WORKER = 5_000_000;
 
 export interface FloodWorkerInput {
   readonly worker: number;
@@ -145,6 +147,12 @@ export async function runFloodWorkers(
   const poolSize = Math.max(1, Math.min(range.size, options.maxSources ?? DEFAULT_MAX_SOURCES));
   // Fewer workers than addresses would leave a worker without a socket.
   const threads = Math.min(workers, poolSize, Math.max(1, limits.count));
+  if (limits.count > threads * MAX_COUNT_PER_WORKER) {
+    throw attackError(
+      'SW_ERR_ATTACK_OPTION',
+      `count ${limits.count}: at most ${MAX_COUNT_PER_WORKER} per worker (${threads} workers)`,
+    );
+  }
   const seed = options.seed ?? randomInt(0, 0x7fffffff);
   const runId = new Random(seed).token(8);
   const started = performance.now();
