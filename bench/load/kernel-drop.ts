@@ -88,7 +88,9 @@ interface Row {
 }
 
 async function counter(api: string, token: string, name: string): Promise<number> {
-  const text = await (await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const text = await (
+    await fetch(`${api}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+  ).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ')[1] ?? 0);
 }
