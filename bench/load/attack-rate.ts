@@ -14,11 +14,12 @@
 import { fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAddressRange } from '../../src/attack/address-range.ts';
 import { type FloodMethod, runFlood } from '../../src/attack/kinds/flood.ts';
+import { runFloodWorkers } from '../../src/attack/kinds/flood-workers.ts';
 import { REPO_ROOT } from '../../test/interop/harness/sipwarden.ts';
 import { loadAverageText, machineInfo } from './machine.ts';
 
@@ -30,7 +31,10 @@ interface SinkCounts {
 
 /** The sink process: binds, reports its port, counts until asked, reports counts. */
 async function sink(): Promise<void> {
-  const socket = createSocket({ type: 'udp4', recvBufferSize: 16 * 1024 * 1024 });
+  // --sink-drops: a receive buffer so small that the kernel drops nearly every datagram, so
+  // the sink takes almost no CPU from the senders (what they can send, not what one reader reads).
+  const drops = process.argv.includes('--sink-drops');
+  const socket = createSocket({ type: 'udp4', recvBufferSize: drops ? 4096 : 16 * 1024 * 1024 });
   let received = 0;
   let bytes = 0;
   let first = 0;
@@ -68,6 +72,15 @@ interface RunResult {
   readonly sendErrors: number;
 }
 
+/** True when this process runs in another network namespace than init (ip netns exec). */
+function inNamespace(): boolean {
+  try {
+    return readlinkSync('/proc/self/ns/net') !== readlinkSync('/proc/1/ns/net');
+  } catch {
+    return false;
+  }
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
@@ -81,14 +94,18 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '3' },
       out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results', 'attack-rate.md') },
       'no-write': { type: 'boolean', default: false },
+      'sink-drops': { type: 'boolean', default: false },
     },
   });
-  const count = Math.min(1_000_000, Number(values.count));
+  const count = Math.min(3_000_000, Number(values.count));
   const durationMs = Math.min(60, Number(values.seconds)) * 1000;
   const runs = Math.min(10, Number(values.runs));
   const loadBefore = loadAverageText();
 
-  const child = fork(import.meta.filename, ['--sink'], { execArgv: ['--import', 'tsx'] });
+  const sinkDrops = values['sink-drops'];
+  const child = fork(import.meta.filename, ['--sink', ...(sinkDrops ? ['--sink-drops'] : [])], {
+    execArgv: ['--import', 'tsx'],
+  });
   const [{ port }] = (await once(child, 'message')) as [{ port: number }];
   const report = async (): Promise<SinkCounts> => {
     child.send({ command: 'report' });
@@ -96,10 +113,16 @@ async function main(): Promise<void> {
     return counts;
   };
 
-  const cases: { label: string; method: FloodMethod; sources?: string }[] = [
+  const cases: { label: string; method: FloodMethod; sources?: string; workers?: number }[] = [
     { label: 'invite-flood, one source', method: 'INVITE' },
     { label: 'invite-flood, 1024 sources (127.9.0.0/16)', method: 'INVITE', sources: '127.9.0.0/16' },
     { label: 'options-flood, one source', method: 'OPTIONS' },
+    ...[1, 2, 3].map((workers) => ({
+      label: `invite-flood, 1024 sources, --workers ${workers} (prebuilt datagrams)`,
+      method: 'INVITE' as const,
+      sources: '127.9.0.0/16',
+      workers,
+    })),
   ];
   const results: RunResult[] = [];
   try {
@@ -107,7 +130,7 @@ async function main(): Promise<void> {
       const perRun: RunResult[] = [];
       for (let i = 0; i < runs; i++) {
         await report(); // reset the sink's counters
-        const flood = await runFlood({
+        const options = {
           method: entry.method,
           target: { address: '127.0.0.1', port },
           limits: { count, durationMs, rate: 0 },
@@ -115,7 +138,11 @@ async function main(): Promise<void> {
           answerWaitMs: 1,
           sendBufferBytes: 4 * 1024 * 1024,
           seed: 1000 + i,
-        });
+        };
+        const flood =
+          entry.workers === undefined
+            ? await runFlood(options)
+            : await runFloodWorkers({ ...options, workers: entry.workers });
         await new Promise((resolve) => setTimeout(resolve, 300));
         const counts = await report();
         const sendSeconds = Number(flood.details.sendSeconds);
@@ -150,21 +177,24 @@ async function main(): Promise<void> {
   const text = [
     '# Attack engine send rate',
     '',
-    `Recorded ${new Date().toISOString()} by \`node --import tsx bench/load/attack-rate.ts --count ${count} --seconds ${durationMs / 1000} --runs ${runs}\`.`,
+    `Recorded ${new Date().toISOString()} by \`node --import tsx bench/load/attack-rate.ts --count ${count} --seconds ${durationMs / 1000} --runs ${runs}${sinkDrops ? ' --sink-drops' : ''}\`.`,
     '',
     `Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}; commit ${machine.commit}; load average before: ${loadBefore}, after: ${loadAverageText()}.`,
     '',
     'Each case: one sender process (`runFlood`, unpaced, one connected UDP socket per source, every',
     'datagram a complete request with random user, tags, Call-ID, User-Agent and, for INVITE, an SDP',
-    'offer, built per message) to one sink process on 127.0.0.1 that only counts. sent/s is datagrams',
+    'offer, built per message; with --workers, `runFloodWorkers`: that many threads, each with its own',
+    'sockets over its share of the sources, sending prebuilt datagrams with the request number stamped',
+    'in branch, Call-ID and tag) to one sink process on 127.0.0.1 that only counts. sent/s is datagrams',
     'handed to the kernel per second of sending; received/s is what the sink read between its first',
-    'and last datagram. Median run of the runs shown.',
+    'and last datagram (it reads in one thread, so it falls behind the faster senders). Median run of',
+    `the runs shown.${inNamespace() ? ' Run inside a network namespace of its own (`ip netns exec`): its loopback only.' : ''}`,
     '',
     ...table,
     '',
-    'Notes: the two processes share the 2 cores with nothing else of note running; the sink reading',
-    'less than was sent means loopback dropped datagrams when the sink fell behind (its 16 MiB receive',
-    'buffer full), not that the sender did not send them.',
+    sinkDrops
+      ? 'Notes: --sink-drops: the sink has a 4 KiB receive buffer, so the kernel drops nearly every datagram and the sink takes almost no CPU; "received" is then meaningless, sent/s is what the senders reach. Sender and sink share the 2 cores with whatever else runs (see the load average).'
+      : 'Notes: sender and sink share the 2 cores with whatever else runs (see the load average); the sink reading less than was sent means loopback dropped datagrams when the sink fell behind (its 16 MiB receive buffer full), not that the sender did not send them.',
     '',
   ].join('\n');
   process.stdout.write(text);

@@ -10,6 +10,7 @@ import { runByeSpoof } from './kinds/bye-spoof.ts';
 import { runCrack } from './kinds/crack.ts';
 import { type EnumerateMethod, runEnumerate } from './kinds/enumerate.ts';
 import { type FloodMethod, runFlood } from './kinds/flood.ts';
+import { MAX_FLOOD_WORKERS, runFloodWorkers } from './kinds/flood-workers.ts';
 import { runMalformed } from './kinds/malformed.ts';
 import { runResponseInject } from './kinds/response-inject.ts';
 import { runScan } from './kinds/scan.ts';
@@ -57,6 +58,7 @@ export interface AttackArguments {
   readonly concurrency?: string;
   readonly connections?: string;
   readonly interval?: string;
+  readonly workers?: string;
 }
 
 export function limitsOf(args: AttackArguments, defaults: Partial<Limits> = {}): Limits {
@@ -137,14 +139,19 @@ export async function runAttack(
   const floodMethod = FLOOD_METHODS[kind];
   if (floodMethod !== undefined) {
     const common = await commonOf(args);
-    return runFlood(
-      withSignal({
-        ...common,
-        method: floodMethod,
-        ...(args.user === undefined ? {} : { user: args.user }),
-        ...(args.callId === undefined ? {} : { callId: args.callId }),
-      }),
-    );
+    const options = withSignal({
+      ...common,
+      method: floodMethod,
+      ...(args.user === undefined ? {} : { user: args.user }),
+      ...(args.callId === undefined ? {} : { callId: args.callId }),
+    });
+    if (args.workers === undefined) return runFlood(options);
+    // Several threads: for the highest rates, unpaced floods need a large send buffer.
+    return runFloodWorkers({
+      ...options,
+      workers: parseCount(args.workers, '--workers', MAX_FLOOD_WORKERS),
+      ...(options.limits.rate === 0 ? { sendBufferBytes: 4 * 1024 * 1024 } : {}),
+    });
   }
   switch (kind) {
     case 'scan': {

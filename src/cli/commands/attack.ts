@@ -68,6 +68,10 @@ export function registerAttack(program: Command): void {
     .option('--concurrency <n>', 'calls open at once (spit); default 20')
     .option('--connections <n>', 'slow connections to hold open (tcp-exhaust); default 100')
     .option('--interval <time>', 'pause between the bytes of a slow connection (tcp-exhaust); default 1s')
+    .option(
+      '--workers <n>',
+      'floods: send from this many threads, each with its own share of --sources, with prebuilt datagrams (the highest rates)',
+    )
     .option('--json', 'print the report as JSON')
     .addHelpText('after', KIND_HELP)
     .action(async (kind: string, options: AttackCommandOptions) => {
