@@ -1,9 +1,10 @@
 /**
- * Profiles sipwarden under a sipp call load: starts a sipp UAS, sipwarden (pipeline on or off)
+ * Profiles sipwarden under a sipp call load: starts a sipp UAS, sipwarden (pipeline on or off,
+ * or on with topology hiding towards both sides: the targets of bench/load/targets.ts)
  * with V8's CPU profiler, runs one bounded sipp UAC batch, stops sipwarden and prints where
  * the profile says its time went (self time by function, top entries).
  *
- *   node --import tsx bench/load/profile-run.ts [--mode off|on] [--calls 20000] [--rate 2000]
+ *   node --import tsx bench/load/profile-run.ts [--mode off|on|hiding] [--calls 20000] [--rate 2000]
  *     [--dir DIR] [--cpu-only | --perf | --trace-gc]
  *
  * Loopback only; the batch is bounded in count and time.
@@ -18,6 +19,7 @@ import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.
 import { tempDir } from '../../test/interop/harness/workdir.ts';
 import { cpuTimes } from './cpu.ts';
 import { buildSipwarden } from './machine.ts';
+import { SIPWARDEN_CONFIGS } from './targets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -51,7 +53,9 @@ const uas = await startSipp({ scenario: 'uas-answer.xml', localPort: uasPort, ti
 await uas.ready();
 const port = await freePort();
 const config =
-  values.mode === 'on' ? { security: { allowlist: ['127.0.0.0/8'] } } : { security: { enabled: false } };
+  SIPWARDEN_CONFIGS[
+    values.mode === 'on' ? 'sipwarden' : values.mode === 'hiding' ? 'sipwarden-hiding' : 'sipwarden-plain'
+  ];
 const sipwarden = await startSipwarden({
   port,
   upstream: { host: HOST, port: uasPort },
