@@ -4,7 +4,8 @@
  *
  *   node --import tsx bench/load/edge.ts
  *     [--targets direct,kamailio-secure,kamailio-topoh,sipwarden,sipwarden-hiding]
- *     [--rates 400,800,...] [--step-seconds 5] [--max-minutes 25] [--out FILE] [--no-write]
+ *     [--rates 400,800,...] [--step-seconds 5] [--cpu-rate 150] [--cpu-rounds 3] [--warm-up-seconds 30]
+ *     [--max-minutes 25] [--out FILE] [--no-write]
  *
  * Targets (bench/load/targets.ts): kamailio-topoh is Kamailio with sanity, pike, an htable
  * ban list and topoh (Via, Record-Route and Contact masked towards both sides);
@@ -13,7 +14,11 @@
  * same without hiding) and direct (sipp alone). Kamailio gets `-x tlsf -m 2048` and its log
  * is read for `could not allocate` after every run; a run with such a line does not pass.
  *
- * Method. The rate rises in steps; at each step every target still in the race takes one
+ * Method. Every target, when started, is warmed up (`warm-up-seconds` of calls at `cpu-rate`,
+ * not recorded): a JavaScript proxy spends its first minute compiling its hot paths, which
+ * a long-running one no longer does. First, CPU rounds: every target in turn takes
+ * `cpu-rate x 10` calls, `cpu-rounds` rounds, the order rotated; the ratio of two targets is
+ * read within each round and the median kept. Then the rate rises in steps; at each step every target still in the race takes one
  * sipp UAC batch of `rate x step-seconds` calls (INVITE, 200, ACK, BYE, 200 over UDP), the
  * targets one after the other, the order rotated at every step. Around each batch the CPU
  * time of the target's whole process tree (every process under the proxy's pid, all
@@ -57,9 +62,8 @@ const DEFAULT_TARGETS: readonly TargetName[] = [
   'sipwarden',
   'sipwarden-hiding',
 ];
-const DEFAULT_RATES = [
-  400, 800, 1200, 1600, 2000, 2400, 2800, 3200, 3600, 4000, 4800, 5600, 6400, 7200, 8000,
-];
+const DEFAULT_RATES = [200, 400, 600, 800, 1000, 1200, 1600, 2000, 2400, 2800, 3200, 4000, 4800, 5600, 6400];
+const CPU_ROUND_SECONDS = 10;
 
 interface Step {
   readonly target: TargetName;
@@ -142,6 +146,9 @@ async function main(): Promise<void> {
       targets: { type: 'string', default: DEFAULT_TARGETS.join(',') },
       rates: { type: 'string', default: DEFAULT_RATES.join(',') },
       'step-seconds': { type: 'string', default: '5' },
+      'cpu-rate': { type: 'string', default: '150' },
+      'cpu-rounds': { type: 'string', default: '3' },
+      'warm-up-seconds': { type: 'string', default: '30' },
       'max-minutes': { type: 'string', default: '25' },
       out: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
@@ -154,6 +161,9 @@ async function main(): Promise<void> {
     .filter((r) => Number.isFinite(r) && r > 0)
     .slice(0, 40);
   const seconds = Math.min(60, Math.max(1, Number(values['step-seconds'])));
+  const cpuRate = Math.min(5000, Math.max(10, Number(values['cpu-rate'])));
+  const cpuRounds = Math.min(10, Math.max(1, Number(values['cpu-rounds'])));
+  const warmUpS = Math.min(300, Math.max(2, Number(values['warm-up-seconds'])));
   const deadline = Date.now() + Math.min(120, Math.max(1, Number(values['max-minutes']))) * 60000;
   const names = values.targets
     .split(',')
@@ -169,20 +179,35 @@ async function main(): Promise<void> {
     kamailioSharedMemoryMb: KAMAILIO_SHARED_MEMORY_MB,
   };
   const targets = new Map<TargetName, Target>();
-  // Fresh, and warmed up (2 s at half the rate, not recorded): a just-compiled JavaScript
-  // proxy is not measured cold, and an overloaded one's aftermath does not decide a repeat.
-  const fresh = async (name: TargetName, rate: number) => {
+  // Fresh, and warmed up (not recorded): a just-started JavaScript proxy is not measured while
+  // it compiles, and an overloaded one's aftermath does not decide a repeat.
+  const fresh = async (name: TargetName) => {
     await targets.get(name)?.stop();
     const target = await startTarget(name, options);
     targets.set(name, target);
-    await runStep(target, Math.max(100, Math.round(rate / 2)), 2, 0);
+    await runStep(target, cpuRate, warmUpS, 0);
     await sleep(1000);
   };
+  const cpuSteps: Step[] = [];
   const steps: Step[] = [];
   const inRace = new Set(names);
   let stoppedEarly = '';
   try {
-    for (const name of names) await fresh(name, rates[0]!);
+    for (const name of names) await fresh(name);
+    for (let round = 1; round <= cpuRounds; round++) {
+      const order = [...names];
+      for (let r = 0; r < (round - 1) % order.length; r++) order.push(order.shift()!);
+      for (const name of order) {
+        if (deadProcess(targets.get(name)!)) await fresh(name);
+        const step = await runStep(targets.get(name)!, cpuRate, CPU_ROUND_SECONDS, round);
+        cpuSteps.push(step);
+        console.log(
+          `CPU round ${round} ${name.padEnd(16)} ${cpuRate}/s: CPU ${fixed(step.cpuMsPerCall)} ms/call, failed ` +
+            `${step.failed}/${step.attempted}, load ${step.loadAverage}${step.passed ? '' : ` (${step.note})`}`,
+        );
+        await sleep(1000);
+      }
+    }
     for (let i = 0; i < rates.length && inRace.size > 0 && !stoppedEarly; i++) {
       const rate = rates[i]!;
       const order = [...inRace];
@@ -193,7 +218,7 @@ async function main(): Promise<void> {
           break;
         }
         for (let attempt = 1; attempt <= 2; attempt++) {
-          if (deadProcess(targets.get(name)!)) await fresh(name, rate);
+          if (deadProcess(targets.get(name)!)) await fresh(name);
           const step = await runStep(targets.get(name)!, rate, seconds, attempt);
           steps.push(step);
           console.log(
@@ -203,12 +228,22 @@ async function main(): Promise<void> {
           );
           if (step.passed) break;
           if (attempt === 2) inRace.delete(name);
-          else await fresh(name, rate);
+          else await fresh(name);
         }
         await sleep(1000);
       }
     }
-    const report = render({ machine, seconds, rates, names, steps, stoppedEarly });
+    const report = render({
+      machine,
+      seconds,
+      rates,
+      names,
+      steps,
+      cpuSteps,
+      cpuRate,
+      warmUpS,
+      stoppedEarly,
+    });
     console.log(`\n${report}`);
     if (!values['no-write']) {
       const out = values.out ?? defaultOutput();
@@ -257,6 +292,9 @@ function render(r: {
   rates: readonly number[];
   names: readonly TargetName[];
   steps: readonly Step[];
+  cpuSteps: readonly Step[];
+  cpuRate: number;
+  warmUpS: number;
   stoppedEarly: string;
 }): string {
   const sustained = new Map<TargetName, number>();
@@ -267,7 +305,23 @@ function render(r: {
     const values = passed.map((s) => s.cpuMsPerCall).filter((v): v is number => v !== undefined);
     cpu.set(name, values.length > 0 ? median(values) : undefined);
   }
-  const loads = r.steps.map((s) => Number(s.loadAverage.split(' ')[0]));
+  const loads = [...r.cpuSteps, ...r.steps].map((s) => Number(s.loadAverage.split(' ')[0]));
+  const roundCpu = new Map<TargetName, number | undefined>();
+  for (const name of r.names) {
+    const values = r.cpuSteps
+      .filter((s) => s.target === name && s.cpuMsPerCall !== undefined)
+      .map((s) => s.cpuMsPerCall!);
+    roundCpu.set(name, values.length > 0 ? median(values) : undefined);
+  }
+  /** a / b within each CPU round (both measured minutes apart at most), the median over rounds. */
+  const roundRatio = (a: TargetName, b: TargetName): number | undefined => {
+    const ratios: number[] = [];
+    for (const sa of r.cpuSteps.filter((s) => s.target === a)) {
+      const sb = r.cpuSteps.find((s) => s.target === b && s.attempt === sa.attempt);
+      if (sa.cpuMsPerCall !== undefined && sb?.cpuMsPerCall) ratios.push(sa.cpuMsPerCall / sb.cpuMsPerCall);
+    }
+    return ratios.length > 0 ? median(ratios) : undefined;
+  };
   const lines: string[] = [];
   lines.push(
     `# Edge benchmark: topology hiding on, CPU per call and call rate (${new Date().toISOString()})`,
@@ -289,9 +343,14 @@ function render(r: {
       'figures move with the load, the ratios (targets interleaved at every step) much less.',
   );
   lines.push('', '## Summary', '');
-  lines.push('| target | sustained (calls/s) | CPU per call, median over its passed steps (ms) |');
-  lines.push('|---|---:|---:|');
-  for (const name of r.names) lines.push(`| ${name} | ${sustained.get(name)} | ${fixed(cpu.get(name))} |`);
+  lines.push(
+    `| target | CPU per call at ${r.cpuRate} calls/s, median of the rounds (ms) | sustained (calls/s) | CPU per call, median over its passed steps (ms) |`,
+  );
+  lines.push('|---|---:|---:|---:|');
+  for (const name of r.names)
+    lines.push(
+      `| ${name} | ${fixed(roundCpu.get(name))} | ${sustained.get(name)} | ${fixed(cpu.get(name))} |`,
+    );
   lines.push('');
   const pairs: [TargetName, TargetName, string][] = [
     ['sipwarden-hiding', 'kamailio-topoh', 'goal: at most 0.80'],
@@ -299,6 +358,12 @@ function render(r: {
     ['sipwarden-hiding', 'sipwarden', 'what hiding costs sipwarden'],
     ['kamailio-topoh', 'kamailio-secure', 'what topoh costs Kamailio'],
   ];
+  for (const [a, b, what] of pairs) {
+    if (!r.names.includes(a) || !r.names.includes(b)) continue;
+    lines.push(
+      `- CPU per call at ${r.cpuRate} calls/s, ${a} / ${b} (${what}): ${fixed(roundRatio(a, b), 2)}, the median of the per-round ratios`,
+    );
+  }
   for (const [a, b, what] of pairs) {
     if (!r.names.includes(a) || !r.names.includes(b)) continue;
     const { ratio, common } = cpuRatio(r.steps, r.rates, a, b);
@@ -318,7 +383,9 @@ function render(r: {
   lines.push(`- Kamailio allocation errors (\`could not allocate\`) in its logs over the run: ${allocation}`);
   lines.push('', '## Method', '');
   lines.push(
-    `Steps of ${r.seconds} s at ${r.rates.join(', ')} calls/s, the targets interleaved within a step and the ` +
+    `Every target warmed up for ${r.warmUpS} s at ${r.cpuRate} calls/s when started (not recorded). CPU rounds: ` +
+      `${CPU_ROUND_SECONDS} s at ${r.cpuRate} calls/s per target, the targets in turn, the order rotated per round. ` +
+      `Steps of ${r.seconds} s at ${r.rates.join(', ')} calls/s, the targets interleaved within a step and the ` +
       'order rotated at each step. Each call: INVITE, 200, ACK, BYE, 200 over UDP (scenarios/uac-call.xml, ' +
       'uas-answer.xml), ACK and BYE along the Record-Route. A step passes with fewer than 0.1 % failed calls, ' +
       'at least 95 % of the rate achieved and no allocation error in the Kamailio log; a failed step runs once ' +
@@ -333,20 +400,28 @@ function render(r: {
       'the media relay off (Kamailio relays no media here); sipwarden-hiding adds ' +
       '`topologyHiding.trusted.enabled: true` (the untrusted side is hidden by default).',
   );
+  lines.push('', '## CPU rounds (run = round)', '');
+  lines.push(
+    '| target | rate | run | achieved | failed | CPU ms/call | of which user | p99 (ms) | load avg | result |',
+  );
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
+  for (const s of r.cpuSteps) lines.push(stepRow(s));
   lines.push('', '## Every step', '');
   lines.push(
     '| target | rate | run | achieved | failed | CPU ms/call | of which user | p99 (ms) | load avg | result |',
   );
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
-  for (const s of r.steps) {
-    lines.push(
-      `| ${s.target} | ${s.rate} | ${s.attempt} | ${s.achieved.toFixed(0)} | ${s.failed}/${s.attempted} | ` +
-        `${fixed(s.cpuMsPerCall)} | ${fixed(s.cpuUserMsPerCall)} | ${fixed(s.p99, 2)} | ${s.loadAverage} | ` +
-        `${s.passed ? 'pass' : `FAIL: ${s.note}`} |`,
-    );
-  }
+  for (const s of r.steps) lines.push(stepRow(s));
   lines.push('');
   return lines.join('\n');
+}
+
+function stepRow(s: Step): string {
+  return (
+    `| ${s.target} | ${s.rate} | ${s.attempt} | ${s.achieved.toFixed(0)} | ${s.failed}/${s.attempted} | ` +
+    `${fixed(s.cpuMsPerCall)} | ${fixed(s.cpuUserMsPerCall)} | ${fixed(s.p99, 2)} | ${s.loadAverage} | ` +
+    `${s.passed ? 'pass' : `FAIL: ${s.note}`} |`
+  );
 }
 
 main().catch(async (error) => {
