@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark and records the results in bench/results/:
 #   - bench/micro/parser.bench.ts (when present): parser micro-benchmark
+#   - bench/load/edge.ts: CPU per call and call rate with topology hiding, against Kamailio with topoh
 #   - bench/load/call-rate.ts: highest sustained call rate and response times, direct sipp
 #     vs Kamailio vs sipwarden, in the same run (load-<date>.md)
 #   - bench/load/blocked-drop.ts: datagrams per core dropped from a blocked source
@@ -36,6 +37,7 @@ fi
 
 echo "== load: call rate"
 node --import tsx bench/load/call-rate.ts "$@"
+node --import tsx bench/load/edge.ts
 
 if [ "${SKIP_MEMORY:-0}" != "1" ]; then
   echo "== load: memory with 10,000 transactions in flight"

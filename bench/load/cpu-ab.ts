@@ -5,6 +5,11 @@
  *
  *   node --import tsx bench/load/cpu-ab.ts --a /path/to/other/checkout [--b .] [--mode off|on]
  *     [--a-entry bin/sipwarden.js] [--b-entry dist/cli/main.js] [--calls 6000] [--rate 1000] [--rounds 3]
+ *     [--a-config JSON] [--b-config JSON]
+ *
+ * --mode hiding runs the benchmark targets' sipwarden-hiding config (targets.ts); --a-config
+ * and --b-config merge settings over the mode's for one side (an older checkout may not know
+ * a key the newer one needs, e.g. `{"media":{"relay":{"enabled":false}}}`).
  *
  * Loopback only; every run bounded.
  */
@@ -12,9 +17,15 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../../test/interop/harness/ports.ts';
 import { startSipp } from '../../test/interop/harness/sipp.ts';
-import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.ts';
+import {
+  mergeConfig,
+  REPO_ROOT,
+  type SipwardenConfig,
+  startSipwarden,
+} from '../../test/interop/harness/sipwarden.ts';
 import { median } from '../stats.ts';
 import { cpuPerCall } from './cpu.ts';
+import { SIPWARDEN_CONFIGS } from './targets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,16 +38,26 @@ const { values } = parseArgs({
     calls: { type: 'string', default: '6000' },
     rate: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '3' },
+    'a-config': { type: 'string', default: '{}' },
+    'b-config': { type: 'string', default: '{}' },
   },
 });
 if (values.a === undefined) throw new Error('--a CHECKOUT is required');
 const HOST = '127.0.0.1';
 const CALLS = Number(values.calls);
 const RATE = Number(values.rate);
-const config =
-  values.mode === 'on' ? { security: { allowlist: ['127.0.0.0/8'] } } : { security: { enabled: false } };
+const config: SipwardenConfig =
+  values.mode === 'hiding'
+    ? SIPWARDEN_CONFIGS['sipwarden-hiding']
+    : values.mode === 'on'
+      ? { security: { allowlist: ['127.0.0.0/8'] } }
+      : { security: { enabled: false } };
+const extra = {
+  a: JSON.parse(values['a-config']) as SipwardenConfig,
+  b: JSON.parse(values['b-config']) as SipwardenConfig,
+};
 
-async function measure(root: string, entry: string): Promise<number> {
+async function measure(root: string, entry: string, which: 'a' | 'b'): Promise<number> {
   const uasPort = await freePort();
   const uas = await startSipp({
     scenario: 'uas-answer.xml',
@@ -49,7 +70,7 @@ async function measure(root: string, entry: string): Promise<number> {
   const sipwarden = await startSipwarden({
     port,
     upstream: { host: HOST, port: uasPort },
-    config,
+    config: mergeConfig(config, extra[which]),
     bin: join(resolve(root), entry),
     extraArgs: ['--log-level', 'error'],
   });
@@ -69,6 +90,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
     const ms = await measure(
       which === 'a' ? values.a : values.b,
       which === 'a' ? values['a-entry'] : values['b-entry'],
+      which,
     );
     results[which].push(ms);
     process.stdout.write(`round ${round + 1} ${which}: ${ms.toFixed(3)} ms CPU per call\n`);

@@ -1,15 +1,16 @@
 /**
- * Profiles sipwarden under a sipp call load: starts a sipp UAS, sipwarden (pipeline on or off)
+ * Profiles sipwarden under a sipp call load: starts a sipp UAS, sipwarden (pipeline on or off,
+ * or on with topology hiding towards both sides: the targets of bench/load/targets.ts)
  * with V8's CPU profiler, runs one bounded sipp UAC batch, stops sipwarden and prints where
  * the profile says its time went (self time by function, top entries).
  *
- *   node --import tsx bench/load/profile-run.ts [--mode off|on] [--calls 20000] [--rate 2000]
- *     [--dir DIR] [--cpu-only | --perf | --trace-gc]
+ *   node --import tsx bench/load/profile-run.ts [--mode off|on|hiding] [--calls 20000] [--rate 2000]
+ *     [--dir DIR] [--warm-up CALLS] [--cpu-only | --perf | --trace-gc | --node-flag=FLAG...]
  *
  * Loopback only; the batch is bounded in count and time.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../../test/interop/harness/ports.ts';
@@ -18,6 +19,7 @@ import { REPO_ROOT, startSipwarden } from '../../test/interop/harness/sipwarden.
 import { tempDir } from '../../test/interop/harness/workdir.ts';
 import { cpuTimes } from './cpu.ts';
 import { buildSipwarden } from './machine.ts';
+import { SIPWARDEN_CONFIGS } from './targets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +31,10 @@ const { values } = parseArgs({
     'cpu-only': { type: 'boolean', default: false },
     perf: { type: 'boolean', default: false },
     'trace-gc': { type: 'boolean', default: false },
+    // Calls run before the measured batch (and before perf attaches): a warm process, compiled.
+    'warm-up': { type: 'string', default: '0' },
+    // Flags for sipwarden's node, e.g. --node-flag=--trace-deopt (output counted below).
+    'node-flag': { type: 'string', multiple: true, default: [] },
   },
 });
 const HOST = '127.0.0.1';
@@ -51,22 +57,39 @@ const uas = await startSipp({ scenario: 'uas-answer.xml', localPort: uasPort, ti
 await uas.ready();
 const port = await freePort();
 const config =
-  values.mode === 'on' ? { security: { allowlist: ['127.0.0.0/8'] } } : { security: { enabled: false } };
+  SIPWARDEN_CONFIGS[
+    values.mode === 'on' ? 'sipwarden' : values.mode === 'hiding' ? 'sipwarden-hiding' : 'sipwarden-plain'
+  ];
 const sipwarden = await startSipwarden({
   port,
   upstream: { host: HOST, port: uasPort },
   config,
   extraArgs: ['--log-level', 'error'],
   bin: join(REPO_ROOT, 'dist', 'cli', 'main.js'),
-  nodeArgs: values['trace-gc']
-    ? ['--trace-gc']
-    : values.perf
-      ? ['--perf-basic-prof']
-      : !values['cpu-only']
-        ? ['--cpu-prof', `--cpu-prof-dir=${dir}`]
-        : [],
+  outputLimit: 8 * 1024 * 1024,
+  nodeArgs:
+    values['node-flag'].length > 0
+      ? values['node-flag']
+      : values['trace-gc']
+        ? ['--trace-gc']
+        : values.perf
+          ? ['--perf-basic-prof']
+          : !values['cpu-only']
+            ? ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+            : [],
 });
 try {
+  const warmUp = Number(values['warm-up']);
+  if (warmUp > 0) {
+    await runSipp({
+      scenario: 'uac-call.xml',
+      localPort: await freePort(),
+      remote: { host: HOST, port },
+      calls: warmUp,
+      rate: Number(values.rate),
+      timeoutS: Math.ceil(warmUp / Number(values.rate)) + 60,
+    });
+  }
   const before = cpuTimes(sipwarden.pid);
   // Linux perf sees native and kernel frames that V8's sampler misattributes (--perf-basic-prof names the JIT code).
   const perf = values.perf
@@ -115,7 +138,23 @@ if (values['trace-gc']) {
     console.log(`${kind}: ${ms.length} pauses, median ${ms[ms.length >> 1]} ms, max ${ms[ms.length - 1]} ms`);
   }
 }
-if (values['cpu-only'] || values.perf || values['trace-gc']) process.exit(0);
+if (values['node-flag'].length > 0) {
+  // Deoptimizations by function and reason: a function deoptimized again and again costs compiles.
+  const counts = new Map<string, number>();
+  writeFileSync(join(dir, 'node-output.txt'), sipwarden.process.tail(8 * 1024 * 1024));
+  for (const m of sipwarden.process
+    .tail(8 * 1024 * 1024)
+    .matchAll(
+      /\[bailout \(kind: ([^)]*)\): begin\. deoptimizing [^,]*<JSFunction ([^ >]*)[^,]*, [^,]*, reason: ([^\]]*)\]/g,
+    )) {
+    const key = `${m[2]} (${m[3]})`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  for (const [key, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 30))
+    console.log(`${String(n).padStart(5)}  ${key}`);
+}
+if (values['cpu-only'] || values.perf || values['trace-gc'] || values['node-flag'].length > 0)
+  process.exit(0);
 const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
 if (file === undefined) throw new Error(`no profile written in ${dir}`);
 const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;

@@ -14,6 +14,10 @@
  *                    sipp's thousands of calls per second come from
  * - sipwarden-plain: the same with the security pipeline off: the proxy alone, the like of
  *                    Kamailio's plain proxy.cfg
+ * - kamailio-topoh:  kamailio-secure with topoh (Kamailio's topology hiding: Via, Record-Route
+ *                    and Contact masked in every message it sends, towards both sides)
+ * - sipwarden-hiding: sipwarden as "sipwarden" with topology hiding on towards both sides
+ *                    (`topologyHiding.trusted.enabled`; the untrusted side is on by default)
  * All on loopback, on free ports.
  */
 import { join } from 'node:path';
@@ -29,14 +33,31 @@ import {
   startSipwarden,
 } from '../../test/interop/harness/sipwarden.ts';
 
-export type TargetName = 'direct' | 'kamailio' | 'kamailio-secure' | 'sipwarden' | 'sipwarden-plain';
+export type TargetName =
+  | 'direct'
+  | 'kamailio'
+  | 'kamailio-secure'
+  | 'kamailio-topoh'
+  | 'sipwarden'
+  | 'sipwarden-plain'
+  | 'sipwarden-hiding';
 export const TARGET_NAMES: readonly TargetName[] = [
   'direct',
   'kamailio',
   'kamailio-secure',
+  'kamailio-topoh',
   'sipwarden',
   'sipwarden-plain',
+  'sipwarden-hiding',
 ];
+
+/**
+ * What a production Kamailio gets (its fast allocator and enough shared memory): with less it
+ * fails calls for want of memory long before its CPU is busy, and a benchmark then measures
+ * the setting. Its log is checked for KAMAILIO_ALLOCATION_ERROR after every run.
+ */
+export const KAMAILIO_SHARED_MEMORY_MB = 2048;
+export const KAMAILIO_ALLOCATION_ERROR = /could not allocate/;
 
 /**
  * Requests per pike sampling unit (2 s) from one source before pike flags it: far above
@@ -50,10 +71,22 @@ export const PIKE_ALLOWING_DENSITY = 60_000;
 // requests a second (INVITE and BYE: about 2,500 calls/s), is set for a PBX, while sipp's UAS
 // here takes far more; a production sipwarden in front of such a service is configured so.
 const UPSTREAM_BUDGET = { upstreamRequestsPerSecond: 100_000 } as const;
+// The media relay (on by default) is off: Kamailio relays no media without rtpengine, and
+// the relay has its own benchmark against rtpengine (bench/load/media-relay.ts). SDP passes
+// untouched through every target.
+const NO_MEDIA = { relay: { enabled: false } } as const;
 
-export const SIPWARDEN_CONFIGS: Readonly<Record<'sipwarden' | 'sipwarden-plain', SipwardenConfig>> = {
-  sipwarden: { security: { allowlist: ['127.0.0.0/8'] }, overload: UPSTREAM_BUDGET },
-  'sipwarden-plain': { security: { enabled: false }, overload: UPSTREAM_BUDGET },
+type SipwardenTarget = 'sipwarden' | 'sipwarden-plain' | 'sipwarden-hiding';
+export const SIPWARDEN_CONFIGS: Readonly<Record<SipwardenTarget, SipwardenConfig>> = {
+  sipwarden: { security: { allowlist: ['127.0.0.0/8'] }, overload: UPSTREAM_BUDGET, media: NO_MEDIA },
+  'sipwarden-plain': { security: { enabled: false }, overload: UPSTREAM_BUDGET, media: NO_MEDIA },
+  // Towards the clients it is on by default; towards the upstream it is switched on here.
+  'sipwarden-hiding': {
+    security: { allowlist: ['127.0.0.0/8'] },
+    overload: UPSTREAM_BUDGET,
+    media: NO_MEDIA,
+    topologyHiding: { trusted: { enabled: true } },
+  },
 };
 
 export const HOST = '127.0.0.1';
@@ -94,9 +127,9 @@ export interface TargetOptions {
   readonly uasPauseMs?: number;
   /** The UAS stops by itself after this long whatever happens. */
   readonly uasTimeoutS: number;
-  /** Kamailio -m (shared memory MB: transactions live there). */
+  /** Kamailio -m (shared memory MB: transactions live there); default KAMAILIO_SHARED_MEMORY_MB. */
   readonly kamailioSharedMemoryMb?: number;
-  /** Kamailio -x: its memory allocator (default: Kamailio's own default). */
+  /** Kamailio -x: its memory allocator; default tlsf (Kamailio's own default, qm, keeps debug records). */
   readonly kamailioMemoryManager?: 'qm' | 'fm' | 'tlsf';
   /** Extra arguments for `sipwarden start`. */
   readonly sipwardenArgs?: readonly string[];
@@ -126,15 +159,21 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
   if (name === 'direct') {
     return { name, port: uasPort, uas, processes: [uas.process], stop: stopUas };
   }
-  if (name === 'kamailio' || name === 'kamailio-secure') {
+  if (name === 'kamailio' || name === 'kamailio-secure' || name === 'kamailio-topoh') {
     const kamailio = await startKamailio({
-      ...(name === 'kamailio-secure'
-        ? { variant: 'proxy-secure' as const, defines: { PIKE_DENSITY: PIKE_ALLOWING_DENSITY } }
-        : {}),
+      ...(name === 'kamailio'
+        ? {}
+        : {
+            variant: 'proxy-secure' as const,
+            defines: {
+              PIKE_DENSITY: PIKE_ALLOWING_DENSITY,
+              ...(name === 'kamailio-topoh' ? { WITH_TOPOH: true as const } : {}),
+            },
+          }),
       port: await freePort(),
       upstream: { host: HOST, port: uasPort },
-      sharedMemoryMb: options.kamailioSharedMemoryMb ?? 4096,
-      ...(options.kamailioMemoryManager ? { memoryManager: options.kamailioMemoryManager } : {}),
+      sharedMemoryMb: options.kamailioSharedMemoryMb ?? KAMAILIO_SHARED_MEMORY_MB,
+      memoryManager: options.kamailioMemoryManager ?? 'tlsf',
     });
     return {
       name,

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { selfSignedCertificate } from './harness/certs.ts';
 import { type Kamailio, startKamailio } from './harness/kamailio.ts';
@@ -289,6 +291,42 @@ describe('Kamailio secure variant (proxy-secure.cfg: ban table, pike, sanity)', 
       });
       assert.ok(flood.successful < 300, describeSipp(flood));
       assert.equal(kamailio.countLog(/sw-interop: ban 127\.0\.0\.3 /), 1, kamailio.process.tail());
+    } finally {
+      await kamailio.stop();
+    }
+  });
+});
+
+describe('Kamailio secure variant with topoh (WITH_TOPOH: the benchmark reference for topology hiding)', () => {
+  test('calls complete, and the caller sees the callee only as the mask address', async () => {
+    const uasPort = await freePort();
+    const kamailio = await startKamailio({
+      variant: 'proxy-secure',
+      port: await freePort(),
+      upstream: { host: HOST, port: uasPort },
+      defines: { WITH_TOPOH: true },
+    });
+    try {
+      const uas = await startSipp({ scenario: 'uas-answer.xml', localPort: uasPort, timeoutS: 60 });
+      await uas.ready();
+      const uac = await runSipp({
+        scenario: 'uac-call.xml',
+        localPort: await freePort(),
+        remote: { host: HOST, port: kamailio.port },
+        calls: 3,
+        rate: 10,
+        timeoutS: 30,
+        extraArgs: ['-trace_msg'],
+      });
+      await uas.stop();
+      assert.equal(uac.successful, 3, describeSipp(uac));
+      const log = readdirSync(uac.workDir).find((name) => name.endsWith('_messages.log'));
+      assert.ok(log, 'sipp wrote no message log');
+      const received = readFileSync(join(uac.workDir, log), 'latin1');
+      // The 200's Contact towards the caller: topoh's mask address, never the callee's port.
+      assert.match(received, /^Contact: <sip:198\.51\.100\.1;line=sr-/m);
+      assert.doesNotMatch(received, new RegExp(`:${uasPort}\\b`));
+      assert.equal(kamailio.countLog(/could not allocate/), 0);
     } finally {
       await kamailio.stop();
     }
