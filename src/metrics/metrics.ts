@@ -47,6 +47,8 @@ export interface GatewayReadings {
     readonly flood: number;
     readonly srtpAuthentication: number;
     readonly srtpReplay: number;
+    readonly srtpUnprotected: number;
+    readonly srtpProtected: number;
   };
 }
 
@@ -76,6 +78,8 @@ const MEDIA_COUNTERS = [
     'SRTP/SRTCP packets dropped: authentication tag did not verify',
   ],
   ['srtpReplay', 'sipwarden_media_srtp_replay_dropped_total', 'SRTP/SRTCP packets dropped: replayed'],
+  ['srtpUnprotected', 'sipwarden_media_srtp_decrypted_total', 'SRTP/SRTCP packets authenticated and decrypted'],
+  ['srtpProtected', 'sipwarden_media_srtp_encrypted_total', 'packets encrypted to SRTP/SRTCP towards a party'],
 ] as const;
 
 /** The transport layer's own counters, declared once: field, metric name, help. */
