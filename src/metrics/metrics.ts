@@ -78,8 +78,16 @@ const MEDIA_COUNTERS = [
     'SRTP/SRTCP packets dropped: authentication tag did not verify',
   ],
   ['srtpReplay', 'sipwarden_media_srtp_replay_dropped_total', 'SRTP/SRTCP packets dropped: replayed'],
-  ['srtpUnprotected', 'sipwarden_media_srtp_decrypted_total', 'SRTP/SRTCP packets authenticated and decrypted'],
-  ['srtpProtected', 'sipwarden_media_srtp_encrypted_total', 'packets encrypted to SRTP/SRTCP towards a party'],
+  [
+    'srtpUnprotected',
+    'sipwarden_media_srtp_decrypted_total',
+    'SRTP/SRTCP packets authenticated and decrypted',
+  ],
+  [
+    'srtpProtected',
+    'sipwarden_media_srtp_encrypted_total',
+    'packets encrypted to SRTP/SRTCP towards a party',
+  ],
 ] as const;
 
 /** The transport layer's own counters, declared once: field, metric name, help. */
