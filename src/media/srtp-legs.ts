@@ -39,6 +39,8 @@ export interface SrtpSettings {
 
 /** Crypto lines read from one m= section at most (a real offer has 1 to 4). */
 const MAX_CRYPTO_LINES = 16;
+/** Keys of sipwarden's kept per party (one per suite offered, and the one in use). */
+const MAX_OURS = 8;
 
 const SECURE: Readonly<Record<string, string>> = { 'RTP/AVP': 'RTP/SAVP', 'RTP/AVPF': 'RTP/SAVPF' };
 const PLAIN: Readonly<Record<string, string>> = { 'RTP/SAVP': 'RTP/AVP', 'RTP/SAVPF': 'RTP/AVPF' };
@@ -97,6 +99,14 @@ export class SrtpLeg {
     const known = this.#ours.get(tag);
     if (known !== undefined && known.suite === suite) return known.key;
     const key = MasterKey.generate(suite);
+    // Bounded: a party re-offering under ever new tags keeps only the latest few keys.
+    if (this.#ours.size >= MAX_OURS && !this.#ours.has(tag)) {
+      for (const old of this.#ours.keys()) {
+        if (old === this.#txTag) continue;
+        this.#ours.delete(old);
+        break;
+      }
+    }
     this.#ours.set(tag, { suite, key });
     if (this.#txTag === tag) {
       this.tx = undefined;
