@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     calls: { type: 'string', default: '100,300,600,1000' },
     seconds: { type: 'string', default: '5' },
     'memory-calls': { type: 'string', default: '2000' },
-    senders: { type: 'string', default: '2' },
+    senders: { type: 'string', default: '1' },
     out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results', 'media-relay.md') },
     'no-write': { type: 'boolean', default: false },
   },

@@ -586,7 +586,9 @@ export class RtpRelay implements MediaLineHandler {
       return;
     }
     this.#count(from, length);
-    socket.send(packet, 0, length, port, address);
+    // Plain RTP as it came: node:dgram's offset and length form would make a view per packet.
+    if (length === packet.length) socket.send(packet, port, address);
+    else socket.send(packet, 0, length, port, address);
   }
 
   #latch(party: Party, rtcp: boolean, source: RemoteInfo): void {
