@@ -146,14 +146,16 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
           const offer = offerEncryption(context.request);
           if (offer.ok) continue;
           // RFC 3261 20.43: warn-code 303, incompatible transport protocol (RTP/AVP where RTP/SAVP is required).
-          const warning = `303 sipwarden "encrypted media required: ${offer.why.replace(/["\\]/g, '')}"`;
+          // The reason names the offer's own tokens: printable, unquoted and short in a header.
+          const said = offer.why.replace(/[^\x20-\x7e]|["\\]/g, '').slice(0, 120);
+          const warning = `303 sipwarden "encrypted media required: ${said}"`;
           return refuse(
             context,
             input,
             rule.name,
             action.status,
             action.reason,
-            `encrypted media required: ${offer.why}`,
+            `encrypted media required: ${said}`,
             {},
             [{ name: 'Warning', value: warning }],
           );
