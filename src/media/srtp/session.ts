@@ -63,14 +63,18 @@ interface RtcpStream {
   readonly replay: ReplayWindow;
 }
 
+/**
+ * Counter blocks for one packet, rewritten per packet: one buffer for every session of the
+ * thread (crypt uses it synchronously, start to end), not 16 KiB per session and direction.
+ */
+const COUNTERS = Buffer.alloc(MAX_PACKET + 16);
+
 class Transform {
   readonly #ecb: Cipher;
   readonly #authKey: Buffer;
   readonly #salt: Buffer;
   /** The ROC appended to the authenticated portion, rewritten per packet. */
   readonly #trailer = Buffer.alloc(4);
-  /** Counter blocks for one packet, rewritten per packet (no allocation). */
-  readonly #counters = Buffer.alloc(MAX_PACKET + 16);
 
   constructor(keys: SessionKeys) {
     const algorithm = keys.encryption.length === 32 ? 'aes-256-ecb' : 'aes-128-ecb';
@@ -87,7 +91,7 @@ class Transform {
     const length = end - start;
     if (length <= 0) return;
     const blocks = Math.ceil(length / 16);
-    const counters = this.#counters;
+    const counters = COUNTERS;
     const salt = this.#salt;
     // The index is 48 bits: high 16 and low 32 kept apart to stay in exact integer range.
     const high = Math.floor(index / 0x1_0000_0000);
