@@ -115,6 +115,8 @@ test('two SRTP baresip phones call through sipwarden and Kamailio: SRTP only on 
       },
     },
     extraArgs: ['--log-level', 'warn'],
+    // Under load on the shared test machine, two runs found nothing listening after the 15 s default.
+    startTimeoutMs: 30_000,
   });
   const api = `http://${HOST}:${apiPort}`;
   token = await sipwarden.apiToken();
