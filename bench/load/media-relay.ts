@@ -9,8 +9,9 @@
  *
  * Each step sets up N calls on each relay (sipwarden's through its SDP side; rtpengine's
  * with NG offer and answer), then sends 20 ms G.711 for --seconds: every 20 ms one
- * 172-byte RTP packet (payload type 8) per call in each direction, from one caller and
- * one callee socket (each stream latches to them; the SSRC names the call), read by a
+ * 172-byte RTP packet (payload type 8) per call in each direction. The calls are shared
+ * among --senders threads (media-relay-sender.ts), each with its own caller and callee
+ * socket (each stream latches to its thread's; the SSRC names the call), read by a
  * receiver process of its own bound to the same ports (media-relay-receiver.ts). Measured per
  * relay: loss (packets received by the other side / sent), the relay's CPU time over the
  * step (process CPU, all threads; /proc for rtpengine) and from it packets relayed per
@@ -24,7 +25,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { freePort } from '../../test/interop/harness/ports.ts';
 import { REPO_ROOT } from '../../test/interop/harness/sipwarden.ts';
 import { loadAverageText, machineInfo, residentKiB } from './machine.ts';
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     calls: { type: 'string', default: '100,300,600,1000' },
     seconds: { type: 'string', default: '5' },
     'memory-calls': { type: 'string', default: '2000' },
+    senders: { type: 'string', default: '1' },
     out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results', 'media-relay.md') },
     'no-write': { type: 'boolean', default: false },
   },
@@ -41,7 +45,7 @@ const { values: args } = parseArgs({
 const STEPS = args.calls.split(',').map(Number);
 const SECONDS = Number(args.seconds);
 const MEMORY_CALLS = Number(args['memory-calls']);
-const PACKET_BYTES = 172;
+const SENDERS = Math.max(1, Math.min(16, Number(args.senders)));
 const TICK_MS = 20;
 
 // --- rtpengine over NG (bencode over UDP) ---
@@ -297,28 +301,52 @@ interface StepResult {
   readonly seconds: number;
 }
 
-async function bound(): Promise<Socket> {
-  const socket = createSocket({ type: 'udp4', reuseAddr: true });
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  socket.setSendBufferSize(4 * 1024 * 1024);
-  return socket;
+/** A sending thread: its socket ports, and its commands. */
+interface Sender {
+  readonly caller: number;
+  readonly callee: number;
+  ask(command: Record<string, unknown>): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
 }
 
-/** The sender's two sockets, and the receiver process that reads what arrives at their ports. */
+async function startSender(): Promise<Sender> {
+  // A worker does not inherit --import tsx's loader in Node 20: it registers tsx itself.
+  const entry = pathToFileURL(join(import.meta.dirname, 'media-relay-sender.ts')).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
+  const replies: ((message: Record<string, unknown>) => void)[] = [];
+  worker.on('message', (message: Record<string, unknown>) => replies.shift()?.(message));
+  const ask = (command: Record<string, unknown> | undefined) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      replies.push(resolve);
+      if (command !== undefined) worker.postMessage(command);
+    });
+  const ready = await ask(undefined);
+  return {
+    caller: ready.caller as number,
+    callee: ready.callee as number,
+    ask,
+    stop: async () => {
+      worker.postMessage({ op: 'exit' });
+      await once(worker, 'exit');
+    },
+  };
+}
+
+/** The sending threads, and the receiver process that reads what arrives at their ports. */
 interface Generator {
-  readonly caller: Socket;
-  readonly callee: Socket;
+  readonly senders: readonly Sender[];
   count(op: 'reset' | 'count'): Promise<number>;
   stop(): Promise<void>;
 }
 
 async function startGenerator(): Promise<Generator> {
-  const caller = await bound();
-  const callee = await bound();
+  const senders: Sender[] = [];
+  for (let i = 0; i < SENDERS; i++) senders.push(await startSender());
   const child = fork(
     join(import.meta.dirname, 'media-relay-receiver.ts'),
-    [String(caller.address().port), String(callee.address().port)],
+    senders.flatMap((s) => [String(s.caller), String(s.callee)]),
     { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   const replies: ((message: { received: number }) => void)[] = [];
@@ -330,55 +358,33 @@ async function startGenerator(): Promise<Generator> {
     });
   await ask(undefined);
   return {
-    caller,
-    callee,
+    senders,
     count: async (op) => (await ask(op)).received,
     stop: async () => {
       child.send({ op: 'exit' });
       await once(child, 'exit');
-      caller.close();
-      callee.close();
+      for (const sender of senders) await sender.stop();
     },
   };
 }
 
 async function step(relay: Relay, generator: Generator, calls: number): Promise<StepResult> {
-  const { caller, callee } = generator;
-  const ports = await relay.setup(calls, caller.address().port, callee.address().port);
-  const packets = ports.map((_, i) => {
-    const packet = Buffer.alloc(PACKET_BYTES);
-    packet[0] = 0x80;
-    packet[1] = 8;
-    packet.writeUInt32BE(i + 1, 8);
-    return packet;
-  });
-  // A first packet each way latches every stream; then the counters start.
-  for (let i = 0; i < calls; i++) {
-    caller.send(packets[i]!, ports[i]![0], '127.0.0.1');
-    callee.send(packets[i]!, ports[i]![1], '127.0.0.1');
+  const { senders } = generator;
+  // The calls shared among the threads; each thread's streams latch to its own sockets.
+  let ssrcBase = 0;
+  for (const [n, sender] of senders.entries()) {
+    const share = Math.floor(calls / senders.length) + (n < calls % senders.length ? 1 : 0);
+    const ports = await relay.setup(share, sender.caller, sender.callee);
+    await sender.ask({ op: 'ports', ports, ssrcBase });
+    ssrcBase += share;
   }
+  for (const sender of senders) await sender.ask({ op: 'latch' });
   await new Promise((resolve) => setTimeout(resolve, 500));
   await generator.count('reset');
-  let sent = 0;
   const before = await relay.usage();
-  const started = performance.now();
-  const end = started + SECONDS * 1000;
-  let due = started;
-  let seq = 1;
-  while (performance.now() < end) {
-    // Each tick a new sequence number and 160 samples later, as a real 20 ms G.711 stream.
-    seq = (seq + 1) & 0xffff;
-    for (let i = 0; i < calls; i++) {
-      packets[i]!.writeUInt16BE(seq, 2);
-      packets[i]!.writeUInt32BE((seq * 160) >>> 0, 4);
-      caller.send(packets[i]!, ports[i]![0], '127.0.0.1');
-      callee.send(packets[i]!, ports[i]![1], '127.0.0.1');
-    }
-    sent += 2 * calls;
-    due += TICK_MS;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
-  }
-  const elapsed = (performance.now() - started) / 1000;
+  const results = await Promise.all(senders.map((s) => s.ask({ op: 'go', seconds: SECONDS })));
+  const sent = results.reduce((sum, r) => sum + (r.sent as number), 0);
+  const elapsed = Math.max(...results.map((r) => r.elapsed as number));
   await new Promise((resolve) => setTimeout(resolve, 500));
   const received = await generator.count('count');
   const after = await relay.usage();
@@ -397,7 +403,8 @@ async function step(relay: Relay, generator: Generator, calls: number): Promise<
 
 async function memoryPerCall(relay: Relay, generator: Generator): Promise<number> {
   const before = await relay.usage();
-  await relay.setup(MEMORY_CALLS, generator.caller.address().port, generator.callee.address().port);
+  const sender = generator.senders[0]!;
+  await relay.setup(MEMORY_CALLS, sender.caller, sender.callee);
   await new Promise((resolve) => setTimeout(resolve, 500));
   const after = await relay.usage();
   await relay.teardown();
@@ -447,8 +454,8 @@ const text = [
   '# RTP relay: sipwarden against rtpengine (userspace)',
   '',
   `20 ms G.711 (172-byte RTP packets, one each way per call every 20 ms) through each relay on`,
-  `loopback, ${SECONDS} s per step, the same streams and the same generator for both, in one run`,
-  `(bench/load/media-relay.ts). Load average before: ${loadBefore}.`,
+  `loopback, ${SECONDS} s per step, the same streams and the same generator for both (${SENDERS} sending`,
+  `threads), in one run (bench/load/media-relay.ts). Load average before: ${loadBefore}.`,
   '',
   '| relay | calls | packets/s sent | loss | relay CPU s | relay CPU | packets/s relayed per core |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -37,9 +37,44 @@ function side(portMin: number, portMax: number) {
     });
 }
 
+const SUITE_NAMES = [
+  'AES_CM_128_HMAC_SHA1_80',
+  'AES_CM_128_HMAC_SHA1_32',
+  'AES_256_CM_HMAC_SHA1_80',
+  'AES_256_CM_HMAC_SHA1_32',
+] as const;
+
+/**
+ * SRTP (SDES, RFC 4568) on the relayed streams. `terminate`: a client-side party's SRTP ends
+ * at sipwarden, which decrypts and checks it and sends the upstream plain RTP (RTP/AVP, its
+ * a=crypto removed), and encrypts what goes back with a key of its own, given in the
+ * description the party receives. `both`: the upstream side gets SRTP too, under keys of
+ * sipwarden's (neither party learns the other's key). `pass`: SRTP goes through as it came,
+ * a=crypto untouched, end to end.
+ */
+const srtp = z
+  .strictObject({
+    mode: oneOf(['terminate', 'both', 'pass'] as const).default('terminate'),
+    /**
+     * What a plain RTP offer from the upstream side is shown on the client side: `as-offered`
+     * (RTP: phones without SRTP can answer it) or `srtp` (RTP/SAVP with sipwarden's keys:
+     * phones that insist on SRTP can answer it; sipwarden decrypts their media).
+     */
+    upstreamOffers: oneOf(['as-offered', 'srtp'] as const).default('as-offered'),
+    /** The crypto suites accepted and offered, in order of preference. */
+    suites: z
+      .array(oneOf(SUITE_NAMES))
+      .min(1, { error: 'must list at least one suite' })
+      .max(SUITE_NAMES.length)
+      .refine((list) => new Set(list).size === list.length, { error: 'must not repeat a suite' })
+      .default([...SUITE_NAMES]),
+  })
+  .prefault({});
+
 const relay = z
   .strictObject({
     enabled: boolean.default(true),
+    srtp,
     /** The ports facing the phones (client side) and facing the upstream (PBX) side. */
     // Below Linux's ephemeral ports (32768-60999), which outgoing connections take.
     client: side(12000, 21999),

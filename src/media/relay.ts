@@ -3,8 +3,11 @@
  * (RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF), each party is shown a port pair of sipwarden's
  * on its own side instead of the other party's address (c=, m=, a=rtcp rewritten, ICE
  * attributes removed, o= and the session c= naming sipwarden), and the relay forwards RTP
- * and RTCP between the two pairs. SRTP passes as it is: its RTP header is in the clear
- * (RFC 3711 3.1), so the checks below apply to it too, and a=crypto goes on untouched.
+ * and RTCP between the two pairs. SRTP (SDES) is terminated by default (srtp-legs.ts): a
+ * party's SRTP is authenticated, checked against replays and decrypted here, and what the
+ * relay sends a party that speaks SRTP is encrypted under a key of sipwarden's; a packet
+ * that fails authentication or is a replay is dropped, counted and evented. The RTP header
+ * is in the clear (RFC 3711 3.1), so the checks below apply to SRTP too, before the HMAC.
  *
  * - Ports: numbers are taken from the side's range when the offer passes (they must be
  *   written in it), the sockets are bound only once the answer has negotiated the stream,
@@ -13,14 +16,16 @@
  * - Latching (symmetric RTP, RFC 4961): a party's first packet fixes where its media comes
  *   from, so phones behind NAT work (with `latch: signalled`, only a packet from the address
  *   its SDP declared or its SIP came from may). From then on only that source is accepted (strict source);
- *   anything else is an injection: dropped, counted, evented. A re-INVITE or UPDATE that
+ *   anything else is an injection: dropped, counted, evented. A party that speaks SRTP
+ *   latches only with a packet that authenticates under its key. A re-INVITE or UPDATE that
  *   moves a party's media lets it latch again.
  * - Checked against the negotiation: a payload type neither party listed (a video payload
  *   type on an audio stream says so), and packet or byte rates `floodFactor` times above
  *   what the codecs need (an RTP flood inside the call): dropped, counted, evented; a flood
  *   can end the call.
  * - Bounded: streams in all and per SIP source, ports by the ranges; events at most once a
- *   second per stream and kind. The packet path allocates nothing of its own.
+ *   second per stream and kind. The packet path allocates nothing of its own: SRTP is
+ *   decrypted in place and encrypted into the relay's send buffers (SendBuffers).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Direction } from '../core/inspector.ts';
@@ -35,6 +40,8 @@ import {
   STATIC_VIDEO_TYPES,
 } from './negotiated.ts';
 import { PortPool } from './port-pool.ts';
+import { SendBuffers } from './send-buffers.ts';
+import { SrtpLeg, type SrtpSettings, SrtpTermination } from './srtp-legs.ts';
 
 export interface RelaySide {
   /** Where this side's sockets are bound. */
@@ -59,9 +66,17 @@ export interface RtpRelaySettings {
    * `signalled` only the address its SDP declared or its SIP came from.
    */
   readonly latch: 'first-packet' | 'signalled';
+  /** SRTP termination; absent or `pass`: SRTP is relayed as it comes. */
+  readonly srtp?: SrtpSettings;
 }
 
-export type MediaDropKind = 'injection' | 'payload-type' | 'media-type' | 'flood';
+export type MediaDropKind =
+  | 'injection'
+  | 'payload-type'
+  | 'media-type'
+  | 'flood'
+  | 'srtp-authentication'
+  | 'srtp-replay';
 
 /** What the relay reports; called at most once a second per stream and kind. */
 export interface MediaRelayObserver {
@@ -94,6 +109,13 @@ export interface MediaRelayStats {
   payloadType: number;
   mediaType: number;
   flood: number;
+  /** SRTP or SRTCP packets whose authentication tag did not verify under the party's key. */
+  srtpAuthentication: number;
+  /** SRTP or SRTCP packets received before, or older than the replay window. */
+  srtpReplay: number;
+  /** SRTP and SRTCP packets decrypted and authenticated, and packets encrypted towards a party. */
+  srtpUnprotected: number;
+  srtpProtected: number;
   /** Packets before the stream was negotiated, malformed, or towards a party with no address yet. */
   unusable: number;
   refusedStreams: number;
@@ -102,7 +124,16 @@ export interface MediaRelayStats {
 }
 
 const SIDES: readonly Direction[] = ['client', 'upstream'];
-const KINDS: readonly MediaDropKind[] = ['injection', 'payload-type', 'media-type', 'flood'];
+const KINDS: readonly MediaDropKind[] = [
+  'injection',
+  'payload-type',
+  'media-type',
+  'flood',
+  'srtp-authentication',
+  'srtp-replay',
+];
+const SRTP_AUTHENTICATION = 4;
+const SRTP_REPLAY = 5;
 
 /** One party of a stream, on one side: the socket pair it sends to and receives from. */
 class Party {
@@ -134,6 +165,13 @@ class Party {
   }
 }
 
+/** The stream's SRTP legs: each party's keys, or opaque (SRTP relayed as it came). */
+interface StreamSrtp {
+  readonly client: SrtpLeg;
+  readonly upstream: SrtpLeg;
+  opaque: boolean;
+}
+
 class Stream {
   readonly parties: Record<Direction, Party> = {
     client: new Party('client'),
@@ -150,6 +188,7 @@ class Stream {
   readonly drops = new Float64Array(KINDS.length);
   readonly reportedAt = new Float64Array(KINDS.length);
   floodEnded = false;
+  readonly srtp: StreamSrtp = { client: new SrtpLeg(), upstream: new SrtpLeg(), opaque: false };
 
   constructor(
     readonly key: string,
@@ -174,6 +213,8 @@ export class RtpRelay implements MediaLineHandler {
   readonly #bySession = new Map<string, Stream[]>();
   readonly #perSource = new Map<string, number>();
   readonly #sweep: NodeJS.Timeout;
+  readonly #srtp: SrtpTermination | undefined;
+  readonly #sendBuffers = new SendBuffers();
   /** Set by the gateway: ends a call whose media flooded (floodAction end-call). */
   endCall: (session: string) => void = () => {};
   readonly stats: MediaRelayStats = {
@@ -185,6 +226,10 @@ export class RtpRelay implements MediaLineHandler {
     payloadType: 0,
     mediaType: 0,
     flood: 0,
+    srtpAuthentication: 0,
+    srtpReplay: 0,
+    srtpUnprotected: 0,
+    srtpProtected: 0,
     unusable: 0,
     refusedStreams: 0,
     inactivityClosed: 0,
@@ -196,6 +241,10 @@ export class RtpRelay implements MediaLineHandler {
     this.#signalledLatch = settings.latch === 'signalled';
     this.#log = log;
     this.#observer = observer;
+    this.#srtp =
+      settings.srtp === undefined || settings.srtp.mode === 'pass'
+        ? undefined
+        : new SrtpTermination(settings.srtp);
     this.#pools = {
       client: new PortPool(settings.client.portMin, settings.client.portMax),
       upstream: new PortPool(settings.upstream.portMin, settings.upstream.portMax),
@@ -286,7 +335,8 @@ export class RtpRelay implements MediaLineHandler {
     }
     this.#describe(stream, writerSide, negotiated, context.source.remoteAddress);
     const reader = stream.parties[context.toward];
-    return relayedMedia(media, this.#settings[context.toward].advertise, reader.rtpPort);
+    const relayed = relayedMedia(media, this.#settings[context.toward].advertise, reader.rtpPort);
+    return this.#srtp === undefined ? relayed : this.#srtp.rewrite(stream.srtp, media, relayed, writerSide);
   }
 
   rewriteSession(description: SdpSession, context: Omit<MediaContext, 'index'>): SessionLines {
@@ -421,6 +471,11 @@ export class RtpRelay implements MediaLineHandler {
   #packet(stream: Stream, from: Party, to: Party, rtcp: boolean, packet: Buffer, source: RemoteInfo): void {
     if (stream.closed) return;
     const now = Date.now();
+    const srtp = stream.srtp;
+    // The sender's SRTP context: it must authenticate before it may latch or be forwarded.
+    const fromLeg = srtp[from.side];
+    const secureFrom = !srtp.opaque && fromLeg.secure === true;
+    let latch = false;
     // Strict source once latched; before that the declared address or the SIP source may latch.
     if (rtcp ? from.rtcpLatched : from.rtpLatched) {
       if (
@@ -438,31 +493,26 @@ export class RtpRelay implements MediaLineHandler {
       this.#drop(stream, from, 0, source, -1, now);
       return;
     } else if (packet.length >= 8 && packet[0]! >> 6 === 2) {
-      // Only a well-formed packet latches.
-      if (rtcp) {
-        from.rtcpLatched = true;
-        from.rtcpAddress = source.address;
-        from.rtcpSourcePort = source.port;
-      } else {
-        from.rtpLatched = true;
-        from.rtpAddress = source.address;
-        from.rtpSourcePort = source.port;
-      }
+      // Only a well-formed packet latches (an SRTP party's only once it authenticates).
+      if (secureFrom) latch = true;
+      else this.#latch(from, rtcp, source);
     }
     if (packet.length < 8 || packet[0]! >> 6 !== 2) {
       this.stats.unusable++;
       return;
     }
-    stream.lastPacketAt = now;
+    // Activity: any well-formed packet of the party's (an SRTP party's once authentic).
+    if (!secureFrom) stream.lastPacketAt = now;
     // RTCP, on its own port or multiplexed (RFC 5761 4: second byte 192..223).
     const second = packet[1]!;
     const isRtcp = rtcp || (second >= 192 && second <= 223);
+    let pt = -1;
     if (!isRtcp) {
       if (packet.length < 12) {
         this.stats.unusable++;
         return;
       }
-      const pt = second & 0x7f;
+      pt = second & 0x7f;
       if (stream.allowed[pt] !== 1) {
         const kind = stream.mediaType === 'audio' && STATIC_VIDEO_TYPES.has(pt) ? 2 : 1;
         this.#drop(stream, from, kind, source, pt, now);
@@ -480,6 +530,25 @@ export class RtpRelay implements MediaLineHandler {
         return;
       }
     }
+    let length = packet.length;
+    if (secureFrom) {
+      const rx = fromLeg.rx;
+      if (rx === undefined) {
+        this.stats.unusable++;
+        return;
+      }
+      const result = isRtcp ? rx.unprotectRtcpInPlace(packet) : rx.unprotectInPlace(packet);
+      if (typeof result === 'string') {
+        if (result === 'authentication') this.#drop(stream, from, SRTP_AUTHENTICATION, source, pt, now);
+        else if (result === 'replay') this.#drop(stream, from, SRTP_REPLAY, source, pt, now);
+        else this.stats.unusable++;
+        return;
+      }
+      length = result;
+      this.stats.srtpUnprotected++;
+      if (latch) this.#latch(from, rtcp, source);
+      stream.lastPacketAt = now;
+    }
     const declared = to.declared;
     let port: number;
     let address: string;
@@ -495,11 +564,50 @@ export class RtpRelay implements MediaLineHandler {
     }
     const socket = rtcp ? to.rtcp : to.rtp;
     if (socket === undefined) return;
+    const toLeg = srtp[to.side];
+    if (!srtp.opaque && toLeg.secure === true) {
+      const tx = toLeg.tx;
+      if (tx === undefined) {
+        this.stats.unusable++;
+        return;
+      }
+      const slot = this.#sendBuffers.take(length + 32);
+      const sealed = isRtcp
+        ? tx.protectRtcpInto(packet, slot.buffer, length)
+        : tx.protectInto(packet, slot.buffer, length);
+      if (typeof sealed === 'string') {
+        slot.done();
+        this.stats.unusable++;
+        return;
+      }
+      this.stats.srtpProtected++;
+      this.#count(from, sealed);
+      socket.send(slot.buffer, 0, sealed, port, address, slot.done);
+      return;
+    }
+    this.#count(from, length);
+    // Plain RTP as it came: node:dgram's offset and length form would make a view per packet.
+    if (length === packet.length) socket.send(packet, port, address);
+    else socket.send(packet, 0, length, port, address);
+  }
+
+  #latch(party: Party, rtcp: boolean, source: RemoteInfo): void {
+    if (rtcp) {
+      party.rtcpLatched = true;
+      party.rtcpAddress = source.address;
+      party.rtcpSourcePort = source.port;
+    } else {
+      party.rtpLatched = true;
+      party.rtpAddress = source.address;
+      party.rtpSourcePort = source.port;
+    }
+  }
+
+  #count(from: Party, bytes: number): void {
     this.stats.forwarded++;
     if (from.side === 'client') this.stats.fromClient++;
     else this.stats.fromUpstream++;
-    this.stats.forwardedBytes += packet.length;
-    socket.send(packet, port, address);
+    this.stats.forwardedBytes += bytes;
   }
 
   /** Counts a dropped packet; reports at most once a second per stream and kind. */
@@ -508,7 +616,9 @@ export class RtpRelay implements MediaLineHandler {
     if (kind === 0) this.stats.injection++;
     else if (kind === 1) this.stats.payloadType++;
     else if (kind === 2) this.stats.mediaType++;
-    else this.stats.flood++;
+    else if (kind === 3) this.stats.flood++;
+    else if (kind === SRTP_AUTHENTICATION) this.stats.srtpAuthentication++;
+    else this.stats.srtpReplay++;
     const endsCall = kind === 3 && this.#settings.floodAction === 'end-call' && !stream.floodEnded;
     if (now - stream.reportedAt[kind]! < 1000 && !endsCall) return;
     stream.reportedAt[kind] = now;

@@ -45,6 +45,10 @@ export interface GatewayReadings {
     readonly payloadType: number;
     readonly mediaType: number;
     readonly flood: number;
+    readonly srtpAuthentication: number;
+    readonly srtpReplay: number;
+    readonly srtpUnprotected: number;
+    readonly srtpProtected: number;
   };
 }
 
@@ -68,6 +72,22 @@ const MEDIA_COUNTERS = [
   ['payloadType', 'sipwarden_media_payload_type_dropped_total', 'packets dropped: payload type unlisted'],
   ['mediaType', 'sipwarden_media_media_type_dropped_total', 'packets dropped: media type not negotiated'],
   ['flood', 'sipwarden_media_flood_dropped_total', 'packets dropped: above the rate the codecs allow'],
+  [
+    'srtpAuthentication',
+    'sipwarden_media_srtp_authentication_dropped_total',
+    'SRTP/SRTCP packets dropped: authentication tag did not verify',
+  ],
+  ['srtpReplay', 'sipwarden_media_srtp_replay_dropped_total', 'SRTP/SRTCP packets dropped: replayed'],
+  [
+    'srtpUnprotected',
+    'sipwarden_media_srtp_decrypted_total',
+    'SRTP/SRTCP packets authenticated and decrypted',
+  ],
+  [
+    'srtpProtected',
+    'sipwarden_media_srtp_encrypted_total',
+    'packets encrypted to SRTP/SRTCP towards a party',
+  ],
 ] as const;
 
 /** The transport layer's own counters, declared once: field, metric name, help. */

@@ -66,6 +66,14 @@ export function explainPolicy(policy: Policy, request: PolicyRequest): Explanati
         }
         lines.push(`  ${label(rule)}: matches`);
         return decide(rule.name, 'deny', `not over TLS: answered ${action.status} ${action.reason}`);
+      case 'require-encrypted-media': {
+        const applies =
+          request.method === 'INVITE'
+            ? `a call whose offer has no SRTP keys (a=crypto) sipwarden can use would be answered ${action.status} ${action.reason} (the offer is read on live traffic only)`
+            : 'applies to calls (INVITE) only';
+        lines.push(`  ${label(rule)}: matches; ${applies}; goes on`);
+        continue;
+      }
       case 'limit': {
         const limits = [
           action.concurrentCalls === undefined ? '' : `${action.concurrentCalls} concurrent calls`,

@@ -10,6 +10,9 @@
  *   challenged (the authenticate stage's Digest challenge); with one, the evaluation goes on;
  * - `require-tls` decides only for a request that did not come over TLS (403); over TLS it
  *   goes on;
+ * - `require-encrypted-media` decides only for a new call (INVITE) whose offer does not key
+ *   all its audio and video for SRTP with SDES keys sipwarden can use (488 Not Acceptable
+ *   Here with a Warning, src/media/offer-encryption.ts); otherwise it goes on;
  * - `limit` decides only for a new call (INVITE) over one of its limits (403); under them
  *   it goes on.
  * When no rule decides, `policy.default` does (allow unless configured).
@@ -49,12 +52,15 @@ export interface Condition {
 }
 
 const DEFAULT_STATUS = 403;
+/** RFC 3261 21.4.26: the session description's media are not acceptable here. */
+const NOT_ACCEPTABLE_HERE = 488;
 
 export type PolicyAction =
   | { readonly kind: 'allow' }
   | { readonly kind: 'deny'; readonly status: number; readonly reason: string }
   | { readonly kind: 'require-authentication' }
   | { readonly kind: 'require-tls'; readonly status: number; readonly reason: string }
+  | { readonly kind: 'require-encrypted-media'; readonly status: number; readonly reason: string }
   | {
       readonly kind: 'limit';
       readonly status: number;
@@ -137,6 +143,14 @@ function compileAction(rule: PolicyRuleSettings): PolicyAction {
       return { kind: 'require-authentication' };
     case 'require-tls':
       return { kind: 'require-tls', status, reason: rule.reason ?? 'TLS Required' };
+    case 'require-encrypted-media': {
+      const refusal = rule.status ?? NOT_ACCEPTABLE_HERE;
+      return {
+        kind: 'require-encrypted-media',
+        status: refusal,
+        reason: rule.reason ?? reasonPhrase(refusal),
+      };
+    }
     case 'limit':
       return {
         kind: 'limit',

@@ -17,11 +17,19 @@ import { compileSafeRegex } from './safe-regex.ts';
 export const POLICY_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 
 /**
- * allow and deny decide; require-authentication, require-tls and limit decide only when
- * their requirement is not met (no identity, not TLS, over a limit): otherwise the
- * evaluation goes on with the next rule.
+ * allow and deny decide; require-authentication, require-tls, require-encrypted-media and
+ * limit decide only when their requirement is not met (no identity, not TLS, a call offered
+ * without SRTP keys sipwarden can use, over a limit): otherwise the evaluation goes on with
+ * the next rule.
  */
-export const POLICY_ACTIONS = ['allow', 'deny', 'require-authentication', 'require-tls', 'limit'] as const;
+export const POLICY_ACTIONS = [
+  'allow',
+  'deny',
+  'require-authentication',
+  'require-tls',
+  'require-encrypted-media',
+  'limit',
+] as const;
 export type PolicyActionName = (typeof POLICY_ACTIONS)[number];
 
 /** The actions that end the evaluation whenever their rule matches. */
@@ -109,7 +117,7 @@ const rule = z
     name: ruleName,
     match,
     action: oneOf(POLICY_ACTIONS),
-    /** The answer of a deny, a require-tls or a limit (default 403). */
+    /** The answer of a deny, a require-tls or a limit (default 403); of a require-encrypted-media (default 488). */
     status: rejectStatus.optional(),
     /** Its reason phrase (default: the status's usual phrase). */
     reason: reasonText.optional(),
@@ -123,13 +131,17 @@ const rule = z
         message: `"${DEFAULT_RULE_NAME}" names policy.default`,
       });
     }
-    const answers = r.action === 'deny' || r.action === 'require-tls' || r.action === 'limit';
+    const answers =
+      r.action === 'deny' ||
+      r.action === 'require-tls' ||
+      r.action === 'require-encrypted-media' ||
+      r.action === 'limit';
     for (const key of ['status', 'reason'] as const) {
       if (r[key] !== undefined && !answers) {
         ctx.addIssue({
           code: 'custom',
           path: [key],
-          message: 'only applies when action is deny, require-tls or limit',
+          message: 'only applies when action is deny, require-tls, require-encrypted-media or limit',
         });
       }
     }

@@ -5,10 +5,12 @@
  * another, with the peer's key, to unprotect what is received.
  *
  * protect/unprotect return the output packet, or the reason it was refused as a string
- * (no object per refused packet). Per packet the session allocates the output buffer; the
- * AES key schedule is done once (an ECB cipher turned into counter mode over a reused
- * counter buffer). node:crypto itself allocates the keystream its update returns and the
- * HMAC-SHA1 object and digest: it offers no way to write into a caller's buffer.
+ * (no object per refused packet). protectInto and unprotectInPlace allocate nothing of
+ * their own (a relay's packet path): they write into the caller's buffer or decrypt where
+ * the packet lies. The AES key schedule is done once (an ECB cipher turned into counter
+ * mode over a reused counter buffer). node:crypto itself allocates the keystream its update
+ * returns and the HMAC-SHA1 object and digest, and takes no offset (views of the packet
+ * are passed): it offers no way to write into a caller's buffer.
  *
  * Order of checks on receipt, as RFC 3711 section 3.3 and pion/srtp do it: the cheap replay
  * check first (a flood of replays costs no HMAC), then authentication, and only an
@@ -61,14 +63,18 @@ interface RtcpStream {
   readonly replay: ReplayWindow;
 }
 
+/**
+ * Counter blocks for one packet, rewritten per packet: one buffer for every session of the
+ * thread (crypt uses it synchronously, start to end), not 16 KiB per session and direction.
+ */
+const COUNTERS = Buffer.alloc(MAX_PACKET + 16);
+
 class Transform {
   readonly #ecb: Cipher;
   readonly #authKey: Buffer;
   readonly #salt: Buffer;
   /** The ROC appended to the authenticated portion, rewritten per packet. */
   readonly #trailer = Buffer.alloc(4);
-  /** Counter blocks for one packet, rewritten per packet (no allocation). */
-  readonly #counters = Buffer.alloc(MAX_PACKET + 16);
 
   constructor(keys: SessionKeys) {
     const algorithm = keys.encryption.length === 32 ? 'aes-256-ecb' : 'aes-128-ecb';
@@ -85,7 +91,7 @@ class Transform {
     const length = end - start;
     if (length <= 0) return;
     const blocks = Math.ceil(length / 16);
-    const counters = this.#counters;
+    const counters = COUNTERS;
     const salt = this.#salt;
     // The index is 48 bits: high 16 and low 32 kept apart to stay in exact integer range.
     const high = Math.floor(index / 0x1_0000_0000);
@@ -156,9 +162,21 @@ export class SrtpSession {
 
   /** RTP in, SRTP out (RFC 3711 section 3.3). */
   protect(packet: Buffer): SrtpResult {
-    const headerLength = rtpHeaderLength(packet);
+    const out = Buffer.allocUnsafe(Math.min(packet.length + this.suite.srtpTagLength, MAX_PACKET));
+    const length = this.protectInto(packet, out);
+    return typeof length === 'number' ? out : length;
+  }
+
+  /**
+   * RTP (the first `length` octets of `packet`) in, SRTP written into `out` (room for the
+   * packet and its tag): the SRTP length, or why it was refused. For a relay that sends
+   * from buffers of its own.
+   */
+  protectInto(packet: Buffer, out: Buffer, length = packet.length): number | SrtpFailure {
+    const headerLength = rtpHeaderLength(packet, length);
     if (headerLength === undefined) return 'malformed';
-    if (packet.length + this.suite.srtpTagLength > MAX_PACKET) return 'too-long';
+    const tagLength = this.suite.srtpTagLength;
+    if (length + tagLength > MAX_PACKET || length + tagLength > out.length) return 'too-long';
     const ssrc = packet.readUInt32BE(8);
     const seq = packet.readUInt16BE(2);
     let stream = this.#rtpStreams.get(ssrc);
@@ -171,28 +189,36 @@ export class SrtpSession {
     const roc = estimateRoc(stream.roc, stream.highestSeq, seq);
     if (roc < 0 || roc > MAX_ROC) return 'key-exhausted';
     const index = roc * 0x1_0000 + seq;
-    const tagLength = this.suite.srtpTagLength;
-    const out = Buffer.allocUnsafe(packet.length + tagLength);
-    packet.copy(out);
-    this.#rtp.crypt(out, headerLength, packet.length, ssrc, index);
-    this.#rtp.tag(out.subarray(0, packet.length), roc, tagLength).copy(out, packet.length);
+    packet.copy(out, 0, 0, length);
+    this.#rtp.crypt(out, headerLength, length, ssrc, index);
+    this.#rtp.tag(out.subarray(0, length), roc, tagLength).copy(out, length);
     if (index > stream.roc * 0x1_0000 + stream.highestSeq) {
       stream.roc = roc;
       stream.highestSeq = seq;
     }
-    return out;
+    return length + tagLength;
   }
 
   /** SRTP in, RTP out: refused if malformed, replayed or not authentic. */
   unprotect(packet: Buffer): SrtpResult {
+    const copy = Buffer.from(packet);
+    const length = this.unprotectInPlace(copy);
+    return typeof length === 'number' ? copy.subarray(0, length) : length;
+  }
+
+  /**
+   * SRTP in, RTP out within the same buffer: the payload is decrypted where it lies and the
+   * RTP length returned (the packet without its tag). A refused packet is left unchanged.
+   */
+  unprotectInPlace(packet: Buffer): number | SrtpFailure {
     const tagLength = this.suite.srtpTagLength;
     if (packet.length > MAX_PACKET) return 'too-long';
     if (packet.length < RTP_HEADER + tagLength) return 'malformed';
-    const body = packet.subarray(0, packet.length - tagLength);
-    const headerLength = rtpHeaderLength(body);
+    const bodyLength = packet.length - tagLength;
+    const headerLength = rtpHeaderLength(packet, bodyLength);
     if (headerLength === undefined) return 'malformed';
-    const ssrc = body.readUInt32BE(8);
-    const seq = body.readUInt16BE(2);
+    const ssrc = packet.readUInt32BE(8);
+    const seq = packet.readUInt16BE(2);
     const known = this.#rtpStreams.get(ssrc);
     if (known === undefined && this.#rtpStreams.size >= MAX_SOURCES) return 'too-many-sources';
     // A receiver's first packet of an SSRC sets s_l (RFC 3711 section 3.3.1); state is kept only once authentic.
@@ -200,11 +226,10 @@ export class SrtpSession {
     if (roc < 0 || roc > MAX_ROC) return 'replay';
     const index = roc * 0x1_0000 + seq;
     if (known !== undefined && !known.replay.check(index)) return 'replay';
-    const expected = this.#rtp.tag(body, roc, tagLength);
-    if (!timingSafeEqual(expected, packet.subarray(body.length))) return 'authentication';
-    const out = Buffer.allocUnsafe(body.length);
-    body.copy(out);
-    this.#rtp.crypt(out, headerLength, out.length, ssrc, index);
+    // node:crypto's update and timingSafeEqual take no offset: views of the packet, not copies.
+    const expected = this.#rtp.tag(packet.subarray(0, bodyLength), roc, tagLength);
+    if (!timingSafeEqual(expected, packet.subarray(bodyLength))) return 'authentication';
+    this.#rtp.crypt(packet, headerLength, bodyLength, ssrc, index);
     const stream = known ?? { roc, highestSeq: seq, replay: new ReplayWindow() };
     if (known === undefined) this.#rtpStreams.set(ssrc, stream);
     if (index > stream.roc * 0x1_0000 + stream.highestSeq) {
@@ -212,14 +237,24 @@ export class SrtpSession {
       stream.highestSeq = seq;
     }
     stream.replay.accept(index);
-    return out;
+    return bodyLength;
   }
 
   /** RTCP in, SRTCP out (RFC 3711 section 3.4): encrypted, E flag set, index and tag appended. */
   protectRtcp(packet: Buffer): SrtpResult {
-    if (packet.length < RTCP_HEADER || packet[0]! >> 6 !== 2) return 'malformed';
+    const out = Buffer.allocUnsafe(
+      Math.min(packet.length + SRTCP_INDEX + this.suite.srtcpTagLength, MAX_PACKET),
+    );
+    const length = this.protectRtcpInto(packet, out);
+    return typeof length === 'number' ? out : length;
+  }
+
+  /** RTCP in, SRTCP written into `out`: the SRTCP length, or why it was refused. */
+  protectRtcpInto(packet: Buffer, out: Buffer, length = packet.length): number | SrtpFailure {
+    if (length < RTCP_HEADER || packet[0]! >> 6 !== 2) return 'malformed';
     const tagLength = this.suite.srtcpTagLength;
-    if (packet.length + SRTCP_INDEX + tagLength > MAX_PACKET) return 'too-long';
+    const total = length + SRTCP_INDEX + tagLength;
+    if (total > MAX_PACKET || total > out.length) return 'too-long';
     const ssrc = packet.readUInt32BE(4);
     let stream = this.#rtcpStreams.get(ssrc);
     if (stream === undefined) {
@@ -230,37 +265,42 @@ export class SrtpSession {
     const index = stream.nextIndex;
     if (index > MAX_SRTCP_INDEX) return 'key-exhausted';
     stream.nextIndex++;
-    const out = Buffer.allocUnsafe(packet.length + SRTCP_INDEX + tagLength);
-    packet.copy(out);
-    this.#rtcp.crypt(out, RTCP_HEADER, packet.length, ssrc, index);
-    out.writeUInt32BE((SRTCP_E_FLAG | index) >>> 0, packet.length);
-    const authenticated = out.subarray(0, packet.length + SRTCP_INDEX);
-    this.#rtcp.tag(authenticated, undefined, tagLength).copy(out, authenticated.length);
-    return out;
+    packet.copy(out, 0, 0, length);
+    this.#rtcp.crypt(out, RTCP_HEADER, length, ssrc, index);
+    out.writeUInt32BE((SRTCP_E_FLAG | index) >>> 0, length);
+    const authenticated = length + SRTCP_INDEX;
+    this.#rtcp.tag(out.subarray(0, authenticated), undefined, tagLength).copy(out, authenticated);
+    return total;
   }
 
   /** SRTCP in, RTCP out. */
   unprotectRtcp(packet: Buffer): SrtpResult {
+    const copy = Buffer.from(packet);
+    const length = this.unprotectRtcpInPlace(copy);
+    return typeof length === 'number' ? copy.subarray(0, length) : length;
+  }
+
+  /** SRTCP in, RTCP out within the same buffer: the RTCP length, or why it was refused (the packet then unchanged). */
+  unprotectRtcpInPlace(packet: Buffer): number | SrtpFailure {
     const tagLength = this.suite.srtcpTagLength;
     if (packet.length > MAX_PACKET) return 'too-long';
     if (packet.length < RTCP_HEADER + SRTCP_INDEX + tagLength || packet[0]! >> 6 !== 2) return 'malformed';
-    const authenticated = packet.subarray(0, packet.length - tagLength);
+    const authenticated = packet.length - tagLength;
     const ssrc = packet.readUInt32BE(4);
-    const word = authenticated.readUInt32BE(authenticated.length - SRTCP_INDEX);
+    const word = packet.readUInt32BE(authenticated - SRTCP_INDEX);
     const encrypted = (word & SRTCP_E_FLAG) !== 0;
     const index = word & MAX_SRTCP_INDEX;
     const known = this.#rtcpStreams.get(ssrc);
     if (known === undefined && this.#rtcpStreams.size >= MAX_SOURCES) return 'too-many-sources';
     if (known !== undefined && !known.replay.check(index)) return 'replay';
-    const expected = this.#rtcp.tag(authenticated, undefined, tagLength);
-    if (!timingSafeEqual(expected, packet.subarray(authenticated.length))) return 'authentication';
-    const out = Buffer.allocUnsafe(authenticated.length - SRTCP_INDEX);
-    authenticated.copy(out, 0, 0, out.length);
-    if (encrypted) this.#rtcp.crypt(out, RTCP_HEADER, out.length, ssrc, index);
+    const expected = this.#rtcp.tag(packet.subarray(0, authenticated), undefined, tagLength);
+    if (!timingSafeEqual(expected, packet.subarray(authenticated))) return 'authentication';
+    const length = authenticated - SRTCP_INDEX;
+    if (encrypted) this.#rtcp.crypt(packet, RTCP_HEADER, length, ssrc, index);
     const stream = known ?? { nextIndex: 0, replay: new ReplayWindow() };
     if (known === undefined) this.#rtcpStreams.set(ssrc, stream);
     stream.replay.accept(index);
-    return out;
+    return length;
   }
 }
 
@@ -274,12 +314,12 @@ export function estimateRoc(roc: number, highestSeq: number, seq: number): numbe
 }
 
 /** The RTP header's length (fixed part, CSRCs, extension), or undefined if the packet cannot hold it. */
-function rtpHeaderLength(packet: Buffer): number | undefined {
-  if (packet.length < RTP_HEADER || packet[0]! >> 6 !== 2) return undefined;
+function rtpHeaderLength(packet: Buffer, size = packet.length): number | undefined {
+  if (size < RTP_HEADER || packet[0]! >> 6 !== 2) return undefined;
   let length = RTP_HEADER + (packet[0]! & 0x0f) * 4;
   if (packet[0]! & 0x10) {
-    if (packet.length < length + 4) return undefined;
+    if (size < length + 4) return undefined;
     length += 4 + packet.readUInt16BE(length + 2) * 4;
   }
-  return packet.length < length ? undefined : length;
+  return size < length ? undefined : length;
 }

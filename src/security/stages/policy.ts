@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import type { RequestContext } from '../../core/inspector.ts';
 import { identityKey } from '../../identity/identity.ts';
+import { offerEncryption } from '../../media/offer-encryption.ts';
 import type { PolicyRequest, PolicyRule } from '../../policy/policy.ts';
 import { boundedText } from '../attributes.ts';
 import { attributeKey, policyKeyPrefix, sourceKey } from '../block-keys.ts';
@@ -53,6 +54,7 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
     reason: string,
     why: string,
     details: Record<string, string | number> = {},
+    headers?: readonly { readonly name: string; readonly value: string }[],
   ): StageVerdict {
     if (request.identity !== undefined) details.identity = identityKey(request.identity);
     const destination = request.destination || policy.destinationOf(context);
@@ -62,6 +64,7 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
       action: 'reject',
       status,
       reason,
+      ...(headers === undefined ? {} : { headers }),
       event: eventFor(context.flow, {
         type: 'policy',
         stage: STAGE,
@@ -138,6 +141,25 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
             action.reason,
             `TLS required (came over ${input.transport})`,
           );
+        case 'require-encrypted-media': {
+          if (input.method !== 'INVITE') continue;
+          const offer = offerEncryption(context.request);
+          if (offer.ok) continue;
+          // RFC 3261 20.43: warn-code 303, incompatible transport protocol (RTP/AVP where RTP/SAVP is required).
+          // The reason names the offer's own tokens: printable, unquoted and short in a header.
+          const said = offer.why.replace(/[^\x20-\x7e]|["\\]/g, '').slice(0, 120);
+          const warning = `303 sipwarden "encrypted media required: ${said}"`;
+          return refuse(
+            context,
+            input,
+            rule.name,
+            action.status,
+            action.reason,
+            `encrypted media required: ${said}`,
+            {},
+            [{ name: 'Warning', value: warning }],
+          );
+        }
         case 'limit': {
           if (input.method !== 'INVITE') continue;
           const active = context.activeDialogs;

@@ -71,6 +71,8 @@ export interface BaresipOptions {
    * that asks for a client certificate (mutual TLS). One per process, for every account.
    */
   readonly certificateFile?: string;
+  /** Modules loaded besides the defaults (`srtp.so` for SDES-SRTP calls). */
+  readonly modules?: readonly string[];
   /** Time allowed to start (control socket up); default 10 s. */
   readonly startTimeoutMs?: number;
 }
@@ -291,6 +293,7 @@ function configText(options: BaresipOptions, controlPort: number): string {
     'module g711.so',
     'module ausine.so',
     'module aubridge.so',
+    ...(options.modules ?? []).map((name) => `module ${name}`),
     'module_tmp uuid.so',
     'module_tmp account.so',
     'module_app menu.so',

@@ -34,3 +34,32 @@ test('overlapping or too small ranges are refused', () => {
   const action = parseConfigText('media: { relay: { floodAction: block } }\n', 't.yaml');
   assert.equal(action.ok, false);
 });
+
+test('SRTP is terminated by default, with every suite accepted; mode, upstream offers and suites are checked', () => {
+  const result = parseConfigText('', 'empty.yaml');
+  assert.ok(result.ok);
+  const srtp = result.config.media.relay.srtp;
+  assert.equal(srtp.mode, 'terminate');
+  assert.equal(srtp.upstreamOffers, 'as-offered');
+  assert.deepEqual(srtp.suites, [
+    'AES_CM_128_HMAC_SHA1_80',
+    'AES_CM_128_HMAC_SHA1_32',
+    'AES_256_CM_HMAC_SHA1_80',
+    'AES_256_CM_HMAC_SHA1_32',
+  ]);
+  const set = parseConfigText(
+    'media: { relay: { srtp: { mode: both, upstreamOffers: srtp, suites: [AES_256_CM_HMAC_SHA1_80] } } }\n',
+    't.yaml',
+  );
+  assert.ok(set.ok);
+  assert.equal(set.config.media.relay.srtp.mode, 'both');
+  for (const bad of [
+    'media: { relay: { srtp: { mode: encrypt } } }\n',
+    'media: { relay: { srtp: { suites: [AEAD_AES_128_GCM] } } }\n',
+    'media: { relay: { srtp: { suites: [] } } }\n',
+    'media: { relay: { srtp: { suites: [AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_80] } } }\n',
+    'media: { relay: { srtp: { key: abc } } }\n',
+  ]) {
+    assert.equal(parseConfigText(bad, 't.yaml').ok, false, bad);
+  }
+});

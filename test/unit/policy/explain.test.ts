@@ -81,3 +81,19 @@ test('when no rule decides, policy.default does', () => {
   const open = explainPolicy(policyOf({}), req());
   assert.deepEqual(open.lines.slice(1), ['decision: allow by policy.default: no rule decided']);
 });
+
+test('explain says what require-encrypted-media would refuse, and goes on', () => {
+  const srtp = policyOf({
+    rules: [
+      { name: 'sales-srtp', match: { groups: 'sales' }, action: 'require-encrypted-media' },
+      { name: 'sales', match: { groups: 'sales' }, action: 'allow' },
+    ],
+  });
+  const bob = identity('bob', 'example.com', { groups: ['sales'] });
+  const e = explainPolicy(srtp, req({ identity: bob }));
+  assert.equal(e.rule, 'sales');
+  assert.equal(
+    e.lines[1],
+    '  rule 1 sales-srtp (require-encrypted-media): matches; a call whose offer has no SRTP keys (a=crypto) sipwarden can use would be answered 488 Not Acceptable Here (the offer is read on live traffic only); goes on',
+  );
+});

@@ -131,11 +131,11 @@ test('the schema refuses unknown actions, bad networks, windows and regexes, wit
   });
   assert.deepEqual(issues, [
     'rules[0].match.networks[0]: must be an IP address or CIDR network',
-    'rules[1].action: must be one of allow, deny, require-authentication, require-tls, limit',
+    'rules[1].action: must be one of allow, deny, require-authentication, require-tls, require-encrypted-media, limit',
     'rules[2].match.time: unknown day "fry" (use sun, mon, tue, wed, thu, fri, sat)',
     'rules[3].match.to.regex: must not repeat a group that holds a variable repetition or an alternation (catastrophic backtracking)',
     'rules[4].match.colour: unknown key',
-    'rules[4].status: only applies when action is deny, require-tls or limit',
+    'rules[4].status: only applies when action is deny, require-tls, require-encrypted-media or limit',
     'rules[5].limit: is required when action is limit: set concurrentCalls, callsPerMinute or both',
     'rules[6].name: "default" names policy.default',
     'rules[7].match.methods: must not be empty',

@@ -74,6 +74,9 @@ export interface RequestOptions {
   readonly branch?: string;
   readonly fromTag?: string;
   readonly contact?: string;
+  /** A body (an SDP offer), sent with `contentType` (default application/sdp). */
+  readonly body?: string;
+  readonly contentType?: string;
 }
 
 let counter = 0;
@@ -103,6 +106,11 @@ export function request(o: RequestOptions = {}): SipRequest {
     lines.push(
       `${o.proxyAuth ? 'Proxy-Authorization' : 'Authorization'}: Digest username="${o.authUser}", realm="${o.realm ?? 'pbx.example.com'}", nonce="${o.nonce ?? '5f1d2c'}", uri="${ruri}", response="0123456789abcdef0123456789abcdef", algorithm=MD5`,
     );
+  }
+  if (o.body !== undefined) {
+    lines.push(`Content-Type: ${o.contentType ?? 'application/sdp'}`);
+    lines.push(`Content-Length: ${Buffer.byteLength(o.body)}`, '', o.body);
+    return parseRequest(lines.join('\r\n'));
   }
   lines.push('Content-Length: 0', '', '');
   return parseRequest(lines.join('\r\n'));

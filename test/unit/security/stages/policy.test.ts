@@ -323,3 +323,91 @@ test('an allowlisted source is still held to the policy (the allowlist spares de
   assert.equal(h.send(request({ ruriUser: '0900123' }), flow(PHONE)), 'reject');
   assert.equal(h.actions()[0]?.rule, 'no-premium');
 });
+
+/** An offer: one audio stream of `proto` with `crypto` lines, and any more sections. */
+function offer(proto: string, crypto: string[] = [], more: string[] = []): string {
+  return [
+    'v=0',
+    'o=- 1 1 IN IP4 198.51.100.20',
+    's=-',
+    'c=IN IP4 198.51.100.20',
+    't=0 0',
+    `m=audio 4000 ${proto} 0`,
+    ...crypto,
+    ...more,
+    '',
+  ].join('\r\n');
+}
+
+const GOOD_CRYPTO = 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz';
+
+test('require-encrypted-media refuses a call offered without usable SRTP keys: 488 with a Warning, evented', () => {
+  const { stage } = stageWith({
+    rules: [
+      { name: 'sales-srtp', match: { groups: 'sales' }, action: 'require-encrypted-media' },
+      { name: 'premium', match: { to: { prefixes: '0900' } }, action: 'deny' },
+    ],
+  });
+  const refused = (body: string | undefined, why: RegExp) => {
+    const v = run(stage, context({ identity: alice, ...(body === undefined ? {} : { body }) }));
+    assert.ok(v.action === 'reject', `passed: ${body}`);
+    assert.equal(v.status, 488);
+    assert.equal(v.reason, 'Not Acceptable Here');
+    const warning = v.headers?.find((h) => h.name === 'Warning')?.value ?? '';
+    assert.match(warning, /^303 sipwarden "encrypted media required: [^"]+"$/);
+    assert.match(warning, why);
+    assert.equal(v.event.type, 'policy');
+    assert.equal(v.event.rule, 'sales-srtp');
+    assert.match(v.event.reason, /encrypted media required/);
+  };
+  refused(offer('RTP/AVP'), /RTP\/AVP, not SRTP/);
+  refused(undefined, /no offer/);
+  // SAVP without a=crypto, with a suite sipwarden does not speak, with a weakening parameter.
+  refused(offer('RTP/SAVP'), /no a=crypto/);
+  refused(
+    offer('RTP/SAVP', ['a=crypto:1 AEAD_AES_128_GCM inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz']),
+    /no a=crypto/,
+  );
+  refused(offer('RTP/SAVP', [`${GOOD_CRYPTO} UNENCRYPTED_SRTP`]), /no a=crypto/);
+  // DTLS-SRTP is not SDES.
+  refused(offer('UDP/TLS/RTP/SAVPF', ['a=fingerprint:sha-256 AB:CD']), /not SRTP/);
+  // A second stream in the clear.
+  refused(offer('RTP/SAVP', [GOOD_CRYPTO], ['m=video 4002 RTP/AVP 96']), /video stream is RTP\/AVP/);
+  // Usable keys: the call goes on to the next rules.
+  assert.equal(
+    run(stage, context({ identity: alice, body: offer('RTP/SAVP', [GOOD_CRYPTO]) })).action,
+    'pass',
+  );
+  assert.equal(
+    run(stage, context({ identity: alice, body: offer('RTP/SAVPF', ['a=crypto:9 bogus', GOOD_CRYPTO]) }))
+      .action,
+    'pass',
+  );
+  const premium = run(
+    stage,
+    context({ identity: alice, ruriUser: '0900123', body: offer('RTP/SAVP', [GOOD_CRYPTO]) }),
+  );
+  assert.equal(eventOf(premium).rule, 'premium');
+  // Not the rule's group, or not a call: not concerned.
+  assert.equal(
+    run(stage, context({ identity: { ...alice, groups: ['staff'] }, body: offer('RTP/AVP') })).action,
+    'pass',
+  );
+  assert.equal(run(stage, context({ identity: alice, method: 'MESSAGE' })).action, 'pass');
+});
+
+test('require-encrypted-media takes its own status and reason', () => {
+  const { stage } = stageWith({
+    rules: [
+      {
+        name: 'srtp-only',
+        match: {},
+        action: 'require-encrypted-media',
+        status: 606,
+        reason: 'Encrypted Media Only',
+      },
+    ],
+  });
+  const v = run(stage, context({ body: offer('RTP/AVP') }));
+  assert.ok(v.action === 'reject' && v.status === 606 && v.reason === 'Encrypted Media Only');
+});
