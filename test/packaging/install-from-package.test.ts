@@ -1,14 +1,26 @@
 /**
- * The package as a user installs it: `npm pack` of this checkout, `npm install -g` of the
- * tarball into a scratch prefix, then the installed `sipwarden` command: its version, the
- * shipped example configuration through check-config, and `start` answering SIP on a
- * loopback port and stopping cleanly on SIGTERM. The install runs offline from npm's cache
+ * The package as a user installs it: `npm pack` of this checkout, installed from the tarball
+ * into a scratch prefix as `npm install -g` installs it, then the installed `sipwarden`
+ * command: its version, the shipped example configuration through check-config, and `start`
+ * answering SIP on a loopback port and stopping cleanly on SIGTERM. The install runs offline from npm's cache
  * (which `npm ci` filled) and builds better-sqlite3 from source, so nothing leaves the machine.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -59,11 +71,20 @@ describe('the package installed with npm install -g', () => {
     const [report] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
     assert.ok(report);
     packed = report.files.map((f) => f.path);
-    await run('npm', ['install', '-g', '--prefix', prefix, join(scratch, report.filename)], {
-      cwd: scratch,
-      env: OFFLINE_NPM,
-      maxBuffer: 16 << 20,
-    });
+    // Laid out as `npm install -g` lays it out (the package under lib/node_modules, its
+    // command linked in bin/), with the dependency versions of the lockfile: npm ci reads
+    // them from the cache `npm ci` filled, whereas `npm install -g` asks the registry for
+    // each dependency's full metadata, which no cache filled by `npm ci` holds offline.
+    mkdirSync(installed, { recursive: true });
+    await run('tar', ['-xzf', join(scratch, report.filename), '-C', installed, '--strip-components=1']);
+    copyFileSync(join(ROOT, 'package-lock.json'), join(installed, 'package-lock.json'));
+    const npm = { cwd: installed, env: OFFLINE_NPM, maxBuffer: 16 << 20 };
+    await run('npm', ['ci', '--omit=dev', '--ignore-scripts'], npm);
+    // The one dependency with an install step: better-sqlite3, built from source here.
+    await run('npm', ['rebuild', 'better-sqlite3'], npm);
+    mkdirSync(join(prefix, 'bin'), { recursive: true });
+    chmodSync(join(installed, 'bin', 'sipwarden.js'), 0o755);
+    symlinkSync(join('..', 'lib', 'node_modules', 'sipwarden', 'bin', 'sipwarden.js'), command);
   });
 
   after(() => {
