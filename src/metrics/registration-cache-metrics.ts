@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RegistrationCacheStats } from '../core/route/registration-cache.ts';
+import { readCounter } from './read-counter.ts';
 
 /**
  * Prometheus readings of registration caching, read at scrape time: REGISTERs answered from
@@ -11,15 +12,12 @@ export function registerRegistrationCacheMetrics(
   size: () => number,
 ): void {
   const registers = [registry];
-  new Counter({
-    name: 'sipwarden_registrations_cached_answers_total',
-    help: 'REGISTERs from phones answered by sipwarden from the PBX last 2xx (registration caching)',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(stats.answered);
-    },
-  });
+  readCounter(
+    registry,
+    'sipwarden_registrations_cached_answers_total',
+    'REGISTERs from phones answered by sipwarden from the PBX last 2xx (registration caching)',
+    () => stats.answered,
+  );
   new Counter({
     name: 'sipwarden_registrations_forwarded_total',
     help: 'REGISTERs from phones forwarded to the PBX while registration caching is on, by reason',

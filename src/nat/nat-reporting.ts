@@ -1,7 +1,8 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import type { NatChange, NatTraversal } from '../core/route/nat/nat-traversal.ts';
 import type { EventEmitter } from '../events/types.ts';
 import type { Logger } from '../log/logger.ts';
+import { readCounter } from '../metrics/read-counter.ts';
 import type { SendTarget } from '../transport/types.ts';
 
 /**
@@ -90,17 +91,8 @@ function registerNatMetrics(registry: Registry, nat: NatTraversal): void {
       this.set({ state: 'dead' }, dead);
     },
   });
-  const counter = (name: string, help: string, read: () => number): void => {
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  };
+  const counter = (name: string, help: string, read: () => number): void =>
+    readCounter(registry, name, help, read);
   counter(
     'sipwarden_nat_keepalives_sent_total',
     'OPTIONS keepalives sent to registered UDP flows',

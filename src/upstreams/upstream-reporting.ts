@@ -1,9 +1,10 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import type { UpstreamPool } from '../core/route/upstreams/upstream-pool.ts';
 import type { FailoverSettings } from '../core/transaction/transaction-layer.ts';
 import type { SipResolver } from '../dns/sip-resolver.ts';
 import type { EventEmitter } from '../events/types.ts';
 import type { Logger } from '../log/logger.ts';
+import { readCounter } from '../metrics/read-counter.ts';
 
 /** What the transaction layer reports of new requests' targets, turned into the pool's health. */
 export function failoverSettings(pool: UpstreamPool, afterMs: number): FailoverSettings {
@@ -64,17 +65,8 @@ export function registerUpstreamMetrics(registry: Registry, pool: UpstreamPool, 
       }
     },
   });
-  const counter = (name: string, help: string, read: () => number): void => {
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  };
+  const counter = (name: string, help: string, read: () => number): void =>
+    readCounter(registry, name, help, read);
   counter(
     'sipwarden_upstream_state_changes_total',
     'upstream endpoints marked down or up',

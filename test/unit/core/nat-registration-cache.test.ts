@@ -9,6 +9,7 @@ import type { SipwardenConfig } from '../../../src/config/schema.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import { coreConfig } from '../../support/core-gateway.ts';
+import { registrarOk } from '../../support/registrar-ok.ts';
 import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 let registrar: UdpPeer;
@@ -46,23 +47,6 @@ function register(cseq: number): string {
     `CSeq: ${cseq} REGISTER`,
     'Contact: <sip:dora@10.0.0.2:5062>',
     'Expires: 300',
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-}
-
-function registrarOk(forwarded: string): string {
-  const contact = header(forwarded, 'contact')!;
-  const expires = /expires=0/.test(contact) || header(forwarded, 'expires') === '0' ? 0 : 300;
-  return [
-    'SIP/2.0 200 OK',
-    ...headers(forwarded, 'via').map((v) => `Via: ${v}`),
-    `From: ${header(forwarded, 'from')}`,
-    `To: ${header(forwarded, 'to')};tag=reg`,
-    `Call-ID: ${header(forwarded, 'call-id')}`,
-    `CSeq: ${header(forwarded, 'cseq')}`,
-    ...(expires === 0 ? [] : [`Contact: ${contact};expires=${expires}`]),
     'Content-Length: 0',
     '',
     '',

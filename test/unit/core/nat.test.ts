@@ -15,6 +15,7 @@ import type { SecurityEvent } from '../../../src/events/types.ts';
 import { type Gateway, startGateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import { coreConfig } from '../../support/core-gateway.ts';
+import { registrarOk } from '../../support/registrar-ok.ts';
 import { header, headers, startLine, UdpPeer } from '../../support/udp-peer.ts';
 
 let registrar: UdpPeer;
@@ -58,24 +59,6 @@ function registerText(user: string, transport: 'UDP' | 'TCP', local: number): st
     'CSeq: 1 REGISTER',
     `Contact: ${contact}`,
     'Expires: 300',
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-}
-
-/** The registrar's 2xx: the binding listed with its lifetime (RFC 3261 10.3 item 8). */
-function registrarOk(forwarded: string): string {
-  const contact = header(forwarded, 'contact')!;
-  const expires = /expires=0/.test(contact) || header(forwarded, 'expires') === '0' ? 0 : 300;
-  return [
-    'SIP/2.0 200 OK',
-    ...headers(forwarded, 'via').map((v) => `Via: ${v}`),
-    `From: ${header(forwarded, 'from')}`,
-    `To: ${header(forwarded, 'to')};tag=reg`,
-    `Call-ID: ${header(forwarded, 'call-id')}`,
-    `CSeq: ${header(forwarded, 'cseq')}`,
-    ...(expires === 0 ? [] : [`Contact: ${contact};expires=${expires}`]),
     'Content-Length: 0',
     '',
     '',
