@@ -22,7 +22,9 @@ export interface UdpTarget {
 async function bindUdp(
   onMessage: (data: Buffer, from: RemoteInfo, socket: Socket) => void,
 ): Promise<UdpTarget> {
-  const socket = createSocket('udp4');
+  // A large receive buffer (as far as net.core.rmem_max allows): the floods sent at these
+  // targets come from several processes at once, and a busy machine must not drop them here.
+  const socket = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
   socket.on('message', (data, from) => onMessage(data, from, socket));
   socket.bind(0, '127.0.0.1');
   await once(socket, 'listening');
