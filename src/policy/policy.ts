@@ -12,7 +12,9 @@
  *   goes on;
  * - `require-encrypted-media` decides only for a new call (INVITE) whose offer does not key
  *   all its audio and video for SRTP with SDES keys sipwarden can use (488 Not Acceptable
- *   Here with a Warning, src/media/offer-encryption.ts); otherwise it goes on;
+ *   Here with a Warning, src/media/offer-encryption.ts); otherwise it goes on, and the policy
+ *   stage holds the call to it: a later re-INVITE or UPDATE from the caller offering plain
+ *   media gets the same answer;
  * - `limit` decides only for a new call (INVITE) over one of its limits (403); under them
  *   it goes on.
  * When no rule decides, `policy.default` does (allow unless configured).

@@ -17,6 +17,7 @@ import type { RequestContext } from '../../core/inspector.ts';
 import { identityKey } from '../../identity/identity.ts';
 import { offerEncryption } from '../../media/offer-encryption.ts';
 import type { PolicyRequest, PolicyRule } from '../../policy/policy.ts';
+import { detach } from '../../util/detach.ts';
 import { boundedText } from '../attributes.ts';
 import { attributeKey, policyKeyPrefix, sourceKey } from '../block-keys.ts';
 import { eventFor } from '../event-input.ts';
@@ -30,8 +31,21 @@ const MINUTE_MS = 60_000;
 const settingsSchema = z.strictObject({});
 
 const EXEMPT_METHODS: ReadonlySet<string> = new Set(['ACK', 'CANCEL']);
+/** In-dialog requests that can carry a new offer (RFC 3261 14, RFC 3311). */
+const REOFFER_METHODS: ReadonlySet<string> = new Set(['INVITE', 'UPDATE']);
+/** Calls held to encrypted media at once (the oldest forgotten first) and how long each is held. */
+const MAX_ENCRYPTED_CALLS = 100_000;
+const ENCRYPTED_CALL_MS = 12 * 60 * 60_000;
 
 /** Whose calls a limit counts, and the key events aggregate on. */
+/** A call a require-encrypted-media rule admitted: the rule, its answer, and until when it holds. */
+interface EncryptedCall {
+  readonly until: number;
+  readonly rule: string;
+  readonly status: number;
+  readonly reason: string;
+}
+
 function subjectKey(request: PolicyRequest): string {
   return request.identity === undefined
     ? sourceKey(request.address)
@@ -45,6 +59,71 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
     return { name: STAGE, phase: 'policy', failMode: 'closed' };
   }
   const policy = deps.policy;
+  /**
+   * Calls a require-encrypted-media rule admitted, by Call-ID and the caller's tag, with
+   * when they stop being held to it: a re-INVITE or UPDATE from the caller that offers
+   * plain RTP is refused like the first offer would have been. In-dialog requests carry no
+   * new proof of identity, so the rule's conditions cannot be evaluated again; the call keeps
+   * the rule it was admitted under. Bounded in count and time.
+   */
+  const encryptedCalls = new Map<string, EncryptedCall>();
+
+  function callKey(context: RequestContext): string {
+    return `${context.request.callId}\n${context.request.from.params.get('tag') ?? ''}`;
+  }
+
+  function holdToEncryptedMedia(
+    context: RequestContext,
+    held: Omit<EncryptedCall, 'until'>,
+    now: number,
+  ): void {
+    const key = detach(callKey(context));
+    encryptedCalls.delete(key);
+    if (encryptedCalls.size >= MAX_ENCRYPTED_CALLS) {
+      const oldest = encryptedCalls.keys().next().value;
+      if (oldest !== undefined) encryptedCalls.delete(oldest);
+    }
+    encryptedCalls.set(key, { ...held, until: now + ENCRYPTED_CALL_MS });
+  }
+
+  /** A new offer inside a call held to encrypted media: refused when it is not encrypted. */
+  function reoffer(context: RequestContext, now: number): StageVerdict {
+    if (encryptedCalls.size === 0 || context.request.body.length === 0) return STAGE_PASS;
+    const key = callKey(context);
+    const held = encryptedCalls.get(key);
+    if (held === undefined) return STAGE_PASS;
+    if (held.until <= now) {
+      encryptedCalls.delete(key);
+      return STAGE_PASS;
+    }
+    const offer = offerEncryption(context.request);
+    if (offer.ok) return STAGE_PASS;
+    return refuseUnencrypted(
+      context,
+      policy.requestOf(context, now),
+      held.rule,
+      held.status,
+      held.reason,
+      offer.why,
+    );
+  }
+
+  function refuseUnencrypted(
+    context: RequestContext,
+    input: PolicyRequest,
+    rule: string,
+    status: number,
+    reason: string,
+    why: string,
+  ): StageVerdict {
+    // RFC 3261 20.43: warn-code 303, incompatible transport protocol (RTP/AVP where RTP/SAVP is required).
+    // The reason names the offer's own tokens: printable, unquoted and short in a header.
+    const said = why.replace(/[^\x20-\x7e]|["\\]/g, '').slice(0, 120);
+    const warning = `303 sipwarden "encrypted media required: ${said}"`;
+    return refuse(context, input, rule, status, reason, `encrypted media required: ${said}`, {}, [
+      { name: 'Warning', value: warning },
+    ]);
+  }
 
   function refuse(
     context: RequestContext,
@@ -113,9 +192,9 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
   }
 
   function request(context: RequestContext, now: number): StageVerdict {
-    if (context.direction !== 'client' || context.inDialog || EXEMPT_METHODS.has(context.request.method)) {
-      return STAGE_PASS;
-    }
+    if (context.direction !== 'client' || EXEMPT_METHODS.has(context.request.method)) return STAGE_PASS;
+    if (context.inDialog)
+      return REOFFER_METHODS.has(context.request.method) ? reoffer(context, now) : STAGE_PASS;
     const input = policy.requestOf(context, now);
     /** Rate counters of the limits passed: counted only if the request goes through. */
     let counted: string[] | undefined;
@@ -144,21 +223,15 @@ export function createPolicyStage(raw: unknown, deps: StageDependencies): Stage 
         case 'require-encrypted-media': {
           if (input.method !== 'INVITE') continue;
           const offer = offerEncryption(context.request);
-          if (offer.ok) continue;
-          // RFC 3261 20.43: warn-code 303, incompatible transport protocol (RTP/AVP where RTP/SAVP is required).
-          // The reason names the offer's own tokens: printable, unquoted and short in a header.
-          const said = offer.why.replace(/[^\x20-\x7e]|["\\]/g, '').slice(0, 120);
-          const warning = `303 sipwarden "encrypted media required: ${said}"`;
-          return refuse(
-            context,
-            input,
-            rule.name,
-            action.status,
-            action.reason,
-            `encrypted media required: ${said}`,
-            {},
-            [{ name: 'Warning', value: warning }],
-          );
+          if (offer.ok) {
+            holdToEncryptedMedia(
+              context,
+              { rule: rule.name, status: action.status, reason: action.reason },
+              now,
+            );
+            continue;
+          }
+          return refuseUnencrypted(context, input, rule.name, action.status, action.reason, offer.why);
         }
         case 'limit': {
           if (input.method !== 'INVITE') continue;

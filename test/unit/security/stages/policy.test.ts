@@ -396,6 +396,49 @@ test('require-encrypted-media refuses a call offered without usable SRTP keys: 4
   assert.equal(run(stage, context({ identity: alice, method: 'MESSAGE' })).action, 'pass');
 });
 
+test('a call admitted under require-encrypted-media stays encrypted: a re-INVITE or UPDATE offering plain RTP is refused', () => {
+  const { stage } = stageWith({
+    rules: [
+      { name: 'sales-srtp', match: { groups: 'sales' }, action: 'require-encrypted-media', status: 606 },
+    ],
+  });
+  const call = { callId: 'srtp-call-1', fromTag: 'caller-1', toTag: 'callee-1' };
+  const srtp = offer('RTP/SAVP', [GOOD_CRYPTO]);
+  const plain = offer('RTP/AVP');
+  // In-dialog requests carry no identity: the rule cannot match them by its conditions.
+  const inDialog = (method: string, body: string | undefined, id = call, now = T0 + 1000) =>
+    run(stage, context({ ...id, method, inDialog: true, ...(body === undefined ? {} : { body }) }), now);
+  // Before the call is admitted under the rule, nothing holds it.
+  assert.equal(inDialog('INVITE', plain).action, 'pass');
+  assert.equal(run(stage, context({ ...call, identity: alice, body: srtp })).action, 'pass');
+  for (const method of ['INVITE', 'UPDATE']) {
+    const v = inDialog(method, plain);
+    assert.ok(v.action === 'reject', `${method} downgrading to RTP passed`);
+    assert.equal(v.status, 606);
+    assert.match(
+      v.headers?.find((h) => h.name === 'Warning')?.value ?? '',
+      /^303 sipwarden "encrypted media required: /,
+    );
+    assert.equal(v.event.rule, 'sales-srtp');
+    assert.equal(v.event.type, 'policy');
+  }
+  // Still keyed, no new offer, or not an offer at all: on it goes.
+  assert.equal(inDialog('INVITE', srtp).action, 'pass');
+  assert.equal(inDialog('INVITE', undefined).action, 'pass');
+  assert.equal(inDialog('UPDATE', undefined).action, 'pass');
+  assert.equal(inDialog('INFO', plain).action, 'pass');
+  // Another call, the other party's requests, and the same call after the hold ends are not held.
+  assert.equal(inDialog('INVITE', plain, { ...call, callId: 'other-call' }).action, 'pass');
+  assert.equal(inDialog('INVITE', plain, { ...call, fromTag: 'callee-1' }).action, 'pass');
+  assert.equal(
+    run(stage, context({ ...call, method: 'INVITE', inDialog: true, direction: 'upstream', body: plain }))
+      .action,
+    'pass',
+  );
+  assert.equal(inDialog('INVITE', plain, call, T0 + 13 * 3600_000).action, 'pass');
+  assert.equal(inDialog('INVITE', plain).action, 'pass', 'the expired hold was forgotten');
+});
+
 test('require-encrypted-media takes its own status and reason', () => {
   const { stage } = stageWith({
     rules: [
