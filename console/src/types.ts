@@ -31,6 +31,8 @@ export const EVENT_TYPES = [
   'cluster',
   'content',
   'kernel-drop',
+  'upstream',
+  'media',
   'nat',
 ] as const;
 
