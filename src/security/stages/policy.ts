@@ -37,7 +37,6 @@ const REOFFER_METHODS: ReadonlySet<string> = new Set(['INVITE', 'UPDATE']);
 const MAX_ENCRYPTED_CALLS = 100_000;
 const ENCRYPTED_CALL_MS = 12 * 60 * 60_000;
 
-/** Whose calls a limit counts, and the key events aggregate on. */
 /** A call a require-encrypted-media rule admitted: the rule, its answer, and until when it holds. */
 interface EncryptedCall {
   readonly until: number;
@@ -46,6 +45,7 @@ interface EncryptedCall {
   readonly reason: string;
 }
 
+/** Whose calls a limit counts, and the key events aggregate on. */
 function subjectKey(request: PolicyRequest): string {
   return request.identity === undefined
     ? sourceKey(request.address)
